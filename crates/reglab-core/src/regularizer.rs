@@ -1,0 +1,149 @@
+//! The [`Regularizer`] interface for parameter-space regularizers.
+//!
+//! A regularizer `r(θ)` reads plain tensors (never the autodiff graph) and answers three
+//! questions: its value, its gradient (added, times the strength, into the model's gradients by
+//! the caller) and, where one exists, its proximal step
+//! `prox_{η λ r}(θ) = argmin_x λ r(x) + ‖x − θ‖²/(2η)`, run after the optimizer step.
+//! Strength and schedule live outside the regularizer (see [`crate::sum`]): every method works
+//! on the bare `r`, and `eval` adds `scale · ∇r` so the caller passes `scale = λ_t`.
+//!
+//! The unit a regularizer acts on is a [`Target`]: one tensor (usually a layer's weight), with
+//! the layer's bias beside it for regularizers that join the bias (spectral), and the tensor's
+//! initial value for regularizers anchored to initialisation (l2-init, wasserstein-init).
+
+use crate::error::Result;
+use crate::select::Role;
+use crate::tensor::{Layout, NamedTensor, TensorRef};
+
+/// One tensor a regularizer acts on, with what it may need beside it.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// PyTorch-style name, e.g. `layers.0.weight`.
+    pub name: &'a str,
+    /// What the tensor is (layer weight, bias, other).
+    pub role: Role,
+    /// The tensor.
+    pub weight: TensorRef<'a>,
+    /// The layer's bias `[out]`, when the tensor is a layer weight and the layer has one.
+    pub bias: Option<TensorRef<'a>>,
+    /// The tensor at initialisation (or at a given anchor checkpoint), same shape and layout.
+    pub init: Option<TensorRef<'a>>,
+}
+
+impl<'a> Target<'a> {
+    /// A bare target: row-major tensor, no bias, no init; role judged from the name.
+    pub fn new(name: &'a str, shape: &'a [usize], data: &'a [f32]) -> Self {
+        Self {
+            name,
+            role: crate::select::role_from_name(name, shape.len()),
+            weight: TensorRef::new(shape, data),
+            bias: None,
+            init: None,
+        }
+    }
+
+    /// With a bias.
+    pub fn with_bias(mut self, bias: TensorRef<'a>) -> Self {
+        self.bias = Some(bias);
+        self
+    }
+
+    /// With initial values.
+    pub fn with_init(mut self, init: TensorRef<'a>) -> Self {
+        self.init = Some(init);
+        self
+    }
+
+    /// With a storage layout for the weight (and init).
+    pub fn with_layout(mut self, layout: Layout) -> Self {
+        self.weight.layout = layout;
+        if let Some(i) = self.init.as_mut() {
+            i.layout = layout;
+        }
+        self
+    }
+}
+
+/// Where a regularizer adds its gradient: buffers laid out like the target's tensors.
+#[derive(Debug)]
+pub struct TargetGrad<'a> {
+    /// Gradient of the weight, same layout as [`Target::weight`].
+    pub weight: &'a mut [f32],
+    /// Gradient of the bias, when the target has one.
+    pub bias: Option<&'a mut [f32]>,
+}
+
+/// A target to modify in place (proximal steps, projections, masks).
+#[derive(Debug)]
+pub struct TargetMut<'a> {
+    /// PyTorch-style name.
+    pub name: &'a str,
+    /// What the tensor is.
+    pub role: Role,
+    /// Shape in PyTorch convention.
+    pub shape: &'a [usize],
+    /// Storage layout of `weight`.
+    pub layout: Layout,
+    /// The values, modified in place.
+    pub weight: &'a mut [f32],
+}
+
+/// How exactly to evaluate iterative quantities (σ_max by power iteration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// One refinement per call, carrying state across calls (training: one step per update).
+    #[default]
+    Step,
+    /// Run to convergence (reports, `reglab penalty`, tests).
+    Exact,
+}
+
+/// A parameter-space regularizer `r(θ)`. See the module documentation.
+pub trait Regularizer: Send {
+    /// Name on the command line, e.g. `spectral`.
+    fn name(&self) -> &'static str;
+
+    /// Whether this regularizer acts on `tensor` at all (matrix regularizers skip 1-D tensors).
+    fn accepts(&self, tensor: &TensorRef<'_>) -> bool {
+        let _ = tensor;
+        true
+    }
+
+    /// Whether the layer's bias joins the weight (as the extra column of `[W | b]`).
+    fn joins_bias(&self) -> bool {
+        false
+    }
+
+    /// Whether [`Target::init`] is required.
+    fn needs_init(&self) -> bool {
+        false
+    }
+
+    /// `r(θ)` for one target; when `grad` is given, add `scale · ∇r(θ)` into it (for
+    /// non-smooth `r`, a subgradient). Values are accumulated in f64.
+    fn eval(&mut self, target: &Target<'_>, grad: Option<&mut TargetGrad<'_>>, scale: f32, mode: Mode) -> Result<f64>;
+
+    /// Whether [`Regularizer::prox`] is implemented. Training then applies the proximal step
+    /// after the optimizer step instead of adding a (sub)gradient.
+    fn has_prox(&self) -> bool {
+        false
+    }
+
+    /// In place: `θ ← prox_{step·r}(θ)`, where the caller passes `step = η·λ_t`.
+    fn prox(&mut self, target: &mut TargetMut<'_>, step: f32) -> Result<()> {
+        let _ = (target, step);
+        Ok(())
+    }
+
+    /// Persistent state to save with a checkpoint (e.g. power-iteration vectors), as named
+    /// tensors; names are prefixed by the caller.
+    fn state(&self) -> Vec<NamedTensor> {
+        Vec::new()
+    }
+
+    /// Restore what [`Regularizer::state`] saved.
+    fn load_state(&mut self, state: &[NamedTensor]) -> Result<()> {
+        let _ = state;
+        Ok(())
+    }
+}

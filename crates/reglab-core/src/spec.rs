@@ -1,0 +1,267 @@
+//! Regularizer specs: `NAME=λ[:key=value,...]`.
+//!
+//! The same string names a regularizer on the command line, in experiment files, in `reglab
+//! list` and in result files, e.g. `l2=1e-4`, `spectral=1e-2:k=2`,
+//! `l1=1e-5:select=layers.0.weight`. Options are separated by `:` or `,`.
+//!
+//! A few options are common to every regularizer and are consumed by the core, not by the
+//! regularizer itself (see [`Common`]): `select` (name pattern of the tensors it sees),
+//! `schedule` (`constant`, `warmup`, `cosine`) and `warmup` (steps).
+
+use crate::error::{Error, Result};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A parsed spec: name, strength λ and the options in the order given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    /// Regularizer name, e.g. `spectral`.
+    pub name: String,
+    /// Strength λ ≥ 0, finite.
+    pub strength: f64,
+    /// Options `key=value`, sorted by key.
+    pub options: BTreeMap<String, String>,
+    raw: String,
+}
+
+impl Spec {
+    /// Parse `NAME=λ[:key=value,...]`. λ must be finite and non-negative.
+    pub fn parse(s: &str) -> Result<Self> {
+        let raw = s.trim().to_string();
+        let bad = |why: &str| Error::Spec { spec: raw.clone(), why: why.to_string() };
+        let (name, rest) = raw
+            .split_once('=')
+            .ok_or_else(|| bad("expected NAME=STRENGTH, e.g. `l2=1e-4`"))?;
+        let name = name.trim();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(bad("the name must be letters, digits and `-`"));
+        }
+        let mut parts = rest.split([':', ',']);
+        let lam_str = parts.next().unwrap_or("").trim();
+        let strength: f64 = lam_str
+            .parse()
+            .map_err(|_| bad(&format!("strength `{lam_str}` is not a number")))?;
+        if !strength.is_finite() {
+            return Err(bad(&format!("strength must be finite, got `{lam_str}`")));
+        }
+        if strength < 0.0 {
+            return Err(bad(&format!("strength must be non-negative, got {strength}")));
+        }
+        let mut options = BTreeMap::new();
+        for part in parts {
+            let part = part.trim();
+            if part.is_empty() {
+                continue;
+            }
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| bad(&format!("option `{part}` is not key=value")))?;
+            let (k, v) = (k.trim(), v.trim());
+            if k.is_empty() || v.is_empty() {
+                return Err(bad(&format!("option `{part}` is not key=value")));
+            }
+            if options.insert(k.to_string(), v.to_string()).is_some() {
+                return Err(bad(&format!("option `{k}` given twice")));
+            }
+        }
+        Ok(Self { name: name.to_string(), strength, options, raw })
+    }
+
+    /// The spec as written by the user.
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+
+    /// Take the options a regularizer understands. Build one with [`Spec::options`], read each
+    /// key with [`Options::f64`] and friends, and finish with [`Options::finish`], which rejects
+    /// keys nobody read.
+    pub fn options(&self) -> Options<'_> {
+        let mut remaining = self.options.clone();
+        for k in Common::KEYS {
+            remaining.remove(*k);
+        }
+        Options { spec: self, remaining }
+    }
+
+    /// The options common to every regularizer (selection, schedule).
+    pub fn common(&self) -> Result<Common> {
+        Common::from_spec(self)
+    }
+
+    fn err(&self, why: String) -> Error {
+        Error::Spec { spec: self.raw.clone(), why }
+    }
+}
+
+impl fmt::Display for Spec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.name, self.strength)?;
+        for (k, v) in &self.options {
+            write!(f, ":{k}={v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reader of a spec's regularizer-specific options.
+pub struct Options<'a> {
+    spec: &'a Spec,
+    remaining: BTreeMap<String, String>,
+}
+
+impl Options<'_> {
+    fn take_parsed<T: std::str::FromStr>(&mut self, key: &str, what: &str) -> Result<Option<T>> {
+        match self.remaining.remove(key) {
+            None => Ok(None),
+            Some(v) => v
+                .parse::<T>()
+                .map(Some)
+                .map_err(|_| self.spec.err(format!("option `{key}={v}`: expected {what}"))),
+        }
+    }
+
+    /// A finite real option, or `default`.
+    pub fn f64(&mut self, key: &str, default: f64) -> Result<f64> {
+        let v = self.take_parsed::<f64>(key, "a number")?.unwrap_or(default);
+        if !v.is_finite() {
+            return Err(self.spec.err(format!("option `{key}` must be finite")));
+        }
+        Ok(v)
+    }
+
+    /// A non-negative integer option, or `default`.
+    pub fn usize(&mut self, key: &str, default: usize) -> Result<usize> {
+        Ok(self.take_parsed::<usize>(key, "a non-negative integer")?.unwrap_or(default))
+    }
+
+    /// A string option restricted to `allowed`, or `default`.
+    pub fn choice(&mut self, key: &str, allowed: &[&str], default: &str) -> Result<String> {
+        match self.remaining.remove(key) {
+            None => Ok(default.to_string()),
+            Some(v) if allowed.contains(&v.as_str()) => Ok(v),
+            Some(v) => Err(self.spec.err(format!("option `{key}={v}`: expected one of {}", allowed.join(", ")))),
+        }
+    }
+
+    /// Fail if a check on a read value does not hold.
+    pub fn ensure(&self, ok: bool, why: impl Into<String>) -> Result<()> {
+        if ok { Ok(()) } else { Err(self.spec.err(why.into())) }
+    }
+
+    /// Reject every option that was not read.
+    pub fn finish(self) -> Result<()> {
+        if let Some(k) = self.remaining.keys().next() {
+            return Err(self.spec.err(format!(
+                "unknown option `{k}` for `{}` (common options: {})",
+                self.spec.name,
+                Common::KEYS.join(", ")
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Options every regularizer accepts.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Common {
+    /// `select=PATTERN`: glob over tensor names (`*` any run, `?` one char); `|` separates
+    /// alternatives. `None`: the default selection of the caller.
+    pub select: Option<String>,
+    /// `schedule=constant|warmup|cosine` with `warmup=STEPS` (for `warmup`, and as a warm-up
+    /// phase before `cosine`).
+    pub schedule: crate::schedule::Schedule,
+}
+
+impl Common {
+    /// Keys consumed by the core.
+    pub const KEYS: &'static [&'static str] = &["select", "schedule", "warmup"];
+
+    fn from_spec(spec: &Spec) -> Result<Self> {
+        let select = spec.options.get("select").cloned();
+        if let Some(p) = &select {
+            crate::select::Selection::pattern(p).map_err(|e| spec.err(e))?;
+        }
+        let warmup = match spec.options.get("warmup") {
+            None => 0,
+            Some(v) => v
+                .parse::<u64>()
+                .map_err(|_| spec.err(format!("option `warmup={v}`: expected a number of steps")))?,
+        };
+        let kind = spec.options.get("schedule").map(String::as_str).unwrap_or(if warmup > 0 {
+            "warmup"
+        } else {
+            "constant"
+        });
+        use crate::schedule::Schedule;
+        let schedule = match kind {
+            "constant" if warmup == 0 => Schedule::Constant,
+            "constant" => return Err(spec.err("`warmup` needs schedule=warmup or cosine".into())),
+            "warmup" if warmup == 0 => return Err(spec.err("schedule=warmup needs warmup=STEPS > 0".into())),
+            "warmup" => Schedule::Warmup { steps: warmup },
+            "cosine" => Schedule::Cosine { warmup },
+            other => {
+                return Err(spec.err(format!("option `schedule={other}`: expected constant, warmup or cosine")));
+            }
+        };
+        Ok(Self { select, schedule })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_name_strength_and_options() {
+        let s = Spec::parse("spectral=1e-2:k=3").unwrap();
+        assert_eq!(s.name, "spectral");
+        assert_eq!(s.strength, 1e-2);
+        assert_eq!(s.options.get("k").map(String::as_str), Some("3"));
+        let s = Spec::parse("group-orth=0.5:groups=4,variant=intra").unwrap();
+        assert_eq!(s.options.len(), 2);
+        assert_eq!(s.to_string(), "group-orth=0.5:groups=4:variant=intra");
+    }
+
+    #[test]
+    fn rejects_bad_strengths() {
+        for bad in ["l2=-1", "l2=nan", "l2=inf", "l2=abc", "l2=", "l2", "=1", "l 2=1"] {
+            let e = Spec::parse(bad).unwrap_err();
+            assert!(matches!(e, Error::Spec { .. }), "{bad}: {e}");
+        }
+        let msg = Spec::parse("l2=-1").unwrap_err().to_string();
+        assert!(msg.contains("non-negative"), "{msg}");
+    }
+
+    #[test]
+    fn rejects_malformed_and_duplicate_options() {
+        assert!(Spec::parse("spectral=1:k").is_err());
+        assert!(Spec::parse("spectral=1:k=2:k=3").is_err());
+        assert!(Spec::parse("spectral=1:=2").is_err());
+    }
+
+    #[test]
+    fn options_reader_checks_types_and_unknown_keys() {
+        let s = Spec::parse("spectral=1:k=two").unwrap();
+        assert!(s.options().f64("k", 2.0).is_err());
+        let s = Spec::parse("spectral=1:kk=2").unwrap();
+        let mut o = s.options();
+        assert_eq!(o.f64("k", 2.0).unwrap(), 2.0);
+        let e = o.finish().unwrap_err().to_string();
+        assert!(e.contains("unknown option `kk`"), "{e}");
+        // common keys are not the regularizer's business
+        let s = Spec::parse("l2=1:select=*.weight:warmup=10").unwrap();
+        s.options().finish().unwrap();
+    }
+
+    #[test]
+    fn common_options() {
+        use crate::schedule::Schedule;
+        let c = Spec::parse("l2=1:warmup=100").unwrap().common().unwrap();
+        assert_eq!(c.schedule, Schedule::Warmup { steps: 100 });
+        let c = Spec::parse("l2=1:schedule=cosine").unwrap().common().unwrap();
+        assert_eq!(c.schedule, Schedule::Cosine { warmup: 0 });
+        assert!(Spec::parse("l2=1:schedule=step").unwrap().common().is_err());
+        assert!(Spec::parse("l2=1:schedule=warmup").unwrap().common().is_err());
+        assert!(Spec::parse("l2=1:warmup=x").unwrap().common().is_err());
+    }
+}

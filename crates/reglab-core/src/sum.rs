@@ -1,0 +1,205 @@
+//! A sum of regularizers, each with its strength, schedule and selection, each reporting its
+//! own value: `R(θ) = Σ_j λ_j s_j(t) r_j(θ|S_j)`.
+
+use crate::error::{Error, Result};
+use crate::regularizer::{Mode, Regularizer, Target, TargetGrad, TargetMut};
+use crate::schedule::Schedule;
+use crate::select::Selection;
+use crate::spec::Spec;
+use crate::tensor::NamedTensor;
+
+/// One term of a [`RegSet`].
+pub struct Term {
+    /// The spec it was built from (name, λ, options).
+    pub spec: Spec,
+    /// The regularizer.
+    pub reg: Box<dyn Regularizer>,
+    /// Which targets it sees; `None`: the set's default.
+    pub selection: Option<Selection>,
+    /// Strength schedule.
+    pub schedule: Schedule,
+}
+
+impl Term {
+    /// A term from a parsed spec and the regularizer built from it.
+    pub fn new(spec: Spec, reg: Box<dyn Regularizer>) -> Result<Self> {
+        let common = spec.common()?;
+        let selection = match &common.select {
+            Some(p) => Some(Selection::pattern(p).map_err(|why| Error::Spec { spec: spec.raw().into(), why })?),
+            None => None,
+        };
+        Ok(Self { spec, reg, selection, schedule: common.schedule })
+    }
+
+    /// λ_t.
+    pub fn strength(&self, step: u64, total: u64) -> f64 {
+        self.spec.strength * self.schedule.factor(step, total)
+    }
+}
+
+/// The value of one term on one target, `λ_t · r`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TermValue {
+    /// Index of the term in the set.
+    pub term: usize,
+    /// Index of the target in the slice given.
+    pub target: usize,
+    /// `λ_t · r(θ)` on that target.
+    pub value: f64,
+}
+
+/// Values of an evaluation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Evaluation {
+    /// `λ_t · r_j(θ)` summed over targets, per term.
+    pub per_term: Vec<f64>,
+    /// Per term and target.
+    pub detail: Vec<TermValue>,
+}
+
+impl Evaluation {
+    /// Total over terms.
+    pub fn total(&self) -> f64 {
+        self.per_term.iter().sum()
+    }
+}
+
+/// A sum of regularizers.
+pub struct RegSet {
+    terms: Vec<Term>,
+    default_selection: Selection,
+}
+
+impl RegSet {
+    /// A set whose terms without a `select` option see `default_selection`.
+    pub fn new(terms: Vec<Term>, default_selection: Selection) -> Self {
+        Self { terms, default_selection }
+    }
+
+    /// The terms.
+    pub fn terms(&self) -> &[Term] {
+        &self.terms
+    }
+
+    /// True without terms.
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// Whether term `j` acts on `target`.
+    pub fn applies(&self, j: usize, target: &Target<'_>) -> bool {
+        let t = &self.terms[j];
+        let sel = t.selection.as_ref().unwrap_or(&self.default_selection);
+        sel.matches(target.name, target.role) && t.reg.accepts(&target.weight)
+    }
+
+    /// Whether any term needs the targets' initial values.
+    pub fn needs_init(&self) -> bool {
+        self.terms.iter().any(|t| t.reg.needs_init())
+    }
+
+    /// Whether any term has a proximal step.
+    pub fn has_prox(&self) -> bool {
+        self.terms.iter().any(|t| t.reg.has_prox())
+    }
+
+    /// Names (`reglab list` names) of the terms, in order, made unique by the spec when repeated.
+    pub fn labels(&self) -> Vec<String> {
+        self.terms
+            .iter()
+            .map(|t| {
+                let dup = self.terms.iter().filter(|u| u.spec.name == t.spec.name).count() > 1;
+                if dup { t.spec.to_string() } else { t.spec.name.clone() }
+            })
+            .collect()
+    }
+
+    /// Evaluate every term on every selected target at step `step` of `total`.
+    ///
+    /// With `grads` (one per target, aligned), adds `λ_t ∇r_j` into them. With `prox_aware`,
+    /// terms that have a proximal step add no gradient (their step runs in [`RegSet::prox`]).
+    pub fn eval(
+        &mut self,
+        targets: &[Target<'_>],
+        mut grads: Option<&mut [TargetGrad<'_>]>,
+        step: u64,
+        total: u64,
+        mode: Mode,
+        prox_aware: bool,
+    ) -> Result<Evaluation> {
+        if let Some(g) = grads.as_deref() {
+            assert_eq!(g.len(), targets.len(), "one gradient buffer per target");
+        }
+        let mut ev = Evaluation { per_term: vec![0.0; self.terms.len()], detail: Vec::new() };
+        for j in 0..self.terms.len() {
+            let lam = self.terms[j].strength(step, total);
+            let skip_grad = prox_aware && self.terms[j].reg.has_prox();
+            for (i, t) in targets.iter().enumerate() {
+                if !self.applies(j, t) {
+                    continue;
+                }
+                let term = &mut self.terms[j];
+                if term.reg.needs_init() && t.init.is_none() {
+                    return Err(Error::MissingInit { reg: term.spec.name.clone(), tensor: t.name.to_string() });
+                }
+                let g = match grads.as_deref_mut() {
+                    Some(g) if !skip_grad => Some(&mut g[i]),
+                    _ => None,
+                };
+                let r = term.reg.eval(t, g, lam as f32, mode)?;
+                let v = lam * r;
+                ev.per_term[j] += v;
+                ev.detail.push(TermValue { term: j, target: i, value: v });
+            }
+        }
+        Ok(ev)
+    }
+
+    /// Apply every proximal term to its selected targets, with learning rate `lr`:
+    /// `θ ← prox_{lr·λ_t·r}(θ)`. `targets` must be given in the same order as to `eval`
+    /// (selection is by name and role).
+    pub fn prox(&mut self, targets: &mut [TargetMut<'_>], lr: f64, step: u64, total: u64) -> Result<()> {
+        for j in 0..self.terms.len() {
+            if !self.terms[j].reg.has_prox() {
+                continue;
+            }
+            let lam = self.terms[j].strength(step, total);
+            let sel = self.terms[j].selection.clone().unwrap_or_else(|| self.default_selection.clone());
+            for t in targets.iter_mut() {
+                let view = crate::tensor::TensorRef { shape: t.shape, layout: t.layout, data: t.weight };
+                if !sel.matches(t.name, t.role) || !self.terms[j].reg.accepts(&view) {
+                    continue;
+                }
+                self.terms[j].reg.prox(t, (lr * lam) as f32)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every term's persistent state, names prefixed `reg.<j>.<name>/`.
+    pub fn state(&self) -> Vec<NamedTensor> {
+        let mut out = Vec::new();
+        for (j, t) in self.terms.iter().enumerate() {
+            for mut s in t.reg.state() {
+                s.name = format!("reg.{j}.{}/{}", t.spec.name, s.name);
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    /// Restore what [`RegSet::state`] saved (tensors of other prefixes are ignored).
+    pub fn load_state(&mut self, state: &[NamedTensor]) -> Result<()> {
+        for (j, t) in self.terms.iter_mut().enumerate() {
+            let prefix = format!("reg.{j}.{}/", t.spec.name);
+            let mine: Vec<NamedTensor> = state
+                .iter()
+                .filter_map(|s| {
+                    s.name.strip_prefix(&prefix).map(|n| NamedTensor { name: n.to_string(), ..s.clone() })
+                })
+                .collect();
+            t.reg.load_state(&mine)?;
+        }
+        Ok(())
+    }
+}

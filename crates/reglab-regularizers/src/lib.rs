@@ -1,0 +1,15 @@
+//! # reglab-regularizers
+//!
+//! The catalog: one file per regularizer, grouped by family, each with its formula, symbols,
+//! shapes and paper in its documentation, and its tests beside it. Find a regularizer by its
+//! command-line name in [`registry::ENTRIES`]; add one by copying a file (e.g.
+//! `weight/l2.rs`), its tests, and one line in the registry.
+//!
+//! | family | module | names |
+//! |---|---|---|
+//! | weight size | [`weight`] | `l2` |
+
+pub mod registry;
+pub mod weight;
+
+pub use registry::{build, build_set, Entry, ENTRIES};

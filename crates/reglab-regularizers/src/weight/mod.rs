@@ -1,0 +1,3 @@
+//! Penalties on the size of the weights.
+
+pub mod l2;
