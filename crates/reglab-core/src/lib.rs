@@ -6,6 +6,7 @@
 //! and the [`RegSet`] sum that reports each term. No deep-learning framework here: regularizers
 //! compute on plain `f32` buffers, in PyTorch layout `[out, in]` (see [`tensor`]).
 
+pub mod dataset;
 pub mod error;
 pub mod linalg;
 pub mod regularizer;
@@ -16,6 +17,7 @@ pub mod sum;
 pub mod tensor;
 pub mod testing;
 
+pub use dataset::{Dataset, Split};
 pub use error::{Error, Result};
 pub use regularizer::{Mode, Regularizer, Target, TargetGrad, TargetMut};
 pub use schedule::Schedule;

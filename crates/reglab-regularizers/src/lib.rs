@@ -9,7 +9,11 @@
 //! |---|---|---|
 //! | weight size | [`weight`] | `l2` |
 
+pub mod anchor;
+pub mod orthogonality;
 pub mod registry;
+pub mod sparsity;
+pub mod spectral;
 pub mod weight;
 
 pub use registry::{build, build_set, Entry, ENTRIES};

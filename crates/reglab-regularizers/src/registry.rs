@@ -32,6 +32,8 @@ pub const ENTRIES: &[Entry] = &[
         options: "",
         build: |s| boxed(crate::weight::l2::L2::from_spec(s)),
     },
+    // -- sparsity and anchor entries (l1, l2-init, wasserstein-init) go here --
+    // -- spectral and orthogonality entries (spectral, soft-orth) go here --
 ];
 
 /// The entry for `name`.

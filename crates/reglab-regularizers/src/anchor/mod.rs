@@ -1,0 +1,1 @@
+//! Anchors to initialisation (or a given checkpoint).

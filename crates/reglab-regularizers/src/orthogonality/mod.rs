@@ -1,0 +1,1 @@
+//! Orthogonality penalties on the rows of `[out, in]`.

@@ -1,0 +1,1 @@
+//! Sparsity: proximal penalties that give exact zeros.

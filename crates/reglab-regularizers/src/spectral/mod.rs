@@ -1,0 +1,1 @@
+//! Spectral penalties: functions of the singular values.
