@@ -1,1 +1,11 @@
+//! # reglab-train
+//!
+//! Training on burn with reglab's regularizers: models ([`model`]), the regularized step
+//! ([`step`]: gradients from autodiff, analytic penalty gradients added by parameter id,
+//! optimizer step, proximal steps), the loop ([`trainer`]) and tensor files ([`tensorfile`]).
 
+pub mod model;
+pub mod optim;
+pub mod step;
+pub mod tensorfile;
+pub mod trainer;

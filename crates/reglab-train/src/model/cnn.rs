@@ -1,0 +1,67 @@
+//! A small CNN: [conv 3×3 (pad 1) → ReLU → max-pool 2×2] × k → linear head.
+
+use super::mlp::linear;
+use super::{param, uniform_fan_in};
+use burn::module::Module;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::Linear;
+use burn::tensor::{Device, Tensor, activation::relu};
+use rand::Rng;
+
+/// The small CNN.
+#[derive(Module, Debug)]
+pub struct Cnn {
+    /// Convolutions.
+    pub convs: Vec<Conv2d>,
+    /// 2×2 max-pooling after each convolution.
+    pub pool: MaxPool2d,
+    /// Classifier on the flattened features.
+    pub head: Linear,
+    /// Input `[c, h, w]`.
+    pub input: [usize; 3],
+}
+
+impl Cnn {
+    /// A new CNN for `[c, h, w]` inputs.
+    pub fn new(input: [usize; 3], channels: &[usize], classes: usize, rng: &mut impl Rng, device: &Device) -> Result<Self, String> {
+        let [mut c, mut h, mut w] = input;
+        let mut convs = Vec::new();
+        for &out in channels {
+            if h < 2 || w < 2 {
+                return Err(format!("cnn: {} pooling stages are too many for {input:?} inputs", channels.len()));
+            }
+            let mut conv = Conv2dConfig::new([c, out], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(device);
+            let fan_in = c * 9;
+            conv.weight = param(uniform_fan_in(out * fan_in, fan_in, rng), [out, c, 3, 3], device);
+            conv.bias = Some(param(uniform_fan_in(out, fan_in, rng), [out], device));
+            convs.push(conv);
+            c = out;
+            h /= 2;
+            w /= 2;
+        }
+        let head = linear(c * h * w, classes, rng, device);
+        Ok(Self { convs, pool: MaxPool2dConfig::new([2, 2]).init(), head, input })
+    }
+
+    fn trunk(&self, x: Tensor<2>) -> Tensor<2> {
+        let [c, h, w] = self.input;
+        let b = x.dims()[0];
+        let mut z: Tensor<4> = x.reshape([b, c, h, w]);
+        for conv in &self.convs {
+            z = self.pool.forward(relu(conv.forward(z)));
+        }
+        z.flatten(1, 3)
+    }
+
+    /// Logits.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.head.forward(self.trunk(x))
+    }
+
+    /// The penultimate features (flattened conv output), for probes.
+    pub fn features(&self, x: Tensor<2>) -> Tensor<2> {
+        self.trunk(x)
+    }
+}

@@ -1,0 +1,56 @@
+//! Multi-layer perceptron with ReLU.
+
+use super::{param, uniform_fan_in};
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::tensor::{Device, Tensor, activation::relu};
+use rand::Rng;
+
+/// `d_in → hidden… → classes`, ReLU between layers.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    /// The linear layers, in order.
+    pub layers: Vec<Linear>,
+}
+
+/// A linear layer with PyTorch's default initialisation, stored as burn wants (`[in, out]`).
+pub(crate) fn linear(d_in: usize, d_out: usize, rng: &mut impl Rng, device: &Device) -> Linear {
+    // Draw in PyTorch order ([out, in] row-major), then store transposed, so that a given seed
+    // gives the same matrix whatever the storage.
+    let w = uniform_fan_in(d_in * d_out, d_in, rng);
+    let b = uniform_fan_in(d_out, d_in, rng);
+    let wt = reglab_core::testing::transpose(&w, d_out, d_in);
+    Linear { weight: param(wt, [d_in, d_out], device), bias: Some(param(b, [d_out], device)) }
+}
+
+impl Mlp {
+    /// A new MLP.
+    pub fn new(d_in: usize, hidden: &[usize], classes: usize, rng: &mut impl Rng, device: &Device) -> Self {
+        let mut dims = vec![d_in];
+        dims.extend_from_slice(hidden);
+        dims.push(classes);
+        Self { layers: dims.windows(2).map(|w| linear(w[0], w[1], rng, device)).collect() }
+    }
+
+    /// Logits.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let n = self.layers.len();
+        let mut h = x;
+        for (i, l) in self.layers.iter().enumerate() {
+            h = l.forward(h);
+            if i + 1 < n {
+                h = relu(h);
+            }
+        }
+        h
+    }
+
+    /// The penultimate features (input of the last layer), for probes.
+    pub fn features(&self, x: Tensor<2>) -> Tensor<2> {
+        let mut h = x;
+        for l in &self.layers[..self.layers.len() - 1] {
+            h = relu(l.forward(h));
+        }
+        h
+    }
+}

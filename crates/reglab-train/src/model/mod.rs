@@ -1,0 +1,399 @@
+//! Models: an MLP and a small CNN on burn, with PyTorch-layout views of their parameters.
+//!
+//! Parameter names follow PyTorch (what `state_dict()` of the equivalent module gives):
+//! - `mlp:H1,H2,...`: `layers.{i}.weight` `[out, in]` and `layers.{i}.bias` `[out]`, i.e. a
+//!   module with `self.layers = nn.ModuleList([nn.Linear(...), ...])` and ReLU between layers.
+//! - `cnn[:C1,C2]` (default 16,32): `convs.{i}.weight` `[out, in, 3, 3]` (padding 1, each followed
+//!   by ReLU and 2×2 max-pooling), `convs.{i}.bias`, then `head.weight` `[classes, C·h·w]`,
+//!   `head.bias` on the flattened features (PyTorch's `flatten(1)` order, channels first).
+//!
+//! Weights are initialised from the run's seed by reglab itself (not burn's global generator),
+//! with PyTorch's default for `nn.Linear`/`nn.Conv2d`: U(−1/√fan_in, 1/√fan_in) for weights and
+//! biases. burn's `Linear` stores `[in, out]`: the views below transpose where PyTorch layout
+//! is asked for, and report [`Layout::Transposed`] to regularizers so they work in place.
+
+mod cnn;
+mod mlp;
+
+pub use cnn::Cnn;
+pub use mlp::Mlp;
+
+use burn::module::{Module, Param, ParamId};
+use burn::nn::{Linear, conv::Conv2d};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+use reglab_core::{Layout, NamedTensor};
+use std::fmt;
+use std::str::FromStr;
+
+/// A model architecture, parsed from `mlp:128,128` or `cnn` / `cnn:16,32`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum ModelSpec {
+    /// Fully connected, ReLU, the given hidden widths.
+    Mlp { hidden: Vec<usize> },
+    /// Conv(3×3, pad 1)–ReLU–MaxPool(2) blocks with the given channels, then a linear head.
+    Cnn { channels: Vec<usize> },
+}
+
+impl FromStr for ModelSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (kind, rest) = s.split_once(':').unwrap_or((s, ""));
+        let list = |rest: &str| -> Result<Vec<usize>, String> {
+            if rest.trim().is_empty() {
+                return Ok(vec![]);
+            }
+            rest.split(',')
+                .map(|x| match x.trim().parse::<usize>() {
+                    Ok(0) | Err(_) => Err(format!("bad model `{s}`: `{x}` is not a positive width")),
+                    Ok(v) => Ok(v),
+                })
+                .collect()
+        };
+        match kind.trim() {
+            "mlp" => Ok(ModelSpec::Mlp { hidden: list(rest)? }),
+            "cnn" => {
+                let c = list(rest)?;
+                Ok(ModelSpec::Cnn { channels: if c.is_empty() { vec![16, 32] } else { c } })
+            }
+            other => Err(format!("unknown model `{other}` in `{s}`; expected mlp:H1,H2,... or cnn[:C1,C2,...]")),
+        }
+    }
+}
+
+impl TryFrom<String> for ModelSpec {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<ModelSpec> for String {
+    fn from(m: ModelSpec) -> String {
+        m.to_string()
+    }
+}
+
+impl fmt::Display for ModelSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let join = |v: &[usize]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",");
+        match self {
+            ModelSpec::Mlp { hidden } if hidden.is_empty() => write!(f, "mlp"),
+            ModelSpec::Mlp { hidden } => write!(f, "mlp:{}", join(hidden)),
+            ModelSpec::Cnn { channels } => write!(f, "cnn:{}", join(channels)),
+        }
+    }
+}
+
+/// A classifier: an [`Mlp`] or a [`Cnn`].
+#[derive(Module, Debug)]
+pub enum Net {
+    /// Multi-layer perceptron.
+    Mlp(Mlp),
+    /// Small convolutional network.
+    Cnn(Cnn),
+}
+
+/// The kind of a parameterised layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerKind {
+    /// `Linear`, weight stored `[in, out]`.
+    Linear,
+    /// `Conv2d`, weight stored `[out, in, kh, kw]`.
+    Conv2d,
+}
+
+/// A parameterised layer as the rest of reglab sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerInfo {
+    /// PyTorch-style prefix, e.g. `layers.0`.
+    pub name: String,
+    /// Linear or conv.
+    pub kind: LayerKind,
+    /// Weight shape in PyTorch convention.
+    pub shape: Vec<usize>,
+    /// Whether the layer has a bias.
+    pub has_bias: bool,
+}
+
+impl LayerInfo {
+    /// Storage layout of the weight relative to its PyTorch shape.
+    pub fn layout(&self) -> Layout {
+        match self.kind {
+            LayerKind::Linear => Layout::Transposed,
+            LayerKind::Conv2d => Layout::RowMajor,
+        }
+    }
+    /// `name.weight`.
+    pub fn weight_name(&self) -> String {
+        format!("{}.weight", self.name)
+    }
+    /// `name.bias`.
+    pub fn bias_name(&self) -> String {
+        format!("{}.bias", self.name)
+    }
+}
+
+/// Borrowed layer.
+pub(crate) enum LayerRef<'a> {
+    Linear(&'a Linear),
+    Conv(&'a Conv2d),
+}
+
+/// Mutably borrowed layer.
+pub(crate) enum LayerMut<'a> {
+    Linear(&'a mut Linear),
+    Conv(&'a mut Conv2d),
+}
+
+/// Read a float parameter's values (burn layout).
+pub fn param_data<const D: usize>(p: &Param<Tensor<D>>) -> TensorData {
+    p.val().inner().into_data()
+}
+
+/// Replace the values of a parameter, keeping its id and trainability.
+fn set_param<const D: usize>(p: &mut Param<Tensor<D>>, data: TensorData) {
+    let old = std::mem::replace(p, Param::from_tensor(Tensor::<D>::zeros([1; D], &p.val().device())));
+    *p = old.map(|t| {
+        let dev = t.device();
+        let mut nt = Tensor::<D>::from_data(data, &dev);
+        if t.is_require_grad() {
+            nt = nt.require_grad();
+        }
+        nt
+    });
+}
+
+impl Net {
+    /// Build a model for inputs of `example_shape` (`[c, h, w]` or `[d]`) and `classes` outputs,
+    /// with weights drawn from `seed`.
+    pub fn new(spec: &ModelSpec, example_shape: &[usize], classes: usize, seed: u64, device: &Device) -> Result<Self, String> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_1417);
+        match spec {
+            ModelSpec::Mlp { hidden } => Ok(Net::Mlp(Mlp::new(example_shape.iter().product(), hidden, classes, &mut rng, device))),
+            ModelSpec::Cnn { channels } => {
+                if example_shape.len() != 3 {
+                    return Err(format!("the cnn needs image inputs [c, h, w], the data has examples of shape {example_shape:?}"));
+                }
+                Cnn::new([example_shape[0], example_shape[1], example_shape[2]], channels, classes, &mut rng, device).map(Net::Cnn)
+            }
+        }
+    }
+
+    /// Logits `[batch, classes]` for flat inputs `[batch, prod(example_shape)]`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        match self {
+            Net::Mlp(m) => m.forward(x),
+            Net::Cnn(c) => c.forward(x),
+        }
+    }
+
+    pub(crate) fn layer_refs(&self) -> Vec<(String, LayerRef<'_>)> {
+        match self {
+            Net::Mlp(m) => m.layers.iter().enumerate().map(|(i, l)| (format!("layers.{i}"), LayerRef::Linear(l))).collect(),
+            Net::Cnn(c) => {
+                let mut v: Vec<(String, LayerRef<'_>)> =
+                    c.convs.iter().enumerate().map(|(i, l)| (format!("convs.{i}"), LayerRef::Conv(l))).collect();
+                v.push(("head".into(), LayerRef::Linear(&c.head)));
+                v
+            }
+        }
+    }
+
+    pub(crate) fn layer_muts(&mut self) -> Vec<LayerMut<'_>> {
+        match self {
+            Net::Mlp(m) => m.layers.iter_mut().map(LayerMut::Linear).collect(),
+            Net::Cnn(c) => {
+                let mut v: Vec<LayerMut<'_>> = c.convs.iter_mut().map(LayerMut::Conv).collect();
+                v.push(LayerMut::Linear(&mut c.head));
+                v
+            }
+        }
+    }
+
+    /// The parameterised layers, in forward order.
+    pub fn layers(&self) -> Vec<LayerInfo> {
+        self.layer_refs()
+            .into_iter()
+            .map(|(name, l)| match l {
+                LayerRef::Linear(l) => {
+                    let [i, o] = l.weight.val().dims();
+                    LayerInfo { name, kind: LayerKind::Linear, shape: vec![o, i], has_bias: l.bias.is_some() }
+                }
+                LayerRef::Conv(c) => LayerInfo {
+                    name,
+                    kind: LayerKind::Conv2d,
+                    shape: c.weight.val().dims().to_vec(),
+                    has_bias: c.bias.is_some(),
+                },
+            })
+            .collect()
+    }
+
+    /// Parameter ids of layer `i`: `(weight, bias)`.
+    pub fn param_ids(&self, i: usize) -> (ParamId, Option<ParamId>) {
+        match &self.layer_refs()[i].1 {
+            LayerRef::Linear(l) => (l.weight.id, l.bias.as_ref().map(|b| b.id)),
+            LayerRef::Conv(c) => (c.weight.id, c.bias.as_ref().map(|b| b.id)),
+        }
+    }
+
+    /// Values of layer `i` in burn layout: `(weight, bias)`.
+    pub fn layer_data(&self, i: usize) -> (TensorData, Option<TensorData>) {
+        match &self.layer_refs()[i].1 {
+            LayerRef::Linear(l) => (param_data(&l.weight), l.bias.as_ref().map(param_data)),
+            LayerRef::Conv(c) => (param_data(&c.weight), c.bias.as_ref().map(param_data)),
+        }
+    }
+
+    /// Replace the weight of layer `i` (burn layout data).
+    pub fn set_weight(&mut self, i: usize, data: TensorData) {
+        match &mut self.layer_muts()[i] {
+            LayerMut::Linear(l) => set_param(&mut l.weight, data),
+            LayerMut::Conv(c) => set_param(&mut c.weight, data),
+        }
+    }
+
+    /// Replace the bias of layer `i`.
+    pub fn set_bias(&mut self, i: usize, data: TensorData) {
+        match &mut self.layer_muts()[i] {
+            LayerMut::Linear(l) => {
+                if let Some(b) = l.bias.as_mut() {
+                    set_param(b, data)
+                }
+            }
+            LayerMut::Conv(c) => {
+                if let Some(b) = c.bias.as_mut() {
+                    set_param(b, data)
+                }
+            }
+        }
+    }
+
+    /// Every parameter in PyTorch layout and names (what `model.safetensors` holds).
+    pub fn to_pytorch(&self) -> Vec<NamedTensor> {
+        let mut out = Vec::new();
+        for (i, info) in self.layers().iter().enumerate() {
+            let (w, b) = self.layer_data(i);
+            let w: &[f32] = w.as_slice().expect("f32 weights");
+            let data = match info.kind {
+                LayerKind::Linear => reglab_core::testing::transpose(w, info.shape[1], info.shape[0]),
+                LayerKind::Conv2d => w.to_vec(),
+            };
+            out.push(NamedTensor::new(info.weight_name(), info.shape.clone(), data));
+            if let Some(b) = b {
+                let b: &[f32] = b.as_slice().expect("f32 bias");
+                out.push(NamedTensor::new(info.bias_name(), vec![b.len()], b.to_vec()));
+            }
+        }
+        out
+    }
+
+    /// Load parameters from PyTorch-layout tensors (names and shapes must match this model).
+    pub fn load_pytorch(&mut self, tensors: &[NamedTensor]) -> Result<(), String> {
+        let find = |name: &str, shape: &[usize]| -> Result<&NamedTensor, String> {
+            let t = tensors.iter().find(|t| t.name == name).ok_or_else(|| format!("no tensor `{name}` in the checkpoint"))?;
+            if t.shape != shape {
+                return Err(format!("tensor `{name}` has shape {:?}, the model needs {shape:?}", t.shape));
+            }
+            Ok(t)
+        };
+        for (i, info) in self.layers().iter().enumerate() {
+            let w = find(&info.weight_name(), &info.shape)?;
+            let data = match info.kind {
+                LayerKind::Linear => TensorData::new(
+                    reglab_core::testing::transpose(&w.data, info.shape[0], info.shape[1]),
+                    [info.shape[1], info.shape[0]],
+                ),
+                LayerKind::Conv2d => TensorData::new(w.data.clone(), info.shape.clone()),
+            };
+            self.set_weight(i, data);
+            if info.has_bias {
+                let b = find(&info.bias_name(), &[info.shape[0]])?;
+                self.set_bias(i, TensorData::new(b.data.clone(), [info.shape[0]]));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// U(−1/√fan_in, 1/√fan_in), PyTorch's default for Linear and Conv weights and biases.
+pub(crate) fn uniform_fan_in(n: usize, fan_in: usize, rng: &mut impl Rng) -> Vec<f32> {
+    let k = 1.0 / (fan_in as f32).sqrt();
+    (0..n).map(|_| (rng.random::<f32>() * 2.0 - 1.0) * k).collect()
+}
+
+/// A trainable parameter from data.
+pub(crate) fn param<const D: usize>(data: Vec<f32>, shape: [usize; D], device: &Device) -> Param<Tensor<D>> {
+    Param::from_tensor(Tensor::<D>::from_data(TensorData::new(data, shape), device))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_specs_parse_and_print() {
+        assert_eq!("mlp:128,64".parse::<ModelSpec>().unwrap(), ModelSpec::Mlp { hidden: vec![128, 64] });
+        assert_eq!("cnn".parse::<ModelSpec>().unwrap().to_string(), "cnn:16,32");
+        assert!("mlp:0".parse::<ModelSpec>().is_err());
+        assert!("mlp:a".parse::<ModelSpec>().is_err());
+        let e = "resnet".parse::<ModelSpec>().unwrap_err();
+        assert!(e.contains("unknown model `resnet`"), "{e}");
+    }
+
+    #[test]
+    fn pytorch_round_trip_and_layout() {
+        let dev = Device::flex();
+        let spec: ModelSpec = "mlp:5".parse().unwrap();
+        let net = Net::new(&spec, &[3], 2, 7, &dev).unwrap();
+        let t = net.to_pytorch();
+        let names: Vec<_> = t.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"]);
+        assert_eq!(t[0].shape, vec![5, 3]);
+        // PyTorch semantics: y = W x + b with W [out, in]; check against burn's forward.
+        let x = [0.3f32, -1.0, 2.0];
+        let w = &t[0].data;
+        let b = &t[1].data;
+        let h: Vec<f32> = (0..5).map(|o| (0..3).map(|i| w[o * 3 + i] * x[i]).sum::<f32>() + b[o]).collect();
+        let Net::Mlp(m) = &net else { unreachable!() };
+        let y = m.layers[0].forward(Tensor::<2>::from_data(TensorData::new(x.to_vec(), [1, 3]), &dev)).into_data();
+        let y: Vec<f32> = y.as_slice::<f32>().unwrap().to_vec();
+        for (a, b) in y.iter().zip(&h) {
+            assert!((a - b).abs() < 1e-5, "{y:?} vs {h:?}");
+        }
+        // load back into a differently seeded net
+        let mut other = Net::new(&spec, &[3], 2, 8, &dev).unwrap();
+        assert_ne!(other.to_pytorch(), t);
+        other.load_pytorch(&t).unwrap();
+        assert_eq!(other.to_pytorch(), t);
+        let mut bad = t.clone();
+        bad[0].shape = vec![3, 5];
+        assert!(other.load_pytorch(&bad).unwrap_err().contains("layers.0.weight"));
+    }
+
+    #[test]
+    fn cnn_shapes() {
+        let dev = Device::flex();
+        let net = Net::new(&"cnn:4,8".parse().unwrap(), &[1, 8, 8], 10, 0, &dev).unwrap();
+        let l = net.layers();
+        assert_eq!(l[0].shape, vec![4, 1, 3, 3]);
+        assert_eq!(l[1].shape, vec![8, 4, 3, 3]);
+        assert_eq!(l[2].shape, vec![10, 8 * 2 * 2]);
+        let y = net.forward(Tensor::<2>::zeros([3, 64], &dev));
+        assert_eq!(y.dims(), [3, 10]);
+        assert!(Net::new(&"cnn".parse().unwrap(), &[64], 10, 0, &dev).is_err());
+    }
+
+    #[test]
+    fn same_seed_same_weights() {
+        let dev = Device::flex();
+        let s: ModelSpec = "mlp:16".parse().unwrap();
+        let a = Net::new(&s, &[4], 3, 1, &dev).unwrap().to_pytorch();
+        let b = Net::new(&s, &[4], 3, 1, &dev).unwrap().to_pytorch();
+        let c = Net::new(&s, &[4], 3, 2, &dev).unwrap().to_pytorch();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+}

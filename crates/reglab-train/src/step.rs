@@ -1,0 +1,262 @@
+//! The regularized step: the bridge between burn's gradients and reglab's regularizers.
+//!
+//! After `loss.backward()`, [`Regularization::add_gradients`] reads each regularized layer's
+//! weights (plain f32, outside the autodiff graph), asks the [`RegSet`] for `λ_t ∇R`, and adds
+//! it to the gradients by parameter id, as an optax-style gradient transformation. After the
+//! optimizer step, [`Regularization::apply_prox`] runs the proximal steps (ℓ1 soft-threshold
+//! and friends) in place. Nothing here enters the autodiff graph, which costs ≈0.1 ms per op.
+
+use crate::model::{LayerInfo, LayerKind, Net};
+use burn::module::ParamId;
+use burn::optim::GradientsParams;
+use burn::tensor::{Tensor, TensorData};
+use reglab_core::{Evaluation, Layout, Mode, NamedTensor, RegSet, Role, Target, TargetGrad, TargetMut, TensorRef};
+
+/// Regularizers bound to a model: initial-weight snapshots and which layers they touch.
+pub struct Regularization {
+    set: RegSet,
+    b: Binding,
+}
+
+/// What the regularizers need to know of the model, apart from the regularizers themselves.
+struct Binding {
+    layers: Vec<LayerInfo>,
+    names: Vec<(String, String)>,
+    bias_shapes: Vec<[usize; 1]>,
+    /// Snapshot (burn layout) per layer: weight, bias.
+    init: Vec<(Vec<f32>, Option<Vec<f32>>)>,
+    /// Per layer: does any term act on the weight / the bias target?
+    active: Vec<(bool, bool)>,
+    prox_active: Vec<(bool, bool)>,
+}
+
+fn slice(d: &TensorData) -> &[f32] {
+    d.as_slice::<f32>().expect("f32 parameters")
+}
+
+fn slice_mut(d: &mut TensorData) -> &mut [f32] {
+    d.as_mut_slice::<f32>().expect("f32 parameters")
+}
+
+impl Regularization {
+    /// Bind `set` to `net`. The anchor (W₀ of `l2-init`, `wasserstein-init`) is `net`'s current
+    /// weights, or `anchor` (PyTorch-layout tensors named like the model's) when given.
+    pub fn new(set: RegSet, net: &Net, anchor: Option<&[NamedTensor]>) -> Result<Self, String> {
+        let layers = net.layers();
+        let names: Vec<(String, String)> = layers.iter().map(|l| (l.weight_name(), l.bias_name())).collect();
+        let bias_shapes: Vec<[usize; 1]> = layers.iter().map(|l| [l.shape[0]]).collect();
+        let init = match anchor {
+            None => (0..layers.len())
+                .map(|i| {
+                    let (w, b) = net.layer_data(i);
+                    (slice(&w).to_vec(), b.as_ref().map(|b| slice(b).to_vec()))
+                })
+                .collect(),
+            Some(tensors) => {
+                // Load the anchor into a copy of the model, so shapes are checked and the
+                // layout conversion is the model's own.
+                let mut copy = net.clone();
+                copy.load_pytorch(tensors).map_err(|e| format!("anchor checkpoint: {e}"))?;
+                (0..layers.len())
+                    .map(|i| {
+                        let (w, b) = copy.layer_data(i);
+                        (slice(&w).to_vec(), b.as_ref().map(|b| slice(b).to_vec()))
+                    })
+                    .collect()
+            }
+        };
+        let mut b = Binding { layers, names, bias_shapes, init, active: vec![], prox_active: vec![] };
+        // Decide once which layers any term acts on (by name, role and shape only).
+        let mut active = Vec::new();
+        let mut prox_active = Vec::new();
+        for i in 0..b.layers.len() {
+            let zeros_w = vec![0.0f32; b.init[i].0.len()];
+            let zeros_b = vec![0.0f32; b.layers[i].shape[0]];
+            let (tw, tb) = b.targets_of(i, &zeros_w, Some(&zeros_b));
+            let any = |t: &Target<'_>, prox: bool| {
+                (0..set.terms().len()).any(|j| set.applies(j, t) && (!prox || set.terms()[j].reg.has_prox()))
+            };
+            let has_b = b.layers[i].has_bias;
+            active.push((any(&tw, false), has_b && any(&tb, false)));
+            prox_active.push((any(&tw, true), has_b && any(&tb, true)));
+        }
+        b.active = active;
+        b.prox_active = prox_active;
+        Ok(Self { set, b })
+    }
+
+    /// The regularizers.
+    pub fn set(&self) -> &RegSet {
+        &self.set
+    }
+
+    /// Mutable access (state loading).
+    pub fn set_mut(&mut self) -> &mut RegSet {
+        &mut self.set
+    }
+
+    /// Labels of the terms (for metrics).
+    pub fn labels(&self) -> Vec<String> {
+        self.set.labels()
+    }
+
+    /// The initial-weight snapshot in PyTorch layout (what `init.safetensors` holds).
+    pub fn anchor_pytorch(&self) -> Vec<NamedTensor> {
+        let mut out = Vec::new();
+        for (i, l) in self.b.layers.iter().enumerate() {
+            let (w, b) = &self.b.init[i];
+            let data = match l.kind {
+                LayerKind::Linear => reglab_core::testing::transpose(w, l.shape[1], l.shape[0]),
+                LayerKind::Conv2d => w.clone(),
+            };
+            out.push(NamedTensor::new(l.weight_name(), l.shape.clone(), data));
+            if let Some(b) = b {
+                out.push(NamedTensor::new(l.bias_name(), vec![b.len()], b.clone()));
+            }
+        }
+        out
+    }
+
+    /// Add `λ_t ∇R` to `grads` (proximal terms excepted) and return `λ_t r_j` per term, at
+    /// optimizer step `step` of `total`.
+    pub fn add_gradients(&mut self, net: &Net, grads: &mut GradientsParams, step: u64, total: u64) -> Result<Vec<f64>, String> {
+        if self.set.is_empty() {
+            return Ok(vec![]);
+        }
+        let b = &self.b;
+        let idx: Vec<usize> = (0..b.layers.len()).filter(|&i| b.active[i].0 || b.active[i].1).collect();
+        // Values and gradients of the layers concerned, burn layout (the gradients are moved
+        // out of `grads`, not copied).
+        let data: Vec<(TensorData, Option<TensorData>)> = idx.iter().map(|&i| net.layer_data(i)).collect();
+        let mut gw = Vec::with_capacity(idx.len());
+        let mut gb = Vec::with_capacity(idx.len());
+        for &i in &idx {
+            let (wid, bid) = net.param_ids(i);
+            gw.push(match b.layers[i].kind {
+                LayerKind::Linear => take::<2>(grads, wid, &b.layers[i])?,
+                LayerKind::Conv2d => take::<4>(grads, wid, &b.layers[i])?,
+            });
+            gb.push(match bid {
+                Some(bid) => Some(take::<1>(grads, bid, &b.layers[i])?),
+                None => None,
+            });
+        }
+        // Bias targets get their own buffers, added below, to keep borrows disjoint.
+        let mut bias_scratch: Vec<Vec<f32>> =
+            idx.iter().map(|&i| vec![0.0f32; if b.active[i].1 { b.layers[i].shape[0] } else { 0 }]).collect();
+        let ev = {
+            let mut targets = Vec::with_capacity(2 * idx.len());
+            let mut tgrads = Vec::with_capacity(2 * idx.len());
+            for (k, &i) in idx.iter().enumerate() {
+                let (w, bias) = &data[k];
+                let (tw, tb) = b.targets_of(i, slice(w), bias.as_ref().map(slice));
+                targets.push(tw);
+                if b.active[i].1 {
+                    targets.push(tb);
+                }
+            }
+            let mut scratch = bias_scratch.iter_mut();
+            for ((&i, g), gbias) in idx.iter().zip(gw.iter_mut()).zip(gb.iter_mut()) {
+                tgrads.push(TargetGrad { weight: slice_mut(&mut g.0), bias: gbias.as_mut().map(|g| slice_mut(&mut g.0)) });
+                let s = scratch.next().expect("one scratch per layer");
+                if b.active[i].1 {
+                    tgrads.push(TargetGrad { weight: s.as_mut_slice(), bias: None });
+                }
+            }
+            self.set.eval(&targets, Some(&mut tgrads), step, total, Mode::Step, true).map_err(|e| e.to_string())?
+        };
+        for (k, &i) in idx.iter().enumerate() {
+            let (wid, bid) = net.param_ids(i);
+            let (g, dev) = gw[k].clone();
+            match b.layers[i].kind {
+                LayerKind::Linear => grads.register::<2>(wid, Tensor::<2>::from_data(g, &dev)),
+                LayerKind::Conv2d => grads.register::<4>(wid, Tensor::<4>::from_data(g, &dev)),
+            }
+            if let (Some(bid), Some((mut g, dev))) = (bid, gb[k].take()) {
+                for (x, s) in slice_mut(&mut g).iter_mut().zip(&bias_scratch[k]) {
+                    *x += s;
+                }
+                grads.register::<1>(bid, Tensor::<1>::from_data(g, &dev));
+            }
+        }
+        Ok(ev.per_term)
+    }
+
+    /// Run the proximal terms in place on the weights, after the optimizer step with
+    /// learning rate `lr`.
+    pub fn apply_prox(&mut self, net: &mut Net, lr: f64, step: u64, total: u64) -> Result<(), String> {
+        if !self.set.has_prox() {
+            return Ok(());
+        }
+        let idx: Vec<usize> = (0..self.b.layers.len()).filter(|&i| self.b.prox_active[i].0 || self.b.prox_active[i].1).collect();
+        let mut data: Vec<(TensorData, Option<TensorData>)> = idx.iter().map(|&i| net.layer_data(i)).collect();
+        {
+            let mut targets = Vec::new();
+            for (&i, (w, b)) in idx.iter().zip(data.iter_mut()) {
+                let l = &self.b.layers[i];
+                let (wn, bn) = &self.b.names[i];
+                if self.b.prox_active[i].0 {
+                    targets.push(TargetMut { name: wn, role: Role::LayerWeight, shape: &l.shape, layout: l.layout(), weight: slice_mut(w) });
+                }
+                if let (true, Some(b)) = (self.b.prox_active[i].1, b.as_mut()) {
+                    targets.push(TargetMut { name: bn, role: Role::Bias, shape: &self.b.bias_shapes[i], layout: Layout::RowMajor, weight: slice_mut(b) });
+                }
+            }
+            self.set.prox(&mut targets, lr, step, total).map_err(|e| e.to_string())?;
+        }
+        for (&i, (w, b)) in idx.iter().zip(data) {
+            if self.b.prox_active[i].0 {
+                net.set_weight(i, w);
+            }
+            if let (true, Some(b)) = (self.b.prox_active[i].1, b) {
+                net.set_bias(i, b);
+            }
+        }
+        Ok(())
+    }
+
+    /// Evaluate every term on the current weights without gradients (`mode`: exact for reports).
+    pub fn evaluate(&mut self, net: &Net, mode: Mode) -> Result<Evaluation, String> {
+        let data: Vec<(TensorData, Option<TensorData>)> = (0..self.b.layers.len()).map(|i| net.layer_data(i)).collect();
+        let mut targets = Vec::new();
+        for (i, (w, b)) in data.iter().enumerate() {
+            let (tw, tb) = self.b.targets_of(i, slice(w), b.as_ref().map(slice));
+            targets.push(tw);
+            if self.b.layers[i].has_bias {
+                targets.push(tb);
+            }
+        }
+        self.set.eval(&targets, None, 0, 1, mode, false).map_err(|e| e.to_string())
+    }
+}
+
+impl Binding {
+    /// The weight target and the bias target of layer `i` on the given data (burn layout).
+    fn targets_of<'a>(&'a self, i: usize, w: &'a [f32], b: Option<&'a [f32]>) -> (Target<'a>, Target<'a>) {
+        let l = &self.layers[i];
+        let (wn, bn) = &self.names[i];
+        let (iw, ib) = &self.init[i];
+        let bshape: &[usize] = &self.bias_shapes[i];
+        let tw = Target {
+            name: wn,
+            role: Role::LayerWeight,
+            weight: TensorRef { shape: &l.shape, layout: l.layout(), data: w },
+            bias: b.map(|b| TensorRef { shape: bshape, layout: Layout::RowMajor, data: b }),
+            init: Some(TensorRef { shape: &l.shape, layout: l.layout(), data: iw }),
+        };
+        let tb = Target {
+            name: bn,
+            role: Role::Bias,
+            weight: TensorRef { shape: bshape, layout: Layout::RowMajor, data: b.unwrap_or(&[]) },
+            bias: None,
+            init: ib.as_deref().map(|ib| TensorRef { shape: bshape, layout: Layout::RowMajor, data: ib }),
+        };
+        (tw, tb)
+    }
+}
+
+fn take<const D: usize>(grads: &mut GradientsParams, id: ParamId, l: &LayerInfo) -> Result<(TensorData, burn::tensor::Device), String> {
+    let g: Tensor<D> = grads.remove::<D>(id).ok_or_else(|| format!("no gradient for `{}`", l.name))?;
+    let dev = g.device();
+    Ok((g.into_data(), dev))
+}

@@ -1,0 +1,284 @@
+//! The training loop: seeded shuffling, mini-batches, cross-entropy, the regularized step,
+//! evaluation, and a stop with a named epoch and step when the loss stops being finite.
+
+use crate::model::{ModelSpec, Net};
+use crate::optim::OptimSpec;
+use crate::step::Regularization;
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use reglab_core::{Dataset, Mode, NamedTensor, Selection};
+use std::collections::BTreeMap;
+
+/// What to train and how.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Architecture.
+    pub model: ModelSpec,
+    /// Optimizer.
+    pub optim: OptimSpec,
+    /// Learning rate.
+    pub lr: f64,
+    /// Mini-batch size.
+    pub batch: usize,
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Seed of the initialisation and the shuffling.
+    pub seed: u64,
+    /// Regularizer specs, `NAME=λ[:key=value]`.
+    #[serde(default)]
+    pub regs: Vec<String>,
+}
+
+impl TrainConfig {
+    /// Check values that a type does not rule out.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let bad = |m: String| Err(TrainError::Config(m));
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad(format!("learning rate must be finite and > 0, got {}", self.lr));
+        }
+        if self.batch == 0 {
+            return bad("batch size must be ≥ 1".into());
+        }
+        if self.epochs == 0 {
+            return bad("epochs must be ≥ 1".into());
+        }
+        self.optim.validate().map_err(TrainError::Config)
+    }
+}
+
+/// Metrics at the end of an epoch (no timings: same seed, same numbers).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Mean cross-entropy over the epoch's mini-batches (without regularization).
+    pub train_loss: f64,
+    /// Accuracy on the mini-batches as they were seen during the epoch.
+    pub train_accuracy: f64,
+    /// Cross-entropy on the test set at the end of the epoch.
+    pub test_loss: f64,
+    /// Accuracy on the test set at the end of the epoch.
+    pub test_accuracy: f64,
+    /// `λ·r` of each regularizer at the end of the epoch (σ_max to convergence).
+    pub reg: BTreeMap<String, f64>,
+}
+
+/// Why training stopped early or could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A bad configuration (regularizer spec, model, hyper-parameter).
+    #[error("{0}")]
+    Config(String),
+    /// The loss (or a regularizer value) became NaN or infinite.
+    #[error("{what} became {value} at epoch {epoch}, step {step}")]
+    NonFinite { epoch: usize, step: usize, what: String, value: f64 },
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What the loop reports as it goes (for progress bars).
+#[derive(Debug, Clone)]
+pub enum Progress<'a> {
+    /// An epoch starts with this many steps.
+    EpochStart { epoch: usize, steps: usize },
+    /// A step finished with this mini-batch loss.
+    Step { epoch: usize, step: usize, loss: f64 },
+    /// An epoch finished.
+    EpochEnd(&'a EpochMetrics),
+}
+
+/// A model, its optimizer and its regularizers, trained step by step.
+pub struct Trainer {
+    /// The model (on the autodiff device).
+    pub net: Net,
+    optim: ModuleOptimizer,
+    /// The bound regularizers.
+    pub reg: Regularization,
+    device: Device,
+    cfg: TrainConfig,
+    step: u64,
+    total: u64,
+    example_shape: Vec<usize>,
+}
+
+impl Trainer {
+    /// A fresh model for data of `example_shape` with `classes` classes; `anchor` (PyTorch
+    /// layout) replaces the initial weights as W₀ of anchored regularizers; `steps_total` is
+    /// the number of optimizer steps planned (for schedules).
+    pub fn new(
+        cfg: &TrainConfig,
+        example_shape: &[usize],
+        classes: usize,
+        device: &Device,
+        anchor: Option<&[NamedTensor]>,
+        steps_total: u64,
+    ) -> Result<Self, TrainError> {
+        cfg.validate()?;
+        let set = reglab_regularizers::build_set(&cfg.regs, Selection::LayerWeights).map_err(|e| TrainError::Config(e.to_string()))?;
+        let net = Net::new(&cfg.model, example_shape, classes, cfg.seed, device).map_err(TrainError::Config)?;
+        let reg = Regularization::new(set, &net, anchor).map_err(TrainError::Config)?;
+        Ok(Self {
+            net,
+            optim: cfg.optim.init(),
+            reg,
+            device: device.clone(),
+            cfg: cfg.clone(),
+            step: 0,
+            total: steps_total.max(1),
+            example_shape: example_shape.to_vec(),
+        })
+    }
+
+    /// Optimizer steps taken so far.
+    pub fn steps_done(&self) -> u64 {
+        self.step
+    }
+
+    /// Steps per epoch on `n` examples.
+    pub fn steps_per_epoch(&self, n: usize) -> usize {
+        n.div_ceil(self.cfg.batch)
+    }
+
+    fn batch(&self, data: &Dataset, idx: &[usize]) -> (Tensor<2>, Tensor<1, Int>, Vec<u8>) {
+        let d = data.example_len();
+        let mut x = Vec::with_capacity(idx.len() * d);
+        let mut y = Vec::with_capacity(idx.len());
+        let mut labels = Vec::with_capacity(idx.len());
+        for &i in idx {
+            x.extend_from_slice(data.example(i));
+            y.push(data.labels[i] as i64);
+            labels.push(data.labels[i]);
+        }
+        let xt = Tensor::<2>::from_data(TensorData::new(x, [idx.len(), d]), &self.device);
+        let yt = Tensor::<1, Int>::from_data(TensorData::new(y, [idx.len()]), &self.device);
+        (xt, yt, labels)
+    }
+
+    /// One epoch over `data` (`epoch` is 1-based and seeds the shuffle). Returns the mean
+    /// mini-batch loss and accuracy.
+    pub fn train_epoch(&mut self, data: &Dataset, epoch: usize, progress: &mut dyn FnMut(Progress<'_>)) -> Result<(f64, f64), TrainError> {
+        if data.example_shape.iter().product::<usize>() != self.example_shape.iter().product::<usize>() {
+            return Err(TrainError::Config(format!(
+                "{}: examples of shape {:?}, the model expects {:?}",
+                data.name, data.example_shape, self.example_shape
+            )));
+        }
+        let mut order: Vec<usize> = (0..data.len()).collect();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch as u64);
+        order.shuffle(&mut rng);
+        let steps = self.steps_per_epoch(data.len());
+        progress(Progress::EpochStart { epoch, steps });
+        let loss_fn = CrossEntropyLossConfig::new().init(&self.device);
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        for (s, chunk) in order.chunks(self.cfg.batch).enumerate() {
+            let (x, y, labels) = self.batch(data, chunk);
+            let logits = self.net.forward(x);
+            let loss = loss_fn.forward(logits.clone(), y);
+            let lv = loss.clone().into_scalar::<f32>() as f64;
+            if !lv.is_finite() {
+                return Err(TrainError::NonFinite { epoch, step: s + 1, what: "the training loss".into(), value: lv });
+            }
+            let pred = argmax_rows(&logits.detach().into_data());
+            correct += pred.iter().zip(&labels).filter(|(p, l)| **p == **l as usize).count();
+            seen += labels.len();
+            loss_sum += lv * labels.len() as f64;
+            let mut grads = GradientsParams::from_grads(loss.backward(), &self.net);
+            let values = self.reg.add_gradients(&self.net, &mut grads, self.step, self.total).map_err(TrainError::Other)?;
+            if let Some((j, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return Err(TrainError::NonFinite { epoch, step: s + 1, what: format!("regularizer `{}`", self.reg.labels()[j]), value: *v });
+            }
+            let net = std::mem::replace(&mut self.net, placeholder());
+            self.net = self.optim.step(self.cfg.lr, net, grads);
+            self.reg.apply_prox(&mut self.net, self.cfg.lr, self.step, self.total).map_err(TrainError::Other)?;
+            self.step += 1;
+            progress(Progress::Step { epoch, step: s + 1, loss: lv });
+        }
+        Ok((loss_sum / seen.max(1) as f64, correct as f64 / seen.max(1) as f64))
+    }
+
+    /// Mean cross-entropy and accuracy of the current model on `data` (no autodiff).
+    pub fn evaluate(&self, data: &Dataset) -> (f64, f64) {
+        let net = self.net.valid();
+        let dev = self.device.clone().inner();
+        let d = data.example_len();
+        let (mut loss, mut correct) = (0.0f64, 0usize);
+        let idx: Vec<usize> = (0..data.len()).collect();
+        for chunk in idx.chunks(1000) {
+            let x: Vec<f32> = chunk.iter().flat_map(|&i| data.example(i).iter().copied()).collect();
+            let logits = net.forward(Tensor::<2>::from_data(TensorData::new(x, [chunk.len(), d]), &dev)).into_data();
+            let l: &[f32] = logits.as_slice().expect("f32 logits");
+            let c = l.len() / chunk.len();
+            for (r, &i) in chunk.iter().enumerate() {
+                let row = &l[r * c..(r + 1) * c];
+                let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+                let lse = m + row.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
+                let y = data.labels[i] as usize;
+                loss += lse - row[y] as f64;
+                if argmax(row) == y {
+                    correct += 1;
+                }
+            }
+        }
+        let n = data.len().max(1) as f64;
+        (loss / n, correct as f64 / n)
+    }
+
+    /// Each regularizer's `λ·r` on the current weights, σ_max to convergence.
+    pub fn reg_values(&mut self) -> Result<BTreeMap<String, f64>, TrainError> {
+        let ev = self.reg.evaluate(&self.net, Mode::Exact).map_err(TrainError::Other)?;
+        Ok(self.reg.labels().into_iter().zip(ev.per_term).collect())
+    }
+
+    /// Train `epochs` epochs (from the config) on `train`, evaluating on `test` after each;
+    /// `on_epoch` runs after each epoch's metrics (e.g. to write a checkpoint).
+    pub fn fit(
+        &mut self,
+        train: &Dataset,
+        test: &Dataset,
+        progress: &mut dyn FnMut(Progress<'_>),
+        on_epoch: &mut dyn FnMut(&Trainer, &EpochMetrics) -> Result<(), TrainError>,
+    ) -> Result<Vec<EpochMetrics>, TrainError> {
+        let mut out = Vec::new();
+        for epoch in 1..=self.cfg.epochs {
+            let (train_loss, train_accuracy) = self.train_epoch(train, epoch, progress)?;
+            let (test_loss, test_accuracy) = self.evaluate(test);
+            let reg = self.reg_values()?;
+            let m = EpochMetrics { epoch, train_loss, train_accuracy, test_loss, test_accuracy, reg };
+            progress(Progress::EpochEnd(&m));
+            on_epoch(self, &m)?;
+            out.push(m);
+        }
+        Ok(out)
+    }
+}
+
+/// An empty stand-in while the model is moved into the optimizer (so its tensors stay
+/// uniquely owned and can be updated in place).
+fn placeholder() -> Net {
+    Net::Mlp(crate::model::Mlp { layers: Vec::new() })
+}
+
+fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (j, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = j;
+        }
+    }
+    best
+}
+
+fn argmax_rows(d: &TensorData) -> Vec<usize> {
+    let shape = d.shape();
+    let c = shape[shape.len() - 1];
+    d.as_slice::<f32>().expect("f32 logits").chunks(c).map(argmax).collect()
+}
+
+#[cfg(test)]
+mod tests;

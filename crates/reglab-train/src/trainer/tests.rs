@@ -1,0 +1,101 @@
+//! Training-loop tests on small synthetic problems (the real-data runs are in the CLI tests).
+
+use super::*;
+
+/// Two Gaussian blobs per class in 8 dimensions: linearly separable, quick to learn.
+fn blobs(n: usize, seed: u64) -> Dataset {
+    let x = reglab_core::testing::random_vec(n * 8, 0.3, seed);
+    let mut features = Vec::with_capacity(n * 8);
+    let mut labels = Vec::with_capacity(n);
+    for i in 0..n {
+        let c = (i % 3) as u8;
+        for j in 0..8 {
+            let centre = if j % 3 == c as usize { 0.8 } else { 0.1 };
+            features.push(centre + x[i * 8 + j]);
+        }
+        labels.push(c);
+    }
+    Dataset { name: "blobs".into(), example_shape: vec![8], features, labels, classes: 3 }
+}
+
+fn cfg(regs: &[&str]) -> TrainConfig {
+    TrainConfig {
+        model: "mlp:16".parse().unwrap(),
+        optim: OptimSpec::Adam,
+        lr: 1e-2,
+        batch: 16,
+        epochs: 5,
+        seed: 3,
+        regs: regs.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn run(c: &TrainConfig) -> (Vec<EpochMetrics>, Vec<NamedTensor>) {
+    let dev = Device::flex().autodiff();
+    let (train, test) = (blobs(240, 1), blobs(90, 2));
+    let steps = (train.len().div_ceil(c.batch) * c.epochs) as u64;
+    let mut t = Trainer::new(c, &[8], 3, &dev, None, steps).unwrap();
+    let m = t.fit(&train, &test, &mut |_| {}, &mut |_, _| Ok(())).unwrap();
+    (m, t.net.to_pytorch())
+}
+
+#[test]
+fn learns_a_separable_problem() {
+    let (m, _) = run(&cfg(&[]));
+    assert!(m.last().unwrap().test_accuracy > 0.95, "{m:?}");
+    assert!(m.last().unwrap().train_loss < m[0].train_loss);
+}
+
+#[test]
+fn same_seed_same_bits_other_seed_other_bits() {
+    let a = run(&cfg(&["l2=1e-3"]));
+    let b = run(&cfg(&["l2=1e-3"]));
+    assert_eq!(a, b);
+    let mut c2 = cfg(&["l2=1e-3"]);
+    c2.seed = 4;
+    assert_ne!(run(&c2).1, a.1);
+}
+
+#[test]
+fn l2_shrinks_the_weights_and_reports_its_value() {
+    let (plain, w0) = run(&cfg(&[]));
+    let (reg, w1) = run(&cfg(&["l2=0.5"]));
+    let norm = |w: &[NamedTensor]| -> f64 {
+        w.iter().filter(|t| t.name.ends_with("weight")).map(|t| reglab_core::linalg::sum_sq(&t.data)).sum()
+    };
+    assert!(norm(&w1) < 0.5 * norm(&w0), "{} vs {}", norm(&w1), norm(&w0));
+    assert!(plain[0].reg.is_empty());
+    // reported value = λ/2·Σ‖W‖² over layer weights at the end of the epoch
+    let want = 0.25 * norm(&w1);
+    let got = reg.last().unwrap().reg["l2"];
+    assert!((got - want).abs() <= 1e-6 * want, "{got} vs {want}");
+}
+
+#[test]
+fn a_diverging_run_names_epoch_and_step() {
+    let mut c = cfg(&[]);
+    c.optim = OptimSpec::Sgd { momentum: 0.0 };
+    c.lr = 1e12;
+    let dev = Device::flex().autodiff();
+    let mut t = Trainer::new(&c, &[8], 3, &dev, None, 100).unwrap();
+    let e = t.fit(&blobs(240, 1), &blobs(30, 2), &mut |_| {}, &mut |_, _| Ok(())).unwrap_err();
+    match e {
+        TrainError::NonFinite { epoch, step, .. } => assert!(epoch >= 1 && step >= 1),
+        other => panic!("{other}"),
+    }
+    assert!(e.to_string().contains("epoch") && e.to_string().contains("step"));
+}
+
+#[test]
+fn bad_configs_are_errors() {
+    let dev = Device::flex().autodiff();
+    for (c, want) in [
+        (TrainConfig { lr: -1.0, ..cfg(&[]) }, "learning rate"),
+        (TrainConfig { batch: 0, ..cfg(&[]) }, "batch"),
+        (cfg(&["l7=1"]), "unknown regularizer"),
+        (cfg(&["l2=-1"]), "non-negative"),
+    ] {
+        let e = Trainer::new(&c, &[8], 3, &dev, None, 10).err().expect("error").to_string();
+        assert!(e.contains(want), "{e}");
+    }
+}
