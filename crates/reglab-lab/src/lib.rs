@@ -3,5 +3,9 @@
 //! - [`data`]: loaders that fill [`reglab_core::Dataset`] / [`reglab_core::Split`] from real data —
 //!   MNIST and Fashion-MNIST (IDX files, plain or gzip) and the scikit-learn 8×8 digits embedded
 //!   in the binary — selected by a [`data::DataSource`] (`digits | mnist[:DIR] | fashion[:DIR]`).
+//! - [`penalty`]: regularizers evaluated on the tensors of a safetensors file (`reglab penalty`).
+//! - [`train_run`]: one training run written to a run directory (`reglab train`).
 
 pub mod data;
+pub mod penalty;
+pub mod train_run;

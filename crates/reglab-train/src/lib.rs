@@ -4,6 +4,7 @@
 //! ([`step`]: gradients from autodiff, analytic penalty gradients added by parameter id,
 //! optimizer step, proximal steps), the loop ([`trainer`]) and tensor files ([`tensorfile`]).
 
+pub mod device;
 pub mod model;
 pub mod optim;
 pub mod step;
