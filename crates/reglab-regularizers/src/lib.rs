@@ -8,6 +8,10 @@
 //! | family | module | names |
 //! |---|---|---|
 //! | weight size | [`weight`] | `l2` |
+//! | sparsity | [`sparsity`] | `l1` |
+//! | anchor to init | [`anchor`] | `l2-init`, `wasserstein-init` |
+//! | spectral | [`spectral`] | `spectral` |
+//! | orthogonality | [`orthogonality`] | `soft-orth` |
 
 pub mod anchor;
 pub mod orthogonality;

@@ -33,7 +33,47 @@ pub const ENTRIES: &[Entry] = &[
         build: |s| boxed(crate::weight::l2::L2::from_spec(s)),
     },
     // -- sparsity and anchor entries (l1, l2-init, wasserstein-init) go here --
+    Entry {
+        name: "l1",
+        family: "sparsity",
+        formula: "λ·Σ|W_ij|  (proximal soft-threshold w ← sign(w)·max(|w| − ηλ, 0): exact zeros)",
+        paper: "Tibshirani, Regression Shrinkage and Selection via the Lasso, JRSS B 1996; prox not subgradient: S. K. Kumar, GD doesn't make the cut, arXiv 2401.08426, 2024",
+        options: "",
+        build: |s| boxed(crate::sparsity::l1::L1::from_spec(s)),
+    },
+    Entry {
+        name: "l2-init",
+        family: "anchor",
+        formula: "λ/2·‖W − W₀‖²_F  (gradient λ(W − W₀); W₀ = init or anchor checkpoint)",
+        paper: "Kumar, Marklund & Van Roy, Maintaining Plasticity in Continual Learning via Regenerative Regularization, arXiv 2308.11958, 2023",
+        options: "",
+        build: |s| boxed(crate::anchor::l2_init::L2Init::from_spec(s)),
+    },
+    Entry {
+        name: "wasserstein-init",
+        family: "anchor",
+        formula: "λ·Σᵢ (sort(W)ᵢ − sort(W₀)ᵢ)²  (= n·W₂² of the entry distributions; mean: /n)",
+        paper: "Lewandowski et al., Learning Continually by Spectral Regularization, arXiv 2406.06811 v1, 2024",
+        options: "reduction=sum",
+        build: |s| boxed(crate::anchor::wasserstein_init::WassersteinInit::from_spec(s)),
+    },
     // -- spectral and orthogonality entries (spectral, soft-orth) go here --
+    Entry {
+        name: "spectral",
+        family: "spectral",
+        formula: "(σ_max([W | b])^k − 1)²  (σ by persistent power iteration, one step per update)",
+        paper: "Lewandowski, Bortkiewicz, Kumar, György, Schuurmans, Ostaszewski, Machado, Learning Continually by Spectral Regularization, ICLR 2025",
+        options: "k=2",
+        build: |s| boxed(crate::spectral::spectral::Spectral::from_spec(s)),
+    },
+    Entry {
+        name: "soft-orth",
+        family: "orthogonality",
+        formula: "‖W Wᵀ − I‖²_F  (rows of [out, in]; gradient 4(W Wᵀ − I)W)",
+        paper: "Xie, Xiong, Pu, All You Need is Beyond a Good Init (Orthonormality and Modulation), CVPR 2017; named soft orthogonality by Bansal, Chen, Wang, NeurIPS 2018",
+        options: "",
+        build: |s| boxed(crate::orthogonality::soft_orth::SoftOrth::from_spec(s)),
+    },
 ];
 
 /// The entry for `name`.

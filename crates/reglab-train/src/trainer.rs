@@ -105,6 +105,7 @@ pub struct Trainer {
     step: u64,
     total: u64,
     example_shape: Vec<usize>,
+    loss_fn: burn::nn::loss::CrossEntropyLoss,
 }
 
 impl Trainer {
@@ -132,6 +133,7 @@ impl Trainer {
             step: 0,
             total: steps_total.max(1),
             example_shape: example_shape.to_vec(),
+            loss_fn: CrossEntropyLossConfig::new().init(device),
         })
     }
 
@@ -174,32 +176,49 @@ impl Trainer {
         order.shuffle(&mut rng);
         let steps = self.steps_per_epoch(data.len());
         progress(Progress::EpochStart { epoch, steps });
-        let loss_fn = CrossEntropyLossConfig::new().init(&self.device);
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for (s, chunk) in order.chunks(self.cfg.batch).enumerate() {
             let (x, y, labels) = self.batch(data, chunk);
-            let logits = self.net.forward(x);
-            let loss = loss_fn.forward(logits.clone(), y);
-            let lv = loss.clone().into_scalar::<f32>() as f64;
-            if !lv.is_finite() {
-                return Err(TrainError::NonFinite { epoch, step: s + 1, what: "the training loss".into(), value: lv });
-            }
-            let pred = argmax_rows(&logits.detach().into_data());
+            let (lv, pred) = self.step(x, y).map_err(|e| match e {
+                TrainError::NonFinite { what, value, .. } => TrainError::NonFinite { epoch, step: s + 1, what, value },
+                other => other,
+            })?;
             correct += pred.iter().zip(&labels).filter(|(p, l)| **p == **l as usize).count();
             seen += labels.len();
             loss_sum += lv * labels.len() as f64;
-            let mut grads = GradientsParams::from_grads(loss.backward(), &self.net);
-            let values = self.reg.add_gradients(&self.net, &mut grads, self.step, self.total).map_err(TrainError::Other)?;
-            if let Some((j, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-                return Err(TrainError::NonFinite { epoch, step: s + 1, what: format!("regularizer `{}`", self.reg.labels()[j]), value: *v });
-            }
-            let net = std::mem::replace(&mut self.net, placeholder());
-            self.net = self.optim.step(self.cfg.lr, net, grads);
-            self.reg.apply_prox(&mut self.net, self.cfg.lr, self.step, self.total).map_err(TrainError::Other)?;
-            self.step += 1;
             progress(Progress::Step { epoch, step: s + 1, loss: lv });
         }
         Ok((loss_sum / seen.max(1) as f64, correct as f64 / seen.max(1) as f64))
+    }
+
+    /// One regularized optimizer step on the mini-batch `(x, y)`: forward, cross-entropy,
+    /// backward, analytic regularizer gradients, optimizer step, proximal steps. Returns the
+    /// mini-batch loss and the predicted classes. A non-finite loss or regularizer value stops
+    /// before the weights change (epoch and step are filled in by the caller).
+    pub fn step(&mut self, x: Tensor<2>, y: Tensor<1, Int>) -> Result<(f64, Vec<usize>), TrainError> {
+        let logits = self.net.forward(x);
+        let loss = self.loss_fn.forward(logits.clone(), y);
+        let lv = loss.clone().into_scalar::<f32>() as f64;
+        if !lv.is_finite() {
+            return Err(TrainError::NonFinite { epoch: 0, step: 0, what: "the training loss".into(), value: lv });
+        }
+        let pred = argmax_rows(&logits.detach().into_data());
+        let mut grads = GradientsParams::from_grads(loss.backward(), &self.net);
+        let values = self.reg.add_gradients(&self.net, &mut grads, self.step, self.total).map_err(TrainError::Other)?;
+        if let Some((j, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(TrainError::NonFinite { epoch: 0, step: 0, what: format!("regularizer `{}`", self.reg.labels()[j]), value: *v });
+        }
+        let net = std::mem::replace(&mut self.net, placeholder());
+        self.net = self.optim.step(self.cfg.lr, net, grads);
+        self.reg.apply_prox(&mut self.net, self.cfg.lr, self.step, self.total).map_err(TrainError::Other)?;
+        self.step += 1;
+        Ok((lv, pred))
+    }
+
+    /// The mini-batch of `data` at `idx` as tensors on the training device.
+    pub fn batch_tensors(&self, data: &Dataset, idx: &[usize]) -> (Tensor<2>, Tensor<1, Int>) {
+        let (x, y, _) = self.batch(data, idx);
+        (x, y)
     }
 
     /// Mean cross-entropy and accuracy of the current model on `data` (no autodiff).

@@ -1,1 +1,4 @@
 //! Anchors to initialisation (or a given checkpoint).
+
+pub mod l2_init;
+pub mod wasserstein_init;

@@ -1,1 +1,3 @@
 //! Sparsity: proximal penalties that give exact zeros.
+
+pub mod l1;
