@@ -3,7 +3,8 @@
 //! Every tensor is a target (unless `select` narrows them; biases are not excluded here).
 //! Matrix regularizers skip 1-D tensors, except that a regularizer that joins the bias
 //! (`spectral`) reads `P.bias` as the extra column of `P.weight` when the file holds both, as in
-//! training. Iterative quantities run to convergence (σ_max: relative change < 1e-7). For
+//! training. Iterative quantities run to convergence (σ_max: relative change of σ and of the
+//! singular vector below 1e-12, so gradients are accurate too). For
 //! regularizers applied by a proximal step in training (`l1`), the gradient written is the
 //! subgradient (sign(w), 0 at 0).
 

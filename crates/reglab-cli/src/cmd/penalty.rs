@@ -9,7 +9,8 @@ use std::path::PathBuf;
 /// Every tensor is evaluated unless --select narrows them (biases included). 2-D tensors are
 /// matrices [out, in], 4-D tensors conv kernels read as [out, in·kh·kw]; matrix regularizers
 /// skip 1-D tensors, except that `spectral` joins P.bias to P.weight as the extra column when
-/// the file holds both. σ_max runs to convergence (relative change < 1e-7).
+/// the file holds both. σ_max runs to convergence (relative changes of σ and of its singular
+/// vector below 1e-12).
 #[derive(clap::Args)]
 pub struct Args {
     /// The tensors (safetensors; F32, F64, F16 or BF16).

@@ -1,0 +1,255 @@
+//! End-to-end tests of the `reglab` binary: real data, real training, every error path the
+//! foundation promises (exit code 2 and one clear line for bad input, never a panic).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn reglab() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_reglab"));
+    c.env("RAYON_NUM_THREADS", "1");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    reglab().args(args).output().expect("run reglab")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The shared data directory: $REGLAB_DATA, else ../shared/data beside the repository.
+fn data_root() -> Option<PathBuf> {
+    let p = std::env::var_os("REGLAB_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    p.join("mnist").is_dir().then_some(p)
+}
+
+/// Bad input: exit code 2, one line on stderr starting with `error:`, no panic.
+fn assert_input_error(o: &Output, want: &str) {
+    let e = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {e}");
+    assert!(e.contains(want), "expected `{want}` in: {e}");
+    assert!(!e.contains("panicked"), "{e}");
+    assert_eq!(e.trim_end().lines().count(), 1, "one line: {e}");
+}
+
+fn test_accuracy(o: &Output) -> f64 {
+    let s = stdout(o);
+    let last = s.lines().last().unwrap_or("");
+    last.strip_prefix("test_accuracy=").unwrap_or_else(|| panic!("last line `{last}`")).parse().unwrap()
+}
+
+#[test]
+fn help_on_every_subcommand() {
+    for sub in ["train", "penalty", "list"] {
+        let o = run(&[sub, "--help"]);
+        assert!(o.status.success(), "{sub}");
+        assert!(stdout(&o).contains("Usage"), "{sub}");
+    }
+}
+
+#[test]
+fn list_names_every_regularizer_with_its_paper() {
+    let o = run(&["list", "--json"]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = v.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    for n in ["l2", "l1", "l2-init", "wasserstein-init", "spectral", "soft-orth"] {
+        assert!(names.contains(&n), "{n} missing from {names:?}");
+    }
+    assert!(v.as_array().unwrap().iter().all(|e| !e["paper"].as_str().unwrap().is_empty()));
+}
+
+/// The done-criterion table: digits, mlp:128, ≤ 30 epochs, test accuracy ≥ 0.95 with no
+/// regularizer and with each of the six at a sensible strength.
+#[test]
+fn digits_reach_95_percent_with_and_without_each_regularizer() {
+    let dir = tempfile::tempdir().unwrap();
+    let arms: &[&[&str]] = &[
+        &[],
+        &["--reg", "l2=1e-4"],
+        &["--reg", "l1=1e-5"],
+        &["--reg", "l2-init=1e-3"],
+        &["--reg", "wasserstein-init=1e-3"],
+        &["--reg", "spectral=1e-3"],
+        &["--reg", "soft-orth=1e-4"],
+    ];
+    for (i, arm) in arms.iter().enumerate() {
+        let out = dir.path().join(format!("arm{i}"));
+        let mut args = vec!["train", "--data", "digits", "--model", "mlp:128", "--epochs", "30", "--lr", "3e-3", "--batch", "32", "--seed", "0", "-q", "--out"];
+        args.push(out.to_str().unwrap());
+        args.extend_from_slice(arm);
+        let o = run(&args);
+        assert!(o.status.success(), "{arm:?}: {}", stderr(&o));
+        let acc = test_accuracy(&o);
+        eprintln!("digits mlp:128 {arm:?}: test_accuracy={acc}");
+        assert!(acc >= 0.95, "{arm:?}: {acc}");
+        for f in ["metrics.json", "timing.json", "config.toml", "model.safetensors", "init.safetensors"] {
+            assert!(out.join(f).is_file(), "{f}");
+        }
+        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+        assert_eq!(m["epochs"].as_array().unwrap().len(), 30);
+        assert_eq!(m["test_accuracy"].as_f64().unwrap(), acc);
+        if let Some(spec) = arm.get(1) {
+            let name = spec.split('=').next().unwrap();
+            let v = m["epochs"][29]["reg"][name].as_f64().unwrap();
+            assert!(v.is_finite() && v >= 0.0, "{name} = {v}");
+        }
+    }
+}
+
+#[test]
+fn same_seed_same_bytes_other_seed_other_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let go = |name: &str, seed: &str| {
+        let out = dir.path().join(name);
+        let o = run(&["train", "--epochs", "3", "--reg", "spectral=1e-2", "--reg", "wasserstein-init=1e-3", "--seed", seed, "-q", "--out", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        (std::fs::read(out.join("metrics.json")).unwrap(), std::fs::read(out.join("model.safetensors")).unwrap())
+    };
+    let a = go("a", "5");
+    let b = go("b", "5");
+    let c = go("c", "6");
+    assert!(a == b, "same seed must give identical metrics.json and model.safetensors");
+    assert!(a.0 != c.0);
+    let text = String::from_utf8(a.0).unwrap();
+    assert!(!text.contains("seconds") && !text.contains("time"), "no timings in metrics.json");
+}
+
+#[test]
+fn mnist_mlp_256_256_reaches_97_percent_in_5_epochs() {
+    let Some(root) = data_root() else {
+        eprintln!("skipped: no MNIST under $REGLAB_DATA or ../shared/data");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let o = reglab()
+        .env("REGLAB_DATA", &root)
+        .args(["train", "--data", "mnist", "--model", "mlp:256,256", "--epochs", "5", "--lr", "1e-3", "--batch", "64", "-q", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let acc = test_accuracy(&o);
+    eprintln!("mnist mlp:256,256 5 epochs: test_accuracy={acc}");
+    assert!(acc >= 0.97, "{acc}");
+}
+
+#[test]
+fn bad_regularizer_specs_are_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    assert_input_error(&run(&["train", "--reg", "l3=1", "--out", out]), "unknown regularizer `l3`; known: l2");
+    assert_input_error(&run(&["train", "--reg", "l2=-1", "--out", out]), "must be non-negative");
+    assert_input_error(&run(&["train", "--reg", "l2=nan", "--out", out]), "must be finite");
+    assert_input_error(&run(&["train", "--reg", "l2=inf", "--out", out]), "must be finite");
+    assert_input_error(&run(&["train", "--reg", "spectral", "--out", out]), "expected NAME=STRENGTH");
+    assert_input_error(&run(&["train", "--reg", "spectral=1:k=x", "--out", out]), "option `k=x`");
+    assert_input_error(&run(&["train", "--reg", "spectral=1:q=2", "--out", out]), "unknown option `q`");
+    assert_input_error(&run(&["train", "--model", "resnet", "--out", out]), "unknown model");
+    assert_input_error(&run(&["train", "--optim", "rmsprop", "--out", out]), "unknown optimizer");
+    assert_input_error(&run(&["train", "--lr=-1", "--out", out]), "learning rate");
+    assert_input_error(&run(&["train", "--device", "gpu", "--out", out]), "gpu");
+    // nothing was written for rejected input
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+}
+
+#[test]
+fn bad_data_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = run(&["train", "--data", "imagenet", "--out", out.to_str().unwrap()]);
+    assert_input_error(&o, "imagenet");
+    let o = run(&["train", "--data", &format!("mnist:{}", dir.path().join("none").display()), "--out", out.to_str().unwrap()]);
+    assert_input_error(&o, "train-images-idx3-ubyte");
+    // a truncated IDX file
+    let bad = dir.path().join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    let mut img = vec![0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28];
+    img.extend(vec![0u8; 100]);
+    std::fs::write(bad.join("train-images-idx3-ubyte"), &img).unwrap();
+    std::fs::write(bad.join("train-labels-idx1-ubyte"), [0, 0, 8, 1, 0, 0, 0, 2, 1, 2]).unwrap();
+    let mut t10k = vec![0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 28, 0, 0, 0, 28];
+    t10k.extend(vec![0u8; 784]);
+    std::fs::write(bad.join("t10k-images-idx3-ubyte"), &t10k).unwrap();
+    std::fs::write(bad.join("t10k-labels-idx1-ubyte"), [0, 0, 8, 1, 0, 0, 0, 1, 3]).unwrap();
+    let o = run(&["train", "--data", &format!("mnist:{}", bad.display()), "--out", out.to_str().unwrap()]);
+    assert_input_error(&o, "train-images-idx3-ubyte");
+    assert!(stderr(&o).contains("truncated") || stderr(&o).contains("short"), "{}", stderr(&o));
+    assert!(!out.exists(), "no run directory for bad data");
+}
+
+#[test]
+fn a_diverging_run_stops_names_epoch_and_step_and_keeps_the_last_good_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = run(&["train", "--optim", "sgd:0", "--lr", "1e12", "--epochs", "3", "-q", "--out", out.to_str().unwrap()]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(e.contains("epoch 1, step") && e.contains("last good checkpoint"), "{e}");
+    assert!(!e.contains("panicked"));
+    // the checkpoint is a complete, finite file; no half-written metrics
+    let ck = std::fs::read(out.join("model.safetensors")).unwrap();
+    assert!(ck.len() > 1000);
+    assert!(!out.join("metrics.json").exists());
+}
+
+fn write_safetensors(path: &Path, tensors: &[(&str, Vec<usize>, Vec<f32>)]) {
+    // minimal writer through the library, so the test does not depend on a Python install
+    let t: Vec<reglab_core::NamedTensor> =
+        tensors.iter().map(|(n, s, d)| reglab_core::NamedTensor::new(*n, s.clone(), d.clone())).collect();
+    reglab_train::tensorfile::write(path, &t).unwrap();
+}
+
+#[test]
+fn penalty_reports_per_tensor_values_and_writes_gradients() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("w.safetensors");
+    let w0 = dir.path().join("w0.safetensors");
+    let g = dir.path().join("g.safetensors");
+    // W = diag(2, 1) padded: σ_max([W | b]) with b = 0 is 2.
+    write_safetensors(&w, &[("fc.weight", vec![2, 3], vec![2.0, 0.0, 0.0, 0.0, 1.0, 0.0]), ("fc.bias", vec![2], vec![0.0, 0.0])]);
+    write_safetensors(&w0, &[("fc.weight", vec![2, 3], vec![0.0; 6]), ("fc.bias", vec![2], vec![0.0, 0.0])]);
+    let o = run(&["penalty", "--weights", w.to_str().unwrap(), "--init", w0.to_str().unwrap(), "--reg", "spectral=1", "--reg", "l2-init=2", "--json", "--grad-out", g.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // spectral: (2² − 1)² = 9 on fc.weight (bias joined); l2-init: 2/2·(4 + 1) = 5 on the weight, 0 on the bias
+    let terms = v["terms"].as_array().unwrap();
+    let find = |r: &str, t: &str| terms.iter().find(|x| x["reg"] == r && x["tensor"] == t).map(|x| x["value"].as_f64().unwrap());
+    assert!((find("spectral", "fc.weight").unwrap() - 9.0).abs() < 1e-9);
+    assert_eq!(find("spectral", "fc.bias"), None, "1-D tensors are skipped by spectral");
+    assert!((find("l2-init", "fc.weight").unwrap() - 5.0).abs() < 1e-12);
+    assert_eq!(find("l2-init", "fc.bias").unwrap(), 0.0);
+    assert!((v["total"].as_f64().unwrap() - 14.0).abs() < 1e-9);
+    // gradient: spectral 2k(σ^k − 1)σ^{k−1} u vᵀ = 2·2·3·2 at (0,0) = 24, plus l2-init 2·(W − 0) = 4
+    let grads = reglab_train::tensorfile::read(&g).unwrap();
+    let gw = grads.iter().find(|t| t.name == "fc.weight").unwrap();
+    assert!((gw.data[0] - 28.0).abs() < 1e-4, "{:?}", gw.data);
+    assert!((gw.data[4] - 2.0).abs() < 1e-4, "{:?}", gw.data);
+    // plain table output ends with the total
+    let o = run(&["penalty", "--weights", w.to_str().unwrap(), "--reg", "soft-orth=1"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).lines().last().unwrap().starts_with("total="));
+}
+
+#[test]
+fn penalty_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("w.safetensors");
+    write_safetensors(&w, &[("fc.weight", vec![2, 2], vec![1.0, 0.0, 0.0, 1.0])]);
+    let ws = w.to_str().unwrap();
+    assert_input_error(&run(&["penalty", "--weights", "/nonexistent.safetensors", "--reg", "l2=1"]), "/nonexistent.safetensors");
+    assert_input_error(&run(&["penalty", "--weights", ws, "--reg", "l2-init=1"]), "needs the initial weights");
+    assert_input_error(&run(&["penalty", "--weights", ws, "--reg", "nope=1"]), "unknown regularizer");
+    assert_input_error(&run(&["penalty", "--weights", ws, "--reg", "l2=-3"]), "non-negative");
+    assert_input_error(&run(&["penalty", "--weights", ws, "--reg", "l2=1", "--select", "zzz*"]), "no tensor");
+    let junk = dir.path().join("junk.safetensors");
+    std::fs::write(&junk, b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}xxxxxxx").unwrap();
+    assert_input_error(&run(&["penalty", "--weights", junk.to_str().unwrap(), "--reg", "l2=1"]), "junk.safetensors");
+}
