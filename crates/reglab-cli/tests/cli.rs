@@ -118,6 +118,11 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
     let c = go("c", "6");
     assert!(a == b, "same seed must give identical metrics.json and model.safetensors");
     assert!(a.0 != c.0);
+    // the spectral regularizer's power-iteration vectors are saved with the checkpoint
+    let st = reglab_train::tensorfile::read(&dir.path().join("a/regularizers.safetensors")).unwrap();
+    let names: Vec<&str> = st.iter().map(|t| t.name.as_str()).collect();
+    assert!(names.contains(&"reg.0.spectral/layers.0.weight/u"), "{names:?}");
+    assert!(names.contains(&"reg.0.spectral/layers.1.weight/v"), "{names:?}");
     let text = String::from_utf8(a.0).unwrap();
     assert!(!text.contains("seconds") && !text.contains("time"), "no timings in metrics.json");
 }
@@ -139,6 +144,25 @@ fn mnist_mlp_256_256_reaches_97_percent_in_5_epochs() {
     let acc = test_accuracy(&o);
     eprintln!("mnist mlp:256,256 5 epochs: test_accuracy={acc}");
     assert!(acc >= 0.97, "{acc}");
+}
+
+#[test]
+fn an_anchor_checkpoint_replaces_the_initial_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    let o = run(&["train", "--epochs", "2", "-q", "--seed", "1", "--out", first.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // anchored at the trained weights of the first run: the init snapshot is that checkpoint
+    let second = dir.path().join("second");
+    let anchor = first.join("model.safetensors");
+    let o = run(&["train", "--epochs", "1", "-q", "--reg", "l2-init=1", "--anchor", anchor.to_str().unwrap(), "--out", second.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a = reglab_train::tensorfile::read(&anchor).unwrap();
+    let i = reglab_train::tensorfile::read(&second.join("init.safetensors")).unwrap();
+    assert_eq!(a, i);
+    // an anchor of another architecture is a clear error
+    let o = run(&["train", "--model", "mlp:32", "--reg", "l2-init=1", "--anchor", anchor.to_str().unwrap(), "--out", dir.path().join("third").to_str().unwrap()]);
+    assert_input_error(&o, "layers.0.weight");
 }
 
 #[test]

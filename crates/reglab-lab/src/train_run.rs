@@ -5,6 +5,9 @@
 //! - `init.safetensors`: the weights at initialisation (W₀), PyTorch layout and names.
 //! - `model.safetensors`: the weights after the last finished epoch (the last good checkpoint
 //!   when a run stops on a non-finite loss), PyTorch layout and names.
+//! - `regularizers.safetensors`: the regularizers' persistent state at that checkpoint (e.g.
+//!   `reg.0.spectral/layers.0.weight/u` and `/v`, the power-iteration vectors), written beside
+//!   `model.safetensors` when some regularizer has state.
 //! - `metrics.json`: per epoch train loss and accuracy, test loss and accuracy, each
 //!   regularizer's value; at the top level the final `test_accuracy`. No timings or dates, so
 //!   the same seed gives the same file byte for byte. Written once, when the run finishes.
@@ -105,7 +108,7 @@ pub fn run(cfg: &RunConfig, out: &Path, progress: &mut dyn FnMut(Progress<'_>)) 
         .map_err(|e| RunError::Input(e.to_string()))?;
 
     std::fs::create_dir_all(out).map_err(|e| RunError::Input(format!("{}: {e}", out.display())))?;
-    for stale in ["metrics.json", "timing.json"] {
+    for stale in ["metrics.json", "timing.json", "regularizers.safetensors"] {
         let _ = std::fs::remove_file(out.join(stale));
     }
     let toml = toml::to_string(cfg).map_err(|e| RunError::Failed(e.to_string()))?;
@@ -118,8 +121,13 @@ pub fn run(cfg: &RunConfig, out: &Path, progress: &mut dyn FnMut(Progress<'_>)) 
     let mut train_seconds = 0.0;
     let mut last_good = 0usize;
     let mut te = Instant::now();
+    let reg_ckpt = out.join("regularizers.safetensors");
     let result = trainer.fit(&split.train, &split.test, progress, &mut |t: &Trainer, m: &EpochMetrics| {
         tensorfile::write(&ckpt, &t.net.to_pytorch()).map_err(|e| TrainError::Other(e.to_string()))?;
+        let state = t.reg.set().state();
+        if !state.is_empty() {
+            tensorfile::write(&reg_ckpt, &state).map_err(|e| TrainError::Other(e.to_string()))?;
+        }
         last_good = m.epoch;
         let s = te.elapsed().as_secs_f64();
         epoch_seconds.push(s);
