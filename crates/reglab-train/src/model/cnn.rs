@@ -1,7 +1,7 @@
 //! A small CNN: [conv 3×3 (pad 1) → ReLU → max-pool 2×2] × k → linear head.
 
 use super::mlp::linear;
-use super::{param, uniform_fan_in};
+use super::{Ids, param, uniform_fan_in};
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -25,7 +25,14 @@ pub struct Cnn {
 
 impl Cnn {
     /// A new CNN for `[c, h, w]` inputs.
-    pub fn new(input: [usize; 3], channels: &[usize], classes: usize, rng: &mut impl Rng, device: &Device) -> Result<Self, String> {
+    pub(crate) fn new(
+        input: [usize; 3],
+        channels: &[usize],
+        classes: usize,
+        rng: &mut impl Rng,
+        ids: &mut Ids,
+        device: &Device,
+    ) -> Result<Self, String> {
         let [mut c, mut h, mut w] = input;
         let mut convs = Vec::new();
         for &out in channels {
@@ -34,14 +41,14 @@ impl Cnn {
             }
             let mut conv = Conv2dConfig::new([c, out], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(device);
             let fan_in = c * 9;
-            conv.weight = param(uniform_fan_in(out * fan_in, fan_in, rng), [out, c, 3, 3], device);
-            conv.bias = Some(param(uniform_fan_in(out, fan_in, rng), [out], device));
+            conv.weight = param(ids, uniform_fan_in(out * fan_in, fan_in, rng), [out, c, 3, 3], device);
+            conv.bias = Some(param(ids, uniform_fan_in(out, fan_in, rng), [out], device));
             convs.push(conv);
             c = out;
             h /= 2;
             w /= 2;
         }
-        let head = linear(c * h * w, classes, rng, device);
+        let head = linear(c * h * w, classes, rng, ids, device);
         Ok(Self { convs, pool: MaxPool2dConfig::new([2, 2]).init(), head, input })
     }
 

@@ -1,6 +1,6 @@
 //! Multi-layer perceptron with ReLU.
 
-use super::{param, uniform_fan_in};
+use super::{Ids, param, uniform_fan_in};
 use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::{Device, Tensor, activation::relu};
@@ -14,22 +14,23 @@ pub struct Mlp {
 }
 
 /// A linear layer with PyTorch's default initialisation, stored as burn wants (`[in, out]`).
-pub(crate) fn linear(d_in: usize, d_out: usize, rng: &mut impl Rng, device: &Device) -> Linear {
+pub(crate) fn linear(d_in: usize, d_out: usize, rng: &mut impl Rng, ids: &mut Ids, device: &Device) -> Linear {
     // Draw in PyTorch order ([out, in] row-major), then store transposed, so that a given seed
     // gives the same matrix whatever the storage.
     let w = uniform_fan_in(d_in * d_out, d_in, rng);
     let b = uniform_fan_in(d_out, d_in, rng);
     let wt = reglab_core::testing::transpose(&w, d_out, d_in);
-    Linear { weight: param(wt, [d_in, d_out], device), bias: Some(param(b, [d_out], device)) }
+    let weight = param(ids, wt, [d_in, d_out], device);
+    Linear { weight, bias: Some(param(ids, b, [d_out], device)) }
 }
 
 impl Mlp {
     /// A new MLP.
-    pub fn new(d_in: usize, hidden: &[usize], classes: usize, rng: &mut impl Rng, device: &Device) -> Self {
+    pub(crate) fn new(d_in: usize, hidden: &[usize], classes: usize, rng: &mut impl Rng, ids: &mut Ids, device: &Device) -> Self {
         let mut dims = vec![d_in];
         dims.extend_from_slice(hidden);
         dims.push(classes);
-        Self { layers: dims.windows(2).map(|w| linear(w[0], w[1], rng, device)).collect() }
+        Self { layers: dims.windows(2).map(|w| linear(w[0], w[1], rng, ids, device)).collect() }
     }
 
     /// Logits.

@@ -171,12 +171,12 @@ impl Net {
     pub fn new(spec: &ModelSpec, example_shape: &[usize], classes: usize, seed: u64, device: &Device) -> Result<Self, String> {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_1417);
         match spec {
-            ModelSpec::Mlp { hidden } => Ok(Net::Mlp(Mlp::new(example_shape.iter().product(), hidden, classes, &mut rng, device))),
+            ModelSpec::Mlp { hidden } => Ok(Net::Mlp(Mlp::new(example_shape.iter().product(), hidden, classes, &mut rng, &mut Ids::new(), device))),
             ModelSpec::Cnn { channels } => {
                 if example_shape.len() != 3 {
                     return Err(format!("the cnn needs image inputs [c, h, w], the data has examples of shape {example_shape:?}"));
                 }
-                Cnn::new([example_shape[0], example_shape[1], example_shape[2]], channels, classes, &mut rng, device).map(Net::Cnn)
+                Cnn::new([example_shape[0], example_shape[1], example_shape[2]], channels, classes, &mut rng, &mut Ids::new(), device).map(Net::Cnn)
             }
         }
     }
@@ -324,9 +324,26 @@ pub(crate) fn uniform_fan_in(n: usize, fan_in: usize, rng: &mut impl Rng) -> Vec
     (0..n).map(|_| (rng.random::<f32>() * 2.0 - 1.0) * k).collect()
 }
 
-/// A trainable parameter from data.
-pub(crate) fn param<const D: usize>(data: Vec<f32>, shape: [usize; D], device: &Device) -> Param<Tensor<D>> {
-    Param::from_tensor(Tensor::<D>::from_data(TensorData::new(data, shape), device))
+/// Deterministic parameter ids: the k-th parameter created for a model gets id k+1, so the
+/// optimizer's saved state (keyed by id) loads into a model rebuilt in another process.
+pub(crate) struct Ids(u64);
+
+impl Ids {
+    pub(crate) fn new() -> Self {
+        Ids(0)
+    }
+    fn next(&mut self) -> ParamId {
+        self.0 += 1;
+        ParamId::from(self.0)
+    }
+}
+
+/// A trainable parameter from data, with the next deterministic id.
+pub(crate) fn param<const D: usize>(ids: &mut Ids, data: Vec<f32>, shape: [usize; D], device: &Device) -> Param<Tensor<D>> {
+    let t = Tensor::<D>::from_data(TensorData::new(data, shape), device);
+    let p = Param::from_tensor(t);
+    let (_, t, _) = p.consume();
+    Param::initialized(ids.next(), t)
 }
 
 #[cfg(test)]
@@ -371,6 +388,18 @@ mod tests {
         let mut bad = t.clone();
         bad[0].shape = vec![3, 5];
         assert!(other.load_pytorch(&bad).unwrap_err().contains("layers.0.weight"));
+    }
+
+    #[test]
+    fn parameter_ids_are_deterministic_and_trainable() {
+        let dev = Device::flex().autodiff();
+        let s: ModelSpec = "mlp:4".parse().unwrap();
+        let a = Net::new(&s, &[3], 2, 1, &dev).unwrap();
+        let b = Net::new(&s, &[3], 2, 9, &dev).unwrap();
+        assert_eq!(a.param_ids(0), b.param_ids(0));
+        assert_ne!(a.param_ids(0).0, a.param_ids(1).0);
+        let Net::Mlp(m) = &a else { unreachable!() };
+        assert!(m.layers[0].weight.val().is_require_grad());
     }
 
     #[test]
