@@ -8,4 +8,5 @@
 
 pub mod data;
 pub mod penalty;
+pub mod results;
 pub mod train_run;

@@ -1,0 +1,101 @@
+//! Results of an experiment: one row per (arm, seed, task) with named metrics, written as
+//! `results.json` and `results.csv`. No timings here: the same seeds give the same files.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One row: the state of one arm and seed at the end of one task (or epoch, for single-task
+/// experiments).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// Arm name.
+    pub arm: String,
+    /// Seed.
+    pub seed: u64,
+    /// Task index, 1-based (epoch index in single-task experiments).
+    pub task: usize,
+    /// Metric name → value, e.g. `train_accuracy`, `test_accuracy`, `train_loss`,
+    /// `feature_effective_rank`, `dead_fraction`, `weight_norm`, `distance_to_init`,
+    /// `sigma_max/layers.0.weight`, `reg/spectral`.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// Sort rows by arm order (as given), seed, task.
+pub fn sort_rows(rows: &mut [Row], arm_order: &[String]) {
+    let pos = |a: &str| arm_order.iter().position(|x| x == a).unwrap_or(usize::MAX);
+    rows.sort_by(|a, b| (pos(&a.arm), a.seed, a.task).cmp(&(pos(&b.arm), b.seed, b.task)));
+}
+
+/// The CSV text: columns `arm,seed,task` and then every metric name (sorted) present in any row;
+/// a missing value is an empty field. Numbers use Rust's shortest round-trip form.
+pub fn to_csv(rows: &[Row]) -> String {
+    let mut keys: Vec<&String> = rows.iter().flat_map(|r| r.metrics.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut out = String::from("arm,seed,task");
+    for k in &keys {
+        out.push(',');
+        out.push_str(&csv_field(k));
+    }
+    out.push('\n');
+    for r in rows {
+        out.push_str(&format!("{},{},{}", csv_field(&r.arm), r.seed, r.task));
+        for k in &keys {
+            out.push(',');
+            if let Some(v) = r.metrics.get(*k) {
+                out.push_str(&v.to_string());
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}
+
+/// Mean and (population) standard deviation over seeds of `metric` for `arm` at each task,
+/// in task order: `(task, mean, std, n)`.
+pub fn summarize(rows: &[Row], arm: &str, metric: &str) -> Vec<(usize, f64, f64, usize)> {
+    let mut by_task: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.arm == arm) {
+        if let Some(v) = r.metrics.get(metric) {
+            by_task.entry(r.task).or_default().push(*v);
+        }
+    }
+    by_task
+        .into_iter()
+        .map(|(t, v)| {
+            let n = v.len() as f64;
+            let m = v.iter().sum::<f64>() / n;
+            let s = (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n).sqrt();
+            (t, m, s, v.len())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(arm: &str, seed: u64, task: usize, acc: f64) -> Row {
+        Row { arm: arm.into(), seed, task, metrics: BTreeMap::from([("train_accuracy".to_string(), acc)]) }
+    }
+
+    #[test]
+    fn csv_has_a_column_per_metric_and_a_line_per_row() {
+        let mut rows = vec![row("b", 0, 1, 0.5), row("a", 1, 2, 0.25), row("a", 0, 1, 1.0)];
+        rows[0].metrics.insert("reg/l2".into(), 3.0);
+        sort_rows(&mut rows, &["a".into(), "b".into()]);
+        let csv = to_csv(&rows);
+        assert_eq!(csv, "arm,seed,task,reg/l2,train_accuracy\na,0,1,,1\na,1,2,,0.25\nb,0,1,3,0.5\n");
+    }
+
+    #[test]
+    fn summary_over_seeds() {
+        let rows = vec![row("a", 0, 1, 1.0), row("a", 1, 1, 0.5), row("a", 0, 2, 0.0), row("b", 0, 1, 9.0)];
+        let s = summarize(&rows, "a", "train_accuracy");
+        assert_eq!(s, vec![(1, 0.75, 0.25, 2), (2, 0.0, 0.0, 1)]);
+    }
+}
