@@ -19,7 +19,7 @@ pub mod testing;
 
 pub use dataset::{Dataset, Split};
 pub use error::{Error, Result};
-pub use regularizer::{Mode, Regularizer, Target, TargetGrad, TargetMut};
+pub use regularizer::{Mode, PostStep, Regularizer, Target, TargetGrad, TargetMut};
 pub use schedule::Schedule;
 pub use select::{Role, Selection};
 pub use spec::Spec;

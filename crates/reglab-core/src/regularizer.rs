@@ -88,6 +88,20 @@ pub struct TargetMut<'a> {
     pub weight: &'a mut [f32],
 }
 
+/// What a post-step transform may depend on. Randomness must be a function of
+/// `(seed, step, tensor name)`, so that a resumed run draws the same numbers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PostStep {
+    /// Strength λ_t of the term at this step.
+    pub strength: f64,
+    /// Learning rate of the step just taken.
+    pub lr: f64,
+    /// Index of the step just taken (0-based).
+    pub step: u64,
+    /// The run's seed.
+    pub seed: u64,
+}
+
 /// How exactly to evaluate iterative quantities (σ_max by power iteration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
@@ -133,6 +147,25 @@ pub trait Regularizer: Send {
     fn prox(&mut self, target: &mut TargetMut<'_>, step: f32) -> Result<()> {
         let _ = (target, step);
         Ok(())
+    }
+
+    /// Whether [`Regularizer::post_step`] is implemented: a transform of the weights after each
+    /// optimizer step that is not the proximal step of a penalty (perturbations such as
+    /// shrink-and-perturb).
+    fn has_post_step(&self) -> bool {
+        false
+    }
+
+    /// In place, after the optimizer step (and after proximal steps of earlier terms).
+    fn post_step(&mut self, target: &mut TargetMut<'_>, ctx: &PostStep) -> Result<()> {
+        let _ = (target, ctx);
+        Ok(())
+    }
+
+    /// The tensors this regularizer sees when the spec has no `select`, if it differs from the
+    /// caller's default (e.g. shrink-and-perturb acts on weights and biases alike).
+    fn default_selection(&self) -> Option<crate::select::Selection> {
+        None
     }
 
     /// Persistent state to save with a checkpoint (e.g. power-iteration vectors), as named

@@ -2,7 +2,7 @@
 //! own value: `R(θ) = Σ_j λ_j s_j(t) r_j(θ|S_j)`.
 
 use crate::error::{Error, Result};
-use crate::regularizer::{Mode, Regularizer, Target, TargetGrad, TargetMut};
+use crate::regularizer::{Mode, PostStep, Regularizer, Target, TargetGrad, TargetMut};
 use crate::schedule::Schedule;
 use crate::select::Selection;
 use crate::spec::Spec;
@@ -26,7 +26,7 @@ impl Term {
         let common = spec.common()?;
         let selection = match &common.select {
             Some(p) => Some(Selection::pattern(p).map_err(|why| Error::Spec { spec: spec.raw().into(), why })?),
-            None => None,
+            None => reg.default_selection(),
         };
         Ok(Self { spec, reg, selection, schedule: common.schedule })
     }
@@ -98,9 +98,10 @@ impl RegSet {
         self.terms.iter().any(|t| t.reg.needs_init())
     }
 
-    /// Whether any term has a proximal step.
-    pub fn has_prox(&self) -> bool {
-        self.terms.iter().any(|t| t.reg.has_prox())
+    /// Whether any term changes the weights after the optimizer step (a proximal step or a
+    /// post-step transform).
+    pub fn has_after_step(&self) -> bool {
+        self.terms.iter().any(|t| t.reg.has_prox() || t.reg.has_post_step())
     }
 
     /// Names (`reglab list` names) of the terms, in order, made unique by the spec when repeated.
@@ -155,12 +156,13 @@ impl RegSet {
         Ok(ev)
     }
 
-    /// Apply every proximal term to its selected targets, with learning rate `lr`:
-    /// `θ ← prox_{lr·λ_t·r}(θ)`. `targets` must be given in the same order as to `eval`
-    /// (selection is by name and role).
-    pub fn prox(&mut self, targets: &mut [TargetMut<'_>], lr: f64, step: u64, total: u64) -> Result<()> {
+    /// After the optimizer step with learning rate `lr`, in term order: proximal terms
+    /// `θ ← prox_{lr·λ_t·r}(θ)` and post-step transforms (with the run's `seed`), each on its
+    /// selected targets (selection is by name and role).
+    pub fn after_step(&mut self, targets: &mut [TargetMut<'_>], lr: f64, step: u64, total: u64, seed: u64) -> Result<()> {
         for j in 0..self.terms.len() {
-            if !self.terms[j].reg.has_prox() {
+            let (prox, post) = (self.terms[j].reg.has_prox(), self.terms[j].reg.has_post_step());
+            if !prox && !post {
                 continue;
             }
             let lam = self.terms[j].strength(step, total);
@@ -170,7 +172,13 @@ impl RegSet {
                 if !sel.matches(t.name, t.role) || !self.terms[j].reg.accepts(&view) {
                     continue;
                 }
-                self.terms[j].reg.prox(t, (lr * lam) as f32)?;
+                if prox {
+                    self.terms[j].reg.prox(t, (lr * lam) as f32)?;
+                }
+                if post {
+                    let ctx = PostStep { strength: lam, lr, step, seed };
+                    self.terms[j].reg.post_step(t, &ctx)?;
+                }
             }
         }
         Ok(())

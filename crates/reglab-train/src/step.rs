@@ -3,7 +3,7 @@
 //! After `loss.backward()`, [`Regularization::add_gradients`] reads each regularized layer's
 //! weights (plain f32, outside the autodiff graph), asks the [`RegSet`] for `λ_t ∇R`, and adds
 //! it to the gradients by parameter id, as an optax-style gradient transformation. After the
-//! optimizer step, [`Regularization::apply_prox`] runs the proximal steps (ℓ1 soft-threshold
+//! optimizer step, [`Regularization::after_step`] runs the proximal steps (ℓ1 soft-threshold
 //! and friends) in place. Nothing here enters the autodiff graph, which costs ≈0.1 ms per op.
 
 use crate::model::{LayerInfo, LayerKind, Net};
@@ -74,7 +74,10 @@ impl Regularization {
             let zeros_b = vec![0.0f32; b.layers[i].shape[0]];
             let (tw, tb) = b.targets_of(i, &zeros_w, Some(&zeros_b));
             let any = |t: &Target<'_>, prox: bool| {
-                (0..set.terms().len()).any(|j| set.applies(j, t) && (!prox || set.terms()[j].reg.has_prox()))
+                (0..set.terms().len()).any(|j| {
+                    let r = &set.terms()[j].reg;
+                    set.applies(j, t) && (!prox || r.has_prox() || r.has_post_step())
+                })
             };
             let has_b = b.layers[i].has_bias;
             active.push((any(&tw, false), has_b && any(&tb, false)));
@@ -182,10 +185,10 @@ impl Regularization {
         Ok(ev.per_term)
     }
 
-    /// Run the proximal terms in place on the weights, after the optimizer step with
-    /// learning rate `lr`.
-    pub fn apply_prox(&mut self, net: &mut Net, lr: f64, step: u64, total: u64) -> Result<(), String> {
-        if !self.set.has_prox() {
+    /// Run the proximal steps and post-step transforms in place on the weights, after the
+    /// optimizer step with learning rate `lr`; `seed` seeds post-step randomness.
+    pub fn after_step(&mut self, net: &mut Net, lr: f64, step: u64, total: u64, seed: u64) -> Result<(), String> {
+        if !self.set.has_after_step() {
             return Ok(());
         }
         let idx: Vec<usize> = (0..self.b.layers.len()).filter(|&i| self.b.prox_active[i].0 || self.b.prox_active[i].1).collect();
@@ -202,7 +205,7 @@ impl Regularization {
                     targets.push(TargetMut { name: bn, role: Role::Bias, shape: &self.b.bias_shapes[i], layout: Layout::RowMajor, weight: slice_mut(b) });
                 }
             }
-            self.set.prox(&mut targets, lr, step, total).map_err(|e| e.to_string())?;
+            self.set.after_step(&mut targets, lr, step, total, seed).map_err(|e| e.to_string())?;
         }
         for (&i, (w, b)) in idx.iter().zip(data) {
             if self.b.prox_active[i].0 {

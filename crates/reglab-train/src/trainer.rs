@@ -210,7 +210,7 @@ impl Trainer {
         }
         let net = std::mem::replace(&mut self.net, placeholder());
         self.net = self.optim.step(self.cfg.lr, net, grads);
-        self.reg.apply_prox(&mut self.net, self.cfg.lr, self.step, self.total).map_err(TrainError::Other)?;
+        self.reg.after_step(&mut self.net, self.cfg.lr, self.step, self.total, self.cfg.seed).map_err(TrainError::Other)?;
         self.step += 1;
         Ok((lv, pred))
     }

@@ -82,23 +82,12 @@ impl Regularizer for L2Init {
         let same_order = init.layout == t.weight.layout || t.weight.shape.len() < 2;
         if same_order {
             let w0 = init.data;
-            let mut acc = 0.0f64;
-            match grad {
-                Some(g) => {
-                    for ((gi, &wi), &oi) in g.weight.iter_mut().zip(w).zip(w0) {
-                        let d = wi - oi;
-                        *gi += scale * d;
-                        acc += (d as f64) * (d as f64);
-                    }
-                }
-                None => {
-                    for (&wi, &oi) in w.iter().zip(w0) {
-                        let d = wi as f64 - oi as f64;
-                        acc += d * d;
-                    }
+            if let Some(g) = grad {
+                for ((gi, &wi), &oi) in g.weight.iter_mut().zip(w).zip(w0) {
+                    *gi += scale * (wi - oi);
                 }
             }
-            return Ok(0.5 * acc);
+            return Ok(0.5 * reglab_core::linalg::sum_sq_diff(w, w0));
         }
         // W and W₀ stored in different layouts: match entries through the matrix view.
         let (rows, cols) = t.weight.matrix_dims();

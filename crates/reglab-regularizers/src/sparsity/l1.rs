@@ -76,7 +76,7 @@ impl Regularizer for L1 {
                 *gi += scale * sign0(wi);
             }
         }
-        Ok(w.iter().map(|&x| (x as f64).abs()).sum())
+        Ok(reglab_core::linalg::sum_abs(w))
     }
 
     fn has_prox(&self) -> bool {

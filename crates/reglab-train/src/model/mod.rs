@@ -189,6 +189,15 @@ impl Net {
         }
     }
 
+    /// Penultimate features `[batch, d]` (the input of the last layer: the last hidden ReLU
+    /// layer of the MLP, the flattened conv output of the CNN), for probes.
+    pub fn features(&self, x: Tensor<2>) -> Tensor<2> {
+        match self {
+            Net::Mlp(m) => m.features(x),
+            Net::Cnn(c) => c.features(x),
+        }
+    }
+
     pub(crate) fn layer_refs(&self) -> Vec<(String, LayerRef<'_>)> {
         match self {
             Net::Mlp(m) => m.layers.iter().enumerate().map(|(i, l)| (format!("layers.{i}"), LayerRef::Linear(l))).collect(),

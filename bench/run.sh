@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Run reglab's criterion benches at one thread and print a markdown table of medians.
+#
+#   bench/run.sh                 # both benches; the table on stdout, cargo's output on stderr
+#   bench/run.sh > table.md      # keep the table
+#   bench/run.sh step/l1         # extra arguments go to criterion (here: a name filter)
+#
+# Benches (crates/reglab-train/benches/):
+#   regularizers.rs  reg-grad/<name>/<shape>: Regularizer::eval (value + gradient, Mode::Step)
+#                    reg-prox/<name>/<shape>: Regularizer::prox, for regularizers that have one
+#   train_step.rs    step/<none|name>: Trainer::step of the MLP 784-400-400-10, batch 128, Adam
+#
+# Old results of these groups are removed first, so the table (and the overhead of each
+# regularizer over step/none) comes from this run only.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+target="${CARGO_TARGET_DIR:-$root/target}"
+crit="$target/criterion"
+export RAYON_NUM_THREADS=1
+
+rm -rf "$crit/reg-grad" "$crit/reg-prox" "$crit/step"
+for b in regularizers train_step; do
+    echo "== cargo bench --bench $b (RAYON_NUM_THREADS=$RAYON_NUM_THREADS)" >&2
+    cargo bench -p reglab-train --bench "$b" -- --noplot "$@" 1>&2
+done
+
+python3 - "$crit" <<'PY'
+import json, os, platform, subprocess, sys
+
+crit = sys.argv[1]
+res = {}  # (group, function, value) -> (median, lo, hi) in ns
+order = {}  # (group, function) -> when it was measured (criterion runs them in registry order)
+for group in ("reg-grad", "reg-prox", "step"):
+    gdir = os.path.join(crit, group)
+    for dirpath, _, files in os.walk(gdir):
+        if os.path.basename(dirpath) != "new" or "benchmark.json" not in files:
+            continue
+        with open(os.path.join(dirpath, "benchmark.json")) as f:
+            meta = json.load(f)
+        with open(os.path.join(dirpath, "estimates.json")) as f:
+            med = json.load(f)["median"]
+        ci = med["confidence_interval"]
+        key = (meta["group_id"], meta["function_id"], meta.get("value_str"))
+        res[key] = (med["point_estimate"], ci["lower_bound"], ci["upper_bound"])
+        t = os.path.getmtime(os.path.join(dirpath, "estimates.json"))
+        order[key[:2]] = min(order.get(key[:2], t), t)
+
+def fmt(ns):
+    """Three significant figures (trailing zeros kept) in s, ms, µs or ns."""
+    for unit, d in (("s", 1e9), ("ms", 1e6), ("µs", 1e3), ("ns", 1.0)):
+        if ns >= d or unit == "ns":
+            v = ns / d
+            return f"{v:.{2 if v < 10 else 1 if v < 100 else 0}f} {unit}"
+
+def cpu():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+print(f"Machine: {cpu()}, {os.cpu_count()} logical CPUs; {rustc}; RAYON_NUM_THREADS=1; criterion medians.")
+print()
+
+# Regularizers: one row per (regularizer, operation), one column per weight shape.
+shapes = sorted({v for (g, _, v) in res if g.startswith("reg-")}, key=lambda s: [int(x) for x in s.split("x")])
+names = []
+for (g, n) in sorted(order, key=order.get):
+    if g.startswith("reg-") and n not in names:
+        names.append(n)
+if shapes:
+    print("### Regularizers on one layer (weight stored transposed as burn's `Linear`, with bias and init)")
+    print()
+    print("`grad`: `eval` with a gradient buffer (value + gradient, `Mode::Step`, steady state); "
+          "`prox`: the proximal step (η·λ = 1e-6) on a fresh copy of the weights.")
+    print()
+    print("| regularizer | operation | " + " | ".join(f"[{s.replace('x', ', ')}]" for s in shapes) + " |")
+    print("|---|---|" + "---:|" * len(shapes))
+    for n in names:
+        for g, op in (("reg-grad", "grad"), ("reg-prox", "prox")):
+            cells = [res.get((g, n, s)) for s in shapes]
+            if any(cells):
+                print(f"| {n} | {op} | " + " | ".join(fmt(c[0]) if c else "–" for c in cells) + " |")
+    print()
+
+# Training step: overhead of each regularizer over step/none from this same run.
+steps = [(n, r) for (g, n, _), r in res.items() if g == "step"]
+if steps:
+    base = dict(steps).get("none")
+    steps.sort(key=lambda s: (s[0] != "none", order[("step", s[0])]))
+    print("### Training step: MLP 784-400-400-10, batch 128, Adam lr 1e-3, regularizer λ = 1e-4")
+    print()
+    print("| bench | median | 95% CI of the median | overhead vs `step/none` |")
+    print("|---|---:|---:|---:|")
+    for n, (m, lo, hi) in steps:
+        if n == "none":
+            over = "–"
+        elif base:
+            d = m - base[0]
+            over = f"{'+' if d >= 0 else '−'}{fmt(abs(d))} ({100 * d / base[0]:+.1f}%)"
+        else:
+            over = "(no step/none in this run)"
+        print(f"| step/{n} | {fmt(m)} | {fmt(lo)} – {fmt(hi)} | {over} |")
+PY

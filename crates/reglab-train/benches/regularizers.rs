@@ -1,0 +1,120 @@
+//! Cost of every regularizer in the registry on one layer, as training calls it.
+//!
+//! For each entry of [`reglab_regularizers::ENTRIES`] (a new regularizer gets its rows here
+//! without touching this file) and for the weights of burn's 400→400 and 784→400 `Linear`
+//! (PyTorch shapes `[400, 400]` and `[400, 784]`, stored transposed as burn stores them, with
+//! a bias `[400]` and an initial-value tensor beside them):
+//!
+//! - `reg-grad/<name>/<shape>`: one `Regularizer::eval` in `Mode::Step` with scale 1 and a
+//!   gradient buffer (value and (sub)gradient, weight and bias);
+//! - `reg-prox/<name>/<shape>`: for regularizers with a proximal step, one `Regularizer::prox`
+//!   with step `η·λ` (η = 1e-3, λ = 1e-3), each on a fresh copy of the same weights.
+//!
+//! Every regularizer is called once before measuring, so those with persistent state (the
+//! power-iteration vectors of `spectral`) are measured in steady state.
+//!
+//! Run: `RAYON_NUM_THREADS=1 cargo bench -p reglab-train --bench regularizers`
+//! (or `bench/run.sh` for both benches and a table of medians).
+
+use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
+use reglab_core::testing::{Case, random_vec};
+use reglab_core::{Layout, Mode, Regularizer, Spec, TargetGrad, TargetMut};
+use reglab_regularizers::ENTRIES;
+use std::hint::black_box;
+use std::time::Duration;
+
+// As in the CLI: burn and the regularizers allocate, and the allocator changes the timings.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Strength in the spec (the regularizers themselves compute the bare `r`; it only matters to
+/// builders that validate it).
+const LAMBDA: &str = "1e-3";
+/// Learning rate times λ: the step training passes to `prox`.
+const PROX_STEP: f32 = 1e-3 * 1e-3;
+/// PyTorch shapes `[out, in]` of the benched weights.
+const SHAPES: [[usize; 2]; 2] = [[400, 400], [400, 784]];
+
+/// A layer as training hands it to a regularizer: weight and init stored transposed
+/// (`Layout::Transposed`, burn's `[in, out]`), bias `[out]`, PyTorch-default init scale.
+fn layer(shape: [usize; 2], seed: u64) -> Case {
+    let [out, inp] = shape;
+    let k = 1.0 / (inp as f32).sqrt();
+    Case {
+        name: "layers.0.weight".into(),
+        shape: shape.to_vec(),
+        layout: Layout::RowMajor,
+        weight: random_vec(out * inp, k, seed),
+        bias: Some(random_vec(out, k, seed + 1)),
+        init: Some(random_vec(out * inp, k, seed + 2)),
+    }
+    .transposed()
+}
+
+fn build(name: &str) -> Box<dyn Regularizer> {
+    let spec = Spec::parse(&format!("{name}={LAMBDA}")).unwrap_or_else(|e| panic!("{name}: {e}"));
+    reglab_regularizers::build(&spec).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn label(shape: [usize; 2]) -> String {
+    format!("{}x{}", shape[0], shape[1])
+}
+
+fn bench_grad(c: &mut Criterion) {
+    let mut group = c.benchmark_group("reg-grad");
+    group.sample_size(30).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
+    for (s, &shape) in SHAPES.iter().enumerate() {
+        let case = layer(shape, 100 * s as u64);
+        let target = case.target();
+        assert_eq!(target.weight.layout, Layout::Transposed);
+        for e in ENTRIES {
+            let mut reg = build(e.name);
+            if !reg.accepts(&target.weight) {
+                eprintln!("reg-grad/{}: does not act on a {shape:?} weight, skipped", e.name);
+                continue;
+            }
+            let mut gw = vec![0.0f32; case.weight.len()];
+            let mut gb = vec![0.0f32; shape[0]];
+            let mut eval = |reg: &mut dyn Regularizer| {
+                let mut g = TargetGrad { weight: &mut gw, bias: Some(&mut gb) };
+                reg.eval(black_box(&target), Some(&mut g), 1.0, Mode::Step).unwrap_or_else(|err| panic!("{}: {err}", e.name))
+            };
+            let v = eval(reg.as_mut()); // warm-up: persistent state reaches its steady state
+            assert!(v.is_finite(), "{}: r = {v}", e.name);
+            group.bench_function(BenchmarkId::new(e.name, label(shape)), |b| b.iter(|| black_box(eval(reg.as_mut()))));
+        }
+    }
+    group.finish();
+}
+
+fn bench_prox(c: &mut Criterion) {
+    let mut group = c.benchmark_group("reg-prox");
+    group.sample_size(30).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
+    for (s, &shape) in SHAPES.iter().enumerate() {
+        let case = layer(shape, 100 * s as u64);
+        for e in ENTRIES {
+            let mut reg = build(e.name);
+            if !reg.has_prox() || !reg.accepts(&case.target().weight) {
+                continue;
+            }
+            let prox = |reg: &mut dyn Regularizer, w: &mut [f32]| {
+                let mut t = TargetMut {
+                    name: &case.name,
+                    role: case.target().role,
+                    shape: &case.shape,
+                    layout: case.layout,
+                    weight: w,
+                };
+                reg.prox(&mut t, PROX_STEP).unwrap_or_else(|err| panic!("{}: {err}", e.name))
+            };
+            prox(reg.as_mut(), &mut case.weight.clone()); // warm-up
+            group.bench_function(BenchmarkId::new(e.name, label(shape)), |b| {
+                b.iter_batched_ref(|| case.weight.clone(), |w| prox(reg.as_mut(), black_box(w)), BatchSize::LargeInput)
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_grad, bench_prox);
+criterion_main!(benches);
