@@ -129,6 +129,15 @@ impl Options<'_> {
         Ok(v)
     }
 
+    /// A finite real option, if given.
+    pub fn f64_opt(&mut self, key: &str) -> Result<Option<f64>> {
+        let v = self.take_parsed::<f64>(key, "a number")?;
+        if v.is_some_and(|v| !v.is_finite()) {
+            return Err(self.spec.err(format!("option `{key}` must be finite")));
+        }
+        Ok(v)
+    }
+
     /// A non-negative integer option, or `default`.
     pub fn usize(&mut self, key: &str, default: usize) -> Result<usize> {
         Ok(self.take_parsed::<usize>(key, "a non-negative integer")?.unwrap_or(default))

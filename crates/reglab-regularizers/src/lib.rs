@@ -12,9 +12,11 @@
 //! | anchor to init | [`anchor`] | `l2-init`, `wasserstein-init` |
 //! | spectral | [`spectral`] | `spectral` |
 //! | orthogonality | [`orthogonality`] | `soft-orth` |
+//! | perturbation | [`perturbation`] | `shrink-perturb` |
 
 pub mod anchor;
 pub mod orthogonality;
+pub mod perturbation;
 pub mod registry;
 pub mod sparsity;
 pub mod spectral;

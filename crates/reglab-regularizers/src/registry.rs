@@ -57,6 +57,14 @@ pub const ENTRIES: &[Entry] = &[
         options: "reduction=sum",
         build: |s| boxed(crate::anchor::wasserstein_init::WassersteinInit::from_spec(s)),
     },
+    Entry {
+        name: "shrink-perturb",
+        family: "perturbation",
+        formula: "after each step W ← (1 − λ)W + σ·ε, ε ~ N(0, I)  (not a penalty; weights and biases)",
+        paper: "Ash & Adams, On Warm-Starting Neural Network Training, NeurIPS 2020; per-step form: Dohare et al., Loss of plasticity in deep continual learning, Nature 2024",
+        options: "sigma=0 (noise scale, also σ)",
+        build: |s| boxed(crate::perturbation::shrink_perturb::ShrinkPerturb::from_spec(s)),
+    },
     // -- spectral and orthogonality entries (spectral, soft-orth) go here --
     Entry {
         name: "spectral",

@@ -1,0 +1,3 @@
+//! Perturbations of the weights after the optimizer step.
+
+pub mod shrink_perturb;
