@@ -82,6 +82,19 @@ pub enum TrainError {
     Other(String),
 }
 
+/// A trainer's full state (see [`Trainer::checkpoint`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    /// Model parameters, PyTorch layout and names.
+    pub model: Vec<NamedTensor>,
+    /// Optimizer state (burn's record format).
+    pub optim: Vec<u8>,
+    /// Regularizer state (e.g. power-iteration vectors).
+    pub reg: Vec<NamedTensor>,
+    /// Optimizer steps taken.
+    pub step: u64,
+}
+
 /// What the loop reports as it goes (for progress bars).
 #[derive(Debug, Clone)]
 pub enum Progress<'a> {
@@ -140,6 +153,26 @@ impl Trainer {
     /// Optimizer steps taken so far.
     pub fn steps_done(&self) -> u64 {
         self.step
+    }
+
+    /// Everything needed to continue training bit-identically in another process: the model
+    /// (PyTorch layout), the optimizer state (burn's record bytes), the regularizers' state and
+    /// the step counter.
+    pub fn checkpoint(&self) -> Result<Checkpoint, TrainError> {
+        let optim = self.optim.into_bytes().map_err(|e| TrainError::Other(format!("optimizer state: {e:?}")))?;
+        Ok(Checkpoint { model: self.net.to_pytorch(), optim: optim.to_vec(), reg: self.reg.set().state(), step: self.step })
+    }
+
+    /// Continue from a [`Checkpoint`] of a trainer built with the same configuration.
+    pub fn restore(&mut self, c: Checkpoint) -> Result<(), TrainError> {
+        self.net.load_pytorch(&c.model).map_err(TrainError::Other)?;
+        let optim = std::mem::replace(&mut self.optim, self.cfg.optim.init());
+        self.optim = optim
+            .from_bytes(burn::tensor::Bytes::from_bytes_vec(c.optim))
+            .map_err(|e| TrainError::Other(format!("optimizer state: {e:?}")))?;
+        self.reg.set_mut().load_state(&c.reg).map_err(|e| TrainError::Other(e.to_string()))?;
+        self.step = c.step;
+        Ok(())
     }
 
     /// Steps per epoch on `n` examples.
