@@ -22,8 +22,12 @@ struct Cli {
 enum Command {
     /// Train a model on real data under regularizers and write a run directory.
     Train(cmd::train::Args),
+    /// Run an experiment file: arms × seeds through a task stream, with results, plots and a report.
+    Run(cmd::run::Args),
     /// Evaluate regularizers (and their gradients) on the tensors of a safetensors file.
     Penalty(cmd::penalty::Args),
+    /// Health probes of every tensor of a checkpoint: spectrum, effective rank, orthogonality gap, sparsity, norms.
+    Inspect(cmd::inspect::Args),
     /// List every regularizer: name, family, formula, paper.
     List(cmd::list::Args),
 }
@@ -50,6 +54,8 @@ fn main() -> ExitCode {
     let r = match cli.command {
         Command::Train(a) => cmd::train::run(a),
         Command::Penalty(a) => cmd::penalty::run(a),
+        Command::Run(a) => cmd::run::run(a),
+        Command::Inspect(a) => cmd::inspect::run(a),
         Command::List(a) => cmd::list::run(a),
     };
     match r {

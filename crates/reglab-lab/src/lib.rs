@@ -7,6 +7,9 @@
 //! - [`train_run`]: one training run written to a run directory (`reglab train`).
 
 pub mod data;
+pub mod experiment;
 pub mod penalty;
+pub mod report;
+pub mod probes;
 pub mod results;
 pub mod train_run;

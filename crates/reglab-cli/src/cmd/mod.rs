@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+pub mod inspect;
 pub mod list;
 pub mod penalty;
+pub mod run;
 pub mod train;

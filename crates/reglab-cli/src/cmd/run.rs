@@ -1,0 +1,106 @@
+//! `reglab run`.
+
+use crate::Failure;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use reglab_lab::experiment::{self, Event, Experiment, RunError, RunOptions};
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// Run an experiment file: several arms (regularizer sets) × seeds through a task stream.
+///
+/// Writes OUT/config.toml (resolved), OUT/results.json and OUT/results.csv (no timings: the same
+/// seeds give the same files, whatever --jobs), OUT/timing.json, OUT/plots/*.png|svg,
+/// OUT/report.html and OUT/checkpoints/ (one file per arm and seed, rewritten after each task).
+/// See docs/experiments.md for the file format.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The experiment file (TOML).
+    experiment: PathBuf,
+    /// Run directory (default: runs/<experiment name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Jobs (arm × seed) trained at once.
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// Override a key, e.g. --set stream.tasks=10 --set arm.1.reg='["l2=1e-4"]'.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Continue the run in OUT from its checkpoints.
+    #[arg(long)]
+    resume: bool,
+    /// No progress bars.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Run.
+pub fn run(a: Args) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(&a.experiment).map_err(|e| Failure::input(format!("{}: {e}", a.experiment.display())))?;
+    let exp = Experiment::parse(&text, &a.sets).map_err(|e| Failure::input(format!("{}: {e}", a.experiment.display())))?;
+    if a.jobs == 0 {
+        return Err(Failure::input("--jobs must be ≥ 1"));
+    }
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
+    let show = !a.quiet && std::io::stderr().is_terminal();
+    let multi = MultiProgress::new();
+    if !show {
+        multi.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let n_jobs = exp.arms.len() * exp.seeds.len();
+    let total_tasks = (n_jobs * exp.stream.tasks) as u64;
+    let overall = multi.add(ProgressBar::new(total_tasks));
+    overall.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} tasks ({elapsed}, eta {eta})").expect("template").progress_chars("=> "));
+    overall.set_prefix(exp.name.clone());
+    let bars: Mutex<HashMap<usize, ProgressBar>> = Mutex::new(HashMap::new());
+    let epochs = exp.stream.epochs_per_task as u64;
+    let on_event = |e: Event| match e {
+        Event::JobStart { job, arm, seed, first_task, tasks } => {
+            overall.inc((first_task - 1) as u64);
+            let b = multi.add(ProgressBar::new(epochs));
+            b.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:20}] {msg}").expect("template").progress_chars("=> "));
+            b.set_prefix(format!("{arm} s{seed}"));
+            b.set_message(format!("task {first_task}/{tasks}"));
+            bars.lock().expect("bars").insert(job, b);
+        }
+        Event::Epoch { job, task, epoch, epochs } => {
+            if let Some(b) = bars.lock().expect("bars").get(&job) {
+                b.set_position(epoch as u64);
+                b.set_message(format!("task {task}/{}, epoch {epoch}/{epochs}", exp.stream.tasks));
+            }
+        }
+        Event::TaskEnd { job, task, train_accuracy } => {
+            overall.inc(1);
+            if let Some(b) = bars.lock().expect("bars").get(&job) {
+                b.set_position(0);
+                b.set_message(format!("task {task} done, train acc {train_accuracy:.3}"));
+            }
+        }
+        Event::JobEnd { job } => {
+            if let Some(b) = bars.lock().expect("bars").remove(&job) {
+                b.finish_and_clear();
+            }
+        }
+    };
+    let opts = RunOptions { out: out.clone(), jobs: a.jobs, resume: a.resume };
+    let r = experiment::run(&exp, &opts, &on_event);
+    overall.finish_and_clear();
+    let results = r.map_err(|e| match e {
+        RunError::Input(m) => Failure::input(m),
+        RunError::Failed(m) => Failure::failed(m),
+    })?;
+    experiment::report::write(&exp, &results, &out).map_err(Failure::failed)?;
+    // A short summary: per arm, the first and last task's mean train/test accuracy.
+    println!("{:<20} {:>14} {:>14} {:>14} {:>14}", "arm", "train acc t1", "train acc last", "test acc t1", "test acc last");
+    for arm in &results.arms {
+        let s = |m: &str| reglab_lab::results::summarize(&results.rows, arm, m);
+        let (tr, te) = (s("train_accuracy"), s("test_accuracy"));
+        let f = |v: &[(usize, f64, f64, usize)], last: bool| {
+            (if last { v.last() } else { v.first() }).map(|x| format!("{:.4}", x.1)).unwrap_or_default()
+        };
+        println!("{:<20} {:>14} {:>14} {:>14} {:>14}", arm, f(&tr, false), f(&tr, true), f(&te, false), f(&te, true));
+    }
+    println!("wrote {}", out.join("report.html").display());
+    Ok(())
+}

@@ -1,0 +1,341 @@
+//! Experiment files: one TOML file describes data, model, optimizer, task stream, seeds and the
+//! arms (named regularizer sets) trained under identical conditions. Every key is documented in
+//! `docs/experiments.md`; unknown keys are errors.
+
+use crate::data::DataSource;
+use reglab_train::model::ModelSpec;
+use reglab_train::optim::OptimSpec;
+use reglab_train::trainer::TrainConfig;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// A whole experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// Name, used in the report.
+    pub name: String,
+    /// The question the experiment answers (a paragraph for the report).
+    #[serde(default)]
+    pub question: String,
+    /// Seeds: every arm runs once per seed.
+    #[serde(default = "default_seeds")]
+    pub seeds: Vec<u64>,
+    /// Data.
+    pub data: DataConfig,
+    /// Model.
+    pub model: ModelConfig,
+    /// Optimizer.
+    pub optim: OptimConfig,
+    /// Task stream.
+    pub stream: StreamConfig,
+    /// Probes.
+    #[serde(default)]
+    pub probe: ProbeConfig,
+    /// Arms.
+    #[serde(rename = "arm", default)]
+    pub arms: Vec<Arm>,
+}
+
+fn default_seeds() -> Vec<u64> {
+    vec![0]
+}
+
+/// `[data]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// `digits`, `mnist` or `fashion`.
+    pub source: String,
+    /// Directory of the IDX files (default: `$REGLAB_DATA/mnist` or `$REGLAB_DATA/fashion-mnist`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// Use only the first N training examples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subset: Option<usize>,
+    /// Use only the first N test examples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_subset: Option<usize>,
+}
+
+/// `[model]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// `mlp` or `cnn`.
+    pub kind: String,
+    /// Hidden widths of the MLP.
+    #[serde(default)]
+    pub hidden: Vec<usize>,
+    /// Channels of the CNN (default 16, 32).
+    #[serde(default)]
+    pub channels: Vec<usize>,
+}
+
+/// `[optim]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimConfig {
+    /// `sgd`, `adam` or `adamw`.
+    pub kind: String,
+    /// Learning rate.
+    pub lr: f64,
+    /// Mini-batch size.
+    pub batch: usize,
+    /// SGD momentum (default 0.9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub momentum: Option<f64>,
+    /// AdamW decoupled weight decay (default 0.01).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_decay: Option<f64>,
+}
+
+/// `[stream]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamConfig {
+    /// `random-label`, `permuted` or `single`.
+    pub kind: String,
+    /// Number of tasks.
+    pub tasks: usize,
+    /// Epochs on each task.
+    pub epochs_per_task: usize,
+}
+
+/// `[probe]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeConfig {
+    /// Examples of the task's training set on which feature probes are computed.
+    #[serde(default = "default_probe_examples")]
+    pub examples: usize,
+}
+
+fn default_probe_examples() -> usize {
+    500
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        Self { examples: default_probe_examples() }
+    }
+}
+
+/// `[[arm]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Arm {
+    /// Name (unique).
+    pub name: String,
+    /// Regularizer specs (empty: none).
+    #[serde(default)]
+    pub reg: Vec<String>,
+}
+
+/// The kinds of task stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    /// Fixed subset, labels re-drawn uniformly for each task.
+    RandomLabel,
+    /// A fixed random pixel permutation per task, the test set permuted alike.
+    Permuted,
+    /// One task (the plain data set).
+    Single,
+}
+
+impl Experiment {
+    /// Parse TOML text, apply `key=value` overrides (dotted keys, values in TOML syntax or bare
+    /// strings), deserialize and check every value. Errors name the key.
+    pub fn parse(text: &str, overrides: &[String]) -> Result<Self, String> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string().trim_end().to_string())?;
+        let mut doc = toml::Value::Table(table);
+        for o in overrides {
+            apply_override(&mut doc, o)?;
+        }
+        let exp: Experiment = Experiment::deserialize(doc)
+            .map_err(|e| e.to_string().trim_end().replace('\n', " "))?;
+        exp.validate()?;
+        Ok(exp)
+    }
+
+    /// Check values that types do not rule out, naming the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.seeds.is_empty() {
+            return Err("`seeds` is empty: give at least one seed".into());
+        }
+        let mut s = self.seeds.clone();
+        s.sort();
+        s.dedup();
+        if s.len() != self.seeds.len() {
+            return Err("`seeds` has a repeated seed".into());
+        }
+        self.data_source()?;
+        if self.data.subset == Some(0) {
+            return Err("`data.subset` must be ≥ 1".into());
+        }
+        if self.data.test_subset == Some(0) {
+            return Err("`data.test_subset` must be ≥ 1".into());
+        }
+        self.model_spec()?;
+        self.optim_spec()?;
+        self.stream_kind()?;
+        if self.stream.tasks == 0 {
+            return Err("`stream.tasks` must be ≥ 1".into());
+        }
+        if self.stream.epochs_per_task == 0 {
+            return Err("`stream.epochs_per_task` must be ≥ 1".into());
+        }
+        if self.probe.examples == 0 {
+            return Err("`probe.examples` must be ≥ 1".into());
+        }
+        if self.arms.is_empty() {
+            return Err("no `[[arm]]`: give at least one arm (an arm with no `reg` trains without regularizer)".into());
+        }
+        for (i, a) in self.arms.iter().enumerate() {
+            if a.name.trim().is_empty() {
+                return Err(format!("`arm[{i}].name` is empty"));
+            }
+            if self.arms[..i].iter().any(|b| b.name == a.name) {
+                return Err(format!("`arm[{i}].name`: two arms are named `{}`", a.name));
+            }
+            for r in &a.reg {
+                let spec = reglab_core::Spec::parse(r).map_err(|e| format!("`arm[{i}].reg` (arm `{}`): {e}", a.name))?;
+                reglab_regularizers::build(&spec).map_err(|e| format!("`arm[{i}].reg` (arm `{}`): {e}", a.name))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The data source.
+    pub fn data_source(&self) -> Result<DataSource, String> {
+        let spec = match (&self.data.source[..], &self.data.path) {
+            (s @ ("mnist" | "fashion"), Some(p)) => format!("{s}:{}", p.display()),
+            (s, None) => s.to_string(),
+            (s, Some(_)) => return Err(format!("`data.path` is only for mnist and fashion, not `{s}`")),
+        };
+        spec.parse::<DataSource>().map_err(|e| format!("`data.source`: {e}"))
+    }
+
+    /// The model.
+    pub fn model_spec(&self) -> Result<ModelSpec, String> {
+        match self.model.kind.as_str() {
+            "mlp" => {
+                if !self.model.channels.is_empty() {
+                    return Err("`model.channels` is for kind = \"cnn\"".into());
+                }
+                if self.model.hidden.contains(&0) {
+                    return Err("`model.hidden`: widths must be ≥ 1".into());
+                }
+                Ok(ModelSpec::Mlp { hidden: self.model.hidden.clone() })
+            }
+            "cnn" => {
+                if !self.model.hidden.is_empty() {
+                    return Err("`model.hidden` is for kind = \"mlp\"".into());
+                }
+                let channels = if self.model.channels.is_empty() { vec![16, 32] } else { self.model.channels.clone() };
+                if channels.contains(&0) {
+                    return Err("`model.channels`: channels must be ≥ 1".into());
+                }
+                Ok(ModelSpec::Cnn { channels })
+            }
+            k => Err(format!("`model.kind` = \"{k}\": expected \"mlp\" or \"cnn\"")),
+        }
+    }
+
+    /// The optimizer.
+    pub fn optim_spec(&self) -> Result<OptimSpec, String> {
+        let o = &self.optim;
+        if !(o.lr > 0.0 && o.lr.is_finite()) {
+            return Err(format!("`optim.lr` must be finite and > 0, got {}", o.lr));
+        }
+        if o.batch == 0 {
+            return Err("`optim.batch` must be ≥ 1".into());
+        }
+        let spec = match o.kind.as_str() {
+            "sgd" => {
+                if o.weight_decay.is_some() {
+                    return Err("`optim.weight_decay` is for kind = \"adamw\" (use an l2 regularizer with sgd)".into());
+                }
+                OptimSpec::Sgd { momentum: o.momentum.unwrap_or(0.9) }
+            }
+            "adam" | "adamw" if o.momentum.is_some() => return Err("`optim.momentum` is for kind = \"sgd\"".into()),
+            "adam" if o.weight_decay.is_some() => {
+                return Err("`optim.weight_decay` is for kind = \"adamw\" (use an l2 regularizer with adam)".into());
+            }
+            "adam" => OptimSpec::Adam,
+            "adamw" => OptimSpec::Adamw { weight_decay: o.weight_decay.unwrap_or(0.01) },
+            k => return Err(format!("`optim.kind` = \"{k}\": expected \"sgd\", \"adam\" or \"adamw\"")),
+        };
+        spec.validate().map_err(|e| format!("`optim`: {e}"))?;
+        Ok(spec)
+    }
+
+    /// The stream kind.
+    pub fn stream_kind(&self) -> Result<StreamKind, String> {
+        match self.stream.kind.as_str() {
+            "random-label" => Ok(StreamKind::RandomLabel),
+            "permuted" => Ok(StreamKind::Permuted),
+            "single" => Ok(StreamKind::Single),
+            k => Err(format!("`stream.kind` = \"{k}\": expected \"random-label\", \"permuted\" or \"single\"")),
+        }
+    }
+
+    /// The training configuration of one arm and seed.
+    pub fn train_config(&self, arm: &Arm, seed: u64) -> Result<TrainConfig, String> {
+        Ok(TrainConfig {
+            model: self.model_spec()?,
+            optim: self.optim_spec()?,
+            lr: self.optim.lr,
+            batch: self.optim.batch,
+            epochs: self.stream.epochs_per_task,
+            seed,
+            regs: arm.reg.clone(),
+        })
+    }
+
+    /// The resolved configuration as TOML (what `config.toml` holds).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("an experiment serializes")
+    }
+}
+
+/// Set `a.b.c = value` in a TOML table. The value is read as TOML (`3`, `1e-3`, `[1, 2]`,
+/// `"x"`, `true`), or taken as a string when it does not parse. Array-of-table entries are
+/// addressed by index: `arm.1.reg=["l2=1e-4"]`.
+fn apply_override(doc: &mut toml::Value, o: &str) -> Result<(), String> {
+    let (key, raw) = o.split_once('=').ok_or_else(|| format!("--set `{o}`: expected KEY=VALUE"))?;
+    let value: toml::Value = format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let parts: Vec<&str> = key.trim().split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(format!("--set `{o}`: bad key `{key}`"));
+    }
+    let mut cur: &mut toml::Value = doc;
+    for (i, p) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        cur = match cur {
+            toml::Value::Table(t) => {
+                if last {
+                    t.insert(p.to_string(), value);
+                    return Ok(());
+                }
+                t.entry(p.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            }
+            toml::Value::Array(a) => {
+                let idx: usize = p.parse().map_err(|_| format!("--set `{o}`: `{p}` must be an index into the array"))?;
+                let len = a.len();
+                let slot = a.get_mut(idx).ok_or_else(|| format!("--set `{o}`: index {idx} out of range (length {len})"))?;
+                if last {
+                    *slot = value;
+                    return Ok(());
+                }
+                slot
+            }
+            _ => return Err(format!("--set `{o}`: `{}` is not a table", parts[..i].join("."))),
+        };
+    }
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! Experiments: `reglab run EXPERIMENT.toml`. See `docs/experiments.md` for the file format.
+
+pub mod config;
+pub mod report;
+pub mod runner;
+pub mod stream;
+
+pub use config::Experiment;
+pub use runner::{run, Event, Results, RunError, RunOptions};

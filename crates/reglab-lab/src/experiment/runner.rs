@@ -1,0 +1,327 @@
+//! Running an experiment: every (arm, seed) job trains one network through the task stream,
+//! probes it at the end of each task, and checkpoints after each finished task, so that a run
+//! killed at any moment continues with `--resume` and ends with the same files.
+
+use super::config::Experiment;
+use super::stream::Stream;
+use crate::probes;
+use crate::results::{sort_rows, to_csv, Row};
+use reglab_core::{Mode, NamedTensor, Split};
+use reglab_train::tensorfile::{self, write_atomic};
+use reglab_train::trainer::{Checkpoint, Trainer};
+use safetensors::{Dtype, tensor::TensorView};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Run directory.
+    pub out: PathBuf,
+    /// Jobs (arm × seed) trained at once.
+    pub jobs: usize,
+    /// Continue the run in `out` from its checkpoints.
+    pub resume: bool,
+}
+
+/// What the runner reports as it goes.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A job starts (or resumes) at `first_task`.
+    JobStart { job: usize, arm: String, seed: u64, first_task: usize, tasks: usize },
+    /// An epoch of a task finished.
+    Epoch { job: usize, task: usize, epoch: usize, epochs: usize },
+    /// A task finished and was checkpointed.
+    TaskEnd { job: usize, task: usize, train_accuracy: f64 },
+    /// A job finished.
+    JobEnd { job: usize },
+}
+
+/// Why a run failed: bad input (exit code 2) or a failure while training (exit code 1).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Bad input, found before any training.
+    #[error("{0}")]
+    Input(String),
+    /// Failure while running.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The whole output of a run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Results {
+    /// Experiment name.
+    pub name: String,
+    /// Arms, in the file's order.
+    pub arms: Vec<String>,
+    /// Seeds.
+    pub seeds: Vec<u64>,
+    /// Tasks per job.
+    pub tasks: usize,
+    /// Rows, sorted by arm order, seed, task.
+    pub rows: Vec<Row>,
+}
+
+/// Load the base split of an experiment (subsets applied).
+pub fn load_split(exp: &Experiment) -> Result<Split, RunError> {
+    let src = exp.data_source().map_err(RunError::Input)?;
+    let mut split = src.load().map_err(|e| RunError::Input(e.to_string()))?;
+    if let Some(n) = exp.data.subset {
+        split.train = split.train.take(n);
+    }
+    if let Some(n) = exp.data.test_subset {
+        split.test = split.test.take(n);
+    }
+    Ok(split)
+}
+
+fn ckpt_path(out: &Path, arm: &str, seed: u64) -> PathBuf {
+    out.join("checkpoints").join(sanitize(arm)).join(format!("seed-{seed}.safetensors"))
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect()
+}
+
+/// One job's checkpoint: the trainer state, the tasks done and their rows, in ONE file written
+/// atomically, so that it is always consistent (safetensors: `model/*`, `reg/*` f32 tensors,
+/// `optim` u8 bytes; metadata `step`, `tasks_done`, `rows` as JSON).
+fn save_job(path: &Path, c: &Checkpoint, tasks_done: usize, rows: &[Row]) -> Result<(), String> {
+    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    for t in &c.model {
+        owned.push((format!("model/{}", t.name), Dtype::F32, t.shape.clone(), t.data.iter().flat_map(|v| v.to_le_bytes()).collect()));
+    }
+    for t in &c.reg {
+        owned.push((format!("reg/{}", t.name), Dtype::F32, t.shape.clone(), t.data.iter().flat_map(|v| v.to_le_bytes()).collect()));
+    }
+    owned.push(("optim".into(), Dtype::U8, vec![c.optim.len()], c.optim.clone()));
+    let views = owned
+        .iter()
+        .map(|(n, d, s, b)| TensorView::new(*d, s.clone(), b).map(|v| (n.clone(), v)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let meta = HashMap::from([
+        ("step".to_string(), c.step.to_string()),
+        ("tasks_done".to_string(), tasks_done.to_string()),
+        ("rows".to_string(), serde_json::to_string(rows).map_err(|e| e.to_string())?),
+    ]);
+    let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| e.to_string())?;
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+    }
+    write_atomic(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn load_job(path: &Path) -> Result<(Checkpoint, usize, Vec<Row>), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bad = |why: String| format!("{}: {why}", path.display());
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
+    let meta = meta.metadata().clone().ok_or_else(|| bad("no metadata".into()))?;
+    let get = |k: &str| meta.get(k).cloned().ok_or_else(|| bad(format!("no `{k}` in the metadata")));
+    let step: u64 = get("step")?.parse().map_err(|_| bad("bad step".into()))?;
+    let tasks_done: usize = get("tasks_done")?.parse().map_err(|_| bad("bad tasks_done".into()))?;
+    let rows: Vec<Row> = serde_json::from_str(&get("rows")?).map_err(|e| bad(e.to_string()))?;
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
+    let optim = st.tensor("optim").map_err(|e| bad(e.to_string()))?.data().to_vec();
+    let all = tensorfile::parse(&bytes, path).ok();
+    let (mut model, mut reg) = (Vec::new(), Vec::new());
+    // f32 tensors (tensorfile::parse rejects the u8 one, so read them one by one)
+    for (name, view) in st.tensors() {
+        if view.dtype() != Dtype::F32 {
+            continue;
+        }
+        let data: Vec<f32> = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let t = |n: &str| NamedTensor::new(n, view.shape().to_vec(), data.clone());
+        if let Some(n) = name.strip_prefix("model/") {
+            model.push(t(n));
+        } else if let Some(n) = name.strip_prefix("reg/") {
+            reg.push(t(n));
+        }
+    }
+    let _ = all;
+    model.sort_by(|a, b| a.name.cmp(&b.name));
+    reg.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok((Checkpoint { model, optim, reg, step }, tasks_done, rows))
+}
+
+/// The probes of one task end, as metrics.
+fn probe_row(trainer: &mut Trainer, init: &[NamedTensor], task: &Split, probe_examples: usize) -> Result<BTreeMap<String, f64>, String> {
+    let mut m = BTreeMap::new();
+    let (train_loss, train_accuracy) = trainer.evaluate(&task.train);
+    let (test_loss, test_accuracy) = trainer.evaluate(&task.test);
+    m.insert("train_loss".into(), train_loss);
+    m.insert("train_accuracy".into(), train_accuracy);
+    m.insert("test_loss".into(), test_loss);
+    m.insert("test_accuracy".into(), test_accuracy);
+    let weights = trainer.net.to_pytorch();
+    let (mut norm2, mut dist2) = (0.0f64, 0.0f64);
+    for (w, w0) in weights.iter().zip(init) {
+        if w.shape.len() < 2 {
+            continue;
+        }
+        norm2 += reglab_core::linalg::sum_sq(&w.data);
+        dist2 += reglab_core::linalg::sum_sq_diff(&w.data, &w0.data);
+        let v0 = reglab_core::linalg::seeded_unit_vector(w.shape[1..].iter().product(), &w.name);
+        let (s, _, _) = reglab_core::linalg::top_singular(w.view().matrix(), &v0, 1e-10, 5000);
+        m.insert(format!("sigma_max/{}", w.name), s);
+    }
+    m.insert("weight_norm".into(), norm2.sqrt());
+    m.insert("distance_to_init".into(), dist2.sqrt());
+    let f = probes::probe_net(&trainer.net, &task.train, probe_examples)?;
+    m.insert("feature_effective_rank".into(), f.effective_rank);
+    m.insert("dead_fraction".into(), f.dead_fraction);
+    let ev = trainer.reg.evaluate(&trainer.net, Mode::Exact)?;
+    for (label, v) in trainer.reg.labels().into_iter().zip(ev.per_term) {
+        m.insert(format!("reg/{label}"), v);
+    }
+    Ok(m)
+}
+
+struct Shared<'a> {
+    exp: &'a Experiment,
+    out: &'a Path,
+    rows: Mutex<Vec<Row>>,
+    failed: AtomicBool,
+}
+
+impl Shared<'_> {
+    /// Rewrite results.json / results.csv with every row so far (sorted), atomically.
+    fn publish(&self, rows: &mut Vec<Row>) -> Result<(), String> {
+        let arms: Vec<String> = self.exp.arms.iter().map(|a| a.name.clone()).collect();
+        sort_rows(rows, &arms);
+        let res = Results { name: self.exp.name.clone(), arms, seeds: self.exp.seeds.clone(), tasks: self.exp.stream.tasks, rows: rows.clone() };
+        let mut json = serde_json::to_string_pretty(&res).map_err(|e| e.to_string())?;
+        json.push('\n');
+        write_atomic(&self.out.join("results.json"), json.as_bytes()).map_err(|e| e.to_string())?;
+        write_atomic(&self.out.join("results.csv"), to_csv(rows).as_bytes()).map_err(|e| e.to_string())
+    }
+}
+
+/// Run one job from its checkpoint (if any) to the last task. Returns its seconds.
+fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &(dyn Fn(Event) + Sync)) -> Result<f64, String> {
+    let t0 = Instant::now();
+    let exp = sh.exp;
+    let (arm, seed) = (&exp.arms[job / exp.seeds.len()], exp.seeds[job % exp.seeds.len()]);
+    let cfg = exp.train_config(arm, seed)?;
+    let steps_per_task = base.train.len().div_ceil(cfg.batch) * cfg.epochs;
+    let total = (steps_per_task * exp.stream.tasks) as u64;
+    let device = reglab_train::device::autodiff_device(reglab_train::device::DeviceKind::Cpu)?;
+    let mut trainer = Trainer::new(&cfg, &base.train.example_shape, base.train.classes, &device, None, total).map_err(|e| e.to_string())?;
+    let init = trainer.reg.anchor_pytorch();
+    let path = ckpt_path(sh.out, &arm.name, seed);
+    let (mut done, mut rows) = (0usize, Vec::new());
+    if path.exists() {
+        let (c, d, r) = load_job(&path)?;
+        trainer.restore(c).map_err(|e| e.to_string())?;
+        done = d;
+        rows = r;
+    }
+    events(Event::JobStart { job, arm: arm.name.clone(), seed, first_task: done + 1, tasks: exp.stream.tasks });
+    for task in done + 1..=exp.stream.tasks {
+        if sh.failed.load(Ordering::Relaxed) {
+            return Err("stopped: another job failed".into());
+        }
+        let data = stream.task(seed, task);
+        for e in 1..=cfg.epochs {
+            let global_epoch = (task - 1) * cfg.epochs + e;
+            trainer
+                .train_epoch(&data.train, global_epoch, &mut |_| {})
+                .map_err(|err| format!("arm `{}`, seed {seed}, task {task}: {err}", arm.name))?;
+            events(Event::Epoch { job, task, epoch: e, epochs: cfg.epochs });
+        }
+        let metrics = probe_row(&mut trainer, &init, &data, exp.probe.examples)?;
+        let acc = metrics["train_accuracy"];
+        rows.push(Row { arm: arm.name.clone(), seed, task, metrics });
+        save_job(&path, &trainer.checkpoint().map_err(|e| e.to_string())?, task, &rows)?;
+        {
+            let mut all = sh.rows.lock().expect("rows");
+            all.retain(|r| !(r.arm == arm.name && r.seed == seed));
+            all.extend(rows.iter().cloned());
+            sh.publish(&mut all)?;
+        }
+        events(Event::TaskEnd { job, task, train_accuracy: acc });
+    }
+    events(Event::JobEnd { job });
+    Ok(t0.elapsed().as_secs_f64())
+}
+
+/// Run (or resume) the experiment into `opts.out`. Every input is checked before anything is
+/// written. Returns the results.
+pub fn run(exp: &Experiment, opts: &RunOptions, events: &(dyn Fn(Event) + Sync)) -> Result<Results, RunError> {
+    let t0 = Instant::now();
+    exp.validate().map_err(RunError::Input)?;
+    let base = load_split(exp)?;
+    let kind = exp.stream_kind().map_err(RunError::Input)?;
+    // Shapes are checked by building one model (cheap) before anything is written.
+    let device = reglab_train::device::autodiff_device(reglab_train::device::DeviceKind::Cpu).map_err(RunError::Input)?;
+    for arm in &exp.arms {
+        let cfg = exp.train_config(arm, exp.seeds[0]).map_err(RunError::Input)?;
+        Trainer::new(&cfg, &base.train.example_shape, base.train.classes, &device, None, 1).map_err(|e| RunError::Input(e.to_string()))?;
+    }
+    let out = &opts.out;
+    let config_text = exp.to_toml();
+    let has_run = out.join("checkpoints").exists();
+    if opts.resume {
+        let old = std::fs::read_to_string(out.join("config.toml"))
+            .map_err(|e| RunError::Input(format!("--resume: {}: {e}", out.join("config.toml").display())))?;
+        if old != config_text {
+            return Err(RunError::Input(format!(
+                "--resume: the experiment differs from the one in {} (compare its config.toml); resume with the same file and --set values",
+                out.display()
+            )));
+        }
+    } else if has_run {
+        return Err(RunError::Input(format!("{} holds a previous run: continue it with --resume, or choose another --out", out.display())));
+    }
+    std::fs::create_dir_all(out).map_err(|e| RunError::Input(format!("{}: {e}", out.display())))?;
+    write_atomic(&out.join("config.toml"), config_text.as_bytes()).map_err(|e| RunError::Failed(e.to_string()))?;
+
+    let stream = Stream::new(kind, base.clone());
+    let n_jobs = exp.arms.len() * exp.seeds.len();
+    let sh = Shared { exp, out, rows: Mutex::new(Vec::new()), failed: AtomicBool::new(false) };
+    let next = AtomicUsize::new(0);
+    let seconds: Mutex<Vec<(usize, f64)>> = Mutex::new(Vec::new());
+    let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.clamp(1, n_jobs) {
+            s.spawn(|| loop {
+                let job = next.fetch_add(1, Ordering::SeqCst);
+                if job >= n_jobs || sh.failed.load(Ordering::Relaxed) {
+                    break;
+                }
+                match run_job(&sh, &stream, &base, job, events) {
+                    Ok(t) => seconds.lock().expect("seconds").push((job, t)),
+                    Err(e) => {
+                        sh.failed.store(true, Ordering::Relaxed);
+                        errors.lock().expect("errors").push(e);
+                    }
+                }
+            });
+        }
+    });
+    let errors = errors.into_inner().expect("errors");
+    if let Some(e) = errors.iter().find(|e| !e.starts_with("stopped:")).or(errors.first()) {
+        return Err(RunError::Failed(format!("{e}; finished tasks are checkpointed in {}: rerun with --resume", out.display())));
+    }
+    let mut rows = sh.rows.into_inner().expect("rows");
+    let arms: Vec<String> = exp.arms.iter().map(|a| a.name.clone()).collect();
+    sort_rows(&mut rows, &arms);
+    let results = Results { name: exp.name.clone(), arms, seeds: exp.seeds.clone(), tasks: exp.stream.tasks, rows };
+    let mut secs = seconds.into_inner().expect("seconds");
+    secs.sort_by_key(|x| x.0);
+    let timing = serde_json::json!({
+        "total_seconds": t0.elapsed().as_secs_f64(),
+        "jobs": opts.jobs,
+        "job_seconds": secs.iter().map(|(j, t)| serde_json::json!({
+            "arm": exp.arms[j / exp.seeds.len()].name, "seed": exp.seeds[j % exp.seeds.len()], "seconds": t
+        })).collect::<Vec<_>>(),
+    });
+    let mut t = serde_json::to_string_pretty(&timing).map_err(|e| RunError::Failed(e.to_string()))?;
+    t.push('\n');
+    write_atomic(&out.join("timing.json"), t.as_bytes()).map_err(|e| RunError::Failed(e.to_string()))?;
+    Ok(results)
+}

@@ -1,0 +1,107 @@
+//! Task streams: the sequence of tasks one network is trained on, without reset.
+//!
+//! - `permuted`: task t permutes the input pixels by a fixed random permutation (drawn from the
+//!   seed and t), train and test sets alike; labels unchanged. Every task, the first included,
+//!   is permuted.
+//! - `random-label`: a fixed training subset; for each task the labels are drawn anew,
+//!   uniformly over the classes, from the seed and t. The test set of a task is the same
+//!   examples with the same labels, so its accuracy is the fit of the task in evaluation mode:
+//!   the measure of pure trainability.
+//! - `single`: one task, the data as it is.
+
+use super::config::StreamKind;
+use rand::{Rng, SeedableRng};
+use reglab_core::{Dataset, Split};
+
+/// A stream over a base split.
+pub struct Stream {
+    kind: StreamKind,
+    base: Split,
+}
+
+fn rng(seed: u64, task: usize, salt: u64) -> rand_chacha::ChaCha8Rng {
+    rand_chacha::ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (task as u64).wrapping_mul(0xD1B5_4A32_D192_ED03) ^ salt)
+}
+
+impl Stream {
+    /// A stream of `kind` over `base` (already cut to the configured subsets).
+    pub fn new(kind: StreamKind, base: Split) -> Self {
+        Self { kind, base }
+    }
+
+    /// The data of task `task` (1-based) for `seed`.
+    pub fn task(&self, seed: u64, task: usize) -> Split {
+        match self.kind {
+            StreamKind::Single => self.base.clone(),
+            StreamKind::Permuted => {
+                let d = self.base.train.example_len();
+                let perm = crate::data::seeded_permutation(d, seed.wrapping_mul(31) ^ (task as u64).wrapping_mul(0x5851_F42D_4C95_7F2D) ^ 0x9e3779b9);
+                let permute = |ds: &Dataset, name: String| {
+                    let mut features = Vec::with_capacity(ds.features.len());
+                    for i in 0..ds.len() {
+                        let x = ds.example(i);
+                        features.extend(perm.iter().map(|&p| x[p]));
+                    }
+                    Dataset { name, features, ..ds.clone() }
+                };
+                Split {
+                    train: permute(&self.base.train, format!("{}/perm{task}", self.base.train.name)),
+                    test: permute(&self.base.test, format!("{}/perm{task}", self.base.test.name)),
+                }
+            }
+            StreamKind::RandomLabel => {
+                let mut r = rng(seed, task, 0x1abe1);
+                let classes = self.base.train.classes;
+                let labels: Vec<u8> = (0..self.base.train.len()).map(|_| r.random_range(0..classes) as u8).collect();
+                let train = Dataset { name: format!("{}/random-labels{task}", self.base.train.name), labels, ..self.base.train.clone() };
+                Split { test: train.clone(), train }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Split {
+        let ds = |n: usize, name: &str| Dataset {
+            name: name.into(),
+            example_shape: vec![6],
+            features: (0..n * 6).map(|i| i as f32).collect(),
+            labels: (0..n).map(|i| (i % 3) as u8).collect(),
+            classes: 3,
+        };
+        Split { train: ds(20, "tr"), test: ds(5, "te") }
+    }
+
+    #[test]
+    fn permuted_tasks_permute_train_and_test_alike_and_differ_by_task() {
+        let s = Stream::new(StreamKind::Permuted, base());
+        let t1 = s.task(0, 1);
+        let t2 = s.task(0, 2);
+        assert_eq!(t1, s.task(0, 1), "deterministic");
+        assert_ne!(t1.train.features, t2.train.features);
+        assert_eq!(t1.train.labels, base().train.labels);
+        // the same permutation on both sides: each example is a permutation of the original
+        let mut a = t1.test.example(2).to_vec();
+        a.sort_by(f32::total_cmp);
+        assert_eq!(a, base().test.example(2));
+        // test example j of task 1 is the original permuted like train example j
+        let perm: Vec<usize> = t1.train.example(0).iter().map(|&v| v as usize).collect();
+        let want: Vec<f32> = perm.iter().map(|&p| base().test.example(3)[p]).collect();
+        assert_eq!(t1.test.example(3), &want[..]);
+    }
+
+    #[test]
+    fn random_labels_change_per_task_and_test_equals_train() {
+        let s = Stream::new(StreamKind::RandomLabel, base());
+        let t1 = s.task(0, 1);
+        let t2 = s.task(0, 2);
+        assert_eq!(t1.train, t1.test);
+        assert_ne!(t1.train.labels, t2.train.labels);
+        assert_eq!(t1.train.features, base().train.features);
+        assert!(t1.train.labels.iter().all(|&l| l < 3));
+        assert_ne!(t1.train.labels, s.task(1, 1).train.labels, "seed matters");
+    }
+}
