@@ -53,7 +53,7 @@ impl<'a> TensorRef<'a> {
     /// `(rows, cols)` of the matrix view: `[out, prod(rest)]`.
     pub fn matrix_dims(&self) -> (usize, usize) {
         let rows = self.shape.first().copied().unwrap_or(1);
-        let cols = if rows == 0 { 0 } else { self.data.len() / rows };
+        let cols = self.data.len().checked_div(rows).unwrap_or(0);
         (rows, cols)
     }
 

@@ -8,7 +8,7 @@
 //! regularizers applied by a proximal step in training (`l1`), the gradient written is the
 //! subgradient (sign(w), 0 at 0).
 
-use reglab_core::{Layout, Mode, NamedTensor, Role, Selection, Target, TargetGrad, TensorRef};
+use reglab_core::{Layout, Mode, NamedTensor, Selection, Target, TargetGrad, TensorRef};
 use serde::Serialize;
 
 /// One row of the report.
@@ -52,10 +52,10 @@ pub fn evaluate(
     let mut inits: Vec<Option<&NamedTensor>> = Vec::with_capacity(weights.len());
     for w in weights {
         let i = init.and_then(|i| i.iter().find(|t| t.name == w.name));
-        if let Some(i) = i {
-            if i.shape != w.shape {
-                return Err(format!("init tensor `{}` has shape {:?}, the weights have {:?}", w.name, i.shape, w.shape));
-            }
+        if let Some(i) = i
+            && i.shape != w.shape
+        {
+            return Err(format!("init tensor `{}` has shape {:?}, the weights have {:?}", w.name, i.shape, w.shape));
         }
         inits.push(i);
     }
@@ -117,7 +117,6 @@ pub fn evaluate(
         }
         out
     });
-    let _ = Role::Other;
     Ok((report, grads))
 }
 

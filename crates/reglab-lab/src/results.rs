@@ -23,7 +23,7 @@ pub struct Row {
 /// Sort rows by arm order (as given), seed, task.
 pub fn sort_rows(rows: &mut [Row], arm_order: &[String]) {
     let pos = |a: &str| arm_order.iter().position(|x| x == a).unwrap_or(usize::MAX);
-    rows.sort_by(|a, b| (pos(&a.arm), a.seed, a.task).cmp(&(pos(&b.arm), b.seed, b.task)));
+    rows.sort_by_key(|r| (pos(&r.arm), r.seed, r.task));
 }
 
 /// The CSV text: columns `arm,seed,task` and then every metric name (sorted) present in any row;

@@ -36,7 +36,7 @@ impl OptimSpec {
     /// A fresh optimizer.
     pub fn init(&self) -> ModuleOptimizer {
         match *self {
-            OptimSpec::Sgd { momentum } if momentum == 0.0 => SgdConfig::new().init(),
+            OptimSpec::Sgd { momentum: 0.0 } => SgdConfig::new().init(),
             OptimSpec::Sgd { momentum } => SgdConfig::new()
                 .with_momentum(Some(MomentumConfig { momentum, dampening: 0.0, nesterov: false }))
                 .init(),

@@ -190,15 +190,20 @@ struct Shared<'a> {
 
 impl Shared<'_> {
     /// Rewrite results.json / results.csv with every row so far (sorted), atomically.
-    fn publish(&self, rows: &mut Vec<Row>) -> Result<(), String> {
-        let arms: Vec<String> = self.exp.arms.iter().map(|a| a.name.clone()).collect();
-        sort_rows(rows, &arms);
-        let res = Results { name: self.exp.name.clone(), arms, seeds: self.exp.seeds.clone(), tasks: self.exp.stream.tasks, rows: rows.clone() };
-        let mut json = serde_json::to_string_pretty(&res).map_err(|e| e.to_string())?;
-        json.push('\n');
-        write_atomic(&self.out.join("results.json"), json.as_bytes()).map_err(|e| e.to_string())?;
-        write_atomic(&self.out.join("results.csv"), to_csv(rows).as_bytes()).map_err(|e| e.to_string())
+    fn publish(&self, rows: &mut [Row]) -> Result<(), String> {
+        publish(self.exp, self.out, rows)
     }
+}
+
+/// Write results.json / results.csv of `rows` (sorted first) into `out`, atomically.
+fn publish(exp: &Experiment, out: &Path, rows: &mut [Row]) -> Result<(), String> {
+    let arms: Vec<String> = exp.arms.iter().map(|a| a.name.clone()).collect();
+    sort_rows(rows, &arms);
+    let res = Results { name: exp.name.clone(), arms, seeds: exp.seeds.clone(), tasks: exp.stream.tasks, rows: rows.to_vec() };
+    let mut json = serde_json::to_string_pretty(&res).map_err(|e| e.to_string())?;
+    json.push('\n');
+    write_atomic(&out.join("results.json"), json.as_bytes()).map_err(|e| e.to_string())?;
+    write_atomic(&out.join("results.csv"), to_csv(rows).as_bytes()).map_err(|e| e.to_string())
 }
 
 /// Run one job from its checkpoint (if any) to the last task. Returns its seconds.
@@ -219,6 +224,11 @@ fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &
         trainer.restore(c).map_err(|e| e.to_string())?;
         done = d;
         rows = r;
+        // The rows of the tasks done before the resume belong to the results too (a job that
+        // had finished all its tasks trains nothing below and would never publish them).
+        let mut all = sh.rows.lock().expect("rows");
+        all.retain(|r| !(r.arm == arm.name && r.seed == seed));
+        all.extend(rows.iter().cloned());
     }
     events(Event::JobStart { job, arm: arm.name.clone(), seed, first_task: done + 1, tasks: exp.stream.tasks });
     for task in done + 1..=exp.stream.tasks {
@@ -310,6 +320,8 @@ pub fn run(exp: &Experiment, opts: &RunOptions, events: &(dyn Fn(Event) + Sync))
     let mut rows = sh.rows.into_inner().expect("rows");
     let arms: Vec<String> = exp.arms.iter().map(|a| a.name.clone()).collect();
     sort_rows(&mut rows, &arms);
+    // Publish once more: after a resume, jobs that were already finished published nothing.
+    publish(exp, out, &mut rows).map_err(RunError::Failed)?;
     let results = Results { name: exp.name.clone(), arms, seeds: exp.seeds.clone(), tasks: exp.stream.tasks, rows };
     let mut secs = seconds.into_inner().expect("seconds");
     secs.sort_by_key(|x| x.0);

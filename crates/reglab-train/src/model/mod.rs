@@ -88,6 +88,7 @@ impl fmt::Display for ModelSpec {
 
 /// A classifier: an [`Mlp`] or a [`Cnn`].
 #[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)] // one per run, moved rarely: boxing would only add indirection
 pub enum Net {
     /// Multi-layer perceptron.
     Mlp(Mlp),
