@@ -13,3 +13,15 @@ pub mod report;
 pub mod probes;
 pub mod results;
 pub mod train_run;
+
+/// Why a run (`reglab train` or `reglab run`) failed: bad input, found before anything is
+/// written (exit code 2), or a failure while training (exit code 1).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Bad input: data, configuration, spec, file.
+    #[error("{0}")]
+    Input(String),
+    /// Failure while running.
+    #[error("{0}")]
+    Failed(String),
+}

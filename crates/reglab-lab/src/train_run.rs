@@ -13,6 +13,7 @@
 //!   the same seed gives the same file byte for byte. Written once, when the run finishes.
 //! - `timing.json`: wall-clock seconds per epoch and steps per second.
 
+pub use crate::RunError;
 use crate::data::DataSource;
 use reglab_core::Split;
 use reglab_train::device::DeviceKind;
@@ -68,17 +69,6 @@ pub struct Timing {
     pub total_seconds: f64,
     /// Optimizer steps per second over the training phases.
     pub steps_per_second: f64,
-}
-
-/// Why a run failed: bad input (exit code 2) or a failure during training (exit code 1).
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// Bad input: data, config, spec, file.
-    #[error("{0}")]
-    Input(String),
-    /// Training stopped.
-    #[error("{0}")]
-    Failed(String),
 }
 
 /// Load the data of a run.

@@ -147,7 +147,7 @@ impl Experiment {
     /// Parse TOML text, apply `key=value` overrides (dotted keys, values in TOML syntax or bare
     /// strings), deserialize and check every value. Errors name the key.
     pub fn parse(text: &str, overrides: &[String]) -> Result<Self, String> {
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string().trim_end().to_string())?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| one_line_parse_error(text, &e))?;
         let mut doc = toml::Value::Table(table);
         for o in overrides {
             apply_override(&mut doc, o)?;
@@ -299,6 +299,20 @@ impl Experiment {
     }
 }
 
+/// A TOML syntax error as one line: `TOML parse error at line L, column C: message`.
+fn one_line_parse_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim_end().replace('\n', "; ");
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!("TOML parse error at line {line}, column {column}: {msg}")
+        }
+        None => format!("TOML parse error: {msg}"),
+    }
+}
+
 /// Set `a.b.c = value` in a TOML table. The value is read as TOML (`3`, `1e-3`, `[1, 2]`,
 /// `"x"`, `true`), or taken as a string when it does not parse. Array-of-table entries are
 /// addressed by index: `arm.1.reg=["l2=1e-4"]`.
@@ -338,4 +352,188 @@ fn apply_override(doc: &mut toml::Value, o: &str) -> Result<(), String> {
         };
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small valid experiment; tests edit it by text replacement.
+    const BASE: &str = r#"
+name = "t"
+seeds = [0, 1]
+
+[data]
+source = "digits"
+subset = 200
+
+[model]
+kind = "mlp"
+hidden = [32]
+
+[optim]
+kind = "adam"
+lr = 1e-3
+batch = 32
+
+[stream]
+kind = "permuted"
+tasks = 3
+epochs_per_task = 2
+
+[[arm]]
+name = "none"
+
+[[arm]]
+name = "spectral"
+reg = ["spectral=1e-2"]
+"#;
+
+    fn edited(from: &str, to: &str) -> String {
+        assert!(BASE.contains(from), "`{from}` not in BASE");
+        BASE.replacen(from, to, 1)
+    }
+
+    /// Parsing fails, and the message contains every one of `want`.
+    fn err(text: &str, overrides: &[&str], want: &[&str]) -> String {
+        let sets: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        let e = Experiment::parse(text, &sets).expect_err("should fail");
+        for w in want {
+            assert!(e.contains(w), "expected `{w}` in: {e}");
+        }
+        assert!(!e.contains('\n'), "one line: {e}");
+        e
+    }
+
+    fn ok(text: &str, overrides: &[&str]) -> Experiment {
+        let sets: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        Experiment::parse(text, &sets).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_valid_file_parses_with_defaults() {
+        let e = ok(BASE, &[]);
+        assert_eq!(e.name, "t");
+        assert_eq!(e.question, "");
+        assert_eq!(e.seeds, vec![0, 1]);
+        assert_eq!(e.data.subset, Some(200));
+        assert_eq!(e.model_spec().unwrap(), ModelSpec::Mlp { hidden: vec![32] });
+        assert_eq!(e.optim_spec().unwrap(), OptimSpec::Adam);
+        assert_eq!(e.stream_kind().unwrap(), StreamKind::Permuted);
+        assert_eq!((e.stream.tasks, e.stream.epochs_per_task), (3, 2));
+        assert_eq!(e.probe.examples, 500);
+        assert_eq!(e.arms.len(), 2);
+        assert!(e.arms[0].reg.is_empty());
+        assert_eq!(e.arms[1].reg, vec!["spectral=1e-2".to_string()]);
+        // the resolved form (config.toml) reads back to the same experiment
+        assert_eq!(ok(&e.to_toml(), &[]), e);
+        // defaults: seeds [0], cnn channels [16, 32], sgd momentum 0.9, adamw decay 0.01
+        let d = ok(&edited("seeds = [0, 1]\n", ""), &[]);
+        assert_eq!(d.seeds, vec![0]);
+        let c = ok(&edited("kind = \"mlp\"\nhidden = [32]", "kind = \"cnn\""), &[]);
+        assert_eq!(c.model_spec().unwrap(), ModelSpec::Cnn { channels: vec![16, 32] });
+        let s = ok(&edited("kind = \"adam\"", "kind = \"sgd\""), &[]);
+        assert_eq!(s.optim_spec().unwrap(), OptimSpec::Sgd { momentum: 0.9 });
+        let w = ok(&edited("kind = \"adam\"", "kind = \"adamw\""), &[]);
+        assert_eq!(w.optim_spec().unwrap(), OptimSpec::Adamw { weight_decay: 0.01 });
+    }
+
+    #[test]
+    fn the_quickstart_parses() {
+        let e = ok(include_str!("../../../../experiments/quickstart.toml"), &[]);
+        assert_eq!(e.name, "quickstart");
+        assert_eq!(e.arms.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["none", "l2-init", "spectral"]);
+        assert_eq!(e.stream_kind().unwrap(), StreamKind::RandomLabel);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        err(&format!("colour = 1\n{BASE}"), &[], &["unknown field", "`colour`"]);
+        err(&edited("batch = 32", "batch = 32\nlrr = 1"), &[], &["unknown field", "`lrr`", "optim"]);
+        err(&edited("subset = 200", "subset = 200\nshuffle = true"), &[], &["`shuffle`", "data"]);
+        err(&edited("name = \"none\"", "name = \"none\"\nregs = []"), &[], &["`regs`"]);
+    }
+
+    #[test]
+    fn wrong_types_are_named() {
+        err(&edited("lr = 1e-3", "lr = \"x\""), &[], &["invalid type", "optim.lr"]);
+        err(&edited("tasks = 3", "tasks = -1"), &[], &["stream.tasks"]);
+        err(&edited("tasks = 3", "tasks = 1.5"), &[], &["stream.tasks"]);
+        err(&edited("hidden = [32]", "hidden = 32"), &[], &["model.hidden"]);
+        err(&edited("seeds = [0, 1]", "seeds = 0"), &[], &["seeds"]);
+        err(&edited("batch = 32\n", ""), &[], &["missing field", "`batch`", "optim"]);
+        err("name = \"t\"\n[data\n", &[], &["TOML parse error at line 2"]);
+    }
+
+    #[test]
+    fn bad_arms_are_named() {
+        err(&edited("spectral=1e-2", "nope=1"), &[], &["arm[1].reg", "spectral", "nope"]);
+        err(&edited("spectral=1e-2", "spectral=-1"), &[], &["arm[1].reg", "spectral"]);
+        err(&edited("spectral=1e-2", "spectral=nan"), &[], &["arm[1].reg"]);
+        let no_arms = &BASE[..BASE.find("[[arm]]").unwrap()];
+        err(no_arms, &[], &["[[arm]]"]);
+        err(&edited("name = \"spectral\"", "name = \"none\""), &[], &["arm[1].name", "two arms", "`none`"]);
+        err(&edited("name = \"spectral\"", "name = \" \""), &[], &["arm[1].name", "empty"]);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        err(&edited("tasks = 3", "tasks = 0"), &[], &["stream.tasks"]);
+        err(&edited("epochs_per_task = 2", "epochs_per_task = 0"), &[], &["stream.epochs_per_task"]);
+        err(&edited("kind = \"permuted\"", "kind = \"shuffled\""), &[], &["stream.kind", "shuffled"]);
+        err(&edited("kind = \"mlp\"", "kind = \"cnn\""), &[], &["model.hidden", "mlp"]);
+        err(&edited("hidden = [32]", "hidden = [32]\nchannels = [8]"), &[], &["model.channels", "cnn"]);
+        err(&edited("kind = \"mlp\"", "kind = \"rnn\""), &[], &["model.kind", "rnn"]);
+        err(&edited("hidden = [32]", "hidden = [32, 0]"), &[], &["model.hidden"]);
+        err(&edited("kind = \"adam\"", "kind = \"lbfgs\""), &[], &["optim.kind", "lbfgs"]);
+        err(&edited("lr = 1e-3", "lr = 0.0"), &[], &["optim.lr"]);
+        err(&edited("lr = 1e-3", "lr = -1.0"), &[], &["optim.lr"]);
+        err(&edited("batch = 32", "batch = 0"), &[], &["optim.batch"]);
+        err(&edited("batch = 32", "batch = 32\nmomentum = 0.5"), &[], &["optim.momentum", "sgd"]);
+        err(&edited("batch = 32", "batch = 32\nweight_decay = 0.1"), &[], &["optim.weight_decay", "adamw"]);
+        err(&edited("source = \"digits\"", "source = \"cifar\""), &[], &["data.source"]);
+        err(&edited("subset = 200", "subset = 200\npath = \"/x\""), &[], &["data.path"]);
+        err(&edited("subset = 200", "subset = 0"), &[], &["data.subset"]);
+        err(&edited("subset = 200", "test_subset = 0"), &[], &["data.test_subset"]);
+        err(&edited("seeds = [0, 1]", "seeds = []"), &[], &["seeds", "empty"]);
+        err(&edited("seeds = [0, 1]", "seeds = [1, 1]"), &[], &["seeds", "repeated"]);
+        err(&edited("[[arm]]", "[probe]\nexamples = 0\n\n[[arm]]"), &[], &["probe.examples"]);
+    }
+
+    #[test]
+    fn overrides_apply_before_checking() {
+        let e = ok(BASE, &["stream.tasks=3", "arm.1.reg=[\"l2=1e-4\"]", "optim.lr=0.01"]);
+        assert_eq!(e.stream.tasks, 3);
+        assert_eq!(e.arms[1].reg, vec!["l2=1e-4".to_string()]);
+        assert_eq!(e.arms[1].name, "spectral");
+        assert_eq!(e.optim.lr, 0.01);
+        let e = ok(BASE, &["stream.tasks=7", "stream.kind=random-label", "arm.0.name=base", "seeds=[4]", "probe.examples=10"]);
+        assert_eq!(e.stream.tasks, 7);
+        assert_eq!(e.stream_kind().unwrap(), StreamKind::RandomLabel, "a bare word is a string");
+        assert_eq!(e.arms[0].name, "base");
+        assert_eq!(e.seeds, vec![4]);
+        assert_eq!(e.probe.examples, 10, "a missing table is created");
+        // later overrides win
+        assert_eq!(ok(BASE, &["optim.lr=0.1", "optim.lr=0.2"]).optim.lr, 0.2);
+        // the resolved file holds the overrides
+        assert!(ok(BASE, &["optim.lr=0.01"]).to_toml().contains("lr = 0.01"));
+    }
+
+    #[test]
+    fn bad_overrides_are_errors() {
+        // a new key is caught by deserialization, like in the file
+        err(BASE, &["optim.foo=1"], &["unknown field", "`foo`", "optim"]);
+        err(BASE, &["colour=1"], &["unknown field", "`colour`"]);
+        // values are checked after overriding
+        err(BASE, &["stream.tasks=0"], &["stream.tasks"]);
+        err(BASE, &["optim.lr=x"], &["optim.lr"]);
+        err(BASE, &["arm.1.reg=[\"nope=1\"]"], &["arm[1].reg"]);
+        // arm indices
+        err(BASE, &["arm.2.reg=[]"], &["arm.2.reg", "out of range", "length 2"]);
+        err(BASE, &["arm.x.reg=[]"], &["`x`", "index"]);
+        // malformed
+        err(BASE, &["stream.tasks"], &["KEY=VALUE"]);
+        err(BASE, &["stream..tasks=1"], &["bad key"]);
+        err(BASE, &["name.x=1"], &["`name` is not a table"]);
+    }
 }

@@ -6,4 +6,5 @@ pub mod runner;
 pub mod stream;
 
 pub use config::Experiment;
-pub use runner::{run, Event, Results, RunError, RunOptions};
+pub use crate::RunError;
+pub use runner::{Event, Results, RunOptions, run};

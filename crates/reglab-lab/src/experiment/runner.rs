@@ -4,6 +4,7 @@
 
 use super::config::Experiment;
 use super::stream::Stream;
+use crate::RunError;
 use crate::probes;
 use crate::results::{sort_rows, to_csv, Row};
 use reglab_core::{Mode, NamedTensor, Split};
@@ -38,17 +39,6 @@ pub enum Event {
     TaskEnd { job: usize, task: usize, train_accuracy: f64 },
     /// A job finished.
     JobEnd { job: usize },
-}
-
-/// Why a run failed: bad input (exit code 2) or a failure while training (exit code 1).
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// Bad input, found before any training.
-    #[error("{0}")]
-    Input(String),
-    /// Failure while running.
-    #[error("{0}")]
-    Failed(String),
 }
 
 /// The whole output of a run.

@@ -1,0 +1,298 @@
+//! End-to-end tests of `reglab run`: the files of a run, determinism across `--jobs`, a run
+//! killed with SIGKILL and resumed, and bad experiment files (exit code 2, one line naming the
+//! key, nothing written).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn reglab() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_reglab"));
+    c.env("RAYON_NUM_THREADS", "1");
+    c
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `reglab run EXP --out OUT --quiet` plus `extra`.
+fn run(exp: &Path, out: &Path, extra: &[&str]) -> Output {
+    reglab().arg("run").arg(exp).arg("--out").arg(out).arg("--quiet").args(extra).output().expect("run reglab")
+}
+
+fn assert_ok(o: &Output) {
+    assert!(o.status.success(), "exit {:?}, stderr: {}", o.status.code(), stderr(o));
+}
+
+/// Bad input: exit code 2, one line on stderr starting with `error:` and containing every one
+/// of `want`, no panic.
+fn assert_input_error(o: &Output, want: &[&str]) {
+    let e = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {e}");
+    assert!(e.starts_with("error: "), "{e}");
+    for w in want {
+        assert!(e.contains(w), "expected `{w}` in: {e}");
+    }
+    assert!(!e.contains("panicked"), "{e}");
+    assert_eq!(e.trim_end().lines().count(), 1, "one line: {e}");
+}
+
+/// A small digits experiment: 2 arms (one spectral) × 2 seeds × `tasks` random-label tasks.
+fn experiment(tasks: usize, epochs: usize) -> String {
+    format!(
+        r#"name = "tiny"
+seeds = [0, 1]
+
+[data]
+source = "digits"
+subset = 200
+
+[model]
+kind = "mlp"
+hidden = [32]
+
+[optim]
+kind = "adam"
+lr = 3e-3
+batch = 32
+
+[stream]
+kind = "random-label"
+tasks = {tasks}
+epochs_per_task = {epochs}
+
+[probe]
+examples = 100
+
+[[arm]]
+name = "none"
+
+[[arm]]
+name = "spectral"
+reg = ["spectral=1e-2"]
+"#
+    )
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Data rows of a results.csv (0 if it does not exist or is being replaced).
+fn csv_rows(p: &Path) -> usize {
+    std::fs::read_to_string(p).map(|s| s.lines().count().saturating_sub(1)).unwrap_or(0)
+}
+
+#[test]
+fn a_run_writes_every_file_and_jobs_do_not_change_the_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = write(dir.path(), "tiny.toml", &experiment(3, 2));
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let o = run(&exp, &a, &["--jobs", "1"]);
+    assert_ok(&o);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("report.html"));
+
+    // config.toml: the resolved experiment
+    let config = std::fs::read_to_string(a.join("config.toml")).unwrap();
+    assert!(config.contains("name = \"tiny\"") && config.contains("tasks = 3") && config.contains("spectral=1e-2"), "{config}");
+
+    // results.json: arms × seeds × tasks rows, sorted, with every metric
+    let v: serde_json::Value = serde_json::from_slice(&read(&a.join("results.json"))).unwrap();
+    assert_eq!(v["name"], "tiny");
+    assert_eq!(v["arms"], serde_json::json!(["none", "spectral"]));
+    assert_eq!(v["seeds"], serde_json::json!([0, 1]));
+    assert_eq!(v["tasks"], 3);
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2 * 2 * 3);
+    let keys: Vec<(String, u64, u64)> =
+        rows.iter().map(|r| (r["arm"].as_str().unwrap().to_string(), r["seed"].as_u64().unwrap(), r["task"].as_u64().unwrap())).collect();
+    let mut want = Vec::new();
+    for arm in ["none", "spectral"] {
+        for seed in 0..2 {
+            for task in 1..=3 {
+                want.push((arm.to_string(), seed, task));
+            }
+        }
+    }
+    assert_eq!(keys, want);
+    let metrics = [
+        "train_loss",
+        "train_accuracy",
+        "test_loss",
+        "test_accuracy",
+        "sigma_max/layers.0.weight",
+        "sigma_max/layers.1.weight",
+        "weight_norm",
+        "distance_to_init",
+        "feature_effective_rank",
+        "dead_fraction",
+    ];
+    for r in rows {
+        let m = r["metrics"].as_object().unwrap();
+        for k in metrics {
+            assert!(m[k].as_f64().unwrap().is_finite(), "{k} in {r}");
+        }
+        let spectral = r["arm"] == "spectral";
+        assert_eq!(m.contains_key("reg/spectral"), spectral, "{r}");
+        assert_eq!(m.len(), metrics.len() + usize::from(spectral), "{r}");
+        // random-label: the test set is the training set
+        assert_eq!(m["train_accuracy"], m["test_accuracy"]);
+    }
+
+    // results.csv: header arm,seed,task + sorted metric names, one line per row
+    let csv = std::fs::read_to_string(a.join("results.csv")).unwrap();
+    let mut columns: Vec<&str> = metrics.to_vec();
+    columns.push("reg/spectral");
+    columns.sort();
+    assert_eq!(csv.lines().next().unwrap(), format!("arm,seed,task,{}", columns.join(",")));
+    assert_eq!(csv.lines().count(), 1 + 12);
+    assert!(csv.lines().nth(1).unwrap().starts_with("none,0,1,"));
+
+    // timing.json: one entry per job
+    let t: serde_json::Value = serde_json::from_slice(&read(&a.join("timing.json"))).unwrap();
+    assert!(t["total_seconds"].as_f64().unwrap() > 0.0);
+    assert_eq!(t["jobs"], 1);
+    assert_eq!(t["job_seconds"].as_array().unwrap().len(), 4);
+
+    // report and plots
+    let html = std::fs::read_to_string(a.join("report.html")).unwrap();
+    assert!(html.contains("tiny") && html.contains("spectral"));
+    for p in ["train_accuracy", "test_accuracy", "dead_fraction", "sigma_max_layers_0_weight", "reg_spectral"] {
+        let png = read(&a.join("plots").join(format!("{p}.png")));
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{p}.png");
+        assert!(a.join("plots").join(format!("{p}.svg")).is_file(), "{p}.svg");
+    }
+
+    // checkpoints, one per job
+    for arm in ["none", "spectral"] {
+        for seed in 0..2 {
+            assert!(a.join(format!("checkpoints/{arm}/seed-{seed}.safetensors")).is_file(), "{arm} {seed}");
+        }
+    }
+
+    // --jobs 2: the same bytes
+    assert_ok(&run(&exp, &b, &["--jobs", "2"]));
+    for f in ["results.json", "results.csv", "config.toml"] {
+        assert!(read(&a.join(f)) == read(&b.join(f)), "{f} differs between --jobs 1 and --jobs 2");
+    }
+    let t: serde_json::Value = serde_json::from_slice(&read(&b.join("timing.json"))).unwrap();
+    assert_eq!(t["jobs"], 2);
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tasks, epochs) = (6, 6);
+    let exp = write(dir.path(), "tiny.toml", &experiment(tasks, epochs));
+    let total_rows = 2 * 2 * tasks;
+    let (killed, whole) = (dir.path().join("killed"), dir.path().join("whole"));
+
+    // Start a run and SIGKILL it once the first job (arm `none`, seed 0) has finished and the
+    // second has published a row: the resumed run must keep the finished job's rows too.
+    let mut child = reglab()
+        .arg("run")
+        .arg(&exp)
+        .arg("--out")
+        .arg(&killed)
+        .args(["--quiet", "--jobs", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn reglab");
+    let t0 = Instant::now();
+    loop {
+        if csv_rows(&killed.join("results.csv")) > tasks {
+            break;
+        }
+        if let Some(s) = child.try_wait().unwrap() {
+            panic!("reglab run ended ({s}) before it could be killed");
+        }
+        assert!(t0.elapsed() < Duration::from_secs(300), "no rows after 300 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    let rows_at_kill = csv_rows(&killed.join("results.csv"));
+    assert!(rows_at_kill < total_rows, "the run finished ({rows_at_kill} rows) before the kill: make it longer");
+    assert!(killed.join("checkpoints/none/seed-0.safetensors").is_file());
+
+    // Without --resume: an error that says to use it, and nothing changed.
+    let before = read(&killed.join("results.csv"));
+    assert_input_error(&run(&exp, &killed, &[]), &["--resume", "previous run"]);
+    // --resume with another experiment: an error.
+    assert_input_error(&run(&exp, &killed, &["--resume", "--set", "optim.lr=0.01"]), &["--resume", "differs"]);
+    assert_input_error(&run(&exp, &killed, &["--resume", "--set", "arm.1.reg=[\"spectral=1e-3\"]"]), &["--resume", "differs"]);
+    assert!(read(&killed.join("results.csv")) == before, "a refused resume changed results.csv");
+    // --resume of a directory that holds no run: an error.
+    assert_input_error(&run(&exp, &dir.path().join("nothing"), &["--resume"]), &["--resume", "config.toml"]);
+
+    // Resume (with another --jobs: allowed) and compare with an uninterrupted run.
+    assert_ok(&run(&exp, &killed, &["--resume", "--jobs", "2"]));
+    assert_ok(&run(&exp, &whole, &["--jobs", "2"]));
+    assert_eq!(csv_rows(&killed.join("results.csv")), total_rows);
+    for f in ["results.json", "results.csv", "config.toml"] {
+        assert!(read(&killed.join(f)) == read(&whole.join(f)), "{f} differs after kill + --resume");
+    }
+    assert!(killed.join("report.html").is_file());
+
+    // Resuming a finished run trains nothing and leaves the same results.
+    assert_ok(&run(&exp, &killed, &["--resume"]));
+    for f in ["results.json", "results.csv"] {
+        assert!(read(&killed.join(f)) == read(&whole.join(f)), "{f} differs after resuming a finished run");
+    }
+}
+
+#[test]
+fn bad_experiment_files_are_input_errors_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = experiment(3, 2);
+    let no_arms = good[..good.find("[[arm]]").unwrap()].to_string();
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        ("unknown-key", format!("colour = \"red\"\n{good}"), vec!["unknown field", "`colour`"]),
+        ("unknown-optim-key", good.replace("batch = 32", "batch = 32\nlrr = 1"), vec!["unknown field", "`lrr`", "optim"]),
+        ("wrong-type", good.replace("lr = 3e-3", "lr = \"x\""), vec!["invalid type", "optim.lr"]),
+        ("negative-tasks", good.replace("tasks = 3", "tasks = -1"), vec!["stream.tasks"]),
+        ("unknown-reg", good.replace("spectral=1e-2", "nope=1"), vec!["arm[1].reg", "nope"]),
+        ("negative-reg", good.replace("spectral=1e-2", "spectral=-1"), vec!["arm[1].reg"]),
+        ("empty-arms", no_arms, vec!["[[arm]]"]),
+        ("zero-tasks", good.replace("tasks = 3", "tasks = 0"), vec!["stream.tasks"]),
+        ("zero-epochs", good.replace("epochs_per_task = 2", "epochs_per_task = 0"), vec!["stream.epochs_per_task"]),
+        ("stream-kind", good.replace("random-label", "shuffled"), vec!["stream.kind", "shuffled"]),
+        ("duplicate-arm", good.replace("name = \"spectral\"", "name = \"none\""), vec!["arm[1].name", "`none`"]),
+        ("malformed", good.replace("[optim]", "[optim"), vec!["TOML parse error", "line"]),
+    ];
+    for (name, text, want) in &cases {
+        let exp = write(dir.path(), &format!("{name}.toml"), text);
+        let out = dir.path().join(format!("out-{name}"));
+        let o = run(&exp, &out, &[]);
+        assert_input_error(&o, want);
+        assert!(stderr(&o).contains(&format!("{name}.toml")), "the file is named: {}", stderr(&o));
+        assert!(!out.exists(), "{name}: {} was created", out.display());
+    }
+
+    // a missing file
+    let out = dir.path().join("out-missing");
+    let o = run(&dir.path().join("missing.toml"), &out, &[]);
+    assert_input_error(&o, &["missing.toml"]);
+    assert!(!out.exists());
+
+    // bad command-line values: an out-of-range arm index, a new key, --jobs 0
+    let exp = write(dir.path(), "good.toml", &good);
+    for (extra, want) in [
+        (&["--set", "arm.2.reg=[]"][..], &["arm.2.reg", "out of range"][..]),
+        (&["--set", "optim.foo=1"], &["unknown field", "`foo`"]),
+        (&["--set", "stream.tasks=0"], &["stream.tasks"]),
+        (&["--jobs", "0"], &["--jobs"]),
+    ] {
+        let out = dir.path().join("out-set");
+        assert_input_error(&run(&exp, &out, extra), want);
+        assert!(!out.exists(), "{extra:?}");
+    }
+}
