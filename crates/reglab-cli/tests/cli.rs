@@ -1,26 +1,11 @@
 //! End-to-end tests of the `reglab` binary: real data, real training, every error path the
 //! foundation promises (exit code 2 and one clear line for bad input, never a panic).
 
+mod common;
+
+use common::{assert_input_error, reglab, run_args as run, stderr, stdout, write_safetensors};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn reglab() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_reglab"));
-    c.env("RAYON_NUM_THREADS", "1");
-    c
-}
-
-fn run(args: &[&str]) -> Output {
-    reglab().args(args).output().expect("run reglab")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use std::process::Output;
 
 /// The shared data directory: $REGLAB_DATA, else ../shared/data beside the repository.
 fn data_root() -> Option<PathBuf> {
@@ -28,15 +13,6 @@ fn data_root() -> Option<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
     p.join("mnist").is_dir().then_some(p)
-}
-
-/// Bad input: exit code 2, one line on stderr starting with `error:`, no panic.
-fn assert_input_error(o: &Output, want: &str) {
-    let e = stderr(o);
-    assert_eq!(o.status.code(), Some(2), "stderr: {e}");
-    assert!(e.contains(want), "expected `{want}` in: {e}");
-    assert!(!e.contains("panicked"), "{e}");
-    assert_eq!(e.trim_end().lines().count(), 1, "one line: {e}");
 }
 
 fn test_accuracy(o: &Output) -> f64 {
@@ -222,13 +198,6 @@ fn a_diverging_run_stops_names_epoch_and_step_and_keeps_the_last_good_checkpoint
     let ck = std::fs::read(out.join("model.safetensors")).unwrap();
     assert!(ck.len() > 1000);
     assert!(!out.join("metrics.json").exists());
-}
-
-fn write_safetensors(path: &Path, tensors: &[(&str, Vec<usize>, Vec<f32>)]) {
-    // minimal writer through the library, so the test does not depend on a Python install
-    let t: Vec<reglab_core::NamedTensor> =
-        tensors.iter().map(|(n, s, d)| reglab_core::NamedTensor::new(*n, s.clone(), d.clone())).collect();
-    reglab_train::tensorfile::write(path, &t).unwrap();
 }
 
 #[test]

@@ -1,30 +1,10 @@
 //! End-to-end tests of `reglab inspect`: a real (tiny) training run, hand-made checkpoints with
 //! known spectra, and the bad-input paths (exit code 2, one line).
 
-use reglab_core::NamedTensor;
+mod common;
+
+use common::{assert_input_error, run_args as run, stderr, stdout, write_safetensors as write};
 use reglab_core::linalg::{seeded_unit_vector, top_singular};
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_reglab")).env("RAYON_NUM_THREADS", "1").args(args).output().expect("run reglab")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn assert_input_error(o: &Output, want: &str) {
-    let e = stderr(o);
-    assert_eq!(o.status.code(), Some(2), "stderr: {e}");
-    assert!(e.contains(want), "expected `{want}` in: {e}");
-    assert!(!e.contains("panicked"), "{e}");
-    assert_eq!(e.trim_end().lines().count(), 1, "one line: {e}");
-}
 
 fn inspect_json(args: &[&str]) -> Vec<serde_json::Value> {
     let mut a = vec!["inspect", "--json"];
@@ -34,10 +14,6 @@ fn inspect_json(args: &[&str]) -> Vec<serde_json::Value> {
     serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap().as_array().unwrap().clone()
 }
 
-fn write(path: &Path, tensors: &[(&str, Vec<usize>, Vec<f32>)]) {
-    let t: Vec<NamedTensor> = tensors.iter().map(|(n, s, d)| NamedTensor::new(*n, s.clone(), d.clone())).collect();
-    reglab_train::tensorfile::write(path, &t).unwrap();
-}
 
 const KEYS: [&str; 11] = [
     "name",

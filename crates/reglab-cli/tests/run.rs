@@ -2,19 +2,12 @@
 //! killed with SIGKILL and resumed, and bad experiment files (exit code 2, one line naming the
 //! key, nothing written).
 
+mod common;
+
+use common::{assert_input_error_all as assert_input_error, reglab, stderr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn reglab() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_reglab"));
-    c.env("RAYON_NUM_THREADS", "1");
-    c
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// `reglab run EXP --out OUT --quiet` plus `extra`.
 fn run(exp: &Path, out: &Path, extra: &[&str]) -> Output {
@@ -23,19 +16,6 @@ fn run(exp: &Path, out: &Path, extra: &[&str]) -> Output {
 
 fn assert_ok(o: &Output) {
     assert!(o.status.success(), "exit {:?}, stderr: {}", o.status.code(), stderr(o));
-}
-
-/// Bad input: exit code 2, one line on stderr starting with `error:` and containing every one
-/// of `want`, no panic.
-fn assert_input_error(o: &Output, want: &[&str]) {
-    let e = stderr(o);
-    assert_eq!(o.status.code(), Some(2), "stderr: {e}");
-    assert!(e.starts_with("error: "), "{e}");
-    for w in want {
-        assert!(e.contains(w), "expected `{w}` in: {e}");
-    }
-    assert!(!e.contains("panicked"), "{e}");
-    assert_eq!(e.trim_end().lines().count(), 1, "one line: {e}");
 }
 
 /// A small digits experiment: 2 arms (one spectral) × 2 seeds × `tasks` random-label tasks.
