@@ -246,3 +246,25 @@ fn penalty_errors() {
     std::fs::write(&junk, b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}xxxxxxx").unwrap();
     assert_input_error(&run(&["penalty", "--weights", junk.to_str().unwrap(), "--reg", "l2=1"]), "junk.safetensors");
 }
+
+#[test]
+fn the_cnn_trains_on_digits_under_a_conv_regularizer_and_saves_pytorch_conv_kernels() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cnn");
+    let o = run(&["train", "--data", "digits", "--model", "cnn", "--epochs", "15", "--lr", "3e-3", "--batch", "32", "--reg", "soft-orth=1e-4", "--reg", "spectral=1e-3", "-q", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let acc = test_accuracy(&o);
+    assert!(acc >= 0.95, "{acc}");
+    let t = reglab_train::tensorfile::read(&out.join("model.safetensors")).unwrap();
+    let shape = |n: &str| t.iter().find(|x| x.name == n).map(|x| x.shape.clone()).unwrap();
+    assert_eq!(shape("convs.0.weight"), vec![16, 1, 3, 3]);
+    assert_eq!(shape("convs.1.weight"), vec![32, 16, 3, 3]);
+    assert_eq!(shape("head.weight"), vec![10, 32 * 2 * 2]);
+    // both regularizers acted on the conv kernels, read as [out, in·kh·kw]
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert!(m["epochs"][14]["reg"]["soft-orth"].as_f64().unwrap() > 0.0);
+    let p = run(&["penalty", "--weights", out.join("model.safetensors").to_str().unwrap(), "--reg", "soft-orth=1e-4", "--select", "convs.*", "--json"]);
+    assert!(p.status.success(), "{}", stderr(&p));
+    let v: serde_json::Value = serde_json::from_slice(&p.stdout).unwrap();
+    assert_eq!(v["terms"].as_array().unwrap().len(), 2, "two conv kernels (biases are 1-D)");
+}
