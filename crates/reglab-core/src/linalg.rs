@@ -120,6 +120,19 @@ pub fn norm(x: &[f32]) -> f64 {
     sum_sq(x).sqrt()
 }
 
+/// Transpose a row-major `[rows, cols]` buffer into a row-major `[cols, rows]` one (e.g.
+/// between PyTorch's `[out, in]` and burn's `Linear` storage `[in, out]`).
+pub fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    assert_eq!(a.len(), rows * cols, "transpose: buffer length");
+    let mut t = vec![0.0; a.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = a[r * cols + c];
+        }
+    }
+    t
+}
+
 /// `C = α A B + β C` for strided views, `C` row-major `[a.rows, b.cols]` (matrixmultiply's sgemm).
 pub fn gemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) {
     assert_eq!(a.cols, b.rows, "gemm: inner dimensions");

@@ -12,16 +12,7 @@ pub fn random_vec(n: usize, scale: f32, seed: u64) -> Vec<f32> {
     (0..n).map(|_| (rng.random::<f32>() * 2.0 - 1.0) * scale).collect()
 }
 
-/// Transpose a row-major `[rows, cols]` buffer (to build [`Layout::Transposed`] copies).
-pub fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut t = vec![0.0; a.len()];
-    for r in 0..rows {
-        for c in 0..cols {
-            t[c * rows + r] = a[r * cols + c];
-        }
-    }
-    t
-}
+pub use crate::linalg::transpose;
 
 /// An owned test case: a tensor, its layout, optional bias and init.
 #[derive(Debug, Clone)]

@@ -109,7 +109,7 @@ impl Regularization {
         for (i, l) in self.b.layers.iter().enumerate() {
             let (w, b) = &self.b.init[i];
             let data = match l.kind {
-                LayerKind::Linear => reglab_core::testing::transpose(w, l.shape[1], l.shape[0]),
+                LayerKind::Linear => reglab_core::linalg::transpose(w, l.shape[1], l.shape[0]),
                 LayerKind::Conv2d => w.clone(),
             };
             out.push(NamedTensor::new(l.weight_name(), l.shape.clone(), data));

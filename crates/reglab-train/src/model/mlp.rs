@@ -19,7 +19,7 @@ pub(crate) fn linear(d_in: usize, d_out: usize, rng: &mut impl Rng, ids: &mut Id
     // gives the same matrix whatever the storage.
     let w = uniform_fan_in(d_in * d_out, d_in, rng);
     let b = uniform_fan_in(d_out, d_in, rng);
-    let wt = reglab_core::testing::transpose(&w, d_out, d_in);
+    let wt = reglab_core::linalg::transpose(&w, d_out, d_in);
     let weight = param(ids, wt, [d_in, d_out], device);
     Linear { weight, bias: Some(param(ids, b, [d_out], device)) }
 }

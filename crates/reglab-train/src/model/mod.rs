@@ -288,7 +288,7 @@ impl Net {
             let (w, b) = self.layer_data(i);
             let w: &[f32] = w.as_slice().expect("f32 weights");
             let data = match info.kind {
-                LayerKind::Linear => reglab_core::testing::transpose(w, info.shape[1], info.shape[0]),
+                LayerKind::Linear => reglab_core::linalg::transpose(w, info.shape[1], info.shape[0]),
                 LayerKind::Conv2d => w.to_vec(),
             };
             out.push(NamedTensor::new(info.weight_name(), info.shape.clone(), data));
@@ -313,7 +313,7 @@ impl Net {
             let w = find(&info.weight_name(), &info.shape)?;
             let data = match info.kind {
                 LayerKind::Linear => TensorData::new(
-                    reglab_core::testing::transpose(&w.data, info.shape[0], info.shape[1]),
+                    reglab_core::linalg::transpose(&w.data, info.shape[0], info.shape[1]),
                     [info.shape[1], info.shape[0]],
                 ),
                 LayerKind::Conv2d => TensorData::new(w.data.clone(), info.shape.clone()),
