@@ -49,16 +49,18 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
         StreamKind::RandomLabel => "train_accuracy",
         _ => "test_accuracy",
     };
-    let columns = vec![
-        format!("{fit} task 1"),
-        format!("{fit} last task"),
-        format!("{fit} mean over tasks"),
-        "train_accuracy last task".into(),
-        "effective rank last".into(),
+    // For random labels the test set is the task's training set: one accuracy column suffices.
+    let extra_train = fit != "train_accuracy";
+    let mut columns = vec![format!("{fit} task 1"), format!("{fit} last task"), format!("{fit} mean over tasks")];
+    if extra_train {
+        columns.push("train_accuracy last task".into());
+    }
+    columns.extend([
+        "effective rank last".to_string(),
         "dead fraction last".into(),
         "‖θ − θ₀‖ last".into(),
         "weight norm last".into(),
-    ];
+    ]);
     let mut rows = Vec::new();
     for arm in &results.arms {
         let s = |metric: &str| summarize(&results.rows, arm, metric);
@@ -68,16 +70,11 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
         let area = if curve.is_empty() { Cell::Missing } else { Cell::Num(curve.iter().map(|x| x.1).sum::<f64>() / curve.len() as f64) };
         rows.push(SummaryRow {
             arm: arm.clone(),
-            cells: vec![
-                first(fit),
-                last(fit),
-                area,
-                last("train_accuracy"),
-                last("feature_effective_rank"),
-                last("dead_fraction"),
-                last("distance_to_init"),
-                last("weight_norm"),
-            ],
+            cells: [first(fit), last(fit), area]
+                .into_iter()
+                .chain(extra_train.then(|| last("train_accuracy")))
+                .chain([last("feature_effective_rank"), last("dead_fraction"), last("distance_to_init"), last("weight_norm")])
+                .collect(),
         });
     }
     let input = ReportInput {
