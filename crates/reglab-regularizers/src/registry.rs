@@ -42,6 +42,22 @@ pub const ENTRIES: &[Entry] = &[
         build: |s| boxed(crate::sparsity::l1::L1::from_spec(s)),
     },
     Entry {
+        name: "elastic-net",
+        family: "sparsity",
+        formula: "λ·(α·Σ|W_ij| + (1 − α)/2·‖W‖²_F)  (prox w ← soft_threshold(w, ηλα)/(1 + ηλ(1 − α)): exact zeros)",
+        paper: "Zou & Hastie, Regularization and variable selection via the elastic net, JRSS B 2005",
+        options: "alpha=0.5 (ℓ1 share, in [0, 1])",
+        build: |s| boxed(crate::sparsity::elastic_net::ElasticNet::from_spec(s)),
+    },
+    Entry {
+        name: "group-lasso",
+        family: "sparsity",
+        formula: "λ·Σ_r c·‖W_r‖₂ over rows of [out, in]  (prox W_r ← max(0, 1 − ηλc/‖W_r‖)·W_r: whole units zero; c = 1)",
+        paper: "Yuan & Lin, Model selection and estimation in regression with grouped variables, JRSS B 2006",
+        options: "weight=none (sqrt: c = √in)",
+        build: |s| boxed(crate::sparsity::group_lasso::GroupLasso::from_spec(s)),
+    },
+    Entry {
         name: "l2-init",
         family: "anchor",
         formula: "λ/2·‖W − W₀‖²_F  (gradient λ(W − W₀); W₀ = init or anchor checkpoint)",
