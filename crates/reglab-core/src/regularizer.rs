@@ -102,6 +102,18 @@ pub struct PostStep {
     pub seed: u64,
 }
 
+/// Check a proximal step size `step = η·λ_t` for `reg` on `target`: an error unless it is
+/// finite and non-negative. Returns `false` for a zero step (the proximal map is the identity).
+pub fn prox_step_ok(reg: &str, target: &TargetMut<'_>, step: f32) -> Result<bool> {
+    if !(step >= 0.0 && step.is_finite()) {
+        return Err(crate::Error::Spec {
+            spec: reg.to_string(),
+            why: format!("proximal step η·λ must be finite and non-negative, got {step} (tensor `{}`)", target.name),
+        });
+    }
+    Ok(step > 0.0)
+}
+
 /// How exactly to evaluate iterative quantities (σ_max by power iteration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {

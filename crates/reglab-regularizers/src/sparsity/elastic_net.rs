@@ -86,13 +86,7 @@ impl Regularizer for ElasticNet {
     }
 
     fn prox(&mut self, target: &mut TargetMut<'_>, step: f32) -> Result<()> {
-        if !(step >= 0.0 && step.is_finite()) {
-            return Err(Error::Spec {
-                spec: "elastic-net".into(),
-                why: format!("proximal step η·λ must be finite and non-negative, got {step} (tensor `{}`)", target.name),
-            });
-        }
-        if step == 0.0 {
+        if !reglab_core::regularizer::prox_step_ok(self.name(), target, step)? {
             return Ok(());
         }
         let s = step as f64;

@@ -122,12 +122,7 @@ impl Regularizer for GroupLasso {
     }
 
     fn prox(&mut self, target: &mut TargetMut<'_>, step: f32) -> Result<()> {
-        if !(step >= 0.0 && step.is_finite()) {
-            return Err(Error::Spec {
-                spec: "group-lasso".into(),
-                why: format!("proximal step η·λ must be finite and non-negative, got {step} (tensor `{}`)", target.name),
-            });
-        }
+        reglab_core::regularizer::prox_step_ok(self.name(), target, step)?;
         let (rows, cols) =
             dims(target.shape, target.weight.len()).map_err(|why| Error::Shape { tensor: target.name.to_string(), why })?;
         if step == 0.0 {

@@ -84,13 +84,7 @@ impl Regularizer for L1 {
     }
 
     fn prox(&mut self, target: &mut TargetMut<'_>, step: f32) -> Result<()> {
-        if !(step >= 0.0 && step.is_finite()) {
-            return Err(Error::Spec {
-                spec: "l1".into(),
-                why: format!("proximal step η·λ must be finite and non-negative, got {step} (tensor `{}`)", target.name),
-            });
-        }
-        if step == 0.0 {
+        if !reglab_core::regularizer::prox_step_ok(self.name(), target, step)? {
             return Ok(());
         }
         for w in target.weight.iter_mut() {
