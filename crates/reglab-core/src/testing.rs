@@ -90,6 +90,20 @@ impl Case {
         (v, gw, gb)
     }
 
+    /// The weights after `reg`'s proximal step with step size `step` (the case is unchanged).
+    pub fn prox(&self, reg: &mut dyn Regularizer, step: f32) -> crate::Result<Vec<f32>> {
+        let mut w = self.weight.clone();
+        let mut t = crate::regularizer::TargetMut {
+            name: &self.name,
+            role: role_from_name(&self.name, self.shape.len()),
+            shape: &self.shape,
+            layout: self.layout,
+            weight: &mut w,
+        };
+        reg.prox(&mut t, step)?;
+        Ok(w)
+    }
+
     /// `r` in exact mode, no gradient.
     pub fn value(&self, reg: &mut dyn Regularizer) -> f64 {
         reg.eval(&self.target(), None, 1.0, Mode::Exact).expect("eval")

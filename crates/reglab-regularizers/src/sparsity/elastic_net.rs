@@ -118,16 +118,7 @@ mod tests {
     }
 
     fn prox_of(case: &Case, alpha: f64, s: f32) -> Vec<f32> {
-        let mut w = case.weight.clone();
-        let mut t = TargetMut {
-            name: &case.name,
-            role: case.target().role,
-            shape: &case.shape,
-            layout: case.layout,
-            weight: &mut w,
-        };
-        reg(alpha).prox(&mut t, s).unwrap();
-        w
+        case.prox(&mut reg(alpha), s).unwrap()
     }
 
     /// r(x) computed independently, in f64.

@@ -158,16 +158,7 @@ mod tests {
     }
 
     fn prox_with(r: &mut GroupLasso, case: &Case, s: f32) -> Vec<f32> {
-        let mut w = case.weight.clone();
-        let mut t = TargetMut {
-            name: &case.name,
-            role: case.target().role,
-            shape: &case.shape,
-            layout: case.layout,
-            weight: &mut w,
-        };
-        r.prox(&mut t, s).unwrap();
-        w
+        case.prox(r, s).unwrap()
     }
 
     /// Row-major copy of the mathematical matrix, f64 (independent of the code under test).

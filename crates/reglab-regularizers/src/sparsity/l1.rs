@@ -105,16 +105,7 @@ mod tests {
     }
 
     fn prox_of(case: &Case, s: f32) -> Vec<f32> {
-        let mut w = case.weight.clone();
-        let mut t = TargetMut {
-            name: &case.name,
-            role: case.target().role,
-            shape: &case.shape,
-            layout: case.layout,
-            weight: &mut w,
-        };
-        reg().prox(&mut t, s).unwrap();
-        w
+        case.prox(&mut reg(), s).unwrap()
     }
 
     #[test]
