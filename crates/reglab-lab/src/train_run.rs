@@ -77,7 +77,8 @@ pub fn load_data(spec: &str) -> Result<Split, RunError> {
     src.load().map_err(|e| RunError::Input(e.to_string()))
 }
 
-fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), RunError> {
+/// Write `v` as pretty JSON with a final newline, atomically.
+pub(crate) fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), RunError> {
     let mut s = serde_json::to_string_pretty(v).map_err(|e| RunError::Failed(e.to_string()))?;
     s.push('\n');
     tensorfile::write_atomic(path, s.as_bytes()).map_err(|e| RunError::Failed(format!("{}: {e}", path.display())))

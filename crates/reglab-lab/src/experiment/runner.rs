@@ -5,6 +5,7 @@
 use super::config::Experiment;
 use super::stream::Stream;
 use crate::RunError;
+use crate::train_run::write_json;
 use crate::probes;
 use crate::results::{sort_rows, to_csv, Row};
 use reglab_core::{Mode, NamedTensor, Split};
@@ -190,9 +191,7 @@ fn publish(exp: &Experiment, out: &Path, rows: &mut [Row]) -> Result<(), String>
     let arms: Vec<String> = exp.arms.iter().map(|a| a.name.clone()).collect();
     sort_rows(rows, &arms);
     let res = Results { name: exp.name.clone(), arms, seeds: exp.seeds.clone(), tasks: exp.stream.tasks, rows: rows.to_vec() };
-    let mut json = serde_json::to_string_pretty(&res).map_err(|e| e.to_string())?;
-    json.push('\n');
-    write_atomic(&out.join("results.json"), json.as_bytes()).map_err(|e| e.to_string())?;
+    write_json(&out.join("results.json"), &res).map_err(|e| e.to_string())?;
     write_atomic(&out.join("results.csv"), to_csv(rows).as_bytes()).map_err(|e| e.to_string())
 }
 
@@ -322,8 +321,6 @@ pub fn run(exp: &Experiment, opts: &RunOptions, events: &(dyn Fn(Event) + Sync))
             "arm": exp.arms[j / exp.seeds.len()].name, "seed": exp.seeds[j % exp.seeds.len()], "seconds": t
         })).collect::<Vec<_>>(),
     });
-    let mut t = serde_json::to_string_pretty(&timing).map_err(|e| RunError::Failed(e.to_string()))?;
-    t.push('\n');
-    write_atomic(&out.join("timing.json"), t.as_bytes()).map_err(|e| RunError::Failed(e.to_string()))?;
+    write_json(&out.join("timing.json"), &timing)?;
     Ok(results)
 }
