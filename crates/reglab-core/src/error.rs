@@ -22,5 +22,5 @@ pub enum Error {
     State(String),
 }
 
-/// Result with the core [`Error`].
+/// Result with the core [`Error`](enum@Error).
 pub type Result<T> = std::result::Result<T, Error>;

@@ -118,7 +118,7 @@ impl RegSet {
     /// Evaluate every term on every selected target at step `step` of `total`.
     ///
     /// With `grads` (one per target, aligned), adds `λ_t ∇r_j` into them. With `prox_aware`,
-    /// terms that have a proximal step add no gradient (their step runs in [`RegSet::prox`]).
+    /// terms that have a proximal step add no gradient (their step runs in [`RegSet::after_step`]).
     pub fn eval(
         &mut self,
         targets: &[Target<'_>],

@@ -11,10 +11,12 @@
 //! | sparsity | [`sparsity`] | `l1`, `elastic-net`, `group-lasso` |
 //! | anchor to init | [`anchor`] | `l2-init`, `wasserstein-init` |
 //! | spectral | [`spectral`] | `spectral` |
-//! | orthogonality | [`orthogonality`] | `soft-orth` |
+//! | orthogonality | [`orthogonality`] | `soft-orth`, `mhe`, `ortho-offdiag`, `group-orth`, `conv-orth` |
 //! | perturbation | [`perturbation`] | `shrink-perturb` |
+//! | cauchy-schwarz | [`cauchy_schwarz`] | `cs-binary`, `cs-binary-pos`, `cs-ternary`, `cs-orth`, `cs-eig` |
 
 pub mod anchor;
+pub mod cauchy_schwarz;
 pub mod orthogonality;
 pub mod perturbation;
 pub mod registry;

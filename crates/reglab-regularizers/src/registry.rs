@@ -81,6 +81,47 @@ pub const ENTRIES: &[Entry] = &[
         options: "sigma=0 (noise scale, also σ)",
         build: |s| boxed(crate::perturbation::shrink_perturb::ShrinkPerturb::from_spec(s)),
     },
+    // -- Cauchy–Schwarz entries (cs-binary, cs-binary-pos, cs-ternary, cs-orth, cs-eig) --
+    Entry {
+        name: "cs-binary",
+        family: "cauchy-schwarz",
+        formula: "(1/numel)·Σ_rows (N‖x‖₄⁴ − ‖x‖₂⁴), x a row of [out, in], N = in  (0 iff x ∈ {±α}^N, any α; gradient 4N x³ − 4‖x‖₂² x)",
+        paper: "Taner & Studer, Cauchy–Schwarz Regularizers, ICLR 2025 (arXiv 2503.01639)",
+        options: "norm=numel (none: no division)",
+        build: |s| boxed(crate::cauchy_schwarz::binary::CsBinary::from_spec(s)),
+    },
+    Entry {
+        name: "cs-binary-pos",
+        family: "cauchy-schwarz",
+        formula: "(1/numel)·Σ_rows (‖x‖₂²‖x‖₄⁴ − (Σᵢ xᵢ³)²)  (one-sided binary: 0 iff x ∈ {0, α}^N, α of either sign)",
+        paper: "Taner & Studer, Cauchy–Schwarz Regularizers, ICLR 2025 (arXiv 2503.01639)",
+        options: "norm=numel (none: no division)",
+        build: |s| boxed(crate::cauchy_schwarz::binary_pos::CsBinaryPos::from_spec(s)),
+    },
+    Entry {
+        name: "cs-ternary",
+        family: "cauchy-schwarz",
+        formula: "(1/numel)·Σ_rows (‖x‖₂²‖x‖₆⁶ − ‖x‖₄⁸)  (0 iff x ∈ {0, ±α}^N; 8-homogeneous)",
+        paper: "Taner & Studer, Cauchy–Schwarz Regularizers, ICLR 2025 (arXiv 2503.01639)",
+        options: "norm=numel (none: no division)",
+        build: |s| boxed(crate::cauchy_schwarz::ternary::CsTernary::from_spec(s)),
+    },
+    Entry {
+        name: "cs-orth",
+        family: "cauchy-schwarz",
+        formula: "(1/numel)·(out·‖W Wᵀ‖²_F − ‖W‖⁴_F)  (ℓ_orth(X) = K‖XᵀX‖²_F − ‖X‖⁴_F with X = Wᵀ, K = out: 0 iff W Wᵀ = α I)",
+        paper: "Taner & Studer, Cauchy–Schwarz Regularizers, ICLR 2025 (arXiv 2503.01639)",
+        options: "norm=numel (none: no division)",
+        build: |s| boxed(crate::cauchy_schwarz::orth::CsOrth::from_spec(s)),
+    },
+    Entry {
+        name: "cs-eig",
+        family: "cauchy-schwarz",
+        formula: "(1/numel)·Σ_rows (‖x‖₂²‖Cx‖₂² − (xᵀCx)²), C symmetric [in, in]  (0 iff each row is an eigenvector of C)",
+        paper: "Taner & Studer, Cauchy–Schwarz Regularizers, ICLR 2025 (arXiv 2503.01639)",
+        options: "c=PATH (required): C as CSV or a .safetensors file with one 2-D tensor; tol=1e-6 (symmetry, relative), norm=numel",
+        build: |s| boxed(crate::cauchy_schwarz::eig::CsEig::from_spec(s)),
+    },
     // -- spectral and orthogonality entries (spectral, soft-orth) go here --
     Entry {
         name: "spectral",
@@ -97,6 +138,38 @@ pub const ENTRIES: &[Entry] = &[
         paper: "Xie, Xiong, Pu, All You Need is Beyond a Good Init (Orthonormality and Modulation), CVPR 2017; named soft orthogonality by Bansal, Chen, Wang, NeurIPS 2018",
         options: "",
         build: |s| boxed(crate::orthogonality::soft_orth::SoftOrth::from_spec(s)),
+    },
+    Entry {
+        name: "ortho-offdiag",
+        family: "orthogonality",
+        formula: "‖(W Wᵀ) ⊙ (1 − I)‖²_F  (rows of [out, in], norms free; gradient 4((W Wᵀ) ⊙ (1 − I))W; BigGAN code's β = 2λ, paper's β = λ)",
+        paper: "Brock, Donahue, Simonyan, Large Scale GAN Training for High Fidelity Natural Image Synthesis (BigGAN), ICLR 2019",
+        options: "",
+        build: |s| boxed(crate::orthogonality::ortho_offdiag::OrthoOffdiag::from_spec(s)),
+    },
+    Entry {
+        name: "group-orth",
+        family: "orthogonality",
+        formula: "G = min(groups, ⌊out/4⌋) groups of n = out/G contiguous rows; inter: Σ_g dist(W_g), intra: Σ_i dist(row i of every group); dist(S) = ‖SᵀS − I‖²_F if tall else ‖SSᵀ − I‖²_F  (official names; error unless G divides out)",
+        paper: "Kurtz, Bar, Giryes, Group Orthogonalization Regularization for Vision Models Adaptation and Robustness (GOR), BMVC 2023",
+        options: "groups=32, variant=inter (inter: within each group, intra: across groups)",
+        build: |s| boxed(crate::orthogonality::group_orth::GroupOrth::from_spec(s)),
+    },
+    Entry {
+        name: "conv-orth",
+        family: "orthogonality",
+        formula: "‖conv(K, K; stride S, padding P) − I_r0‖²_F  (kernels [out, in, kh, kw] only; identity at the centre shift; official code = √ of this)",
+        paper: "Wang, Chen, Chakraborty, Yu, Orthogonal Convolutional Neural Networks, CVPR 2020; theory: Achour, Malgouyres, Mamalet, JMLR 2022",
+        options: "stride=1, padding=⌊(k − 1)/S⌋·S (paper; official scripts use 1)",
+        build: |s| boxed(crate::orthogonality::conv_orth::ConvOrth::from_spec(s)),
+    },
+    Entry {
+        name: "mhe",
+        family: "orthogonality",
+        formula: "(1/#pairs)·Σ_{i<j} f(ŵ_iᵀŵ_j), ŵ = w/√(‖w‖²+1e-4) rows of [out, in]; s=2: f = 1/d², d² = 2 − 2c  (0: −ln d², 1: 1/d, a0/a1/a2: −ln a, 1/a, 1/a², a = arccos(c)/π + 1e-4; half: points ±w_i)",
+        paper: "W. Liu, R. Lin, Z. Liu, L. Liu, Z. Yu, B. Dai, L. Song, Learning towards Minimum Hyperspherical Energy, NeurIPS 2018 (code: wy1iu/MHE)",
+        options: "s=2 (0, 1, 2, a0, a1, a2), half=false",
+        build: |s| boxed(crate::orthogonality::mhe::Mhe::from_spec(s)),
     },
 ];
 
@@ -136,10 +209,20 @@ mod tests {
 
     #[test]
     fn every_entry_builds_with_its_defaults_and_reports_its_name() {
-        for e in ENTRIES {
+        // entries with a required option (e.g. cs-eig's `c=PATH`) cannot build from defaults;
+        // their own tests build them
+        for e in ENTRIES.iter().filter(|e| !e.options.contains("(required)")) {
             let spec = Spec::parse(&format!("{}=0.5", e.name)).unwrap();
             let r = (e.build)(&spec).unwrap_or_else(|err| panic!("{}: {err}", e.name));
             assert_eq!(r.name(), e.name);
+        }
+    }
+
+    #[test]
+    fn entries_marked_required_do_not_build_from_defaults() {
+        for e in ENTRIES.iter().filter(|e| e.options.contains("(required)")) {
+            let spec = Spec::parse(&format!("{}=0.5", e.name)).unwrap();
+            assert!(matches!((e.build)(&spec), Err(Error::Spec { .. })), "{}", e.name);
         }
     }
 

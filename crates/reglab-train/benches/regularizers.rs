@@ -10,6 +10,9 @@
 //! - `reg-prox/<name>/<shape>`: for regularizers with a proximal step, one `Regularizer::prox`
 //!   with step `η·λ` (η = 1e-3, λ = 1e-3), each on a fresh copy of the same weights.
 //!
+//! Entries with a required option get one here: `cs-eig` a matrix `C = I + small symmetric
+//! noise` of the row length (400 or 784), written to a temporary CSV.
+//!
 //! Every regularizer is called once before measuring, so those with persistent state (the
 //! power-iteration vectors of `spectral`) are measured in steady state.
 //!
@@ -19,7 +22,7 @@
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use reglab_core::testing::{Case, random_vec};
 use reglab_core::{Layout, Mode, Regularizer, Spec, TargetGrad, TargetMut};
-use reglab_regularizers::ENTRIES;
+use reglab_regularizers::{ENTRIES, Entry};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -51,9 +54,58 @@ fn layer(shape: [usize; 2], seed: u64) -> Case {
     .transposed()
 }
 
-fn build(name: &str) -> Box<dyn Regularizer> {
-    let spec = Spec::parse(&format!("{name}={LAMBDA}")).unwrap_or_else(|e| panic!("{name}: {e}"));
-    reglab_regularizers::build(&spec).unwrap_or_else(|e| panic!("{name}: {e}"))
+/// Build `e` for a weight with rows of length `cols`, from `NAME=λ` with its default options.
+/// Entries with a required option (`(required)` in their options) get a value here, or are
+/// skipped (`None`) when the bench does not know one.
+fn build(e: &Entry, cols: usize) -> Option<Box<dyn Regularizer>> {
+    let name = e.name;
+    let mut spec = format!("{name}={LAMBDA}{}", bench_options(name));
+    let mut file = None;
+    if e.options.contains("(required)") {
+        match name {
+            // C [in, in]: identity plus a small random symmetric matrix, written as a CSV
+            "cs-eig" => {
+                let path = eig_matrix_csv(cols);
+                spec += &format!(":c={}", path.display());
+                file = Some(path);
+            }
+            _ => {
+                eprintln!("{name}: has a required option this bench does not provide, skipped");
+                return None;
+            }
+        }
+    }
+    let spec = Spec::parse(&spec).unwrap_or_else(|err| panic!("{name}: {err}"));
+    let reg = reglab_regularizers::build(&spec).unwrap_or_else(|err| panic!("{name}: {err}"));
+    if let Some(path) = file {
+        let _ = std::fs::remove_file(path); // read at build time
+    }
+    Some(reg)
+}
+
+/// Options for entries whose defaults do not fit the benched 400-row layers: `group-orth`'s
+/// default 32 groups do not divide 400 (the official code refuses that too), 16 do.
+fn bench_options(name: &str) -> &'static str {
+    match name {
+        "group-orth" => ":groups=16",
+        _ => "",
+    }
+}
+
+/// A CSV file holding `I + (R + Rᵀ)/2` with `R` uniform in `[-0.01, 0.01)`, `n×n`.
+fn eig_matrix_csv(n: usize) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("reglab-bench-cs-eig-{}-{n}.csv", std::process::id()));
+    let r = random_vec(n * n, 0.01, 7);
+    let mut text = String::with_capacity(n * n * 12);
+    for i in 0..n {
+        let row: Vec<String> = (0..n)
+            .map(|j| format!("{:e}", 0.5 * (r[i * n + j] + r[j * n + i]) + if i == j { 1.0 } else { 0.0 }))
+            .collect();
+        text += &row.join(",");
+        text.push('\n');
+    }
+    std::fs::write(&path, text).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    path
 }
 
 fn label(shape: [usize; 2]) -> String {
@@ -68,7 +120,7 @@ fn bench_grad(c: &mut Criterion) {
         let target = case.target();
         assert_eq!(target.weight.layout, Layout::Transposed);
         for e in ENTRIES {
-            let mut reg = build(e.name);
+            let Some(mut reg) = build(e, shape[1]) else { continue };
             if !reg.accepts(&target.weight) {
                 eprintln!("reg-grad/{}: does not act on a {shape:?} weight, skipped", e.name);
                 continue;
@@ -93,7 +145,7 @@ fn bench_prox(c: &mut Criterion) {
     for (s, &shape) in SHAPES.iter().enumerate() {
         let case = layer(shape, 100 * s as u64);
         for e in ENTRIES {
-            let mut reg = build(e.name);
+            let Some(mut reg) = build(e, shape[1]) else { continue };
             if !reg.has_prox() || !reg.accepts(&case.target().weight) {
                 continue;
             }
