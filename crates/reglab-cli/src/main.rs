@@ -1,4 +1,6 @@
 //! `reglab`: the command line. Parsing and printing only; the work is in the library crates.
+// The argument docs are clap help text (`mnist[:DIR]`), not rustdoc links.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -268,3 +268,32 @@ fn the_cnn_trains_on_digits_under_a_conv_regularizer_and_saves_pytorch_conv_kern
     let v: serde_json::Value = serde_json::from_slice(&p.stdout).unwrap();
     assert_eq!(v["terms"].as_array().unwrap().len(), 2, "two conv kernels (biases are 1-D)");
 }
+
+#[test]
+fn reparameterized_runs_save_effective_weights_under_pytorch_names() {
+    let dir = tempfile::tempdir().unwrap();
+    for (r, sub) in [("spectral-norm", "sn"), ("weight-norm", "wn"), ("multipliers:rowcol", "mu"), ("lawn:free=2:layers=1", "lawn")] {
+        let out = dir.path().join(sub);
+        let o = run(&["train", "--data", "digits", "--model", "mlp:64", "--epochs", "4", "--reparam", r, "--out", out.to_str().unwrap(), "-q"]);
+        assert!(o.status.success(), "{r}: {}", stderr(&o));
+        assert!(test_accuracy(&o) > 0.8, "{r}: {}", stdout(&o));
+        let cfg = std::fs::read_to_string(out.join("config.toml")).unwrap();
+        assert!(cfg.contains(&format!("reparam = \"{r}\"")), "{cfg}");
+        let t = reglab_train::tensorfile::read(&out.join("model.safetensors")).unwrap();
+        let mut names: Vec<&str> = t.iter().map(|t| t.name.as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["layers.0.bias", "layers.0.weight", "layers.1.bias", "layers.1.weight"], "{r}");
+        if r == "spectral-norm" {
+            // W = P/σ(P) with one power-iteration step per update: σ_max(W) ≈ 1 for each layer
+            // (a little above when the top of the spectrum is flat: the iteration lags)
+            let o = run(&["inspect", "--json", out.join("model.safetensors").to_str().unwrap()]);
+            let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout(&o)).unwrap();
+            for row in rows.iter().filter(|r| !r["sigma_max"].is_null()) {
+                let s = row["sigma_max"].as_f64().unwrap();
+                assert!((0.99..1.25).contains(&s), "{}: σ_max {s}", row["name"]);
+            }
+        }
+    }
+    let o = run(&["train", "--data", "digits", "--reparam", "batch-norm"]);
+    common::assert_input_error_all(&o, &["unknown reparameterization `batch-norm`", "weight-norm"]);
+}

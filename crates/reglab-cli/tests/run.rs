@@ -276,3 +276,152 @@ fn bad_experiment_files_are_input_errors_and_write_nothing() {
         assert!(!out.exists(), "{extra:?}");
     }
 }
+
+#[test]
+fn spectrum_and_binarized_probes_and_per_arm_reparameterizations() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = experiment(1, 3)
+        .replace("examples = 100", "examples = 100\nspectrum = true\nbinarize = true")
+        .replace("kind = \"random-label\"", "kind = \"single\"")
+        .replace("reg = [\"spectral=1e-2\"]", "reg = [\"spectral=1e-2\"]\nreparam = \"spectral-norm\"");
+    let exp = write(dir.path(), "probes.toml", &text);
+    let out = dir.path().join("out");
+    assert_ok(&run(&exp, &out, &[]));
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    for key in ["eff_rank/layers.0.weight", "orth_gap/layers.1.weight", "test_accuracy_binarized", "train_accuracy_binarized"] {
+        assert!(header.contains(&key), "{key} not in {header:?}");
+    }
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<f64>> = csv.lines().skip(1).map(|l| l.split(',').map(|v| v.parse().unwrap_or(f64::NAN)).collect()).collect();
+    assert_eq!(rows.len(), 4);
+    for r in &rows {
+        let b = r[col("test_accuracy_binarized")];
+        assert!((0.0..=1.0).contains(&b), "{b}");
+        assert!(r[col("eff_rank/layers.0.weight")] >= 1.0);
+    }
+    // the spectral-norm arm's weights have σ_max ≈ 1: one power-iteration step per update
+    // underestimates σ_max(P) while the top of the spectrum is flat (SN flattens it), so W's
+    // σ_max sits a little above 1 (1.16 here after 21 updates), far below the free arm's
+    let resolved = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(resolved.contains("reparam = \"spectral-norm\""), "{resolved}");
+    let sig: Vec<f64> = csv.lines().skip(1).filter(|l| l.starts_with("spectral,")).map(|l| l.split(',').nth(col("sigma_max/layers.0.weight")).unwrap().parse().unwrap()).collect();
+    assert_eq!(sig.len(), 2);
+    for s in sig {
+        assert!((0.99..1.25).contains(&s), "σ_max {s}");
+    }
+}
+
+/// A tiny `kind = "cs-recovery"` experiment: N = 30, two ratios, three trials, three methods.
+fn recovery_experiment() -> String {
+    r#"kind = "cs-recovery"
+name = "tiny-recovery"
+seed = 4
+
+[problem]
+n = 30
+ratios = [0.3, 1.0]
+trials = 3
+
+[[method]]
+name = "cs"
+lambda = 1e-3
+restarts = 2
+max_iters = 500
+
+[[method]]
+name = "box"
+
+[[method]]
+name = "linf"
+max_iters = 500
+"#
+    .to_string()
+}
+
+#[test]
+fn a_recovery_run_writes_its_files_whatever_the_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = write(dir.path(), "rec.toml", &recovery_experiment());
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let o = run(&exp, &a, &["--jobs", "2"]);
+    assert_ok(&o);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("50% at M/N") && stdout.contains("linf") && stdout.contains("report.html"), "{stdout}");
+    for f in ["config.toml", "results.json", "results.csv", "timing.json", "report.html", "plots/success.png", "plots/success.svg", "plots/exact.png", "plots/exact.svg"] {
+        assert!(a.join(f).is_file(), "{f}");
+    }
+    assert_eq!(&read(&a.join("plots/success.png"))[..8], b"\x89PNG\r\n\x1a\n");
+    let config = std::fs::read_to_string(a.join("config.toml")).unwrap();
+    assert!(config.contains("kind = \"cs-recovery\"") && config.contains("restarts = 2") && config.contains("t = 10.0"), "{config}");
+    // one row per method and ratio, in file order
+    let csv = std::fs::read_to_string(a.join("results.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("method,ratio,m,successes,trials,rate,mean_iterations,mean_residual"), "{}", lines[0]);
+    assert_eq!(lines.len(), 1 + 3 * 2);
+    let keys: Vec<String> = lines[1..].iter().map(|l| l.split(',').take(3).collect::<Vec<_>>().join(",")).collect();
+    assert_eq!(keys, ["cs,0.3,9", "cs,1,30", "box,0.3,9", "box,1,30", "linf,0.3,9", "linf,1,30"]);
+    // at M = N every method recovers every trial
+    for l in &lines[1..] {
+        let f: Vec<&str> = l.split(',').collect();
+        assert_eq!(f[4], "3", "{l}");
+        if f[1] == "1" {
+            assert_eq!((f[3], f[5]), ("3", "1"), "{l}");
+        }
+    }
+    let v: serde_json::Value = serde_json::from_slice(&read(&a.join("results.json"))).unwrap();
+    assert_eq!(v["methods"], serde_json::json!(["cs", "box", "linf"]));
+    assert_eq!(v["crossings"].as_array().unwrap().len(), 3);
+    let html = std::fs::read_to_string(a.join("report.html")).unwrap();
+    assert!(html.contains("tiny-recovery") && html.contains("50 % crossing"));
+
+    // one thread: the same bytes
+    assert_ok(&run(&exp, &b, &["--jobs", "1"]));
+    for f in ["results.json", "results.csv", "config.toml"] {
+        assert!(read(&a.join(f)) == read(&b.join(f)), "{f} differs between --jobs 2 and --jobs 1");
+    }
+    // --set applies
+    let c = dir.path().join("c");
+    assert_ok(&run(&exp, &c, &["--set", "problem.trials=2", "--set", "method.1.label=box-relaxation"]));
+    let csv = std::fs::read_to_string(c.join("results.csv")).unwrap();
+    assert!(csv.lines().skip(1).all(|l| l.split(',').nth(4) == Some("2")), "{csv}");
+    assert!(csv.contains("\nbox-relaxation,0.3,9,"), "{csv}");
+}
+
+#[test]
+fn bad_recovery_files_are_input_errors_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = recovery_experiment();
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        ("rec-unknown-key", good.replace("trials = 3", "trials = 3\ncolour = 1"), vec!["unknown field", "`colour`"]),
+        ("rec-zero-n", good.replace("n = 30", "n = 0"), vec!["problem.n"]),
+        ("rec-zero-trials", good.replace("trials = 3", "trials = 0"), vec!["problem.trials"]),
+        ("rec-ratio", good.replace("[0.3, 1.0]", "[0.3, 2.5]"), vec!["problem.ratios[1]", "(0, 2]"]),
+        ("rec-lambda", good.replace("lambda = 1e-3", "lambda = -1.0"), vec!["method[0].lambda"]),
+        ("rec-lambda-missing", good.replace("lambda = 1e-3\n", ""), vec!["method[0].lambda", "required"]),
+        ("rec-method", good.replace("name = \"box\"", "name = \"lasso\""), vec!["method[1].name", "lasso"]),
+        ("rec-foreign-key", good.replace("name = \"box\"", "name = \"box\"\nlambda = 1.0"), vec!["method[1].lambda", "box"]),
+        ("rec-kind", good.replace("kind = \"cs-recovery\"", "kind = \"recovery\""), vec!["`kind`", "cs-recovery", "train"]),
+        ("rec-malformed", good.replace("[problem]", "[problem"), vec!["TOML parse error", "line"]),
+    ];
+    for (name, text, want) in &cases {
+        let exp = write(dir.path(), &format!("{name}.toml"), text);
+        let out = dir.path().join(format!("out-{name}"));
+        let o = run(&exp, &out, &[]);
+        assert_input_error(&o, want);
+        assert!(stderr(&o).contains(&format!("{name}.toml")), "the file is named: {}", stderr(&o));
+        assert!(!out.exists(), "{name}: {} was created", out.display());
+    }
+    let exp = write(dir.path(), "rec-good.toml", &good);
+    for (extra, want) in [
+        (&["--set", "problem.trials=0"][..], &["problem.trials"][..]),
+        (&["--set", "method.5.lambda=1"], &["method.5.lambda", "out of range"]),
+        (&["--set", "problem.foo=1"], &["unknown field", "`foo`"]),
+        (&["--jobs", "0"], &["--jobs"]),
+        (&["--resume"], &["--resume", "cs-recovery"]),
+    ] {
+        let out = dir.path().join("out-set");
+        assert_input_error(&run(&exp, &out, extra), want);
+        assert!(!out.exists(), "{extra:?}");
+    }
+}

@@ -5,12 +5,15 @@
 //!   in the binary — selected by a [`data::DataSource`] (`digits | mnist[:DIR] | fashion[:DIR]`).
 //! - [`penalty`]: regularizers evaluated on the tensors of a safetensors file (`reglab penalty`).
 //! - [`train_run`]: one training run written to a run directory (`reglab train`).
+//! - [`recovery`]: binary-recovery experiments with the Cauchy–Schwarz regularizer (`reglab run`,
+//!   `kind = "cs-recovery"`).
 
 pub mod data;
 pub mod experiment;
 pub mod penalty;
 pub mod report;
 pub mod probes;
+pub mod recovery;
 pub mod results;
 pub mod train_run;
 

@@ -45,9 +45,19 @@ fn bench_step(c: &mut Criterion) {
     let idx: Vec<usize> = (0..BATCH).collect();
     let mut group = c.benchmark_group("step");
     group.sample_size(30).warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(5));
-    let runs = std::iter::once(("none", Vec::new()))
-        .chain(ENTRIES.iter().map(|e| (e.name, vec![format!("{}={STRENGTH}", e.name)])));
-    for (name, regs) in runs {
+    // Entries that cannot build from defaults (a required option, e.g. a matrix file) are
+    // benched per layer in `regularizers.rs` only.
+    let runs = std::iter::once(("none".to_string(), Vec::new(), None))
+        .chain(ENTRIES.iter().filter(|e| !e.options.contains("(required)")).map(|e| {
+            // group-orth: 16 groups divide the 400-unit layers (the default 32 do not)
+            let opts = if e.name == "group-orth" { ":groups=16" } else { "" };
+            (e.name.to_string(), vec![format!("{}={STRENGTH}{opts}", e.name)], None)
+        }))
+        .chain(["weight-norm", "spectral-norm", "multipliers:scalar", "multipliers:rowcol", "lawn:free=0:layers=2"].into_iter().map(|r| {
+            (format!("reparam {r}"), Vec::new(), Some(r.parse::<reglab_train::reparam::ReparamSpec>().unwrap()))
+        }));
+    for (name, regs, reparam) in runs {
+        let name = name.as_str();
         let cfg = TrainConfig {
             model: "mlp:400,400".parse().unwrap(),
             optim: OptimSpec::Adam,
@@ -56,6 +66,7 @@ fn bench_step(c: &mut Criterion) {
             epochs: 1,
             seed: 0,
             regs,
+            reparam,
         };
         let mut t = Trainer::new(&cfg, &[INPUT], CLASSES, &dev, None, 1_000_000).unwrap_or_else(|e| panic!("{name}: {e}"));
         let (x, y) = t.batch_tensors(&data, &idx);

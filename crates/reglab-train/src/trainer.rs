@@ -3,6 +3,7 @@
 
 use crate::model::{ModelSpec, Net};
 use crate::optim::OptimSpec;
+use crate::reparam::{Reparam, ReparamSpec};
 use crate::step::Regularization;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -32,6 +33,9 @@ pub struct TrainConfig {
     /// Regularizer specs, `NAME=λ[:key=value]`.
     #[serde(default)]
     pub regs: Vec<String>,
+    /// Reparameterization of the layers' weights (weight-norm, spectral-norm, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reparam: Option<ReparamSpec>,
 }
 
 impl TrainConfig {
@@ -113,6 +117,8 @@ pub struct Trainer {
     optim: ModuleOptimizer,
     /// The bound regularizers.
     pub reg: Regularization,
+    /// The reparameterization, if any.
+    pub reparam: Option<Reparam>,
     device: Device,
     cfg: TrainConfig,
     step: u64,
@@ -135,12 +141,17 @@ impl Trainer {
     ) -> Result<Self, TrainError> {
         cfg.validate()?;
         let set = reglab_regularizers::build_set(&cfg.regs, Selection::LayerWeights).map_err(|e| TrainError::Config(e.to_string()))?;
-        let net = Net::new(&cfg.model, example_shape, classes, cfg.seed, device).map_err(TrainError::Config)?;
+        let mut net = Net::new(&cfg.model, example_shape, classes, cfg.seed, device).map_err(TrainError::Config)?;
+        let reparam = match &cfg.reparam {
+            Some(spec) => Some(Reparam::new(spec, &mut net, &cfg.optim, device).map_err(TrainError::Config)?),
+            None => None,
+        };
         let reg = Regularization::new(set, &net, anchor).map_err(TrainError::Config)?;
         Ok(Self {
             net,
             optim: cfg.optim.init(),
             reg,
+            reparam,
             device: device.clone(),
             cfg: cfg.clone(),
             step: 0,
@@ -160,7 +171,11 @@ impl Trainer {
     /// the step counter.
     pub fn checkpoint(&self) -> Result<Checkpoint, TrainError> {
         let optim = self.optim.into_bytes().map_err(|e| TrainError::Other(format!("optimizer state: {e:?}")))?;
-        Ok(Checkpoint { model: self.net.to_pytorch(), optim: optim.to_vec(), reg: self.reg.set().state(), step: self.step })
+        let mut reg = self.reg.set().state();
+        if let Some(rp) = &self.reparam {
+            reg.extend(rp.state().map_err(TrainError::Other)?);
+        }
+        Ok(Checkpoint { model: self.net.to_pytorch(), optim: optim.to_vec(), reg, step: self.step })
     }
 
     /// Continue from a [`Checkpoint`] of a trainer built with the same configuration.
@@ -170,7 +185,11 @@ impl Trainer {
         self.optim = optim
             .from_bytes(burn::tensor::Bytes::from_bytes_vec(c.optim))
             .map_err(|e| TrainError::Other(format!("optimizer state: {e:?}")))?;
-        self.reg.set_mut().load_state(&c.reg).map_err(|e| TrainError::Other(e.to_string()))?;
+        let (rp_state, reg_state): (Vec<NamedTensor>, Vec<NamedTensor>) = c.reg.into_iter().partition(|t| t.name.starts_with("reparam/"));
+        self.reg.set_mut().load_state(&reg_state).map_err(|e| TrainError::Other(e.to_string()))?;
+        if let Some(rp) = self.reparam.as_mut() {
+            rp.load_state(&mut self.net, &rp_state).map_err(TrainError::Other)?;
+        }
         self.step = c.step;
         Ok(())
     }
@@ -208,6 +227,19 @@ impl Trainer {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch as u64);
         order.shuffle(&mut rng);
         let steps = self.steps_per_epoch(data.len());
+        if let Some(rp) = self.reparam.as_mut() {
+            // the data-dependent initialisation runs once, on the first 500 examples of the
+            // first epoch's order (a restored run has done it already)
+            let n = order.len().min(500);
+            let x = if rp.pending_data_init() {
+                let d = data.example_len();
+                let x: Vec<f32> = order[..n].iter().flat_map(|&i| data.example(i).iter().copied()).collect();
+                Some(Tensor::<2>::from_data(TensorData::new(x, [n, d]), &self.device))
+            } else {
+                None
+            };
+            rp.data_init(&mut self.net, x, steps).map_err(TrainError::Other)?;
+        }
         progress(Progress::EpochStart { epoch, steps });
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for (s, chunk) in order.chunks(self.cfg.batch).enumerate() {
@@ -241,9 +273,19 @@ impl Trainer {
         if let Some((j, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(TrainError::NonFinite { epoch: 0, step: 0, what: format!("regularizer `{}`", self.reg.labels()[j]), value: *v });
         }
+        let extra_grads = match self.reparam.as_mut() {
+            Some(rp) => Some(rp.backward(&mut self.net, &mut grads).map_err(TrainError::Other)?),
+            None => None,
+        };
         let net = std::mem::replace(&mut self.net, placeholder());
         self.net = self.optim.step(self.cfg.lr, net, grads);
+        if let (Some(rp), Some(g)) = (self.reparam.as_mut(), extra_grads) {
+            rp.step_extras(self.cfg.lr, g);
+        }
         self.reg.after_step(&mut self.net, self.cfg.lr, self.step, self.total, self.cfg.seed).map_err(TrainError::Other)?;
+        if let Some(rp) = self.reparam.as_mut() {
+            rp.after_step(&mut self.net, self.step).map_err(TrainError::Other)?;
+        }
         self.step += 1;
         Ok((lv, pred))
     }
@@ -256,8 +298,14 @@ impl Trainer {
 
     /// Mean cross-entropy and accuracy of the current model on `data` (no autodiff).
     pub fn evaluate(&self, data: &Dataset) -> (f64, f64) {
-        let net = self.net.valid();
-        let dev = self.device.clone().inner();
+        Self::evaluate_net(&self.net, data)
+    }
+
+    /// Mean cross-entropy and accuracy of `net` (an autodiff model, e.g. a modified copy of
+    /// [`Trainer::net`]) on `data`, without autodiff.
+    pub fn evaluate_net(net: &Net, data: &Dataset) -> (f64, f64) {
+        let net = net.valid();
+        let dev = net.devices().into_iter().next().unwrap_or_else(Device::flex);
         let d = data.example_len();
         let (mut loss, mut correct) = (0.0f64, 0usize);
         let idx: Vec<usize> = (0..data.len()).collect();

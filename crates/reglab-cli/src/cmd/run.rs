@@ -38,6 +38,14 @@ pub struct Args {
 /// Run.
 pub fn run(a: Args) -> Result<(), Failure> {
     let text = std::fs::read_to_string(&a.experiment).map_err(|e| Failure::input(format!("{}: {e}", a.experiment.display())))?;
+    match reglab_lab::recovery::file_kind(&text, &a.sets).as_deref() {
+        Some(reglab_lab::recovery::config::KIND) => return run_recovery(&a, &text),
+        Some(k) if k != "train" => {
+            let kinds = format!("\"train\" or \"{}\"", reglab_lab::recovery::config::KIND);
+            return Err(Failure::input(format!("{}: `kind` = \"{k}\": expected {kinds}", a.experiment.display())));
+        }
+        _ => {}
+    }
     let exp = Experiment::parse(&text, &a.sets).map_err(|e| Failure::input(format!("{}: {e}", a.experiment.display())))?;
     if a.jobs == 0 {
         return Err(Failure::input("--jobs must be ≥ 1"));
@@ -100,6 +108,37 @@ pub fn run(a: Args) -> Result<(), Failure> {
             (if last { v.last() } else { v.first() }).map(|x| format!("{:.4}", x.1)).unwrap_or_default()
         };
         println!("{:<20} {:>14} {:>14} {:>14} {:>14}", arm, f(&tr, false), f(&tr, true), f(&te, false), f(&te, true));
+    }
+    println!("wrote {}", out.join("report.html").display());
+    Ok(())
+}
+
+/// `kind = "cs-recovery"`: the recovery sweep (see docs/experiments.md). `--jobs` is the number of
+/// threads over the trials (the results do not depend on it); `--resume` does not apply.
+fn run_recovery(a: &Args, text: &str) -> Result<(), Failure> {
+    use reglab_lab::recovery::{RecoveryExperiment, RecoveryOptions};
+    let exp = RecoveryExperiment::parse(text, &a.sets).map_err(|e| Failure::input(format!("{}: {e}", a.experiment.display())))?;
+    if a.jobs == 0 {
+        return Err(Failure::input("--jobs must be ≥ 1"));
+    }
+    if a.resume {
+        return Err(Failure::input("--resume does not apply to kind = \"cs-recovery\" (a run has no checkpoints: run it again)"));
+    }
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
+    let total = (exp.problem.ratios.len() * exp.problem.trials) as u64;
+    let bar = if !a.quiet && std::io::stderr().is_terminal() { ProgressBar::new(total) } else { ProgressBar::hidden() };
+    bar.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} trials ({elapsed}, eta {eta})").expect("template").progress_chars("=> "));
+    bar.set_prefix(exp.name.clone());
+    let opts = RecoveryOptions { out: out.clone(), threads: a.jobs };
+    let r = reglab_lab::recovery::run(&exp, &opts, &|| bar.inc(1));
+    bar.finish_and_clear();
+    let res = r.map_err(|e| match e {
+        RunError::Input(m) => Failure::input(m),
+        RunError::Failed(m) => Failure::failed(m),
+    })?;
+    println!("{:<20} {:>22} {:>22}", "method", "50% at M/N (sign)", "50% at M/N (exact)");
+    for c in &res.crossings {
+        println!("{:<20} {:>22} {:>22}", c.method, c.sign.text(), c.exact.text());
     }
     println!("wrote {}", out.join("report.html").display());
     Ok(())

@@ -6,6 +6,7 @@ use reglab_lab::train_run::{self, RunConfig, RunError};
 use reglab_train::device::DeviceKind;
 use reglab_train::model::ModelSpec;
 use reglab_train::optim::OptimSpec;
+use reglab_train::reparam::ReparamSpec;
 use reglab_train::trainer::{Progress, TrainConfig};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -44,6 +45,11 @@ pub struct Args {
     /// Anchor checkpoint W₀ for l2-init / wasserstein-init (default: the initial weights).
     #[arg(long)]
     anchor: Option<PathBuf>,
+    /// Reparameterize every layer's weight: weight-norm[:init=data|none], spectral-norm,
+    /// multipliers[:scalar|rowcol], lawn[:free=E:layers=K]. Checkpoints hold the effective
+    /// weights under PyTorch names.
+    #[arg(long)]
+    reparam: Option<String>,
     /// cpu | gpu (gpu needs a build with `--features gpu`).
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -60,6 +66,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let model: ModelSpec = a.model.parse().map_err(Failure::input)?;
     let optim: OptimSpec = a.optim.parse().map_err(Failure::input)?;
     let device: DeviceKind = a.device.parse().map_err(Failure::input)?;
+    let reparam: Option<ReparamSpec> = a.reparam.as_deref().map(str::parse).transpose().map_err(Failure::input)?;
     // Specs are checked here too, so a typo fails before the data is loaded.
     for r in &a.regs {
         let spec = reglab_core::Spec::parse(r).map_err(Failure::input)?;
@@ -69,7 +76,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         data: a.data.clone(),
         device,
         anchor: a.anchor.clone(),
-        train: TrainConfig { model, optim, lr: a.lr, batch: a.batch, epochs: a.epochs, seed: a.seed, regs: a.regs.clone() },
+        train: TrainConfig { model, optim, lr: a.lr, batch: a.batch, epochs: a.epochs, seed: a.seed, regs: a.regs.clone(), reparam },
     };
     let show = !a.quiet && std::io::stderr().is_terminal();
     let bar = if show { ProgressBar::new(0) } else { ProgressBar::hidden() };

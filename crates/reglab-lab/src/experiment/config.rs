@@ -5,6 +5,7 @@
 use crate::data::DataSource;
 use reglab_train::model::ModelSpec;
 use reglab_train::optim::OptimSpec;
+use reglab_train::reparam::ReparamSpec;
 use reglab_train::trainer::TrainConfig;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -13,6 +14,10 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Experiment {
+    /// `"train"` (the default when absent); other kinds (`"cs-recovery"`) have their own parser
+    /// (see `reglab_lab::recovery`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     /// Name, used in the report.
     pub name: String,
     /// The question the experiment answers (a paragraph for the report).
@@ -70,6 +75,10 @@ pub struct ModelConfig {
     /// Channels of the CNN (default 16, 32).
     #[serde(default)]
     pub channels: Vec<usize>,
+    /// Reparameterization of every arm's layers (`weight-norm`, `spectral-norm`,
+    /// `multipliers[:scalar|rowcol]`, `lawn:free=E:layers=K`); an arm's `reparam` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reparam: Option<ReparamSpec>,
 }
 
 /// `[optim]`.
@@ -109,6 +118,14 @@ pub struct ProbeConfig {
     /// Examples of the task's training set on which feature probes are computed.
     #[serde(default = "default_probe_examples")]
     pub examples: usize,
+    /// Also report the spectrum of each layer weight: effective rank and orthogonality gap
+    /// (`eff_rank/<layer>`, `orth_gap/<layer>`; full SVD, slower).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub spectrum: bool,
+    /// Also evaluate the network with each layer weight binarized to `α·sign(W)`, `α` the
+    /// layer's mean `|W|` (`test_accuracy_binarized`, `train_accuracy_binarized`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub binarize: bool,
 }
 
 fn default_probe_examples() -> usize {
@@ -117,7 +134,7 @@ fn default_probe_examples() -> usize {
 
 impl Default for ProbeConfig {
     fn default() -> Self {
-        Self { examples: default_probe_examples() }
+        Self { examples: default_probe_examples(), spectrum: false, binarize: false }
     }
 }
 
@@ -130,6 +147,9 @@ pub struct Arm {
     /// Regularizer specs (empty: none).
     #[serde(default)]
     pub reg: Vec<String>,
+    /// Reparameterization for this arm (overrides `[model] reparam`; `"none"` for none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reparam: Option<String>,
 }
 
 /// The kinds of task stream.
@@ -160,6 +180,9 @@ impl Experiment {
 
     /// Check values that types do not rule out, naming the key.
     pub fn validate(&self) -> Result<(), String> {
+        if let Some(k) = self.kind.as_deref().filter(|k| *k != "train") {
+            return Err(format!("`kind` = \"{k}\": expected \"train\" or \"{}\"", crate::recovery::config::KIND));
+        }
         if self.seeds.is_empty() {
             return Err("`seeds` is empty: give at least one seed".into());
         }
@@ -201,6 +224,9 @@ impl Experiment {
             for r in &a.reg {
                 let spec = reglab_core::Spec::parse(r).map_err(|e| format!("`arm[{i}].reg` (arm `{}`): {e}", a.name))?;
                 reglab_regularizers::build(&spec).map_err(|e| format!("`arm[{i}].reg` (arm `{}`): {e}", a.name))?;
+            }
+            if let Some(r) = a.reparam.as_deref().filter(|r| *r != "none") {
+                r.parse::<ReparamSpec>().map_err(|e| format!("`arm[{i}].reparam` (arm `{}`): {e}", a.name))?;
             }
         }
         Ok(())
@@ -290,6 +316,11 @@ impl Experiment {
             epochs: self.stream.epochs_per_task,
             seed,
             regs: arm.reg.clone(),
+            reparam: match arm.reparam.as_deref() {
+                None => self.model.reparam.clone(),
+                Some("none") => None,
+                Some(r) => Some(r.parse().map_err(|e| format!("arm `{}`: {e}", arm.name))?),
+            },
         })
     }
 
@@ -300,7 +331,7 @@ impl Experiment {
 }
 
 /// A TOML syntax error as one line: `TOML parse error at line L, column C: message`.
-fn one_line_parse_error(text: &str, e: &toml::de::Error) -> String {
+pub(crate) fn one_line_parse_error(text: &str, e: &toml::de::Error) -> String {
     let msg = e.message().trim_end().replace('\n', "; ");
     match e.span() {
         Some(span) => {
@@ -316,7 +347,7 @@ fn one_line_parse_error(text: &str, e: &toml::de::Error) -> String {
 /// Set `a.b.c = value` in a TOML table. The value is read as TOML (`3`, `1e-3`, `[1, 2]`,
 /// `"x"`, `true`), or taken as a string when it does not parse. Array-of-table entries are
 /// addressed by index: `arm.1.reg=["l2=1e-4"]`.
-fn apply_override(doc: &mut toml::Value, o: &str) -> Result<(), String> {
+pub(crate) fn apply_override(doc: &mut toml::Value, o: &str) -> Result<(), String> {
     let (key, raw) = o.split_once('=').ok_or_else(|| format!("--set `{o}`: expected KEY=VALUE"))?;
     let value: toml::Value = format!("v = {raw}")
         .parse::<toml::Table>()
@@ -474,6 +505,23 @@ reg = ["spectral=1e-2"]
         err(no_arms, &[], &["[[arm]]"]);
         err(&edited("name = \"spectral\"", "name = \"none\""), &[], &["arm[1].name", "two arms", "`none`"]);
         err(&edited("name = \"spectral\"", "name = \" \""), &[], &["arm[1].name", "empty"]);
+    }
+
+    #[test]
+    fn reparameterizations_come_from_the_model_or_the_arm() {
+        let e = ok(&edited("hidden = [32]", "hidden = [32]\nreparam = \"weight-norm\""), &[]);
+        let e2 = ok(&edited("name = \"spectral\"", "name = \"spectral\"\nreparam = \"none\""), &[]);
+        assert_eq!(e2.train_config(&e2.arms[1], 0).unwrap().reparam, None);
+        assert_eq!(e.train_config(&e.arms[0], 0).unwrap().reparam, Some(ReparamSpec::WeightNorm { data_init: true }));
+        let mut arm = e.arms[1].clone();
+        arm.reparam = Some("spectral-norm".into());
+        assert_eq!(e.train_config(&arm, 0).unwrap().reparam, Some(ReparamSpec::SpectralNorm));
+        arm.reparam = Some("none".into());
+        assert_eq!(e.train_config(&arm, 0).unwrap().reparam, None);
+        // the resolved file keeps the key
+        assert!(e.to_toml().contains("reparam = \"weight-norm\""));
+        err(&edited("hidden = [32]", "hidden = [32]\nreparam = \"batch-norm\""), &[], &["reparam", "batch-norm"]);
+        err(&edited("name = \"spectral\"", "name = \"spectral\"\nreparam = \"lawn:layers=0\""), &[], &["arm[1].reparam", "layers"]);
     }
 
     #[test]

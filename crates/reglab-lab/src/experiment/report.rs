@@ -2,7 +2,7 @@
 
 use super::config::{Experiment, StreamKind};
 use super::runner::Results;
-use crate::report::{plot_metric, write_report, Cell, Figure, ReportInput, SummaryRow};
+use crate::report::{plot_by_arm, plot_metric, write_report, Cell, Figure, ReportInput, SummaryRow};
 use crate::results::summarize;
 use std::path::Path;
 
@@ -27,22 +27,44 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
     let plots = out.join("plots");
     std::fs::create_dir_all(&plots).map_err(|e| format!("{}: {e}", plots.display()))?;
     let mut metrics: Vec<(String, String, String)> = PLOTS.iter().map(|(m, t, y)| (m.to_string(), t.to_string(), y.to_string())).collect();
-    let mut extra: Vec<String> = results.rows.iter().flat_map(|r| r.metrics.keys().cloned()).filter(|k| k.starts_with("sigma_max/") || k.starts_with("reg/")).collect();
+    let mut extra: Vec<String> = results
+        .rows
+        .iter()
+        .flat_map(|r| r.metrics.keys().cloned())
+        .filter(|k| ["sigma_max/", "reg/", "eff_rank/", "orth_gap/"].iter().any(|p| k.starts_with(p)))
+        .collect();
     extra.sort();
     extra.dedup();
     for k in extra {
         let (title, y) = if let Some(l) = k.strip_prefix("sigma_max/") {
             (format!("σ_max of {l}"), "σ_max".to_string())
+        } else if let Some(l) = k.strip_prefix("eff_rank/") {
+            (format!("Effective rank of {l}"), "effective rank".to_string())
+        } else if let Some(l) = k.strip_prefix("orth_gap/") {
+            (format!("Orthogonality gap ‖WWᵀ − I‖_F/√out of {l}"), "gap".to_string())
         } else {
             (format!("Regularizer value {}", k.trim_start_matches("reg/")), "λ·r".to_string())
         };
         metrics.push((k, title, y));
     }
     let mut figures = Vec::new();
+    // One task: nothing to draw against the task; each metric by arm instead.
+    let one_task = exp.stream.tasks == 1;
+    let binarized = results.rows.iter().any(|r| r.metrics.contains_key("test_accuracy_binarized"));
+    if one_task && binarized {
+        let (png, svg) = (plots.join("binarized.png"), plots.join("binarized.svg"));
+        let title = "Test accuracy before and after binarizing the weights to α·sign(W)";
+        plot_by_arm(&results.rows, &results.arms, &[("test_accuracy", "trained"), ("test_accuracy_binarized", "binarized")], title, "test accuracy", &png, &svg)?;
+        figures.push(Figure { png: "plots/binarized.png".into(), svg: Some("plots/binarized.svg".into()), caption: title.into() });
+    }
     for (m, title, y) in &metrics {
         let stem = file_stem(m);
         let (png, svg) = (plots.join(format!("{stem}.png")), plots.join(format!("{stem}.svg")));
-        plot_metric(&results.rows, &results.arms, m, title, y, &png, &svg)?;
+        if one_task {
+            plot_by_arm(&results.rows, &results.arms, &[(m.as_str(), "mean ± std over seeds")], title, y, &png, &svg)?;
+        } else {
+            plot_metric(&results.rows, &results.arms, m, title, y, &png, &svg)?;
+        }
         figures.push(Figure { png: format!("plots/{stem}.png"), svg: Some(format!("plots/{stem}.svg")), caption: title.clone() });
     }
     let fit = match exp.stream_kind()? {

@@ -2,7 +2,7 @@
 //! probes it at the end of each task, and checkpoints after each finished task, so that a run
 //! killed at any moment continues with `--resume` and ends with the same files.
 
-use super::config::Experiment;
+use super::config::{Experiment, ProbeConfig};
 use super::stream::Stream;
 use crate::RunError;
 use crate::train_run::write_json;
@@ -140,7 +140,8 @@ fn load_job(path: &Path) -> Result<(Checkpoint, usize, Vec<Row>), String> {
 }
 
 /// The probes of one task end, as metrics.
-fn probe_row(trainer: &mut Trainer, init: &[NamedTensor], task: &Split, probe_examples: usize) -> Result<BTreeMap<String, f64>, String> {
+fn probe_row(trainer: &mut Trainer, init: &[NamedTensor], task: &Split, probe: &ProbeConfig) -> Result<BTreeMap<String, f64>, String> {
+    let probe_examples = probe.examples;
     let mut m = BTreeMap::new();
     let (train_loss, train_accuracy) = trainer.evaluate(&task.train);
     let (test_loss, test_accuracy) = trainer.evaluate(&task.test);
@@ -160,6 +161,18 @@ fn probe_row(trainer: &mut Trainer, init: &[NamedTensor], task: &Split, probe_ex
         let (s, _, _) = reglab_core::linalg::top_singular(w.view().matrix(), &v0, 1e-10, 5000);
         m.insert(format!("sigma_max/{}", w.name), s);
     }
+    if probe.spectrum {
+        for w in weights.iter().filter(|w| w.shape.len() >= 2) {
+            let p = probes::probe_weight(&w.name, w.view(), None);
+            m.insert(format!("eff_rank/{}", w.name), p.effective_rank.unwrap_or(f64::NAN));
+            m.insert(format!("orth_gap/{}", w.name), p.orthogonality_gap.unwrap_or(f64::NAN));
+        }
+    }
+    if probe.binarize {
+        let (train_acc, test_acc) = binarized_accuracy(trainer, &weights, task)?;
+        m.insert("train_accuracy_binarized".into(), train_acc);
+        m.insert("test_accuracy_binarized".into(), test_acc);
+    }
     m.insert("weight_norm".into(), norm2.sqrt());
     m.insert("distance_to_init".into(), dist2.sqrt());
     let f = probes::probe_net(&trainer.net, &task.train, probe_examples)?;
@@ -170,6 +183,27 @@ fn probe_row(trainer: &mut Trainer, init: &[NamedTensor], task: &Split, probe_ex
         m.insert(format!("reg/{label}"), v);
     }
     Ok(m)
+}
+
+/// Train and test accuracy of the network with every layer weight `W` (rank ≥ 2) replaced by
+/// `α·sign(W)`, `α = mean |W|` of that layer (sign(0) = +1); biases kept.
+fn binarized_accuracy(trainer: &Trainer, weights: &[NamedTensor], task: &Split) -> Result<(f64, f64), String> {
+    let bin: Vec<NamedTensor> = weights
+        .iter()
+        .map(|w| {
+            if w.shape.len() < 2 || w.data.is_empty() {
+                return w.clone();
+            }
+            let alpha = (reglab_core::linalg::sum_abs(&w.data) / w.data.len() as f64) as f32;
+            let data = w.data.iter().map(|&x| if x < 0.0 { -alpha } else { alpha }).collect();
+            NamedTensor::new(w.name.clone(), w.shape.clone(), data)
+        })
+        .collect();
+    let mut net = trainer.net.clone();
+    net.load_pytorch(&bin)?;
+    let (_, train) = Trainer::evaluate_net(&net, &task.train);
+    let (_, test) = Trainer::evaluate_net(&net, &task.test);
+    Ok((train, test))
 }
 
 struct Shared<'a> {
@@ -232,7 +266,7 @@ fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &
                 .map_err(|err| format!("arm `{}`, seed {seed}, task {task}: {err}", arm.name))?;
             events(Event::Epoch { job, task, epoch: e, epochs: cfg.epochs });
         }
-        let metrics = probe_row(&mut trainer, &init, &data, exp.probe.examples)?;
+        let metrics = probe_row(&mut trainer, &init, &data, &exp.probe)?;
         let acc = metrics["train_accuracy"];
         rows.push(Row { arm: arm.name.clone(), seed, task, metrics });
         save_job(&path, &trainer.checkpoint().map_err(|e| e.to_string())?, task, &rows)?;

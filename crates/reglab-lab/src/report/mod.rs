@@ -8,10 +8,12 @@
 //!
 //! Every file is written to a temporary file in its directory and then renamed.
 
+pub mod by_arm;
 pub mod html;
 pub mod plot;
 
 pub use html::{Cell, Figure, ReportInput, SummaryRow, format_number, render_html, write_report};
+pub use by_arm::plot_by_arm;
 pub use plot::{PLOT_HEIGHT, PLOT_WIDTH, plot_metric};
 
 #[cfg(test)]

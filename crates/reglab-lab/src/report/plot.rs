@@ -50,7 +50,7 @@ pub fn arm_color(i: usize) -> RGBColor {
 }
 
 /// Register the embedded font with plotters, once per process.
-fn ensure_font() -> Result<(), String> {
+pub(crate) fn ensure_font() -> Result<(), String> {
     static DONE: OnceLock<Result<(), String>> = OnceLock::new();
     DONE.get_or_init(|| {
         plotters::style::register_font(FAMILY, FontStyle::Normal, FONT_TTF)
@@ -143,7 +143,7 @@ pub fn plot_metric(
 }
 
 /// `.NAME.tmp-PID-N.EXT` beside `path`.
-fn temp_sibling(path: &Path, ext: &str) -> std::path::PathBuf {
+pub(crate) fn temp_sibling(path: &Path, ext: &str) -> std::path::PathBuf {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static N: AtomicUsize = AtomicUsize::new(0);
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -152,7 +152,7 @@ fn temp_sibling(path: &Path, ext: &str) -> std::path::PathBuf {
     dir.join(format!(".{name}.tmp-{}-{n}.{ext}", std::process::id()))
 }
 
-fn font(size: f64) -> TextStyle<'static> {
+pub(crate) fn font(size: f64) -> TextStyle<'static> {
     (FAMILY, size).into_font().into()
 }
 
@@ -362,7 +362,7 @@ fn legend_label(s: &Series) -> String {
 }
 
 /// `text`, cut with an ellipsis until it is at most `max_w` pixels wide.
-fn fit<DB: DrawingBackend>(
+pub(crate) fn fit<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     text: &str,
     style: &TextStyle,

@@ -62,6 +62,24 @@ impl Cnn {
         z.flatten(1, 3)
     }
 
+    /// The pre-activation of layer `i` (conv `i` before ReLU and pooling, `[batch, c, h, w]`;
+    /// `i = convs.len()` is the head, `[batch, classes, 1, 1]`).
+    pub fn preactivation(&self, x: Tensor<2>, i: usize) -> Tensor<4> {
+        let [c, h, w] = self.input;
+        let b = x.dims()[0];
+        let mut z: Tensor<4> = x.clone().reshape([b, c, h, w]);
+        for (k, conv) in self.convs.iter().enumerate() {
+            let y = conv.forward(z);
+            if k == i {
+                return y;
+            }
+            z = self.pool.forward(relu(y));
+        }
+        let y = self.head.forward(z.flatten(1, 3));
+        let [b, k] = y.dims();
+        y.reshape([b, k, 1, 1])
+    }
+
     /// Logits.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         self.head.forward(self.trunk(x))

@@ -46,6 +46,15 @@ impl Mlp {
         h
     }
 
+    /// The pre-activation (output before the ReLU) of layer `i`, `[batch, out]`.
+    pub fn preactivation(&self, x: Tensor<2>, i: usize) -> Tensor<2> {
+        let mut h = x;
+        for l in &self.layers[..i] {
+            h = relu(l.forward(h));
+        }
+        self.layers[i].forward(h)
+    }
+
     /// The penultimate features (input of the last layer), for probes.
     pub fn features(&self, x: Tensor<2>) -> Tensor<2> {
         let mut h = x;

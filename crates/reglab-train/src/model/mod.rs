@@ -190,6 +190,15 @@ impl Net {
         }
     }
 
+    /// The pre-activation of layer `i` (see [`Net::layers`]) on flat inputs, as data
+    /// `[batch, out]` (MLP) or `[batch, out, h, w]` (CNN; the head as `[batch, classes, 1, 1]`).
+    pub fn preactivation(&self, x: Tensor<2>, i: usize) -> TensorData {
+        match self {
+            Net::Mlp(m) => m.preactivation(x, i).into_data(),
+            Net::Cnn(c) => c.preactivation(x, i).into_data(),
+        }
+    }
+
     /// Penultimate features `[batch, d]` (the input of the last layer: the last hidden ReLU
     /// layer of the MLP, the flattened conv output of the CNN), for probes.
     pub fn features(&self, x: Tensor<2>) -> Tensor<2> {

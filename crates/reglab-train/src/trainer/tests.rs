@@ -27,6 +27,7 @@ fn cfg(regs: &[&str]) -> TrainConfig {
         epochs: 5,
         seed: 3,
         regs: regs.iter().map(|s| s.to_string()).collect(),
+        reparam: None,
     }
 }
 
