@@ -115,6 +115,36 @@ pub fn spectrum(m: MatRef<'_>) -> Spectrum {
     Spectrum { singular_values, orthogonality_gap: (gap_sq / rows as f64).sqrt() }
 }
 
+/// Angles between the rows (units, filters) of `m`: the mean and the largest `|cos θ_ij|` over
+/// the pairs `i < j` of non-zero rows, `cos θ_ij = w_iᵀw_j / (‖w_i‖‖w_j‖)`, in f64. 0 for an
+/// orthogonal set of rows, whatever their norms (what `ortho-offdiag` asks for), and what
+/// `mhe` lowers by spreading the directions. `(0, 0)` with fewer than two non-zero rows.
+pub fn row_cosines(m: MatRef<'_>) -> (f64, f64) {
+    let rows: Vec<Vec<f64>> = (0..m.rows)
+        .map(|i| (0..m.cols).map(|j| m.at(i, j) as f64).collect::<Vec<f64>>())
+        .filter(|r| r.iter().any(|&x| x != 0.0))
+        .map(|r| {
+            let n = r.iter().map(|x| x * x).sum::<f64>().sqrt();
+            r.into_iter().map(|x| x / n).collect()
+        })
+        .collect();
+    let n = rows.len();
+    if n < 2 {
+        return (0.0, 0.0);
+    }
+    let a = DMatrix::<f64>::from_fn(n, m.cols, |i, j| rows[i][j]);
+    let g = &a * a.transpose();
+    let (mut sum, mut max) = (0.0f64, 0.0f64);
+    for i in 0..n {
+        for j in i + 1..n {
+            let c = g[(i, j)].abs();
+            sum += c;
+            max = max.max(c);
+        }
+    }
+    (sum / (n * (n - 1) / 2) as f64, max)
+}
+
 /// All singular values of `m`, descending (see [`spectrum`]).
 pub fn singular_values(m: MatRef<'_>) -> Vec<f64> {
     spectrum(m).singular_values
@@ -291,6 +321,21 @@ pub fn probe_net(net: &Net, data: &Dataset, max_examples: usize) -> Result<Featu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_cosines_of_orthogonal_parallel_and_hand_rows() {
+        // orthogonal rows of any norms: 0; a zero row is ignored
+        let w = [3.0f32, 0.0, 0.0, 0.0, -0.5, 0.0, 0.0, 0.0, 0.0];
+        assert_eq!(row_cosines(MatRef::from_layout(&w, 3, 3, reglab_core::Layout::RowMajor)), (0.0, 0.0));
+        // (1, 0), (1, 1), (−1, 0): |cos| = 1/√2, 1, 1/√2 → mean (1 + √2)/3, max 1
+        let w = [1.0f32, 0.0, 1.0, 1.0, -1.0, 0.0];
+        let (mean, max) = row_cosines(MatRef::from_layout(&w, 3, 2, reglab_core::Layout::RowMajor));
+        assert!((mean - (1.0 + 2f64.sqrt()) / 3.0).abs() < 1e-12 && (max - 1.0).abs() < 1e-12, "{mean} {max}");
+        // the same matrix stored transposed
+        let wt = reglab_core::linalg::transpose(&w, 3, 2);
+        assert_eq!(row_cosines(MatRef::from_layout(&wt, 3, 2, reglab_core::Layout::Transposed)), (mean, max));
+        assert_eq!(row_cosines(MatRef::from_layout(&w[..2], 1, 2, reglab_core::Layout::RowMajor)), (0.0, 0.0));
+    }
     use reglab_core::Layout;
     use reglab_core::testing::random_vec;
 

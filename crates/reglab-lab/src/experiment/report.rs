@@ -31,7 +31,7 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
         .rows
         .iter()
         .flat_map(|r| r.metrics.keys().cloned())
-        .filter(|k| ["sigma_max/", "reg/", "eff_rank/", "orth_gap/"].iter().any(|p| k.starts_with(p)))
+        .filter(|k| ["sigma_max/", "reg/", "eff_rank/", "orth_gap/", "mean_abs_cos/"].iter().any(|p| k.starts_with(p)))
         .collect();
     extra.sort();
     extra.dedup();
@@ -40,6 +40,8 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
             (format!("σ_max of {l}"), "σ_max".to_string())
         } else if let Some(l) = k.strip_prefix("eff_rank/") {
             (format!("Effective rank of {l}"), "effective rank".to_string())
+        } else if let Some(l) = k.strip_prefix("mean_abs_cos/") {
+            (format!("Mean |cos| between the rows of {l}"), "mean |cos θ|".to_string())
         } else if let Some(l) = k.strip_prefix("orth_gap/") {
             (format!("Orthogonality gap ‖WWᵀ − I‖_F/√out of {l}"), "gap".to_string())
         } else {

@@ -166,6 +166,8 @@ fn probe_row(trainer: &mut Trainer, init: &[NamedTensor], task: &Split, probe: &
             let p = probes::probe_weight(&w.name, w.view(), None);
             m.insert(format!("eff_rank/{}", w.name), p.effective_rank.unwrap_or(f64::NAN));
             m.insert(format!("orth_gap/{}", w.name), p.orthogonality_gap.unwrap_or(f64::NAN));
+            let (mean_cos, _) = probes::row_cosines(w.view().matrix());
+            m.insert(format!("mean_abs_cos/{}", w.name), mean_cos);
         }
     }
     if probe.binarize {
