@@ -89,16 +89,17 @@ impl Regularizer for ElasticNet {
         if !reglab_core::regularizer::prox_step_ok(self.name(), target, step)? {
             return Ok(());
         }
+        // One pass in f32 (the threshold and 1/(1 + s(1 − α)) computed once in f64).
         let s = step as f64;
-        let thr = s * self.alpha;
-        let den = 1.0 + s * (1.0 - self.alpha);
+        let thr = (s * self.alpha) as f32;
+        let inv = (1.0 / (1.0 + s * (1.0 - self.alpha))) as f32;
         for w in target.weight.iter_mut() {
-            let v = *w as f64;
+            let v = *w;
             let m = v.abs() - thr;
             *w = if m > 0.0 {
-                (m / den).copysign(v) as f32
+                (m * inv).copysign(v)
             } else if v.is_nan() {
-                *w
+                v
             } else {
                 0.0
             };

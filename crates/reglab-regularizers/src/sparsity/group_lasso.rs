@@ -31,15 +31,18 @@
 //! Yuan & Lin, "Model selection and estimation in regression with grouped variables", J. R.
 //! Statist. Soc. B 68(1), 2006.
 
-use reglab_core::tensor::index;
 use reglab_core::{Error, Layout, Mode, Regularizer, Result, Spec, Target, TargetGrad, TargetMut, TensorRef};
 
 /// The group lasso `Σ_r c·‖W_r‖₂` over rows with its block soft-threshold proximal step. See the
 /// module documentation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct GroupLasso {
     /// `c = √(group size)` when true, `c = 1` otherwise.
     pub sqrt_weight: bool,
+    /// Scratch: squared row norms (f64), kept between calls.
+    norms: Vec<f64>,
+    /// Scratch: one factor per row.
+    factors: Vec<f32>,
 }
 
 impl GroupLasso {
@@ -48,7 +51,7 @@ impl GroupLasso {
         let mut o = spec.options();
         let w = o.choice("weight", &["none", "sqrt"], "none")?;
         o.finish()?;
-        Ok(Self { sqrt_weight: w == "sqrt" })
+        Ok(Self { sqrt_weight: w == "sqrt", ..Self::default() })
     }
 
     fn group_weight(&self, cols: usize) -> f64 {
@@ -68,15 +71,50 @@ fn dims(shape: &[usize], len: usize) -> std::result::Result<(usize, usize), Stri
     Ok((rows, len.checked_div(rows).unwrap_or(0)))
 }
 
-/// `‖row r‖₂` in f64.
-fn row_norm(data: &[f32], layout: Layout, rows: usize, cols: usize, r: usize) -> f64 {
-    (0..cols)
-        .map(|c| {
-            let x = data[index(layout, rows, cols, r, c)] as f64;
-            x * x
-        })
-        .sum::<f64>()
-        .sqrt()
+/// Squared norm of every row into `out` (f64), in one pass in storage order.
+fn row_sq_norms(data: &[f32], layout: Layout, rows: usize, cols: usize, out: &mut Vec<f64>) {
+    out.clear();
+    out.resize(rows, 0.0);
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    match layout {
+        Layout::RowMajor => {
+            for (n, row) in out.iter_mut().zip(data.chunks_exact(cols)) {
+                *n = reglab_core::linalg::sum_sq(row);
+            }
+        }
+        Layout::Transposed => {
+            for col in data.chunks_exact(rows) {
+                for (n, &x) in out.iter_mut().zip(col) {
+                    *n += x as f64 * x as f64;
+                }
+            }
+        }
+    }
+}
+
+/// `y += k_r · x` (or `x ← k_r · x` when `add` is false) row by row, in storage order.
+fn scale_rows(x: &[f32], y: &mut [f32], layout: Layout, rows: usize, cols: usize, k: &[f32], add: bool) {
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    match layout {
+        Layout::RowMajor => {
+            for ((yr, xr), &kr) in y.chunks_exact_mut(cols).zip(x.chunks_exact(cols)).zip(k) {
+                for (a, &b) in yr.iter_mut().zip(xr) {
+                    *a = if add { *a + kr * b } else { kr * b };
+                }
+            }
+        }
+        Layout::Transposed => {
+            for (yc, xc) in y.chunks_exact_mut(rows).zip(x.chunks_exact(rows)) {
+                for ((a, &b), &kr) in yc.iter_mut().zip(xc).zip(k) {
+                    *a = if add { *a + kr * b } else { kr * b };
+                }
+            }
+        }
+    }
 }
 
 impl Regularizer for GroupLasso {
@@ -100,19 +138,13 @@ impl Regularizer for GroupLasso {
         {
             return Err(shape_err(format!("gradient buffer has {} entries, the tensor {}", g.weight.len(), w.len())));
         }
-        let mut total = 0.0f64;
-        for r in 0..rows {
-            let n = row_norm(w, layout, rows, cols, r);
-            total += c * n;
-            if let Some(g) = grad.as_mut()
-                && n > 0.0
-            {
-                let f = scale as f64 * c / n;
-                for j in 0..cols {
-                    let i = index(layout, rows, cols, r, j);
-                    g.weight[i] += (f * w[i] as f64) as f32;
-                }
-            }
+        row_sq_norms(w, layout, rows, cols, &mut self.norms);
+        let total: f64 = self.norms.iter().map(|&sq| c * sq.sqrt()).sum();
+        if let Some(g) = grad.as_mut() {
+            // ∇ = scale·c·W_r/‖W_r‖ (0 on a zero row)
+            self.factors.clear();
+            self.factors.extend(self.norms.iter().map(|&sq| if sq > 0.0 { (scale as f64 * c / sq.sqrt()) as f32 } else { 0.0 }));
+            scale_rows(w, g.weight, layout, rows, cols, &self.factors, true);
         }
         Ok(total)
     }
@@ -128,16 +160,38 @@ impl Regularizer for GroupLasso {
         if step == 0.0 {
             return Ok(());
         }
+        if rows == 0 || cols == 0 {
+            return Ok(());
+        }
         let thr = step as f64 * self.group_weight(cols);
         let layout = target.layout;
         let w = &mut *target.weight;
-        for r in 0..rows {
-            let n = row_norm(w, layout, rows, cols, r);
-            // NaN norm: `n <= thr` is false and the factor is NaN, so a diverged row shows.
-            let f = if n <= thr { 0.0 } else { 1.0 - thr / n };
-            for j in 0..cols {
-                let i = index(layout, rows, cols, r, j);
-                w[i] = if f == 0.0 { 0.0 } else { (f * w[i] as f64) as f32 };
+        // One pass for the row norms, one for the scaling, both in storage order. NaN norm:
+        // `n <= thr` is false and the factor is NaN, so a diverged row shows. A zeroed row gets
+        // +0 exactly (0·x would keep the sign of x).
+        row_sq_norms(w, layout, rows, cols, &mut self.norms);
+        self.factors.clear();
+        self.factors.extend(self.norms.iter().map(|&sq| {
+            let n = sq.sqrt();
+            if n <= thr { 0.0 } else { (1.0 - thr / n) as f32 }
+        }));
+        let k = &self.factors;
+        match layout {
+            Layout::RowMajor => {
+                for (row, &kr) in w.chunks_exact_mut(cols).zip(k) {
+                    if kr == 0.0 {
+                        row.fill(0.0);
+                    } else {
+                        row.iter_mut().for_each(|x| *x *= kr);
+                    }
+                }
+            }
+            Layout::Transposed => {
+                for col in w.chunks_exact_mut(rows) {
+                    for (x, &kr) in col.iter_mut().zip(k) {
+                        *x = if kr == 0.0 { 0.0 } else { *x * kr };
+                    }
+                }
             }
         }
         Ok(())
