@@ -297,3 +297,64 @@ fn reparameterized_runs_save_effective_weights_under_pytorch_names() {
     let o = run(&["train", "--data", "digits", "--reparam", "batch-norm"]);
     common::assert_input_error_all(&o, &["unknown reparameterization `batch-norm`", "weight-norm"]);
 }
+
+#[test]
+fn pruned_runs_save_exactly_the_target_zeros_and_still_classify() {
+    let dir = tempfile::tempdir().unwrap();
+    // mlp:128 on digits: 128·64 + 10·128 = 9472 weights; 90 %: round(8524.8) = 8525 zeros
+    for (spec, sub, canonical) in [
+        ("magnitude:sparsity=0.9:at=2", "mag", "magnitude:sparsity=0.9:scope=global:at=2"),
+        ("magnitude:sparsity=0.9:scope=layer:schedule=gradual:start=1:end=3", "grad", "magnitude:sparsity=0.9:scope=layer:schedule=gradual:start=1:end=3"),
+        ("random:sparsity=0.9:density=erk", "rand", "random:sparsity=0.9:density=erk"),
+    ] {
+        let out = dir.path().join(sub);
+        // a random mask from the start learns slower than a network pruned after training
+        let epochs = if sub == "rand" { "10" } else { "4" };
+        let o = run(&["train", "--data", "digits", "--prune", spec, "--epochs", epochs, "--lr", "3e-3", "--out", out.to_str().unwrap(), "-q"]);
+        assert!(o.status.success(), "{spec}: {}", stderr(&o));
+        let acc = test_accuracy(&o);
+        eprintln!("digits mlp:128 --prune {spec}: test_accuracy={acc}");
+        assert!(acc > 0.8, "{spec}: {}", stdout(&o));
+        let cfg = std::fs::read_to_string(out.join("config.toml")).unwrap();
+        assert!(cfg.contains(&format!("prune = \"{canonical}\"")), "{cfg}");
+        let t = reglab_train::tensorfile::read(&out.join("model.safetensors")).unwrap();
+        let weights: Vec<_> = t.iter().filter(|t| t.name.ends_with(".weight")).collect();
+        let n: usize = weights.iter().map(|t| t.data.len()).sum();
+        let zeros: usize = weights.iter().map(|t| t.data.iter().filter(|&&x| x == 0.0).count()).sum();
+        assert_eq!((zeros, n), (8525, 9472), "{spec}");
+        let bias_zeros: usize = t.iter().filter(|t| t.name.ends_with(".bias")).map(|t| t.data.iter().filter(|&&x| x == 0.0).count()).sum();
+        assert_eq!(bias_zeros, 0, "{spec}: biases are not pruned");
+        // the initial weights: pruned for a random mask (drawn at initialisation), dense otherwise
+        let init = reglab_train::tensorfile::read(&out.join("init.safetensors")).unwrap();
+        let init_zeros: usize = init.iter().filter(|t| t.name.ends_with(".weight")).map(|t| t.data.iter().filter(|&&x| x == 0.0).count()).sum();
+        assert_eq!(init_zeros, if sub == "rand" { 8525 } else { 0 }, "{spec}");
+        // metrics.json: the sparsity per epoch (gradual: 0, then the cubic schedule from epoch 2)
+        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+        let sp: Vec<f64> = m["epochs"].as_array().unwrap().iter().map(|e| e["sparsity"].as_f64().unwrap()).collect();
+        let full = 8525.0 / 9472.0;
+        match sub {
+            "mag" => assert_eq!(sp, [0.0, full, full, full]),
+            "grad" => {
+                // s_2 = 0.9(1 − (1 − 1/2)³) = 0.7875 → round(0.7875·9472) = 7459 zeros
+                assert_eq!(sp, [0.0, 7459.0 / 9472.0, full, full]);
+            }
+            _ => assert_eq!(sp, [full; 10]),
+        }
+        // reglab inspect's footer counts the same zeros
+        let o = run(&["inspect", out.join("model.safetensors").to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let footer = stdout(&o).lines().last().unwrap_or("").to_string();
+        assert_eq!(footer, format!("weights (rank ≥ 2): 8525 of 9472 entries are 0, sparsity {:.4}", full));
+    }
+    for (bad, want) in [
+        ("magnitude:sparsity=0.9", "needs `at=E`"),
+        ("magnitude:sparsity=1.5:at=1", "[0, 1)"),
+        ("lottery:sparsity=0.5", "unknown pruning method `lottery`"),
+        ("random:sparsity=0.5:density=snip", "`density`"),
+    ] {
+        let o = run(&["train", "--data", "digits", "--prune", bad, "--out", dir.path().join("bad").to_str().unwrap()]);
+        common::assert_input_error_all(&o, &["bad pruning spec", want]);
+    }
+    let o = run(&["train", "--data", "digits", "--prune", "random:sparsity=0.5", "--reparam", "weight-norm", "--out", dir.path().join("both").to_str().unwrap()]);
+    common::assert_input_error_all(&o, &["cannot be combined with a reparameterization"]);
+}

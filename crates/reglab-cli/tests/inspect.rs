@@ -90,11 +90,15 @@ fn inspect_a_trained_run_against_its_init() {
     assert!(o.status.success(), "{}", stderr(&o));
     let s = stdout(&o);
     let lines: Vec<&str> = s.lines().collect();
-    assert_eq!(lines.len(), 5, "{s}");
+    assert_eq!(lines.len(), 6, "{s}");
     for h in ["tensor", "shape", "sigma_max", "eff_rank", "orth_gap", "sparsity", "norm", "dist_init"] {
         assert!(lines[0].contains(h), "{h} in {}", lines[0]);
     }
     assert!(lines[2].starts_with("layers.0.weight") && lines[2].contains("16×64"), "{}", lines[2]);
+    // the footer: zeros over the weights (rank ≥ 2), counted independently
+    let (z, n) = tensors.iter().filter(|t| t.shape.len() >= 2).fold((0, 0), |(z, n), t| (z + t.data.iter().filter(|&&x| x == 0.0).count(), n + t.data.len()));
+    assert_eq!(n, 16 * 64 + 10 * 16);
+    assert_eq!(lines[5], format!("weights (rank ≥ 2): {z} of {n} entries are 0, sparsity {:.4}", z as f64 / n as f64));
 }
 
 #[test]

@@ -113,6 +113,9 @@ fn a_run_writes_every_file_and_jobs_do_not_change_the_results() {
         "distance_to_init",
         "feature_effective_rank",
         "dead_fraction",
+        "sparsity",
+        "sparsity/layers.0.weight",
+        "sparsity/layers.1.weight",
     ];
     for r in rows {
         let m = r["metrics"].as_object().unwrap();
@@ -312,6 +315,50 @@ fn spectrum_and_binarized_probes_and_per_arm_reparameterizations() {
     }
 }
 
+#[test]
+fn pruned_arms_report_sparsity_checkpoint_their_masks_and_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    // epochs count over the stream: at=3 is the first epoch of task 2
+    let text = experiment(2, 2).replace(
+        "name = \"spectral\"\nreg = [\"spectral=1e-2\"]",
+        "name = \"pruned\"\nprune = \"magnitude:sparsity=0.8:scope=layer:at=3\"\n\n[[arm]]\nname = \"random\"\nprune = \"random:sparsity=0.5\"",
+    );
+    let exp = write(dir.path(), "prune.toml", &text);
+    let out = dir.path().join("out");
+    assert_ok(&run(&exp, &out, &[]));
+    let v: serde_json::Value = serde_json::from_slice(&read(&out.join("results.json"))).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3 * 2 * 2);
+    // mlp:32 on digits: 32·64 + 10·32 = 2368 weights
+    for r in rows {
+        let m = &r["metrics"];
+        let (arm, task) = (r["arm"].as_str().unwrap(), r["task"].as_u64().unwrap());
+        let got = (m["sparsity"].as_f64().unwrap(), m["sparsity/layers.0.weight"].as_f64().unwrap(), m["sparsity/layers.1.weight"].as_f64().unwrap());
+        match (arm, task) {
+            // 0.8 per layer: 1638.4 → 1638 of 2048, 256 of 320; 1894 = round(0.8·2368)
+            ("pruned", 2) => assert_eq!(got, (1894.0 / 2368.0, 1638.0 / 2048.0, 256.0 / 320.0)),
+            ("random", _) => assert_eq!(got.0, 1184.0 / 2368.0, "{r}"),
+            _ => assert_eq!(got, (0.0, 0.0, 0.0), "{r}"),
+        }
+    }
+    // the job checkpoint holds the masks (names in the safetensors JSON header)
+    for (arm, has) in [("pruned", true), ("random", true), ("none", false)] {
+        let bytes = read(&out.join(format!("checkpoints/{arm}/seed-0.safetensors")));
+        let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header = String::from_utf8_lossy(&bytes[8..8 + header_len]);
+        for layer in ["layers.0", "layers.1"] {
+            assert_eq!(header.contains(&format!("\"reg/prune/{layer}.mask\"")), has, "{arm}: {header}");
+        }
+    }
+    // resuming the finished run restores every job's masks and changes nothing
+    let before = read(&out.join("results.csv"));
+    assert_ok(&run(&exp, &out, &["--resume"]));
+    assert!(read(&out.join("results.csv")) == before);
+    // a bad spec names the arm's key
+    let bad = write(dir.path(), "bad.toml", &text.replace("sparsity=0.5", "sparsity=5"));
+    assert_input_error(&run(&bad, &dir.path().join("out-bad"), &[]), &["arm[2].prune", "[0, 1)"]);
+}
+
 /// A tiny `kind = "cs-recovery"` experiment: N = 30, two ratios, three trials, three methods.
 fn recovery_experiment() -> String {
     r#"kind = "cs-recovery"
@@ -419,6 +466,120 @@ fn bad_recovery_files_are_input_errors_and_write_nothing() {
         (&["--set", "problem.foo=1"], &["unknown field", "`foo`"]),
         (&["--jobs", "0"], &["--jobs"]),
         (&["--resume"], &["--resume", "cs-recovery"]),
+    ] {
+        let out = dir.path().join("out-set");
+        assert_input_error(&run(&exp, &out, extra), want);
+        assert!(!out.exists(), "{extra:?}");
+    }
+}
+
+/// A tiny `kind = "lasso-path"` experiment: n = 20, d = 40, three λ (the last above λ_max),
+/// subgradient descent and FISTA.
+fn lasso_path_experiment() -> String {
+    r#"kind = "lasso-path"
+name = "tiny-lasso"
+
+[problem]
+n = 20
+d = 40
+k = 4
+noise = 0.1
+seed = 2
+
+[path]
+lambdas = [0.01, 0.1, 10.0]
+
+[[method]]
+name = "subgradient"
+iterations = 500
+
+[[method]]
+name = "fista"
+"#
+    .to_string()
+}
+
+#[test]
+fn a_lasso_path_run_writes_its_files_whatever_the_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = write(dir.path(), "lasso.toml", &lasso_path_experiment());
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let o = run(&exp, &a, &["--jobs", "2"]);
+    assert_ok(&o);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("λ_max") && stdout.contains("fista") && stdout.contains("lasso (reference)") && stdout.contains("report.html"), "{stdout}");
+    for f in ["config.toml", "results.json", "results.csv", "timing.json", "report.html", "plots/l1_norm.png", "plots/l1_norm.svg", "plots/zeros.png", "plots/zeros.svg"] {
+        assert!(a.join(f).is_file(), "{f}");
+    }
+    assert_eq!(&read(&a.join("plots/zeros.png"))[..8], b"\x89PNG\r\n\x1a\n");
+    let config = std::fs::read_to_string(a.join("config.toml")).unwrap();
+    assert!(config.contains("kind = \"lasso-path\"") && config.contains("rule = \"constant\"") && config.contains("tol = 0.000001"), "{config}");
+    // one row per method and λ, then the reference's
+    let csv = std::fs::read_to_string(a.join("results.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("method,lambda,l1_norm,zeros,small,objective,objective_gap,iterations,converged,kkt"), "{}", lines[0]);
+    assert_eq!(lines.len(), 1 + 3 * 3);
+    let field = |l: &str, i: usize| l.split(',').nth(i).unwrap().to_string();
+    let keys: Vec<String> = lines[1..].iter().map(|l| format!("{},{}", field(l, 0), field(l, 1))).collect();
+    assert_eq!(keys, ["subgradient,0.01", "subgradient,0.1", "subgradient,10", "fista,0.01", "fista,0.1", "fista,10", "lasso (reference),0.01", "lasso (reference),0.1", "lasso (reference),10"]);
+    for l in &lines[1..] {
+        let zeros: usize = field(l, 3).parse().unwrap();
+        match field(l, 0).as_str() {
+            "subgradient" => assert_eq!((zeros, field(l, 8).as_str()), (0, ""), "{l}"),
+            _ => {
+                assert!(zeros > 0 && field(l, 8) == "true", "{l}");
+                if field(l, 1) == "10" {
+                    assert_eq!((zeros, field(l, 2).as_str()), (40, "0"), "above λ_max the lasso solution is 0: {l}");
+                }
+            }
+        }
+    }
+    let v: serde_json::Value = serde_json::from_slice(&read(&a.join("results.json"))).unwrap();
+    assert_eq!(v["methods"].as_array().unwrap().len(), 2);
+    assert!(v["lambda_max"].as_f64().unwrap() < 10.0);
+    let html = std::fs::read_to_string(a.join("report.html")).unwrap();
+    assert!(html.contains("tiny-lasso") && html.contains("plots/l1_norm.png"));
+
+    // one thread: the same bytes
+    assert_ok(&run(&exp, &b, &["--jobs", "1"]));
+    for f in ["results.json", "results.csv", "config.toml"] {
+        assert!(read(&a.join(f)) == read(&b.join(f)), "{f} differs between --jobs 2 and --jobs 1");
+    }
+    // --set applies
+    let c = dir.path().join("c");
+    assert_ok(&run(&exp, &c, &["--set", "path.lambdas=[0.5]", "--set", "method.1.label=accelerated"]));
+    let csv = std::fs::read_to_string(c.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 3, "{csv}");
+    assert!(csv.contains("\naccelerated,0.5,"), "{csv}");
+}
+
+#[test]
+fn bad_lasso_path_files_are_input_errors_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = lasso_path_experiment();
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        ("lp-unknown-key", good.replace("seed = 2", "seed = 2\ncolour = 1"), vec!["unknown field", "`colour`"]),
+        ("lp-k", good.replace("k = 4", "k = 41"), vec!["problem.k", "d = 40"]),
+        ("lp-lambdas", good.replace("[0.01, 0.1, 10.0]", "[0.1, 0.01]"), vec!["path.lambdas", "increasing"]),
+        ("lp-method", good.replace("name = \"fista\"", "name = \"lars\""), vec!["method[1].name", "lars"]),
+        ("lp-foreign-key", good.replace("name = \"fista\"", "name = \"fista\"\nrule = \"sqrt\""), vec!["method[1].rule", "fista"]),
+        ("lp-step", good.replace("iterations = 500", "iterations = 500\nstep = -1.0"), vec!["method[0].step"]),
+        ("lp-kind", good.replace("kind = \"lasso-path\"", "kind = \"lasso\""), vec!["`kind`", "lasso-path", "cs-recovery", "train"]),
+    ];
+    for (name, text, want) in &cases {
+        let exp = write(dir.path(), &format!("{name}.toml"), text);
+        let out = dir.path().join(format!("out-{name}"));
+        let o = run(&exp, &out, &[]);
+        assert_input_error(&o, want);
+        assert!(stderr(&o).contains(&format!("{name}.toml")), "the file is named: {}", stderr(&o));
+        assert!(!out.exists(), "{name}: {} was created", out.display());
+    }
+    let exp = write(dir.path(), "lp-good.toml", &good);
+    for (extra, want) in [
+        (&["--set", "problem.n=0"][..], &["problem.n"][..]),
+        (&["--set", "method.4.step=1"], &["method.4.step", "out of range"]),
+        (&["--jobs", "0"], &["--jobs"]),
+        (&["--resume"], &["--resume", "lasso-path"]),
     ] {
         let out = dir.path().join("out-set");
         assert_input_error(&run(&exp, &out, extra), want);

@@ -7,14 +7,22 @@
 //! - [`train_run`]: one training run written to a run directory (`reglab train`).
 //! - [`recovery`]: binary-recovery experiments with the Cauchy–Schwarz regularizer (`reglab run`,
 //!   `kind = "cs-recovery"`).
+//! - [`synthetic`]: seeded synthetic data — sparse linear regression and a linear-teacher
+//!   classification task (`synthetic[:OPTIONS]` as a data source).
+//! - [`linear`]: the least-squares linear model with subgradient, ISTA/FISTA and coordinate-descent
+//!   solvers for `f + λ r` with a library regularizer.
+//! - [`lasso_path`]: the ℓ1 path experiment (`reglab run`, `kind = "lasso-path"`).
 
 pub mod data;
 pub mod experiment;
+pub mod lasso_path;
+pub mod linear;
 pub mod penalty;
 pub mod report;
 pub mod probes;
 pub mod recovery;
 pub mod results;
+pub mod synthetic;
 pub mod train_run;
 
 /// Why a run (`reglab train` or `reglab run`) failed: bad input, found before anything is

@@ -13,6 +13,8 @@
 //! Entries with a required option get one here: `cs-eig` a matrix `C = I + small symmetric
 //! noise` of the row length (400 or 784), written to a temporary CSV.
 //!
+//! - `reg-rows/<name>/<out>x784`: `mhe` and `soft-orth` on 400 and 4,000 rows (pairwise cost).
+//!
 //! Every regularizer is called once before measuring, so those with persistent state (the
 //! power-iteration vectors of `spectral`) are measured in steady state.
 //!
@@ -168,5 +170,29 @@ fn bench_prox(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_grad, bench_prox);
+/// `reg-rows/<name>/<out>x784`: the pairwise regularizers (O(out²·in)) against the number of
+/// rows, 400 and 4,000, with soft-orth (also a Gram matrix) beside them.
+fn bench_rows(c: &mut Criterion) {
+    let mut group = c.benchmark_group("reg-rows");
+    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(8));
+    for out in [400usize, 4000] {
+        let case = layer([out, 784], 7 + out as u64);
+        let target = case.target();
+        for name in ["mhe", "soft-orth"] {
+            let e = ENTRIES.iter().find(|e| e.name == name).expect("registered");
+            let mut reg = build(e, 784).expect("builds");
+            let mut gw = vec![0.0f32; case.weight.len()];
+            let mut gb = vec![0.0f32; out];
+            group.bench_with_input(BenchmarkId::new(name, format!("{out}x784")), &(), |b, _| {
+                b.iter(|| {
+                    let mut g = TargetGrad { weight: &mut gw, bias: Some(&mut gb) };
+                    black_box(reg.eval(&target, Some(&mut g), 1.0, Mode::Step).unwrap())
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_grad, bench_prox, bench_rows);
 criterion_main!(benches);

@@ -5,7 +5,8 @@
 //! forward, cross-entropy, backward, the regularizers' analytic gradients, Adam (lr 1e-3) and
 //! the proximal steps, on `Device::flex().autodiff()`. Each regularizer acts on the three layer
 //! weights (the default selection) at strength 1e-4. Every trainer takes one step before
-//! measuring (Adam's moments and the regularizers' state exist from then on).
+//! measuring (Adam's moments and the regularizers' state exist from then on). The `prune …`
+//! runs hold a 90 % mask on every layer weight (gradients and weights masked each step).
 //!
 //! Run: `RAYON_NUM_THREADS=1 cargo bench -p reglab-train --bench train_step`
 //! (or `bench/run.sh` for both benches and the overhead of each regularizer over `step/none`).
@@ -47,16 +48,20 @@ fn bench_step(c: &mut Criterion) {
     group.sample_size(30).warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(5));
     // Entries that cannot build from defaults (a required option, e.g. a matrix file) are
     // benched per layer in `regularizers.rs` only.
-    let runs = std::iter::once(("none".to_string(), Vec::new(), None))
+    let runs = std::iter::once(("none".to_string(), Vec::new(), None, None))
         .chain(ENTRIES.iter().filter(|e| !e.options.contains("(required)")).map(|e| {
             // group-orth: 16 groups divide the 400-unit layers (the default 32 do not)
             let opts = if e.name == "group-orth" { ":groups=16" } else { "" };
-            (e.name.to_string(), vec![format!("{}={STRENGTH}{opts}", e.name)], None)
+            (e.name.to_string(), vec![format!("{}={STRENGTH}{opts}", e.name)], None, None)
         }))
         .chain(["weight-norm", "spectral-norm", "multipliers:scalar", "multipliers:rowcol", "lawn:free=0:layers=2"].into_iter().map(|r| {
-            (format!("reparam {r}"), Vec::new(), Some(r.parse::<reglab_train::reparam::ReparamSpec>().unwrap()))
+            (format!("reparam {r}"), Vec::new(), Some(r.parse::<reglab_train::reparam::ReparamSpec>().unwrap()), None)
+        }))
+        // masks on every layer weight: the magnitude mask is made below (end of epoch 1)
+        .chain(["magnitude:sparsity=0.9:at=1", "random:sparsity=0.9:density=erk"].into_iter().map(|p| {
+            (format!("prune {p}"), Vec::new(), None, Some(p.parse::<reglab_train::prune::PruneSpec>().unwrap()))
         }));
-    for (name, regs, reparam) in runs {
+    for (name, regs, reparam, prune) in runs {
         let name = name.as_str();
         let cfg = TrainConfig {
             model: "mlp:400,400".parse().unwrap(),
@@ -67,8 +72,12 @@ fn bench_step(c: &mut Criterion) {
             seed: 0,
             regs,
             reparam,
+            prune,
         };
         let mut t = Trainer::new(&cfg, &[INPUT], CLASSES, &dev, None, 1_000_000).unwrap_or_else(|e| panic!("{name}: {e}"));
+        if let Some(p) = t.prune.as_mut() {
+            p.end_of_epoch(&mut t.net, 1).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
         let (x, y) = t.batch_tensors(&data, &idx);
         t.step(x.clone(), y.clone()).unwrap_or_else(|e| panic!("{name}: {e}")); // warm-up
         group.bench_function(name, |b| {

@@ -7,6 +7,7 @@
 pub mod device;
 pub mod model;
 pub mod optim;
+pub mod prune;
 pub mod reparam;
 pub mod step;
 pub mod tensorfile;

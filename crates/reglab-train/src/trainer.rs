@@ -3,6 +3,7 @@
 
 use crate::model::{ModelSpec, Net};
 use crate::optim::OptimSpec;
+use crate::prune::{Masks, PruneSpec};
 use crate::reparam::{Reparam, ReparamSpec};
 use crate::step::Regularization;
 use burn::module::Module;
@@ -36,6 +37,9 @@ pub struct TrainConfig {
     /// Reparameterization of the layers' weights (weight-norm, spectral-norm, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reparam: Option<ReparamSpec>,
+    /// Pruning masks (`magnitude:…`, `random:…`; see [`crate::prune`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune: Option<PruneSpec>,
 }
 
 impl TrainConfig {
@@ -50,6 +54,9 @@ impl TrainConfig {
         }
         if self.epochs == 0 {
             return bad("epochs must be ≥ 1".into());
+        }
+        if let (Some(p), Some(r)) = (&self.prune, &self.reparam) {
+            return bad(format!("pruning (`{p}`) cannot be combined with a reparameterization (`{r}`) yet"));
         }
         self.optim.validate().map_err(TrainError::Config)
     }
@@ -70,6 +77,9 @@ pub struct EpochMetrics {
     pub test_accuracy: f64,
     /// `λ·r` of each regularizer at the end of the epoch (σ_max to convergence).
     pub reg: BTreeMap<String, f64>,
+    /// Fraction of the layer weights' entries that are exactly 0 at the end of the epoch.
+    #[serde(default)]
+    pub sparsity: f64,
 }
 
 /// Why training stopped early or could not start.
@@ -119,6 +129,8 @@ pub struct Trainer {
     pub reg: Regularization,
     /// The reparameterization, if any.
     pub reparam: Option<Reparam>,
+    /// The pruning masks, if any.
+    pub prune: Option<Masks>,
     device: Device,
     cfg: TrainConfig,
     step: u64,
@@ -146,12 +158,15 @@ impl Trainer {
             Some(spec) => Some(Reparam::new(spec, &mut net, &cfg.optim, device).map_err(TrainError::Config)?),
             None => None,
         };
+        // (random masks zero their weights now, so the anchor snapshot is the pruned init)
+        let prune = cfg.prune.as_ref().map(|p| Masks::new(p, &mut net, cfg.seed)).transpose().map_err(TrainError::Config)?;
         let reg = Regularization::new(set, &net, anchor).map_err(TrainError::Config)?;
         Ok(Self {
             net,
             optim: cfg.optim.init(),
             reg,
             reparam,
+            prune,
             device: device.clone(),
             cfg: cfg.clone(),
             step: 0,
@@ -175,6 +190,9 @@ impl Trainer {
         if let Some(rp) = &self.reparam {
             reg.extend(rp.state().map_err(TrainError::Other)?);
         }
+        if let Some(p) = &self.prune {
+            reg.extend(p.state());
+        }
         Ok(Checkpoint { model: self.net.to_pytorch(), optim: optim.to_vec(), reg, step: self.step })
     }
 
@@ -185,7 +203,15 @@ impl Trainer {
         self.optim = optim
             .from_bytes(burn::tensor::Bytes::from_bytes_vec(c.optim))
             .map_err(|e| TrainError::Other(format!("optimizer state: {e:?}")))?;
-        let (rp_state, reg_state): (Vec<NamedTensor>, Vec<NamedTensor>) = c.reg.into_iter().partition(|t| t.name.starts_with("reparam/"));
+        let (prune_state, reg): (Vec<NamedTensor>, Vec<NamedTensor>) = c.reg.into_iter().partition(|t| t.name.starts_with("prune/"));
+        let (rp_state, reg_state): (Vec<NamedTensor>, Vec<NamedTensor>) = reg.into_iter().partition(|t| t.name.starts_with("reparam/"));
+        match self.prune.as_mut() {
+            Some(p) => p.load_state(&mut self.net, &prune_state).map_err(TrainError::Other)?,
+            None if !prune_state.is_empty() => {
+                return Err(TrainError::Other(format!("the checkpoint holds pruning masks (`{}`), the run has no pruning", prune_state[0].name)));
+            }
+            None => {}
+        }
         self.reg.set_mut().load_state(&reg_state).map_err(|e| TrainError::Other(e.to_string()))?;
         if let Some(rp) = self.reparam.as_mut() {
             rp.load_state(&mut self.net, &rp_state).map_err(TrainError::Other)?;
@@ -215,7 +241,8 @@ impl Trainer {
     }
 
     /// One epoch over `data` (`epoch` is 1-based and seeds the shuffle). Returns the mean
-    /// mini-batch loss and accuracy.
+    /// mini-batch loss and accuracy. At its end the pruning schedule (if any) runs: magnitude
+    /// masks are made at the end of their epochs (see [`crate::prune`]).
     pub fn train_epoch(&mut self, data: &Dataset, epoch: usize, progress: &mut dyn FnMut(Progress<'_>)) -> Result<(f64, f64), TrainError> {
         if data.example_shape.iter().product::<usize>() != self.example_shape.iter().product::<usize>() {
             return Err(TrainError::Config(format!(
@@ -253,11 +280,15 @@ impl Trainer {
             loss_sum += lv * labels.len() as f64;
             progress(Progress::Step { epoch, step: s + 1, loss: lv });
         }
+        if let Some(p) = self.prune.as_mut() {
+            p.end_of_epoch(&mut self.net, epoch).map_err(TrainError::Other)?;
+        }
         Ok((loss_sum / seen.max(1) as f64, correct as f64 / seen.max(1) as f64))
     }
 
     /// One regularized optimizer step on the mini-batch `(x, y)`: forward, cross-entropy,
-    /// backward, analytic regularizer gradients, optimizer step, proximal steps. Returns the
+    /// backward, analytic regularizer gradients (then the pruned entries' gradients zeroed),
+    /// optimizer step, proximal steps, pruned weights zeroed. Returns the
     /// mini-batch loss and the predicted classes. A non-finite loss or regularizer value stops
     /// before the weights change (epoch and step are filled in by the caller).
     pub fn step(&mut self, x: Tensor<2>, y: Tensor<1, Int>) -> Result<(f64, Vec<usize>), TrainError> {
@@ -277,12 +308,18 @@ impl Trainer {
             Some(rp) => Some(rp.backward(&mut self.net, &mut grads).map_err(TrainError::Other)?),
             None => None,
         };
+        if let Some(p) = &self.prune {
+            p.mask_gradients(&self.net, &mut grads).map_err(TrainError::Other)?;
+        }
         let net = std::mem::replace(&mut self.net, placeholder());
         self.net = self.optim.step(self.cfg.lr, net, grads);
         if let (Some(rp), Some(g)) = (self.reparam.as_mut(), extra_grads) {
             rp.step_extras(self.cfg.lr, g);
         }
         self.reg.after_step(&mut self.net, self.cfg.lr, self.step, self.total, self.cfg.seed).map_err(TrainError::Other)?;
+        if let Some(p) = &self.prune {
+            p.apply(&mut self.net).map_err(TrainError::Other)?;
+        }
         if let Some(rp) = self.reparam.as_mut() {
             rp.after_step(&mut self.net, self.step).map_err(TrainError::Other)?;
         }
@@ -349,7 +386,8 @@ impl Trainer {
             let (train_loss, train_accuracy) = self.train_epoch(train, epoch, progress)?;
             let (test_loss, test_accuracy) = self.evaluate(test);
             let reg = self.reg_values()?;
-            let m = EpochMetrics { epoch, train_loss, train_accuracy, test_loss, test_accuracy, reg };
+            let sparsity = crate::prune::weight_sparsity(&self.net).0;
+            let m = EpochMetrics { epoch, train_loss, train_accuracy, test_loss, test_accuracy, reg, sparsity };
             progress(Progress::EpochEnd(&m));
             on_epoch(self, &m)?;
             out.push(m);

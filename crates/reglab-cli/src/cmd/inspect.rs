@@ -28,7 +28,10 @@ rows, 1 for W = 0).
   non_finite           number of NaN or infinite entries
 A key that does not apply is null: matrix quantities of 1-D tensors, the
 distance without --init or for a tensor absent from it, spectral quantities
-when non_finite > 0.";
+when non_finite > 0.
+
+The table ends with one line: the entries exactly 0 over every tensor of
+rank ≥ 2 (the weights; biases excluded), their count and fraction.";
 
 /// Health probes of every tensor of a checkpoint (reglab's or PyTorch's safetensors); see
 /// [`HELP`] and [`reglab_lab::probes`].
@@ -126,5 +129,13 @@ fn print_table(rows: &[WeightProbe], with_init: bool) {
     println!("{}", line(&head));
     for r in &cells {
         println!("{}", line(r));
+    }
+    // footer: the zeros over every weight of rank ≥ 2 (what pruning and ℓ1 make)
+    let (zeros, n) = rows.iter().filter(|p| p.shape.len() >= 2).fold((0usize, 0usize), |(z, n), p| {
+        let len: usize = p.shape.iter().product();
+        (z + (p.sparsity * len as f64).round() as usize, n + len)
+    });
+    if n > 0 {
+        println!("weights (rank ≥ 2): {zeros} of {n} entries are 0, sparsity {:.4}", zeros as f64 / n as f64);
     }
 }

@@ -40,8 +40,9 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let text = std::fs::read_to_string(&a.experiment).map_err(|e| Failure::input(format!("{}: {e}", a.experiment.display())))?;
     match reglab_lab::recovery::file_kind(&text, &a.sets).as_deref() {
         Some(reglab_lab::recovery::config::KIND) => return run_recovery(&a, &text),
+        Some(reglab_lab::lasso_path::config::KIND) => return run_lasso_path(&a, &text),
         Some(k) if k != "train" => {
-            let kinds = format!("\"train\" or \"{}\"", reglab_lab::recovery::config::KIND);
+            let kinds = format!("\"train\", \"{}\" or \"{}\"", reglab_lab::recovery::config::KIND, reglab_lab::lasso_path::config::KIND);
             return Err(Failure::input(format!("{}: `kind` = \"{k}\": expected {kinds}", a.experiment.display())));
         }
         _ => {}
@@ -139,6 +140,50 @@ fn run_recovery(a: &Args, text: &str) -> Result<(), Failure> {
     println!("{:<20} {:>22} {:>22}", "method", "50% at M/N (sign)", "50% at M/N (exact)");
     for c in &res.crossings {
         println!("{:<20} {:>22} {:>22}", c.method, c.sign.text(), c.exact.text());
+    }
+    println!("wrote {}", out.join("report.html").display());
+    Ok(())
+}
+
+/// `kind = "lasso-path"`: ℓ1 solvers over a λ grid (see docs/experiments.md). `--jobs` is the
+/// number of threads over the (method, λ) jobs (the results do not depend on it); `--resume`
+/// does not apply.
+fn run_lasso_path(a: &Args, text: &str) -> Result<(), Failure> {
+    use reglab_lab::lasso_path::{LassoPathExperiment, LassoPathOptions};
+    let exp = LassoPathExperiment::parse(text, &a.sets).map_err(|e| Failure::input(format!("{}: {e}", a.experiment.display())))?;
+    if a.jobs == 0 {
+        return Err(Failure::input("--jobs must be ≥ 1"));
+    }
+    if a.resume {
+        return Err(Failure::input("--resume does not apply to kind = \"lasso-path\" (a run has no checkpoints: run it again)"));
+    }
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
+    let total = reglab_lab::lasso_path::job_count(&exp).map_err(Failure::input)? as u64;
+    let bar = if !a.quiet && std::io::stderr().is_terminal() { ProgressBar::new(total) } else { ProgressBar::hidden() };
+    bar.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} solves ({elapsed}, eta {eta})").expect("template").progress_chars("=> "));
+    bar.set_prefix(exp.name.clone());
+    let opts = LassoPathOptions { out: out.clone(), threads: a.jobs };
+    let r = reglab_lab::lasso_path::run(&exp, &opts, &|| bar.inc(1));
+    bar.finish_and_clear();
+    let res = r.map_err(|e| match e {
+        RunError::Input(m) => Failure::input(m),
+        RunError::Failed(m) => Failure::failed(m),
+    })?;
+    let (first, last) = (res.lambdas[0], res.lambdas[res.lambdas.len() - 1]);
+    println!("λ from {first} to {last} ({} points), λ_max = {:.4}", res.lambdas.len(), res.lambda_max);
+    println!("{:<24} {:>14} {:>14} {:>10} {:>16} {:>12}", "method", "‖w‖₁ first λ", "‖w‖₁ last λ", "‖w‖₁ rises", "exact zeros", "max KKT");
+    for s in &res.summaries {
+        let mine: Vec<_> = res.rows.iter().chain(&res.reference).filter(|r| r.method == s.method).collect();
+        let l1 = |i: usize| mine.get(i).map(|r| format!("{:.4}", r.l1_norm)).unwrap_or_default();
+        println!(
+            "{:<24} {:>14} {:>14} {:>10} {:>16} {:>12.3e}",
+            s.method,
+            l1(0),
+            l1(mine.len().saturating_sub(1)),
+            s.l1_rises,
+            format!("{}–{}", s.min_zeros, s.max_zeros),
+            s.max_kkt
+        );
     }
     println!("wrote {}", out.join("report.html").display());
     Ok(())

@@ -6,6 +6,7 @@ use reglab_lab::train_run::{self, RunConfig, RunError};
 use reglab_train::device::DeviceKind;
 use reglab_train::model::ModelSpec;
 use reglab_train::optim::OptimSpec;
+use reglab_train::prune::PruneSpec;
 use reglab_train::reparam::ReparamSpec;
 use reglab_train::trainer::{Progress, TrainConfig};
 use std::io::IsTerminal;
@@ -50,6 +51,13 @@ pub struct Args {
     /// weights under PyTorch names.
     #[arg(long)]
     reparam: Option<String>,
+    /// Prune the layer weights (biases stay): magnitude:sparsity=S:at=E (one-shot at the end of
+    /// epoch E, then fine-tuning), magnitude:sparsity=S:schedule=gradual:start=E0:end=E1 (cubic
+    /// schedule), options scope=global|layer; random:sparsity=S[:density=uniform|er|erk] (fixed
+    /// mask from the seed at initialisation); skip_last=true keeps the last layer dense. Exactly
+    /// round(S·n) of the n pruned entries are 0. Not with --reparam.
+    #[arg(long)]
+    prune: Option<String>,
     /// cpu | gpu (gpu needs a build with `--features gpu`).
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -67,6 +75,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let optim: OptimSpec = a.optim.parse().map_err(Failure::input)?;
     let device: DeviceKind = a.device.parse().map_err(Failure::input)?;
     let reparam: Option<ReparamSpec> = a.reparam.as_deref().map(str::parse).transpose().map_err(Failure::input)?;
+    let prune: Option<PruneSpec> = a.prune.as_deref().map(str::parse).transpose().map_err(Failure::input)?;
     // Specs are checked here too, so a typo fails before the data is loaded.
     for r in &a.regs {
         let spec = reglab_core::Spec::parse(r).map_err(Failure::input)?;
@@ -76,7 +85,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         data: a.data.clone(),
         device,
         anchor: a.anchor.clone(),
-        train: TrainConfig { model, optim, lr: a.lr, batch: a.batch, epochs: a.epochs, seed: a.seed, regs: a.regs.clone(), reparam },
+        train: TrainConfig { model, optim, lr: a.lr, batch: a.batch, epochs: a.epochs, seed: a.seed, regs: a.regs.clone(), reparam, prune },
     };
     let show = !a.quiet && std::io::stderr().is_terminal();
     let bar = if show { ProgressBar::new(0) } else { ProgressBar::hidden() };

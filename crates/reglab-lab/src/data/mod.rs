@@ -4,10 +4,11 @@
 //!   bytes `1f 8b`, not by the file name), strictly validated.
 //! - [`digits`]: scikit-learn's 8×8 digits (1,797 examples), embedded in the binary, with a fixed
 //!   seeded 80/20 train/test split.
-//! - [`source`]: [`DataSource`], parsed from `digits | mnist[:DIR] | fashion[:DIR]`, which loads a
+//! - [`source`]: [`DataSource`], parsed from `digits | mnist[:DIR] | fashion[:DIR] | synthetic[:OPTIONS]`
+//!   (the last from [`crate::synthetic`]), which loads a
 //!   [`Split`](reglab_core::Split).
 //!
-//! All features are `f32` in `[0, 1]`; images have `example_shape` `[1, h, w]` (`[c, h, w]`).
+//! All features of the real data sets are `f32` in `[0, 1]` (synthetic features are Gaussian); images have `example_shape` `[1, h, w]` (`[c, h, w]`).
 //! Loaders never panic on bad input: every failure is a [`DataError`] whose message names the file
 //! (or, for a source string, the string) and the specific problem.
 
@@ -114,7 +115,7 @@ pub enum DataError {
     },
     /// A data source string could not be parsed.
     #[error(
-        "invalid data source {spec:?}: {problem}; expected digits | mnist[:DIR] | fashion[:DIR]"
+        "invalid data source {spec:?}: {problem}; expected digits | mnist[:DIR] | fashion[:DIR] | synthetic[:OPTIONS]"
     )]
     BadSource {
         /// The string given.

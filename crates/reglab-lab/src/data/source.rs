@@ -1,4 +1,4 @@
-//! Which data set to load: `digits | mnist[:DIR] | fashion[:DIR]`.
+//! Which data set to load: `digits | mnist[:DIR] | fashion[:DIR] | synthetic[:OPTIONS]`.
 //!
 //! - `digits`: the embedded scikit-learn 8×8 digits with their fixed 80/20 split
 //!   ([`load_digits`]).
@@ -7,6 +7,12 @@
 //!   `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte` and
 //!   `t10k-labels-idx1-ubyte`, each gzip'd with a `.gz` suffix (preferred when both exist) or
 //!   without it. Everything after the first `:` is the folder, so it may contain `:` itself.
+//! - `synthetic[:OPTIONS]`: a seeded linear-teacher classification task
+//!   ([`crate::synthetic::ClassificationSpec`]), OPTIONS `key=value` separated by `,` from
+//!   `n` (training examples, 1000), `test` (1000), `d` (features, 20), `classes` (2), `k` (features
+//!   the teacher reads, 5), `rho` (AR(1) feature correlation, 0), `noise` (σ on the teacher's
+//!   logits, 0), `seed` (0); e.g. `synthetic:n=500,d=50,k=5,classes=3,seed=1`. Its features are
+//!   Gaussian, not in `[0, 1]`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -14,13 +20,16 @@ use std::str::FromStr;
 
 use reglab_core::Split;
 
+use crate::synthetic::ClassificationSpec;
+
 use super::{DataError, idx::read_idx_pair, load_digits};
 
 /// The environment variable naming the folder that holds `mnist/` and `fashion-mnist/`
 /// (e.g. the repository's `shared/data`).
 pub const REGLAB_DATA: &str = "REGLAB_DATA";
 
-/// A data set to load; parse one with [`str::parse`] from `digits | mnist[:DIR] | fashion[:DIR]`.
+/// A data set to load; parse one with [`str::parse`] from
+/// `digits | mnist[:DIR] | fashion[:DIR] | synthetic[:OPTIONS]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum DataSource {
     /// The embedded 8×8 digits.
@@ -29,20 +38,23 @@ pub enum DataSource {
     Mnist(Option<PathBuf>),
     /// Fashion-MNIST, from the folder given or `$REGLAB_DATA/fashion-mnist`.
     Fashion(Option<PathBuf>),
+    /// A seeded synthetic classification task.
+    Synthetic(ClassificationSpec),
 }
 
 impl DataSource {
-    /// The source's name: `digits`, `mnist` or `fashion`; also the prefix of the data sets'
-    /// names (`mnist/train`, `mnist/test`, …).
+    /// The source's name: `digits`, `mnist`, `fashion` or `synthetic`; also the prefix of the
+    /// data sets' names (`mnist/train`, `mnist/test`, …).
     pub fn name(&self) -> &'static str {
         match self {
             DataSource::Digits => "digits",
             DataSource::Mnist(_) => "mnist",
             DataSource::Fashion(_) => "fashion",
+            DataSource::Synthetic(_) => "synthetic",
         }
     }
 
-    /// The folder the IDX files are read from (`None` for the embedded digits), with the default
+    /// The folder the IDX files are read from (`None` for the embedded digits and synthetic data), with the default
     /// taken from the environment variable [`REGLAB_DATA`].
     pub fn dir(&self) -> Result<Option<PathBuf>, DataError> {
         self.dir_in(reglab_data_env().as_deref())
@@ -51,7 +63,7 @@ impl DataSource {
     /// Like [`dir`](Self::dir), with `data_root` standing for `$REGLAB_DATA` (`None`: unset).
     pub fn dir_in(&self, data_root: Option<&Path>) -> Result<Option<PathBuf>, DataError> {
         let (given, subdir) = match self {
-            DataSource::Digits => return Ok(None),
+            DataSource::Digits | DataSource::Synthetic(_) => return Ok(None),
             DataSource::Mnist(d) => (d, "mnist"),
             DataSource::Fashion(d) => (d, "fashion-mnist"),
         };
@@ -75,6 +87,12 @@ impl DataSource {
 
     /// Like [`load`](Self::load), with `data_root` standing for `$REGLAB_DATA` (`None`: unset).
     pub fn load_in(&self, data_root: Option<&Path>) -> Result<Split, DataError> {
+        if let DataSource::Synthetic(spec) = self {
+            return spec.generate().map(|(split, _)| split).map_err(|e| DataError::BadSource {
+                spec: self.to_string(),
+                problem: format!("option {e}"),
+            });
+        }
         let Some(dir) = self.dir_in(data_root)? else {
             return load_digits();
         };
@@ -146,6 +164,9 @@ impl FromStr for DataSource {
         if name.is_empty() {
             return Err(err("no data set named".into()));
         }
+        if name == "synthetic" {
+            return ClassificationSpec::parse_options(dir.unwrap_or("")).map(DataSource::Synthetic).map_err(err);
+        }
         let dir = match dir {
             Some("") => return Err(err(format!("empty folder after '{name}:'"))),
             Some(d) => Some(PathBuf::from(d)),
@@ -164,10 +185,11 @@ impl FromStr for DataSource {
 }
 
 impl fmt::Display for DataSource {
-    /// The parseable form: `digits`, `mnist`, `mnist:DIR`, ….
+    /// The parseable form: `digits`, `mnist`, `mnist:DIR`, …, `synthetic:n=…,test=…,…` (every option).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())?;
         match self {
+            DataSource::Synthetic(spec) => write!(f, ":{}", spec.options_string()),
             DataSource::Mnist(Some(d)) | DataSource::Fashion(Some(d)) => {
                 write!(f, ":{}", d.display())
             }
@@ -203,6 +225,31 @@ mod tests {
         );
         for s in ["digits", "mnist", "fashion", "mnist:/x/y", "fashion:data/f"] {
             assert_eq!(s.parse::<DataSource>().unwrap().to_string(), s);
+        }
+    }
+
+    #[test]
+    fn synthetic_source_parses_loads_and_round_trips() {
+        use crate::synthetic::ClassificationSpec;
+        let src: DataSource = "synthetic:n=120,test=30,d=6,k=2,classes=3,seed=4".parse().unwrap();
+        let want = ClassificationSpec { train: 120, test: 30, d: 6, classes: 3, k: 2, rho: 0.0, noise: 0.0, seed: 4 };
+        assert_eq!(src, DataSource::Synthetic(want.clone()));
+        assert_eq!(src.name(), "synthetic");
+        assert_eq!(src.to_string(), "synthetic:n=120,test=30,d=6,classes=3,k=2,rho=0,noise=0,seed=4");
+        assert_eq!(src.to_string().parse::<DataSource>().unwrap(), src);
+        assert_eq!("synthetic".parse::<DataSource>().unwrap(), DataSource::Synthetic(ClassificationSpec::default()));
+        assert_eq!(src.dir_in(None).unwrap(), None);
+        // no REGLAB_DATA needed; the split is the generator's, seeded
+        let s = src.load_in(None).unwrap();
+        assert_eq!((s.train.len(), s.test.len(), s.train.classes, s.train.example_shape.clone()), (120, 30, 3, vec![6]));
+        assert_eq!((s.train.name.as_str(), s.test.name.as_str()), ("synthetic/train", "synthetic/test"));
+        assert_eq!(s, want.generate().unwrap().0);
+        assert_eq!(s, src.load_in(None).unwrap());
+        let e = |s: &str| s.parse::<DataSource>().unwrap_err().to_string();
+        for (bad, needle) in [("synthetic:k=9,d=6", "`k`"), ("synthetic:colour=1", "unknown option `colour`"), ("synthetic:n", "not key=value")] {
+            let msg = e(bad);
+            assert!(msg.contains(&format!("invalid data source {bad:?}")) && msg.contains(needle), "{msg}");
+            assert!(msg.contains("synthetic[:OPTIONS]"), "{msg}");
         }
     }
 

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Experiment {
-    /// `"train"` (the default when absent); other kinds (`"cs-recovery"`) have their own parser
+    /// `"train"` (the default when absent); other kinds (`"cs-recovery"`, `"lasso-path"`) have their own parser
     /// (see `reglab_lab::recovery`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
@@ -150,6 +150,10 @@ pub struct Arm {
     /// Reparameterization for this arm (overrides `[model] reparam`; `"none"` for none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reparam: Option<String>,
+    /// Pruning masks for this arm (`magnitude:sparsity=S:at=E`, `random:sparsity=S`, …; see
+    /// `reglab_train::prune`). Epochs count over the whole stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune: Option<String>,
 }
 
 /// The kinds of task stream.
@@ -181,7 +185,11 @@ impl Experiment {
     /// Check values that types do not rule out, naming the key.
     pub fn validate(&self) -> Result<(), String> {
         if let Some(k) = self.kind.as_deref().filter(|k| *k != "train") {
-            return Err(format!("`kind` = \"{k}\": expected \"train\" or \"{}\"", crate::recovery::config::KIND));
+            return Err(format!(
+                "`kind` = \"{k}\": expected \"train\", \"{}\" or \"{}\"",
+                crate::recovery::config::KIND,
+                crate::lasso_path::config::KIND
+            ));
         }
         if self.seeds.is_empty() {
             return Err("`seeds` is empty: give at least one seed".into());
@@ -227,6 +235,17 @@ impl Experiment {
             }
             if let Some(r) = a.reparam.as_deref().filter(|r| *r != "none") {
                 r.parse::<ReparamSpec>().map_err(|e| format!("`arm[{i}].reparam` (arm `{}`): {e}", a.name))?;
+            }
+            if let Some(p) = &a.prune {
+                let p = p.parse::<reglab_train::prune::PruneSpec>().map_err(|e| format!("`arm[{i}].prune` (arm `{}`): {e}", a.name))?;
+                let reparam = match a.reparam.as_deref() {
+                    None => self.model.reparam.as_ref().map(|r| r.to_string()),
+                    Some("none") => None,
+                    Some(r) => Some(r.to_string()),
+                };
+                if let Some(r) = reparam {
+                    return Err(format!("`arm[{i}].prune` (arm `{}`): pruning (`{p}`) cannot be combined with the reparameterization `{r}` yet", a.name));
+                }
             }
         }
         Ok(())
@@ -321,6 +340,7 @@ impl Experiment {
                 Some("none") => None,
                 Some(r) => Some(r.parse().map_err(|e| format!("arm `{}`: {e}", arm.name))?),
             },
+            prune: arm.prune.as_deref().map(str::parse).transpose().map_err(|e| format!("arm `{}`: {e}", arm.name))?,
         })
     }
 
@@ -522,6 +542,27 @@ reg = ["spectral=1e-2"]
         assert!(e.to_toml().contains("reparam = \"weight-norm\""));
         err(&edited("hidden = [32]", "hidden = [32]\nreparam = \"batch-norm\""), &[], &["reparam", "batch-norm"]);
         err(&edited("name = \"spectral\"", "name = \"spectral\"\nreparam = \"lawn:layers=0\""), &[], &["arm[1].reparam", "layers"]);
+    }
+
+    #[test]
+    fn arms_prune_with_a_spec_and_name_the_key_when_it_is_bad() {
+        let e = ok(&edited("name = \"spectral\"", "name = \"spectral\"\nprune = \"magnitude:sparsity=0.9:at=2\""), &[]);
+        assert_eq!(e.train_config(&e.arms[0], 0).unwrap().prune, None);
+        let p = e.train_config(&e.arms[1], 0).unwrap().prune.unwrap();
+        assert_eq!(p.to_string(), "magnitude:sparsity=0.9:scope=global:at=2");
+        // the resolved file keeps the arm's string as written
+        assert!(e.to_toml().contains("prune = \"magnitude:sparsity=0.9:at=2\""), "{}", e.to_toml());
+        err(&edited("name = \"spectral\"", "name = \"spectral\"\nprune = \"magnitude:sparsity=2:at=1\""), &[], &["arm[1].prune", "[0, 1)"]);
+        err(&edited("name = \"spectral\"", "name = \"spectral\"\nprune = \"lottery:sparsity=0.5\""), &[], &["arm[1].prune", "lottery"]);
+        err(&edited("name = \"spectral\"", "name = \"spectral\"\nprune = 0.9"), &[], &["invalid type", "prune"]);
+        // with a reparameterization (the model's or the arm's): an error for now
+        let both = edited("name = \"spectral\"", "name = \"spectral\"\nprune = \"random:sparsity=0.5\"\nreparam = \"weight-norm\"");
+        err(&both, &[], &["arm[1].prune", "cannot be combined", "weight-norm"]);
+        let model = edited("hidden = [32]", "hidden = [32]\nreparam = \"spectral-norm\"");
+        err(&model.replacen("name = \"spectral\"", "name = \"spectral\"\nprune = \"random:sparsity=0.5\"", 1), &[], &["arm[1].prune", "spectral-norm"]);
+        let off = ok(&model.replacen("name = \"spectral\"", "name = \"spectral\"\nprune = \"random:sparsity=0.5\"\nreparam = \"none\"", 1), &[]);
+        let c = off.train_config(&off.arms[1], 0).unwrap();
+        assert!(c.prune.is_some() && c.reparam.is_none());
     }
 
     #[test]

@@ -176,6 +176,15 @@ fn probe_row(trainer: &mut Trainer, init: &[NamedTensor], task: &Split, probe: &
         m.insert("test_accuracy_binarized".into(), test_acc);
     }
     m.insert("weight_norm".into(), norm2.sqrt());
+    // fraction of exact zeros over the layer weights (pruning masks, ℓ1's proximal step)
+    let (mut zeros, mut entries) = (0usize, 0usize);
+    for w in weights.iter().filter(|w| w.shape.len() >= 2) {
+        let z = w.data.iter().filter(|&&x| x == 0.0).count();
+        m.insert(format!("sparsity/{}", w.name), probes::sparsity(&w.data));
+        zeros += z;
+        entries += w.data.len();
+    }
+    m.insert("sparsity".into(), if entries == 0 { 0.0 } else { zeros as f64 / entries as f64 });
     m.insert("distance_to_init".into(), dist2.sqrt());
     let f = probes::probe_net(&trainer.net, &task.train, probe_examples)?;
     m.insert("feature_effective_rank".into(), f.effective_rank);

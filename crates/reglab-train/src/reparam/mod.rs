@@ -42,6 +42,30 @@ use reglab_core::{Layout, NamedTensor};
 use std::fmt;
 use std::str::FromStr;
 
+/// The reparameterizations: `(spec, formula, paper)`, for `reglab list`.
+pub const CATALOG: &[(&str, &str, &str)] = &[
+    (
+        "weight-norm[:init=data|none]",
+        "W_i = g_i·v_i/‖v_i‖ per unit; data-dependent init of g and the bias",
+        "Salimans & Kingma, Weight Normalization, NeurIPS 2016",
+    ),
+    (
+        "spectral-norm",
+        "W = P/σ_max(P), one power-iteration step per update",
+        "Miyato, Kataoka, Koyama, Yoshida, Spectral Normalization for GANs, ICLR 2018",
+    ),
+    (
+        "multipliers[:scalar|rowcol]",
+        "W = s·P or diag(r)·P·diag(c); multipliers without weight decay",
+        "Learnable Multipliers: Freeing the Scale of Language Model Matrix Layers, 2025",
+    ),
+    (
+        "lawn[:free=E:layers=K]",
+        "after E epochs the last K layers keep their Frobenius norm (tangent gradient, renormalized)",
+        "Gupta et al., Logit Attenuating Weight Normalization, arXiv 2108.05839, 2021",
+    ),
+];
+
 /// A reparameterization, parsed from its spec (see the module documentation).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]

@@ -245,6 +245,7 @@ fn cfg(reparam: &str, optim: OptimSpec) -> TrainConfig {
         seed: 5,
         regs: vec![],
         reparam: Some(reparam.parse().unwrap()),
+        prune: None,
     }
 }
 

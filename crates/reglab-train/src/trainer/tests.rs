@@ -28,6 +28,7 @@ fn cfg(regs: &[&str]) -> TrainConfig {
         seed: 3,
         regs: regs.iter().map(|s| s.to_string()).collect(),
         reparam: None,
+        prune: None,
     }
 }
 
