@@ -8,6 +8,7 @@
 # Benches (crates/reglab-train/benches/):
 #   regularizers.rs  reg-grad/<name>/<shape>: Regularizer::eval (value + gradient, Mode::Step)
 #                    reg-prox/<name>/<shape>: Regularizer::prox, for regularizers that have one
+#                    reg-rows/<name>/<out>x784: mhe and soft-orth at 400 and 4,000 rows
 #   train_step.rs    step/<none|name>: Trainer::step of the MLP 784-400-400-10, batch 128, Adam
 #
 # Old results of these groups are removed first, so the table (and the overhead of each
@@ -20,7 +21,7 @@ target="${CARGO_TARGET_DIR:-$root/target}"
 crit="$target/criterion"
 export RAYON_NUM_THREADS=1
 
-rm -rf "$crit/reg-grad" "$crit/reg-prox" "$crit/step"
+rm -rf "$crit/reg-grad" "$crit/reg-prox" "$crit/reg-rows" "$crit/step"
 for b in regularizers train_step; do
     echo "== cargo bench --bench $b (RAYON_NUM_THREADS=$RAYON_NUM_THREADS)" >&2
     cargo bench -p reglab-train --bench "$b" -- --noplot "$@" 1>&2
@@ -32,7 +33,7 @@ import json, os, platform, subprocess, sys
 crit = sys.argv[1]
 res = {}  # (group, function, value) -> (median, lo, hi) in ns
 order = {}  # (group, function) -> when it was measured (criterion runs them in registry order)
-for group in ("reg-grad", "reg-prox", "step"):
+for group in ("reg-grad", "reg-prox", "reg-rows", "step"):
     gdir = os.path.join(crit, group)
     for dirpath, _, files in os.walk(gdir):
         if os.path.basename(dirpath) != "new" or "benchmark.json" not in files:
@@ -69,10 +70,10 @@ print(f"Machine: {cpu()}, {os.cpu_count()} logical CPUs; {rustc}; RAYON_NUM_THRE
 print()
 
 # Regularizers: one row per (regularizer, operation), one column per weight shape.
-shapes = sorted({v for (g, _, v) in res if g.startswith("reg-")}, key=lambda s: [int(x) for x in s.split("x")])
+shapes = sorted({v for (g, _, v) in res if g in ("reg-grad", "reg-prox")}, key=lambda s: [int(x) for x in s.split("x")])
 names = []
 for (g, n) in sorted(order, key=order.get):
-    if g.startswith("reg-") and n not in names:
+    if g in ("reg-grad", "reg-prox") and n not in names:
         names.append(n)
 if shapes:
     print("### Regularizers on one layer (weight stored transposed as burn's `Linear`, with bias and init)")
@@ -87,6 +88,19 @@ if shapes:
             cells = [res.get((g, n, s)) for s in shapes]
             if any(cells):
                 print(f"| {n} | {op} | " + " | ".join(fmt(c[0]) if c else "–" for c in cells) + " |")
+    print()
+
+# Pairwise regularizers against the number of rows.
+rows = sorted({v for (g, _, v) in res if g == "reg-rows"}, key=lambda s: [int(x) for x in s.split("x")])
+if rows:
+    print("### Pairwise cost: value + gradient against the number of rows (784 columns, transposed)")
+    print()
+    print("| regularizer | " + " | ".join(f"[{s.replace('x', ', ')}]" for s in rows) + " | ratio |")
+    print("|---|" + "---:|" * (len(rows) + 1))
+    for n in sorted({n for (g, n, _) in res if g == "reg-rows"}):
+        cells = [res.get(("reg-rows", n, s)) for s in rows]
+        ratio = f"{cells[-1][0] / cells[0][0]:.0f}×" if all(cells) and len(cells) > 1 else "–"
+        print(f"| {n} | " + " | ".join(fmt(c[0]) if c else "–" for c in cells) + f" | {ratio} |")
     print()
 
 # Training step: overhead of each regularizer over step/none from this same run.

@@ -25,7 +25,9 @@
 //! Communications 2018 (Erdős–Rényi). Evci, Gale, Menick, Castro, Elsen, "Rigging the Lottery:
 //! Making All Tickets Winners", ICML 2020 (ERK). Liu, Chen, Chen, Atashgahi, Yin, Kou, Shen,
 //! Pechenizkiy, Wang, Mocanu, "The Unreasonable Effectiveness of Random Pruning: Return of the
-//! Most Naive Baseline for Sparse Training", ICLR 2022.
+//! Most Naive Baseline for Sparse Training", ICLR 2022. The catalog's paper (#112): Gadhikar,
+//! Mukherjee, Burkholz, "Why Random Pruning Is All We Need to Start Sparse", ICML 2023 (random
+//! masks with ER/ERK layer densities as the starting point of sparse training).
 
 use super::{Density, apportion, zeros_for};
 use rand::{Rng, SeedableRng};
