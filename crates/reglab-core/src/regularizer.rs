@@ -145,6 +145,23 @@ pub trait Regularizer: Send {
         false
     }
 
+    /// Whether the regularizer couples the tensors it acts on through a statistic of all of
+    /// them (e.g. a magnitude threshold ranked over every selected weight at once). When true,
+    /// [`crate::RegSet::eval`] calls [`Regularizer::prepare`] before the per-target `eval` calls.
+    fn couples_targets(&self) -> bool {
+        false
+    }
+
+    /// With every target this term acts on at this evaluation, in order, before `eval` is called
+    /// on each of them (only for [`Regularizer::couples_targets`]). The regularizer computes its
+    /// joint statistic here; the next `eval` of each of these targets uses it. A target evaluated
+    /// without a `prepare` that listed it (one tensor at a time, e.g. the bench) gets statistics
+    /// of its own tensor alone; each regularizer documents that fallback.
+    fn prepare(&mut self, targets: &[&Target<'_>]) -> Result<()> {
+        let _ = targets;
+        Ok(())
+    }
+
     /// `r(θ)` for one target; when `grad` is given, add `scale · ∇r(θ)` into it (for
     /// non-smooth `r`, a subgradient). Values are accumulated in f64.
     fn eval(&mut self, target: &Target<'_>, grad: Option<&mut TargetGrad<'_>>, scale: f32, mode: Mode) -> Result<f64>;

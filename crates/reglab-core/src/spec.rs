@@ -6,7 +6,8 @@
 //!
 //! A few options are common to every regularizer and are consumed by the core, not by the
 //! regularizer itself (see [`Common`]): `select` (name pattern of the tensors it sees),
-//! `schedule` (`constant`, `warmup`, `cosine`) and `warmup` (steps).
+//! `schedule` (`constant`, `warmup`, `cosine`, `exp`), `warmup` (steps), and for `exp`
+//! `factor`, `every` (steps) and `max` (a cap on λ_t).
 
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
@@ -177,13 +178,15 @@ pub struct Common {
     /// alternatives. `None`: the default selection of the caller.
     pub select: Option<String>,
     /// `schedule=constant|warmup|cosine` with `warmup=STEPS` (for `warmup`, and as a warm-up
-    /// phase before `cosine`).
+    /// phase before `cosine`); `schedule=exp:factor=F[:every=STEPS][:max=Λ]` for
+    /// `λ_t = min(λ·F^⌊t/every⌋, Λ)` (`F > 0`, `every ≥ 1`, default 1; `Λ ≥ λ`, default none). For a
+    /// growth once per epoch, `every` is the number of optimizer steps per epoch.
     pub schedule: crate::schedule::Schedule,
 }
 
 impl Common {
     /// Keys consumed by the core.
-    pub const KEYS: &'static [&'static str] = &["select", "schedule", "warmup"];
+    pub const KEYS: &'static [&'static str] = &["select", "schedule", "warmup", "factor", "every", "max"];
 
     fn from_spec(spec: &Spec) -> Result<Self> {
         let select = spec.options.get("select").cloned();
@@ -202,17 +205,61 @@ impl Common {
             "constant"
         });
         use crate::schedule::Schedule;
+        if kind != "exp" {
+            for k in ["factor", "every", "max"] {
+                if spec.options.contains_key(k) {
+                    return Err(spec.err(format!("`{k}` needs schedule=exp")));
+                }
+            }
+        }
         let schedule = match kind {
             "constant" if warmup == 0 => Schedule::Constant,
             "constant" => return Err(spec.err("`warmup` needs schedule=warmup or cosine".into())),
             "warmup" if warmup == 0 => return Err(spec.err("schedule=warmup needs warmup=STEPS > 0".into())),
             "warmup" => Schedule::Warmup { steps: warmup },
             "cosine" => Schedule::Cosine { warmup },
+            "exp" if warmup > 0 => return Err(spec.err("`warmup` needs schedule=warmup or cosine, not exp".into())),
+            "exp" => Self::exp(spec)?,
             other => {
-                return Err(spec.err(format!("option `schedule={other}`: expected constant, warmup or cosine")));
+                return Err(spec.err(format!("option `schedule={other}`: expected constant, warmup, cosine or exp")));
             }
         };
         Ok(Self { select, schedule })
+    }
+
+    /// `schedule=exp`: `factor` (required, finite, > 0), `every` (≥ 1, default 1), `max`
+    /// (finite, ≥ λ; stored as the cap `max/λ` on the factor).
+    fn exp(spec: &Spec) -> Result<crate::schedule::Schedule> {
+        let number = |k: &str| -> Result<Option<f64>> {
+            match spec.options.get(k) {
+                None => Ok(None),
+                Some(v) => match v.parse::<f64>() {
+                    Ok(x) if x.is_finite() => Ok(Some(x)),
+                    _ => Err(spec.err(format!("option `{k}={v}`: expected a finite number"))),
+                },
+            }
+        };
+        let factor = number("factor")?.ok_or_else(|| spec.err("schedule=exp needs factor=F, e.g. factor=1.05".into()))?;
+        if factor <= 0.0 {
+            return Err(spec.err(format!("option `factor={factor}`: must be > 0")));
+        }
+        let every = match spec.options.get("every") {
+            None => 1,
+            Some(v) => match v.parse::<u64>() {
+                Ok(e) if e >= 1 => e,
+                _ => return Err(spec.err(format!("option `every={v}`: expected a number of steps ≥ 1"))),
+            },
+        };
+        let cap = match number("max")? {
+            None => f64::INFINITY,
+            Some(m) if m < spec.strength => {
+                return Err(spec.err(format!("option `max={m}`: the cap on λ_t must be ≥ λ = {}", spec.strength)));
+            }
+            // λ = 0: λ_t is 0 whatever the factor, the cap plays no role
+            Some(_) if spec.strength == 0.0 => f64::INFINITY,
+            Some(m) => m / spec.strength,
+        };
+        Ok(crate::schedule::Schedule::Exp { factor, every, cap })
     }
 }
 
@@ -272,5 +319,52 @@ mod tests {
         assert!(Spec::parse("l2=1:schedule=step").unwrap().common().is_err());
         assert!(Spec::parse("l2=1:schedule=warmup").unwrap().common().is_err());
         assert!(Spec::parse("l2=1:warmup=x").unwrap().common().is_err());
+    }
+
+    #[test]
+    fn exp_schedule_options() {
+        use crate::schedule::Schedule;
+        let c = Spec::parse("hypersparse=5e-6:schedule=exp:factor=1.05:every=23").unwrap().common().unwrap();
+        assert_eq!(c.schedule, Schedule::Exp { factor: 1.05, every: 23, cap: f64::INFINITY });
+        // λ_t at steps: ×1.05 at the start of each period of 23 steps
+        let s = c.schedule;
+        assert_eq!(s.factor(22, 0), 1.0);
+        assert_eq!(s.factor(23, 0), 1.05);
+        assert_eq!(s.factor(46, 0), 1.05f64.powi(2));
+        // every defaults to 1; max is a cap on λ_t, stored relative to λ
+        let c = Spec::parse("l1=0.5:schedule=exp:factor=2:max=3").unwrap().common().unwrap();
+        assert_eq!(c.schedule, Schedule::Exp { factor: 2.0, every: 1, cap: 6.0 });
+        assert_eq!((0..5).map(|t| 0.5 * c.schedule.factor(t, 5)).collect::<Vec<_>>(), vec![0.5, 1.0, 2.0, 3.0, 3.0]);
+        // the keys are common: a regularizer's own reader does not see them
+        Spec::parse("l2=1:schedule=exp:factor=1.1:every=5:max=2").unwrap().options().finish().unwrap();
+        // λ = 0 with a cap: fine, stays 0
+        let c = Spec::parse("l2=0:schedule=exp:factor=2:max=1").unwrap().common().unwrap();
+        assert_eq!(c.schedule.factor(3, 5) * 0.0, 0.0);
+    }
+
+    #[test]
+    fn exp_schedule_bad_values_are_spec_errors() {
+        for bad in [
+            "l2=1:schedule=exp",                       // no factor
+            "l2=1:schedule=exp:factor=0",              // factor must be > 0
+            "l2=1:schedule=exp:factor=-1.05",
+            "l2=1:schedule=exp:factor=inf",
+            "l2=1:schedule=exp:factor=nan",
+            "l2=1:schedule=exp:factor=x",
+            "l2=1:schedule=exp:factor=1.05:every=0",   // every ≥ 1
+            "l2=1:schedule=exp:factor=1.05:every=-3",
+            "l2=1:schedule=exp:factor=1.05:every=2.5",
+            "l2=1:schedule=exp:factor=1.05:max=0.5",   // cap below λ
+            "l2=1:schedule=exp:factor=1.05:max=inf",
+            "l2=1:schedule=exp:factor=1.05:warmup=10", // warm-up is not an exp option
+            "l2=1:factor=1.05",                        // exp options without schedule=exp
+            "l2=1:schedule=cosine:every=3",
+            "l2=1:warmup=5:max=2",
+        ] {
+            let e = Spec::parse(bad).unwrap().common().unwrap_err();
+            assert!(matches!(e, Error::Spec { .. }), "{bad}: {e}");
+        }
+        let msg = Spec::parse("l2=1:factor=2").unwrap().common().unwrap_err().to_string();
+        assert!(msg.contains("needs schedule=exp"), "{msg}");
     }
 }

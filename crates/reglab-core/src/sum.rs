@@ -135,6 +135,11 @@ impl RegSet {
         for j in 0..self.terms.len() {
             let lam = self.terms[j].strength(step, total);
             let skip_grad = prox_aware && self.terms[j].reg.has_prox();
+            if self.terms[j].reg.couples_targets() {
+                // a joint statistic (e.g. a global magnitude threshold) over this term's targets
+                let mine: Vec<&Target<'_>> = targets.iter().filter(|t| self.applies(j, t)).collect();
+                self.terms[j].reg.prepare(&mine)?;
+            }
             for (i, t) in targets.iter().enumerate() {
                 if !self.applies(j, t) {
                     continue;
@@ -209,5 +214,62 @@ impl RegSet {
             t.reg.load_state(&mine)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::Case;
+    use std::sync::{Arc, Mutex};
+
+    /// What a [`Probe`] saw: the names given to each `prepare`, then to each `eval`.
+    type Log = Arc<Mutex<(Vec<Vec<String>>, Vec<String>)>>;
+
+    /// Records what `prepare` and `eval` saw.
+    struct Probe {
+        couples: bool,
+        log: Log,
+    }
+
+    impl Regularizer for Probe {
+        fn name(&self) -> &'static str {
+            "probe"
+        }
+        fn couples_targets(&self) -> bool {
+            self.couples
+        }
+        fn prepare(&mut self, targets: &[&Target<'_>]) -> Result<()> {
+            self.log.lock().unwrap().0.push(targets.iter().map(|t| t.name.to_string()).collect());
+            Ok(())
+        }
+        fn eval(&mut self, t: &Target<'_>, _g: Option<&mut TargetGrad<'_>>, _s: f32, _m: Mode) -> Result<f64> {
+            self.log.lock().unwrap().1.push(t.name.to_string());
+            Ok(1.0)
+        }
+    }
+
+    #[test]
+    fn coupled_terms_are_prepared_with_their_selected_targets_first() {
+        let cases = [Case::random("a.weight", &[2, 3], 1), Case::random("a.bias", &[2], 2), Case::random("b.weight", &[3, 2], 3)];
+        let targets: Vec<Target<'_>> = cases.iter().map(Case::target).collect();
+        for couples in [true, false] {
+            let log = Log::default();
+            let term = Term::new(Spec::parse("probe=2").unwrap(), Box::new(Probe { couples, log: log.clone() })).unwrap();
+            let mut set = RegSet::new(vec![term], Selection::LayerWeights);
+            for step in 0..2 {
+                let ev = set.eval(&targets, None, step, 2, Mode::Exact, false).unwrap();
+                assert_eq!(ev.total(), 4.0);
+            }
+            let (prepared, evaluated) = log.lock().unwrap().clone();
+            // the bias is not selected: neither prepared nor evaluated
+            let w = vec!["a.weight".to_string(), "b.weight".to_string()];
+            assert_eq!(evaluated, [w.clone(), w.clone()].concat());
+            if couples {
+                assert_eq!(prepared, vec![w.clone(), w]);
+            } else {
+                assert!(prepared.is_empty());
+            }
+        }
     }
 }

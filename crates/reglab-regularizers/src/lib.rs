@@ -8,7 +8,7 @@
 //! | family | module | names |
 //! |---|---|---|
 //! | weight size | [`weight`] | `l2` |
-//! | sparsity | [`sparsity`] | `l1`, `elastic-net`, `group-lasso` |
+//! | sparsity | [`sparsity`] | `l1`, `elastic-net`, `group-lasso`, `hypersparse`, `selective-decay` |
 //! | anchor to init | [`anchor`] | `l2-init`, `wasserstein-init` |
 //! | spectral | [`spectral`] | `spectral` |
 //! | orthogonality | [`orthogonality`] | `soft-orth`, `mhe`, `ortho-offdiag`, `group-orth`, `conv-orth` |

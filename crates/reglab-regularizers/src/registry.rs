@@ -58,6 +58,22 @@ pub const ENTRIES: &[Entry] = &[
         build: |s| boxed(crate::sparsity::group_lasso::GroupLasso::from_spec(s)),
     },
     Entry {
+        name: "hypersparse",
+        family: "sparsity",
+        formula: "gradient sign(w)·A·s·sech²(s|w|), s = 0.6585/τ, τ = sort(|w|)[⌊κn⌋], A = Σ|w|/Σtanh(s|w|) over all selected weights (value: 0, official stop-gradient loss); grow λ with schedule=exp:factor=1.05:every=STEPS_PER_EPOCH, then prune",
+        paper: "Glandorf, Kaiser, Rosenhahn, HyperSparse Neural Networks: Shifting Exploration to Exploitation through Adaptive Regularization, ICCV 2023 Workshops (arXiv 2308.07163)",
+        options: "sparsity=0.9 (κ), scope=global (layer: per tensor)",
+        build: |s| boxed(crate::sparsity::hypersparse::HyperSparse::from_spec(s)),
+    },
+    Entry {
+        name: "selective-decay",
+        family: "sparsity",
+        formula: "½·Σ_{|w_i| < τ} w_i², τ = the smallest of the top keep·n magnitudes  (gradient w on the irrelevant entries only: selective weight decay; then magnitude pruning)",
+        paper: "Bonetta, Ribero, Cancelliere, Regularization-based pruning of irrelevant weights in deep neural architectures, Applied Intelligence 2023 (arXiv 2204.04977); magnitude score, not the paper's loss-based one",
+        options: "keep=0.1, scope=global (layer: per tensor), score=magnitude (only)",
+        build: |s| boxed(crate::sparsity::selective_decay::SelectiveDecay::from_spec(s)),
+    },
+    Entry {
         name: "l2-init",
         family: "anchor",
         formula: "λ/2·‖W − W₀‖²_F  (gradient λ(W − W₀); W₀ = init or anchor checkpoint)",
