@@ -358,3 +358,40 @@ fn pruned_runs_save_exactly_the_target_zeros_and_still_classify() {
     let o = run(&["train", "--data", "digits", "--prune", "random:sparsity=0.5", "--reparam", "weight-norm", "--out", dir.path().join("both").to_str().unwrap()]);
     common::assert_input_error_all(&o, &["cannot be combined with a reparameterization"]);
 }
+
+#[test]
+fn fish_runs_change_only_the_kept_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fish");
+    let o = run(&["train", "--data", "digits", "--prune", "fish:keep=0.1:samples=256", "--epochs", "5", "--out", out.to_str().unwrap(), "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let acc = test_accuracy(&o);
+    eprintln!("digits mlp:128 --prune fish:keep=0.1:samples=256, 5 epochs: test_accuracy={acc}");
+    assert!(acc > 0.5, "{}", stdout(&o));
+    let cfg = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(cfg.contains("prune = \"fish:keep=0.1:samples=256:at=0:biases=true\""), "{cfg}");
+    // mlp:128 on digits: 64·128 + 128 + 128·10 + 10 = 9610 parameters, round(961.0) = 961 train;
+    // the rest keep their initial values exactly (frozen, not zeroed)
+    let init = reglab_train::tensorfile::read(&out.join("init.safetensors")).unwrap();
+    let model = reglab_train::tensorfile::read(&out.join("model.safetensors")).unwrap();
+    assert_eq!(init.len(), model.len());
+    let (mut n, mut changed) = (0, 0);
+    for (a, b) in init.iter().zip(&model) {
+        assert_eq!(a.name, b.name);
+        n += a.data.len();
+        changed += a.data.iter().zip(&b.data).filter(|(x, y)| x.to_bits() != y.to_bits()).count();
+    }
+    assert_eq!(n, 9610);
+    assert!((900..=961).contains(&changed), "{changed} entries changed, at most 961 may");
+    let zeros: usize = model.iter().map(|t| t.data.iter().filter(|&&x| x == 0.0).count()).sum();
+    assert!(zeros < 10, "fish zeroes nothing: {zeros}");
+    for (bad, want) in [
+        ("fish:keep=0", "(0, 1]"),
+        ("fish:keep=0.1:samples=0", "`samples`"),
+        ("fish:sparsity=0.9", "`keep=K`"),
+        ("fish:keep=0.00001", "train no entry"),
+    ] {
+        let o = run(&["train", "--data", "digits", "--prune", bad, "--out", dir.path().join("bad").to_str().unwrap()]);
+        common::assert_input_error(&o, want);
+    }
+}

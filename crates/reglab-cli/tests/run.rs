@@ -359,6 +359,31 @@ fn pruned_arms_report_sparsity_checkpoint_their_masks_and_resume() {
     assert_input_error(&run(&bad, &dir.path().join("out-bad"), &[]), &["arm[2].prune", "[0, 1)"]);
 }
 
+#[test]
+fn fish_arms_checkpoint_masks_and_samples_and_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = experiment(2, 2).replace("name = \"spectral\"\nreg = [\"spectral=1e-2\"]", "name = \"fish\"\nprune = \"fish:keep=0.2:samples=64\"");
+    let exp = write(dir.path(), "fish.toml", &text);
+    let out = dir.path().join("out");
+    assert_ok(&run(&exp, &out, &[]));
+    let v: serde_json::Value = serde_json::from_slice(&read(&out.join("results.json"))).unwrap();
+    for r in v["rows"].as_array().unwrap() {
+        // frozen, not zeroed
+        assert_eq!(r["metrics"]["sparsity"].as_f64().unwrap(), 0.0, "{r}");
+    }
+    let bytes = read(&out.join("checkpoints/fish/seed-0.safetensors"));
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = String::from_utf8_lossy(&bytes[8..8 + header_len]);
+    for name in ["reg/prune/layers.0.mask", "reg/prune/layers.0.bias.mask", "reg/prune/layers.1.mask", "reg/prune/layers.1.bias.mask", "reg/prune/fish.samples"] {
+        assert!(header.contains(&format!("\"{name}\"")), "{name}: {header}");
+    }
+    let before = read(&out.join("results.csv"));
+    assert_ok(&run(&exp, &out, &["--resume"]));
+    assert!(read(&out.join("results.csv")) == before);
+    let bad = write(dir.path(), "bad.toml", &text.replace("keep=0.2", "keep=2"));
+    assert_input_error(&run(&bad, &dir.path().join("out-bad"), &[]), &["arm[1].prune", "(0, 1]"]);
+}
+
 /// A tiny `kind = "cs-recovery"` experiment: N = 30, two ratios, three trials, three methods.
 fn recovery_experiment() -> String {
     r#"kind = "cs-recovery"

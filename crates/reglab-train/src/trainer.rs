@@ -37,7 +37,7 @@ pub struct TrainConfig {
     /// Reparameterization of the layers' weights (weight-norm, spectral-norm, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reparam: Option<ReparamSpec>,
-    /// Pruning masks (`magnitude:…`, `random:…`; see [`crate::prune`]).
+    /// Pruning masks (`magnitude:…`, `random:…`, `fish:…`; see [`crate::prune`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prune: Option<PruneSpec>,
 }
@@ -241,8 +241,10 @@ impl Trainer {
     }
 
     /// One epoch over `data` (`epoch` is 1-based and seeds the shuffle). Returns the mean
-    /// mini-batch loss and accuracy. At its end the pruning schedule (if any) runs: magnitude
-    /// masks are made at the end of their epochs (see [`crate::prune`]).
+    /// mini-batch loss and accuracy. Before its first step a `fish` mask with `at=0` is made
+    /// from `data` if it does not exist yet; at its end the pruning schedule (if any) runs:
+    /// magnitude masks and `fish` masks with `at=E` are made at the end of their epochs (see
+    /// [`crate::prune`]).
     pub fn train_epoch(&mut self, data: &Dataset, epoch: usize, progress: &mut dyn FnMut(Progress<'_>)) -> Result<(f64, f64), TrainError> {
         if data.example_shape.iter().product::<usize>() != self.example_shape.iter().product::<usize>() {
             return Err(TrainError::Config(format!(
@@ -254,6 +256,9 @@ impl Trainer {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch as u64);
         order.shuffle(&mut rng);
         let steps = self.steps_per_epoch(data.len());
+        if let Some(p) = self.prune.as_mut() {
+            p.start_of_epoch(&mut self.net, data, epoch).map_err(TrainError::Other)?;
+        }
         if let Some(rp) = self.reparam.as_mut() {
             // the data-dependent initialisation runs once, on the first 500 examples of the
             // first epoch's order (a restored run has done it already)
@@ -281,14 +286,15 @@ impl Trainer {
             progress(Progress::Step { epoch, step: s + 1, loss: lv });
         }
         if let Some(p) = self.prune.as_mut() {
-            p.end_of_epoch(&mut self.net, epoch).map_err(TrainError::Other)?;
+            p.end_of_epoch(&mut self.net, epoch, data).map_err(TrainError::Other)?;
         }
         Ok((loss_sum / seen.max(1) as f64, correct as f64 / seen.max(1) as f64))
     }
 
     /// One regularized optimizer step on the mini-batch `(x, y)`: forward, cross-entropy,
     /// backward, analytic regularizer gradients (then the pruned entries' gradients zeroed),
-    /// optimizer step, proximal steps, pruned weights zeroed. Returns the
+    /// optimizer step, proximal steps, pruned weights zeroed (frozen entries written back, for a
+    /// `fish` mask). Returns the
     /// mini-batch loss and the predicted classes. A non-finite loss or regularizer value stops
     /// before the weights change (epoch and step are filled in by the caller).
     pub fn step(&mut self, x: Tensor<2>, y: Tensor<1, Int>) -> Result<(f64, Vec<usize>), TrainError> {

@@ -51,11 +51,14 @@ pub struct Args {
     /// weights under PyTorch names.
     #[arg(long)]
     reparam: Option<String>,
-    /// Prune the layer weights (biases stay): magnitude:sparsity=S:at=E (one-shot at the end of
+    /// Prune the layer weights (biases stay, except with fish): magnitude:sparsity=S:at=E (one-shot at the end of
     /// epoch E, then fine-tuning), magnitude:sparsity=S:schedule=gradual:start=E0:end=E1 (cubic
     /// schedule), options scope=global|layer; random:sparsity=S[:density=uniform|er|erk] (fixed
     /// mask from the seed at initialisation); skip_last=true keeps the last layer dense. Exactly
-    /// round(S·n) of the n pruned entries are 0. Not with --reparam.
+    /// round(S·n) of the n pruned entries are 0. fish:keep=K[:samples=N][:at=E][:biases=false]
+    /// trains only the round(K·n) entries (weights and biases) of largest empirical Fisher on N
+    /// (default 1024) training examples, computed before the first step (at=0) or after epoch E;
+    /// the others are frozen at their value, not zeroed. Not with --reparam.
     #[arg(long)]
     prune: Option<String>,
     /// cpu | gpu (gpu needs a build with `--features gpu`).

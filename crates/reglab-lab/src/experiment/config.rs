@@ -23,6 +23,9 @@ pub struct Experiment {
     /// The question the experiment answers (a paragraph for the report).
     #[serde(default)]
     pub question: String,
+    /// Label of the `x` axis of the by-curve plots (arms with `group` and `x`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x_label: Option<String>,
     /// Seeds: every arm runs once per seed.
     #[serde(default = "default_seeds")]
     pub seeds: Vec<u64>,
@@ -154,6 +157,13 @@ pub struct Arm {
     /// `reglab_train::prune`). Epochs count over the whole stream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prune: Option<String>,
+    /// Curve this arm belongs to in the report's by-curve plots (with `x`): e.g. a method
+    /// swept over sparsities or strengths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// This arm's abscissa on its `group`'s curve (e.g. the target sparsity, or λ).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<f64>,
 }
 
 /// The kinds of task stream.
@@ -232,6 +242,12 @@ impl Experiment {
             for r in &a.reg {
                 let spec = reglab_core::Spec::parse(r).map_err(|e| format!("`arm[{i}].reg` (arm `{}`): {e}", a.name))?;
                 reglab_regularizers::build(&spec).map_err(|e| format!("`arm[{i}].reg` (arm `{}`): {e}", a.name))?;
+            }
+            if a.group.is_some() != a.x.is_some() {
+                return Err(format!("`arm[{i}]` (arm `{}`): `group` and `x` go together", a.name));
+            }
+            if a.x.is_some_and(|x| !x.is_finite()) {
+                return Err(format!("`arm[{i}].x` (arm `{}`) must be finite", a.name));
             }
             if let Some(r) = a.reparam.as_deref().filter(|r| *r != "none") {
                 r.parse::<ReparamSpec>().map_err(|e| format!("`arm[{i}].reparam` (arm `{}`): {e}", a.name))?;

@@ -2,7 +2,7 @@
 
 use super::config::{Experiment, StreamKind};
 use super::runner::Results;
-use crate::report::{plot_by_arm, plot_metric, write_report, Cell, Figure, ReportInput, SummaryRow};
+use crate::report::{plot_by_arm, plot_curves, plot_metric, Curve, write_report, Cell, Figure, ReportInput, SummaryRow};
 use crate::results::summarize;
 use std::path::Path;
 
@@ -58,6 +58,28 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
         let title = "Test accuracy before and after binarizing the weights to α·sign(W)";
         plot_by_arm(&results.rows, &results.arms, &[("test_accuracy", "trained"), ("test_accuracy_binarized", "binarized")], title, "test accuracy", &png, &svg)?;
         figures.push(Figure { png: "plots/binarized.png".into(), svg: Some("plots/binarized.svg".into()), caption: title.into() });
+    }
+    // Arms on curves (`group` and `x`): the accuracies against x, one line per group, with the
+    // ungrouped arms as dashed references (the first one).
+    let mut curves: Vec<Curve> = Vec::new();
+    for a in &exp.arms {
+        if let (Some(g), Some(x)) = (&a.group, a.x) {
+            match curves.iter_mut().find(|c| &c.name == g) {
+                Some(c) => c.points.push((x, a.name.clone())),
+                None => curves.push(Curve { name: g.clone(), points: vec![(x, a.name.clone())] }),
+            }
+        }
+    }
+    if !curves.is_empty() {
+        let reference = exp.arms.iter().find(|a| a.group.is_none()).map(|a| a.name.as_str());
+        let x_label = exp.x_label.clone().unwrap_or_else(|| "x".into());
+        for (m, title) in [("test_accuracy", "Test accuracy"), ("train_accuracy", "Train accuracy")] {
+            let stem = format!("curves_{m}");
+            let (png, svg) = (plots.join(format!("{stem}.png")), plots.join(format!("{stem}.svg")));
+            let title = format!("{title} against {x_label}");
+            plot_curves(&results.rows, &curves, reference, m, &title, &x_label, "accuracy", &png, &svg)?;
+            figures.push(Figure { png: format!("plots/{stem}.png"), svg: Some(format!("plots/{stem}.svg")), caption: title });
+        }
     }
     for (m, title, y) in &metrics {
         let stem = file_stem(m);

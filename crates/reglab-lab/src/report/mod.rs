@@ -13,7 +13,7 @@ pub mod html;
 pub mod plot;
 
 pub use html::{Cell, Figure, ReportInput, SummaryRow, format_number, render_html, write_report};
-pub use by_arm::plot_by_arm;
+pub use by_arm::{plot_by_arm, plot_curves, Curve};
 pub use plot::{PLOT_HEIGHT, PLOT_WIDTH, plot_metric};
 
 #[cfg(test)]

@@ -1,14 +1,24 @@
-//! Pruning masks: a fixed 0/1 mask per layer weight that keeps the pruned entries at exactly 0.
+//! Pruning masks: a fixed 0/1 mask per layer weight that keeps the pruned entries at exactly 0,
+//! and FISH's mask that freezes the entries outside it at their value.
 //!
 //! | spec | when the mask is made | which entries |
 //! |---|---|---|
 //! | `magnitude:sparsity=S:at=E` | end of epoch `E` (one-shot), then fine-tuning | smallest `\|w\|` ([`magnitude`]) |
 //! | `magnitude:sparsity=S:schedule=gradual:start=E0:end=E1` | end of each epoch `E0 < e ≤ E1` | smallest `\|w\|`, cubic schedule |
 //! | `random:sparsity=S[:density=uniform\|er\|erk]` | at initialisation, from the run's seed | uniformly random per layer ([`random`]) |
+//! | `fish:keep=K[:samples=N][:at=E][:biases=true\|false][:zero=true]` | before the first step (`at=0`, default) or end of epoch `E` | *trained*: the `round(K·n)` largest empirical Fisher values ([`fish`]); the rest are frozen, not zeroed — or, with `zero=true` (weights only), zeroed like the other masks |
 //!
 //! Options: `scope=global|layer` (magnitude; default `global`), `skip_last=true` (leave the last
 //! layer, the classifier, dense; default `false`: every layer weight is pruned). Biases are never
-//! pruned. `S ∈ [0, 1)`.
+//! pruned by `magnitude` and `random`; `fish` masks them with the weights unless `biases=false`.
+//! `S ∈ [0, 1)`, `K ∈ (0, 1]`.
+//!
+//! ## Two kinds of mask
+//! `magnitude` and `random` **zero** what they prune (steps 1 and 2 below). `fish` **freezes**:
+//! its mask multiplies the gradients (step 1) and, after the step, the entries outside it are
+//! written back to the values they had when the mask was made (`θ ⊙ M + θ_frozen ⊙ (1 − M)`, see
+//! [`fish`]), so that an optimizer that moves entries without a gradient (AdamW's decoupled weight
+//! decay, momentum left from dense epochs) or a proximal step cannot change them.
 //!
 //! ## Exact counts
 //! Let `n` be the number of entries of the pruned weights. Every mask zeroes exactly
@@ -42,6 +52,7 @@
 //! Pruning cannot be combined with a reparameterization (`--reparam`) yet: the trainer rejects the
 //! configuration.
 
+pub mod fish;
 pub mod magnitude;
 pub mod random;
 
@@ -50,7 +61,7 @@ use crate::reparam::Shape2;
 use burn::module::{Module, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Tensor, TensorData};
-use reglab_core::{Layout, NamedTensor};
+use reglab_core::{Dataset, Layout, NamedTensor};
 use std::fmt;
 use std::str::FromStr;
 
@@ -92,7 +103,7 @@ pub enum Density {
 }
 
 /// What makes the masks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Method {
     /// Keep the largest `|w|`.
     Magnitude {
@@ -106,6 +117,20 @@ pub enum Method {
         /// Per-layer densities.
         density: Density,
     },
+    /// FISH: train the entries with the largest empirical Fisher, freeze the others.
+    Fish {
+        /// `K ∈ (0, 1]`, the fraction of the masked entries that train.
+        keep: f64,
+        /// `N`, the number of training examples of the Fisher estimate.
+        samples: usize,
+        /// 0: the mask is made before the first step; `E ≥ 1`: at the end of epoch `E`.
+        at: usize,
+        /// Mask (and rank) the biases with the weights.
+        biases: bool,
+        /// Zero the entries outside the mask instead of freezing them (sparse training from a
+        /// Fisher mask; `sparsity` is then the fraction zeroed).
+        zero: bool,
+    },
 }
 
 /// A pruning spec (see the module documentation), parsed from e.g. `magnitude:sparsity=0.9:at=2`.
@@ -114,7 +139,8 @@ pub enum Method {
 pub struct PruneSpec {
     /// The method.
     pub method: Method,
-    /// Final fraction of zeros among the pruned weights' entries, in `[0, 1)`.
+    /// Final fraction of zeros among the pruned weights' entries, in `[0, 1)` (`fish`: `1 − K`,
+    /// the fraction frozen; nothing is zeroed and the counts follow `K`).
     pub sparsity: f64,
     /// Leave the last layer dense.
     pub skip_last: bool,
@@ -139,6 +165,41 @@ impl FromStr for PruneSpec {
         let epoch = |key: &str, v: String| -> Result<usize, String> {
             v.parse::<usize>().map_err(|_| bad(format!("`{key}` must be an epoch (a non-negative integer), got `{v}`")))
         };
+        let flag = |key: &str, v: Option<String>, default: bool| -> Result<bool, String> {
+            match v.as_deref() {
+                None => Ok(default),
+                Some("true") => Ok(true),
+                Some("false") => Ok(false),
+                Some(v) => Err(bad(format!("`{key}` is `true` or `false`, got `{v}`"))),
+            }
+        };
+        if name == "fish" {
+            if take("sparsity").is_some() {
+                return Err(bad("fish takes `keep=K`, the fraction of entries that train, not `sparsity`".into()));
+            }
+            let keep = match take("keep") {
+                None => return Err(bad("`keep=K` is required, e.g. `fish:keep=0.005:samples=1024`".into())),
+                Some(v) => v.parse::<f64>().map_err(|_| bad(format!("`keep` must be a number, got `{v}`")))?,
+            };
+            if !(keep > 0.0 && keep <= 1.0) {
+                return Err(bad(format!("`keep` must be in (0, 1], got {keep}")));
+            }
+            let samples = match take("samples") {
+                None => 1024,
+                Some(v) => v.parse::<usize>().ok().filter(|&n| n >= 1).ok_or_else(|| bad(format!("`samples` must be an integer ≥ 1, got `{v}`")))?,
+            };
+            let at = take("at").map(|v| epoch("at", v)).transpose()?.unwrap_or(0);
+            let zero = flag("zero", take("zero"), false)?;
+            let biases = flag("biases", take("biases"), !zero)?;
+            let skip_last = flag("skip_last", take("skip_last"), false)?;
+            if let Some((k, _)) = opts.first() {
+                return Err(bad(format!("unknown option `{k}`")));
+            }
+            if zero && biases {
+                return Err(bad("`zero=true` prunes weights only: leave out `biases` (or set it to false)".into()));
+            }
+            return Ok(PruneSpec { method: Method::Fish { keep, samples, at, biases, zero }, sparsity: 1.0 - keep, skip_last });
+        }
         let sparsity = match take("sparsity") {
             None => return Err(bad("`sparsity=S` is required, e.g. `magnitude:sparsity=0.9:at=2`".into())),
             Some(v) => v.parse::<f64>().map_err(|_| bad(format!("`sparsity` must be a number, got `{v}`")))?,
@@ -146,11 +207,7 @@ impl FromStr for PruneSpec {
         if !(0.0..1.0).contains(&sparsity) {
             return Err(bad(format!("`sparsity` must be in [0, 1), got {sparsity}")));
         }
-        let skip_last = match take("skip_last").as_deref() {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(v) => return Err(bad(format!("`skip_last` is `true` or `false`, got `{v}`"))),
-        };
+        let skip_last = flag("skip_last", take("skip_last"), false)?;
         let method = match name {
             "magnitude" => {
                 let scope = match take("scope").as_deref() {
@@ -196,7 +253,7 @@ impl FromStr for PruneSpec {
             }
             other => {
                 return Err(bad(format!(
-                    "unknown pruning method `{other}`; known: magnitude:sparsity=S[:scope=global|layer][:at=E][:schedule=oneshot|gradual][:start=E0:end=E1], random:sparsity=S[:density=uniform|er|erk] (both [:skip_last=true])"
+                    "unknown pruning method `{other}`; known: magnitude:sparsity=S[:scope=global|layer][:at=E][:schedule=oneshot|gradual][:start=E0:end=E1], random:sparsity=S[:density=uniform|er|erk], fish:keep=K[:samples=N][:at=E][:biases=true|false] (all [:skip_last=true])"
                 )));
             }
         };
@@ -226,6 +283,8 @@ impl fmt::Display for PruneSpec {
                 };
                 write!(f, "random:sparsity={}:density={d}", self.sparsity)?;
             }
+            Method::Fish { keep, samples, at, zero: true, .. } => write!(f, "fish:keep={keep}:samples={samples}:at={at}:zero=true")?,
+            Method::Fish { keep, samples, at, biases, zero: false } => write!(f, "fish:keep={keep}:samples={samples}:at={at}:biases={biases}")?,
         }
         if self.skip_last {
             write!(f, ":skip_last=true")?;
@@ -308,7 +367,8 @@ pub fn weight_sparsity(net: &Net) -> (f64, Vec<(String, f64)>) {
 }
 
 /// Pruning masks bound to a model: per layer weight an optional 0/1 mask in the weight's
-/// storage layout (burn's: `[in, out]` for a linear layer, `[out, in, kh, kw]` for a conv).
+/// storage layout (burn's: `[in, out]` for a linear layer, `[out, in, kh, kw]` for a conv), and
+/// for `fish` per layer bias an optional mask too.
 pub struct Masks {
     spec: PruneSpec,
     layers: Vec<LayerInfo>,
@@ -317,9 +377,20 @@ pub struct Masks {
     on: Vec<bool>,
     /// Per layer, the mask (1 keep, 0 pruned), once made.
     masks: Vec<Option<Vec<f32>>>,
+    /// Per layer, the bias mask (`fish` with `biases=true` only).
+    bias_masks: Vec<Option<Vec<f32>>>,
     /// The same masks as f32 tensors on the model's (inner) device, to multiply the gradients
     /// and the weights by.
     fills: Vec<Option<Fill>>,
+    bias_fills: Vec<Option<Tensor<1>>>,
+    /// `fish`: the frozen values `F` (the value at mask time outside the mask, `−0` inside) that
+    /// [`Masks::apply`] adds back, per layer weight and bias.
+    frozen: Vec<Option<Fill>>,
+    bias_frozen: Vec<Option<Tensor<1>>>,
+    /// The run's seed (the `fish` sample shuffle).
+    seed: u64,
+    /// `fish`: the indices of the training examples of the Fisher estimate, once made.
+    fish_samples: Option<Vec<usize>>,
 }
 
 /// A 0/1 mask tensor of a linear (`[in, out]`) or conv (`[out, in, kh, kw]`) weight.
@@ -329,9 +400,13 @@ enum Fill {
     D4(Tensor<4>),
 }
 
+/// The name of the `fish` sample indices in checkpoints.
+pub const FISH_SAMPLES: &str = "prune/fish.samples";
+
 impl Masks {
     /// Bind `spec` to `net`. A random mask is drawn now from `seed` and applied to the weights;
-    /// magnitude masks are made at epoch ends ([`Masks::end_of_epoch`]).
+    /// magnitude masks are made at epoch ends ([`Masks::end_of_epoch`]); a `fish` mask before the
+    /// first step ([`Masks::start_of_epoch`]) or at the end of its epoch, from the training data.
     pub fn new(spec: &PruneSpec, net: &mut Net, seed: u64) -> Result<Self, String> {
         let layers = net.layers();
         let n = layers.len();
@@ -340,15 +415,37 @@ impl Masks {
             return Err(format!("pruning `{spec}`: skip_last=true leaves no layer to prune (the model has {n} layer)"));
         }
         let shapes = layers.iter().map(Shape2::of).collect();
-        let mut m = Masks { spec: spec.clone(), layers, shapes, on, masks: vec![None; n], fills: vec![None; n] };
-        if let Method::Random { density } = spec.method {
-            let idx = m.selected();
-            let shapes: Vec<Vec<usize>> = idx.iter().map(|&i| m.layers[i].shape.clone()).collect();
-            let drawn = random::random_masks(&shapes, spec.sparsity, density, seed);
-            for (&i, pt) in idx.iter().zip(drawn) {
-                m.masks[i] = Some(m.to_storage(i, &pt));
+        let mut m = Masks {
+            spec: spec.clone(),
+            layers,
+            shapes,
+            on,
+            masks: vec![None; n],
+            bias_masks: vec![None; n],
+            fills: vec![None; n],
+            bias_fills: vec![None; n],
+            frozen: vec![None; n],
+            bias_frozen: vec![None; n],
+            seed,
+            fish_samples: None,
+        };
+        match spec.method {
+            Method::Random { density } => {
+                let idx = m.selected();
+                let shapes: Vec<Vec<usize>> = idx.iter().map(|&i| m.layers[i].shape.clone()).collect();
+                let drawn = random::random_masks(&shapes, spec.sparsity, density, seed);
+                for (&i, pt) in idx.iter().zip(drawn) {
+                    m.masks[i] = Some(m.to_storage(i, &pt));
+                }
+                m.masks_changed(net)?;
             }
-            m.masks_changed(net)?;
+            Method::Fish { keep, .. } => {
+                let n = m.fish_entries();
+                if fish::kept_for(keep, n) == 0 {
+                    return Err(format!("pruning `{spec}`: round({keep}·{n}) = 0, the mask would train no entry of the {n} masked"));
+                }
+            }
+            Method::Magnitude { .. } => {}
         }
         Ok(m)
     }
@@ -368,6 +465,35 @@ impl Masks {
         self.masks.get(i).and_then(|m| m.as_deref())
     }
 
+    /// Layer `i`'s bias mask (`fish` with `biases=true`), if it has one.
+    pub fn bias_mask(&self, i: usize) -> Option<&[f32]> {
+        self.bias_masks.get(i).and_then(|m| m.as_deref())
+    }
+
+    /// `fish`: the indices of the training examples the Fisher was estimated on, once the mask
+    /// is made.
+    pub fn fish_samples(&self) -> Option<&[usize]> {
+        self.fish_samples.as_deref()
+    }
+
+    /// Whether the mask freezes (`fish`) rather than zeroes what it leaves out.
+    pub fn freezes(&self) -> bool {
+        matches!(self.spec.method, Method::Fish { zero: false, .. })
+    }
+
+    /// Whether layer `i`'s bias is masked (`fish` with `biases=true`, a selected layer with a bias).
+    fn masks_bias(&self, i: usize) -> bool {
+        matches!(self.spec.method, Method::Fish { biases: true, .. }) && self.on[i] && self.layers[i].has_bias
+    }
+
+    /// `n` of a `fish` mask: the entries of the selected weights and masked biases.
+    fn fish_entries(&self) -> usize {
+        self.selected()
+            .into_iter()
+            .map(|i| self.layers[i].shape.iter().product::<usize>() + if self.masks_bias(i) { self.layers[i].shape[0] } else { 0 })
+            .sum()
+    }
+
     /// A PyTorch-layout (`[out, in·kh·kw]` row-major) vector of layer `i` in storage layout.
     fn to_storage(&self, i: usize, pt: &[f32]) -> Vec<f32> {
         let s = self.shapes[i];
@@ -385,68 +511,122 @@ impl Masks {
         }
     }
 
-    /// Rebuild the boolean tensors after the masks changed, and zero the pruned weights.
+    /// A storage-layout vector of layer `i`'s weight as a tensor of the weight's shape.
+    fn weight_tensor(&self, i: usize, v: Vec<f32>, dev: &burn::tensor::Device) -> Fill {
+        let s = self.shapes[i];
+        match self.layers[i].kind {
+            // burn's linear weight is [in, out]
+            LayerKind::Linear => Fill::D2(Tensor::<2>::from_data(TensorData::new(v, [s.cols, s.rows]), dev)),
+            LayerKind::Conv2d => {
+                let d = &self.layers[i].shape;
+                Fill::D4(Tensor::<4>::from_data(TensorData::new(v, [d[0], d[1], d[2], d[3]]), dev))
+            }
+        }
+    }
+
+    /// Rebuild the mask tensors after the masks changed (and, when freezing, the frozen values
+    /// from the current parameters), then apply them.
     fn masks_changed(&mut self, net: &mut Net) -> Result<(), String> {
         let dev = net.devices().into_iter().next().ok_or("the model has no device")?.inner();
-        for (i, m) in self.masks.iter().enumerate() {
-            self.fills[i] = m.as_ref().map(|m| {
-                let s = self.shapes[i];
-                match self.layers[i].kind {
-                    // burn's linear weight is [in, out]
-                    LayerKind::Linear => Fill::D2(Tensor::<2>::from_data(TensorData::new(m.clone(), [s.cols, s.rows]), &dev)),
-                    LayerKind::Conv2d => {
-                        let d = &self.layers[i].shape;
-                        Fill::D4(Tensor::<4>::from_data(TensorData::new(m.clone(), [d[0], d[1], d[2], d[3]]), &dev))
-                    }
-                }
-            });
+        let freeze = self.freezes();
+        for i in 0..self.layers.len() {
+            self.fills[i] = self.masks[i].as_ref().map(|m| self.weight_tensor(i, m.clone(), &dev));
+            self.bias_fills[i] = self.bias_masks[i].as_ref().map(|m| Tensor::<1>::from_data(TensorData::new(m.clone(), [m.len()]), &dev));
+            self.frozen[i] = None;
+            self.bias_frozen[i] = None;
+            if !freeze {
+                continue;
+            }
+            let (w, b) = net.layer_data(i);
+            if let Some(m) = &self.masks[i] {
+                let w: &[f32] = w.as_slice().map_err(|e| format!("{e:?}"))?;
+                self.frozen[i] = Some(self.weight_tensor(i, frozen_values(w, m), &dev));
+            }
+            if let (Some(m), Some(b)) = (&self.bias_masks[i], b) {
+                let b: &[f32] = b.as_slice().map_err(|e| format!("{e:?}"))?;
+                self.bias_frozen[i] = Some(Tensor::<1>::from_data(TensorData::new(frozen_values(b, m), [m.len()]), &dev));
+            }
         }
         self.apply(net)
     }
 
-    /// Set the gradients of the pruned entries to 0 (before the optimizer step): `g ← g ⊙ M`
-    /// (exact ±0 for every finite gradient; an elementwise product is ~10× faster in burn's CPU
-    /// backend than a `mask_fill`).
+    /// Set the gradients of the pruned (or frozen) entries to 0 (before the optimizer step):
+    /// `g ← g ⊙ M` (exact ±0 for every finite gradient; an elementwise product is ~10× faster in
+    /// burn's CPU backend than a `mask_fill`).
     pub fn mask_gradients(&self, net: &Net, grads: &mut GradientsParams) -> Result<(), String> {
-        for (i, f) in self.fills.iter().enumerate() {
-            let Some(f) = f else { continue };
-            let (wid, _) = net.param_ids(i);
-            let missing = || format!("no gradient for `{}`", self.layers[i].weight_name());
-            match f {
-                Fill::D2(m) => {
-                    let g = grads.remove::<2>(wid).ok_or_else(missing)?;
-                    grads.register::<2>(wid, g.mul(m.clone()));
+        for i in 0..self.layers.len() {
+            let (wid, bid) = net.param_ids(i);
+            if let Some(f) = &self.fills[i] {
+                let missing = || format!("no gradient for `{}`", self.layers[i].weight_name());
+                match f {
+                    Fill::D2(m) => {
+                        let g = grads.remove::<2>(wid).ok_or_else(missing)?;
+                        grads.register::<2>(wid, g.mul(m.clone()));
+                    }
+                    Fill::D4(m) => {
+                        let g = grads.remove::<4>(wid).ok_or_else(missing)?;
+                        grads.register::<4>(wid, g.mul(m.clone()));
+                    }
                 }
-                Fill::D4(m) => {
-                    let g = grads.remove::<4>(wid).ok_or_else(missing)?;
-                    grads.register::<4>(wid, g.mul(m.clone()));
-                }
+            }
+            if let Some(m) = &self.bias_fills[i] {
+                let missing = || format!("no gradient for `{}`", self.layers[i].bias_name());
+                let bid = bid.ok_or_else(missing)?;
+                let g = grads.remove::<1>(bid).ok_or_else(missing)?;
+                grads.register::<1>(bid, g.mul(m.clone()));
             }
         }
         Ok(())
     }
 
-    /// Set the pruned weights to exactly 0 (after the optimizer and proximal steps):
-    /// `W ← W ⊙ M + 0` (the `+ 0` turns the `−0` of a pruned negative weight into `+0`; exact
-    /// for every finite weight, kept weights unchanged).
+    /// After the optimizer and proximal steps. Zeroing masks set the pruned weights to exactly
+    /// 0: `W ← W ⊙ M + 0` (the `+ 0` turns the `−0` of a pruned negative weight into `+0`; exact
+    /// for every finite weight, kept weights unchanged). Freezing masks (`fish`) write the
+    /// frozen entries back: `θ ← θ ⊙ M + F` (see [`fish`]).
     pub fn apply(&self, net: &mut Net) -> Result<(), String> {
-        let mut layers = net.layer_muts();
-        for (i, f) in self.fills.iter().enumerate() {
-            match (f, &mut layers[i]) {
-                (None, _) => {}
-                (Some(Fill::D2(m)), LayerMut::Linear(l)) => zero_param(&mut l.weight, m),
-                (Some(Fill::D4(m)), LayerMut::Conv(c)) => zero_param(&mut c.weight, m),
-                _ => return Err(format!("pruning mask of `{}` does not fit the layer", self.layers[i].name)),
+        for (i, layer) in net.layer_muts().iter_mut().enumerate() {
+            let bad = || format!("pruning mask of `{}` does not fit the layer", self.layers[i].name);
+            match (&self.fills[i], &self.frozen[i], &mut *layer) {
+                (None, _, _) => {}
+                (Some(Fill::D2(m)), None, LayerMut::Linear(l)) => zero_param(&mut l.weight, m),
+                (Some(Fill::D4(m)), None, LayerMut::Conv(c)) => zero_param(&mut c.weight, m),
+                (Some(Fill::D2(m)), Some(Fill::D2(f)), LayerMut::Linear(l)) => freeze_param(&mut l.weight, m, f),
+                (Some(Fill::D4(m)), Some(Fill::D4(f)), LayerMut::Conv(c)) => freeze_param(&mut c.weight, m, f),
+                _ => return Err(bad()),
+            }
+            if let (Some(m), Some(f)) = (&self.bias_fills[i], &self.bias_frozen[i]) {
+                let b = match layer {
+                    LayerMut::Linear(l) => l.bias.as_mut(),
+                    LayerMut::Conv(c) => c.bias.as_mut(),
+                };
+                freeze_param(b.ok_or_else(bad)?, m, f);
             }
         }
         Ok(())
     }
 
-    /// The magnitude schedule at the end of epoch `epoch` (1-based): make the masks when it says
-    /// so and zero the pruned weights. Random masks do nothing here.
-    pub fn end_of_epoch(&mut self, net: &mut Net, epoch: usize) -> Result<(), String> {
-        let Method::Magnitude { scope, schedule } = self.spec.method else {
-            return Ok(());
+    /// Before epoch `epoch`'s first step: a `fish` mask with `at=0` that is not made yet is made
+    /// now, on `data` (the training set). Other masks do nothing here.
+    pub fn start_of_epoch(&mut self, net: &mut Net, data: &Dataset, _epoch: usize) -> Result<(), String> {
+        match self.spec.method {
+            Method::Fish { at: 0, .. } if !self.made() => self.make_fish(net, data),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the masks exist (a random mask from the start, the others once made).
+    pub fn made(&self) -> bool {
+        self.masks.iter().any(Option::is_some)
+    }
+
+    /// The schedule at the end of epoch `epoch` (1-based): magnitude masks are made when it says
+    /// so and the pruned weights zeroed; a `fish` mask with `at=epoch` is made from `data` (the
+    /// training set). Random masks do nothing here.
+    pub fn end_of_epoch(&mut self, net: &mut Net, epoch: usize, data: &Dataset) -> Result<(), String> {
+        let (scope, schedule) = match self.spec.method {
+            Method::Magnitude { scope, schedule } => (scope, schedule),
+            Method::Fish { at, .. } if at == epoch && !self.made() => return self.make_fish(net, data),
+            _ => return Ok(()),
         };
         let target = match schedule {
             Schedule::OneShot { at } if epoch == at => self.spec.sparsity,
@@ -475,23 +655,103 @@ impl Masks {
         self.masks_changed(net)
     }
 
-    /// The masks as `prune/<layer>.mask`, f32 0/1 in PyTorch layout (layers without a mask are
-    /// absent).
-    pub fn state(&self) -> Vec<NamedTensor> {
-        self.masks
-            .iter()
-            .enumerate()
-            .filter_map(|(i, m)| {
-                m.as_ref().map(|m| NamedTensor::new(format!("prune/{}.mask", self.layers[i].name), self.layers[i].shape.clone(), self.to_pytorch(i, m)))
-            })
-            .collect()
+    /// Make the `fish` mask now from the current parameters of `net` and the training set
+    /// `data`: `F̂` on the first `N` examples of the seeded shuffle, the `round(K·n)` largest kept
+    /// trainable, the rest frozen at their current values (see [`fish`]).
+    pub fn make_fish(&mut self, net: &mut Net, data: &Dataset) -> Result<(), String> {
+        let Method::Fish { keep, samples, biases, .. } = self.spec.method else {
+            return Err(format!("`{}` is not a fish mask", self.spec));
+        };
+        if data.is_empty() {
+            return Err(format!("fish: `{}` has no example to estimate the Fisher on", data.name));
+        }
+        if data.len() > 1 << 24 {
+            return Err(format!("fish: `{}` has {} examples; the sample indices are saved as f32, exact up to 2^24", data.name, data.len()));
+        }
+        let idx = self.selected();
+        let order = fish::sample_indices(data.len(), samples, self.seed);
+        let fisher = fish::empirical_fisher(net, data, &order, &idx, biases)?;
+        let mut scores: Vec<&[f64]> = Vec::new();
+        for (f, &i) in fisher.iter().zip(&idx) {
+            scores.push(&f.weight);
+            if self.masks_bias(i) {
+                scores.push(f.bias.as_deref().ok_or_else(|| format!("no Fisher for `{}`", self.layers[i].bias_name()))?);
+            }
+        }
+        let k = fish::kept_for(keep, scores.iter().map(|s| s.len()).sum());
+        let mut made = fish::top_k_masks(&scores, k).into_iter();
+        for &i in &idx {
+            let w = made.next().ok_or("fish: fewer masks than tensors")?;
+            self.masks[i] = Some(self.to_storage(i, &w));
+            if self.masks_bias(i) {
+                self.bias_masks[i] = made.next();
+            }
+        }
+        self.fish_samples = Some(order);
+        self.masks_changed(net)
     }
 
-    /// Load [`Masks::state`] (the `prune/` tensors of a checkpoint) and zero the pruned weights.
-    /// A random mask must be there; magnitude masks may be absent (before their epoch).
+    /// The masks as `prune/<layer>.mask` (weights) and `prune/<layer>.bias.mask` (biases), f32
+    /// 0/1 in PyTorch layout (layers without a mask are absent), and for `fish` the sample
+    /// indices as `prune/fish.samples` (f32 integers).
+    pub fn state(&self) -> Vec<NamedTensor> {
+        let mut out = Vec::new();
+        for (i, l) in self.layers.iter().enumerate() {
+            if let Some(m) = &self.masks[i] {
+                out.push(NamedTensor::new(format!("prune/{}.mask", l.name), l.shape.clone(), self.to_pytorch(i, m)));
+            }
+            if let Some(m) = &self.bias_masks[i] {
+                out.push(NamedTensor::new(format!("prune/{}.bias.mask", l.name), vec![m.len()], m.clone()));
+            }
+        }
+        if let Some(s) = &self.fish_samples {
+            out.push(NamedTensor::new(FISH_SAMPLES, vec![s.len()], s.iter().map(|&i| i as f32).collect()));
+        }
+        out
+    }
+
+    /// Load [`Masks::state`] (the `prune/` tensors of a checkpoint; the model's parameters must
+    /// be loaded first: a `fish` mask freezes the values they hold) and apply the masks. A random
+    /// mask must be there; magnitude and fish masks may be absent (before their epoch), but a
+    /// fish mask is all there or not at all.
     pub fn load_state(&mut self, net: &mut Net, tensors: &[NamedTensor]) -> Result<(), String> {
-        let mut masks = vec![None; self.layers.len()];
+        let n = self.layers.len();
+        let mut masks = vec![None; n];
+        let mut bias_masks = vec![None; n];
+        let mut samples = None;
+        let zero_one = |t: &NamedTensor| -> Result<(), String> {
+            if t.data.iter().any(|&x| x != 0.0 && x != 1.0) {
+                return Err(format!("`{}` holds values other than 0 and 1", t.name));
+            }
+            Ok(())
+        };
         for t in tensors {
+            if t.name == FISH_SAMPLES {
+                if !matches!(self.spec.method, Method::Fish { .. }) {
+                    return Err(format!("checkpoint has `{}`, but `{}` is not a fish mask", t.name, self.spec));
+                }
+                if t.shape.len() != 1 || t.data.iter().any(|&x| !(x >= 0.0 && x.fract() == 0.0 && x < (1u32 << 24) as f32)) {
+                    return Err(format!("`{}` must be a vector of example indices", t.name));
+                }
+                samples = Some(t.data.iter().map(|&x| x as usize).collect::<Vec<_>>());
+                continue;
+            }
+            if let Some(layer) = t.name.strip_prefix("prune/").and_then(|r| r.strip_suffix(".bias.mask")) {
+                let i = self
+                    .layers
+                    .iter()
+                    .position(|l| l.name == layer)
+                    .ok_or_else(|| format!("checkpoint mask `{}` names no layer of the model", t.name))?;
+                if !self.masks_bias(i) {
+                    return Err(format!("checkpoint has `{}`, but `{}` does not mask that bias", t.name, self.spec));
+                }
+                if t.shape != [self.layers[i].shape[0]] {
+                    return Err(format!("`{}` has shape {:?}, the model needs [{}]", t.name, t.shape, self.layers[i].shape[0]));
+                }
+                zero_one(t)?;
+                bias_masks[i] = Some(t.data.clone());
+                continue;
+            }
             let i = self
                 .layers
                 .iter()
@@ -503,21 +763,40 @@ impl Masks {
             if t.shape != self.layers[i].shape {
                 return Err(format!("`{}` has shape {:?}, the model needs {:?}", t.name, t.shape, self.layers[i].shape));
             }
-            if t.data.iter().any(|&x| x != 0.0 && x != 1.0) {
-                return Err(format!("`{}` holds values other than 0 and 1", t.name));
-            }
+            zero_one(t)?;
             masks[i] = Some(self.to_storage(i, &t.data));
         }
-        let missing = match self.spec.method {
-            Method::Random { .. } => self.selected().into_iter().find(|&i| masks[i].is_none()),
-            Method::Magnitude { .. } => None,
+        let any = masks.iter().chain(&bias_masks).any(Option::is_some);
+        let need = match self.spec.method {
+            Method::Random { .. } => true,
+            Method::Magnitude { .. } => false,
+            Method::Fish { .. } => any,
         };
-        if let Some(i) = missing {
-            return Err(format!("checkpoint has no `prune/{}.mask` (saved without --prune?)", self.layers[i].name));
+        if need {
+            let missing = self.selected().into_iter().find_map(|i| {
+                if masks[i].is_none() {
+                    Some(format!("prune/{}.mask", self.layers[i].name))
+                } else if self.masks_bias(i) && bias_masks[i].is_none() {
+                    Some(format!("prune/{}.bias.mask", self.layers[i].name))
+                } else {
+                    None
+                }
+            });
+            if let Some(name) = missing {
+                return Err(format!("checkpoint has no `{name}` (saved without --prune, or with another spec?)"));
+            }
         }
         self.masks = masks;
+        self.bias_masks = bias_masks;
+        self.fish_samples = if any { samples } else { None };
         self.masks_changed(net)
     }
+}
+
+/// `F` of a freezing mask: the value outside the mask, `−0` inside (so that `θ·1 + F = θ` bit
+/// for bit, `−0` included).
+fn frozen_values(values: &[f32], mask: &[f32]) -> Vec<f32> {
+    values.iter().zip(mask).map(|(&v, &m)| if m == 1.0 { -0.0 } else { v }).collect()
 }
 
 /// `W ⊙ M + 0` as the new value of a weight parameter (outside the autodiff graph: a fresh
@@ -527,6 +806,17 @@ fn zero_param<const D: usize>(p: &mut Param<Tensor<D>>, keep: &Tensor<D>) {
     *p = old.map(|t| {
         let grad = t.is_require_grad();
         let nt = Tensor::from_inner(t.inner().mul(keep.clone()).add_scalar(0.0));
+        if grad { nt.require_grad() } else { nt }
+    });
+}
+
+/// `θ ⊙ M + F` as the new value of a parameter (a freezing mask; outside the autodiff graph like
+/// [`zero_param`]).
+fn freeze_param<const D: usize>(p: &mut Param<Tensor<D>>, keep: &Tensor<D>, frozen: &Tensor<D>) {
+    let old = std::mem::replace(p, Param::from_tensor(Tensor::<D>::empty([0; D], &keep.device())));
+    *p = old.map(|t| {
+        let grad = t.is_require_grad();
+        let nt = Tensor::from_inner(t.inner().mul(keep.clone()).add(frozen.clone()));
         if grad { nt.require_grad() } else { nt }
     });
 }

@@ -579,3 +579,549 @@ fn mask_cost_per_step() {
         "784-400-400-10, 478 000 weights: step {step:.3} ms with the masks, {dense:.3} ms without; mask gradients {g:.3} ms, zero weights {w:.3} ms per step"
     );
 }
+
+// ---- FISH: a freezing mask from the empirical Fisher ----
+
+use super::fish::{empirical_fisher, kept_for, sample_indices, top_k_masks};
+
+/// `prune/<layer>.mask` or `prune/<layer>.bias.mask` of a model tensor `<layer>.weight|bias`.
+fn mask_name(param: &str) -> String {
+    match (param.strip_suffix(".weight"), param.strip_suffix(".bias")) {
+        (Some(l), _) => format!("prune/{l}.mask"),
+        (_, Some(l)) => format!("prune/{l}.bias.mask"),
+        _ => panic!("{param}"),
+    }
+}
+
+/// Per model tensor, its mask in the checkpoint (all ones when the tensor is not masked).
+fn masks_of(ck: &Checkpoint) -> Vec<Vec<f32>> {
+    ck.model
+        .iter()
+        .map(|t| ck.reg.iter().find(|m| m.name == mask_name(&t.name)).map(|m| m.data.clone()).unwrap_or_else(|| vec![1.0; t.data.len()]))
+        .collect()
+}
+
+fn ones(v: &[f32]) -> usize {
+    v.iter().filter(|&&x| x == 1.0).count()
+}
+
+#[test]
+fn fish_specs_parse_print_and_reject_bad_ones() {
+    for s in [
+        "fish:keep=0.005:samples=1024:at=0:biases=true",
+        "fish:keep=0.1:samples=256:at=3:biases=false:skip_last=true",
+        "fish:keep=1:samples=1:at=0:biases=true",
+    ] {
+        let p: PruneSpec = s.parse().unwrap();
+        assert_eq!(p.to_string(), s);
+    }
+    let p: PruneSpec = "fish:keep=0.005".parse().unwrap();
+    assert_eq!(p.method, Method::Fish { keep: 0.005, samples: 1024, at: 0, biases: true, zero: false });
+    assert_eq!(p.to_string(), "fish:keep=0.005:samples=1024:at=0:biases=true");
+    assert!(!p.skip_last);
+    assert!((p.sparsity - 0.995).abs() < 1e-15, "the frozen fraction");
+    let p: PruneSpec = "fish:keep=0.1:samples=256:at=2:biases=false".parse().unwrap();
+    assert_eq!(p.method, Method::Fish { keep: 0.1, samples: 256, at: 2, biases: false, zero: false });
+    for (bad, why) in [
+        ("fish", "`keep=K` is required"),
+        ("fish:samples=10", "`keep=K` is required"),
+        ("fish:sparsity=0.9", "not `sparsity`"),
+        ("fish:keep=0", "(0, 1]"),
+        ("fish:keep=1.5", "(0, 1]"),
+        ("fish:keep=-0.1", "(0, 1]"),
+        ("fish:keep=NaN", "(0, 1]"),
+        ("fish:keep=x", "`keep` must be a number"),
+        ("fish:keep=0.1:samples=0", "`samples` must be an integer ≥ 1"),
+        ("fish:keep=0.1:samples=1.5", "`samples` must be an integer ≥ 1"),
+        ("fish:keep=0.1:at=-1", "`at` must be an epoch"),
+        ("fish:keep=0.1:biases=yes", "`biases` is `true` or `false`"),
+        ("fish:keep=0.1:skip_last=1", "`skip_last` is `true` or `false`"),
+        ("fish:keep=0.1:scope=layer", "unknown option `scope`"),
+        ("fish:keep=0.1:keep=0.2", "given twice"),
+        ("random:sparsity=0.5:biases=true", "unknown option `biases`"),
+        ("magnitude:sparsity=0.5:at=1:keep=0.1", "unknown option `keep`"),
+        ("snip:sparsity=0.5", "fish:keep=K"),
+    ] {
+        let e = bad.parse::<PruneSpec>().unwrap_err();
+        assert!(e.contains(why) && e.starts_with("bad pruning spec"), "{bad}: {e}");
+    }
+    assert_eq!(kept_for(0.005, 478_410), 2392);
+    assert_eq!(kept_for(0.1, 467), 47);
+    assert_eq!(kept_for(0.5, 3), 2, "round half away from zero");
+    assert_eq!(kept_for(1.0, 10), 10);
+}
+
+/// The official FISH code run by hand: varunnair18/FISH, cifar10-fast/fisher.py (commit
+/// 6e6c2f87), `calculate_the_importance_label(model, loader, num_samples, "cpu", "square")` and
+/// the ranking of `FisherMask.calculate_mask` (`torch.topk` of the concatenated parameters,
+/// `keep_num = int(n·keep_ratio)`; no parameter named `fc`, so no classifier special case), with
+/// torch 2 on CPU, on a PyTorch MLP 3 → 4 → ReLU → 3 (`layers.0`, `layers.1`: nn.Linear) with
+/// the literal weights below, a batch-1 loader over the six examples below in order, and
+/// `nn.CrossEntropyLoss`. The official function returns the *sum* of the squared per-sample
+/// gradients (f32), printed with `repr(float(x))`; `N·F̂` is compared.
+#[test]
+fn fisher_and_mask_match_the_official_fish_code() {
+    let dev = burn::tensor::Device::flex().autodiff();
+    let w1 = [0.5f32, -0.25, 0.75, -0.5, 1.0, 0.25, 0.125, 0.5, -0.75, 1.0, -1.0, 0.5];
+    let b1 = [0.1f32, -0.2, 0.05, 0.0];
+    let w2 = [0.3f32, -0.6, 0.9, 0.2, -0.4, 0.5, -0.1, 0.7, 0.8, 0.1, -0.5, -0.3];
+    let b2 = [0.05f32, -0.05, 0.1];
+    let x = [1.0f32, 0.5, -0.5, -1.0, 0.25, 0.75, 0.3, -0.7, 0.2, 0.9, 0.9, 0.1, -0.4, -0.6, 1.2, 0.6, -0.2, -0.8];
+    let y = [0u8, 2, 1, 0, 2, 1];
+    let mut net = crate::model::Net::new(&"mlp:4".parse().unwrap(), &[3], 3, 0, &dev).unwrap();
+    net.load_pytorch(&[
+        NamedTensor::new("layers.0.weight", vec![4, 3], w1.to_vec()),
+        NamedTensor::new("layers.0.bias", vec![4], b1.to_vec()),
+        NamedTensor::new("layers.1.weight", vec![3, 4], w2.to_vec()),
+        NamedTensor::new("layers.1.bias", vec![3], b2.to_vec()),
+    ])
+    .unwrap();
+    let data = Dataset { name: "tiny".into(), example_shape: vec![3], features: x.to_vec(), labels: y.to_vec(), classes: 3 };
+    #[rustfmt::skip]
+    let official6: [&[f64]; 4] = [
+        &[0.4151051342487335, 0.2706415057182312, 0.5278313159942627, 0.1940651386976242, 0.1939178854227066, 0.002482279669493437,
+          0.7007005214691162, 0.45098310708999634, 0.19078895449638367, 0.11925531923770905, 0.1760302186012268, 0.3896411657333374],
+        &[0.9128456115722656, 0.23954975605010986, 0.9133983850479126, 0.584312915802002],
+        &[0.20574191212654114, 0.047764040529727936, 0.31025388836860657, 0.282565176486969, 0.19862277805805206, 0.0914008617401123,
+          0.24549397826194763, 0.6049737930297852, 0.37047967314720154, 0.21001853048801422, 0.06313464045524597, 0.3344358801841736],
+        &[1.050774097442627, 1.226137638092041, 0.9777922034263611],
+    ];
+    // num_samples = 4: the first four examples
+    #[rustfmt::skip]
+    let official4: [&[f64]; 4] = [
+        &[0.3795382082462311, 0.1906159371137619, 0.2077290266752243, 0.1940651386976242, 0.1939178854227066, 0.002482279669493437,
+          0.63127601146698, 0.443269282579422, 0.06736768037080765, 0.02091110683977604, 0.10405073314905167, 0.008656229823827744],
+        &[0.6905524134635925, 0.23954975605010986, 0.7205526828765869, 0.21202363073825836],
+        &[0.09284302592277527, 0.047764040529727936, 0.20756244659423828, 0.16044151782989502, 0.14421579241752625, 0.0914008617401123,
+          0.0558919683098793, 0.4887305796146393, 0.04642568901181221, 0.21001853048801422, 0.04991467297077179, 0.09922094643115997],
+        &[0.6627882719039917, 0.6804718375205994, 0.5848866105079651],
+    ];
+    for (samples, official) in [(&[0usize, 1, 2, 3, 4, 5][..], official6), (&[0, 1, 2, 3][..], official4)] {
+        let f = empirical_fisher(&net, &data, samples, &[0, 1], true).unwrap();
+        let got: [&[f64]; 4] = [&f[0].weight, f[0].bias.as_deref().unwrap(), &f[1].weight, f[1].bias.as_deref().unwrap()];
+        for (t, (g, w)) in got.iter().zip(official).enumerate() {
+            assert_eq!(g.len(), w.len());
+            for (j, (&g, &w)) in g.iter().zip(w).enumerate() {
+                let g = g * samples.len() as f64;
+                assert!((g - w).abs() <= 2e-6 * w.abs().max(1e-3), "N={} tensor {t} entry {j}: {g} vs official {w}", samples.len());
+            }
+        }
+    }
+    // the official mask at keep_ratio 0.3: int(31·0.3) = round(31·0.3) = 9 entries, through the
+    // whole path (samples=6: every example, in the seeded order; the sums do not depend on it)
+    let spec: PruneSpec = "fish:keep=0.3:samples=6".parse().unwrap();
+    let mut m = Masks::new(&spec, &mut net, 11).unwrap();
+    m.make_fish(&mut net, &data).unwrap();
+    let st = m.state();
+    let names: Vec<&str> = st.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["prune/layers.0.mask", "prune/layers.0.bias.mask", "prune/layers.1.mask", "prune/layers.1.bias.mask", "prune/fish.samples"]);
+    #[rustfmt::skip]
+    let official_mask: [&[f32]; 4] = [
+        &[0., 0., 1., 0., 0., 0., 1., 0., 0., 0., 0., 0.],
+        &[1., 0., 1., 1.],
+        &[0., 0., 0., 0., 0., 0., 0., 1., 0., 0., 0., 0.],
+        &[1., 1., 1.],
+    ];
+    for (t, want) in st.iter().zip(official_mask) {
+        assert_eq!(t.data, want, "{}", t.name);
+    }
+    let mut s = st[4].data.clone();
+    s.sort_by(f32::total_cmp);
+    assert_eq!(s, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+}
+
+/// Per-sample gradients of `−log softmax(z)_y` through an MLP with ReLU, derived by hand in f64
+/// from the PyTorch-layout parameters, squared and averaged: an independent `F̂`.
+fn hand_fisher(params: &[NamedTensor], data: &Dataset, samples: &[usize]) -> Vec<(Vec<f64>, Vec<f64>)> {
+    let layers: Vec<(&NamedTensor, &NamedTensor)> = params.chunks(2).map(|c| (&c[0], &c[1])).collect();
+    let mut acc: Vec<(Vec<f64>, Vec<f64>)> = layers.iter().map(|(w, b)| (vec![0.0; w.data.len()], vec![0.0; b.data.len()])).collect();
+    for &s in samples {
+        // forward, keeping every layer's input and pre-activation
+        let mut inputs: Vec<Vec<f64>> = Vec::new();
+        let mut pre: Vec<Vec<f64>> = Vec::new();
+        let mut h: Vec<f64> = data.example(s).iter().map(|&v| v as f64).collect();
+        for (l, (w, b)) in layers.iter().enumerate() {
+            let (o, i) = (w.shape[0], w.shape[1]);
+            let z: Vec<f64> = (0..o).map(|r| b.data[r] as f64 + (0..i).map(|c| w.data[r * i + c] as f64 * h[c]).sum::<f64>()).collect();
+            inputs.push(h);
+            h = if l + 1 < layers.len() { z.iter().map(|&v| v.max(0.0)).collect() } else { z.clone() };
+            pre.push(z);
+        }
+        // δ of the last layer: softmax − one-hot (the sign does not matter once squared)
+        let z = pre.last().unwrap();
+        let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = z.iter().map(|v| (v - m).exp()).collect();
+        let sum: f64 = e.iter().sum();
+        let mut delta: Vec<f64> = e.iter().map(|v| v / sum).collect();
+        delta[data.labels[s] as usize] -= 1.0;
+        for l in (0..layers.len()).rev() {
+            let (w, _) = layers[l];
+            let (o, i) = (w.shape[0], w.shape[1]);
+            for (r, &d) in delta.iter().enumerate() {
+                acc[l].1[r] += d * d;
+                for (c, &a) in inputs[l].iter().enumerate() {
+                    acc[l].0[r * i + c] += (d * a) * (d * a);
+                }
+            }
+            if l > 0 {
+                delta = (0..i).map(|c| if pre[l - 1][c] > 0.0 { (0..o).map(|r| w.data[r * i + c] as f64 * delta[r]).sum() } else { 0.0 }).collect();
+            }
+        }
+    }
+    let n = samples.len() as f64;
+    acc.into_iter().map(|(w, b)| (w.into_iter().map(|v| v / n).collect(), b.into_iter().map(|v| v / n).collect())).collect()
+}
+
+#[test]
+fn fisher_matches_hand_derived_per_sample_gradients() {
+    let c = cfg("fish:keep=0.1:samples=40", OptimSpec::Adam);
+    let mut t = trainer(&c);
+    let data = blobs(120, 3);
+    // a trained network too (not only the initialisation)
+    for stage in 0..2 {
+        if stage == 1 {
+            t.train_epoch(&blobs(240, 1), 1, &mut |_| {}).unwrap();
+        }
+        let samples: Vec<usize> = (0..40).map(|i| (i * 7) % 120).collect();
+        let got = empirical_fisher(&t.net, &data, &samples, &[0, 1, 2], true).unwrap();
+        let want = hand_fisher(&t.net.to_pytorch(), &data, &samples);
+        let mut nonzero = 0;
+        for (l, (g, (ww, wb))) in got.iter().zip(&want).enumerate() {
+            for (a, b) in g.weight.iter().zip(ww).chain(g.bias.as_ref().unwrap().iter().zip(wb)) {
+                assert!((a - b).abs() <= 1e-5 * b.abs() + 1e-12, "stage {stage} layer {l}: {a} vs {b}");
+                nonzero += (*b > 0.0) as usize;
+            }
+        }
+        assert!(nonzero > 200, "stage {stage}: {nonzero} of 467 entries with a non-zero Fisher (the rest: dead ReLUs)");
+        // biases=false and a subset of layers: the same numbers, no bias
+        let sub = empirical_fisher(&t.net, &data, &samples, &[1], false).unwrap();
+        assert_eq!(sub[0].weight, got[1].weight);
+        assert!(sub[0].bias.is_none());
+    }
+    // bad input is an error, not a panic
+    assert!(empirical_fisher(&t.net, &data, &[], &[0], true).unwrap_err().contains("at least one"));
+    assert!(empirical_fisher(&t.net, &data, &[120], &[0], true).unwrap_err().contains("outside"));
+    assert!(empirical_fisher(&t.net, &data, &[0], &[3], true).unwrap_err().contains("does not exist"));
+}
+
+#[test]
+fn fish_keeps_exactly_round_k_n_entries_with_deterministic_ties() {
+    // ties: larger first, then the earlier tensor, then the earlier entry
+    let a = [1.0, 2.0, 2.0, 0.0];
+    let b = [2.0, 0.0, 3.0];
+    assert_eq!(top_k_masks(&[&a, &b], 3), vec![vec![0.0, 1.0, 1.0, 0.0], vec![0.0, 0.0, 1.0]]);
+    assert_eq!(top_k_masks(&[&a, &b], 4), vec![vec![0.0, 1.0, 1.0, 0.0], vec![1.0, 0.0, 1.0]]);
+    assert_eq!(top_k_masks(&[&[0.0; 3], &[0.0; 2]], 4), vec![vec![1.0; 3], vec![1.0, 0.0]]);
+    assert_eq!(top_k_masks(&[&a], 0), vec![vec![0.0; 4]]);
+    assert_eq!(top_k_masks(&[&a], 9), vec![vec![1.0; 4]]);
+    // bound to the 8-16-16-3 MLP: 432 weights + 35 biases
+    let train = blobs(240, 1);
+    for (spec, kept, masked) in [
+        ("fish:keep=0.1:samples=64", 47, 467),                // round(46.7)
+        ("fish:keep=0.1:samples=64:biases=false", 43, 432),   // round(43.2)
+        ("fish:keep=0.1:samples=64:skip_last=true", 42, 416), // round(41.6), the head trains
+        ("fish:keep=0.5:samples=1000", 234, 467),             // round(233.5): half away from zero
+    ] {
+        let c = cfg(spec, OptimSpec::Adam);
+        let mut t = trainer(&c);
+        assert!(t.checkpoint().unwrap().reg.is_empty(), "{spec}: no mask before the first epoch");
+        t.train_epoch(&train, 1, &mut |_| {}).unwrap();
+        let ck = t.checkpoint().unwrap();
+        let masks: Vec<&NamedTensor> = ck.reg.iter().filter(|m| m.name.ends_with(".mask")).collect();
+        assert_eq!(masks.iter().map(|m| m.data.len()).sum::<usize>(), masked, "{spec}");
+        assert_eq!(masks.iter().map(|m| ones(&m.data)).sum::<usize>(), kept, "{spec}");
+        assert!(masks.iter().all(|m| m.data.iter().all(|&x| x == 0.0 || x == 1.0)));
+        if spec.contains("biases=false") {
+            assert!(masks.iter().all(|m| !m.name.contains(".bias.")), "{spec}");
+        }
+        if spec.contains("skip_last") {
+            assert!(masks.iter().all(|m| !m.name.contains("layers.2")), "{spec}");
+        }
+        // the samples: the first min(N, 240) of the seeded shuffle, recorded
+        let s = ck.reg.iter().find(|m| m.name == "prune/fish.samples").unwrap();
+        let want = sample_indices(240, if spec.contains("1000") { 1000 } else { 64 }, 5);
+        assert_eq!(s.data, want.iter().map(|&i| i as f32).collect::<Vec<_>>(), "{spec}");
+        // every kept entry has a Fisher ≥ every frozen one (recomputed on the init weights, which
+        // the frozen entries still hold and the kept ones held before the epoch)
+        let init = trainer(&c);
+        let m = t.prune.as_ref().unwrap();
+        let sel = m.selected();
+        let f = empirical_fisher(&init.net, &train, m.fish_samples().unwrap(), &sel, !spec.contains("biases=false")).unwrap();
+        let (mut min_kept, mut max_frozen) = (f64::INFINITY, 0.0f64);
+        for (lf, mk) in f.iter().flat_map(|l| std::iter::once(&l.weight).chain(l.bias.as_ref())).zip(&masks) {
+            for (&v, &k) in lf.iter().zip(&mk.data) {
+                if k == 1.0 {
+                    min_kept = min_kept.min(v);
+                } else {
+                    max_frozen = max_frozen.max(v);
+                }
+            }
+        }
+        assert!(min_kept >= max_frozen && max_frozen > 0.0, "{spec}: kept ≥ {min_kept}, frozen ≤ {max_frozen}");
+    }
+    // too small to keep anything: a configuration error before training
+    let c = cfg("fish:keep=0.001", OptimSpec::Adam);
+    let dev = burn::tensor::Device::flex().autodiff();
+    let e = Trainer::new(&c, &[8], 3, &dev, None, 10).err().unwrap();
+    assert!(matches!(e, crate::trainer::TrainError::Config(_)), "{e}");
+    assert!(e.to_string().contains("train no entry"), "{e}");
+}
+
+#[test]
+fn fish_freezes_the_other_entries_at_their_exact_values_with_every_optimizer() {
+    let train = blobs(240, 1);
+    for optim in [OptimSpec::Adam, OptimSpec::Sgd { momentum: 0.9 }, OptimSpec::Adamw { weight_decay: 0.1 }] {
+        for at in [0usize, 1] {
+            let spec = format!("fish:keep=0.1:samples=64:at={at}");
+            let c = cfg(&spec, optim.clone());
+            let mut t = trainer(&c);
+            let init = t.checkpoint().unwrap();
+            for e in 1..=at {
+                t.train_epoch(&train, e, &mut |_| {}).unwrap();
+            }
+            // at=0: the mask is made before epoch 1's first step, from the initial weights
+            let snap = if at == 0 { init.clone() } else { t.checkpoint().unwrap() };
+            for e in at + 1..=at + 3 {
+                t.train_epoch(&train, e, &mut |_| {}).unwrap();
+            }
+            let after = t.checkpoint().unwrap();
+            let masks = masks_of(&after);
+            let (mut moved, mut kept) = (0, 0);
+            for ((a, s), m) in after.model.iter().zip(&snap.model).zip(&masks) {
+                for ((&x, &x0), &k) in a.data.iter().zip(&s.data).zip(m) {
+                    if k == 0.0 {
+                        assert_eq!(x.to_bits(), x0.to_bits(), "{spec} {optim:?}: frozen {} moved", a.name);
+                    } else {
+                        kept += 1;
+                        moved += (x != x0) as usize;
+                    }
+                }
+            }
+            assert_eq!(kept, 47, "{spec}");
+            assert!(moved >= 43, "{spec} {optim:?}: {moved} of the 47 kept entries trained");
+            // nothing is zeroed
+            assert_eq!(weight_zeros(&after.model).iter().sum::<usize>(), 0, "{spec}");
+        }
+    }
+}
+
+/// Masked gradients alone do not freeze under AdamW (its decoupled decay shrinks every entry);
+/// `Masks::apply` writes the frozen values back.
+#[test]
+fn adamw_decay_moves_frozen_entries_unless_they_are_written_back() {
+    let train = blobs(240, 1);
+    let c = cfg("fish:keep=0.1:samples=64", OptimSpec::Adam);
+    let mut t = trainer(&c);
+    t.prune.as_mut().unwrap().make_fish(&mut t.net, &train).unwrap();
+    let masks = t.prune.as_ref().unwrap();
+    let before = t.net.to_pytorch();
+    let mut opt = OptimSpec::Adamw { weight_decay: 0.1 }.init();
+    let mut net = t.net.clone();
+    for k in 0..5 {
+        let idx: Vec<usize> = (k * 16..k * 16 + 16).collect();
+        let (x, y) = t.batch_tensors(&train, &idx);
+        let loss = burn::nn::loss::CrossEntropyLossConfig::new().init(&x.device()).forward(net.forward(x), y);
+        let mut grads = burn::optim::GradientsParams::from_grads(loss.backward(), &net);
+        masks.mask_gradients(&net, &mut grads).unwrap();
+        net = opt.step(0.01, net, grads);
+    }
+    let ck = Checkpoint { model: net.to_pytorch(), optim: vec![], reg: masks.state(), step: 0 };
+    let m = masks_of(&ck);
+    // (entries that moved, frozen and kept) against `reference`
+    let moved = |model: &[NamedTensor], reference: &[NamedTensor]| -> (usize, usize) {
+        let mut n = (0, 0);
+        for ((a, b), m) in model.iter().zip(reference).zip(&m) {
+            for ((x, y), &k) in a.data.iter().zip(&b.data).zip(m) {
+                if x.to_bits() != y.to_bits() {
+                    if k == 0.0 { n.0 += 1 } else { n.1 += 1 }
+                }
+            }
+        }
+        n
+    };
+    let (frozen, kept) = moved(&ck.model, &before);
+    assert!(frozen > 400 && kept >= 40, "AdamW's decay moves the frozen entries: {frozen} frozen, {kept} kept moved");
+    masks.apply(&mut net).unwrap();
+    let restored = net.to_pytorch();
+    // the frozen entries are back, bit for bit; the kept ones are what the optimizer made of them
+    assert_eq!(moved(&restored, &before).0, 0);
+    assert_eq!(moved(&restored, &ck.model).1, 0);
+}
+
+#[test]
+fn fish_resume_continues_bit_for_bit() {
+    let train = blobs(240, 1);
+    for (p, stop) in [
+        ("fish:keep=0.1:samples=64", 1),
+        ("fish:keep=0.1:samples=64:at=2", 1), // saved before the mask exists
+        ("fish:keep=0.1:samples=64:at=2", 2), // saved right after it was made
+        ("fish:keep=0.2:samples=50:biases=false:skip_last=true:at=1", 2),
+    ] {
+        let c = cfg(p, OptimSpec::Adamw { weight_decay: 0.01 });
+        let mut a = trainer(&c);
+        for e in 1..=4 {
+            a.train_epoch(&train, e, &mut |_| {}).unwrap();
+        }
+        let mut b = trainer(&c);
+        for e in 1..=stop {
+            b.train_epoch(&train, e, &mut |_| {}).unwrap();
+        }
+        let ck = b.checkpoint().unwrap();
+        assert_eq!(ck.reg.is_empty(), p.contains("at=2") && stop == 1, "{p}");
+        drop(b);
+        let mut b2 = trainer(&c);
+        b2.restore(ck.clone()).unwrap();
+        same(&ck, &b2.checkpoint().unwrap(), &format!("{p}, restored"));
+        for e in stop + 1..=4 {
+            b2.train_epoch(&train, e, &mut |_| {}).unwrap();
+        }
+        same(&a.checkpoint().unwrap(), &b2.checkpoint().unwrap(), p);
+    }
+}
+
+#[test]
+fn restoring_wrong_fish_state_is_an_error() {
+    let train = blobs(240, 1);
+    let c = cfg("fish:keep=0.1:samples=64", OptimSpec::Adam);
+    let mut t = trainer(&c);
+    t.train_epoch(&train, 1, &mut |_| {}).unwrap();
+    let ck = t.checkpoint().unwrap();
+    // a fish mask is all there or not at all
+    let mut partial = ck.clone();
+    partial.reg.retain(|m| m.name != "prune/layers.1.bias.mask");
+    let e = t.restore(partial).unwrap_err().to_string();
+    assert!(e.contains("prune/layers.1.bias.mask"), "{e}");
+    // bias masks and samples belong to fish
+    let mut r = trainer(&TrainConfig { prune: Some("random:sparsity=0.5".parse().unwrap()), ..c.clone() });
+    let e = r.restore(ck.clone()).unwrap_err().to_string();
+    assert!(e.contains("bias.mask") && e.contains("does not mask that bias"), "{e}");
+    let mut nb = trainer(&TrainConfig { prune: Some("fish:keep=0.1:biases=false".parse().unwrap()), ..c.clone() });
+    assert!(nb.restore(ck.clone()).unwrap_err().to_string().contains("does not mask that bias"));
+    let mut mag = trainer(&TrainConfig { prune: Some("magnitude:sparsity=0.5:at=1".parse().unwrap()), ..c.clone() });
+    let only: Vec<NamedTensor> = ck.reg.iter().filter(|m| m.name == "prune/fish.samples").cloned().collect();
+    let e = mag.restore(Checkpoint { reg: only, ..ck.clone() }).unwrap_err().to_string();
+    assert!(e.contains("prune/fish.samples") && e.contains("not a fish mask"), "{e}");
+    let mut bad = ck.clone();
+    bad.reg.iter_mut().find(|m| m.name == "prune/fish.samples").unwrap().data[0] = 1.5;
+    assert!(t.restore(bad).unwrap_err().to_string().contains("example indices"));
+    let mut bad = ck;
+    bad.reg.iter_mut().find(|m| m.name == "prune/layers.0.bias.mask").unwrap().shape = vec![15];
+    assert!(t.restore(bad).unwrap_err().to_string().contains("shape"));
+}
+
+#[test]
+fn fish_samples_are_the_first_n_of_a_seeded_shuffle() {
+    let s = sample_indices(240, 64, 5);
+    assert_eq!(s.len(), 64);
+    let mut u = s.clone();
+    u.sort();
+    u.dedup();
+    assert_eq!(u.len(), 64);
+    assert!(s.iter().all(|&i| i < 240));
+    assert_eq!(s, sample_indices(240, 64, 5), "same seed, same samples");
+    assert_ne!(s, sample_indices(240, 64, 6), "another seed, other samples");
+    assert_eq!(&sample_indices(240, 100, 5)[..64], &s[..], "N is a prefix of the same order");
+    let mut all = sample_indices(10, 64, 5);
+    all.sort();
+    assert_eq!(all, (0..10).collect::<Vec<_>>(), "N > len: the whole set");
+    assert!(s.windows(2).any(|w| w[1] < w[0]), "shuffled, not in order");
+}
+
+#[test]
+fn fish_masks_convolutions_and_skip_last_trains_the_head() {
+    let c = TrainConfig {
+        model: "cnn:4,8".parse().unwrap(),
+        ..cfg("fish:keep=0.05:samples=16:skip_last=true", OptimSpec::Adamw { weight_decay: 0.1 })
+    };
+    let dev = burn::tensor::Device::flex().autodiff();
+    let mut t = Trainer::new(&c, &[1, 8, 8], 10, &dev, None, 100).unwrap();
+    let data = Dataset {
+        name: "img".into(),
+        example_shape: vec![1, 8, 8],
+        features: random_vec(48 * 64, 1.0, 4),
+        labels: (0..48).map(|i| (i % 10) as u8).collect(),
+        classes: 10,
+    };
+    let init = t.checkpoint().unwrap();
+    t.train_epoch(&data, 1, &mut |_| {}).unwrap();
+    let ck = t.checkpoint().unwrap();
+    let names: Vec<&str> = ck.reg.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["prune/convs.0.mask", "prune/convs.0.bias.mask", "prune/convs.1.mask", "prune/convs.1.bias.mask", "prune/fish.samples"]);
+    // 4·1·9 + 4 + 8·4·9 + 8 = 336 masked entries, round(0.05·336) = round(16.8) = 17 train
+    let kept: usize = ck.reg[..4].iter().map(|m| ones(&m.data)).sum();
+    assert_eq!(kept, 17);
+    let masks = masks_of(&ck);
+    for ((a, b), m) in ck.model.iter().zip(&init.model).zip(&masks) {
+        let frozen_same = a.data.iter().zip(&b.data).zip(m).all(|((x, y), &k)| k == 1.0 || x.to_bits() == y.to_bits());
+        assert!(frozen_same, "{}", a.name);
+        if a.name.starts_with("head") {
+            assert!(a.data.iter().zip(&b.data).all(|(x, y)| x != y), "the head trains in full: {}", a.name);
+        }
+    }
+}
+
+/// The cost of FISH on the MLP 784-400-400-10 (478 410 parameters): the Fisher (samples per
+/// second, batch-1 backward passes) and the masks in a step.
+/// `cargo test --release -p reglab-train fish_cost -- --ignored --nocapture`
+#[test]
+#[ignore = "timing, prints numbers"]
+fn fish_cost() {
+    use std::time::Instant;
+    let dev = burn::tensor::Device::flex().autodiff();
+    let data = Dataset {
+        name: "bench".into(),
+        example_shape: vec![784],
+        features: random_vec(1024 * 784, 0.5, 11).into_iter().map(|v| v + 0.5).collect(),
+        labels: (0..1024).map(|i| (i % 10) as u8).collect(),
+        classes: 10,
+    };
+    let c = TrainConfig { model: "mlp:400,400".parse().unwrap(), batch: 128, ..cfg("fish:keep=0.005:samples=512", OptimSpec::Adam) };
+    let mut t = Trainer::new(&c, &[784], 10, &dev, None, 1000).unwrap();
+    let t0 = Instant::now();
+    t.prune.as_mut().unwrap().make_fish(&mut t.net, &data).unwrap();
+    let fisher_s = t0.elapsed().as_secs_f64();
+    let idx: Vec<usize> = (0..128).collect();
+    let (x, y) = t.batch_tensors(&data, &idx);
+    let time = |f: &mut dyn FnMut(), n: usize| {
+        f();
+        let t0 = Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        t0.elapsed().as_secs_f64() / n as f64 * 1e3
+    };
+    let step = time(&mut || drop(t.step(x.clone(), y.clone()).unwrap()), 50);
+    let mut plain = Trainer::new(&TrainConfig { prune: None, ..c.clone() }, &[784], 10, &dev, None, 1000).unwrap();
+    let dense = time(&mut || drop(plain.step(x.clone(), y.clone()).unwrap()), 50);
+    let masks = t.prune.as_ref().unwrap();
+    let out = t.net.forward(x.clone());
+    let mut grads = burn::optim::GradientsParams::from_grads((out.clone() * out).sum().backward(), &t.net);
+    let g = time(&mut || masks.mask_gradients(&t.net, &mut grads).unwrap(), 200);
+    let mut net = t.net.clone();
+    let w = time(&mut || masks.apply(&mut net).unwrap(), 200);
+    eprintln!(
+        "784-400-400-10: Fisher on 512 samples {fisher_s:.2} s ({:.0} samples/s); step {step:.3} ms with the fish mask, {dense:.3} ms without; mask gradients {g:.3} ms, write back frozen {w:.3} ms per step",
+        512.0 / fisher_s
+    );
+}
+
+#[test]
+fn fish_zero_mode_prunes_exactly_the_entries_outside_the_fisher_mask() {
+    let spec: PruneSpec = "fish:keep=0.25:samples=64:zero=true".parse().unwrap();
+    assert_eq!(spec.to_string(), "fish:keep=0.25:samples=64:at=0:zero=true");
+    assert!("fish:keep=0.25:zero=true:biases=true".parse::<PruneSpec>().unwrap_err().contains("weights only"));
+    let mut c = cfg("fish:keep=0.25:samples=64:zero=true", OptimSpec::Adam);
+    c.epochs = 2;
+    let train = blobs(120, 1);
+    let mut t = trainer(&c);
+    for e in 1..=2 {
+        t.train_epoch(&train, e, &mut |_| {}).unwrap();
+    }
+    let model = t.net.to_pytorch();
+    let weights: Vec<&NamedTensor> = model.iter().filter(|w| w.shape.len() == 2).collect();
+    let n: usize = weights.iter().map(|w| w.data.len()).sum();
+    let zeros: usize = weights.iter().map(|w| w.data.iter().filter(|&&x| x == 0.0).count()).sum();
+    assert_eq!(zeros, n - (0.25 * n as f64).round() as usize);
+    // the biases are not pruned
+    assert!(model.iter().filter(|w| w.shape.len() == 1).all(|b| b.data.iter().any(|&x| x != 0.0)));
+}
