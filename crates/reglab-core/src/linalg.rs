@@ -1,6 +1,6 @@
 //! Small dense linear algebra on strided views: what the regularizers need, no more.
 
-use crate::tensor::MatRef;
+use crate::tensor::{Layout, MatRef};
 use rand::{Rng, SeedableRng};
 
 /// `y = A x` with f32 accumulation (fast path for training).
@@ -156,6 +156,17 @@ pub fn gemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: &mut [f32]) 
             b.cols as isize,
             1,
         );
+    }
+}
+
+/// `G += α D W` for a symmetric `n×n` matrix `D` (row-major) and the matrix view `w` (`[n, in]`)
+/// of a weight stored in `layout`, with `G` in that storage layout: row-major `[n, in]`, or
+/// `[in, n]` (burn's `Linear`) as `Gᵀ += α Wᵀ D`. One GEMM on strided views, no transposing copy.
+pub fn add_sym_times(alpha: f32, d: &[f32], w: MatRef<'_>, layout: Layout, g: &mut [f32]) {
+    let dm = MatRef::from_layout(d, w.rows, w.rows, Layout::RowMajor);
+    match layout {
+        Layout::RowMajor => gemm(alpha, dm, w, 1.0, g),
+        Layout::Transposed => gemm(alpha, w.t(), dm, 1.0, g),
     }
 }
 

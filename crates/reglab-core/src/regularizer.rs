@@ -114,6 +114,38 @@ pub fn prox_step_ok(reg: &str, target: &TargetMut<'_>, step: f32) -> Result<bool
     Ok(step > 0.0)
 }
 
+/// Check that `t`'s weight is a matrix (2-D, or a conv kernel `[out, in, kh, kw]` read as
+/// `[out, in·kh·kw]`) whose shape matches its values, and that `grad` (if any) has as many
+/// values; return the matrix view's `(rows, cols)`. A [`crate::Error::Shape`] naming the tensor
+/// (and `reg`) otherwise, for regularizers on the rows of a layer.
+pub fn check_matrix(reg: &str, t: &Target<'_>, grad: Option<&TargetGrad<'_>>) -> Result<(usize, usize)> {
+    if !t.weight.is_matrix() {
+        return Err(shape_error(t, format!("{reg} needs a matrix, got shape {:?}", t.weight.shape)));
+    }
+    check_values(t, grad)?;
+    Ok(t.weight.matrix_dims())
+}
+
+/// Check that `t`'s weight shape matches its number of values and that `grad` (if any) has as
+/// many: a [`crate::Error::Shape`] naming the tensor otherwise.
+pub fn check_values(t: &Target<'_>, grad: Option<&TargetGrad<'_>>) -> Result<()> {
+    let wt = &t.weight;
+    if wt.shape.iter().product::<usize>() != wt.len() {
+        return Err(shape_error(t, format!("shape {:?} does not match {} values", wt.shape, wt.len())));
+    }
+    if let Some(g) = grad
+        && g.weight.len() != wt.len()
+    {
+        return Err(shape_error(t, format!("gradient buffer has {} values, the weight {}", g.weight.len(), wt.len())));
+    }
+    Ok(())
+}
+
+/// A [`crate::Error::Shape`] about `t`'s tensor.
+pub fn shape_error(t: &Target<'_>, why: String) -> crate::Error {
+    crate::Error::Shape { tensor: t.name.to_string(), why }
+}
+
 /// How exactly to evaluate iterative quantities (σ_max by power iteration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {

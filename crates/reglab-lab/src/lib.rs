@@ -22,6 +22,7 @@ pub mod report;
 pub mod probes;
 pub mod recovery;
 pub mod results;
+mod solver_kind;
 pub mod synthetic;
 pub mod train_run;
 

@@ -76,7 +76,7 @@ fn bench_step(c: &mut Criterion) {
         };
         let mut t = Trainer::new(&cfg, &[INPUT], CLASSES, &dev, None, 1_000_000).unwrap_or_else(|e| panic!("{name}: {e}"));
         if let Some(p) = t.prune.as_mut() {
-            p.end_of_epoch(&mut t.net, 1).unwrap_or_else(|e| panic!("{name}: {e}"));
+            p.end_of_epoch(&mut t.net, 1, &data).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
         let (x, y) = t.batch_tensors(&data, &idx);
         t.step(x.clone(), y.clone()).unwrap_or_else(|e| panic!("{name}: {e}")); // warm-up

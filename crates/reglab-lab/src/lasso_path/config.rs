@@ -2,7 +2,7 @@
 //! Every key is documented in `docs/experiments.md`; unknown keys are errors and every error
 //! names its key.
 
-use crate::experiment::config::{apply_override, one_line_parse_error};
+use crate::solver_kind::{self, check_kind_and_name, check_method_keys, check_method_label, unknown_method};
 use crate::linear::StepRule;
 use crate::synthetic::{Amplitude, RegressionSpec};
 use serde::{Deserialize, Serialize};
@@ -155,12 +155,7 @@ impl LassoPathExperiment {
     /// Parse TOML text, apply `key=value` overrides (as `reglab run --set`), deserialize, check
     /// every value and fill in the defaults. Errors are one line and name the key.
     pub fn parse(text: &str, overrides: &[String]) -> Result<Self, String> {
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| one_line_parse_error(text, &e))?;
-        let mut doc = toml::Value::Table(table);
-        for o in overrides {
-            apply_override(&mut doc, o)?;
-        }
-        let mut exp = LassoPathExperiment::deserialize(doc).map_err(|e| e.to_string().trim_end().replace('\n', " "))?;
+        let mut exp: LassoPathExperiment = solver_kind::deserialize(text, overrides)?;
         exp.validate()?;
         exp.fill_defaults();
         Ok(exp)
@@ -216,12 +211,7 @@ impl LassoPathExperiment {
 
     /// Check values that types do not rule out, naming the key.
     pub fn validate(&self) -> Result<(), String> {
-        if self.kind != KIND {
-            return Err(format!("`kind` = \"{}\": expected \"{KIND}\" here", self.kind));
-        }
-        if self.name.trim().is_empty() {
-            return Err("`name` is empty".into());
-        }
+        check_kind_and_name(&self.kind, &self.name, KIND)?;
         self.regression_spec()?;
         self.lambdas()?;
         if self.methods.is_empty() {
@@ -233,20 +223,10 @@ impl LassoPathExperiment {
             let allowed: &[&str] = match m.name.as_str() {
                 "subgradient" => &["rule", "step", "iterations"],
                 "ista" | "fista" => &["step", "iterations", "tol"],
-                other => {
-                    return Err(format!(
-                        "{} = \"{other}\": expected one of {}",
-                        key("name"),
-                        METHOD_NAMES.map(|n| format!("\"{n}\"")).join(", ")
-                    ));
-                }
+                other => return Err(unknown_method(i, other, &METHOD_NAMES)),
             };
             let given = [("rule", m.rule.is_some()), ("tol", m.tol.is_some())];
-            for (k, present) in given {
-                if present && !allowed.contains(&k) {
-                    return Err(format!("{} is not a key of method `{}`", key(k), m.name));
-                }
-            }
+            check_method_keys(i, &m.name, allowed, &given)?;
             if let Some(r) = &m.rule {
                 StepRule::parse(r).ok_or_else(|| format!("{} = \"{r}\": expected \"constant\", \"sqrt\" or \"adam\"", key("rule")))?;
             }
@@ -260,12 +240,7 @@ impl LassoPathExperiment {
                 return Err(format!("{} must be finite and ≥ 0, got {t}", key("tol")));
             }
             let label = m.label.clone().unwrap_or_else(|| default_label(m));
-            if label.trim().is_empty() {
-                return Err(format!("{} is empty", key("label")));
-            }
-            if labels.contains(&label) {
-                return Err(format!("{}: two methods are labelled `{label}` (give each a unique `label`)", key("label")));
-            }
+            check_method_label(i, &label, &labels)?;
             labels.push(label);
         }
         Ok(())
@@ -372,17 +347,11 @@ tol = 1e-8
 "#;
 
     fn edited(from: &str, to: &str) -> String {
-        assert!(BASE.contains(from), "`{from}` not in BASE");
-        BASE.replacen(from, to, 1)
+        crate::solver_kind::testing::edited(BASE, from, to)
     }
 
     fn err(text: &str, overrides: &[&str], want: &[&str]) {
-        let sets: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-        let e = LassoPathExperiment::parse(text, &sets).expect_err("should fail");
-        for w in want {
-            assert!(e.contains(w), "expected `{w}` in: {e}");
-        }
-        assert!(!e.contains('\n'), "one line: {e}");
+        crate::solver_kind::testing::assert_parse_error(LassoPathExperiment::parse, text, overrides, want);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! A quantity against λ (log scale), one line per method and a dashed line for the reference
 //! solution, as PNG and SVG (the look, font and colours of [`crate::report::plot`]).
 
-use crate::report::plot::{arm_color, ensure_font, fit, font, temp_sibling, PLOT_HEIGHT, PLOT_WIDTH};
+use crate::report::plot::{arm_color, font, side_mesh, write_png_svg, SideLegend};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -36,27 +36,7 @@ pub struct PathPlot<'a> {
 /// Draw `curves` (methods coloured in order) and write `png` and `svg`, each through a
 /// temporary file and a rename.
 pub fn plot_path(curves: &[PathCurve], opts: &PathPlot<'_>, png: &Path, svg: &Path) -> Result<(), String> {
-    ensure_font()?;
-    let tmp_png = temp_sibling(png, "png");
-    {
-        let root = BitMapBackend::new(&tmp_png, (PLOT_WIDTH, PLOT_HEIGHT)).into_drawing_area();
-        let drawn = draw(&root, curves, opts).and_then(|()| root.present().map_err(|e| e.to_string()));
-        if let Err(e) = drawn {
-            let _ = std::fs::remove_file(&tmp_png);
-            return Err(format!("{}: {e}", png.display()));
-        }
-    }
-    std::fs::rename(&tmp_png, png).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp_png);
-        format!("{}: {e}", png.display())
-    })?;
-    let mut text = String::new();
-    {
-        let root = SVGBackend::with_string(&mut text, (PLOT_WIDTH, PLOT_HEIGHT)).into_drawing_area();
-        draw(&root, curves, opts)?;
-        root.present().map_err(|e| e.to_string())?;
-    }
-    reglab_train::tensorfile::write_atomic(svg, text.as_bytes()).map_err(|e| format!("{}: {e}", svg.display()))
+    write_png_svg(png, svg, |root| draw(root, curves, opts), |root| draw(root, curves, opts))
 }
 
 /// `10^e` as text: `0.001`, `0.1`, `1`, `10`, `1e-5`, `1e5`.
@@ -106,20 +86,10 @@ where
     DB::ErrorType: 'static,
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    root.fill(&WHITE).map_err(err)?;
-    let (w, _) = root.dim_in_pixel();
-    let root = root.margin(8, 0, 0, 0).titled(opts.title, font(24.0)).map_err(err)?;
     let legend_font = font(15.0);
-    let note_font = font(13.0).color(&RGBColor(0x55, 0x55, 0x55));
-    let mut text_w = 0u32;
-    for c in curves {
-        text_w = text_w.max(root.estimate_text_size(&c.label, &legend_font).map_err(err)?.0);
-    }
-    for n in opts.notes {
-        text_w = text_w.max(root.estimate_text_size(n, &note_font).map_err(err)?.0);
-    }
-    let panel_w = (text_w + 60).clamp(150, w * 2 / 5);
-    let (plot_area, legend_area) = root.split_horizontally(w - panel_w);
+    let labels: Vec<String> = curves.iter().map(|c| c.label.clone()).collect();
+    let fig = SideLegend::new(root, opts.title, &labels, &legend_font, opts.notes, (2, 5)).map_err(err)?;
+    let plot_area = &fig.plot;
 
     let (mut x0, mut x1, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
     for c in curves {
@@ -141,27 +111,14 @@ where
     }
     let y1 = opts.y_max.unwrap_or(y1).max(1e-12);
     let (xpad, ypad) = ((x1 - x0) * 0.02, y1 * 0.03);
-    let mut chart = ChartBuilder::on(&plot_area)
-        .margin_left(10)
-        .margin_right(20)
-        .margin_top(10)
-        .margin_bottom(10)
-        .x_label_area_size(50)
-        .y_label_area_size(70)
-        .build_cartesian_2d((x0 - xpad)..(x1 + xpad), -ypad..(y1 + ypad))
-        .map_err(err)?;
+    let mut chart = fig.chart().build_cartesian_2d((x0 - xpad)..(x1 + xpad), -ypad..(y1 + ypad)).map_err(err)?;
     let ticks = lambda_ticks(x0, x1);
-    chart
-        .configure_mesh()
+    side_mesh(&mut chart.configure_mesh())
         .x_desc("λ (log scale)")
         .y_desc(opts.y_label)
-        .axis_desc_style(font(17.0))
-        .label_style(font(14.0))
         .x_labels(0)
         .y_label_formatter(&|y| crate::report::html::format_number((*y * 1e6).round() / 1e6))
         .y_labels(10)
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(BLACK.mix(0.12))
         .draw()
         .map_err(err)?;
     // x ticks by hand (decades on a log axis)
@@ -217,27 +174,18 @@ where
         chart.draw_series(p.iter().map(|&q| Circle::new(q, 3, color.filled()))).map_err(err)?;
     }
 
-    let legend_area = legend_area.margin(40, 10, 0, 10);
-    let mut y = 0i32;
-    let max_text = (panel_w as i32 - 60).max(40) as u32;
-    for (c, &color) in curves.iter().zip(&colors) {
-        if c.reference {
+    fig.draw(&labels, &legend_font, opts.notes, |i, area, y| {
+        let color = colors[i];
+        if curves[i].reference {
             for k in 0..3 {
-                legend_area.draw(&PathElement::new(vec![(k * 11, y + 10), (k * 11 + 6, y + 10)], color.stroke_width(2))).map_err(err)?;
+                area.draw(&PathElement::new(vec![(k * 11, y + 10), (k * 11 + 6, y + 10)], color.stroke_width(2)))?;
             }
+            Ok(())
         } else {
-            legend_area.draw(&PathElement::new(vec![(0, y + 10), (30, y + 10)], color.stroke_width(2))).map_err(err)?;
+            area.draw(&PathElement::new(vec![(0, y + 10), (30, y + 10)], color.stroke_width(2)))
         }
-        let label = fit(&legend_area, &c.label, &legend_font, max_text).map_err(err)?;
-        legend_area.draw(&Text::new(label, (38, y + 3), legend_font.clone())).map_err(err)?;
-        y += 26;
-    }
-    y += 10;
-    for n in opts.notes {
-        legend_area.draw(&Text::new(n.clone(), (0, y), note_font.clone())).map_err(err)?;
-        y += 20;
-    }
-    Ok(())
+    })
+    .map_err(err)
 }
 
 #[cfg(test)]

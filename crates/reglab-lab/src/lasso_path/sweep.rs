@@ -7,13 +7,10 @@ use crate::RunError;
 use crate::linear::{self, LeastSquares, StepRule};
 use crate::report::{Cell, Figure, ReportInput, SummaryRow};
 use crate::synthetic::Regression;
-use crate::train_run::write_json;
 use rayon::prelude::*;
 use reglab_core::{Regularizer, Spec};
-use reglab_train::tensorfile::write_atomic;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 /// Entries with `|w_j|` below this count as "small" (beside the exact zeros).
 pub const SMALL: f64 = 1e-6;
@@ -320,21 +317,11 @@ pub struct LassoPathOptions {
 /// `results.json`, `results.csv`, `timing.json`, `plots/l1_norm.png|svg`, `plots/zeros.png|svg`
 /// and `report.html`, every file written atomically. `progress` is called after each job.
 pub fn run(exp: &LassoPathExperiment, opts: &LassoPathOptions, progress: &(dyn Fn() + Sync)) -> Result<LassoPathResults, RunError> {
-    let t0 = Instant::now();
     exp.validate().map_err(RunError::Input)?;
-    if opts.threads == 0 {
-        return Err(RunError::Input("threads must be ≥ 1".into()));
-    }
     let out = &opts.out;
-    std::fs::create_dir_all(out.join("plots")).map_err(|e| RunError::Input(format!("{}: {e}", out.display())))?;
-    write_atomic(&out.join("config.toml"), exp.to_toml().as_bytes()).map_err(|e| RunError::Failed(e.to_string()))?;
-    let res = sweep(exp, opts.threads, progress).map_err(RunError::Failed)?;
-    write_json(&out.join("results.json"), &res)?;
-    write_atomic(&out.join("results.csv"), to_csv(&res).as_bytes()).map_err(|e| RunError::Failed(e.to_string()))?;
-    write_plots_and_report(exp, &res, out).map_err(RunError::Failed)?;
-    let timing = serde_json::json!({ "total_seconds": t0.elapsed().as_secs_f64(), "threads": opts.threads });
-    write_json(&out.join("timing.json"), &timing)?;
-    Ok(res)
+    crate::solver_kind::write_run(out, opts.threads, &exp.to_toml(), || sweep(exp, opts.threads, progress), to_csv, |res| {
+        write_plots_and_report(exp, res, out)
+    })
 }
 
 fn rule_text(m: &MethodInfo) -> String {

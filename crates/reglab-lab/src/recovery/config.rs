@@ -2,7 +2,7 @@
 //! documented in `docs/experiments.md`; unknown keys are errors and every error names its key.
 
 use super::solve::{Method, MethodKind, Start};
-use crate::experiment::config::{apply_override, one_line_parse_error};
+use crate::solver_kind::{self, check_kind_and_name, check_method_keys, check_method_label, unknown_method};
 use serde::{Deserialize, Serialize};
 
 /// The value of `kind` that selects this experiment type.
@@ -95,11 +95,7 @@ pub struct MethodConfig {
 /// The `kind` of an experiment file after the overrides, if the text is TOML and has a string
 /// `kind`. (A file that does not parse, or a bad override, is left to the parser of its kind.)
 pub fn file_kind(text: &str, overrides: &[String]) -> Option<String> {
-    let table: toml::Table = text.parse().ok()?;
-    let mut doc = toml::Value::Table(table);
-    for o in overrides {
-        apply_override(&mut doc, o).ok()?;
-    }
+    let doc = solver_kind::toml_with_overrides(text, overrides).ok()?;
     doc.get("kind")?.as_str().map(str::to_string)
 }
 
@@ -107,12 +103,7 @@ impl RecoveryExperiment {
     /// Parse TOML text, apply `key=value` overrides (as `reglab run --set`), deserialize, check
     /// every value and fill in the defaults. Errors are one line and name the key.
     pub fn parse(text: &str, overrides: &[String]) -> Result<Self, String> {
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| one_line_parse_error(text, &e))?;
-        let mut doc = toml::Value::Table(table);
-        for o in overrides {
-            apply_override(&mut doc, o)?;
-        }
-        let mut exp = RecoveryExperiment::deserialize(doc).map_err(|e| e.to_string().trim_end().replace('\n', " "))?;
+        let mut exp: RecoveryExperiment = solver_kind::deserialize(text, overrides)?;
         exp.validate()?;
         exp.fill_defaults();
         Ok(exp)
@@ -120,12 +111,7 @@ impl RecoveryExperiment {
 
     /// Check values that types do not rule out, naming the key.
     pub fn validate(&self) -> Result<(), String> {
-        if self.kind != KIND {
-            return Err(format!("`kind` = \"{}\": expected \"{KIND}\" here", self.kind));
-        }
-        if self.name.trim().is_empty() {
-            return Err("`name` is empty".into());
-        }
+        check_kind_and_name(&self.kind, &self.name, KIND)?;
         let p = &self.problem;
         if p.n == 0 {
             return Err("`problem.n` must be ≥ 1".into());
@@ -155,32 +141,17 @@ impl RecoveryExperiment {
         }
         for (i, m) in self.methods.iter().enumerate() {
             let key = |k: &str| format!("`method[{i}].{k}`");
-            let label = m.label.clone().unwrap_or_else(|| m.name.clone());
-            if label.trim().is_empty() {
-                return Err(format!("{} is empty", key("label")));
-            }
-            if self.methods[..i].iter().any(|o| o.label.as_ref().unwrap_or(&o.name) == &label) {
-                return Err(format!("{}: two methods are labelled `{label}` (give each a unique `label`)", key("label")));
-            }
+            let label = m.label.as_ref().unwrap_or(&m.name);
+            check_method_label(i, label, self.methods[..i].iter().map(|o| o.label.as_ref().unwrap_or(&o.name)))?;
             let allowed: &[&str] = match m.name.as_str() {
                 "cs" => &["lambda", "restarts", "start"],
                 "cs-affine" => &["restarts", "start"],
                 "box" => &[],
                 "linf" => &["t"],
-                other => {
-                    return Err(format!(
-                        "{} = \"{other}\": expected one of {}",
-                        key("name"),
-                        METHOD_NAMES.map(|n| format!("\"{n}\"")).join(", ")
-                    ));
-                }
+                other => return Err(unknown_method(i, other, &METHOD_NAMES)),
             };
             let given = [("lambda", m.lambda.is_some()), ("restarts", m.restarts.is_some()), ("start", m.start.is_some()), ("t", m.t.is_some())];
-            for (k, present) in given {
-                if present && !allowed.contains(&k) {
-                    return Err(format!("{} is not a key of method `{}`", key(k), m.name));
-                }
-            }
+            check_method_keys(i, &m.name, allowed, &given)?;
             if m.name == "cs" {
                 match m.lambda {
                     None => return Err(format!("{} is required for name = \"cs\"", key("lambda"))),
@@ -299,17 +270,11 @@ name = "linf"
 "#;
 
     fn edited(from: &str, to: &str) -> String {
-        assert!(BASE.contains(from), "`{from}` not in BASE");
-        BASE.replacen(from, to, 1)
+        crate::solver_kind::testing::edited(BASE, from, to)
     }
 
     fn err(text: &str, overrides: &[&str], want: &[&str]) {
-        let sets: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-        let e = RecoveryExperiment::parse(text, &sets).expect_err("should fail");
-        for w in want {
-            assert!(e.contains(w), "expected `{w}` in: {e}");
-        }
-        assert!(!e.contains('\n'), "one line: {e}");
+        crate::solver_kind::testing::assert_parse_error(RecoveryExperiment::parse, text, overrides, want);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Success rate against M/N, one curve per method, as PNG and SVG (the look, font and colours
 //! of [`crate::report::plot`]).
 
-use crate::report::plot::{arm_color, ensure_font, fit, font, temp_sibling, PLOT_HEIGHT, PLOT_WIDTH};
+use crate::report::plot::{arm_color, font, side_mesh, write_png_svg, SideLegend};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -20,27 +20,7 @@ pub struct Curve {
 /// Draw `curves` (colours in this order) and write `png` and `svg`, each through a temporary
 /// file and a rename. `notes` are grey lines under the legend.
 pub fn plot_rates(curves: &[Curve], title: &str, y_label: &str, notes: &[String], png: &Path, svg: &Path) -> Result<(), String> {
-    ensure_font()?;
-    let tmp_png = temp_sibling(png, "png");
-    {
-        let root = BitMapBackend::new(&tmp_png, (PLOT_WIDTH, PLOT_HEIGHT)).into_drawing_area();
-        let drawn = draw(&root, curves, title, y_label, notes).and_then(|()| root.present().map_err(|e| e.to_string()));
-        if let Err(e) = drawn {
-            let _ = std::fs::remove_file(&tmp_png);
-            return Err(format!("{}: {e}", png.display()));
-        }
-    }
-    std::fs::rename(&tmp_png, png).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp_png);
-        format!("{}: {e}", png.display())
-    })?;
-    let mut text = String::new();
-    {
-        let root = SVGBackend::with_string(&mut text, (PLOT_WIDTH, PLOT_HEIGHT)).into_drawing_area();
-        draw(&root, curves, title, y_label, notes)?;
-        root.present().map_err(|e| e.to_string())?;
-    }
-    reglab_train::tensorfile::write_atomic(svg, text.as_bytes()).map_err(|e| format!("{}: {e}", svg.display()))
+    write_png_svg(png, svg, |root| draw(root, curves, title, y_label, notes), |root| draw(root, curves, title, y_label, notes))
 }
 
 /// `0.5`, `0.25`, `1` — at most 3 decimals, trailing zeros dropped.
@@ -55,11 +35,7 @@ where
     DB::ErrorType: 'static,
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    root.fill(&WHITE).map_err(err)?;
-    let (w, _) = root.dim_in_pixel();
-    let root = root.margin(8, 0, 0, 0).titled(title, font(24.0)).map_err(err)?;
     let legend_font = font(16.0);
-    let note_font = font(13.0).color(&RGBColor(0x55, 0x55, 0x55));
     let labels: Vec<String> = curves
         .iter()
         .map(|c| match c.crossing {
@@ -67,15 +43,7 @@ where
             None => c.label.clone(),
         })
         .collect();
-    let mut text_w = 0u32;
-    for l in &labels {
-        text_w = text_w.max(root.estimate_text_size(l, &legend_font).map_err(err)?.0);
-    }
-    for n in notes {
-        text_w = text_w.max(root.estimate_text_size(n, &note_font).map_err(err)?.0);
-    }
-    let panel_w = (text_w + 60).clamp(150, w * 7 / 20);
-    let (plot_area, legend_area) = root.split_horizontally(w - panel_w);
+    let fig = SideLegend::new(root, title, &labels, &legend_font, notes, (7, 20)).map_err(err)?;
 
     let xs = curves.iter().flat_map(|c| c.points.iter().map(|p| p.0));
     let (mut x0, mut x1) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -87,27 +55,14 @@ where
         (x0, x1) = (0.0, 1.0);
     }
     let pad = ((x1 - x0) * 0.02).max(0.01);
-    let mut chart = ChartBuilder::on(&plot_area)
-        .margin_left(10)
-        .margin_right(20)
-        .margin_top(10)
-        .margin_bottom(10)
-        .x_label_area_size(50)
-        .y_label_area_size(70)
-        .build_cartesian_2d((x0 - pad)..(x1 + pad), -0.02f64..1.02f64)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
+    let mut chart = fig.chart().build_cartesian_2d((x0 - pad)..(x1 + pad), -0.02f64..1.02f64).map_err(err)?;
+    side_mesh(&mut chart.configure_mesh())
         .x_desc("M/N")
         .y_desc(y_label)
-        .axis_desc_style(font(17.0))
-        .label_style(font(14.0))
         .x_label_formatter(&|x| ratio_label(*x))
         .y_label_formatter(&|y| ratio_label(*y))
         .x_labels(12)
         .y_labels(11)
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(BLACK.mix(0.12))
         .draw()
         .map_err(err)?;
     // The 50 % line, dashed.
@@ -139,23 +94,12 @@ where
         }
     }
 
-    let legend_area = legend_area.margin(40, 10, 0, 10);
-    let mut y = 0i32;
-    let max_text = (panel_w as i32 - 60).max(40) as u32;
-    for (i, label) in labels.iter().enumerate() {
+    fig.draw(&labels, &legend_font, notes, |i, area, y| {
         let color = arm_color(i);
-        legend_area.draw(&Rectangle::new([(0, y + 3), (30, y + 17)], color.mix(0.15).filled())).map_err(err)?;
-        legend_area.draw(&PathElement::new(vec![(0, y + 10), (30, y + 10)], color.stroke_width(2))).map_err(err)?;
-        let label = fit(&legend_area, label, &legend_font, max_text).map_err(err)?;
-        legend_area.draw(&Text::new(label, (38, y + 3), legend_font.clone())).map_err(err)?;
-        y += 26;
-    }
-    y += 10;
-    for n in notes {
-        legend_area.draw(&Text::new(n.clone(), (0, y), note_font.clone())).map_err(err)?;
-        y += 20;
-    }
-    Ok(())
+        area.draw(&Rectangle::new([(0, y + 3), (30, y + 17)], color.mix(0.15).filled()))?;
+        area.draw(&PathElement::new(vec![(0, y + 10), (30, y + 10)], color.stroke_width(2)))
+    })
+    .map_err(err)
 }
 
 #[cfg(test)]

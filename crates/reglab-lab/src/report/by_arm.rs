@@ -126,6 +126,9 @@ where
     Ok(())
 }
 
+/// A drawn curve: its name and `(x, mean, std)` points sorted by x.
+type Line = (String, Vec<(f64, f64, f64)>);
+
 /// One curve: a name and its points `(x, arm)`, in any order.
 pub struct Curve {
     /// Legend label.
@@ -150,7 +153,7 @@ pub fn plot_curves(
     svg: &Path,
 ) -> Result<(), String> {
     ensure_font()?;
-    let series: Vec<(String, Vec<(f64, f64, f64)>)> = curves
+    let series: Vec<Line> = curves
         .iter()
         .map(|c| {
             let mut pts: Vec<(f64, f64, f64)> =
@@ -185,7 +188,7 @@ pub fn plot_curves(
 #[allow(clippy::type_complexity)]
 fn draw_curves<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    series: &[(String, Vec<(f64, f64, f64)>)],
+    series: &[Line],
     reference: Option<&(String, f64)>,
     title: &str,
     x_label: &str,

@@ -9,6 +9,7 @@
 //! fonts, no fontconfig, the same pixels on every machine.
 
 use crate::results::{Row, summarize};
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -99,7 +100,6 @@ pub fn plot_metric(
     png: &Path,
     svg: &Path,
 ) -> Result<(), String> {
-    ensure_font()?;
     let series: Vec<Series> = arms
         .iter()
         .enumerate()
@@ -116,13 +116,26 @@ pub fn plot_metric(
         })
         .collect();
 
+    write_png_svg(png, svg, |root| draw(root, &series, title, y_label, metric), |root| draw(root, &series, title, y_label, metric))
+}
+
+/// Register the font, draw a figure of `PLOT_WIDTH × PLOT_HEIGHT` with `draw_png` on a bitmap
+/// and with `draw_svg` on an SVG document (the same drawing code, once per backend) and write
+/// them as `png` and `svg`, each to a temporary file in its directory and then renamed. Errors
+/// are one line; a failed PNG names its file and leaves no temporary file behind.
+pub(crate) fn write_png_svg(
+    png: &Path,
+    svg: &Path,
+    draw_png: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>,
+    draw_svg: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String>,
+) -> Result<(), String> {
+    ensure_font()?;
     // PNG: plotters' bitmap encoder picks the format from the extension, so the temporary file
     // ends in `.png`.
     let tmp_png = temp_sibling(png, "png");
     {
         let root = BitMapBackend::new(&tmp_png, (PLOT_WIDTH, PLOT_HEIGHT)).into_drawing_area();
-        let drawn =
-            draw(&root, &series, title, y_label, metric).and_then(|()| root.present().map_err(|e| e.to_string()));
+        let drawn = draw_png(&root).and_then(|()| root.present().map_err(|e| e.to_string()));
         if let Err(e) = drawn {
             let _ = std::fs::remove_file(&tmp_png);
             return Err(format!("{}: {e}", png.display()));
@@ -136,7 +149,7 @@ pub fn plot_metric(
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, (PLOT_WIDTH, PLOT_HEIGHT)).into_drawing_area();
-        draw(&root, &series, title, y_label, metric)?;
+        draw_svg(&root)?;
         root.present().map_err(|e| e.to_string())?;
     }
     reglab_train::tensorfile::write_atomic(svg, text.as_bytes()).map_err(|e| format!("{}: {e}", svg.display()))
@@ -359,6 +372,90 @@ fn legend_label(s: &Series) -> String {
     } else {
         format!("{} (n={}–{})", s.name, s.min_n, s.max_n)
     }
+}
+
+/// The grey notes under a side legend.
+pub(crate) fn note_font() -> TextStyle<'static> {
+    font(13.0).color(&RGBColor(0x55, 0x55, 0x55))
+}
+
+/// A figure with a legend panel at its right (the solver experiments' plots): `root` filled
+/// white and titled, then split into the plot area and the legend panel, as wide as the widest
+/// of `labels` (in `legend_font`) and `notes` (in [`note_font`]) plus 60 px, at least 150 px and
+/// at most `max_share = (a, b)`, i.e. `a/b`, of the width.
+pub(crate) struct SideLegend<DB: DrawingBackend> {
+    /// Where the chart goes.
+    pub plot: DrawingArea<DB, Shift>,
+    legend: DrawingArea<DB, Shift>,
+    width: u32,
+}
+
+impl<DB: DrawingBackend> SideLegend<DB> {
+    /// Lay out the figure (see the type).
+    pub(crate) fn new(
+        root: &DrawingArea<DB, Shift>,
+        title: &str,
+        labels: &[String],
+        legend_font: &TextStyle,
+        notes: &[String],
+        max_share: (u32, u32),
+    ) -> Result<Self, DrawingAreaErrorKind<DB::ErrorType>> {
+        root.fill(&WHITE)?;
+        let (w, _) = root.dim_in_pixel();
+        let root = root.margin(8, 0, 0, 0).titled(title, font(24.0))?;
+        let mut text_w = 0u32;
+        for l in labels {
+            text_w = text_w.max(root.estimate_text_size(l, legend_font)?.0);
+        }
+        for n in notes {
+            text_w = text_w.max(root.estimate_text_size(n, &note_font())?.0);
+        }
+        let width = (text_w + 60).clamp(150, w * max_share.0 / max_share.1);
+        let (plot, legend) = root.split_horizontally(w - width);
+        Ok(Self { plot, legend, width })
+    }
+
+    /// A chart on the plot area: margins of 10 px (20 at the right), axis label areas of 50 px
+    /// (x) and 70 px (y).
+    pub(crate) fn chart<'a, 'b>(&'a self) -> ChartBuilder<'a, 'b, DB> {
+        let mut b = ChartBuilder::on(&self.plot);
+        b.margin_left(10).margin_right(20).margin_top(10).margin_bottom(10).x_label_area_size(50).y_label_area_size(70);
+        b
+    }
+
+    /// Draw the legend: one 26 px line per label, its swatch drawn by `swatch(i, area, y)` in
+    /// the 30 px at the left of line `i` (top at `y`), the label cut to fit; then the `notes`.
+    pub(crate) fn draw(
+        &self,
+        labels: &[String],
+        legend_font: &TextStyle,
+        notes: &[String],
+        mut swatch: impl FnMut(usize, &DrawingArea<DB, Shift>, i32) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        let area = self.legend.margin(40, 10, 0, 10);
+        let mut y = 0i32;
+        let max_text = (self.width as i32 - 60).max(40) as u32;
+        for (i, label) in labels.iter().enumerate() {
+            swatch(i, &area, y)?;
+            let label = fit(&area, label, legend_font, max_text)?;
+            area.draw(&Text::new(label, (38, y + 3), legend_font.clone()))?;
+            y += 26;
+        }
+        y += 10;
+        for n in notes {
+            area.draw(&Text::new(n.clone(), (0, y), note_font()))?;
+            y += 20;
+        }
+        Ok(())
+    }
+}
+
+/// The mesh of the solver experiments' plots: 17 px axis descriptions, 14 px labels, no light
+/// lines, faint bold lines.
+pub(crate) fn side_mesh<'m, 'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, DB> {
+    mesh.axis_desc_style(font(17.0)).label_style(font(14.0)).light_line_style(WHITE.mix(0.0)).bold_line_style(BLACK.mix(0.12))
 }
 
 /// `text`, cut with an ellipsis until it is at most `max_w` pixels wide.

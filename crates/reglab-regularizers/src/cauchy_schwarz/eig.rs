@@ -37,7 +37,8 @@
 //! for eigenvectors; official code IIP-Group/CS_regularizers
 //! (`solution_recovery/eigvec_recovery.m`, `f_Cx` and `gradf_Cx`).
 
-use super::{Norm, matrix_dims, row_dots};
+use super::{Norm, row_dots};
+use reglab_core::regularizer::check_matrix;
 use reglab_core::linalg::gemm;
 use reglab_core::{Error, Layout, MatRef, Mode, Regularizer, Result, Spec, Target, TargetGrad, TensorRef};
 use std::path::Path;
@@ -210,7 +211,7 @@ impl Regularizer for CsEig {
     }
 
     fn eval(&mut self, t: &Target<'_>, grad: Option<&mut TargetGrad<'_>>, scale: f32, _mode: Mode) -> Result<f64> {
-        let (rows, cols) = matrix_dims("cs-eig", t, grad.as_deref())?;
+        let (rows, cols) = check_matrix("cs-eig", t, grad.as_deref())?;
         let n = self.n;
         if cols != n {
             return Err(Error::Shape {
@@ -269,9 +270,9 @@ impl Regularizer for CsEig {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_util::{assert_close, case, dense, fixture_weights};
+    use super::super::test_util::{check_fixture, check_homogeneous, check_vector_fn, rows_grad, rows_naive};
     use super::*;
-    use reglab_core::testing::{gradient_error, random_vec, rel, transpose, Case};
+    use reglab_core::testing::{self as t, random_vec, rel, Case};
 
     /// A symmetric `n×n` test matrix: `(R + Rᵀ)/2 + n·I`-ish from seeded random values.
     fn sym(n: usize, seed: u64) -> Vec<f64> {
@@ -288,19 +289,22 @@ mod tests {
         (0..n * n).map(|ij| ((((ij / n + 1) * (ij % n + 1)) % 7) as f64 - 3.0) / 4.0).collect()
     }
 
-    /// Independent: the Lagrange identity `½ Σᵢⱼ (xᵢ yⱼ − xⱼ yᵢ)²`, `y = Cx`, per row, over `ν`.
-    fn naive(case: &Case, c: &[f64], numel: bool) -> f64 {
-        let (rows, cols, m) = dense(case);
+    /// Independent: the Lagrange identity `½ Σᵢⱼ (xᵢ yⱼ − xⱼ yᵢ)²`, `y = Cx`, on one vector.
+    fn lagrange(c: &[f64], x: &[f64]) -> f64 {
+        let n = x.len();
+        let y: Vec<f64> = (0..n).map(|i| (0..n).map(|j| c[i * n + j] * x[j]).sum()).collect();
         let mut s = 0.0;
-        for x in m.chunks(cols) {
-            let y: Vec<f64> = (0..cols).map(|i| (0..cols).map(|j| c[i * cols + j] * x[j]).sum()).collect();
-            for i in 0..cols {
-                for j in 0..cols {
-                    s += 0.5 * (x[i] * y[j] - x[j] * y[i]).powi(2);
-                }
+        for i in 0..n {
+            for j in 0..n {
+                s += 0.5 * (x[i] * y[j] - x[j] * y[i]).powi(2);
             }
         }
-        if numel { s / (rows * cols) as f64 } else { s }
+        s
+    }
+
+    /// Rows of length `cols(c)` of a case.
+    fn cols(c: &Case) -> usize {
+        c.weight.len() / c.shape[0]
     }
 
     /// A unique temporary path.
@@ -315,22 +319,13 @@ mod tests {
 
     #[test]
     fn value_matches_the_lagrange_identity() {
-        for (c, seed) in [
-            (Case::random("a.weight", &[5, 7], 1), 31),
-            (Case::random("b.weight", &[7, 5], 2), 32),
-            (Case::random("c.weight", &[1, 9], 3), 33),
-            (Case::random("d.weight", &[4, 3, 2, 2], 4), 34),
-        ] {
-            let n = c.weight.len() / c.shape[0];
-            let cm = sym(n, seed);
-            let want = naive(&c, &cm, true);
-            let mut r = reg_for(&cm, n);
-            assert!(rel(c.value(&mut r), want) < 1e-5, "{}: {} vs {want}", c.name, c.value(&mut r));
-            let mut none = CsEig::from_matrix(&cm, n, 1e-6, Norm::None).unwrap();
-            assert!(rel(c.value(&mut none), naive(&c, &cm, false)) < 1e-5, "{} norm=none", c.name);
-            if c.shape.len() == 2 {
-                assert!(rel(c.transposed().value(&mut r), want) < 1e-5, "{} transposed", c.name);
-            }
+        for norm in [Norm::Numel, Norm::None] {
+            let cm = |i: usize, c: &Case| sym(cols(c), 31 + i as u64);
+            t::check_value(
+                1e-5,
+                |i, c| CsEig::from_matrix(&cm(i, c), cols(c), 1e-6, norm).unwrap(),
+                |i, c| rows_naive(c, norm == Norm::Numel, |x| lagrange(&cm(i, c), x)),
+            );
         }
     }
 
@@ -338,7 +333,7 @@ mod tests {
     fn per_row_sum_over_numel_by_hand() {
         // C = diag(1, 2); row 0 = (1, 0) an eigenvector: 0; row 1 = (1, 1): 2·5 − 3² = 1; ν = 4
         let cm = [1.0, 0.0, 0.0, 2.0];
-        let c = case("fc.weight", &[2, 2], vec![1.0, 0.0, 1.0, 1.0]);
+        let c = Case::from_weights("fc.weight", &[2, 2], vec![1.0, 0.0, 1.0, 1.0]);
         assert_eq!(c.value(&mut reg_for(&cm, 2)), 0.25);
         assert_eq!(c.transposed().value(&mut reg_for(&cm, 2)), 0.25);
         let mut none = CsEig::from_matrix(&cm, 2, 0.0, Norm::None).unwrap();
@@ -350,38 +345,19 @@ mod tests {
 
     #[test]
     fn gradient_matches_finite_differences() {
-        for (c, seed) in [
-            (Case::random("a.weight", &[3, 5], 5), 41),
-            (Case::random("b.weight", &[5, 3], 6), 42),
-            (Case::random("a.weight", &[3, 5], 7).transposed(), 43),
-            (Case::random("b.weight", &[5, 3], 8).transposed(), 44),
-            (Case::random("conv.weight", &[4, 3, 2, 2], 9), 45),
-        ] {
-            let n = c.weight.len() / c.shape[0];
-            let e = gradient_error(&mut reg_for(&sym(n, seed), n), &c, 1e-2);
-            assert!(e < 1e-3, "{} {:?}: {e}", c.name, c.layout);
-        }
+        t::check_gradient(1e-2, 1e-3, |i, c| reg_for(&sym(cols(c), 41 + i as u64), cols(c)));
     }
 
     #[test]
     fn gradient_is_added_scaled_in_the_storage_layout() {
-        let c = Case::random("fc.weight", &[3, 4], 10);
-        let (rows, cols, m) = dense(&c);
         let cm = sym(4, 46);
-        for case in [c.clone(), c.transposed()] {
-            let mut gw = vec![1.0f32; case.weight.len()];
-            let mut g = TargetGrad { weight: &mut gw, bias: None };
-            reg_for(&cm, 4).eval(&case.target(), Some(&mut g), 0.25, Mode::Step).unwrap();
-            for r in 0..rows {
-                let mut want = vec![0.0; cols];
-                value_grad(&cm, &m[r * cols..(r + 1) * cols], Some(&mut want));
-                for (k, &wk) in want.iter().enumerate() {
-                    let idx = reglab_core::tensor::index(case.layout, rows, cols, r, k);
-                    let w = 1.0 + 0.25 * wk / (rows * cols) as f64;
-                    assert!((gw[idx] as f64 - w).abs() < 1e-6, "{:?} ({r},{k}): {} vs {w}", case.layout, gw[idx]);
-                }
-            }
-        }
+        t::check_added_scaled(1e-6, || reg_for(&cm, 4), |rows, cols, m| {
+            rows_grad(rows, cols, m, |x| {
+                let mut g = vec![0.0; cols];
+                value_grad(&cm, x, Some(&mut g));
+                g
+            })
+        });
     }
 
     #[test]
@@ -390,36 +366,14 @@ mod tests {
         let symm = sym(6, 51);
         let nonsym: Vec<f64> = random_vec(36, 1.0, 52).iter().map(|&v| v as f64).collect();
         for c in [symm, nonsym] {
-            let mut g = vec![0.0; 6];
-            let v = value_grad(&c, &x, Some(&mut g));
-            let y: Vec<f64> = (0..6).map(|i| (0..6).map(|j| c[i * 6 + j] * x[j]).sum()).collect();
-            let lagrange: f64 = (0..36).map(|ij| 0.5 * (x[ij / 6] * y[ij % 6] - x[ij % 6] * y[ij / 6]).powi(2)).sum();
-            assert!(rel(v, lagrange) < 1e-12);
-            let h = 1e-6;
-            for i in 0..6 {
-                let (mut xp, mut xm) = (x.clone(), x.clone());
-                xp[i] += h;
-                xm[i] -= h;
-                let fd = (value_grad(&c, &xp, None) - value_grad(&c, &xm, None)) / (2.0 * h);
-                assert!((fd - g[i]).abs() < 1e-6 * (1.0 + g[i].abs()), "{i}: {fd} vs {}", g[i]);
-            }
+            check_vector_fn(&x, 1e-12, |x, g| value_grad(&c, x, g), |x| lagrange(&c, x));
         }
     }
 
     /// `C = Q diag(λ) Qᵀ` for an orthogonal `Q` (two Householder reflections); returns `(C, Q)`.
     fn spectral_matrix(lams: &[f64], seed: u64) -> (Vec<f64>, Vec<f64>) {
         let n = lams.len();
-        let mut q: Vec<f64> = (0..n * n).map(|ij| if ij / n == ij % n { 1.0 } else { 0.0 }).collect();
-        for s in 0..2 {
-            let h: Vec<f64> = random_vec(n, 1.0, seed + s).iter().map(|&x| x as f64).collect();
-            let hh: f64 = h.iter().map(|x| x * x).sum();
-            let hq: Vec<f64> = (0..n).map(|j| (0..n).map(|i| h[i] * q[i * n + j]).sum()).collect();
-            for i in 0..n {
-                for j in 0..n {
-                    q[i * n + j] -= 2.0 * h[i] * hq[j] / hh;
-                }
-            }
-        }
+        let q = t::orthogonal_f64(n, seed);
         let c = (0..n * n).map(|ij| (0..n).map(|k| q[(ij / n) * n + k] * lams[k] * q[(ij % n) * n + k]).sum()).collect();
         (c, q)
     }
@@ -448,7 +402,7 @@ mod tests {
         // on a layer: rows are different eigenvectors at different scales (either sign): r ≈ 0
         let scales = [0.3, -1.7, 4e-2, 2.0];
         let w: Vec<f32> = (0..20).map(|i| (scales[i / 5] * q[(i % 5) * 5 + i / 5]) as f32).collect();
-        let c = case("fc.weight", &[4, 5], w);
+        let c = Case::from_weights("fc.weight", &[4, 5], w);
         let a = reg_for(&cm, 5);
         for cc in [c.clone(), c.transposed()] {
             let (v, g, _) = cc.value_and_grad(&mut a.clone());
@@ -465,13 +419,7 @@ mod tests {
 
     #[test]
     fn homogeneous_of_degree_four() {
-        let c = Case::random("fc.weight", &[4, 6], 13);
-        let mut r = reg_for(&sym(6, 63), 6);
-        let base = c.value(&mut r);
-        for s in [-3.0f32, 0.5, 20.0] {
-            let sc = Case { weight: c.weight.iter().map(|w| w * s).collect(), ..c.clone() };
-            assert!(rel(sc.value(&mut r), (s as f64).powi(4) * base) < 1e-5, "α={s}");
-        }
+        check_homogeneous(&mut reg_for(&sym(6, 63), 6), 4, 1e-5);
     }
 
     // Fixtures: the official code has no PyTorch form of ℓ_eig. These numbers are the MATLAB
@@ -513,22 +461,13 @@ mod tests {
 
     #[test]
     fn matches_the_official_matlab_formula() {
-        let conv = case("layer1.conv.weight", &[4, 3, 3, 3], fixture_weights(108));
-        let (v, g, _) = conv.value_and_grad(&mut reg_for(&cmat(27), 27));
-        assert!(rel(v, CONV_VALUE) < 1e-5, "{v} vs {CONV_VALUE}");
-        assert_close(&g, &CONV_GRAD, 1e-5, "conv gradient");
+        check_fixture(&mut reg_for(&cmat(27), 27), &[4, 3, 3, 3], CONV_VALUE, &CONV_GRAD);
         // the linear one through a CSV file and the spec, as the command line builds it
         let path = tmp("fixture.csv");
         write_csv(&path, &cmat(7), 7);
         let mut r = CsEig::from_spec(&Spec::parse(&format!("cs-eig=1:c={}", path.display())).unwrap()).unwrap();
         std::fs::remove_file(&path).unwrap();
-        let lin = case("fc.weight", &[5, 7], fixture_weights(35));
-        for c in [lin.clone(), lin.transposed()] {
-            let (v, g, _) = c.value_and_grad(&mut r);
-            assert!(rel(v, LIN_VALUE) < 1e-5, "{:?}: {v} vs {LIN_VALUE}", c.layout);
-            let g = if c.layout == Layout::Transposed { transpose(&g, 7, 5) } else { g };
-            assert_close(&g, &LIN_GRAD, 1e-5, "linear gradient");
-        }
+        check_fixture(&mut r, &[5, 7], LIN_VALUE, &LIN_GRAD);
     }
 
     #[test]
@@ -618,9 +557,7 @@ mod tests {
     #[test]
     fn bad_tensors_are_shape_errors_not_panics() {
         let mut r = reg_for(&sym(4, 80), 4);
-        let v = Case::random("norm.weight", &[4], 17);
-        assert!(matches!(r.eval(&v.target(), None, 1.0, Mode::Step), Err(Error::Shape { .. })));
-        assert!(!r.accepts(&v.target().weight));
+        t::check_bad_matrix_input(&mut r);
         // rows of length 5 for a 4×4 C
         let c = Case::random("fc.weight", &[3, 5], 18);
         assert!(r.accepts(&c.target().weight));
@@ -629,40 +566,19 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(r.eval(&c.transposed().target(), None, 1.0, Mode::Step), Err(Error::Shape { .. })));
-        let c = Case::random("fc.weight", &[3, 4], 19);
-        let mut gw = vec![0.0; 11];
-        let mut g = TargetGrad { weight: &mut gw, bias: None };
-        assert!(matches!(r.eval(&c.target(), Some(&mut g), 1.0, Mode::Step), Err(Error::Shape { .. })));
-        let bad = Case { shape: vec![4, 4], ..c.clone() };
-        assert!(matches!(r.eval(&bad.target(), None, 1.0, Mode::Step), Err(Error::Shape { .. })));
         assert!(CsEig::from_matrix(&[1.0, 2.0, 3.0], 2, 1e-6, Norm::Numel).is_err());
         assert!(CsEig::from_matrix(&[], 0, 1e-6, Norm::Numel).is_err());
     }
 
     #[test]
     fn scratch_is_reused_across_shapes() {
-        let mut r = reg_for(&sym(4, 81), 4);
-        Case::random("a.weight", &[9, 4], 19).transposed().value(&mut r);
-        let small = Case::random("b.weight", &[3, 4], 20);
-        assert_eq!(small.value(&mut r), small.value(&mut reg_for(&sym(4, 81), 4)));
+        t::check_scratch_reuse(|| reg_for(&sym(4, 81), 4));
     }
 
     /// `cargo test --release -p reglab-regularizers -- --ignored --nocapture cs_eig_timing`
     #[test]
     #[ignore]
     fn cs_eig_timing() {
-        let mut c = Case::random("layers.0.weight", &[400, 784], 21).transposed();
-        c.weight = random_vec(c.weight.len(), 0.05, 22);
-        let mut r = reg_for(&sym(784, 23), 784);
-        let mut gw = vec![0.0f32; c.weight.len()];
-        let n = 20;
-        let t0 = std::time::Instant::now();
-        let mut acc = 0.0;
-        for _ in 0..n {
-            let mut g = TargetGrad { weight: &mut gw, bias: None };
-            acc += r.eval(&c.target(), Some(&mut g), 1e-4, Mode::Step).unwrap();
-        }
-        let dt = t0.elapsed().as_secs_f64() / n as f64;
-        println!("cs-eig, 400x784 (transposed), value + gradient: {:.2} ms per call (sum {acc:.3e})", dt * 1e3);
+        t::time_eval(&mut reg_for(&sym(784, 23), 784), "cs-eig", 2);
     }
 }

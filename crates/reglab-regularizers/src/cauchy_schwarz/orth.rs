@@ -36,9 +36,10 @@
 //! for orthogonal matrices; official code IIP-Group/CS_regularizers
 //! (`solution_recovery/orth_matrix_recovery.m`).
 
-use super::{Norm, matrix_dims, row_dots};
-use reglab_core::linalg::gemm;
-use reglab_core::{Layout, MatRef, Mode, Regularizer, Result, Spec, Target, TargetGrad, TensorRef};
+use super::{Norm, row_dots};
+use reglab_core::regularizer::check_matrix;
+use reglab_core::linalg::{add_sym_times, gemm};
+use reglab_core::{Mode, Regularizer, Result, Spec, Target, TargetGrad, TensorRef};
 
 /// `ℓ_orth(X) = K‖XᵀX‖²_F − ‖X‖⁴_F` in f64 for `X ∈ R^{N×K}` stored row-major in `x`
 /// (`x.len() = n·k`; the `K` columns are the vectors). When `grad` is given (length `n·k`),
@@ -83,10 +84,7 @@ pub struct CsOrth {
 impl CsOrth {
     /// Build from a spec (`cs-orth=λ[:norm=numel|none]`).
     pub fn from_spec(spec: &Spec) -> Result<Self> {
-        let mut o = spec.options();
-        let norm = Norm::from_options(&mut o)?;
-        o.finish()?;
-        Ok(Self { norm, ..Self::default() })
+        Ok(Self { norm: Norm::from_spec(spec)?, ..Self::default() })
     }
 }
 
@@ -100,7 +98,7 @@ impl Regularizer for CsOrth {
     }
 
     fn eval(&mut self, t: &Target<'_>, grad: Option<&mut TargetGrad<'_>>, scale: f32, _mode: Mode) -> Result<f64> {
-        let (n, cols) = matrix_dims("cs-orth", t, grad.as_deref())?;
+        let (n, cols) = check_matrix("cs-orth", t, grad.as_deref())?;
         let wt = &t.weight;
         if wt.is_empty() {
             return Ok(0.0);
@@ -128,14 +126,9 @@ impl Regularizer for CsOrth {
             for i in 0..n {
                 gm[i * n + i] = (self.d[i] - tr / kf) as f32;
             }
-            let dm = MatRef::from_layout(gm, n, n, Layout::RowMajor);
+            // G += α D W in the storage layout
             let alpha = (4.0 * kf * scale as f64 / nu) as f32;
-            match wt.layout {
-                // row-major [out, in]: G += α D W
-                Layout::RowMajor => gemm(alpha, dm, w, 1.0, g.weight),
-                // stored [in, out]: Gᵀ += α Wᵀ D (D is symmetric)
-                Layout::Transposed => gemm(alpha, w.t(), dm, 1.0, g.weight),
-            }
+            add_sym_times(alpha, gm, w, wt.layout, g.weight);
         }
         Ok(value)
     }
@@ -143,13 +136,16 @@ impl Regularizer for CsOrth {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_util::{assert_close, case, dense, fixture_weights};
+    use super::super::test_util::{check_fixture, check_homogeneous, check_vector_fn};
     use super::*;
-    use reglab_core::testing::{gradient_error, random_vec, rel, transpose, Case};
-    use reglab_core::Error;
+    use reglab_core::testing::{self as t, assert_close, dense, orthogonal, random_vec, rel, transpose, Case};
 
     fn reg() -> CsOrth {
         CsOrth::from_spec(&Spec::parse("cs-orth=1").unwrap()).unwrap()
+    }
+
+    fn none() -> CsOrth {
+        CsOrth::from_spec(&Spec::parse("cs-orth=1:norm=none").unwrap()).unwrap()
     }
 
     /// `G = W Wᵀ` in f64 from the dense rows.
@@ -173,51 +169,19 @@ mod tests {
         if numel { s / (rows * cols) as f64 } else { s }
     }
 
-    /// An orthogonal `n×n` matrix: product of two Householder reflections.
-    fn orthogonal(n: usize, seed: u64) -> Vec<f32> {
-        let mut q: Vec<f64> = (0..n * n).map(|ij| if ij / n == ij % n { 1.0 } else { 0.0 }).collect();
-        for s in 0..2 {
-            let h: Vec<f64> = random_vec(n, 1.0, seed + s).iter().map(|&x| x as f64).collect();
-            let hh: f64 = h.iter().map(|x| x * x).sum();
-            let hq: Vec<f64> = (0..n).map(|j| (0..n).map(|i| h[i] * q[i * n + j]).sum()).collect();
-            for i in 0..n {
-                for j in 0..n {
-                    q[i * n + j] -= 2.0 * h[i] * hq[j] / hh;
-                }
-            }
-        }
-        q.into_iter().map(|x| x as f32).collect()
-    }
-
-    fn matmul(a: &[f32], b: &[f32], n: usize, k: usize, m: usize) -> Vec<f32> {
-        (0..n * m).map(|ij| (0..k).map(|l| a[(ij / m) * k + l] as f64 * b[l * m + ij % m] as f64).sum::<f64>() as f32).collect()
-    }
-
     #[test]
     fn value_matches_a_naive_gram_loop() {
-        let mut none = CsOrth::from_spec(&Spec::parse("cs-orth=1:norm=none").unwrap()).unwrap();
-        for c in [
-            Case::random("a.weight", &[5, 7], 1),
-            Case::random("b.weight", &[7, 5], 2),
-            Case::random("c.weight", &[1, 9], 3),
-            Case::random("d.weight", &[4, 3, 2, 2], 4),
-        ] {
-            let want = naive(&c, true);
-            assert!(rel(c.value(&mut reg()), want) < 1e-5, "{}: {} vs {want}", c.name, c.value(&mut reg()));
-            assert!(rel(c.value(&mut none), naive(&c, false)) < 1e-5, "{} norm=none", c.name);
-            if c.shape.len() == 2 {
-                assert!(rel(c.transposed().value(&mut reg()), want) < 1e-5, "{} transposed", c.name);
-            }
-        }
+        t::check_value(1e-5, |_, _| reg(), |_, c| naive(c, true));
+        t::check_value(1e-5, |_, _| none(), |_, c| naive(c, false));
     }
 
     #[test]
     fn layer_value_by_hand() {
         // W = [[1, 1], [0, 1]]: G = [[2, 1], [1, 1]], K = 2: 2·(4 + 1 + 1 + 1) − 3² = 5; ν = 4
-        let c = case("fc.weight", &[2, 2], vec![1.0, 1.0, 0.0, 1.0]);
+        let c = Case::from_weights("fc.weight", &[2, 2], vec![1.0, 1.0, 0.0, 1.0]);
         assert_eq!(c.value(&mut reg()), 1.25);
         assert_eq!(c.transposed().value(&mut reg()), 1.25);
-        let mut none = CsOrth::from_spec(&Spec::parse("cs-orth=1:norm=none").unwrap()).unwrap();
+        let mut none = none();
         assert_eq!(c.value(&mut none), 5.0);
         // ∇ = 4·2·G W − 4·3·W = 8·[[2, 3], [1, 2]] − 12·[[1, 1], [0, 1]] = [[4, 12], [8, 4]]
         let (_, g, _) = c.value_and_grad(&mut none);
@@ -226,41 +190,23 @@ mod tests {
 
     #[test]
     fn gradient_matches_finite_differences() {
-        for c in [
-            Case::random("a.weight", &[3, 5], 5),
-            Case::random("b.weight", &[5, 3], 6),
-            Case::random("a.weight", &[3, 5], 7).transposed(),
-            Case::random("b.weight", &[5, 3], 8).transposed(),
-            Case::random("conv.weight", &[4, 3, 2, 2], 9),
-        ] {
-            let e = gradient_error(&mut reg(), &c, 1e-2);
-            assert!(e < 1e-3, "{} {:?}: {e}", c.name, c.layout);
-        }
+        t::check_gradient(1e-2, 1e-3, |_, _| reg());
     }
 
     #[test]
     fn gradient_is_added_scaled_in_the_storage_layout() {
-        let c = Case::random("fc.weight", &[3, 4], 10);
-        let (rows, cols, m) = dense(&c);
-        let g = gram(rows, cols, &m);
-        let fro2: f64 = m.iter().map(|x| x * x).sum();
         // independent: 4K (W Wᵀ W) − 4‖W‖² W in f64, over ν
-        let want = |i: usize, k: usize| {
-            let gw: f64 = (0..rows).map(|j| g[i * rows + j] * m[j * cols + k]).sum();
-            (4.0 * rows as f64 * gw - 4.0 * fro2 * m[i * cols + k]) / (rows * cols) as f64
-        };
-        for case in [c.clone(), c.transposed()] {
-            let mut gw = vec![1.0f32; case.weight.len()];
-            let mut gr = TargetGrad { weight: &mut gw, bias: None };
-            reg().eval(&case.target(), Some(&mut gr), 0.25, Mode::Step).unwrap();
-            for i in 0..rows {
-                for k in 0..cols {
-                    let idx = reglab_core::tensor::index(case.layout, rows, cols, i, k);
-                    let w = 1.0 + 0.25 * want(i, k);
-                    assert!((gw[idx] as f64 - w).abs() < 1e-6, "{:?} ({i},{k}): {} vs {w}", case.layout, gw[idx]);
-                }
-            }
-        }
+        t::check_added_scaled(1e-6, reg, |rows, cols, m| {
+            let g = gram(rows, cols, m);
+            let fro2: f64 = m.iter().map(|x| x * x).sum();
+            (0..rows * cols)
+                .map(|ik| {
+                    let (i, k) = (ik / cols, ik % cols);
+                    let gw: f64 = (0..rows).map(|j| g[i * rows + j] * m[j * cols + k]).sum();
+                    (4.0 * rows as f64 * gw - 4.0 * fro2 * m[i * cols + k]) / (rows * cols) as f64
+                })
+                .collect()
+        });
     }
 
     #[test]
@@ -269,7 +215,7 @@ mod tests {
         for alpha in [1.0f32, -1.0, 0.37, -2.5, 1e3, 1e-3] {
             // the first 4 rows of an orthogonal 6×6, scaled: W Wᵀ = α² I₄
             let w: Vec<f32> = q[..24].iter().map(|x| x * alpha).collect();
-            let c = case("q.weight", &[4, 6], w);
+            let c = Case::from_weights("q.weight", &[4, 6], w);
             let sc = 4.0 * 4.0 * (alpha as f64).powi(4) / 24.0; // K‖W Wᵀ‖² / ν
             for cc in [c.clone(), c.transposed()] {
                 let (v, g, _) = cc.value_and_grad(&mut reg());
@@ -283,42 +229,28 @@ mod tests {
         w[4] = -3.0;
         w[5] = 3.0;
         w[12] = 3.0;
-        let p = case("p.weight", &[3, 5], w);
+        let p = Case::from_weights("p.weight", &[3, 5], w);
         let (v, g, _) = p.value_and_grad(&mut reg());
         assert_eq!(v, 0.0);
         assert!(g.iter().all(|&x| x == 0.0));
         // orthogonal rows of unequal norms: K Σdᵢ² − (Σdᵢ)² with d = (1.21, 1, 1, 1)
         let mut s: Vec<f32> = q[..24].to_vec();
         s[..6].iter_mut().for_each(|x| *x *= 1.1);
-        let c = case("q.weight", &[4, 6], s);
+        let c = Case::from_weights("q.weight", &[4, 6], s);
         let want = (4.0 * (1.21f64 * 1.21 + 3.0) - 4.21f64 * 4.21) / 24.0;
         assert!(rel(c.value(&mut reg()), want) < 1e-4, "{} vs {want}", c.value(&mut reg()));
         // random, and tall (out > in: W Wᵀ has rank ≤ in, never α I)
         assert!(Case::random("r.weight", &[4, 6], 12).value(&mut reg()) > 1e-3);
         let cols3: Vec<f32> = (0..5).flat_map(|i| orthogonal(5, 16)[i * 5..i * 5 + 3].to_vec()).collect();
-        let tall = case("t.weight", &[5, 3], cols3);
+        let tall = Case::from_weights("t.weight", &[5, 3], cols3);
         // G is a rank-3 projection: 5·3 − 3² = 6, over ν = 15
         assert!(rel(tall.value(&mut reg()), 6.0 / 15.0) < 1e-5);
     }
 
     #[test]
     fn invariant_under_orthogonal_maps_and_homogeneous() {
-        let c = Case::random("fc.weight", &[4, 6], 13);
-        let base = c.value(&mut reg());
-        let q = orthogonal(4, 14);
-        let qw = Case { weight: matmul(&q, &c.weight, 4, 4, 6), ..c.clone() };
-        assert!(rel(qw.value(&mut reg()), base) < 1e-5);
-        let p = orthogonal(6, 15);
-        let wp = Case { weight: matmul(&c.weight, &p, 4, 6, 6), ..c.clone() };
-        assert!(rel(wp.value(&mut reg()), base) < 1e-5);
-        let mut a = q.clone();
-        a[..4].iter_mut().for_each(|x| *x *= 1.5);
-        let aw = Case { weight: matmul(&a, &c.weight, 4, 4, 6), ..c.clone() };
-        assert!(rel(aw.value(&mut reg()), base) > 1e-2);
-        for s in [-3.0f32, 0.5, 20.0] {
-            let sc = Case { weight: c.weight.iter().map(|w| w * s).collect(), ..c.clone() };
-            assert!(rel(sc.value(&mut reg()), (s as f64).powi(4) * base) < 1e-5, "α={s}");
-        }
+        t::check_orthogonal_invariance(&mut reg());
+        check_homogeneous(&mut reg(), 4, 1e-5);
     }
 
     #[test]
@@ -327,20 +259,10 @@ mod tests {
         let x: Vec<f64> = random_vec(18, 1.0, 20).iter().map(|&v| v as f64).collect();
         // independent value through the weight path: W = Xᵀ [3, 6], norm=none
         let w: Vec<f32> = transpose(&x.iter().map(|&v| v as f32).collect::<Vec<_>>(), 6, 3);
-        let mut none = CsOrth::from_spec(&Spec::parse("cs-orth=1:norm=none").unwrap()).unwrap();
-        let mut g = vec![0.0; 18];
-        let v = value_grad(&x, 6, 3, Some(&mut g));
-        assert!(rel(v, naive(&case("x.weight", &[3, 6], w.clone()), false)) < 1e-10);
-        let (_, gw, _) = case("x.weight", &[3, 6], w).value_and_grad(&mut none);
+        let wv = naive(&Case::from_weights("x.weight", &[3, 6], w.clone()), false);
+        let (v, g) = check_vector_fn(&x, 1e-10, |x, g| value_grad(x, 6, 3, g), |_| wv);
+        let (_, gw, _) = Case::from_weights("x.weight", &[3, 6], w).value_and_grad(&mut none());
         assert_close(&transpose(&gw, 3, 6), &g, 1e-6, "weight path vs vector function");
-        let h = 1e-6;
-        for i in 0..18 {
-            let (mut xp, mut xm) = (x.clone(), x.clone());
-            xp[i] += h;
-            xm[i] -= h;
-            let fd = (value_grad(&xp, 6, 3, None) - value_grad(&xm, 6, 3, None)) / (2.0 * h);
-            assert!((fd - g[i]).abs() < 1e-6 * (1.0 + g[i].abs()), "{i}: {fd} vs {}", g[i]);
-        }
         // zero on α·(3 orthonormal columns), positive on random X
         let q = orthogonal(6, 21);
         for alpha in [1.0, -0.2, 50.0] {
@@ -390,40 +312,19 @@ mod tests {
 
     #[test]
     fn matches_the_official_matlab_formula() {
-        let conv = case("layer1.conv.weight", &[4, 3, 3, 3], fixture_weights(108));
-        let (v, g, _) = conv.value_and_grad(&mut reg());
-        assert!(rel(v, CONV_VALUE) < 1e-5, "{v} vs {CONV_VALUE}");
-        assert_close(&g, &CONV_GRAD, 1e-5, "conv gradient");
-        let lin = case("fc.weight", &[5, 7], fixture_weights(35));
-        for c in [lin.clone(), lin.transposed()] {
-            let (v, g, _) = c.value_and_grad(&mut reg());
-            assert!(rel(v, LIN_VALUE) < 1e-5, "{:?}: {v} vs {LIN_VALUE}", c.layout);
-            let g = if c.layout == Layout::Transposed { transpose(&g, 7, 5) } else { g };
-            assert_close(&g, &LIN_GRAD, 1e-5, "linear gradient");
-        }
+        check_fixture(&mut reg(), &[4, 3, 3, 3], CONV_VALUE, &CONV_GRAD);
+        check_fixture(&mut reg(), &[5, 7], LIN_VALUE, &LIN_GRAD);
     }
 
     #[test]
     fn bad_input_is_an_error_not_a_panic() {
-        let mut r = reg();
-        let v = Case::random("norm.weight", &[5], 17);
-        assert!(matches!(r.eval(&v.target(), None, 1.0, Mode::Step), Err(Error::Shape { .. })));
-        assert!(!r.accepts(&v.target().weight));
-        let c = Case::random("fc.weight", &[3, 4], 18);
-        let mut gw = vec![0.0; 11];
-        let mut g = TargetGrad { weight: &mut gw, bias: None };
-        assert!(matches!(r.eval(&c.target(), Some(&mut g), 1.0, Mode::Step), Err(Error::Shape { .. })));
-        let bad = Case { shape: vec![4, 4], ..c.clone() };
-        assert!(matches!(r.eval(&bad.target(), None, 1.0, Mode::Step), Err(Error::Shape { .. })));
+        t::check_bad_matrix_input(&mut reg());
         assert!(CsOrth::from_spec(&Spec::parse("cs-orth=1:k=2").unwrap()).is_err());
         assert!(CsOrth::from_spec(&Spec::parse("cs-orth=1:norm=rows").unwrap()).is_err());
     }
 
     #[test]
     fn scratch_is_reused_across_shapes() {
-        let mut r = reg();
-        Case::random("a.weight", &[9, 4], 19).value(&mut r);
-        let small = Case::random("b.weight", &[3, 4], 20);
-        assert_eq!(small.value(&mut r), small.value(&mut reg()));
+        t::check_scratch_reuse(reg);
     }
 }

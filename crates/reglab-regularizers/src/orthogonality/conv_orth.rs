@@ -70,7 +70,8 @@
 //! penalty is a stable measure of a layer's distance to orthogonality.
 
 use reglab_core::linalg::{gemm, sum_sq};
-use reglab_core::{Error, MatRef, Mode, Regularizer, Result, Spec, Target, TargetGrad, TensorRef};
+use reglab_core::regularizer::{check_values, shape_error};
+use reglab_core::{MatRef, Mode, Regularizer, Result, Spec, Target, TargetGrad, TensorRef};
 
 /// Orthogonal convolution `‖conv(K, K) − I_r0‖²_F`. See the module documentation.
 #[derive(Debug, Clone)]
@@ -149,20 +150,12 @@ impl Regularizer for ConvOrth {
 
     fn eval(&mut self, t: &Target<'_>, grad: Option<&mut TargetGrad<'_>>, scale: f32, _mode: Mode) -> Result<f64> {
         let wt = &t.weight;
-        let shape_err = |why: String| Error::Shape { tensor: t.name.to_string(), why };
         if wt.shape.len() != 4 {
-            return Err(shape_err(format!("conv-orth needs a kernel [out, in, kh, kw], got shape {:?}", wt.shape)));
+            return Err(shape_error(t, format!("conv-orth needs a kernel [out, in, kh, kw], got shape {:?}", wt.shape)));
         }
-        if wt.shape.iter().product::<usize>() != wt.len() {
-            return Err(shape_err(format!("shape {:?} does not match {} values", wt.shape, wt.len())));
-        }
+        check_values(t, grad.as_deref())?;
         if wt.shape.contains(&0) {
-            return Err(shape_err(format!("conv-orth needs a non-empty kernel, got shape {:?}", wt.shape)));
-        }
-        if let Some(g) = grad.as_deref()
-            && g.weight.len() != wt.len()
-        {
-            return Err(shape_err(format!("gradient buffer has {} values, the weight {}", g.weight.len(), wt.len())));
+            return Err(shape_error(t, format!("conv-orth needs a non-empty kernel, got shape {:?}", wt.shape)));
         }
         let gm = self.geom(wt.shape);
         let (m, c, kh, kw) = (gm.m, gm.c, gm.kh, gm.kw);
@@ -260,6 +253,7 @@ impl Regularizer for ConvOrth {
 mod tests {
     use super::*;
     use reglab_core::testing::{gradient_error, rel, Case};
+    use reglab_core::Error;
 
     fn reg(opts: &str) -> ConvOrth {
         ConvOrth::from_spec(&Spec::parse(&format!("conv-orth=1{opts}")).unwrap()).unwrap()

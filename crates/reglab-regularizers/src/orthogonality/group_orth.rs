@@ -38,7 +38,7 @@
 //! `G` does not divide `out` (e.g. `out = 400` with the default 32 groups: `G = 32`,
 //! `400 mod 32 = 16`; choose `groups` dividing `out`, such as 16, 20 or 25 there) and with a
 //! division by zero when `out < 4` (`G = 0`) or `groups = 0`. Here these are an
-//! [`Error::Shape`] from `eval` (and a spec error for `groups=0`), not a panic and not a silent
+//! [`Error::Shape`](reglab_core::Error::Shape) from `eval` (and a spec error for `groups=0`), not a panic and not a silent
 //! skip. Its `group_size == 1` special case is unreachable (`n ≥ 4`); the general formula covers
 //! it anyway (one set, `W` itself).
 //!
@@ -58,7 +58,8 @@
 //! `calc_dist`).
 
 use reglab_core::linalg::{gemm, sum_sq};
-use reglab_core::{Error, MatRef, Mode, Regularizer, Result, Spec, Target, TargetGrad, TensorRef};
+use reglab_core::regularizer::{check_matrix, shape_error};
+use reglab_core::{MatRef, Mode, Regularizer, Result, Spec, Target, TargetGrad, TensorRef};
 
 /// The official minimum group size (`min_num_filters`).
 const MIN_GROUP: usize = 4;
@@ -126,22 +127,11 @@ impl Regularizer for GroupOrth {
     }
 
     fn eval(&mut self, t: &Target<'_>, grad: Option<&mut TargetGrad<'_>>, scale: f32, _mode: Mode) -> Result<f64> {
+        check_matrix("group-orth", t, grad.as_deref())?;
         let wt = &t.weight;
-        let shape_err = |why: String| Error::Shape { tensor: t.name.to_string(), why };
-        if !wt.is_matrix() {
-            return Err(shape_err(format!("group-orth needs a matrix, got shape {:?}", wt.shape)));
-        }
-        if wt.shape.iter().product::<usize>() != wt.len() {
-            return Err(shape_err(format!("shape {:?} does not match {} values", wt.shape, wt.len())));
-        }
-        if let Some(g) = grad.as_deref()
-            && g.weight.len() != wt.len()
-        {
-            return Err(shape_err(format!("gradient buffer has {} values, the weight {}", g.weight.len(), wt.len())));
-        }
         let w = wt.matrix();
         let (out, d) = (w.rows, w.cols);
-        let (ng, n) = self.split(out).map_err(shape_err)?;
+        let (ng, n) = self.split(out).map_err(|why| shape_error(t, why))?;
         if d == 0 {
             return Ok(0.0);
         }
@@ -210,28 +200,11 @@ impl Regularizer for GroupOrth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reglab_core::testing::{gradient_error, rel, Case};
-    use reglab_core::Layout;
+    use reglab_core::testing::{self as t, dense, fixture_weights, gradient_error, rel, Case};
+    use reglab_core::{Error, Layout};
 
     fn reg(opts: &str) -> GroupOrth {
         GroupOrth::from_spec(&Spec::parse(&format!("group-orth=1{opts}")).unwrap()).unwrap()
-    }
-
-    /// Row-major `[rows, cols]` f64 copy of the case's matrix.
-    fn dense(c: &Case) -> (usize, usize, Vec<f64>) {
-        let rows = c.shape[0];
-        let cols = c.weight.len() / rows;
-        let m = (0..rows * cols)
-            .map(|ij| {
-                let (r, j) = (ij / cols, ij % cols);
-                match c.layout {
-                    Layout::RowMajor => c.weight[r * cols + j],
-                    Layout::Transposed => c.weight[j * rows + r],
-                }
-            })
-            .map(|x| x as f64)
-            .collect();
-        (rows, cols, m)
     }
 
     /// Naive dist of the rows `idx` of a dense matrix: explicit Gram of the smaller side.
@@ -266,11 +239,6 @@ mod tests {
         } else {
             (0..g).map(|q| naive_dist(&m, cols, &(q * n..(q + 1) * n).collect::<Vec<_>>())).sum()
         }
-    }
-
-    /// `((i·37 mod 19) − 9)/10` for `i = 0..n`: the fixed input fed to the official code.
-    fn fixed(n: usize) -> Vec<f32> {
-        (0..n).map(|i| ((i * 37 % 19) as f32 - 9.0) / 10.0).collect()
     }
 
     #[test]
@@ -387,7 +355,7 @@ mod tests {
         ];
         for (shape, groups, variant, value, want) in cases {
             let n: usize = shape.iter().product();
-            let c = Case { weight: fixed(n), ..Case::random("p.weight", shape, 0) };
+            let c = Case { weight: fixture_weights(n), ..Case::random("p.weight", shape, 0) };
             let mut layouts = vec![c.clone()];
             if shape.len() == 2 {
                 layouts.push(c.transposed());
@@ -524,26 +492,8 @@ mod tests {
     #[test]
     #[ignore]
     fn group_orth_timing() {
-        let mut c = Case::random("layers.0.weight", &[400, 784], 58).transposed();
-        c.weight = reglab_core::testing::random_vec(c.weight.len(), 0.05, 59);
         for v in ["inter", "intra"] {
-            let mut gw = vec![0.0f32; c.weight.len()];
-            let mut r = reg(&format!(":groups=25:variant={v}"));
-            let mut once = |r: &mut GroupOrth| {
-                let mut g = TargetGrad { weight: &mut gw, bias: None };
-                r.eval(&c.target(), Some(&mut g), 1e-4, Mode::Step).unwrap()
-            };
-            for _ in 0..3 {
-                once(&mut r);
-            }
-            let n = 50;
-            let t0 = std::time::Instant::now();
-            let mut acc = 0.0;
-            for _ in 0..n {
-                acc += once(&mut r);
-            }
-            let dt = t0.elapsed().as_secs_f64() / n as f64;
-            println!("group-orth {v} groups=25, 400x784 (transposed), value + gradient: {:.2} ms per call (sum {acc:.3})", dt * 1e3);
+            t::time_eval(&mut reg(&format!(":groups=25:variant={v}")), &format!("group-orth {v} groups=25"), 10);
         }
     }
 }

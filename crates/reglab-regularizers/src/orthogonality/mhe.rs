@@ -79,7 +79,8 @@
 //! `arccos(ŵ_iᵀŵ_j)` in place of the distance, and half-space MHE on `{±w_i}`; the official
 //! code (github.com/wy1iu/MHE) averages over the pairs `i < j`, as here.
 
-use reglab_core::linalg::{gemm, sum_sq};
+use reglab_core::linalg::{add_sym_times, gemm, sum_sq};
+use reglab_core::regularizer::check_matrix;
 use reglab_core::{Error, Layout, MatRef, Mode, Regularizer, Result, Spec, Target, TargetGrad};
 
 /// `ε` under the square root of the row norm (official: `tf.sqrt(Σ w² + 1e-4)`).
@@ -244,19 +245,8 @@ impl Regularizer for Mhe {
     }
 
     fn eval(&mut self, t: &Target<'_>, grad: Option<&mut TargetGrad<'_>>, scale: f32, _mode: Mode) -> Result<f64> {
+        check_matrix("mhe", t, grad.as_deref())?;
         let wt = &t.weight;
-        let shape_err = |why: String| Error::Shape { tensor: t.name.to_string(), why };
-        if !wt.is_matrix() {
-            return Err(shape_err(format!("mhe needs a matrix, got shape {:?}", wt.shape)));
-        }
-        if wt.shape.iter().product::<usize>() != wt.len() {
-            return Err(shape_err(format!("shape {:?} does not match {} values", wt.shape, wt.len())));
-        }
-        if let Some(g) = grad.as_deref()
-            && g.weight.len() != wt.len()
-        {
-            return Err(shape_err(format!("gradient buffer has {} values, the weight {}", g.weight.len(), wt.len())));
-        }
         let w = wt.matrix();
         let (n, d) = (w.rows, w.cols);
         let pairs = if self.half { n * (2 * n).saturating_sub(1) } else { n * n.saturating_sub(1) / 2 };
@@ -365,13 +355,8 @@ impl Regularizer for Mhe {
                     }
                 }
             }
-            let bm = MatRef::from_layout(g, n, n, Layout::RowMajor);
-            match wt.layout {
-                // row-major [N, d]: G += scale · B W
-                Layout::RowMajor => gemm(scale, bm, w, 1.0, gr.weight),
-                // stored [d, N]: Gᵀ += scale · Wᵀ B (B is symmetric)
-                Layout::Transposed => gemm(scale, w.t(), bm, 1.0, gr.weight),
-            }
+            // G += scale · B W in the storage layout (B is symmetric)
+            add_sym_times(scale, g, w, wt.layout, gr.weight);
         }
         Ok(value)
     }
@@ -380,7 +365,7 @@ impl Regularizer for Mhe {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reglab_core::testing::{gradient_error, random_vec, rel, transpose, Case};
+    use reglab_core::testing::{dense, gradient_error, matmul, orthogonal, random_vec, rel, transpose, Case};
 
     const ALL: [(&str, bool); 12] = [
         ("0", false),
@@ -399,23 +384,6 @@ mod tests {
 
     fn reg(s: &str, half: bool) -> Mhe {
         Mhe::from_spec(&Spec::parse(&format!("mhe=1:s={s}:half={half}")).unwrap()).unwrap()
-    }
-
-    /// Row-major `[rows, cols]` f64 copy of the case's matrix.
-    fn dense(c: &Case) -> (usize, usize, Vec<f64>) {
-        let rows = c.shape[0];
-        let cols = c.weight.len() / rows;
-        let m = (0..rows * cols)
-            .map(|ij| {
-                let (r, j) = (ij / cols, ij % cols);
-                match c.layout {
-                    Layout::RowMajor => c.weight[r * cols + j],
-                    Layout::Transposed => c.weight[j * rows + r],
-                }
-            })
-            .map(|x| x as f64)
-            .collect();
-        (rows, cols, m)
     }
 
     /// Straight from the definition, in f64: the points (and their negatives in half space),
@@ -452,26 +420,6 @@ mod tests {
 
     fn with(c: &Case, weight: Vec<f32>) -> Case {
         Case { weight, ..c.clone() }
-    }
-
-    /// An orthogonal `n×n` matrix: product of two Householder reflections.
-    fn orthogonal(n: usize, seed: u64) -> Vec<f32> {
-        let mut q: Vec<f64> = (0..n * n).map(|ij| if ij / n == ij % n { 1.0 } else { 0.0 }).collect();
-        for s in 0..2 {
-            let h: Vec<f64> = random_vec(n, 1.0, seed + s).iter().map(|&x| x as f64).collect();
-            let hh: f64 = h.iter().map(|x| x * x).sum();
-            let hq: Vec<f64> = (0..n).map(|j| (0..n).map(|i| h[i] * q[i * n + j]).sum()).collect();
-            for i in 0..n {
-                for j in 0..n {
-                    q[i * n + j] -= 2.0 * h[i] * hq[j] / hh;
-                }
-            }
-        }
-        q.into_iter().map(|x| x as f32).collect()
-    }
-
-    fn matmul(a: &[f32], b: &[f32], n: usize, k: usize, m: usize) -> Vec<f32> {
-        (0..n * m).map(|ij| (0..k).map(|l| a[(ij / m) * k + l] as f64 * b[l * m + ij % m] as f64).sum::<f64>() as f32).collect()
     }
 
     #[test]

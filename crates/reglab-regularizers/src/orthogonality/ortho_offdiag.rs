@@ -43,8 +43,9 @@
 //! Synthesis", ICLR 2019 (arXiv 1809.11096), "Orthogonal Regularization" (the modified penalty), with the
 //! official PyTorch code ajbrock/BigGAN-PyTorch (`utils.ortho`).
 
-use reglab_core::linalg::gemm;
-use reglab_core::{Error, Layout, MatRef, Mode, Regularizer, Result, Spec, Target, TargetGrad, TensorRef};
+use reglab_core::linalg::{add_sym_times, gemm};
+use reglab_core::regularizer::check_matrix;
+use reglab_core::{Mode, Regularizer, Result, Spec, Target, TargetGrad, TensorRef};
 
 /// BigGAN's off-diagonal orthogonality `‖(W Wᵀ) ⊙ (1 − I)‖²_F`. See the module documentation.
 #[derive(Debug, Clone, Default)]
@@ -71,19 +72,8 @@ impl Regularizer for OrthoOffdiag {
     }
 
     fn eval(&mut self, t: &Target<'_>, grad: Option<&mut TargetGrad<'_>>, scale: f32, _mode: Mode) -> Result<f64> {
+        check_matrix("ortho-offdiag", t, grad.as_deref())?;
         let wt = &t.weight;
-        let shape_err = |why: String| Error::Shape { tensor: t.name.to_string(), why };
-        if !wt.is_matrix() {
-            return Err(shape_err(format!("ortho-offdiag needs a matrix, got shape {:?}", wt.shape)));
-        }
-        if wt.shape.iter().product::<usize>() != wt.len() {
-            return Err(shape_err(format!("shape {:?} does not match {} values", wt.shape, wt.len())));
-        }
-        if let Some(g) = grad.as_deref()
-            && g.weight.len() != wt.len()
-        {
-            return Err(shape_err(format!("gradient buffer has {} values, the weight {}", g.weight.len(), wt.len())));
-        }
         let w = wt.matrix();
         let n = w.rows;
         if n == 0 {
@@ -97,14 +87,8 @@ impl Regularizer for OrthoOffdiag {
         }
         let value = reglab_core::linalg::sum_sq(d);
         if let Some(g) = grad {
-            let dm = MatRef::from_layout(d, n, n, Layout::RowMajor);
-            let alpha = 4.0 * scale;
-            match wt.layout {
-                // row-major [out, in]: G += α D W
-                Layout::RowMajor => gemm(alpha, dm, w, 1.0, g.weight),
-                // stored [in, out]: Gᵀ += α Wᵀ D (D is symmetric)
-                Layout::Transposed => gemm(alpha, w.t(), dm, 1.0, g.weight),
-            }
+            // G += 4·scale·D W in the storage layout
+            add_sym_times(4.0 * scale, d, w, wt.layout, g.weight);
         }
         Ok(value)
     }
@@ -113,27 +97,11 @@ impl Regularizer for OrthoOffdiag {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reglab_core::testing::{gradient_error, rel, Case};
+    use reglab_core::testing::{self as t, dense, fixture_weights, rel, Case};
+    use reglab_core::Layout;
 
     fn reg() -> OrthoOffdiag {
         OrthoOffdiag::from_spec(&Spec::parse("ortho-offdiag=1").unwrap()).unwrap()
-    }
-
-    /// Row-major `[rows, cols]` f64 copy of the case's matrix.
-    fn dense(c: &Case) -> (usize, usize, Vec<f64>) {
-        let rows = c.shape[0];
-        let cols = c.weight.len() / rows;
-        let m = (0..rows * cols)
-            .map(|ij| {
-                let (r, j) = (ij / cols, ij % cols);
-                match c.layout {
-                    Layout::RowMajor => c.weight[r * cols + j],
-                    Layout::Transposed => c.weight[j * rows + r],
-                }
-            })
-            .map(|x| x as f64)
-            .collect();
-        (rows, cols, m)
     }
 
     /// Naive: Σ_{i≠j} (Σ_k W_ik W_jk)².
@@ -152,25 +120,9 @@ mod tests {
         s
     }
 
-    /// `((i·37 mod 19) − 9)/10` for `i = 0..n`: the fixed input fed to the official code.
-    fn fixed(n: usize) -> Vec<f32> {
-        (0..n).map(|i| ((i * 37 % 19) as f32 - 9.0) / 10.0).collect()
-    }
-
     #[test]
     fn value_matches_a_naive_double_loop() {
-        for c in [
-            Case::random("a.weight", &[5, 7], 1),
-            Case::random("b.weight", &[7, 5], 2),
-            Case::random("c.weight", &[1, 9], 3),
-            Case::random("d.weight", &[4, 3, 2, 2], 4),
-        ] {
-            let want = naive(&c);
-            assert!(rel(c.value(&mut reg()), want) < 1e-5, "{}: {} vs {want}", c.name, c.value(&mut reg()));
-            if c.shape.len() == 2 {
-                assert!(rel(c.transposed().value(&mut reg()), want) < 1e-5, "{} transposed", c.name);
-            }
-        }
+        t::check_value(1e-5, |_, _| reg(), |_, c| naive(c));
         // by hand: W = [[1, 1], [0, 2]], W Wᵀ = [[2, 2], [2, 4]], off-diagonal 2 and 2: r = 8
         let c = Case { weight: vec![1.0, 1.0, 0.0, 2.0], ..Case::random("e.weight", &[2, 2], 0) };
         assert_eq!(c.value(&mut reg()), 8.0);
@@ -180,16 +132,7 @@ mod tests {
 
     #[test]
     fn gradient_matches_finite_differences() {
-        for c in [
-            Case::random("a.weight", &[3, 5], 5),
-            Case::random("b.weight", &[5, 3], 6),
-            Case::random("a.weight", &[3, 5], 7).transposed(),
-            Case::random("b.weight", &[5, 3], 8).transposed(),
-            Case::random("conv.weight", &[4, 3, 2, 2], 9),
-        ] {
-            let e = gradient_error(&mut reg(), &c, 1e-2);
-            assert!(e < 1e-3, "{} {:?}: {e}", c.name, c.layout);
-        }
+        t::check_gradient(1e-2, 1e-3, |_, _| reg());
     }
 
     // Official gradients: ajbrock/BigGAN-PyTorch utils.py `ortho(model, strength=0.5)` (commit
@@ -232,7 +175,7 @@ mod tests {
         let cases: [(&[usize], &[f64]); 2] = [(&[5, 7], &BIGGAN_GRAD_5X7), (&[4, 3, 3, 3], &BIGGAN_GRAD_4X3X3X3)];
         for (shape, want) in cases {
             let n: usize = shape.iter().product();
-            let c = Case { weight: fixed(n), ..Case::random("p.weight", shape, 0) };
+            let c = Case { weight: fixture_weights(n), ..Case::random("p.weight", shape, 0) };
             let mut layouts = vec![c.clone()];
             if shape.len() == 2 {
                 layouts.push(c.transposed());
@@ -258,7 +201,7 @@ mod tests {
             }
         }
         // and the official gradient is not the paper's scaling: with scale β it would be twice it
-        let c = Case { weight: fixed(35), ..Case::random("p.weight", &[5, 7], 0) };
+        let c = Case { weight: fixture_weights(35), ..Case::random("p.weight", &[5, 7], 0) };
         let (_, g, _) = c.value_and_grad(&mut reg());
         assert!(rel(g[0] as f64 * beta as f64, 2.0 * BIGGAN_GRAD_5X7[0]) < 1e-5);
     }
@@ -304,50 +247,21 @@ mod tests {
 
     #[test]
     fn bad_input_is_an_error_not_a_panic() {
-        let mut r = reg();
-        let v = Case::random("norm.weight", &[5], 17);
-        assert!(matches!(r.eval(&v.target(), None, 1.0, Mode::Step), Err(Error::Shape { .. })));
-        let c = Case::random("fc.weight", &[3, 4], 18);
-        let mut gw = vec![0.0; 11];
-        let mut g = TargetGrad { weight: &mut gw, bias: None };
-        assert!(matches!(r.eval(&c.target(), Some(&mut g), 1.0, Mode::Step), Err(Error::Shape { .. })));
-        assert!(!r.accepts(&v.target().weight));
-        assert!(r.accepts(&c.target().weight));
+        t::check_bad_matrix_input(&mut reg());
         assert!(OrthoOffdiag::from_spec(&Spec::parse("ortho-offdiag=1:k=2").unwrap()).is_err());
     }
 
     #[test]
     fn scratch_is_reused_across_shapes() {
-        let mut r = reg();
-        let big = Case::random("a.weight", &[9, 4], 19);
+        t::check_scratch_reuse(reg);
         let small = Case::random("b.weight", &[3, 4], 20);
-        big.value(&mut r);
-        assert_eq!(small.value(&mut r), small.value(&mut reg()));
-        assert!(rel(small.value(&mut r), naive(&small)) < 1e-5);
+        assert!(rel(small.value(&mut reg()), naive(&small)) < 1e-5);
     }
 
     /// `cargo test --release -p reglab-regularizers -- --ignored --nocapture ortho_offdiag_timing`
     #[test]
     #[ignore]
     fn ortho_offdiag_timing() {
-        let mut c = Case::random("layers.0.weight", &[400, 784], 21).transposed();
-        c.weight = reglab_core::testing::random_vec(c.weight.len(), 0.05, 22);
-        let mut gw = vec![0.0f32; c.weight.len()];
-        let mut r = reg();
-        let mut once = |r: &mut OrthoOffdiag| {
-            let mut g = TargetGrad { weight: &mut gw, bias: None };
-            r.eval(&c.target(), Some(&mut g), 1e-4, Mode::Step).unwrap()
-        };
-        for _ in 0..3 {
-            once(&mut r);
-        }
-        let n = 50;
-        let t0 = std::time::Instant::now();
-        let mut acc = 0.0;
-        for _ in 0..n {
-            acc += once(&mut r);
-        }
-        let dt = t0.elapsed().as_secs_f64() / n as f64;
-        println!("ortho-offdiag, 400x784 (transposed), value + gradient: {:.2} ms per call (sum {acc:.3})", dt * 1e3);
+        t::time_eval(&mut reg(), "ortho-offdiag", 10);
     }
 }

@@ -31,8 +31,9 @@
 //! Gain More from Orthogonality Regularizations in Training Deep CNNs?", NeurIPS 2018, who
 //! write it `λ‖WᵀW − I‖²_F` with filters as the columns of `W` — the same penalty.
 
-use reglab_core::linalg::gemm;
-use reglab_core::{Error, Layout, MatRef, Mode, Regularizer, Result, Spec, Target, TargetGrad, TensorRef};
+use reglab_core::linalg::{add_sym_times, gemm};
+use reglab_core::regularizer::check_matrix;
+use reglab_core::{Mode, Regularizer, Result, Spec, Target, TargetGrad, TensorRef};
 
 /// Soft orthogonality `‖W Wᵀ − I‖²_F`. See the module documentation.
 #[derive(Debug, Clone, Default)]
@@ -59,19 +60,8 @@ impl Regularizer for SoftOrth {
     }
 
     fn eval(&mut self, t: &Target<'_>, grad: Option<&mut TargetGrad<'_>>, scale: f32, _mode: Mode) -> Result<f64> {
+        check_matrix("soft-orth", t, grad.as_deref())?;
         let wt = &t.weight;
-        let shape_err = |why: String| Error::Shape { tensor: t.name.to_string(), why };
-        if !wt.is_matrix() {
-            return Err(shape_err(format!("soft-orth needs a matrix, got shape {:?}", wt.shape)));
-        }
-        if wt.shape.iter().product::<usize>() != wt.len() {
-            return Err(shape_err(format!("shape {:?} does not match {} values", wt.shape, wt.len())));
-        }
-        if let Some(g) = grad.as_deref()
-            && g.weight.len() != wt.len()
-        {
-            return Err(shape_err(format!("gradient buffer has {} values, the weight {}", g.weight.len(), wt.len())));
-        }
         let w = wt.matrix();
         let n = w.rows;
         if n == 0 {
@@ -88,14 +78,8 @@ impl Regularizer for SoftOrth {
             value += (x as f64) * (x as f64);
         }
         if let Some(g) = grad {
-            let dm = MatRef::from_layout(d, n, n, Layout::RowMajor);
-            let alpha = 4.0 * scale;
-            match wt.layout {
-                // row-major [out, in]: G += α D W
-                Layout::RowMajor => gemm(alpha, dm, w, 1.0, g.weight),
-                // stored [in, out]: Gᵀ += α Wᵀ D (D is symmetric)
-                Layout::Transposed => gemm(alpha, w.t(), dm, 1.0, g.weight),
-            }
+            // G += 4·scale·D W in the storage layout
+            add_sym_times(4.0 * scale, d, w, wt.layout, g.weight);
         }
         Ok(value)
     }
@@ -104,27 +88,11 @@ impl Regularizer for SoftOrth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reglab_core::testing::{gradient_error, rel, transpose, Case};
+    use reglab_core::testing::{self as t, dense, orthogonal, rel, transpose, Case};
+    use reglab_core::Layout;
 
     fn reg() -> SoftOrth {
         SoftOrth::from_spec(&Spec::parse("soft-orth=1").unwrap()).unwrap()
-    }
-
-    /// Row-major `[rows, cols]` f64 copy of the case's matrix.
-    fn dense(c: &Case) -> (usize, usize, Vec<f64>) {
-        let rows = c.shape[0];
-        let cols = c.weight.len() / rows;
-        let m = (0..rows * cols)
-            .map(|ij| {
-                let (r, j) = (ij / cols, ij % cols);
-                match c.layout {
-                    Layout::RowMajor => c.weight[r * cols + j],
-                    Layout::Transposed => c.weight[j * rows + r],
-                }
-            })
-            .map(|x| x as f64)
-            .collect();
-        (rows, cols, m)
     }
 
     /// Naive triple loop: Σ_ij (Σ_k W_ik W_jk − δ_ij)².
@@ -144,41 +112,9 @@ mod tests {
         s
     }
 
-    /// An orthogonal `n×n` matrix: product of two Householder reflections.
-    fn orthogonal(n: usize, seed: u64) -> Vec<f32> {
-        let mut q: Vec<f64> = (0..n * n).map(|ij| if ij / n == ij % n { 1.0 } else { 0.0 }).collect();
-        for s in 0..2 {
-            let h: Vec<f64> = reglab_core::testing::random_vec(n, 1.0, seed + s).iter().map(|&x| x as f64).collect();
-            let hh: f64 = h.iter().map(|x| x * x).sum();
-            // q ← (I − 2hhᵀ/hh) q
-            let hq: Vec<f64> = (0..n).map(|j| (0..n).map(|i| h[i] * q[i * n + j]).sum()).collect();
-            for i in 0..n {
-                for j in 0..n {
-                    q[i * n + j] -= 2.0 * h[i] * hq[j] / hh;
-                }
-            }
-        }
-        q.into_iter().map(|x| x as f32).collect()
-    }
-
-    fn matmul(a: &[f32], b: &[f32], n: usize, k: usize, m: usize) -> Vec<f32> {
-        (0..n * m).map(|ij| (0..k).map(|l| a[(ij / m) * k + l] as f64 * b[l * m + ij % m] as f64).sum::<f64>() as f32).collect()
-    }
-
     #[test]
     fn value_matches_a_naive_triple_loop() {
-        for c in [
-            Case::random("a.weight", &[5, 7], 1),
-            Case::random("b.weight", &[7, 5], 2),
-            Case::random("c.weight", &[1, 9], 3),
-            Case::random("d.weight", &[4, 3, 2, 2], 4),
-        ] {
-            let want = naive(&c);
-            assert!(rel(c.value(&mut reg()), want) < 1e-5, "{}: {} vs {want}", c.name, c.value(&mut reg()));
-            if c.shape.len() == 2 {
-                assert!(rel(c.transposed().value(&mut reg()), want) < 1e-5, "{} transposed", c.name);
-            }
-        }
+        t::check_value(1e-5, |_, _| reg(), |_, c| naive(c));
         // and a hand value: W = [[1, 1], [0, 1]], WWᵀ − I = [[1, 1], [1, 0]], r = 3
         let c = Case { weight: vec![1.0, 1.0, 0.0, 1.0], ..Case::random("e.weight", &[2, 2], 0) };
         assert_eq!(c.value(&mut reg()), 3.0);
@@ -186,40 +122,16 @@ mod tests {
 
     #[test]
     fn gradient_matches_finite_differences() {
-        for c in [
-            Case::random("a.weight", &[3, 5], 5),
-            Case::random("b.weight", &[5, 3], 6),
-            Case::random("a.weight", &[3, 5], 7).transposed(),
-            Case::random("b.weight", &[5, 3], 8).transposed(),
-            Case::random("conv.weight", &[4, 3, 2, 2], 9),
-        ] {
-            let e = gradient_error(&mut reg(), &c, 1e-2);
-            assert!(e < 1e-3, "{} {:?}: {e}", c.name, c.layout);
-        }
+        t::check_gradient(1e-2, 1e-3, |_, _| reg());
     }
 
     #[test]
     fn gradient_is_added_scaled_in_the_storage_layout() {
-        let c = Case::random("fc.weight", &[3, 4], 10);
-        let (rows, cols, m) = dense(&c);
         // independent: 4 (WWᵀ − I) W in f64
-        let gram = |i: usize, j: usize| (0..cols).map(|k| m[i * cols + k] * m[j * cols + k]).sum::<f64>() - if i == j { 1.0 } else { 0.0 };
-        let want = |i: usize, k: usize| 4.0 * (0..rows).map(|j| gram(i, j) * m[j * cols + k]).sum::<f64>();
-        for case in [c.clone(), c.transposed()] {
-            let mut gw = vec![1.0f32; case.weight.len()];
-            let mut g = TargetGrad { weight: &mut gw, bias: None };
-            reg().eval(&case.target(), Some(&mut g), 0.25, Mode::Step).unwrap();
-            for i in 0..rows {
-                for k in 0..cols {
-                    let idx = match case.layout {
-                        Layout::RowMajor => i * cols + k,
-                        Layout::Transposed => k * rows + i,
-                    };
-                    let w = 1.0 + 0.25 * want(i, k);
-                    assert!((gw[idx] as f64 - w).abs() < 1e-5, "{:?} ({i},{k}): {} vs {w}", case.layout, gw[idx]);
-                }
-            }
-        }
+        t::check_added_scaled(1e-5, reg, |rows, cols, m| {
+            let gram = |i: usize, j: usize| (0..cols).map(|k| m[i * cols + k] * m[j * cols + k]).sum::<f64>() - if i == j { 1.0 } else { 0.0 };
+            (0..rows * cols).map(|ik| 4.0 * (0..rows).map(|j| gram(ik / cols, j) * m[j * cols + ik % cols]).sum::<f64>()).collect()
+        });
     }
 
     #[test]
@@ -249,19 +161,7 @@ mod tests {
 
     #[test]
     fn invariant_under_orthogonal_maps_on_either_side() {
-        let c = Case::random("fc.weight", &[4, 6], 13);
-        let base = c.value(&mut reg());
-        let q = orthogonal(4, 14);
-        let qw = Case { weight: matmul(&q, &c.weight, 4, 4, 6), ..c.clone() };
-        assert!(rel(qw.value(&mut reg()), base) < 1e-5);
-        let p = orthogonal(6, 15);
-        let wp = Case { weight: matmul(&c.weight, &p, 4, 6, 6), ..c.clone() };
-        assert!(rel(wp.value(&mut reg()), base) < 1e-5);
-        // while a non-orthogonal map changes it (the checks above can fail)
-        let mut a = q.clone();
-        a[..4].iter_mut().for_each(|x| *x *= 1.5);
-        let aw = Case { weight: matmul(&a, &c.weight, 4, 4, 6), ..c.clone() };
-        assert!(rel(aw.value(&mut reg()), base) > 1e-2);
+        t::check_orthogonal_invariance(&mut reg());
     }
 
     #[test]
@@ -277,51 +177,22 @@ mod tests {
 
     #[test]
     fn bad_input_is_an_error_not_a_panic() {
-        let mut r = reg();
-        let v = Case::random("norm.weight", &[5], 17);
-        assert!(matches!(r.eval(&v.target(), None, 1.0, Mode::Step), Err(Error::Shape { .. })));
-        let c = Case::random("fc.weight", &[3, 4], 18);
-        let mut gw = vec![0.0; 11];
-        let mut g = TargetGrad { weight: &mut gw, bias: None };
-        assert!(matches!(r.eval(&c.target(), Some(&mut g), 1.0, Mode::Step), Err(Error::Shape { .. })));
-        assert!(!r.accepts(&v.target().weight));
-        assert!(r.accepts(&c.target().weight));
+        t::check_bad_matrix_input(&mut reg());
         assert!(SoftOrth::from_spec(&Spec::parse("soft-orth=1:k=2").unwrap()).is_err());
     }
 
     #[test]
     fn scratch_is_reused_across_shapes() {
         // a big then a small tensor through the same instance give the fresh-instance values
-        let mut r = reg();
-        let big = Case::random("a.weight", &[9, 4], 19);
+        t::check_scratch_reuse(reg);
         let small = Case::random("b.weight", &[3, 4], 20);
-        big.value(&mut r);
-        assert_eq!(small.value(&mut r), small.value(&mut reg()));
-        assert!(rel(small.value(&mut r), naive(&small)) < 1e-5);
+        assert!(rel(small.value(&mut reg()), naive(&small)) < 1e-5);
     }
 
     /// `cargo test --release -p reglab-regularizers -- --ignored --nocapture soft_orth_timing`
     #[test]
     #[ignore]
     fn soft_orth_timing() {
-        let mut c = Case::random("layers.0.weight", &[400, 784], 21).transposed();
-        c.weight = reglab_core::testing::random_vec(c.weight.len(), 0.05, 22);
-        let mut gw = vec![0.0f32; c.weight.len()];
-        let mut r = reg();
-        let mut once = |r: &mut SoftOrth| {
-            let mut g = TargetGrad { weight: &mut gw, bias: None };
-            r.eval(&c.target(), Some(&mut g), 1e-4, Mode::Step).unwrap()
-        };
-        for _ in 0..3 {
-            once(&mut r);
-        }
-        let n = 50;
-        let t0 = std::time::Instant::now();
-        let mut acc = 0.0;
-        for _ in 0..n {
-            acc += once(&mut r);
-        }
-        let dt = t0.elapsed().as_secs_f64() / n as f64;
-        println!("soft-orth, 400x784 (transposed), value + gradient: {:.2} ms per call (sum {acc:.3})", dt * 1e3);
+        t::time_eval(&mut reg(), "soft-orth", 10);
     }
 }
