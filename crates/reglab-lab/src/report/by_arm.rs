@@ -6,7 +6,7 @@
 //! each in its own colour, named in the legend. The y axis spans the data (it does not start at
 //! zero), which is why the values are markers, not bars.
 
-use super::plot::{arm_color, ensure_font, font, temp_sibling};
+use super::plot::{arm_color, ensure_font, font, write_png_svg};
 use crate::results::{Row, summarize};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -30,26 +30,7 @@ pub fn plot_by_arm(
     ensure_font()?;
     let data: Vec<Vec<Option<(f64, f64, usize)>>> =
         arms.iter().map(|a| metrics.iter().map(|(m, _)| last(rows, a, m)).collect()).collect();
-    let tmp_png = temp_sibling(png, "png");
-    {
-        let root = BitMapBackend::new(&tmp_png, (super::plot::PLOT_WIDTH, super::plot::PLOT_HEIGHT)).into_drawing_area();
-        let drawn = draw(&root, arms, metrics, &data, title, y_label).and_then(|()| root.present().map_err(|e| e.to_string()));
-        if let Err(e) = drawn {
-            let _ = std::fs::remove_file(&tmp_png);
-            return Err(format!("{}: {e}", png.display()));
-        }
-    }
-    std::fs::rename(&tmp_png, png).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp_png);
-        format!("{}: {e}", png.display())
-    })?;
-    let mut text = String::new();
-    {
-        let root = SVGBackend::with_string(&mut text, (super::plot::PLOT_WIDTH, super::plot::PLOT_HEIGHT)).into_drawing_area();
-        draw(&root, arms, metrics, &data, title, y_label)?;
-        root.present().map_err(|e| e.to_string())?;
-    }
-    reglab_train::tensorfile::write_atomic(svg, text.as_bytes()).map_err(|e| format!("{}: {e}", svg.display()))
+    write_png_svg(png, svg, |r| draw(r, arms, metrics, &data, title, y_label), |r| draw(r, arms, metrics, &data, title, y_label))
 }
 
 #[allow(clippy::type_complexity)]
@@ -163,26 +144,8 @@ pub fn plot_curves(
         })
         .collect();
     let refv = reference.and_then(|r| last(rows, r, metric)).map(|(m, _, _)| (reference.unwrap_or("").to_string(), m));
-    let tmp_png = temp_sibling(png, "png");
-    {
-        let root = BitMapBackend::new(&tmp_png, (super::plot::PLOT_WIDTH, super::plot::PLOT_HEIGHT)).into_drawing_area();
-        let drawn = draw_curves(&root, &series, refv.as_ref(), title, x_label, y_label).and_then(|()| root.present().map_err(|e| e.to_string()));
-        if let Err(e) = drawn {
-            let _ = std::fs::remove_file(&tmp_png);
-            return Err(format!("{}: {e}", png.display()));
-        }
-    }
-    std::fs::rename(&tmp_png, png).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp_png);
-        format!("{}: {e}", png.display())
-    })?;
-    let mut text = String::new();
-    {
-        let root = SVGBackend::with_string(&mut text, (super::plot::PLOT_WIDTH, super::plot::PLOT_HEIGHT)).into_drawing_area();
-        draw_curves(&root, &series, refv.as_ref(), title, x_label, y_label)?;
-        root.present().map_err(|e| e.to_string())?;
-    }
-    reglab_train::tensorfile::write_atomic(svg, text.as_bytes()).map_err(|e| format!("{}: {e}", svg.display()))
+    let r = refv.as_ref();
+    write_png_svg(png, svg, |a| draw_curves(a, &series, r, title, x_label, y_label), |a| draw_curves(a, &series, r, title, x_label, y_label))
 }
 
 #[allow(clippy::type_complexity)]
