@@ -182,11 +182,15 @@ pub struct Common {
     /// `λ_t = min(λ·F^⌊t/every⌋, Λ)` (`F > 0`, `every ≥ 1`, default 1; `Λ ≥ λ`, default none). For a
     /// growth once per epoch, `every` is the number of optimizer steps per epoch.
     pub schedule: crate::schedule::Schedule,
+    /// `until=STEPS`: the term acts on optimizer steps `0 .. STEPS` only (λ_t = 0 from step
+    /// `STEPS` on, whatever the schedule), e.g. a sparsifying penalty stopped where pruning
+    /// takes over.
+    pub until: Option<u64>,
 }
 
 impl Common {
     /// Keys consumed by the core.
-    pub const KEYS: &'static [&'static str] = &["select", "schedule", "warmup", "factor", "every", "max"];
+    pub const KEYS: &'static [&'static str] = &["select", "schedule", "warmup", "factor", "every", "max", "until"];
 
     fn from_spec(spec: &Spec) -> Result<Self> {
         let select = spec.options.get("select").cloned();
@@ -224,7 +228,14 @@ impl Common {
                 return Err(spec.err(format!("option `schedule={other}`: expected constant, warmup, cosine or exp")));
             }
         };
-        Ok(Self { select, schedule })
+        let until = match spec.options.get("until") {
+            None => None,
+            Some(v) => match v.parse::<u64>() {
+                Ok(u) if u >= 1 => Some(u),
+                _ => return Err(spec.err(format!("option `until={v}`: expected a number of steps ≥ 1"))),
+            },
+        };
+        Ok(Self { select, schedule, until })
     }
 
     /// `schedule=exp`: `factor` (required, finite, > 0), `every` (≥ 1, default 1), `max`

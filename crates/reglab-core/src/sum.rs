@@ -18,6 +18,8 @@ pub struct Term {
     pub selection: Option<Selection>,
     /// Strength schedule.
     pub schedule: Schedule,
+    /// The term acts on steps before this one only (`until=STEPS`).
+    pub until: Option<u64>,
 }
 
 impl Term {
@@ -28,11 +30,14 @@ impl Term {
             Some(p) => Some(Selection::pattern(p).map_err(|why| Error::Spec { spec: spec.raw().into(), why })?),
             None => reg.default_selection(),
         };
-        Ok(Self { spec, reg, selection, schedule: common.schedule })
+        Ok(Self { spec, reg, selection, schedule: common.schedule, until: common.until })
     }
 
-    /// λ_t.
+    /// λ_t (0 from step `until` on).
     pub fn strength(&self, step: u64, total: u64) -> f64 {
+        if self.until.is_some_and(|u| step >= u) {
+            return 0.0;
+        }
         self.spec.strength * self.schedule.factor(step, total)
     }
 }
@@ -270,6 +275,43 @@ mod tests {
             } else {
                 assert!(prepared.is_empty());
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod until_tests {
+    use super::*;
+
+    fn term(spec: &str) -> Term {
+        let spec = Spec::parse(spec).unwrap();
+        struct Zero;
+        impl Regularizer for Zero {
+            fn name(&self) -> &'static str {
+                "zero"
+            }
+            fn eval(&mut self, _t: &Target<'_>, _g: Option<&mut TargetGrad<'_>>, _s: f32, _m: Mode) -> Result<f64> {
+                Ok(0.0)
+            }
+        }
+        Term::new(spec, Box::new(Zero)).unwrap()
+    }
+
+    #[test]
+    fn until_stops_the_term_at_that_step_whatever_the_schedule() {
+        let t = term("zero=0.5:until=10");
+        assert_eq!(t.strength(0, 100), 0.5);
+        assert_eq!(t.strength(9, 100), 0.5);
+        assert_eq!(t.strength(10, 100), 0.0);
+        assert_eq!(t.strength(99, 100), 0.0);
+        let w = term("zero=2:warmup=4:until=6");
+        assert_eq!(w.strength(1, 100), 1.0);
+        assert_eq!(w.strength(5, 100), 2.0);
+        assert_eq!(w.strength(6, 100), 0.0);
+        assert_eq!(term("zero=1").strength(1_000_000, 10), 1.0);
+        for bad in ["zero=1:until=0", "zero=1:until=-3", "zero=1:until=x"] {
+            let e = Spec::parse(bad).unwrap().common().unwrap_err().to_string();
+            assert!(e.contains("until"), "{bad}: {e}");
         }
     }
 }

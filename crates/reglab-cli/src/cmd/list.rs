@@ -30,7 +30,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         }
         println!("{:w$}  {:f$}  {}", "", "", e.paper, w = w, f = f);
     }
-    println!("\nSpec syntax: NAME=λ[:key=value,...]; every regularizer also takes select=PATTERN, schedule=constant|warmup|cosine, warmup=STEPS.");
+    println!("\nSpec syntax: NAME=λ[:key=value,...]; every regularizer also takes select=PATTERN, schedule=constant|warmup|cosine, warmup=STEPS, schedule=exp:factor=F[:every=STEPS][:max=L], until=STEPS.");
     println!("\nReparameterizations (--reparam SPEC, or reparam = \"SPEC\" in experiment files):");
     let r = reglab_train::reparam::CATALOG.iter().map(|c| c.0.len()).max().unwrap_or(4);
     for (spec, formula, paper) in reglab_train::reparam::CATALOG {
