@@ -611,3 +611,18 @@ fn bad_lasso_path_files_are_input_errors_and_write_nothing() {
         assert!(!out.exists(), "{extra:?}");
     }
 }
+
+#[test]
+fn a_device_the_build_cannot_use_is_an_input_error_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = write(dir.path(), "e.toml", &experiment(1, 1));
+    let out = dir.path().join("out");
+    let o = run(&exp, &out, &["--device", "tpu"]);
+    assert_input_error(&o, &["tpu"]);
+    assert!(!out.exists());
+    if !cfg!(feature = "gpu") {
+        let o = run(&exp, &out, &["--device", "gpu"]);
+        assert_input_error(&o, &["gpu"]);
+        assert!(!out.exists(), "nothing written");
+    }
+}

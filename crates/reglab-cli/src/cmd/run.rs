@@ -30,6 +30,9 @@ pub struct Args {
     /// Continue the run in OUT from its checkpoints.
     #[arg(long)]
     resume: bool,
+    /// cpu | gpu (gpu needs a build with `--features gpu`; training experiments only).
+    #[arg(long, default_value = "cpu")]
+    device: String,
     /// No progress bars.
     #[arg(long, short)]
     quiet: bool,
@@ -92,7 +95,8 @@ pub fn run(a: Args) -> Result<(), Failure> {
             }
         }
     };
-    let opts = RunOptions { out: out.clone(), jobs: a.jobs, resume: a.resume };
+    let device: reglab_train::device::DeviceKind = a.device.parse().map_err(Failure::input)?;
+    let opts = RunOptions { out: out.clone(), jobs: a.jobs, resume: a.resume, device };
     let r = experiment::run(&exp, &opts, &on_event);
     overall.finish_and_clear();
     let results = r.map_err(|e| match e {

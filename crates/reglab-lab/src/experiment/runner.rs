@@ -27,6 +27,9 @@ pub struct RunOptions {
     pub jobs: usize,
     /// Continue the run in `out` from its checkpoints.
     pub resume: bool,
+    /// Where the networks train (`Gpu` needs a build with the `gpu` feature). The probes and
+    /// regularizers run on the host either way.
+    pub device: reglab_train::device::DeviceKind,
 }
 
 /// What the runner reports as it goes.
@@ -220,6 +223,7 @@ fn binarized_accuracy(trainer: &Trainer, weights: &[NamedTensor], task: &Split) 
 struct Shared<'a> {
     exp: &'a Experiment,
     out: &'a Path,
+    device: reglab_train::device::DeviceKind,
     rows: Mutex<Vec<Row>>,
     failed: AtomicBool,
 }
@@ -248,7 +252,7 @@ fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &
     let cfg = exp.train_config(arm, seed)?;
     let steps_per_task = base.train.len().div_ceil(cfg.batch) * cfg.epochs;
     let total = (steps_per_task * exp.stream.tasks) as u64;
-    let device = reglab_train::device::autodiff_device(reglab_train::device::DeviceKind::Cpu)?;
+    let device = reglab_train::device::autodiff_device(sh.device)?;
     let mut trainer = Trainer::new(&cfg, &base.train.example_shape, base.train.classes, &device, None, total).map_err(|e| e.to_string())?;
     let init = trainer.reg.anchor_pytorch();
     let path = ckpt_path(sh.out, &arm.name, seed);
@@ -301,7 +305,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions, events: &(dyn Fn(Event) + Sync))
     let base = load_split(exp)?;
     let kind = exp.stream_kind().map_err(RunError::Input)?;
     // Shapes are checked by building one model (cheap) before anything is written.
-    let device = reglab_train::device::autodiff_device(reglab_train::device::DeviceKind::Cpu).map_err(RunError::Input)?;
+    let device = reglab_train::device::autodiff_device(opts.device).map_err(RunError::Input)?;
     for arm in &exp.arms {
         let cfg = exp.train_config(arm, exp.seeds[0]).map_err(RunError::Input)?;
         Trainer::new(&cfg, &base.train.example_shape, base.train.classes, &device, None, 1).map_err(|e| RunError::Input(e.to_string()))?;
@@ -326,7 +330,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions, events: &(dyn Fn(Event) + Sync))
 
     let stream = Stream::new(kind, base.clone());
     let n_jobs = exp.arms.len() * exp.seeds.len();
-    let sh = Shared { exp, out, rows: Mutex::new(Vec::new()), failed: AtomicBool::new(false) };
+    let sh = Shared { exp, out, device: opts.device, rows: Mutex::new(Vec::new()), failed: AtomicBool::new(false) };
     let next = AtomicUsize::new(0);
     let seconds: Mutex<Vec<(usize, f64)>> = Mutex::new(Vec::new());
     let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
