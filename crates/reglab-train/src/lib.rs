@@ -11,4 +11,6 @@ pub mod prune;
 pub mod reparam;
 pub mod step;
 pub mod tensorfile;
+#[cfg(test)]
+mod test_data;
 pub mod trainer;

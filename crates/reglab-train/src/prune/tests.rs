@@ -5,6 +5,7 @@
 use super::magnitude::{cubic_sparsity, magnitude_masks};
 use super::random::{kept_counts, layer_densities, random_masks};
 use super::*;
+use crate::test_data::{blob_trainer as trainer, blobs};
 use crate::model::ModelSpec;
 use crate::optim::OptimSpec;
 use crate::trainer::{Checkpoint, TrainConfig, Trainer};
@@ -245,21 +246,6 @@ fn random_masks_are_spread_over_the_layer() {
 
 // ---- bound to a model and a trainer ----
 
-/// Three Gaussian classes in 8 dimensions.
-fn blobs(n: usize, seed: u64) -> Dataset {
-    let x = random_vec(n * 8, 0.3, seed);
-    let mut features = Vec::with_capacity(n * 8);
-    let mut labels = Vec::with_capacity(n);
-    for i in 0..n {
-        let c = (i % 3) as u8;
-        for j in 0..8 {
-            features.push(if j % 3 == c as usize { 0.8 } else { 0.1 } + x[i * 8 + j]);
-        }
-        labels.push(c);
-    }
-    Dataset { name: "blobs".into(), example_shape: vec![8], features, labels, classes: 3 }
-}
-
 fn cfg(prune: &str, optim: OptimSpec) -> TrainConfig {
     TrainConfig {
         model: "mlp:16,16".parse::<ModelSpec>().unwrap(),
@@ -272,11 +258,6 @@ fn cfg(prune: &str, optim: OptimSpec) -> TrainConfig {
         reparam: None,
         prune: Some(prune.parse().unwrap()),
     }
-}
-
-fn trainer(c: &TrainConfig) -> Trainer {
-    let dev = burn::tensor::Device::flex().autodiff();
-    Trainer::new(c, &[8], 3, &dev, None, 1000).unwrap()
 }
 
 /// Zeros among the layer weights of a checkpoint, per layer.

@@ -3,11 +3,11 @@
 //! [`crate::trainer::Trainer`].
 
 use super::*;
+use crate::test_data::{blob_trainer as trainer, blobs};
 use crate::model::ModelSpec;
 use crate::optim::OptimSpec;
-use crate::trainer::{TrainConfig, Trainer};
+use crate::trainer::TrainConfig;
 use reglab_core::testing::random_vec;
-use reglab_core::Dataset;
 
 fn shapes() -> Vec<Shape2> {
     vec![
@@ -220,21 +220,6 @@ fn lawn_projects_then_keeps_the_frozen_norm() {
     assert!(r2.load_state(&[]).is_err());
 }
 
-/// Three Gaussian classes in 8 dimensions.
-fn blobs(n: usize, seed: u64) -> Dataset {
-    let x = random_vec(n * 8, 0.3, seed);
-    let mut features = Vec::with_capacity(n * 8);
-    let mut labels = Vec::with_capacity(n);
-    for i in 0..n {
-        let c = (i % 3) as u8;
-        for j in 0..8 {
-            features.push(if j % 3 == c as usize { 0.8 } else { 0.1 } + x[i * 8 + j]);
-        }
-        labels.push(c);
-    }
-    Dataset { name: "blobs".into(), example_shape: vec![8], features, labels, classes: 3 }
-}
-
 fn cfg(reparam: &str, optim: OptimSpec) -> TrainConfig {
     TrainConfig {
         model: "mlp:16,16".parse::<ModelSpec>().unwrap(),
@@ -247,11 +232,6 @@ fn cfg(reparam: &str, optim: OptimSpec) -> TrainConfig {
         reparam: Some(reparam.parse().unwrap()),
         prune: None,
     }
-}
-
-fn trainer(c: &TrainConfig) -> Trainer {
-    let dev = burn::tensor::Device::flex().autodiff();
-    Trainer::new(c, &[8], 3, &dev, None, 1000).unwrap()
 }
 
 #[test]

@@ -1,22 +1,7 @@
 //! Training-loop tests on small synthetic problems (the real-data runs are in the CLI tests).
 
 use super::*;
-
-/// Two Gaussian blobs per class in 8 dimensions: linearly separable, quick to learn.
-fn blobs(n: usize, seed: u64) -> Dataset {
-    let x = reglab_core::testing::random_vec(n * 8, 0.3, seed);
-    let mut features = Vec::with_capacity(n * 8);
-    let mut labels = Vec::with_capacity(n);
-    for i in 0..n {
-        let c = (i % 3) as u8;
-        for j in 0..8 {
-            let centre = if j % 3 == c as usize { 0.8 } else { 0.1 };
-            features.push(centre + x[i * 8 + j]);
-        }
-        labels.push(c);
-    }
-    Dataset { name: "blobs".into(), example_shape: vec![8], features, labels, classes: 3 }
-}
+use crate::test_data::blobs;
 
 fn cfg(regs: &[&str]) -> TrainConfig {
     TrainConfig {
