@@ -53,11 +53,13 @@ impl SpectralNorm {
     }
 }
 
-fn normalize(x: &mut [f64]) {
+/// Scale `x` to unit norm (a zero vector stays zero); returns the norm it had.
+fn normalize(x: &mut [f64]) -> f64 {
     let n = x.iter().map(|a| a * a).sum::<f64>().sqrt();
     if n > 0.0 {
         x.iter_mut().for_each(|a| *a /= n);
     }
+    n
 }
 
 impl Rule for SpectralNorm {
@@ -80,16 +82,16 @@ impl Rule for SpectralNorm {
         let mut u = vec![0.0f64; s.rows];
         let iterations = if self.warm[layer] { 1 } else { WARM_START_ITERATIONS };
         self.warm[layer] = true;
+        // σ = uᵀ P v with v = Pᵀu/‖Pᵀu‖ is ‖Pᵀu‖ itself: no extra pass over P
+        let mut sigma = 0.0f64;
         for _ in 0..iterations {
             u.iter_mut().for_each(|x| *x = 0.0);
             s.each(|i, j, x| u[i] += p[x] as f64 * v[j]);
             normalize(&mut u);
             v.iter_mut().for_each(|x| *x = 0.0);
             s.each(|i, j, x| v[j] += p[x] as f64 * u[i]);
-            normalize(&mut v);
+            sigma = normalize(&mut v);
         }
-        let mut sigma = 0.0f64;
-        s.each(|i, j, x| sigma += u[i] * p[x] as f64 * v[j]);
         let sigma = if sigma > 0.0 { sigma } else { 1.0 };
         self.u[layer] = u.iter().map(|&x| x as f32).collect();
         self.v[layer] = v.iter().map(|&x| x as f32).collect();
