@@ -257,7 +257,11 @@ impl Trainer {
         order.shuffle(&mut rng);
         let steps = self.steps_per_epoch(data.len());
         if let Some(p) = self.prune.as_mut() {
+            let v = p.version();
             p.start_of_epoch(&mut self.net, data, epoch).map_err(TrainError::Other)?;
+            if p.version() != v {
+                self.mask_optimizer_state()?;
+            }
         }
         if let Some(rp) = self.reparam.as_mut() {
             // the data-dependent initialisation runs once, on the first 500 examples of the
@@ -286,9 +290,22 @@ impl Trainer {
             progress(Progress::Step { epoch, step: s + 1, loss: lv });
         }
         if let Some(p) = self.prune.as_mut() {
+            let v = p.version();
             p.end_of_epoch(&mut self.net, epoch, data).map_err(TrainError::Other)?;
+            if p.version() != v {
+                self.mask_optimizer_state()?;
+            }
         }
         Ok((loss_sum / seen.max(1) as f64, correct as f64 / seen.max(1) as f64))
+    }
+
+    /// Zero the optimizer state of the pruned entries (after the masks changed; see
+    /// [`crate::prune::optim_state`]).
+    fn mask_optimizer_state(&mut self) -> Result<(), TrainError> {
+        let Some(p) = &self.prune else { return Ok(()) };
+        let optim = std::mem::replace(&mut self.optim, self.cfg.optim.init());
+        self.optim = crate::prune::optim_state::mask_optimizer_state(optim, &p.param_masks(&self.net)).map_err(TrainError::Other)?;
+        Ok(())
     }
 
     /// One regularized optimizer step on the mini-batch `(x, y)`: forward, cross-entropy,

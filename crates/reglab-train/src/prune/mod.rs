@@ -36,12 +36,12 @@
 //!
 //! With a mask that exists from the start (random masks) the optimizer never sees a non-zero
 //! gradient at a pruned entry, so Adam's moments (and SGD's momentum) of those entries stay
-//! exactly 0 and the weights never move. A mask made during training (magnitude) finds moments
-//! that are not 0: burn keeps the optimizer's state private, so reglab cannot zero them. They
-//! decay (β₁ = 0.9 per step for Adam's first moment) and still push the pruned weights a little
-//! each step; step 2 puts those weights back to 0 after every step, so they are 0 whenever the
-//! model is evaluated, probed or saved, but the optimizer state is not that of a network trained
-//! from a mask from the start.
+//! exactly 0 and the weights never move. A mask made during training (magnitude, `fish` with
+//! `at=E`) finds that state non-zero: when the masks change, the trainer multiplies the
+//! optimizer's per-entry state of the masked parameters by the masks
+//! ([`optim_state::mask_optimizer_state`]), so the pruned entries' moments are exactly 0 from
+//! then on, as if the network had been sparse from the start. (Adam is elementwise, so this
+//! changes no kept weight; it makes the saved optimizer state that of the sparse network.)
 //!
 //! Masks go into checkpoints as `prune/<layer>.mask` (f32 0/1, PyTorch layout) beside the
 //! regularizers' state, so a resumed run continues bit for bit. Cost per step: one elementwise
@@ -54,6 +54,7 @@
 
 pub mod fish;
 pub mod magnitude;
+pub mod optim_state;
 pub mod random;
 
 use crate::model::{LayerInfo, LayerKind, LayerMut, Net};
@@ -391,6 +392,9 @@ pub struct Masks {
     seed: u64,
     /// `fish`: the indices of the training examples of the Fisher estimate, once made.
     fish_samples: Option<Vec<usize>>,
+    /// How many times the masks were made or changed (the trainer masks the optimizer state
+    /// when this moves; see [`optim_state`]).
+    version: u64,
 }
 
 /// A 0/1 mask tensor of a linear (`[in, out]`) or conv (`[out, in, kh, kw]`) weight.
@@ -428,6 +432,7 @@ impl Masks {
             bias_frozen: vec![None; n],
             seed,
             fish_samples: None,
+            version: 0,
         };
         match spec.method {
             Method::Random { density } => {
@@ -448,6 +453,27 @@ impl Masks {
             Method::Magnitude { .. } => {}
         }
         Ok(m)
+    }
+
+    /// A number that changes whenever the masks are made or changed.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The weight and bias masks with their parameters' ids, in burn's layout, for
+    /// [`optim_state::mask_optimizer_state`].
+    pub fn param_masks<'a>(&'a self, net: &Net) -> Vec<optim_state::ParamMask<'a>> {
+        let mut out = Vec::new();
+        for i in 0..self.layers.len() {
+            let (wid, bid) = net.param_ids(i);
+            if let Some(m) = &self.masks[i] {
+                out.push(optim_state::ParamMask { id: wid.val(), mask: m });
+            }
+            if let (Some(m), Some(bid)) = (&self.bias_masks[i], bid) {
+                out.push(optim_state::ParamMask { id: bid.val(), mask: m });
+            }
+        }
+        out
     }
 
     /// The spec.
@@ -527,6 +553,7 @@ impl Masks {
     /// Rebuild the mask tensors after the masks changed (and, when freezing, the frozen values
     /// from the current parameters), then apply them.
     fn masks_changed(&mut self, net: &mut Net) -> Result<(), String> {
+        self.version += 1;
         let dev = net.devices().into_iter().next().ok_or("the model has no device")?.inner();
         let freeze = self.freezes();
         for i in 0..self.layers.len() {

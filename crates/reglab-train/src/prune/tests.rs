@@ -1106,3 +1106,73 @@ fn fish_zero_mode_prunes_exactly_the_entries_outside_the_fisher_mask() {
     // the biases are not pruned
     assert!(model.iter().filter(|w| w.shape.len() == 1).all(|b| b.data.iter().any(|&x| x != 0.0)));
 }
+
+/// The optimizer's per-entry state tensors of `id` with `n` entries, from its serialized form.
+fn state_tensors(optim: &[u8], id: u64, n: usize) -> Vec<(String, Vec<f32>)> {
+    let reader = burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(optim.to_vec())).unwrap();
+    let mut out = Vec::new();
+    for t in reader.into_tensors().unwrap() {
+        let (name, dtype, shape, pid, bytes) = t.into_parts().unwrap();
+        if pid == Some(id) && shape.iter().product::<usize>() == n {
+            out.push((name, TensorData::from_bytes(bytes, shape, dtype).try_into_vec::<f32>().unwrap()));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_optimizer_state_of_pruned_entries_is_exactly_zero() {
+    let train = blobs(240, 1);
+    for (optim, fields) in [(OptimSpec::Adam, 2), (OptimSpec::Adamw { weight_decay: 0.1 }, 2), (OptimSpec::Sgd { momentum: 0.9 }, 1)] {
+        for p in ["magnitude:sparsity=0.8:at=1", "magnitude:sparsity=0.8:schedule=gradual:start=0:end=2", "fish:keep=0.3:at=1:zero=true"] {
+            let mut t = trainer(&cfg(p, optim.clone()));
+            for e in 1..=3 {
+                t.train_epoch(&train, e, &mut |_| {}).unwrap();
+                let ck = t.checkpoint().unwrap();
+                let masks = t.prune.as_ref().unwrap().param_masks(&t.net);
+                assert!(masks.len() >= 3, "{p}: {} masks", masks.len());
+                for m in &masks {
+                    let state = state_tensors(&ck.optim, m.id, m.mask.len());
+                    assert_eq!(state.len(), fields, "{p} {optim:?}: state tensors of a masked parameter");
+                    for (name, v) in &state {
+                        let pruned_nonzero = v.iter().zip(m.mask).filter(|(x, k)| **k == 0.0 && x.to_bits() != 0).count();
+                        assert_eq!(pruned_nonzero, 0, "{p} {optim:?} epoch {e}: `{name}` of pruned entries");
+                        let kept_nonzero = v.iter().zip(m.mask).filter(|(x, k)| **k == 1.0 && **x != 0.0).count();
+                        assert!(kept_nonzero > 0, "{p} {optim:?} epoch {e}: `{name}` of the kept entries is all 0");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn masking_the_optimizer_state_leaves_unmasked_parameters_and_the_step_count_alone() {
+    // Adam state after a dense epoch, then masked with a mask over one weight only: the other
+    // parameters' state and the scalar state come back bit for bit, the masked one's kept
+    // entries too, its pruned entries are +0.
+    let train = blobs(240, 1);
+    let c = TrainConfig { prune: None, ..cfg("magnitude:sparsity=0.5:at=1", OptimSpec::Adam) };
+    let mut t = trainer(&c);
+    t.train_epoch(&train, 1, &mut |_| {}).unwrap();
+    let before = t.checkpoint().unwrap();
+    let (wid, bid) = t.net.param_ids(0);
+    let n = before.model[0].data.len();
+    let mask: Vec<f32> = (0..n).map(|i| (i % 3 != 0) as u8 as f32).collect();
+    let optim = c.optim.init().from_bytes(burn::tensor::Bytes::from_bytes_vec(before.optim.clone())).unwrap();
+    let masked = optim_state::mask_optimizer_state(optim, &[optim_state::ParamMask { id: wid.val(), mask: &mask }]).unwrap();
+    let after = Checkpoint { optim: masked.into_bytes().unwrap().to_vec(), ..before.clone() };
+    let r = |b: &[u8]| burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(b.to_vec())).unwrap();
+    assert_eq!(r(&before.optim).scalars(), r(&after.optim).scalars(), "scalar state (step counts)");
+    let bid = bid.unwrap().val();
+    let nb = before.model[1].data.len();
+    assert_eq!(state_tensors(&before.optim, bid, nb), state_tensors(&after.optim, bid, nb), "another parameter's state");
+    let (sb, sa) = (state_tensors(&before.optim, wid.val(), n), state_tensors(&after.optim, wid.val(), n));
+    assert_eq!(sb.len(), 2);
+    for ((name, b), (_, a)) in sb.iter().zip(&sa) {
+        for (i, (x, y)) in b.iter().zip(a).enumerate() {
+            let want = if mask[i] == 1.0 { *x } else { 0.0 };
+            assert_eq!(y.to_bits(), want.to_bits(), "`{name}`[{i}]");
+        }
+    }
+}
