@@ -26,6 +26,8 @@ enum Command {
     Train(cmd::train::Args),
     /// Run an experiment file: arms × seeds through a task stream, with results, plots and a report.
     Run(cmd::run::Args),
+    /// Rebuild an experiment's results and report from the results of runs that each did part of it.
+    Report(cmd::report::Args),
     /// Evaluate regularizers (and their gradients) on the tensors of a safetensors file.
     Penalty(cmd::penalty::Args),
     /// Health probes of every tensor of a checkpoint: spectrum, effective rank, orthogonality gap, sparsity, norms.
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
         Command::Train(a) => cmd::train::run(a),
         Command::Penalty(a) => cmd::penalty::run(a),
         Command::Run(a) => cmd::run::run(a),
+        Command::Report(a) => cmd::report::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::List(a) => cmd::list::run(a),
     };

@@ -626,3 +626,48 @@ fn a_device_the_build_cannot_use_is_an_input_error_and_writes_nothing() {
         assert!(!out.exists(), "nothing written");
     }
 }
+
+#[test]
+fn a_report_merged_from_runs_of_parts_equals_the_full_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let full_text = experiment(2, 1);
+    let full = write(dir.path(), "tiny.toml", &full_text);
+    // the same experiment split by arm: each part holds one arm
+    let split = full_text.find("[[arm]]\nname = \"spectral\"").unwrap();
+    let none = write(dir.path(), "none.toml", &full_text[..split]);
+    let spectral = write(dir.path(), "spectral.toml", &format!("{}{}", &full_text[..full_text.find("[[arm]]").unwrap()], &full_text[split..]));
+    let (a, b, c, m) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"), dir.path().join("m"));
+    for (exp, out) in [(&full, &c), (&none, &a), (&spectral, &b)] {
+        assert_ok(&run(exp, out, &[]));
+    }
+    let report = |from: &[&Path], out: &Path| {
+        let mut cmd = reglab();
+        cmd.arg("report").arg(&full).arg("--out").arg(out);
+        for f in from {
+            cmd.arg("--from").arg(f);
+        }
+        cmd.output().unwrap()
+    };
+    // a run directory and a results.csv: the merged files equal the full run's, byte for byte
+    let o = report(&[&a, &b.join("results.csv")], &m);
+    assert_ok(&o);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("8 rows of 4 jobs from 2 runs"), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(read(&m.join("results.csv")), read(&c.join("results.csv")));
+    assert_eq!(read(&m.join("results.json")), read(&c.join("results.json")));
+    assert!(m.join("report.html").exists() && m.join("plots/test_accuracy.png").exists());
+    // one part only: the missing jobs are listed
+    let o = report(&[&a], &dir.path().join("m1"));
+    assert_ok(&o);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no rows for 2 jobs: spectral s0, spectral s1"));
+    // the same rows twice, a foreign experiment, into a run directory: input errors / refusal
+    let o = report(&[&a, &a], &dir.path().join("m2"));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is in both") && !dir.path().join("m2").exists(), "{}", stderr(&o));
+    let other = write(dir.path(), "other.toml", &full_text.replace("name = \"spectral\"", "name = \"l2\""));
+    let o = reglab().arg("report").arg(&other).arg("--from").arg(&b).arg("--out").arg(dir.path().join("m3")).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("arm `spectral` is not an arm of experiment `tiny`"), "{}", stderr(&o));
+    let o = report(&[&a, &b], &c);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("holds a run"), "{}", stderr(&o));
+}

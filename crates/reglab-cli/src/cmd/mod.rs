@@ -3,5 +3,6 @@
 pub mod inspect;
 pub mod list;
 pub mod penalty;
+pub mod report;
 pub mod run;
 pub mod train;

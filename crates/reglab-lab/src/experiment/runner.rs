@@ -236,7 +236,7 @@ impl Shared<'_> {
 }
 
 /// Write results.json / results.csv of `rows` (sorted first) into `out`, atomically.
-fn publish(exp: &Experiment, out: &Path, rows: &mut [Row]) -> Result<(), String> {
+pub(crate) fn publish(exp: &Experiment, out: &Path, rows: &mut [Row]) -> Result<(), String> {
     let arms: Vec<String> = exp.arms.iter().map(|a| a.name.clone()).collect();
     sort_rows(rows, &arms);
     let res = Results { name: exp.name.clone(), arms, seeds: exp.seeds.clone(), tasks: exp.stream.tasks, rows: rows.to_vec() };
