@@ -9,6 +9,7 @@
 pub mod dataset;
 pub mod error;
 pub mod linalg;
+pub mod output;
 pub mod regularizer;
 pub mod schedule;
 pub mod select;
@@ -19,6 +20,7 @@ pub mod testing;
 
 pub use dataset::{Dataset, Split};
 pub use error::{Error, Result};
+pub use output::{OutputBatch, OutputRegularizer, OutputSet, OutputTerm};
 pub use regularizer::{Mode, PostStep, Regularizer, Target, TargetGrad, TargetMut};
 pub use schedule::Schedule;
 pub use select::{Role, Selection};

@@ -360,3 +360,26 @@ pub fn time_eval(r: &mut dyn Regularizer, label: &str, calls: usize) {
 pub fn rel(a: f64, b: f64) -> f64 {
     (a - b).abs() / a.abs().max(b.abs()).max(1e-300)
 }
+
+/// Central finite differences of an output regularizer's value with respect to the logits
+/// against its analytic gradient: `‖g_fd − g‖ / max(‖g‖, 1e-12)`. The logits are perturbed
+/// in f32 and the step actually taken is used in the quotient.
+pub fn output_gradient_error(reg: &dyn crate::output::OutputRegularizer, batch: &crate::output::OutputBatch<'_>, h: f32) -> f64 {
+    let mut g = vec![0.0f64; batch.logits.len()];
+    reg.eval(batch, Some(&mut g), 1.0).expect("eval");
+    let mut z = batch.logits.to_vec();
+    let mut num = Vec::with_capacity(z.len());
+    for i in 0..z.len() {
+        let v = z[i];
+        let (vp, vm) = (v + h, v - h);
+        z[i] = vp;
+        let fp = reg.eval(&crate::output::OutputBatch { logits: &z, ..*batch }, None, 1.0).expect("eval");
+        z[i] = vm;
+        let fm = reg.eval(&crate::output::OutputBatch { logits: &z, ..*batch }, None, 1.0).expect("eval");
+        z[i] = v;
+        num.push((fp - fm) / (vp as f64 - vm as f64));
+    }
+    let diff: f64 = num.iter().zip(&g).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
+    let scale: f64 = g.iter().map(|a| a * a).sum::<f64>().sqrt();
+    diff / scale.max(1e-12)
+}

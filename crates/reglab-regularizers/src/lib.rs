@@ -14,14 +14,16 @@
 //! | orthogonality | [`orthogonality`] | `soft-orth`, `mhe`, `ortho-offdiag`, `group-orth`, `conv-orth` |
 //! | perturbation | [`perturbation`] | `shrink-perturb` |
 //! | cauchy-schwarz | [`cauchy_schwarz`] | `cs-binary`, `cs-binary-pos`, `cs-ternary`, `cs-orth`, `cs-eig` |
+//! | output (on the logits) | [`output`] | `label-smoothing`, `confidence-penalty`, `spectral-decoupling`, `elr` |
 
 pub mod anchor;
 pub mod cauchy_schwarz;
 pub mod orthogonality;
+pub mod output;
 pub mod perturbation;
 pub mod registry;
 pub mod sparsity;
 pub mod spectral;
 pub mod weight;
 
-pub use registry::{build, build_set, Entry, ENTRIES};
+pub use registry::{build, build_output_set, build_set, is_output, Entry, OutputEntry, ENTRIES, OUTPUT_ENTRIES};

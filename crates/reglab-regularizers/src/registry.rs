@@ -1,6 +1,6 @@
 //! Names → regularizers. One line per regularizer in [`ENTRIES`]; `reglab list` prints it.
 
-use reglab_core::{Error, RegSet, Regularizer, Result, Selection, Spec, Term};
+use reglab_core::{Error, OutputRegularizer, OutputSet, OutputTerm, RegSet, Regularizer, Result, Selection, Spec, Term};
 
 /// A catalog entry.
 pub struct Entry {
@@ -189,12 +189,92 @@ pub const ENTRIES: &[Entry] = &[
     },
 ];
 
+/// An output-level (function-space) catalog entry: the term reads the logits of each batch.
+pub struct OutputEntry {
+    /// Command-line name.
+    pub name: &'static str,
+    /// Family.
+    pub family: &'static str,
+    /// The formula in one line.
+    pub formula: &'static str,
+    /// The paper.
+    pub paper: &'static str,
+    /// Options, `key=default`.
+    pub options: &'static str,
+    /// Builder.
+    pub build: fn(&Spec) -> Result<Box<dyn OutputRegularizer>>,
+}
+
+fn boxed_output<R: OutputRegularizer + 'static>(r: Result<R>) -> Result<Box<dyn OutputRegularizer>> {
+    r.map(|r| Box::new(r) as Box<dyn OutputRegularizer>)
+}
+
+/// Every output-level regularizer: terms on the logits, through the loss (see
+/// [`crate::output`]).
+pub const OUTPUT_ENTRIES: &[OutputEntry] = &[
+    OutputEntry {
+        name: "label-smoothing",
+        family: "output",
+        formula: "ε·mean_i(z_{i,y} − mean_k z_{ik})  (CE + this = CE against (1 − ε)·onehot + ε/C, PyTorch's label_smoothing=ε)",
+        paper: "Szegedy et al., Rethinking the Inception Architecture for Computer Vision, CVPR 2016",
+        options: "",
+        build: |s| boxed_output(crate::output::label_smoothing::LabelSmoothing::from_spec(s)),
+    },
+    OutputEntry {
+        name: "confidence-penalty",
+        family: "output",
+        formula: "β·mean_i Σ_k p_ik log p_ik = −β·mean H(p_i)",
+        paper: "Pereyra, Tucker, Chorowski, Kaiser, Hinton, Regularizing Neural Networks by Penalizing Confident Output Distributions, ICLR 2017 workshop",
+        options: "",
+        build: |s| boxed_output(crate::output::confidence_penalty::ConfidencePenalty::from_spec(s)),
+    },
+    OutputEntry {
+        name: "spectral-decoupling",
+        family: "output",
+        formula: "λ/2·mean_i ‖z_i − γ‖²",
+        paper: "Pezeshki et al., Gradient Starvation: A Learning Proclivity in Neural Networks, NeurIPS 2021",
+        options: "gamma=0",
+        build: |s| boxed_output(crate::output::spectral_decoupling::SpectralDecoupling::from_spec(s)),
+    },
+    OutputEntry {
+        name: "elr",
+        family: "output",
+        formula: "λ·mean_i log(1 − ⟨t_i, p̃_i⟩), p̃ = clamp(softmax(z), 1e-4, 1 − 1e-4), t_i ← β·t_i + (1 − β)·p̃_i/Σp̃_i first (per training example)",
+        paper: "Liu, Niles-Weed, Razavian, Fernandez-Granda, Early-Learning Regularization Prevents Memorization of Noisy Labels, NeurIPS 2020 (code: shengliu66/ELR)",
+        options: "beta=0.7",
+        build: |s| boxed_output(crate::output::elr::Elr::from_spec(s)),
+    },
+];
+
+fn unknown(name: &str) -> Error {
+    let known: Vec<&str> = ENTRIES.iter().map(|e| e.name).chain(OUTPUT_ENTRIES.iter().map(|e| e.name)).collect();
+    Error::Unknown { name: name.to_string(), known: known.join(", ") }
+}
+
 /// The entry for `name`.
 pub fn entry(name: &str) -> Result<&'static Entry> {
-    ENTRIES.iter().find(|e| e.name == name).ok_or_else(|| Error::Unknown {
-        name: name.to_string(),
-        known: ENTRIES.iter().map(|e| e.name).collect::<Vec<_>>().join(", "),
-    })
+    ENTRIES.iter().find(|e| e.name == name).ok_or_else(|| unknown(name))
+}
+
+/// The output entry for `name`.
+pub fn output_entry(name: &str) -> Result<&'static OutputEntry> {
+    OUTPUT_ENTRIES.iter().find(|e| e.name == name).ok_or_else(|| unknown(name))
+}
+
+/// Whether the spec string names an output-level regularizer (a bad spec is not one).
+pub fn is_output(spec: &str) -> bool {
+    Spec::parse(spec).is_ok_and(|s| OUTPUT_ENTRIES.iter().any(|e| e.name == s.name))
+}
+
+/// Parse and build a sum of output-level regularizers from spec strings.
+pub fn build_output_set(specs: &[String]) -> Result<OutputSet> {
+    let mut terms = Vec::new();
+    for s in specs {
+        let spec = Spec::parse(s)?;
+        let reg = (output_entry(&spec.name)?.build)(&spec)?;
+        terms.push(OutputTerm::new(spec, reg)?);
+    }
+    Ok(OutputSet::new(terms))
 }
 
 /// Build one regularizer from a spec.
@@ -244,9 +324,24 @@ mod tests {
 
     #[test]
     fn names_are_unique() {
-        let mut n: Vec<_> = ENTRIES.iter().map(|e| e.name).collect();
+        let mut n: Vec<_> = ENTRIES.iter().map(|e| e.name).chain(OUTPUT_ENTRIES.iter().map(|e| e.name)).collect();
         n.sort();
         n.dedup();
-        assert_eq!(n.len(), ENTRIES.len());
+        assert_eq!(n.len(), ENTRIES.len() + OUTPUT_ENTRIES.len());
+    }
+
+    #[test]
+    fn output_entries_build_and_are_told_apart() {
+        for e in OUTPUT_ENTRIES {
+            let r = (e.build)(&Spec::parse(&format!("{}=0.5", e.name)).unwrap()).unwrap();
+            assert_eq!(r.name(), e.name);
+            assert!(is_output(&format!("{}=0.5", e.name)));
+            assert!(build(&Spec::parse(&format!("{}=0.5", e.name)).unwrap()).is_err());
+        }
+        assert!(!is_output("l2=1") && !is_output("elr"));
+        let set = build_output_set(&["elr=3:beta=0.9".into(), "label-smoothing=0.1".into()]).unwrap();
+        assert_eq!(set.labels(), vec!["elr=3:beta=0.9", "label-smoothing=0.1"]);
+        assert!(build_output_set(&["elr=3:select=x".into()]).err().unwrap().to_string().contains("select"));
+        assert!(build_output_set(&["l2=3".into()]).err().unwrap().to_string().contains("unknown regularizer `l2`"));
     }
 }
