@@ -161,9 +161,16 @@ impl OutputSet {
         self.terms.is_empty()
     }
 
-    /// The terms' specs as written.
+    /// Names of the terms, in order, made unique by the spec when repeated (as
+    /// [`crate::RegSet::labels`]).
     pub fn labels(&self) -> Vec<String> {
-        self.terms.iter().map(|t| t.spec.raw().to_string()).collect()
+        self.terms
+            .iter()
+            .map(|t| {
+                let dup = self.terms.iter().filter(|u| u.spec.name == t.spec.name).count() > 1;
+                if dup { t.spec.to_string() } else { t.spec.name.clone() }
+            })
+            .collect()
     }
 
     /// Bind every term to the training set.

@@ -47,6 +47,9 @@ pub fn evaluate(
         Some(p) => Selection::pattern(p)?,
         None => Selection::All,
     };
+    if let Some(s) = specs.iter().find(|s| reglab_regularizers::is_output(s)) {
+        return Err(format!("`{s}` acts on the logits of a training batch, not on tensors: use it with `reglab train` or `reglab run`"));
+    }
     let mut set = reglab_regularizers::build_set(specs, selection).map_err(|e| e.to_string())?;
     // init tensors by name, shapes checked
     let mut inits: Vec<Option<&NamedTensor>> = Vec::with_capacity(weights.len());

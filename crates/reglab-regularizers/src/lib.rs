@@ -26,4 +26,4 @@ pub mod sparsity;
 pub mod spectral;
 pub mod weight;
 
-pub use registry::{build, build_output_set, build_set, is_output, Entry, OutputEntry, ENTRIES, OUTPUT_ENTRIES};
+pub use registry::{build, build_output_set, check, build_set, is_output, Entry, OutputEntry, ENTRIES, OUTPUT_ENTRIES};

@@ -266,6 +266,18 @@ pub fn is_output(spec: &str) -> bool {
     Spec::parse(spec).is_ok_and(|s| OUTPUT_ENTRIES.iter().any(|e| e.name == s.name))
 }
 
+/// Check that a spec builds, as a parameter or an output regularizer (bad options, unknown
+/// names: the error).
+pub fn check(spec: &Spec) -> Result<()> {
+    if OUTPUT_ENTRIES.iter().any(|e| e.name == spec.name) {
+        let reg = (output_entry(&spec.name)?.build)(spec)?;
+        OutputTerm::new(spec.clone(), reg).map(drop)
+    } else {
+        let reg = build(spec)?;
+        Term::new(spec.clone(), reg).map(drop)
+    }
+}
+
 /// Parse and build a sum of output-level regularizers from spec strings.
 pub fn build_output_set(specs: &[String]) -> Result<OutputSet> {
     let mut terms = Vec::new();
@@ -340,7 +352,7 @@ mod tests {
         }
         assert!(!is_output("l2=1") && !is_output("elr"));
         let set = build_output_set(&["elr=3:beta=0.9".into(), "label-smoothing=0.1".into()]).unwrap();
-        assert_eq!(set.labels(), vec!["elr=3:beta=0.9", "label-smoothing=0.1"]);
+        assert_eq!(set.labels(), vec!["elr", "label-smoothing"]);
         assert!(build_output_set(&["elr=3:select=x".into()]).err().unwrap().to_string().contains("select"));
         assert!(build_output_set(&["l2=3".into()]).err().unwrap().to_string().contains("unknown regularizer `l2`"));
     }

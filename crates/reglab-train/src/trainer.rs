@@ -12,7 +12,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
-use reglab_core::{Dataset, Mode, NamedTensor, Selection};
+use reglab_core::{Dataset, Mode, NamedTensor, OutputSet, Selection};
 use std::collections::BTreeMap;
 
 /// What to train and how.
@@ -131,6 +131,13 @@ pub struct Trainer {
     pub reparam: Option<Reparam>,
     /// The pruning masks, if any.
     pub prune: Option<Masks>,
+    /// Output-level regularizers (on the logits, through the loss).
+    pub output: OutputSet,
+    /// Mean `λ_t·r` of each output term over the last epoch's mini-batches.
+    output_means: BTreeMap<String, f64>,
+    /// Running sums for `output_means` over the current epoch (batch-size weighted).
+    output_sums: BTreeMap<String, f64>,
+    output_seen: usize,
     device: Device,
     cfg: TrainConfig,
     step: u64,
@@ -152,7 +159,9 @@ impl Trainer {
         steps_total: u64,
     ) -> Result<Self, TrainError> {
         cfg.validate()?;
-        let set = reglab_regularizers::build_set(&cfg.regs, Selection::LayerWeights).map_err(|e| TrainError::Config(e.to_string()))?;
+        let (out_specs, param_specs): (Vec<String>, Vec<String>) = cfg.regs.iter().cloned().partition(|s| reglab_regularizers::is_output(s));
+        let set = reglab_regularizers::build_set(&param_specs, Selection::LayerWeights).map_err(|e| TrainError::Config(e.to_string()))?;
+        let output = reglab_regularizers::build_output_set(&out_specs).map_err(|e| TrainError::Config(e.to_string()))?;
         let mut net = Net::new(&cfg.model, example_shape, classes, cfg.seed, device).map_err(TrainError::Config)?;
         let reparam = match &cfg.reparam {
             Some(spec) => Some(Reparam::new(spec, &mut net, &cfg.optim, device).map_err(TrainError::Config)?),
@@ -167,6 +176,10 @@ impl Trainer {
             reg,
             reparam,
             prune,
+            output,
+            output_means: BTreeMap::new(),
+            output_sums: BTreeMap::new(),
+            output_seen: 0,
             device: device.clone(),
             cfg: cfg.clone(),
             step: 0,
@@ -193,6 +206,10 @@ impl Trainer {
         if let Some(p) = &self.prune {
             reg.extend(p.state());
         }
+        reg.extend(self.output.state().into_iter().map(|mut t| {
+            t.name = format!("{OUTPUT_PREFIX}{}", t.name);
+            t
+        }));
         Ok(Checkpoint { model: self.net.to_pytorch(), optim: optim.to_vec(), reg, step: self.step })
     }
 
@@ -203,7 +220,16 @@ impl Trainer {
         self.optim = optim
             .from_bytes(burn::tensor::Bytes::from_bytes_vec(c.optim))
             .map_err(|e| TrainError::Other(format!("optimizer state: {e:?}")))?;
-        let (prune_state, reg): (Vec<NamedTensor>, Vec<NamedTensor>) = c.reg.into_iter().partition(|t| t.name.starts_with("prune/"));
+        let (out_state, reg): (Vec<NamedTensor>, Vec<NamedTensor>) = c.reg.into_iter().partition(|t| t.name.starts_with(OUTPUT_PREFIX));
+        let out_state: Vec<NamedTensor> = out_state
+            .into_iter()
+            .map(|mut t| {
+                t.name = t.name[OUTPUT_PREFIX.len()..].to_string();
+                t
+            })
+            .collect();
+        self.output.load_state(&out_state).map_err(|e| TrainError::Other(e.to_string()))?;
+        let (prune_state, reg): (Vec<NamedTensor>, Vec<NamedTensor>) = reg.into_iter().partition(|t| t.name.starts_with("prune/"));
         let (rp_state, reg_state): (Vec<NamedTensor>, Vec<NamedTensor>) = reg.into_iter().partition(|t| t.name.starts_with("reparam/"));
         match self.prune.as_mut() {
             Some(p) => p.load_state(&mut self.net, &prune_state).map_err(TrainError::Other)?,
@@ -256,6 +282,9 @@ impl Trainer {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch as u64);
         order.shuffle(&mut rng);
         let steps = self.steps_per_epoch(data.len());
+        self.output.prepare(data.len(), data.classes).map_err(|e| TrainError::Config(e.to_string()))?;
+        self.output_sums.clear();
+        self.output_seen = 0;
         if let Some(p) = self.prune.as_mut() {
             let v = p.version();
             p.start_of_epoch(&mut self.net, data, epoch).map_err(TrainError::Other)?;
@@ -280,7 +309,7 @@ impl Trainer {
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for (s, chunk) in order.chunks(self.cfg.batch).enumerate() {
             let (x, y, labels) = self.batch(data, chunk);
-            let (lv, pred) = self.step(x, y).map_err(|e| match e {
+            let (lv, pred) = self.step_on(x, y, Some((&labels, chunk))).map_err(|e| match e {
                 TrainError::NonFinite { what, value, .. } => TrainError::NonFinite { epoch, step: s + 1, what, value },
                 other => other,
             })?;
@@ -296,6 +325,8 @@ impl Trainer {
                 self.mask_optimizer_state()?;
             }
         }
+        let n = self.output_seen.max(1) as f64;
+        self.output_means = self.output_sums.iter().map(|(k, v)| (k.clone(), v / n)).collect();
         Ok((loss_sum / seen.max(1) as f64, correct as f64 / seen.max(1) as f64))
     }
 
@@ -315,13 +346,44 @@ impl Trainer {
     /// mini-batch loss and the predicted classes. A non-finite loss or regularizer value stops
     /// before the weights change (epoch and step are filled in by the caller).
     pub fn step(&mut self, x: Tensor<2>, y: Tensor<1, Int>) -> Result<(f64, Vec<usize>), TrainError> {
+        self.step_on(x, y, None)
+    }
+
+    /// [`Trainer::step`] with the batch's labels and the examples' indices in the training set,
+    /// which output-level regularizers read (ELR's per-example targets); without them, output
+    /// regularizers are an error. Their gradient with respect to the logits, `G`, enters the
+    /// backward pass as the extra loss `Σ G ⊙ z` with `G` constant (see
+    /// [`reglab_core::output`]).
+    pub fn step_on(&mut self, x: Tensor<2>, y: Tensor<1, Int>, batch: Option<(&[u8], &[usize])>) -> Result<(f64, Vec<usize>), TrainError> {
         let logits = self.net.forward(x);
         let loss = self.loss_fn.forward(logits.clone(), y);
         let lv = loss.clone().into_scalar::<f32>() as f64;
         if !lv.is_finite() {
             return Err(TrainError::NonFinite { epoch: 0, step: 0, what: "the training loss".into(), value: lv });
         }
-        let pred = argmax_rows(&logits.detach().into_data());
+        let z = logits.clone().detach().into_data();
+        let pred = argmax_rows(&z);
+        let loss = if self.output.is_empty() {
+            loss
+        } else {
+            let (labels, index) = batch.ok_or_else(|| TrainError::Other("output regularizers need the batch's labels and example indices".into()))?;
+            let zs: &[f32] = z.as_slice().map_err(|e| TrainError::Other(format!("logits: {e:?}")))?;
+            let (n, c) = (labels.len(), zs.len() / labels.len().max(1));
+            let labels: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
+            let ob = reglab_core::OutputBatch { logits: zs, n, classes: c, labels: &labels, index };
+            let mut g = vec![0.0f64; n * c];
+            let values = self.output.eval(&ob, &mut g, self.step, self.total).map_err(|e| TrainError::Other(e.to_string()))?;
+            for (label, v) in self.output.labels().into_iter().zip(&values) {
+                if !v.is_finite() {
+                    return Err(TrainError::NonFinite { epoch: 0, step: 0, what: format!("regularizer `{label}`"), value: *v });
+                }
+                *self.output_sums.entry(label).or_insert(0.0) += v * n as f64;
+            }
+            self.output_seen += n;
+            let g: Vec<f32> = g.into_iter().map(|v| v as f32).collect();
+            let gt = Tensor::<2>::from_data(TensorData::new(g, [n, c]), &self.device);
+            loss + (logits * gt).sum()
+        };
         let mut grads = GradientsParams::from_grads(loss.backward(), &self.net);
         let values = self.reg.add_gradients(&self.net, &mut grads, self.step, self.total).map_err(TrainError::Other)?;
         if let Some((j, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
@@ -389,10 +451,13 @@ impl Trainer {
         (loss / n, correct as f64 / n)
     }
 
-    /// Each regularizer's `λ·r` on the current weights, σ_max to convergence.
+    /// Each parameter regularizer's `λ·r` on the current weights (σ_max to convergence), and
+    /// each output regularizer's mean `λ_t·r` over the last epoch's mini-batches.
     pub fn reg_values(&mut self) -> Result<BTreeMap<String, f64>, TrainError> {
         let ev = self.reg.evaluate(&self.net, Mode::Exact).map_err(TrainError::Other)?;
-        Ok(self.reg.labels().into_iter().zip(ev.per_term).collect())
+        let mut out: BTreeMap<String, f64> = self.reg.labels().into_iter().zip(ev.per_term).collect();
+        out.extend(self.output_means.iter().map(|(k, v)| (k.clone(), *v)));
+        Ok(out)
     }
 
     /// Train `epochs` epochs (from the config) on `train`, evaluating on `test` after each;
@@ -418,6 +483,9 @@ impl Trainer {
         Ok(out)
     }
 }
+
+/// Prefix of the output regularizers' state in checkpoints (`output/elr.targets`).
+pub const OUTPUT_PREFIX: &str = "output/";
 
 /// An empty stand-in while the model is moved into the optimizer (so its tensors stay
 /// uniquely owned and can be updated in place).

@@ -12,25 +12,30 @@ pub struct Args {
 
 /// Run.
 pub fn run(a: Args) -> Result<(), Failure> {
-    let entries = reglab_regularizers::ENTRIES;
+    // (name, family, formula, options, paper, acts on)
+    let entries: Vec<(&str, &str, &str, &str, &str, &str)> = reglab_regularizers::ENTRIES
+        .iter()
+        .map(|e| (e.name, e.family, e.formula, e.options, e.paper, "weights"))
+        .chain(reglab_regularizers::OUTPUT_ENTRIES.iter().map(|e| (e.name, e.family, e.formula, e.options, e.paper, "logits")))
+        .collect();
     if a.json {
         let v: Vec<_> = entries
             .iter()
-            .map(|e| serde_json::json!({"name": e.name, "family": e.family, "formula": e.formula, "options": e.options, "paper": e.paper}))
+            .map(|e| serde_json::json!({"name": e.0, "family": e.1, "formula": e.2, "options": e.3, "paper": e.4, "acts_on": e.5}))
             .collect();
         println!("{}", serde_json::to_string_pretty(&v).map_err(Failure::failed)?);
         return Ok(());
     }
-    let w = entries.iter().map(|e| e.name.len()).max().unwrap_or(4);
-    let f = entries.iter().map(|e| e.family.chars().count()).max().unwrap_or(6);
-    for e in entries {
-        println!("{:w$}  {:f$}  {}", e.name, e.family, e.formula, w = w, f = f);
-        if !e.options.is_empty() {
-            println!("{:w$}  {:f$}  options: {}", "", "", e.options, w = w, f = f);
+    let w = entries.iter().map(|e| e.0.len()).max().unwrap_or(4);
+    let f = entries.iter().map(|e| e.1.chars().count()).max().unwrap_or(6);
+    for e in &entries {
+        println!("{:w$}  {:f$}  {}", e.0, e.1, e.2, w = w, f = f);
+        if !e.3.is_empty() {
+            println!("{:w$}  {:f$}  options: {}", "", "", e.3, w = w, f = f);
         }
-        println!("{:w$}  {:f$}  {}", "", "", e.paper, w = w, f = f);
+        println!("{:w$}  {:f$}  {}", "", "", e.4, w = w, f = f);
     }
-    println!("\nSpec syntax: NAME=λ[:key=value,...]; every regularizer also takes select=PATTERN, schedule=constant|warmup|cosine, warmup=STEPS, schedule=exp:factor=F[:every=STEPS][:max=L], until=STEPS.");
+    println!("\nSpec syntax: NAME=λ[:key=value,...]; every regularizer also takes schedule=constant|warmup|cosine, warmup=STEPS, schedule=exp:factor=F[:every=STEPS][:max=L], until=STEPS, and those on weights select=PATTERN. Family `output` acts on the logits of each batch, through the loss (not with `reglab penalty`).");
     println!("\nReparameterizations (--reparam SPEC, or reparam = \"SPEC\" in experiment files):");
     let r = reglab_train::reparam::CATALOG.iter().map(|c| c.0.len()).max().unwrap_or(4);
     for (spec, formula, paper) in reglab_train::reparam::CATALOG {

@@ -241,7 +241,7 @@ impl Experiment {
             }
             for r in &a.reg {
                 let spec = reglab_core::Spec::parse(r).map_err(|e| format!("`arm[{i}].reg` (arm `{}`): {e}", a.name))?;
-                reglab_regularizers::build(&spec).map_err(|e| format!("`arm[{i}].reg` (arm `{}`): {e}", a.name))?;
+                reglab_regularizers::check(&spec).map_err(|e| format!("`arm[{i}].reg` (arm `{}`): {e}", a.name))?;
             }
             if a.group.is_some() != a.x.is_some() {
                 return Err(format!("`arm[{i}]` (arm `{}`): `group` and `x` go together", a.name));

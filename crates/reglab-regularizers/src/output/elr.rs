@@ -137,6 +137,11 @@ impl OutputRegularizer for Elr {
             .iter()
             .find(|t| t.name == TARGETS)
             .ok_or_else(|| Error::Shape { tensor: TARGETS.into(), why: "missing from the checkpoint".into() })?;
+        if self.examples == 0 && t.shape.len() == 2 && t.data.len() == t.shape[0] * t.shape[1] {
+            // not bound yet (a trainer restored before its first epoch): the checkpoint binds it
+            self.examples = t.shape[0];
+            self.classes = t.shape[1];
+        }
         if t.shape != [self.examples, self.classes] {
             return Err(Error::Shape { tensor: TARGETS.into(), why: format!("shape {:?}, the run has {} examples × {} classes", t.shape, self.examples, self.classes) });
         }

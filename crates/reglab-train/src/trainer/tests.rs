@@ -116,3 +116,91 @@ fn a_restored_trainer_continues_bit_identically() {
     // (the optimizer's record bytes are not canonical: their tensor order may differ)
     assert!(ca.reg == cb.reg && ca.step == cb.step, "regularizer state and step counter");
 }
+
+/// One SGD step (no momentum) of a fresh `cfg` trainer on the first 32 blobs, through
+/// [`Trainer::step_on`].
+fn one_sgd_step(regs: &[&str]) -> (Trainer, Vec<NamedTensor>) {
+    let c = TrainConfig { optim: OptimSpec::Sgd { momentum: 0.0 }, lr: 0.5, ..cfg(regs) };
+    let mut t = crate::test_data::blob_trainer(&c);
+    let train = blobs(240, 1);
+    let idx: Vec<usize> = (0..32).collect();
+    let (x, y) = t.batch_tensors(&train, &idx);
+    let labels: Vec<u8> = idx.iter().map(|&i| train.labels[i]).collect();
+    t.output.prepare(train.len(), 3).unwrap();
+    t.step_on(x, y, Some((&labels, &idx))).unwrap();
+    let w = t.net.to_pytorch();
+    (t, w)
+}
+
+#[test]
+fn label_smoothing_step_equals_burns_smoothed_cross_entropy() {
+    // The output term's logit gradient, carried by Σ G ⊙ z through the network, gives the same
+    // step as burn's own cross-entropy with smoothed targets built in the autodiff graph.
+    let (_, with_term) = one_sgd_step(&["label-smoothing=0.3"]);
+    let c = TrainConfig { optim: OptimSpec::Sgd { momentum: 0.0 }, lr: 0.5, ..cfg(&[]) };
+    let t = crate::test_data::blob_trainer(&c);
+    let train = blobs(240, 1);
+    let idx: Vec<usize> = (0..32).collect();
+    let (x, y) = t.batch_tensors(&train, &idx);
+    let dev = Device::flex().autodiff();
+    let smoothed = CrossEntropyLossConfig::new().with_smoothing(Some(0.3)).init(&dev);
+    let loss = smoothed.forward(t.net.forward(x), y);
+    let grads = GradientsParams::from_grads(loss.backward(), &t.net);
+    let mut opt = OptimSpec::Sgd { momentum: 0.0 }.init();
+    let net = opt.step(0.5, t.net.clone(), grads);
+    let reference = net.to_pytorch();
+    let mut worst = 0.0f32;
+    for (a, b) in with_term.iter().zip(&reference) {
+        for (x, y) in a.data.iter().zip(&b.data) {
+            worst = worst.max((x - y).abs());
+        }
+    }
+    assert!(worst < 2e-6, "largest difference {worst}");
+    // and the term changed the step: without it the weights differ
+    let (_, plain) = one_sgd_step(&[]);
+    assert!(plain.iter().zip(&reference).any(|(a, b)| a.data.iter().zip(&b.data).any(|(x, y)| (x - y).abs() > 1e-4)));
+}
+
+#[test]
+fn output_terms_report_their_epoch_mean_and_elr_targets_resume_bit_for_bit() {
+    let c = cfg(&["elr=3:beta=0.7", "confidence-penalty=0.1", "l2=1e-4"]);
+    let (m, _) = run(&c);
+    let reg = &m.last().unwrap().reg;
+    assert_eq!(reg.keys().collect::<Vec<_>>(), vec!["confidence-penalty", "elr", "l2"]);
+    // −β·H ∈ [−β ln 3, 0]; log(1 − ⟨t, p⟩) < 0
+    assert!(reg["confidence-penalty"] < 0.0 && reg["confidence-penalty"] > -0.1 * 3f64.ln());
+    assert!(reg["elr"] < 0.0, "{reg:?}");
+    // resume: the ELR targets travel in the checkpoint
+    let dev = Device::flex().autodiff();
+    let train = blobs(240, 1);
+    let mut a = Trainer::new(&c, &[8], 3, &dev, None, 100).unwrap();
+    for e in 1..=3 {
+        a.train_epoch(&train, e, &mut |_| {}).unwrap();
+    }
+    let mut b = Trainer::new(&c, &[8], 3, &dev, None, 100).unwrap();
+    b.train_epoch(&train, 1, &mut |_| {}).unwrap();
+    let ck = b.checkpoint().unwrap();
+    let targets = ck.reg.iter().find(|t| t.name == "output/elr.targets").expect("targets saved");
+    assert_eq!(targets.shape, vec![240, 3]);
+    assert!(targets.data.chunks(3).all(|r| r.iter().sum::<f32>() > 0.29), "every example was seen once: Σt = 0.3");
+    let mut b2 = Trainer::new(&c, &[8], 3, &dev, None, 100).unwrap();
+    b2.restore(ck).unwrap();
+    for e in 2..=3 {
+        b2.train_epoch(&train, e, &mut |_| {}).unwrap();
+    }
+    assert_eq!(a.net.to_pytorch(), b2.net.to_pytorch());
+    assert_eq!(a.checkpoint().unwrap().reg, b2.checkpoint().unwrap().reg);
+}
+
+#[test]
+fn output_terms_without_indices_or_with_bad_specs_are_errors() {
+    let mut t = crate::test_data::blob_trainer(&cfg(&["elr=3"]));
+    let train = blobs(240, 1);
+    let (x, y) = t.batch_tensors(&train, &[0, 1, 2]);
+    assert!(t.step(x, y).unwrap_err().to_string().contains("example indices"));
+    let dev = Device::flex().autodiff();
+    for (spec, why) in [("elr=3:beta=2", "beta"), ("label-smoothing=2", "> 1"), ("elr=3:select=x", "select"), ("elr=-1", "non-negative")] {
+        let e = Trainer::new(&cfg(&[spec]), &[8], 3, &dev, None, 10).err().unwrap().to_string();
+        assert!(e.contains(why), "{spec}: {e}");
+    }
+}
