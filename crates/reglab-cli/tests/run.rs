@@ -671,3 +671,112 @@ fn a_report_merged_from_runs_of_parts_equals_the_full_run() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("holds a run"), "{}", stderr(&o));
 }
+
+/// Digits with 50 % symmetric label noise, a row per epoch, plain CE against ELR.
+fn noisy_experiment(epochs: usize) -> String {
+    format!(
+        r#"name = "noisy"
+seeds = [0, 1]
+
+[data]
+source = "digits"
+subset = 400
+label_noise = 0.5
+
+[model]
+kind = "mlp"
+hidden = [32]
+
+[optim]
+kind = "adam"
+lr = 3e-3
+batch = 32
+
+[stream]
+kind = "single"
+tasks = 1
+epochs_per_task = {epochs}
+
+[probe]
+examples = 100
+every = "epoch"
+
+[[arm]]
+name = "ce"
+
+[[arm]]
+name = "elr"
+reg = ["elr=3:beta=0.7"]
+"#
+    )
+}
+
+#[test]
+fn label_noise_with_a_row_per_epoch_reports_the_fit_of_the_noise_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let epochs = 12;
+    let exp = write(dir.path(), "noisy.toml", &noisy_experiment(epochs));
+    let (killed, whole) = (dir.path().join("killed"), dir.path().join("whole"));
+    assert_ok(&run(&exp, &whole, &["--jobs", "2"]));
+    let v: serde_json::Value = serde_json::from_slice(&read(&whole.join("results.json"))).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2 * 2 * epochs, "a row per epoch");
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r["task"].as_u64().unwrap() as usize, i % epochs + 1);
+        let m = &r["metrics"];
+        // 200 of 400 labels redrawn uniformly over 10 classes: ≈ 180 changed (the same every epoch)
+        let noisy = m["noisy_fraction"].as_f64().unwrap();
+        assert!((0.40..0.50).contains(&noisy), "{noisy}");
+        for k in ["noisy_memorized", "noisy_true_predicted", "clean_train_accuracy", "test_accuracy", "reg/elr"] {
+            if k != "reg/elr" || r["arm"] == "elr" {
+                assert!(m[k].as_f64().is_some_and(f64::is_finite), "{k} in {r}");
+            }
+        }
+        let (mem, tru) = (m["noisy_memorized"].as_f64().unwrap(), m["noisy_true_predicted"].as_f64().unwrap());
+        assert!(mem + tru <= 1.0 + 1e-12);
+    }
+    // the seeds draw different noise: the noisy fractions of seed 0 and 1 differ
+    assert_ne!(rows[0]["metrics"]["noisy_fraction"], rows[epochs]["metrics"]["noisy_fraction"]);
+    let html = std::fs::read_to_string(whole.join("report.html")).unwrap();
+    assert!(html.contains("noisy fitted at peak") && html.contains("Label noise: 0.5 symmetric"), "report table");
+    assert!(whole.join("plots/noisy_memorized.png").is_file() && whole.join("plots/clean_train_accuracy.svg").is_file());
+
+    // killed after the first job's epochs and a row of the second, then resumed: the same files
+    let mut child = reglab().arg("run").arg(&exp).arg("--out").arg(&killed).args(["--quiet", "--jobs", "1"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let t0 = Instant::now();
+    while csv_rows(&killed.join("results.csv")) <= epochs {
+        if let Some(s) = child.try_wait().unwrap() {
+            panic!("reglab run ended ({s}) before it could be killed");
+        }
+        assert!(t0.elapsed() < Duration::from_secs(300), "no rows after 300 s");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(csv_rows(&killed.join("results.csv")) < 2 * 2 * epochs, "finished before the kill");
+    assert_ok(&run(&exp, &killed, &["--resume", "--jobs", "2"]));
+    for f in ["results.json", "results.csv"] {
+        assert!(read(&killed.join(f)) == read(&whole.join(f)), "{f} differs after kill + --resume");
+    }
+}
+
+#[test]
+fn bad_label_noise_and_per_epoch_settings_are_input_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (edit, why) in [
+        (("label_noise = 0.5", "label_noise = 1.5"), "data.label_noise"),
+        (("label_noise = 0.5", "label_noise = 0.5\nlabel_noise_kind = \"asymmetric:2>12\""), "10 classes"),
+        (("label_noise = 0.5", "label_noise = 0.5\nlabel_noise_kind = \"pairs\""), "label_noise_kind"),
+        (("label_noise = 0.5", "label_noise_kind = \"symmetric\""), "without `data.label_noise`"),
+        (("tasks = 1", "tasks = 2"), "single-task"),
+        (("every = \"epoch\"", "every = \"step\""), "probe.every"),
+    ] {
+        let text = noisy_experiment(2).replace(edit.0, edit.1);
+        let exp = write(dir.path(), "bad.toml", &text);
+        let out = dir.path().join("out");
+        let o = run(&exp, &out, &[]);
+        assert_eq!(o.status.code(), Some(2), "{edit:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(why), "{edit:?}: {}", stderr(&o));
+        assert!(!out.exists(), "{edit:?}: wrote {}", out.display());
+    }
+}

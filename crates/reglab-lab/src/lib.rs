@@ -11,10 +11,12 @@
 //!   classification task (`synthetic[:OPTIONS]` as a data source).
 //! - [`linear`]: the least-squares linear model with subgradient, ISTA/FISTA and coordinate-descent
 //!   solvers for `f + λ r` with a library regularizer.
+//! - [`label_noise`]: symmetric and class-flip label noise in a training set, from the seed.
 //! - [`lasso_path`]: the ℓ1 path experiment (`reglab run`, `kind = "lasso-path"`).
 
 pub mod data;
 pub mod experiment;
+pub mod label_noise;
 pub mod lasso_path;
 pub mod linear;
 pub mod penalty;

@@ -587,3 +587,53 @@ mod tests {
         assert!(dt.as_secs_f64() < if cfg!(debug_assertions) { 10.0 } else { 1.0 }, "{dt:?}");
     }
 }
+
+/// How a network treats the training examples whose label noise changed (see
+/// [`noise_fit`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NoiseFit {
+    /// Examples whose noisy label differs from the true one.
+    pub noisy: usize,
+    /// Among them, the fraction predicted as their noisy label: the noise the network has
+    /// memorized.
+    pub memorized: f64,
+    /// Among them, the fraction predicted as their true label.
+    pub true_predicted: f64,
+    /// Accuracy against the true labels over the whole training set.
+    pub clean_accuracy: f64,
+}
+
+/// The fit of the noisy labels: `pred` the predicted classes, `noisy` the training labels the
+/// network was given, `clean` the true ones (all of one length). With no changed label,
+/// `memorized` and `true_predicted` are NaN.
+pub fn noise_fit(pred: &[usize], noisy: &[u8], clean: &[u8]) -> NoiseFit {
+    let (mut n, mut mem, mut tru, mut correct) = (0usize, 0usize, 0usize, 0usize);
+    for ((&p, &y), &c) in pred.iter().zip(noisy).zip(clean) {
+        correct += (p == c as usize) as usize;
+        if y != c {
+            n += 1;
+            mem += (p == y as usize) as usize;
+            tru += (p == c as usize) as usize;
+        }
+    }
+    let frac = |k: usize| if n == 0 { f64::NAN } else { k as f64 / n as f64 };
+    NoiseFit { noisy: n, memorized: frac(mem), true_predicted: frac(tru), clean_accuracy: correct as f64 / pred.len().max(1) as f64 }
+}
+
+#[cfg(test)]
+mod noise_fit_tests {
+    use super::*;
+
+    #[test]
+    fn counts_only_the_changed_labels() {
+        // 6 examples, 3 changed (1, 3, 4): predicted noisy at 1, true at 3, neither at 4
+        let clean = [0u8, 1, 2, 0, 1, 2];
+        let noisy = [0u8, 2, 2, 1, 0, 2];
+        let pred = [0usize, 2, 1, 0, 2, 2];
+        let f = noise_fit(&pred, &noisy, &clean);
+        assert_eq!(f.noisy, 3);
+        assert!((f.memorized - 1.0 / 3.0).abs() < 1e-15 && (f.true_predicted - 1.0 / 3.0).abs() < 1e-15);
+        assert!((f.clean_accuracy - 3.0 / 6.0).abs() < 1e-15);
+        assert!(noise_fit(&pred, &clean, &clean).memorized.is_nan());
+    }
+}

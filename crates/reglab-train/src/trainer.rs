@@ -418,6 +418,21 @@ impl Trainer {
         (x, y)
     }
 
+    /// The predicted class of every example of `data` (no autodiff).
+    pub fn predict(&self, data: &Dataset) -> Vec<usize> {
+        let net = self.net.valid();
+        let dev = net.devices().into_iter().next().unwrap_or_else(Device::flex);
+        let d = data.example_len();
+        let mut out = Vec::with_capacity(data.len());
+        let idx: Vec<usize> = (0..data.len()).collect();
+        for chunk in idx.chunks(1000) {
+            let x: Vec<f32> = chunk.iter().flat_map(|&i| data.example(i).iter().copied()).collect();
+            let logits = net.forward(Tensor::<2>::from_data(TensorData::new(x, [chunk.len(), d]), &dev)).into_data();
+            out.extend(argmax_rows(&logits));
+        }
+        out
+    }
+
     /// Mean cross-entropy and accuracy of the current model on `data` (no autodiff).
     pub fn evaluate(&self, data: &Dataset) -> (f64, f64) {
         Self::evaluate_net(&self.net, data)

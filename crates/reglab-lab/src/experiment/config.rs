@@ -64,6 +64,14 @@ pub struct DataConfig {
     /// Use only the first N test examples.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_subset: Option<usize>,
+    /// Label noise rate `η ∈ [0, 1]` in the training set, drawn from each job's seed (the test
+    /// set keeps its true labels); see [`crate::label_noise`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_noise: Option<f64>,
+    /// `symmetric` (default), `asymmetric` (MNIST flips 2>7,3>8,5>6,6>5,7>1) or
+    /// `asymmetric:A>B,…`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_noise_kind: Option<String>,
 }
 
 /// `[model]`.
@@ -129,6 +137,27 @@ pub struct ProbeConfig {
     /// layer's mean `|W|` (`test_accuracy_binarized`, `train_accuracy_binarized`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub binarize: bool,
+    /// `task` (default): one row per task; `epoch`: one row per epoch, with `task` = the epoch
+    /// (single-task streams only), checkpointed after each epoch.
+    #[serde(default, skip_serializing_if = "ProbeEvery::is_task")]
+    pub every: ProbeEvery,
+}
+
+/// When the probes run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeEvery {
+    /// At the end of each task.
+    #[default]
+    Task,
+    /// At the end of each epoch (single-task streams).
+    Epoch,
+}
+
+impl ProbeEvery {
+    fn is_task(&self) -> bool {
+        *self == ProbeEvery::Task
+    }
 }
 
 fn default_probe_examples() -> usize {
@@ -137,7 +166,7 @@ fn default_probe_examples() -> usize {
 
 impl Default for ProbeConfig {
     fn default() -> Self {
-        Self { examples: default_probe_examples(), spectrum: false, binarize: false }
+        Self { examples: default_probe_examples(), spectrum: false, binarize: false, every: ProbeEvery::Task }
     }
 }
 
@@ -192,6 +221,21 @@ impl Experiment {
         Ok(exp)
     }
 
+    /// The label noise of `[data]`, if any (rate checked; the flip map is checked against the
+    /// data's classes when it is loaded).
+    pub fn label_noise(&self) -> Result<Option<crate::label_noise::LabelNoise>, String> {
+        let kind = match &self.data.label_noise_kind {
+            Some(k) => k.parse().map_err(|e| format!("`data.label_noise_kind`: {e}"))?,
+            None => crate::label_noise::NoiseKind::Symmetric,
+        };
+        match self.data.label_noise {
+            None if self.data.label_noise_kind.is_some() => Err("`data.label_noise_kind` is set without `data.label_noise`".into()),
+            None => Ok(None),
+            Some(rate) if !(0.0..=1.0).contains(&rate) => Err(format!("`data.label_noise` = {rate}: expected a rate in [0, 1]")),
+            Some(rate) => Ok(Some(crate::label_noise::LabelNoise { rate, kind })),
+        }
+    }
+
     /// Check values that types do not rule out, naming the key.
     pub fn validate(&self) -> Result<(), String> {
         if let Some(k) = self.kind.as_deref().filter(|k| *k != "train") {
@@ -229,6 +273,10 @@ impl Experiment {
         if self.probe.examples == 0 {
             return Err("`probe.examples` must be ≥ 1".into());
         }
+        if self.probe.every == ProbeEvery::Epoch && self.stream.tasks != 1 {
+            return Err(format!("`probe.every` = \"epoch\" needs a single-task stream; this one has {} tasks", self.stream.tasks));
+        }
+        self.label_noise()?;
         if self.arms.is_empty() {
             return Err("no `[[arm]]`: give at least one arm (an arm with no `reg` trains without regularizer)".into());
         }

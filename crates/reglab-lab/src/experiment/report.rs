@@ -1,8 +1,9 @@
 //! The plots and `report.html` of a finished run.
 
-use super::config::{Experiment, StreamKind};
+use super::config::{Experiment, ProbeEvery, StreamKind};
 use super::runner::Results;
-use crate::report::{plot_by_arm, plot_curves, plot_metric, Curve, write_report, Cell, Figure, ReportInput, SummaryRow};
+use crate::report::plot::plot_metric_x;
+use crate::report::{plot_by_arm, plot_curves, Curve, write_report, Cell, Figure, ReportInput, SummaryRow};
 use crate::results::summarize;
 use std::path::Path;
 
@@ -49,9 +50,24 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
         };
         metrics.push((k, title, y));
     }
+    // label noise: the fit of the changed labels
+    if results.rows.iter().any(|r| r.metrics.contains_key("noisy_memorized")) {
+        metrics.insert(2, ("noisy_memorized".into(), "Noisy training labels fitted (predicted as the noisy label)".into(), "fraction of noisy labels".into()));
+        metrics.insert(3, ("clean_train_accuracy".into(), "Training accuracy against the true labels".into(), "accuracy".into()));
+    }
     let mut figures = Vec::new();
-    // One task: nothing to draw against the task; each metric by arm instead.
-    let one_task = exp.stream.tasks == 1;
+    // Per-epoch rows: every metric against the epoch.
+    let by_epoch = exp.probe.every == ProbeEvery::Epoch;
+    if by_epoch {
+        for m in &mut metrics {
+            if let Some(rest) = m.1.strip_prefix("End-of-task ") {
+                m.1 = format!("{}{} after each epoch", rest[..1].to_uppercase(), &rest[1..]);
+            }
+        }
+    }
+    let x_axis = if by_epoch { "epoch" } else { "task" };
+    // One task (one row per job): nothing to draw against the task; each metric by arm instead.
+    let one_task = exp.stream.tasks == 1 && !by_epoch;
     let binarized = results.rows.iter().any(|r| r.metrics.contains_key("test_accuracy_binarized"));
     if one_task && binarized {
         let (png, svg) = (plots.join("binarized.png"), plots.join("binarized.svg"));
@@ -87,9 +103,12 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
         if one_task {
             plot_by_arm(&results.rows, &results.arms, &[(m.as_str(), "mean ± std over seeds")], title, y, &png, &svg)?;
         } else {
-            plot_metric(&results.rows, &results.arms, m, title, y, &png, &svg)?;
+            plot_metric_x(&results.rows, &results.arms, m, title, x_axis, y, &png, &svg)?;
         }
         figures.push(Figure { png: format!("plots/{stem}.png"), svg: Some(format!("plots/{stem}.svg")), caption: title.clone() });
+    }
+    if by_epoch {
+        return write_epoch_report(exp, results, out, figures);
     }
     let fit = match exp.stream_kind()? {
         StreamKind::RandomLabel => "train_accuracy",
@@ -133,6 +152,57 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
             results.seeds.len(),
             exp.stream.kind,
             exp.stream.tasks,
+            exp.stream.epochs_per_task
+        ),
+        figures,
+        config_toml: exp.to_toml(),
+    };
+    write_report(&out.join("report.html"), &input).map_err(|e| format!("{}: {e}", out.join("report.html").display()))
+}
+
+/// `report.html` of a single-task experiment with a row per epoch: per arm, the test accuracy
+/// after the first epoch, at its peak (the highest seed-mean over epochs, with that epoch) and
+/// at the end, the final training accuracy, and with label noise the fraction of noisy labels
+/// fitted at the peak and at the end.
+fn write_epoch_report(exp: &Experiment, results: &Results, out: &Path, figures: Vec<Figure>) -> Result<(), String> {
+    let noisy = results.rows.iter().any(|r| r.metrics.contains_key("noisy_memorized"));
+    let mut columns: Vec<String> = ["test acc epoch 1", "test acc peak", "peak epoch", "test acc last", "train acc last"].iter().map(|s| s.to_string()).collect();
+    if noisy {
+        columns.extend(["noisy fitted at peak".to_string(), "noisy fitted last".into(), "clean train acc last".into()]);
+    }
+    let mut rows = Vec::new();
+    for arm in &results.arms {
+        let s = |metric: &str| summarize(&results.rows, arm, metric);
+        let cell = |p: Option<&(usize, f64, f64, usize)>| p.map(|&(_, m, sd, _)| Cell::MeanStd { mean: m, std: sd }).unwrap_or(Cell::Missing);
+        let test = s("test_accuracy");
+        let peak = test.iter().filter(|p| p.1.is_finite()).max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+        let at = |metric: &str, epoch: Option<usize>| s(metric).into_iter().find(|p| Some(p.0) == epoch);
+        let mut cells = vec![
+            cell(test.first()),
+            cell(peak),
+            peak.map(|p| Cell::Text(p.0.to_string())).unwrap_or(Cell::Missing),
+            cell(test.last()),
+            cell(s("train_accuracy").last()),
+        ];
+        if noisy {
+            cells.push(cell(at("noisy_memorized", peak.map(|p| p.0)).as_ref()));
+            cells.push(cell(s("noisy_memorized").last()));
+            cells.push(cell(s("clean_train_accuracy").last()));
+        }
+        rows.push(SummaryRow { arm: arm.clone(), cells });
+    }
+    let noise = match (&exp.data.label_noise, &exp.data.label_noise_kind) {
+        (Some(r), k) => format!(" Label noise: {r} {}.", k.as_deref().unwrap_or("symmetric")),
+        _ => String::new(),
+    };
+    let input = ReportInput {
+        title: exp.name.clone(),
+        question: if exp.question.is_empty() { format!("{} — {} arms, {} seeds, {} epochs.", exp.name, results.arms.len(), results.seeds.len(), exp.stream.epochs_per_task) } else { exp.question.clone() },
+        columns,
+        rows,
+        table_note: format!(
+            "Mean ± std over {} seed(s), after each of {} epochs. \"Peak\" is the epoch with the highest mean test accuracy.{noise}",
+            results.seeds.len(),
             exp.stream.epochs_per_task
         ),
         figures,

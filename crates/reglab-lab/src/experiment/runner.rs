@@ -2,13 +2,13 @@
 //! probes it at the end of each task, and checkpoints after each finished task, so that a run
 //! killed at any moment continues with `--resume` and ends with the same files.
 
-use super::config::{Experiment, ProbeConfig};
+use super::config::{Experiment, ProbeConfig, ProbeEvery};
 use super::stream::Stream;
 use crate::RunError;
 use crate::train_run::write_json;
 use crate::probes;
 use crate::results::{sort_rows, to_csv, Row};
-use reglab_core::{Mode, NamedTensor, Split};
+use reglab_core::{NamedTensor, Split};
 use reglab_train::tensorfile::{self, write_atomic};
 use reglab_train::trainer::{Checkpoint, Trainer};
 use safetensors::{Dtype, tensor::TensorView};
@@ -143,9 +143,18 @@ fn load_job(path: &Path) -> Result<(Checkpoint, usize, Vec<Row>), String> {
 }
 
 /// The probes of one task end, as metrics.
-fn probe_row(trainer: &mut Trainer, init: &[NamedTensor], task: &Split, probe: &ProbeConfig) -> Result<BTreeMap<String, f64>, String> {
+fn probe_row(trainer: &mut Trainer, init: &[NamedTensor], task: &Split, clean: Option<&[u8]>, probe: &ProbeConfig) -> Result<BTreeMap<String, f64>, String> {
     let probe_examples = probe.examples;
     let mut m = BTreeMap::new();
+    if let Some(clean) = clean {
+        // label noise: how the network treats the training examples whose label was changed
+        let pred = trainer.predict(&task.train);
+        let fit = probes::noise_fit(&pred, &task.train.labels, clean);
+        m.insert("noisy_fraction".into(), fit.noisy as f64 / task.train.len().max(1) as f64);
+        m.insert("noisy_memorized".into(), fit.memorized);
+        m.insert("noisy_true_predicted".into(), fit.true_predicted);
+        m.insert("clean_train_accuracy".into(), fit.clean_accuracy);
+    }
     let (train_loss, train_accuracy) = trainer.evaluate(&task.train);
     let (test_loss, test_accuracy) = trainer.evaluate(&task.test);
     m.insert("train_loss".into(), train_loss);
@@ -192,8 +201,8 @@ fn probe_row(trainer: &mut Trainer, init: &[NamedTensor], task: &Split, probe: &
     let f = probes::probe_net(&trainer.net, &task.train, probe_examples)?;
     m.insert("feature_effective_rank".into(), f.effective_rank);
     m.insert("dead_fraction".into(), f.dead_fraction);
-    let ev = trainer.reg.evaluate(&trainer.net, Mode::Exact)?;
-    for (label, v) in trainer.reg.labels().into_iter().zip(ev.per_term) {
+    // parameter terms on the current weights; output terms: their mean over the last epoch
+    for (label, v) in trainer.reg_values().map_err(|e| e.to_string())? {
         m.insert(format!("reg/{label}"), v);
     }
     Ok(m)
@@ -268,12 +277,39 @@ fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &
         all.retain(|r| !(r.arm == arm.name && r.seed == seed));
         all.extend(rows.iter().cloned());
     }
+    let publish_rows = |rows: &[Row]| -> Result<(), String> {
+        let mut all = sh.rows.lock().expect("rows");
+        all.retain(|r| !(r.arm == arm.name && r.seed == seed));
+        all.extend(rows.iter().cloned());
+        sh.publish(&mut all)
+    };
+    if exp.probe.every == ProbeEvery::Epoch {
+        // one task; a row, a checkpoint and a publication after every epoch (`done` counts epochs)
+        let (data, clean) = stream.task_noisy(seed, 1);
+        events(Event::JobStart { job, arm: arm.name.clone(), seed, first_task: 1, tasks: 1 });
+        let mut acc = rows.last().map(|r: &Row| r.metrics["train_accuracy"]).unwrap_or(0.0);
+        for e in done + 1..=cfg.epochs {
+            if sh.failed.load(Ordering::Relaxed) {
+                return Err("stopped: another job failed".into());
+            }
+            trainer.train_epoch(&data.train, e, &mut |_| {}).map_err(|err| format!("arm `{}`, seed {seed}, epoch {e}: {err}", arm.name))?;
+            events(Event::Epoch { job, task: 1, epoch: e, epochs: cfg.epochs });
+            let metrics = probe_row(&mut trainer, &init, &data, clean.as_deref(), &exp.probe)?;
+            acc = metrics["train_accuracy"];
+            rows.push(Row { arm: arm.name.clone(), seed, task: e, metrics });
+            save_job(&path, &trainer.checkpoint().map_err(|e| e.to_string())?, e, &rows)?;
+            publish_rows(&rows)?;
+        }
+        events(Event::TaskEnd { job, task: 1, train_accuracy: acc });
+        events(Event::JobEnd { job });
+        return Ok(t0.elapsed().as_secs_f64());
+    }
     events(Event::JobStart { job, arm: arm.name.clone(), seed, first_task: done + 1, tasks: exp.stream.tasks });
     for task in done + 1..=exp.stream.tasks {
         if sh.failed.load(Ordering::Relaxed) {
             return Err("stopped: another job failed".into());
         }
-        let data = stream.task(seed, task);
+        let (data, clean) = stream.task_noisy(seed, task);
         for e in 1..=cfg.epochs {
             let global_epoch = (task - 1) * cfg.epochs + e;
             trainer
@@ -281,16 +317,11 @@ fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &
                 .map_err(|err| format!("arm `{}`, seed {seed}, task {task}: {err}", arm.name))?;
             events(Event::Epoch { job, task, epoch: e, epochs: cfg.epochs });
         }
-        let metrics = probe_row(&mut trainer, &init, &data, &exp.probe)?;
+        let metrics = probe_row(&mut trainer, &init, &data, clean.as_deref(), &exp.probe)?;
         let acc = metrics["train_accuracy"];
         rows.push(Row { arm: arm.name.clone(), seed, task, metrics });
         save_job(&path, &trainer.checkpoint().map_err(|e| e.to_string())?, task, &rows)?;
-        {
-            let mut all = sh.rows.lock().expect("rows");
-            all.retain(|r| !(r.arm == arm.name && r.seed == seed));
-            all.extend(rows.iter().cloned());
-            sh.publish(&mut all)?;
-        }
+        publish_rows(&rows)?;
         events(Event::TaskEnd { job, task, train_accuracy: acc });
     }
     events(Event::JobEnd { job });
@@ -303,6 +334,10 @@ pub fn run(exp: &Experiment, opts: &RunOptions, events: &(dyn Fn(Event) + Sync))
     let t0 = Instant::now();
     exp.validate().map_err(RunError::Input)?;
     let base = load_split(exp)?;
+    let noise = exp.label_noise().map_err(RunError::Input)?;
+    if let Some(n) = &noise {
+        n.validate(base.train.classes).map_err(|e| RunError::Input(format!("`data.label_noise_kind`: {e}")))?;
+    }
     let kind = exp.stream_kind().map_err(RunError::Input)?;
     // Shapes are checked by building one model (cheap) before anything is written.
     let device = reglab_train::device::autodiff_device(opts.device).map_err(RunError::Input)?;
@@ -328,7 +363,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions, events: &(dyn Fn(Event) + Sync))
     std::fs::create_dir_all(out).map_err(|e| RunError::Input(format!("{}: {e}", out.display())))?;
     write_atomic(&out.join("config.toml"), config_text.as_bytes()).map_err(|e| RunError::Failed(e.to_string()))?;
 
-    let stream = Stream::new(kind, base.clone());
+    let stream = Stream::new(kind, base.clone()).with_noise(noise);
     let n_jobs = exp.arms.len() * exp.seeds.len();
     let sh = Shared { exp, out, device: opts.device, rows: Mutex::new(Vec::new()), failed: AtomicBool::new(false) };
     let next = AtomicUsize::new(0);

@@ -8,6 +8,9 @@
 //!   examples with the same labels, so its accuracy is the fit of the task in evaluation mode:
 //!   the measure of pure trainability.
 //! - `single`: one task, the data as it is.
+//!
+//! With `[data] label_noise`, each task's training labels are then corrupted from the seed
+//! ([`crate::label_noise`]); [`Stream::task_noisy`] returns the true ones beside them.
 
 use super::config::StreamKind;
 use rand::{Rng, SeedableRng};
@@ -17,6 +20,7 @@ use reglab_core::{Dataset, Split};
 pub struct Stream {
     kind: StreamKind,
     base: Split,
+    noise: Option<crate::label_noise::LabelNoise>,
 }
 
 fn rng(seed: u64, task: usize, salt: u64) -> rand_chacha::ChaCha8Rng {
@@ -26,7 +30,30 @@ fn rng(seed: u64, task: usize, salt: u64) -> rand_chacha::ChaCha8Rng {
 impl Stream {
     /// A stream of `kind` over `base` (already cut to the configured subsets).
     pub fn new(kind: StreamKind, base: Split) -> Self {
-        Self { kind, base }
+        Self { kind, base, noise: None }
+    }
+
+    /// The same stream with label noise in every task's training set.
+    pub fn with_noise(mut self, noise: Option<crate::label_noise::LabelNoise>) -> Self {
+        self.noise = noise;
+        self
+    }
+
+    /// The data of task `task` for `seed` with the label noise applied to its training set,
+    /// and the true training labels when there is noise (the noise is drawn from the seed and
+    /// the task).
+    pub fn task_noisy(&self, seed: u64, task: usize) -> (Split, Option<Vec<u8>>) {
+        let mut split = self.task(seed, task);
+        match &self.noise {
+            None => (split, None),
+            Some(noise) => {
+                let noise_seed = seed ^ (task as u64).wrapping_mul(0x2545_F491_4F6C_DD1D);
+                let noisy = noise.apply(&split.train.labels, split.train.classes, noise_seed);
+                let clean = std::mem::replace(&mut split.train.labels, noisy);
+                split.train.name = format!("{}/noise{}", split.train.name, noise.rate);
+                (split, Some(clean))
+            }
+        }
     }
 
     /// The data of task `task` (1-based) for `seed`.

@@ -100,6 +100,22 @@ pub fn plot_metric(
     png: &Path,
     svg: &Path,
 ) -> Result<(), String> {
+    plot_metric_x(rows, arms, metric, title, "task", y_label, png, svg)
+}
+
+/// [`plot_metric`] with another name for the x axis (the rows' `task` field), e.g. `epoch`
+/// for the per-epoch rows of a single-task experiment.
+#[allow(clippy::too_many_arguments)]
+pub fn plot_metric_x(
+    rows: &[Row],
+    arms: &[String],
+    metric: &str,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    png: &Path,
+    svg: &Path,
+) -> Result<(), String> {
     let series: Vec<Series> = arms
         .iter()
         .enumerate()
@@ -116,7 +132,7 @@ pub fn plot_metric(
         })
         .collect();
 
-    write_png_svg(png, svg, |root| draw(root, &series, title, y_label, metric), |root| draw(root, &series, title, y_label, metric))
+    write_png_svg(png, svg, |root| draw(root, &series, title, x_label, y_label, metric), |root| draw(root, &series, title, x_label, y_label, metric))
 }
 
 /// Register the font, draw a figure of `PLOT_WIDTH × PLOT_HEIGHT` with `draw_png` on a bitmap
@@ -235,6 +251,7 @@ fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     series: &[Series],
     title: &str,
+    x_label: &str,
     y_label: &str,
     metric: &str,
 ) -> Result<(), String>
@@ -292,7 +309,7 @@ where
         .map_err(err)?;
     chart
         .configure_mesh()
-        .x_desc("task")
+        .x_desc(x_label)
         .y_desc(y_label)
         .axis_desc_style(font(17.0))
         .label_style(font(14.0))
