@@ -96,17 +96,17 @@ impl LabelNoise {
         if !(0.0..=1.0).contains(&self.rate) {
             return Err(format!("label_noise = {}: expected a rate in [0, 1]", self.rate));
         }
-        if let NoiseKind::Asymmetric { flips } = &self.kind {
-            if let Some(&(a, b)) = flips.iter().find(|&&(a, b)| a as usize >= classes || b as usize >= classes) {
-                return Err(format!("label flip {a}>{b}: the data has {classes} classes (0..{})", classes - 1));
-            }
+        if let NoiseKind::Asymmetric { flips } = &self.kind
+            && let Some(&(a, b)) = flips.iter().find(|&&(a, b)| a as usize >= classes || b as usize >= classes)
+        {
+            return Err(format!("label flip {a}>{b}: the data has {classes} classes (0..{})", classes - 1));
         }
         Ok(())
     }
 
     /// The noisy labels of `clean` (`classes` classes) for `seed`.
     pub fn apply(&self, clean: &[u8], classes: usize, seed: u64) -> Vec<u8> {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0xA076_1D64_78BD_642F) ^ 0x6e6f_6973_65);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0xA076_1D64_78BD_642F) ^ 0x006e_6f69_7365);
         let mut noisy = clean.to_vec();
         match &self.kind {
             NoiseKind::Symmetric => {
