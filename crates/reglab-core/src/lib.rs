@@ -6,6 +6,7 @@
 //! and the [`RegSet`] sum that reports each term. No deep-learning framework here: regularizers
 //! compute on plain `f32` buffers, in PyTorch layout `[out, in]` (see [`tensor`]).
 
+pub mod batch;
 pub mod dataset;
 pub mod error;
 pub mod linalg;

@@ -15,9 +15,11 @@
 //! | perturbation | [`perturbation`] | `shrink-perturb` |
 //! | cauchy-schwarz | [`cauchy_schwarz`] | `cs-binary`, `cs-binary-pos`, `cs-ternary`, `cs-orth`, `cs-eig` |
 //! | output (on the logits) | [`output`] | `label-smoothing`, `confidence-penalty`, `spectral-decoupling`, `elr` |
+//! | data (on each training batch) | [`data`] | `cutout`, `mixup`, `input-noise` |
 
 pub mod anchor;
 pub mod cauchy_schwarz;
+pub mod data;
 pub mod orthogonality;
 pub mod output;
 pub mod perturbation;
@@ -26,4 +28,4 @@ pub mod sparsity;
 pub mod spectral;
 pub mod weight;
 
-pub use registry::{build, build_output_set, check, build_set, is_output, Entry, OutputEntry, ENTRIES, OUTPUT_ENTRIES};
+pub use registry::{build, build_batch_terms, build_output_set, build_set, check, is_batch, is_output, BatchEntry, Entry, OutputEntry, BATCH_ENTRIES, ENTRIES, OUTPUT_ENTRIES};

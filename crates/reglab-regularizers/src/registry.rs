@@ -1,5 +1,6 @@
 //! Names → regularizers. One line per regularizer in [`ENTRIES`]; `reglab list` prints it.
 
+use reglab_core::batch::{BatchTerm, BatchTransform};
 use reglab_core::{Error, OutputRegularizer, OutputSet, OutputTerm, RegSet, Regularizer, Result, Selection, Spec, Term};
 
 /// A catalog entry.
@@ -246,8 +247,80 @@ pub const OUTPUT_ENTRIES: &[OutputEntry] = &[
     },
 ];
 
+/// A data perturbation: a transform of each training batch (see [`crate::data`]).
+pub struct BatchEntry {
+    /// Command-line name.
+    pub name: &'static str,
+    /// Family.
+    pub family: &'static str,
+    /// What it does, in one line.
+    pub formula: &'static str,
+    /// The paper.
+    pub paper: &'static str,
+    /// Options, `key=default`.
+    pub options: &'static str,
+    /// Builder.
+    pub build: fn(&Spec) -> Result<Box<dyn BatchTransform>>,
+}
+
+fn boxed_batch<R: BatchTransform + 'static>(r: Result<R>) -> Result<Box<dyn BatchTransform>> {
+    r.map(|r| Box::new(r) as Box<dyn BatchTransform>)
+}
+
+/// Every data perturbation.
+pub const BATCH_ENTRIES: &[BatchEntry] = &[
+    BatchEntry {
+        name: "cutout",
+        family: "data",
+        formula: "zero an L×L square (L = the strength, pixels) at a uniform centre of each training image, in every channel; may cross the border",
+        paper: "DeVries & Taylor, Improved Regularization of Convolutional Neural Networks with Cutout, arXiv 1708.04552, 2017 (code: uoguelph-mlrg/Cutout)",
+        options: "holes=1, extent=half (side L; full: 2L, the code's first version)",
+        build: |s| boxed_batch(crate::data::cutout::Cutout::from_spec(s)),
+    },
+    BatchEntry {
+        name: "mixup",
+        family: "data",
+        formula: "x ← λx + (1 − λ)x_π, loss λ·CE(y) + (1 − λ)·CE(y_π), λ ~ Beta(α, α) per batch, π a random permutation (α = the strength)",
+        paper: "Zhang, Cissé, Dauphin, Lopez-Paz, mixup: Beyond Empirical Risk Minimization, ICLR 2018",
+        options: "",
+        build: |s| boxed_batch(crate::data::mixup::Mixup::from_spec(s)),
+    },
+    BatchEntry {
+        name: "input-noise",
+        family: "data",
+        formula: "x ← x + σ·ε, ε ~ N(0, I), on training inputs (σ = the strength)",
+        paper: "Bishop, Training with Noise is Equivalent to Tikhonov Regularization, Neural Computation 1995",
+        options: "",
+        build: |s| boxed_batch(crate::data::input_noise::InputNoise::from_spec(s)),
+    },
+];
+
+/// Whether the spec string names a data perturbation.
+pub fn is_batch(spec: &str) -> bool {
+    Spec::parse(spec).is_ok_and(|s| BATCH_ENTRIES.iter().any(|e| e.name == s.name))
+}
+
+/// Parse and build the data perturbations of `specs`, in order. The common options do not
+/// apply (a transform has no schedule); two `mixup` are refused.
+pub fn build_batch_terms(specs: &[String]) -> Result<Vec<BatchTerm>> {
+    let mut out: Vec<BatchTerm> = Vec::new();
+    for s in specs {
+        let spec = Spec::parse(s)?;
+        let e = BATCH_ENTRIES.iter().find(|e| e.name == spec.name).ok_or_else(|| unknown(&spec.name))?;
+        if let Some(k) = reglab_core::spec::Common::KEYS.iter().find(|k| spec.options.contains_key(**k)) {
+            return Err(Error::Spec { spec: spec.raw().into(), why: format!("`{k}` does not apply to a data perturbation") });
+        }
+        if out.iter().any(|t| t.spec.name == spec.name) {
+            return Err(Error::Spec { spec: spec.raw().into(), why: format!("`{}` is given twice", spec.name) });
+        }
+        let transform = (e.build)(&spec)?;
+        out.push(BatchTerm { spec, transform });
+    }
+    Ok(out)
+}
+
 fn unknown(name: &str) -> Error {
-    let known: Vec<&str> = ENTRIES.iter().map(|e| e.name).chain(OUTPUT_ENTRIES.iter().map(|e| e.name)).collect();
+    let known: Vec<&str> = ENTRIES.iter().map(|e| e.name).chain(OUTPUT_ENTRIES.iter().map(|e| e.name)).chain(BATCH_ENTRIES.iter().map(|e| e.name)).collect();
     Error::Unknown { name: name.to_string(), known: known.join(", ") }
 }
 
@@ -269,6 +342,9 @@ pub fn is_output(spec: &str) -> bool {
 /// Check that a spec builds, as a parameter or an output regularizer (bad options, unknown
 /// names: the error).
 pub fn check(spec: &Spec) -> Result<()> {
+    if BATCH_ENTRIES.iter().any(|e| e.name == spec.name) {
+        return build_batch_terms(&[spec.raw().to_string()]).map(drop);
+    }
     if OUTPUT_ENTRIES.iter().any(|e| e.name == spec.name) {
         let reg = (output_entry(&spec.name)?.build)(spec)?;
         OutputTerm::new(spec.clone(), reg).map(drop)
@@ -336,10 +412,23 @@ mod tests {
 
     #[test]
     fn names_are_unique() {
-        let mut n: Vec<_> = ENTRIES.iter().map(|e| e.name).chain(OUTPUT_ENTRIES.iter().map(|e| e.name)).collect();
+        let mut n: Vec<_> = ENTRIES.iter().map(|e| e.name).chain(OUTPUT_ENTRIES.iter().map(|e| e.name)).chain(BATCH_ENTRIES.iter().map(|e| e.name)).collect();
         n.sort();
         n.dedup();
-        assert_eq!(n.len(), ENTRIES.len() + OUTPUT_ENTRIES.len());
+        assert_eq!(n.len(), ENTRIES.len() + OUTPUT_ENTRIES.len() + BATCH_ENTRIES.len());
+    }
+
+    #[test]
+    fn batch_entries_build_and_refuse_common_options_and_repeats() {
+        for e in BATCH_ENTRIES {
+            let t = (e.build)(&Spec::parse(&format!("{}=4", e.name)).unwrap()).unwrap();
+            assert_eq!(t.name(), e.name);
+            assert!(is_batch(&format!("{}=4", e.name)) && !is_output(&format!("{}=4", e.name)));
+            assert!(check(&Spec::parse(&format!("{}=4", e.name)).unwrap()).is_ok());
+        }
+        assert!(build_batch_terms(&["mixup=1:schedule=cosine".into()]).err().unwrap().to_string().contains("does not apply"));
+        assert!(build_batch_terms(&["mixup=1".into(), "mixup=0.2".into()]).err().unwrap().to_string().contains("twice"));
+        assert_eq!(build_batch_terms(&["cutout=8".into(), "mixup=1".into()]).unwrap().len(), 2);
     }
 
     #[test]

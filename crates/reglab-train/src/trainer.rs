@@ -12,6 +12,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
+use reglab_core::batch::{BatchMut, BatchTerm, LabelMix};
 use reglab_core::{Dataset, Mode, NamedTensor, OutputSet, Selection};
 use std::collections::BTreeMap;
 
@@ -133,6 +134,8 @@ pub struct Trainer {
     pub prune: Option<Masks>,
     /// Output-level regularizers (on the logits, through the loss).
     pub output: OutputSet,
+    /// Data perturbations of each training batch.
+    batch_terms: Vec<BatchTerm>,
     /// Mean `λ_t·r` of each output term over the last epoch's mini-batches.
     output_means: BTreeMap<String, f64>,
     /// Running sums for `output_means` over the current epoch (batch-size weighted).
@@ -159,7 +162,12 @@ impl Trainer {
         steps_total: u64,
     ) -> Result<Self, TrainError> {
         cfg.validate()?;
-        let (out_specs, param_specs): (Vec<String>, Vec<String>) = cfg.regs.iter().cloned().partition(|s| reglab_regularizers::is_output(s));
+        let (batch_specs, rest): (Vec<String>, Vec<String>) = cfg.regs.iter().cloned().partition(|s| reglab_regularizers::is_batch(s));
+        let (out_specs, param_specs): (Vec<String>, Vec<String>) = rest.into_iter().partition(|s| reglab_regularizers::is_output(s));
+        let batch_terms = reglab_regularizers::build_batch_terms(&batch_specs).map_err(|e| TrainError::Config(e.to_string()))?;
+        for t in &batch_terms {
+            t.transform.check_shape(example_shape).map_err(|e| TrainError::Config(format!("`{}`: {e}", t.spec.raw())))?;
+        }
         let set = reglab_regularizers::build_set(&param_specs, Selection::LayerWeights).map_err(|e| TrainError::Config(e.to_string()))?;
         let output = reglab_regularizers::build_output_set(&out_specs).map_err(|e| TrainError::Config(e.to_string()))?;
         let mut net = Net::new(&cfg.model, example_shape, classes, cfg.seed, device).map_err(TrainError::Config)?;
@@ -177,6 +185,7 @@ impl Trainer {
             reparam,
             prune,
             output,
+            batch_terms,
             output_means: BTreeMap::new(),
             output_sums: BTreeMap::new(),
             output_seen: 0,
@@ -252,6 +261,16 @@ impl Trainer {
     }
 
     fn batch(&self, data: &Dataset, idx: &[usize]) -> (Tensor<2>, Tensor<1, Int>, Vec<u8>) {
+        self.batch_with(data, idx, |_| Ok(())).expect("no transform")
+    }
+
+    /// The mini-batch `idx` of `data` as tensors, with `transform` applied to the inputs first.
+    fn batch_with(
+        &self,
+        data: &Dataset,
+        idx: &[usize],
+        transform: impl FnOnce(&mut [f32]) -> Result<(), TrainError>,
+    ) -> Result<(Tensor<2>, Tensor<1, Int>, Vec<u8>), TrainError> {
         let d = data.example_len();
         let mut x = Vec::with_capacity(idx.len() * d);
         let mut y = Vec::with_capacity(idx.len());
@@ -261,9 +280,10 @@ impl Trainer {
             y.push(data.labels[i] as i64);
             labels.push(data.labels[i]);
         }
+        transform(&mut x)?;
         let xt = Tensor::<2>::from_data(TensorData::new(x, [idx.len(), d]), &self.device);
         let yt = Tensor::<1, Int>::from_data(TensorData::new(y, [idx.len()]), &self.device);
-        (xt, yt, labels)
+        Ok((xt, yt, labels))
     }
 
     /// One epoch over `data` (`epoch` is 1-based and seeds the shuffle). Returns the mean
@@ -308,8 +328,22 @@ impl Trainer {
         progress(Progress::EpochStart { epoch, steps });
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for (s, chunk) in order.chunks(self.cfg.batch).enumerate() {
-            let (x, y, labels) = self.batch(data, chunk);
-            let (lv, pred) = self.step_on(x, y, Some((&labels, chunk))).map_err(|e| match e {
+            // data perturbations (Cutout, Mixup, input noise), seeded by (seed, step, term)
+            let mut mix = None;
+            let (x, y, labels) = {
+                let (terms, seed, step, shape) = (&self.batch_terms, self.cfg.seed, self.step, &data.example_shape);
+                let lab: Vec<usize> = chunk.iter().map(|&i| data.labels[i] as usize).collect();
+                self.batch_with(data, chunk, |x| {
+                    if terms.is_empty() {
+                        return Ok(());
+                    }
+                    let mut b = BatchMut { x, n: lab.len(), example_shape: shape, labels: &lab };
+                    mix = reglab_core::batch::apply_all(terms, &mut b, seed, step).map_err(|e| TrainError::Other(e.to_string()))?;
+                    Ok(())
+                })?
+            };
+            let info = BatchInfo { labels: &labels, index: chunk, mix: mix.as_ref() };
+            let (lv, pred) = self.step_on(x, y, Some(info)).map_err(|e| match e {
                 TrainError::NonFinite { what, value, .. } => TrainError::NonFinite { epoch, step: s + 1, what, value },
                 other => other,
             })?;
@@ -354,7 +388,7 @@ impl Trainer {
     /// regularizers are an error. Their gradient with respect to the logits, `G`, enters the
     /// backward pass as the extra loss `Σ G ⊙ z` with `G` constant (see
     /// [`reglab_core::output`]).
-    pub fn step_on(&mut self, x: Tensor<2>, y: Tensor<1, Int>, batch: Option<(&[u8], &[usize])>) -> Result<(f64, Vec<usize>), TrainError> {
+    pub fn step_on(&mut self, x: Tensor<2>, y: Tensor<1, Int>, batch: Option<BatchInfo<'_>>) -> Result<(f64, Vec<usize>), TrainError> {
         let logits = self.net.forward(x);
         let loss = self.loss_fn.forward(logits.clone(), y);
         let lv = loss.clone().into_scalar::<f32>() as f64;
@@ -363,17 +397,23 @@ impl Trainer {
         }
         let z = logits.clone().detach().into_data();
         let pred = argmax_rows(&z);
-        let loss = if self.output.is_empty() {
+        let mix = batch.as_ref().and_then(|b| b.mix);
+        let loss = if self.output.is_empty() && mix.is_none() {
             loss
         } else {
-            let (labels, index) = batch.ok_or_else(|| TrainError::Other("output regularizers need the batch's labels and example indices".into()))?;
+            let info = batch.ok_or_else(|| TrainError::Other("output regularizers need the batch's labels and example indices".into()))?;
             let zs: &[f32] = z.as_slice().map_err(|e| TrainError::Other(format!("logits: {e:?}")))?;
-            let (n, c) = (labels.len(), zs.len() / labels.len().max(1));
-            let labels: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
-            let ob = reglab_core::OutputBatch { logits: zs, n, classes: c, labels: &labels, index };
+            let (n, c) = (info.labels.len(), zs.len() / info.labels.len().max(1));
+            let labels: Vec<usize> = info.labels.iter().map(|&l| l as usize).collect();
+            let ob = reglab_core::OutputBatch { logits: zs, n, classes: c, labels: &labels, index: info.index };
             let mut g = vec![0.0f64; n * c];
-            let values = self.output.eval(&ob, &mut g, self.step, self.total).map_err(|e| TrainError::Other(e.to_string()))?;
-            for (label, v) in self.output.labels().into_iter().zip(&values) {
+            let mut values = self.output.eval(&ob, &mut g, self.step, self.total).map_err(|e| TrainError::Other(e.to_string()))?;
+            let mut names = self.output.labels();
+            if let Some(m) = mix {
+                values.push(mix_term(&ob, m, &mut g));
+                names.push("mixup".into());
+            }
+            for (label, v) in names.into_iter().zip(&values) {
                 if !v.is_finite() {
                     return Err(TrainError::NonFinite { epoch: 0, step: 0, what: format!("regularizer `{label}`"), value: *v });
                 }
@@ -497,6 +537,32 @@ impl Trainer {
         }
         Ok(out)
     }
+}
+
+/// What [`Trainer::step_on`] needs to know of a batch beyond its tensors.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchInfo<'a> {
+    /// The training labels.
+    pub labels: &'a [u8],
+    /// The examples' indices in the training set.
+    pub index: &'a [usize],
+    /// Mixup's second labels and weight, if the inputs were mixed.
+    pub mix: Option<&'a LabelMix>,
+}
+
+/// Mixup's label part added to `CE(z, y)`: `(1 − λ)·mean_i[CE(z_i, y_b,i) − CE(z_i, y_i)]`, its
+/// value returned and its logit gradient `(1 − λ)/B·(e_{y_i} − e_{y_b,i})` added into `g`.
+fn mix_term(b: &reglab_core::OutputBatch<'_>, m: &LabelMix, g: &mut [f64]) -> f64 {
+    let (n, c, w) = (b.n as f64, b.classes, 1.0 - m.lam);
+    let mut v = 0.0;
+    for i in 0..b.n {
+        let (ya, yb) = (b.labels[i], m.labels_b[i]);
+        let z = b.row(i);
+        v += z[ya] as f64 - z[yb] as f64; // CE_b − CE_a = (lse − z_b) − (lse − z_a)
+        g[i * c + ya] += w / n;
+        g[i * c + yb] -= w / n;
+    }
+    w * v / n
 }
 
 /// Prefix of the output regularizers' state in checkpoints (`output/elr.targets`).

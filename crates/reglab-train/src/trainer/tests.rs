@@ -127,7 +127,7 @@ fn one_sgd_step(regs: &[&str]) -> (Trainer, Vec<NamedTensor>) {
     let (x, y) = t.batch_tensors(&train, &idx);
     let labels: Vec<u8> = idx.iter().map(|&i| train.labels[i]).collect();
     t.output.prepare(train.len(), 3).unwrap();
-    t.step_on(x, y, Some((&labels, &idx))).unwrap();
+    t.step_on(x, y, Some(BatchInfo { labels: &labels, index: &idx, mix: None })).unwrap();
     let w = t.net.to_pytorch();
     (t, w)
 }
@@ -203,4 +203,79 @@ fn output_terms_without_indices_or_with_bad_specs_are_errors() {
         let e = Trainer::new(&cfg(&[spec]), &[8], 3, &dev, None, 10).err().unwrap().to_string();
         assert!(e.contains(why), "{spec}: {e}");
     }
+}
+
+/// Blobs shaped as 1×2×4 images (cutout needs images).
+fn image_blobs(n: usize, seed: u64) -> Dataset {
+    Dataset { example_shape: vec![1, 2, 4], ..blobs(n, seed) }
+}
+
+#[test]
+fn mixup_step_equals_the_two_weighted_cross_entropies_on_the_mixed_batch() {
+    // The trainer's step on a mixup batch against burn's autodiff of λ·CE(z, y) + (1 − λ)·CE(z, y_π)
+    // on the same mixed inputs.
+    let c = TrainConfig { optim: OptimSpec::Sgd { momentum: 0.0 }, lr: 0.5, ..cfg(&["mixup=0.4"]) };
+    let mut t = crate::test_data::blob_trainer(&c);
+    let reference_net = t.net.clone();
+    let train = blobs(240, 1);
+    let idx: Vec<usize> = (0..32).collect();
+    let lab: Vec<usize> = idx.iter().map(|&i| train.labels[i] as usize).collect();
+    let mut mix = None;
+    let (x, y, labels) = t
+        .batch_with(&train, &idx, |x| {
+            let mut b = BatchMut { x, n: 32, example_shape: &[8], labels: &lab };
+            mix = reglab_core::batch::apply_all(&t.batch_terms, &mut b, c.seed, 0).unwrap();
+            Ok(())
+        })
+        .unwrap();
+    let mix = mix.expect("mixup mixes");
+    assert!(mix.lam > 0.0 && mix.lam < 1.0 && mix.labels_b != lab);
+    let (xr, ya) = (x.clone(), y.clone());
+    t.step_on(x, y, Some(BatchInfo { labels: &labels, index: &idx, mix: Some(&mix) })).unwrap();
+
+    let dev = Device::flex().autodiff();
+    let yb = Tensor::<1, Int>::from_data(TensorData::new(mix.labels_b.iter().map(|&l| l as i64).collect::<Vec<_>>(), [32]), &dev);
+    let ce = CrossEntropyLossConfig::new().init(&dev);
+    let z = reference_net.forward(xr);
+    let loss = ce.forward(z.clone(), ya).mul_scalar(mix.lam) + ce.forward(z, yb).mul_scalar(1.0 - mix.lam);
+    let grads = GradientsParams::from_grads(loss.backward(), &reference_net);
+    let net = OptimSpec::Sgd { momentum: 0.0 }.init().step(0.5, reference_net, grads);
+    let mut worst = 0.0f32;
+    for (a, b) in t.net.to_pytorch().iter().zip(&net.to_pytorch()) {
+        for (p, q) in a.data.iter().zip(&b.data) {
+            worst = worst.max((p - q).abs());
+        }
+    }
+    assert!(worst < 2e-6, "largest difference {worst}");
+}
+
+#[test]
+fn data_perturbations_train_report_and_resume_bit_for_bit() {
+    let dev = Device::flex().autodiff();
+    let c = TrainConfig { epochs: 3, ..cfg(&["cutout=2", "mixup=1", "input-noise=0.05"]) };
+    let (train, test) = (image_blobs(240, 1), image_blobs(90, 2));
+    let mut a = Trainer::new(&c, &[1, 2, 4], 3, &dev, None, 100).unwrap();
+    let m = a.fit(&train, &test, &mut |_| {}, &mut |_, _| Ok(())).unwrap();
+    assert!(m.last().unwrap().test_accuracy > 0.9, "{m:?}");
+    assert!(m.last().unwrap().reg.contains_key("mixup"), "{:?}", m.last().unwrap().reg);
+    // no state: a trainer restored after epoch 1 draws the same perturbations in epochs 2–3
+    let mut b = Trainer::new(&c, &[1, 2, 4], 3, &dev, None, 100).unwrap();
+    b.train_epoch(&train, 1, &mut |_| {}).unwrap();
+    let ck = b.checkpoint().unwrap();
+    let mut b2 = Trainer::new(&c, &[1, 2, 4], 3, &dev, None, 100).unwrap();
+    b2.restore(ck).unwrap();
+    for e in 2..=3 {
+        b2.train_epoch(&train, e, &mut |_| {}).unwrap();
+    }
+    assert_eq!(a.net.to_pytorch(), b2.net.to_pytorch());
+    // the perturbations change training: without them the weights differ
+    let mut plain = Trainer::new(&cfg(&[]), &[1, 2, 4], 3, &dev, None, 100).unwrap();
+    for e in 1..=3 {
+        plain.train_epoch(&train, e, &mut |_| {}).unwrap();
+    }
+    assert_ne!(plain.net.to_pytorch(), a.net.to_pytorch());
+    // cutout on examples that are not images is a configuration error
+    let e = Trainer::new(&cfg(&["cutout=2"]), &[8], 3, &dev, None, 10).err().unwrap().to_string();
+    assert!(e.contains("cutout=2") && e.contains("not images"), "{e}");
+    assert!(Trainer::new(&cfg(&["mixup=1", "mixup=2"]), &[8], 3, &dev, None, 10).err().unwrap().to_string().contains("twice"));
 }
