@@ -16,6 +16,7 @@
 //! | cauchy-schwarz | [`cauchy_schwarz`] | `cs-binary`, `cs-binary-pos`, `cs-ternary`, `cs-orth`, `cs-eig` |
 //! | output (on the logits) | [`output`] | `label-smoothing`, `confidence-penalty`, `spectral-decoupling`, `elr` |
 //! | data (on each training batch) | [`data`] | `cutout`, `mixup`, `input-noise` |
+//! | stochastic (in the forward pass) | [`stochastic`] | `dropout` |
 
 pub mod anchor;
 pub mod cauchy_schwarz;
@@ -26,6 +27,10 @@ pub mod perturbation;
 pub mod registry;
 pub mod sparsity;
 pub mod spectral;
+pub mod stochastic;
 pub mod weight;
 
-pub use registry::{build, build_batch_terms, build_output_set, build_set, check, is_batch, is_output, BatchEntry, Entry, OutputEntry, BATCH_ENTRIES, ENTRIES, OUTPUT_ENTRIES};
+pub use registry::{
+    build, build_batch_terms, build_output_set, build_perturbations, build_set, check, is_batch, is_output, is_perturbation, BatchEntry, Entry, OutputEntry,
+    PerturbEntry, BATCH_ENTRIES, ENTRIES, OUTPUT_ENTRIES, PERTURB_ENTRIES,
+};

@@ -1,5 +1,6 @@
 //! Names → regularizers. One line per regularizer in [`ENTRIES`]; `reglab list` prints it.
 
+use crate::stochastic::Perturbation;
 use reglab_core::batch::{BatchTerm, BatchTransform};
 use reglab_core::{Error, OutputRegularizer, OutputSet, OutputTerm, RegSet, Regularizer, Result, Selection, Spec, Term};
 
@@ -295,6 +296,56 @@ pub const BATCH_ENTRIES: &[BatchEntry] = &[
     },
 ];
 
+/// A stochastic model perturbation (see [`crate::stochastic`]): parsed here, applied by the
+/// trainer inside the forward pass or the step.
+pub struct PerturbEntry {
+    /// Command-line name.
+    pub name: &'static str,
+    /// Family.
+    pub family: &'static str,
+    /// What it does, in one line.
+    pub formula: &'static str,
+    /// The paper.
+    pub paper: &'static str,
+    /// Options, `key=default`.
+    pub options: &'static str,
+    /// Parser.
+    pub parse: fn(&Spec) -> Result<Perturbation>,
+}
+
+/// Every stochastic model perturbation.
+pub const PERTURB_ENTRIES: &[PerturbEntry] = &[PerturbEntry {
+    name: "dropout",
+    family: "stochastic",
+    formula: "h ← h ⊙ m/(1 − p), m ~ Bernoulli(1 − p) per example and hidden unit, in training (MLP: every hidden layer; CNN: the features before the head)",
+    paper: "Srivastava, Hinton, Krizhevsky, Sutskever, Salakhutdinov, Dropout: A Simple Way to Prevent Neural Networks from Overfitting, JMLR 2014",
+    options: "",
+    parse: |s| crate::stochastic::dropout::Dropout::from_spec(s).map(Perturbation::Dropout),
+}];
+
+/// Whether the spec string names a stochastic model perturbation.
+pub fn is_perturbation(spec: &str) -> bool {
+    Spec::parse(spec).is_ok_and(|s| PERTURB_ENTRIES.iter().any(|e| e.name == s.name))
+}
+
+/// Parse the model perturbations of `specs` (no common options; each name at most once).
+pub fn build_perturbations(specs: &[String]) -> Result<Vec<(Spec, Perturbation)>> {
+    let mut out: Vec<(Spec, Perturbation)> = Vec::new();
+    for s in specs {
+        let spec = Spec::parse(s)?;
+        let e = PERTURB_ENTRIES.iter().find(|e| e.name == spec.name).ok_or_else(|| unknown(&spec.name))?;
+        if let Some(k) = reglab_core::spec::Common::KEYS.iter().find(|k| spec.options.contains_key(**k)) {
+            return Err(Error::Spec { spec: spec.raw().into(), why: format!("`{k}` does not apply to `{}`", spec.name) });
+        }
+        if out.iter().any(|(t, _)| t.name == spec.name) {
+            return Err(Error::Spec { spec: spec.raw().into(), why: format!("`{}` is given twice", spec.name) });
+        }
+        let p = (e.parse)(&spec)?;
+        out.push((spec, p));
+    }
+    Ok(out)
+}
+
 /// Whether the spec string names a data perturbation.
 pub fn is_batch(spec: &str) -> bool {
     Spec::parse(spec).is_ok_and(|s| BATCH_ENTRIES.iter().any(|e| e.name == s.name))
@@ -320,7 +371,7 @@ pub fn build_batch_terms(specs: &[String]) -> Result<Vec<BatchTerm>> {
 }
 
 fn unknown(name: &str) -> Error {
-    let known: Vec<&str> = ENTRIES.iter().map(|e| e.name).chain(OUTPUT_ENTRIES.iter().map(|e| e.name)).chain(BATCH_ENTRIES.iter().map(|e| e.name)).collect();
+    let known: Vec<&str> = ENTRIES.iter().map(|e| e.name).chain(OUTPUT_ENTRIES.iter().map(|e| e.name)).chain(BATCH_ENTRIES.iter().map(|e| e.name)).chain(PERTURB_ENTRIES.iter().map(|e| e.name)).collect();
     Error::Unknown { name: name.to_string(), known: known.join(", ") }
 }
 
@@ -342,6 +393,9 @@ pub fn is_output(spec: &str) -> bool {
 /// Check that a spec builds, as a parameter or an output regularizer (bad options, unknown
 /// names: the error).
 pub fn check(spec: &Spec) -> Result<()> {
+    if PERTURB_ENTRIES.iter().any(|e| e.name == spec.name) {
+        return build_perturbations(&[spec.raw().to_string()]).map(drop);
+    }
     if BATCH_ENTRIES.iter().any(|e| e.name == spec.name) {
         return build_batch_terms(&[spec.raw().to_string()]).map(drop);
     }
@@ -412,10 +466,19 @@ mod tests {
 
     #[test]
     fn names_are_unique() {
-        let mut n: Vec<_> = ENTRIES.iter().map(|e| e.name).chain(OUTPUT_ENTRIES.iter().map(|e| e.name)).chain(BATCH_ENTRIES.iter().map(|e| e.name)).collect();
+        let mut n: Vec<_> = ENTRIES.iter().map(|e| e.name).chain(OUTPUT_ENTRIES.iter().map(|e| e.name)).chain(BATCH_ENTRIES.iter().map(|e| e.name)).chain(PERTURB_ENTRIES.iter().map(|e| e.name)).collect();
         n.sort();
         n.dedup();
-        assert_eq!(n.len(), ENTRIES.len() + OUTPUT_ENTRIES.len() + BATCH_ENTRIES.len());
+        assert_eq!(n.len(), ENTRIES.len() + OUTPUT_ENTRIES.len() + BATCH_ENTRIES.len() + PERTURB_ENTRIES.len());
+    }
+
+    #[test]
+    fn perturbations_parse_and_refuse_common_options_and_repeats() {
+        assert_eq!(build_perturbations(&["dropout=0.25".into()]).unwrap()[0].1, Perturbation::Dropout(crate::stochastic::dropout::Dropout { p: 0.25 }));
+        assert!(is_perturbation("dropout=0.5") && !is_batch("dropout=0.5") && !is_output("dropout=0.5"));
+        assert!(build_perturbations(&["dropout=0.5:warmup=3".into()]).err().unwrap().to_string().contains("does not apply"));
+        assert!(build_perturbations(&["dropout=0.5".into(), "dropout=0.1".into()]).err().unwrap().to_string().contains("twice"));
+        assert!(check(&Spec::parse("dropout=1.5").unwrap()).is_err());
     }
 
     #[test]

@@ -13,6 +13,8 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use reglab_core::batch::{BatchMut, BatchTerm, LabelMix};
+use reglab_regularizers::stochastic::Perturbation;
+use reglab_regularizers::stochastic::dropout::Dropout;
 use reglab_core::{Dataset, Mode, NamedTensor, OutputSet, Selection};
 use std::collections::BTreeMap;
 
@@ -136,6 +138,8 @@ pub struct Trainer {
     pub output: OutputSet,
     /// Data perturbations of each training batch.
     batch_terms: Vec<BatchTerm>,
+    /// Dropout in the training forward pass.
+    dropout: Option<Dropout>,
     /// Mean `λ_t·r` of each output term over the last epoch's mini-batches.
     output_means: BTreeMap<String, f64>,
     /// Running sums for `output_means` over the current epoch (batch-size weighted).
@@ -162,7 +166,12 @@ impl Trainer {
         steps_total: u64,
     ) -> Result<Self, TrainError> {
         cfg.validate()?;
-        let (batch_specs, rest): (Vec<String>, Vec<String>) = cfg.regs.iter().cloned().partition(|s| reglab_regularizers::is_batch(s));
+        let (perturb_specs, rest): (Vec<String>, Vec<String>) = cfg.regs.iter().cloned().partition(|s| reglab_regularizers::is_perturbation(s));
+        let perturb = reglab_regularizers::build_perturbations(&perturb_specs).map_err(|e| TrainError::Config(e.to_string()))?;
+        let dropout = perturb.iter().find_map(|(_, p)| match p {
+            Perturbation::Dropout(d) => Some(d.clone()),
+        });
+        let (batch_specs, rest): (Vec<String>, Vec<String>) = rest.into_iter().partition(|s| reglab_regularizers::is_batch(s));
         let (out_specs, param_specs): (Vec<String>, Vec<String>) = rest.into_iter().partition(|s| reglab_regularizers::is_output(s));
         let batch_terms = reglab_regularizers::build_batch_terms(&batch_specs).map_err(|e| TrainError::Config(e.to_string()))?;
         for t in &batch_terms {
@@ -186,6 +195,7 @@ impl Trainer {
             prune,
             output,
             batch_terms,
+            dropout,
             output_means: BTreeMap::new(),
             output_sums: BTreeMap::new(),
             output_seen: 0,
@@ -389,7 +399,17 @@ impl Trainer {
     /// backward pass as the extra loss `Σ G ⊙ z` with `G` constant (see
     /// [`reglab_core::output`]).
     pub fn step_on(&mut self, x: Tensor<2>, y: Tensor<1, Int>, batch: Option<BatchInfo<'_>>) -> Result<(f64, Vec<usize>), TrainError> {
-        let logits = self.net.forward(x);
+        let logits = match &self.dropout {
+            None => self.net.forward(x),
+            Some(d) => {
+                let (seed, step) = (self.cfg.seed, self.step);
+                self.net.forward_with(x, &mut |layer, h| {
+                    let [b, w] = h.dims();
+                    let m = Tensor::<2>::from_data(TensorData::new(d.mask(b * w, seed, step, layer), [b, w]), &h.device());
+                    h * m
+                })
+            }
+        };
         let loss = self.loss_fn.forward(logits.clone(), y);
         let lv = loss.clone().into_scalar::<f32>() as f64;
         if !lv.is_finite() {

@@ -18,6 +18,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         .map(|e| (e.name, e.family, e.formula, e.options, e.paper, "weights"))
         .chain(reglab_regularizers::OUTPUT_ENTRIES.iter().map(|e| (e.name, e.family, e.formula, e.options, e.paper, "logits")))
         .chain(reglab_regularizers::BATCH_ENTRIES.iter().map(|e| (e.name, e.family, e.formula, e.options, e.paper, "inputs")))
+        .chain(reglab_regularizers::PERTURB_ENTRIES.iter().map(|e| (e.name, e.family, e.formula, e.options, e.paper, "forward pass")))
         .collect();
     if a.json {
         let v: Vec<_> = entries
@@ -36,7 +37,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         }
         println!("{:w$}  {:f$}  {}", "", "", e.4, w = w, f = f);
     }
-    println!("\nSpec syntax: NAME=λ[:key=value,...]; every regularizer also takes schedule=constant|warmup|cosine, warmup=STEPS, schedule=exp:factor=F[:every=STEPS][:max=L], until=STEPS, and those on weights select=PATTERN. Family `output` acts on the logits of each batch, through the loss; family `data` transforms each training batch (neither with `reglab penalty`; `data` takes no common option).");
+    println!("\nSpec syntax: NAME=λ[:key=value,...]; every regularizer also takes schedule=constant|warmup|cosine, warmup=STEPS, schedule=exp:factor=F[:every=STEPS][:max=L], until=STEPS, and those on weights select=PATTERN. Family `output` acts on the logits of each batch, through the loss; family `data` transforms each training batch, family `stochastic` acts in the forward pass (none of these with `reglab penalty`; `data` and `stochastic` take no common option).");
     println!("\nReparameterizations (--reparam SPEC, or reparam = \"SPEC\" in experiment files):");
     let r = reglab_train::reparam::CATALOG.iter().map(|c| c.0.len()).max().unwrap_or(4);
     for (spec, formula, paper) in reglab_train::reparam::CATALOG {

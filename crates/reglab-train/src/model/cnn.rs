@@ -85,6 +85,12 @@ impl Cnn {
         self.head.forward(self.trunk(x))
     }
 
+    /// Logits with `drop(0, f)` applied to the flattened conv features `f` before the head
+    /// (dropout before the classifier).
+    pub fn forward_with(&self, x: Tensor<2>, drop: &mut dyn FnMut(usize, Tensor<2>) -> Tensor<2>) -> Tensor<2> {
+        self.head.forward(drop(0, self.trunk(x)))
+    }
+
     /// The penultimate features (flattened conv output), for probes.
     pub fn features(&self, x: Tensor<2>) -> Tensor<2> {
         self.trunk(x)

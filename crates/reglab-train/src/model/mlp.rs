@@ -46,6 +46,20 @@ impl Mlp {
         h
     }
 
+    /// Logits with `drop(i, h)` applied to the hidden activations `h` (after each ReLU) of
+    /// hidden layer `i` (dropout).
+    pub fn forward_with(&self, x: Tensor<2>, drop: &mut dyn FnMut(usize, Tensor<2>) -> Tensor<2>) -> Tensor<2> {
+        let n = self.layers.len();
+        let mut h = x;
+        for (i, l) in self.layers.iter().enumerate() {
+            h = l.forward(h);
+            if i + 1 < n {
+                h = drop(i, relu(h));
+            }
+        }
+        h
+    }
+
     /// The pre-activation (output before the ReLU) of layer `i`, `[batch, out]`.
     pub fn preactivation(&self, x: Tensor<2>, i: usize) -> Tensor<2> {
         let mut h = x;

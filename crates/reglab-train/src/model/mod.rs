@@ -190,6 +190,15 @@ impl Net {
         }
     }
 
+    /// Logits with `drop(i, h)` applied to each hidden representation `h` that feeds a later
+    /// layer (MLP: after every hidden ReLU; CNN: the flattened conv features before the head).
+    pub fn forward_with(&self, x: Tensor<2>, drop: &mut dyn FnMut(usize, Tensor<2>) -> Tensor<2>) -> Tensor<2> {
+        match self {
+            Net::Mlp(m) => m.forward_with(x, drop),
+            Net::Cnn(c) => c.forward_with(x, drop),
+        }
+    }
+
     /// The pre-activation of layer `i` (see [`Net::layers`]) on flat inputs, as data
     /// `[batch, out]` (MLP) or `[batch, out, h, w]` (CNN; the head as `[batch, classes, 1, 1]`).
     pub fn preactivation(&self, x: Tensor<2>, i: usize) -> TensorData {

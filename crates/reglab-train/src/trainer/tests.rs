@@ -279,3 +279,34 @@ fn data_perturbations_train_report_and_resume_bit_for_bit() {
     assert!(e.contains("cutout=2") && e.contains("not images"), "{e}");
     assert!(Trainer::new(&cfg(&["mixup=1", "mixup=2"]), &[8], 3, &dev, None, 10).err().unwrap().to_string().contains("twice"));
 }
+
+#[test]
+fn dropout_trains_differently_repeats_resumes_and_zero_is_no_dropout() {
+    let dev = Device::flex().autodiff();
+    let train = blobs(240, 1);
+    let weights = |regs: &[&str], epochs: usize| {
+        let mut t = Trainer::new(&cfg(regs), &[8], 3, &dev, None, 100).unwrap();
+        for e in 1..=epochs {
+            t.train_epoch(&train, e, &mut |_| {}).unwrap();
+        }
+        t
+    };
+    let plain = weights(&[], 2).net.to_pytorch();
+    assert_eq!(weights(&["dropout=0"], 2).net.to_pytorch(), plain, "p = 0 multiplies by exactly 1");
+    let a = weights(&["dropout=0.5"], 2);
+    assert_ne!(a.net.to_pytorch(), plain);
+    assert_eq!(weights(&["dropout=0.5"], 2).net.to_pytorch(), a.net.to_pytorch(), "same seed, same masks");
+    // evaluation sees the whole network: evaluate twice, same numbers
+    assert_eq!(a.evaluate(&train), a.evaluate(&train));
+    // resume after epoch 1
+    let mut b = weights(&["dropout=0.5"], 1);
+    let ck = b.checkpoint().unwrap();
+    b = Trainer::new(&cfg(&["dropout=0.5"]), &[8], 3, &dev, None, 100).unwrap();
+    b.restore(ck).unwrap();
+    b.train_epoch(&train, 2, &mut |_| {}).unwrap();
+    assert_eq!(b.net.to_pytorch(), a.net.to_pytorch());
+    // a CNN drops its features before the head
+    let c = TrainConfig { model: "cnn:2".parse().unwrap(), ..cfg(&["dropout=0.5"]) };
+    let mut t = Trainer::new(&c, &[1, 2, 4], 3, &dev, None, 100).unwrap();
+    t.train_epoch(&image_blobs(60, 1), 1, &mut |_| {}).unwrap();
+}
