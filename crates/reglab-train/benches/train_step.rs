@@ -8,6 +8,9 @@
 //! measuring (Adam's moments and the regularizers' state exist from then on). The `prune …`
 //! runs hold a 90 % mask on every layer weight (gradients and weights masked each step).
 //!
+//! `batch/…`: the output terms (on the logits), the data perturbations and dropout, through
+//! `Trainer::train_batch` on the same 128 examples read as 1×28×28 images, against `batch/none`.
+//!
 //! Run: `RAYON_NUM_THREADS=1 cargo bench -p reglab-train --bench train_step`
 //! (or `bench/run.sh` for both benches and the overhead of each regularizer over `step/none`).
 
@@ -87,5 +90,49 @@ fn bench_step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_step);
+/// Terms that act on the batch, the logits or the forward pass, through `Trainer::train_batch`
+/// (the batch is built from the data set each step, so `batch/none` is their baseline, not
+/// `step/none`). Images: the 128 inputs read as 1×28×28 for cutout.
+fn bench_batch(c: &mut Criterion) {
+    let dev = Device::flex().autodiff();
+    let data = Dataset { example_shape: vec![1, 28, 28], ..batch() };
+    let idx: Vec<usize> = (0..BATCH).collect();
+    let mut group = c.benchmark_group("batch");
+    group.sample_size(30).warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(5));
+    let runs: Vec<(&str, Vec<String>)> = std::iter::once(("none", Vec::new()))
+        .chain(
+            [
+                ("label-smoothing", "label-smoothing=0.1"),
+                ("confidence-penalty", "confidence-penalty=0.1"),
+                ("spectral-decoupling", "spectral-decoupling=0.1"),
+                ("elr", "elr=3:beta=0.7"),
+                ("cutout", "cutout=12"),
+                ("mixup", "mixup=1"),
+                ("input-noise", "input-noise=0.1"),
+                ("dropout", "dropout=0.5"),
+            ]
+            .into_iter()
+            .map(|(n, s)| (n, vec![s.to_string()])),
+        )
+        .collect();
+    for (name, regs) in runs {
+        let cfg = TrainConfig {
+            model: "mlp:400,400".parse().unwrap(),
+            optim: OptimSpec::Adam,
+            lr: 1e-3,
+            batch: BATCH,
+            epochs: 1,
+            seed: 0,
+            regs,
+            reparam: None,
+            prune: None,
+        };
+        let mut t = Trainer::new(&cfg, &[1, 28, 28], CLASSES, &dev, None, 1_000_000).unwrap_or_else(|e| panic!("{name}: {e}"));
+        t.train_batch(&data, &idx).unwrap_or_else(|e| panic!("{name}: {e}")); // warm-up
+        group.bench_function(name, |b| b.iter(|| black_box(t.train_batch(&data, &idx).unwrap_or_else(|e| panic!("{name}: {e}")))));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_step, bench_batch);
 criterion_main!(benches);

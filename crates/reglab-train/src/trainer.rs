@@ -168,6 +168,7 @@ impl Trainer {
         cfg.validate()?;
         let (perturb_specs, rest): (Vec<String>, Vec<String>) = cfg.regs.iter().cloned().partition(|s| reglab_regularizers::is_perturbation(s));
         let perturb = reglab_regularizers::build_perturbations(&perturb_specs).map_err(|e| TrainError::Config(e.to_string()))?;
+        #[allow(clippy::unnecessary_find_map)] // one variant so far
         let dropout = perturb.iter().find_map(|(_, p)| match p {
             Perturbation::Dropout(d) => Some(d.clone()),
         });
@@ -338,25 +339,11 @@ impl Trainer {
         progress(Progress::EpochStart { epoch, steps });
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for (s, chunk) in order.chunks(self.cfg.batch).enumerate() {
-            // data perturbations (Cutout, Mixup, input noise), seeded by (seed, step, term)
-            let mut mix = None;
-            let (x, y, labels) = {
-                let (terms, seed, step, shape) = (&self.batch_terms, self.cfg.seed, self.step, &data.example_shape);
-                let lab: Vec<usize> = chunk.iter().map(|&i| data.labels[i] as usize).collect();
-                self.batch_with(data, chunk, |x| {
-                    if terms.is_empty() {
-                        return Ok(());
-                    }
-                    let mut b = BatchMut { x, n: lab.len(), example_shape: shape, labels: &lab };
-                    mix = reglab_core::batch::apply_all(terms, &mut b, seed, step).map_err(|e| TrainError::Other(e.to_string()))?;
-                    Ok(())
-                })?
-            };
-            let info = BatchInfo { labels: &labels, index: chunk, mix: mix.as_ref() };
-            let (lv, pred) = self.step_on(x, y, Some(info)).map_err(|e| match e {
+            let (lv, pred) = self.train_batch(data, chunk).map_err(|e| match e {
                 TrainError::NonFinite { what, value, .. } => TrainError::NonFinite { epoch, step: s + 1, what, value },
                 other => other,
             })?;
+            let labels: Vec<u8> = chunk.iter().map(|&i| data.labels[i]).collect();
             correct += pred.iter().zip(&labels).filter(|(p, l)| **p == **l as usize).count();
             seen += labels.len();
             loss_sum += lv * labels.len() as f64;
@@ -372,6 +359,29 @@ impl Trainer {
         let n = self.output_seen.max(1) as f64;
         self.output_means = self.output_sums.iter().map(|(k, v)| (k.clone(), v / n)).collect();
         Ok((loss_sum / seen.max(1) as f64, correct as f64 / seen.max(1) as f64))
+    }
+
+    /// One optimizer step on the examples `idx` of `data` (the training set): the batch is
+    /// built, perturbed by the data perturbations (Cutout, Mixup, input noise: seeded by
+    /// `(seed, step, term)`), and trained on with [`Trainer::step_on`]. Output regularizers
+    /// are bound to `data` first if they are not yet.
+    pub fn train_batch(&mut self, data: &Dataset, idx: &[usize]) -> Result<(f64, Vec<usize>), TrainError> {
+        self.output.prepare(data.len(), data.classes).map_err(|e| TrainError::Config(e.to_string()))?;
+        let mut mix = None;
+        let (x, y, labels) = {
+            let (terms, seed, step, shape) = (&self.batch_terms, self.cfg.seed, self.step, &data.example_shape);
+            let lab: Vec<usize> = idx.iter().map(|&i| data.labels[i] as usize).collect();
+            self.batch_with(data, idx, |x| {
+                if terms.is_empty() {
+                    return Ok(());
+                }
+                let mut b = BatchMut { x, n: lab.len(), example_shape: shape, labels: &lab };
+                mix = reglab_core::batch::apply_all(terms, &mut b, seed, step).map_err(|e| TrainError::Other(e.to_string()))?;
+                Ok(())
+            })?
+        };
+        let info = BatchInfo { labels: &labels, index: idx, mix: mix.as_ref() };
+        self.step_on(x, y, Some(info))
     }
 
     /// Zero the optimizer state of the pruned entries (after the masks changed; see
