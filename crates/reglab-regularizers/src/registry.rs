@@ -321,6 +321,30 @@ pub const PERTURB_ENTRIES: &[PerturbEntry] = &[PerturbEntry {
     paper: "Srivastava, Hinton, Krizhevsky, Sutskever, Salakhutdinov, Dropout: A Simple Way to Prevent Neural Networks from Overfitting, JMLR 2014",
     options: "",
     parse: |s| crate::stochastic::dropout::Dropout::from_spec(s).map(Perturbation::Dropout),
+},
+PerturbEntry {
+    name: "amp",
+    family: "stochastic",
+    formula: "gradient at θ + δ, δ_p ← Π_ε(δ_p + ζ·∇_p L(θ + δ)) K times, one ε-ball per tensor (ε = the strength); K + 1 passes per step",
+    paper: "Zheng, Zhang, Mao, Regularizing Neural Networks via Adversarial Model Perturbation, CVPR 2021 (code: hiyouga/AMP-Regularizer)",
+    options: "lr=1 (ζ), steps=1 (K)",
+    parse: |s| crate::stochastic::sharpness::Sharpness::amp(s).map(Perturbation::Sharpness),
+},
+PerturbEntry {
+    name: "sam",
+    family: "stochastic",
+    formula: "gradient at θ + ρ·g/‖g‖₂, g = ∇L(θ) (ρ = the strength); 2 passes per step",
+    paper: "Foret, Kleiner, Mobahi, Neyshabur, Sharpness-Aware Minimization for Efficiently Improving Generalization, ICLR 2021",
+    options: "",
+    parse: |s| crate::stochastic::sharpness::Sharpness::sam(s).map(Perturbation::Sharpness),
+},
+PerturbEntry {
+    name: "grad-norm",
+    family: "stochastic",
+    formula: "λ‖∇L‖² added to the loss; its gradient 2λHg ≈ 2λ‖g‖(∇L(θ + h·g/‖g‖) − g)/h by finite differences (no double backprop); 3 passes per step",
+    paper: "Geiping, Goldblum, Pope, Moeller, Goldstein, Stochastic Training is Not Necessary for Generalization, ICLR 2022",
+    options: "h=0.01",
+    parse: |s| crate::stochastic::sharpness::Sharpness::grad_norm(s).map(Perturbation::Sharpness),
 }];
 
 /// Whether the spec string names a stochastic model perturbation.

@@ -9,6 +9,7 @@ pub mod model;
 pub mod optim;
 pub mod prune;
 pub mod reparam;
+pub mod sharpness;
 pub mod step;
 pub mod tensorfile;
 #[cfg(test)]

@@ -15,6 +15,7 @@ use rand::seq::SliceRandom;
 use reglab_core::batch::{BatchMut, BatchTerm, LabelMix};
 use reglab_regularizers::stochastic::Perturbation;
 use reglab_regularizers::stochastic::dropout::Dropout;
+use reglab_regularizers::stochastic::sharpness::Sharpness;
 use reglab_core::{Dataset, Mode, NamedTensor, OutputSet, Selection};
 use std::collections::BTreeMap;
 
@@ -140,6 +141,8 @@ pub struct Trainer {
     batch_terms: Vec<BatchTerm>,
     /// Dropout in the training forward pass.
     dropout: Option<Dropout>,
+    /// AMP, SAM or the gradient-norm penalty.
+    sharpness: Option<Sharpness>,
     /// Mean `λ_t·r` of each output term over the last epoch's mini-batches.
     output_means: BTreeMap<String, f64>,
     /// Running sums for `output_means` over the current epoch (batch-size weighted).
@@ -168,10 +171,21 @@ impl Trainer {
         cfg.validate()?;
         let (perturb_specs, rest): (Vec<String>, Vec<String>) = cfg.regs.iter().cloned().partition(|s| reglab_regularizers::is_perturbation(s));
         let perturb = reglab_regularizers::build_perturbations(&perturb_specs).map_err(|e| TrainError::Config(e.to_string()))?;
-        #[allow(clippy::unnecessary_find_map)] // one variant so far
         let dropout = perturb.iter().find_map(|(_, p)| match p {
             Perturbation::Dropout(d) => Some(d.clone()),
+            _ => None,
         });
+        let sharp: Vec<Sharpness> = perturb
+            .iter()
+            .filter_map(|(_, p)| match p {
+                Perturbation::Sharpness(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect();
+        if sharp.len() > 1 {
+            return Err(TrainError::Config("amp, sam and grad-norm each change how the step's gradient is taken: give at most one".into()));
+        }
+        let sharpness = sharp.into_iter().next();
         let (batch_specs, rest): (Vec<String>, Vec<String>) = rest.into_iter().partition(|s| reglab_regularizers::is_batch(s));
         let (out_specs, param_specs): (Vec<String>, Vec<String>) = rest.into_iter().partition(|s| reglab_regularizers::is_output(s));
         let batch_terms = reglab_regularizers::build_batch_terms(&batch_specs).map_err(|e| TrainError::Config(e.to_string()))?;
@@ -197,6 +211,7 @@ impl Trainer {
             output,
             batch_terms,
             dropout,
+            sharpness,
             output_means: BTreeMap::new(),
             output_sums: BTreeMap::new(),
             output_seen: 0,
@@ -384,6 +399,37 @@ impl Trainer {
         self.step_on(x, y, Some(info))
     }
 
+    /// Logits of the training forward pass (with dropout, masks from `(seed, step, layer)`).
+    fn forward_train(&self, x: Tensor<2>) -> Tensor<2> {
+        match &self.dropout {
+            None => self.net.forward(x),
+            Some(d) => {
+                let (seed, step) = (self.cfg.seed, self.step);
+                self.net.forward_with(x, &mut |layer, h| {
+                    let [b, w] = h.dims();
+                    let m = Tensor::<2>::from_data(TensorData::new(d.mask(b * w, seed, step, layer), [b, w]), &h.device());
+                    h * m
+                })
+            }
+        }
+    }
+
+    /// The gradient of the cross-entropy (mixup's, with its labels) at the current weights,
+    /// flat (see [`crate::sharpness`]): the ascent and finite-difference passes.
+    fn ce_grads(&self, x: Tensor<2>, y: Tensor<1, Int>, mix: Option<&LabelMix>) -> Result<Vec<Vec<f32>>, TrainError> {
+        let logits = self.forward_train(x);
+        let loss = match mix {
+            None => self.loss_fn.forward(logits, y),
+            Some(m) => {
+                let n = m.labels_b.len();
+                let yb = Tensor::<1, Int>::from_data(TensorData::new(m.labels_b.iter().map(|&l| l as i64).collect::<Vec<_>>(), [n]), &self.device);
+                self.loss_fn.forward(logits.clone(), y).mul_scalar(m.lam) + self.loss_fn.forward(logits, yb).mul_scalar(1.0 - m.lam)
+            }
+        };
+        let grads = GradientsParams::from_grads(loss.backward(), &self.net);
+        crate::sharpness::grads(&self.net, &grads).map_err(TrainError::Other)
+    }
+
     /// Zero the optimizer state of the pruned entries (after the masks changed; see
     /// [`crate::prune::optim_state`]).
     fn mask_optimizer_state(&mut self) -> Result<(), TrainError> {
@@ -409,25 +455,39 @@ impl Trainer {
     /// backward pass as the extra loss `Σ G ⊙ z` with `G` constant (see
     /// [`reglab_core::output`]).
     pub fn step_on(&mut self, x: Tensor<2>, y: Tensor<1, Int>, batch: Option<BatchInfo<'_>>) -> Result<(f64, Vec<usize>), TrainError> {
-        let logits = match &self.dropout {
-            None => self.net.forward(x),
-            Some(d) => {
-                let (seed, step) = (self.cfg.seed, self.step);
-                self.net.forward_with(x, &mut |layer, h| {
-                    let [b, w] = h.dims();
-                    let m = Tensor::<2>::from_data(TensorData::new(d.mask(b * w, seed, step, layer), [b, w]), &h.device());
-                    h * m
-                })
+        let mix = batch.as_ref().and_then(|b| b.mix);
+        // AMP / SAM: move to θ + δ for the main pass (θ is restored after the backward pass)
+        let theta = match self.sharpness.clone() {
+            Some(Sharpness::Amp { eps, lr, steps }) => {
+                let theta = crate::sharpness::params(&self.net).map_err(TrainError::Other)?;
+                let mut delta: Vec<Vec<f32>> = theta.iter().map(|(v, _)| vec![0.0; v.len()]).collect();
+                for k in 0..steps {
+                    if k > 0 {
+                        crate::sharpness::set_params(&mut self.net, &theta, Some(&delta));
+                    }
+                    let g = self.ce_grads(x.clone(), y.clone(), mix)?;
+                    reglab_regularizers::stochastic::sharpness::amp_update(&mut delta, &g, eps, lr);
+                }
+                crate::sharpness::set_params(&mut self.net, &theta, Some(&delta));
+                Some(theta)
             }
+            Some(Sharpness::Sam { rho }) => {
+                let theta = crate::sharpness::params(&self.net).map_err(TrainError::Other)?;
+                let g = self.ce_grads(x.clone(), y.clone(), mix)?;
+                let delta = reglab_regularizers::stochastic::sharpness::sam_delta(&g, rho);
+                crate::sharpness::set_params(&mut self.net, &theta, Some(&delta));
+                Some(theta)
+            }
+            _ => None,
         };
-        let loss = self.loss_fn.forward(logits.clone(), y);
+        let logits = self.forward_train(x.clone());
+        let loss = self.loss_fn.forward(logits.clone(), y.clone());
         let lv = loss.clone().into_scalar::<f32>() as f64;
         if !lv.is_finite() {
             return Err(TrainError::NonFinite { epoch: 0, step: 0, what: "the training loss".into(), value: lv });
         }
         let z = logits.clone().detach().into_data();
         let pred = argmax_rows(&z);
-        let mix = batch.as_ref().and_then(|b| b.mix);
         let loss = if self.output.is_empty() && mix.is_none() {
             loss
         } else {
@@ -455,6 +515,26 @@ impl Trainer {
             loss + (logits * gt).sum()
         };
         let mut grads = GradientsParams::from_grads(loss.backward(), &self.net);
+        if let Some(theta) = &theta {
+            crate::sharpness::set_params(&mut self.net, theta, None);
+        }
+        if let Some(Sharpness::GradNorm { lambda, h }) = self.sharpness.clone() {
+            // λ‖∇CE‖²: its gradient 2λ‖g₀‖(∇CE(θ + h·ĝ₀) − g₀)/h added to the step's gradient
+            let theta = crate::sharpness::params(&self.net).map_err(TrainError::Other)?;
+            let g0 = self.ce_grads(x.clone(), y.clone(), mix)?;
+            let step = reglab_regularizers::stochastic::sharpness::grad_norm_step(&g0, h);
+            crate::sharpness::set_params(&mut self.net, &theta, Some(&step));
+            let g1 = self.ce_grads(x, y, mix)?;
+            crate::sharpness::set_params(&mut self.net, &theta, None);
+            let extra = reglab_regularizers::stochastic::sharpness::grad_norm_gradient(&g0, &g1, lambda, h);
+            crate::sharpness::add_grads(&self.net, &mut grads, &extra).map_err(TrainError::Other)?;
+            let value = lambda * g0.iter().flatten().map(|&v| (v as f64) * (v as f64)).sum::<f64>();
+            let n = batch.as_ref().map(|b| b.labels.len()).unwrap_or(1);
+            *self.output_sums.entry("grad-norm".into()).or_insert(0.0) += value * n as f64;
+            if self.output.is_empty() && mix.is_none() {
+                self.output_seen += n;
+            }
+        }
         let values = self.reg.add_gradients(&self.net, &mut grads, self.step, self.total).map_err(TrainError::Other)?;
         if let Some((j, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(TrainError::NonFinite { epoch: 0, step: 0, what: format!("regularizer `{}`", self.reg.labels()[j]), value: *v });

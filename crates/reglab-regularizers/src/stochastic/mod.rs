@@ -4,12 +4,16 @@
 //! | name | file | what |
 //! |---|---|---|
 //! | `dropout` | [`dropout`] | zero each hidden unit with probability `p`, scale the rest by `1/(1 − p)` |
+//! | `amp`, `sam`, `grad-norm` | [`sharpness`] | the step's gradient taken at adversarially perturbed weights, or a gradient-norm penalty by finite differences |
 
 pub mod dropout;
+pub mod sharpness;
 
 /// A parsed model perturbation, for the trainer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Perturbation {
     /// Dropout with drop probability `p`.
     Dropout(dropout::Dropout),
+    /// AMP, SAM or the gradient-norm penalty.
+    Sharpness(sharpness::Sharpness),
 }
