@@ -164,13 +164,7 @@ impl OutputSet {
     /// Names of the terms, in order, made unique by the spec when repeated (as
     /// [`crate::RegSet::labels`]).
     pub fn labels(&self) -> Vec<String> {
-        self.terms
-            .iter()
-            .map(|t| {
-                let dup = self.terms.iter().filter(|u| u.spec.name == t.spec.name).count() > 1;
-                if dup { t.spec.to_string() } else { t.spec.name.clone() }
-            })
-            .collect()
+        crate::spec::unique_labels(&self.terms.iter().map(|t| &t.spec).collect::<Vec<_>>())
     }
 
     /// Bind every term to the training set.

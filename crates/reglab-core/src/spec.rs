@@ -104,6 +104,18 @@ impl fmt::Display for Spec {
     }
 }
 
+/// The names of `specs` in order, made unique by the whole spec where a name repeats (the
+/// labels of a sum's terms in results: `l2`, or `l2=0.1` and `l2=0.2` for two `l2` terms).
+pub fn unique_labels(specs: &[&Spec]) -> Vec<String> {
+    specs
+        .iter()
+        .map(|t| {
+            let dup = specs.iter().filter(|u| u.name == t.name).count() > 1;
+            if dup { t.to_string() } else { t.name.clone() }
+        })
+        .collect()
+}
+
 /// Reader of a spec's regularizer-specific options.
 pub struct Options<'a> {
     spec: &'a Spec,

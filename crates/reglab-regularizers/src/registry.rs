@@ -4,21 +4,33 @@ use crate::stochastic::Perturbation;
 use reglab_core::batch::{BatchTerm, BatchTransform};
 use reglab_core::{Error, OutputRegularizer, OutputSet, OutputTerm, RegSet, Regularizer, Result, Selection, Spec, Term};
 
-/// A catalog entry.
-pub struct Entry {
+/// A catalog entry: what `reglab list` prints and how to build the term from its spec. `B` is
+/// the builder of the entry's kind (see the aliases [`Entry`], [`OutputEntry`], [`BatchEntry`],
+/// [`PerturbEntry`]).
+pub struct CatalogEntry<B> {
     /// Command-line name.
     pub name: &'static str,
     /// Family (as in the catalog).
     pub family: &'static str,
-    /// The formula in one line, with the default options.
+    /// The formula (or what it does) in one line, with the default options.
     pub formula: &'static str,
     /// The paper (authors, title, venue, year).
     pub paper: &'static str,
     /// Options, `key=default` (empty: none).
     pub options: &'static str,
     /// Builder.
-    pub build: fn(&Spec) -> Result<Box<dyn Regularizer>>,
+    pub build: B,
 }
+
+/// A parameter-space regularizer (value, gradient, proximal step on the weights).
+pub type Entry = CatalogEntry<fn(&Spec) -> Result<Box<dyn Regularizer>>>;
+/// An output-level regularizer: a term on the logits of each batch (see [`crate::output`]).
+pub type OutputEntry = CatalogEntry<fn(&Spec) -> Result<Box<dyn OutputRegularizer>>>;
+/// A data perturbation: a transform of each training batch (see [`crate::data`]).
+pub type BatchEntry = CatalogEntry<fn(&Spec) -> Result<Box<dyn BatchTransform>>>;
+/// A stochastic model perturbation (see [`crate::stochastic`]): parsed here, applied by the
+/// trainer inside the forward pass or the step.
+pub type PerturbEntry = CatalogEntry<fn(&Spec) -> Result<Perturbation>>;
 
 fn boxed<R: Regularizer + 'static>(r: Result<R>) -> Result<Box<dyn Regularizer>> {
     r.map(|r| Box::new(r) as Box<dyn Regularizer>)
@@ -26,7 +38,7 @@ fn boxed<R: Regularizer + 'static>(r: Result<R>) -> Result<Box<dyn Regularizer>>
 
 /// Every regularizer reglab knows.
 pub const ENTRIES: &[Entry] = &[
-    Entry {
+    CatalogEntry {
         name: "l2",
         family: "weight size",
         formula: "λ/2·‖W‖²_F  (gradient λW, = weight_decay=λ)",
@@ -35,7 +47,7 @@ pub const ENTRIES: &[Entry] = &[
         build: |s| boxed(crate::weight::l2::L2::from_spec(s)),
     },
     // -- sparsity and anchor entries (l1, l2-init, wasserstein-init) go here --
-    Entry {
+    CatalogEntry {
         name: "l1",
         family: "sparsity",
         formula: "λ·Σ|W_ij|  (proximal soft-threshold w ← sign(w)·max(|w| − ηλ, 0): exact zeros)",
@@ -43,7 +55,7 @@ pub const ENTRIES: &[Entry] = &[
         options: "",
         build: |s| boxed(crate::sparsity::l1::L1::from_spec(s)),
     },
-    Entry {
+    CatalogEntry {
         name: "elastic-net",
         family: "sparsity",
         formula: "λ·(α·Σ|W_ij| + (1 − α)/2·‖W‖²_F)  (prox w ← soft_threshold(w, ηλα)/(1 + ηλ(1 − α)): exact zeros)",
@@ -51,7 +63,7 @@ pub const ENTRIES: &[Entry] = &[
         options: "alpha=0.5 (ℓ1 share, in [0, 1])",
         build: |s| boxed(crate::sparsity::elastic_net::ElasticNet::from_spec(s)),
     },
-    Entry {
+    CatalogEntry {
         name: "group-lasso",
         family: "sparsity",
         formula: "λ·Σ_r c·‖W_r‖₂ over rows of [out, in]  (prox W_r ← max(0, 1 − ηλc/‖W_r‖)·W_r: whole units zero; c = 1)",
@@ -59,7 +71,7 @@ pub const ENTRIES: &[Entry] = &[
         options: "weight=none (sqrt: c = √in)",
         build: |s| boxed(crate::sparsity::group_lasso::GroupLasso::from_spec(s)),
     },
-    Entry {
+    CatalogEntry {
         name: "hypersparse",
         family: "sparsity",
         formula: "gradient sign(w)·A·s·sech²(s|w|), s = 0.6585/τ, τ = sort(|w|)[⌊κn⌋], A = Σ|w|/Σtanh(s|w|) over all selected weights (value: 0, official stop-gradient loss); grow λ with schedule=exp:factor=1.05:every=STEPS_PER_EPOCH, then prune",
@@ -67,7 +79,7 @@ pub const ENTRIES: &[Entry] = &[
         options: "sparsity=0.9 (κ), scope=global (layer: per tensor)",
         build: |s| boxed(crate::sparsity::hypersparse::HyperSparse::from_spec(s)),
     },
-    Entry {
+    CatalogEntry {
         name: "selective-decay",
         family: "sparsity",
         formula: "½·Σ_{|w_i| < τ} w_i², τ = the smallest of the top keep·n magnitudes  (gradient w on the irrelevant entries only: selective weight decay; then magnitude pruning)",
@@ -75,7 +87,7 @@ pub const ENTRIES: &[Entry] = &[
         options: "keep=0.1, scope=global (layer: per tensor), score=magnitude (only)",
         build: |s| boxed(crate::sparsity::selective_decay::SelectiveDecay::from_spec(s)),
     },
-    Entry {
+    CatalogEntry {
         name: "l2-init",
         family: "anchor",
         formula: "λ/2·‖W − W₀‖²_F  (gradient λ(W − W₀); W₀ = init or anchor checkpoint)",
@@ -83,7 +95,7 @@ pub const ENTRIES: &[Entry] = &[
         options: "",
         build: |s| boxed(crate::anchor::l2_init::L2Init::from_spec(s)),
     },
-    Entry {
+    CatalogEntry {
         name: "wasserstein-init",
         family: "anchor",
         formula: "λ·Σᵢ (sort(W)ᵢ − sort(W₀)ᵢ)²  (= n·W₂² of the entry distributions; mean: /n)",
@@ -91,7 +103,7 @@ pub const ENTRIES: &[Entry] = &[
         options: "reduction=sum",
         build: |s| boxed(crate::anchor::wasserstein_init::WassersteinInit::from_spec(s)),
     },
-    Entry {
+    CatalogEntry {
         name: "shrink-perturb",
         family: "perturbation",
         formula: "after each step W ← (1 − λ)W + σ·ε, ε ~ N(0, I)  (not a penalty; weights and biases)",
@@ -100,7 +112,7 @@ pub const ENTRIES: &[Entry] = &[
         build: |s| boxed(crate::perturbation::shrink_perturb::ShrinkPerturb::from_spec(s)),
     },
     // -- Cauchy–Schwarz entries (cs-binary, cs-binary-pos, cs-ternary, cs-orth, cs-eig) --
-    Entry {
+    CatalogEntry {
         name: "cs-binary",
         family: "cauchy-schwarz",
         formula: "(1/numel)·Σ_rows (N‖x‖₄⁴ − ‖x‖₂⁴), x a row of [out, in], N = in  (0 iff x ∈ {±α}^N, any α; gradient 4N x³ − 4‖x‖₂² x)",
@@ -108,7 +120,7 @@ pub const ENTRIES: &[Entry] = &[
         options: "norm=numel (none: no division)",
         build: |s| boxed(crate::cauchy_schwarz::binary::CsBinary::from_spec(s)),
     },
-    Entry {
+    CatalogEntry {
         name: "cs-binary-pos",
         family: "cauchy-schwarz",
         formula: "(1/numel)·Σ_rows (‖x‖₂²‖x‖₄⁴ − (Σᵢ xᵢ³)²)  (one-sided binary: 0 iff x ∈ {0, α}^N, α of either sign)",
@@ -116,7 +128,7 @@ pub const ENTRIES: &[Entry] = &[
         options: "norm=numel (none: no division)",
         build: |s| boxed(crate::cauchy_schwarz::binary_pos::CsBinaryPos::from_spec(s)),
     },
-    Entry {
+    CatalogEntry {
         name: "cs-ternary",
         family: "cauchy-schwarz",
         formula: "(1/numel)·Σ_rows (‖x‖₂²‖x‖₆⁶ − ‖x‖₄⁸)  (0 iff x ∈ {0, ±α}^N; 8-homogeneous)",
@@ -124,7 +136,7 @@ pub const ENTRIES: &[Entry] = &[
         options: "norm=numel (none: no division)",
         build: |s| boxed(crate::cauchy_schwarz::ternary::CsTernary::from_spec(s)),
     },
-    Entry {
+    CatalogEntry {
         name: "cs-orth",
         family: "cauchy-schwarz",
         formula: "(1/numel)·(out·‖W Wᵀ‖²_F − ‖W‖⁴_F)  (ℓ_orth(X) = K‖XᵀX‖²_F − ‖X‖⁴_F with X = Wᵀ, K = out: 0 iff W Wᵀ = α I)",
@@ -132,7 +144,7 @@ pub const ENTRIES: &[Entry] = &[
         options: "norm=numel (none: no division)",
         build: |s| boxed(crate::cauchy_schwarz::orth::CsOrth::from_spec(s)),
     },
-    Entry {
+    CatalogEntry {
         name: "cs-eig",
         family: "cauchy-schwarz",
         formula: "(1/numel)·Σ_rows (‖x‖₂²‖Cx‖₂² − (xᵀCx)²), C symmetric [in, in]  (0 iff each row is an eigenvector of C)",
@@ -141,7 +153,7 @@ pub const ENTRIES: &[Entry] = &[
         build: |s| boxed(crate::cauchy_schwarz::eig::CsEig::from_spec(s)),
     },
     // -- spectral and orthogonality entries (spectral, soft-orth) go here --
-    Entry {
+    CatalogEntry {
         name: "spectral",
         family: "spectral",
         formula: "(σ_max([W | b])^k − 1)²  (σ by persistent power iteration, one step per update)",
@@ -149,7 +161,7 @@ pub const ENTRIES: &[Entry] = &[
         options: "k=2",
         build: |s| boxed(crate::spectral::spectral::Spectral::from_spec(s)),
     },
-    Entry {
+    CatalogEntry {
         name: "soft-orth",
         family: "orthogonality",
         formula: "‖W Wᵀ − I‖²_F  (rows of [out, in]; gradient 4(W Wᵀ − I)W)",
@@ -157,7 +169,7 @@ pub const ENTRIES: &[Entry] = &[
         options: "",
         build: |s| boxed(crate::orthogonality::soft_orth::SoftOrth::from_spec(s)),
     },
-    Entry {
+    CatalogEntry {
         name: "ortho-offdiag",
         family: "orthogonality",
         formula: "‖(W Wᵀ) ⊙ (1 − I)‖²_F  (rows of [out, in], norms free; gradient 4((W Wᵀ) ⊙ (1 − I))W; BigGAN code's β = 2λ, paper's β = λ)",
@@ -165,7 +177,7 @@ pub const ENTRIES: &[Entry] = &[
         options: "",
         build: |s| boxed(crate::orthogonality::ortho_offdiag::OrthoOffdiag::from_spec(s)),
     },
-    Entry {
+    CatalogEntry {
         name: "group-orth",
         family: "orthogonality",
         formula: "G = min(groups, ⌊out/4⌋) groups of n = out/G contiguous rows; inter: Σ_g dist(W_g), intra: Σ_i dist(row i of every group); dist(S) = ‖SᵀS − I‖²_F if tall else ‖SSᵀ − I‖²_F  (official names; error unless G divides out)",
@@ -173,7 +185,7 @@ pub const ENTRIES: &[Entry] = &[
         options: "groups=32, variant=inter (inter: within each group, intra: across groups)",
         build: |s| boxed(crate::orthogonality::group_orth::GroupOrth::from_spec(s)),
     },
-    Entry {
+    CatalogEntry {
         name: "conv-orth",
         family: "orthogonality",
         formula: "‖conv(K, K; stride S, padding P) − I_r0‖²_F  (kernels [out, in, kh, kw] only; identity at the centre shift; official code = √ of this)",
@@ -181,7 +193,7 @@ pub const ENTRIES: &[Entry] = &[
         options: "stride=1, padding=⌊(k − 1)/S⌋·S (paper; official scripts use 1)",
         build: |s| boxed(crate::orthogonality::conv_orth::ConvOrth::from_spec(s)),
     },
-    Entry {
+    CatalogEntry {
         name: "mhe",
         family: "orthogonality",
         formula: "(1/#pairs)·Σ_{i<j} f(ŵ_iᵀŵ_j), ŵ = w/√(‖w‖²+1e-4) rows of [out, in]; s=2: f = 1/d², d² = 2 − 2c  (0: −ln d², 1: 1/d, a0/a1/a2: −ln a, 1/a, 1/a², a = arccos(c)/π + 1e-4; half: points ±w_i)",
@@ -191,22 +203,6 @@ pub const ENTRIES: &[Entry] = &[
     },
 ];
 
-/// An output-level (function-space) catalog entry: the term reads the logits of each batch.
-pub struct OutputEntry {
-    /// Command-line name.
-    pub name: &'static str,
-    /// Family.
-    pub family: &'static str,
-    /// The formula in one line.
-    pub formula: &'static str,
-    /// The paper.
-    pub paper: &'static str,
-    /// Options, `key=default`.
-    pub options: &'static str,
-    /// Builder.
-    pub build: fn(&Spec) -> Result<Box<dyn OutputRegularizer>>,
-}
-
 fn boxed_output<R: OutputRegularizer + 'static>(r: Result<R>) -> Result<Box<dyn OutputRegularizer>> {
     r.map(|r| Box::new(r) as Box<dyn OutputRegularizer>)
 }
@@ -214,7 +210,7 @@ fn boxed_output<R: OutputRegularizer + 'static>(r: Result<R>) -> Result<Box<dyn 
 /// Every output-level regularizer: terms on the logits, through the loss (see
 /// [`crate::output`]).
 pub const OUTPUT_ENTRIES: &[OutputEntry] = &[
-    OutputEntry {
+    CatalogEntry {
         name: "label-smoothing",
         family: "output",
         formula: "ε·mean_i(z_{i,y} − mean_k z_{ik})  (CE + this = CE against (1 − ε)·onehot + ε/C, PyTorch's label_smoothing=ε)",
@@ -222,7 +218,7 @@ pub const OUTPUT_ENTRIES: &[OutputEntry] = &[
         options: "",
         build: |s| boxed_output(crate::output::label_smoothing::LabelSmoothing::from_spec(s)),
     },
-    OutputEntry {
+    CatalogEntry {
         name: "confidence-penalty",
         family: "output",
         formula: "β·mean_i Σ_k p_ik log p_ik = −β·mean H(p_i)",
@@ -230,7 +226,7 @@ pub const OUTPUT_ENTRIES: &[OutputEntry] = &[
         options: "",
         build: |s| boxed_output(crate::output::confidence_penalty::ConfidencePenalty::from_spec(s)),
     },
-    OutputEntry {
+    CatalogEntry {
         name: "spectral-decoupling",
         family: "output",
         formula: "λ/2·mean_i ‖z_i − γ‖²",
@@ -238,7 +234,7 @@ pub const OUTPUT_ENTRIES: &[OutputEntry] = &[
         options: "gamma=0",
         build: |s| boxed_output(crate::output::spectral_decoupling::SpectralDecoupling::from_spec(s)),
     },
-    OutputEntry {
+    CatalogEntry {
         name: "elr",
         family: "output",
         formula: "λ·mean_i log(1 − ⟨t_i, p̃_i⟩), p̃ = clamp(softmax(z), 1e-4, 1 − 1e-4), t_i ← β·t_i + (1 − β)·p̃_i/Σp̃_i first (per training example)",
@@ -248,29 +244,13 @@ pub const OUTPUT_ENTRIES: &[OutputEntry] = &[
     },
 ];
 
-/// A data perturbation: a transform of each training batch (see [`crate::data`]).
-pub struct BatchEntry {
-    /// Command-line name.
-    pub name: &'static str,
-    /// Family.
-    pub family: &'static str,
-    /// What it does, in one line.
-    pub formula: &'static str,
-    /// The paper.
-    pub paper: &'static str,
-    /// Options, `key=default`.
-    pub options: &'static str,
-    /// Builder.
-    pub build: fn(&Spec) -> Result<Box<dyn BatchTransform>>,
-}
-
 fn boxed_batch<R: BatchTransform + 'static>(r: Result<R>) -> Result<Box<dyn BatchTransform>> {
     r.map(|r| Box::new(r) as Box<dyn BatchTransform>)
 }
 
 /// Every data perturbation.
 pub const BATCH_ENTRIES: &[BatchEntry] = &[
-    BatchEntry {
+    CatalogEntry {
         name: "cutout",
         family: "data",
         formula: "zero an L×L square (L = the strength, pixels) at a uniform centre of each training image, in every channel; may cross the border",
@@ -278,7 +258,7 @@ pub const BATCH_ENTRIES: &[BatchEntry] = &[
         options: "holes=1, extent=half (side L; full: 2L, the code's first version)",
         build: |s| boxed_batch(crate::data::cutout::Cutout::from_spec(s)),
     },
-    BatchEntry {
+    CatalogEntry {
         name: "mixup",
         family: "data",
         formula: "x ← λx + (1 − λ)x_π, loss λ·CE(y) + (1 − λ)·CE(y_π), λ ~ Beta(α, α) per batch, π a random permutation (α = the strength)",
@@ -286,7 +266,7 @@ pub const BATCH_ENTRIES: &[BatchEntry] = &[
         options: "",
         build: |s| boxed_batch(crate::data::mixup::Mixup::from_spec(s)),
     },
-    BatchEntry {
+    CatalogEntry {
         name: "input-noise",
         family: "data",
         formula: "x ← x + σ·ε, ε ~ N(0, I), on training inputs (σ = the strength)",
@@ -296,55 +276,38 @@ pub const BATCH_ENTRIES: &[BatchEntry] = &[
     },
 ];
 
-/// A stochastic model perturbation (see [`crate::stochastic`]): parsed here, applied by the
-/// trainer inside the forward pass or the step.
-pub struct PerturbEntry {
-    /// Command-line name.
-    pub name: &'static str,
-    /// Family.
-    pub family: &'static str,
-    /// What it does, in one line.
-    pub formula: &'static str,
-    /// The paper.
-    pub paper: &'static str,
-    /// Options, `key=default`.
-    pub options: &'static str,
-    /// Parser.
-    pub parse: fn(&Spec) -> Result<Perturbation>,
-}
-
 /// Every stochastic model perturbation.
-pub const PERTURB_ENTRIES: &[PerturbEntry] = &[PerturbEntry {
+pub const PERTURB_ENTRIES: &[PerturbEntry] = &[CatalogEntry {
     name: "dropout",
     family: "stochastic",
     formula: "h ← h ⊙ m/(1 − p), m ~ Bernoulli(1 − p) per example and hidden unit, in training (MLP: every hidden layer; CNN: the features before the head)",
     paper: "Srivastava, Hinton, Krizhevsky, Sutskever, Salakhutdinov, Dropout: A Simple Way to Prevent Neural Networks from Overfitting, JMLR 2014",
     options: "",
-    parse: |s| crate::stochastic::dropout::Dropout::from_spec(s).map(Perturbation::Dropout),
+    build: |s| crate::stochastic::dropout::Dropout::from_spec(s).map(Perturbation::Dropout),
 },
-PerturbEntry {
+CatalogEntry {
     name: "amp",
     family: "stochastic",
     formula: "gradient at θ + δ, δ_p ← Π_ε(δ_p + ζ·∇_p L(θ + δ)) K times, one ε-ball per tensor (ε = the strength); K + 1 passes per step",
     paper: "Zheng, Zhang, Mao, Regularizing Neural Networks via Adversarial Model Perturbation, CVPR 2021 (code: hiyouga/AMP-Regularizer)",
     options: "lr=1 (ζ), steps=1 (K)",
-    parse: |s| crate::stochastic::sharpness::Sharpness::amp(s).map(Perturbation::Sharpness),
+    build: |s| crate::stochastic::sharpness::Sharpness::amp(s).map(Perturbation::Sharpness),
 },
-PerturbEntry {
+CatalogEntry {
     name: "sam",
     family: "stochastic",
     formula: "gradient at θ + ρ·g/‖g‖₂, g = ∇L(θ) (ρ = the strength); 2 passes per step",
     paper: "Foret, Kleiner, Mobahi, Neyshabur, Sharpness-Aware Minimization for Efficiently Improving Generalization, ICLR 2021",
     options: "",
-    parse: |s| crate::stochastic::sharpness::Sharpness::sam(s).map(Perturbation::Sharpness),
+    build: |s| crate::stochastic::sharpness::Sharpness::sam(s).map(Perturbation::Sharpness),
 },
-PerturbEntry {
+CatalogEntry {
     name: "grad-norm",
     family: "stochastic",
     formula: "λ‖∇L‖² added to the loss; its gradient 2λHg ≈ 2λ‖g‖(∇L(θ + h·g/‖g‖) − g)/h by finite differences (no double backprop); 3 passes per step",
     paper: "Geiping, Goldblum, Pope, Moeller, Goldstein, Stochastic Training is Not Necessary for Generalization, ICLR 2022",
     options: "h=0.01",
-    parse: |s| crate::stochastic::sharpness::Sharpness::grad_norm(s).map(Perturbation::Sharpness),
+    build: |s| crate::stochastic::sharpness::Sharpness::grad_norm(s).map(Perturbation::Sharpness),
 }];
 
 /// Whether the spec string names a stochastic model perturbation.
@@ -364,7 +327,7 @@ pub fn build_perturbations(specs: &[String]) -> Result<Vec<(Spec, Perturbation)>
         if out.iter().any(|(t, _)| t.name == spec.name) {
             return Err(Error::Spec { spec: spec.raw().into(), why: format!("`{}` is given twice", spec.name) });
         }
-        let p = (e.parse)(&spec)?;
+        let p = (e.build)(&spec)?;
         out.push((spec, p));
     }
     Ok(out)

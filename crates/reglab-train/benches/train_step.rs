@@ -43,6 +43,11 @@ fn batch() -> Dataset {
     Dataset { name: "bench".into(), example_shape: vec![INPUT], features, labels, classes: CLASSES }
 }
 
+/// The benched model: MLP 784-400-400-10, Adam lr 1e-3, batch 128.
+fn mlp_config(regs: Vec<String>, reparam: Option<reglab_train::reparam::ReparamSpec>, prune: Option<reglab_train::prune::PruneSpec>) -> TrainConfig {
+    TrainConfig { model: "mlp:400,400".parse().unwrap(), optim: OptimSpec::Adam, lr: 1e-3, batch: BATCH, epochs: 1, seed: 0, regs, reparam, prune }
+}
+
 fn bench_step(c: &mut Criterion) {
     let dev = Device::flex().autodiff();
     let data = batch();
@@ -66,17 +71,7 @@ fn bench_step(c: &mut Criterion) {
         }));
     for (name, regs, reparam, prune) in runs {
         let name = name.as_str();
-        let cfg = TrainConfig {
-            model: "mlp:400,400".parse().unwrap(),
-            optim: OptimSpec::Adam,
-            lr: 1e-3,
-            batch: BATCH,
-            epochs: 1,
-            seed: 0,
-            regs,
-            reparam,
-            prune,
-        };
+        let cfg = mlp_config(regs, reparam, prune);
         let mut t = Trainer::new(&cfg, &[INPUT], CLASSES, &dev, None, 1_000_000).unwrap_or_else(|e| panic!("{name}: {e}"));
         if let Some(p) = t.prune.as_mut() {
             p.end_of_epoch(&mut t.net, 1, &data).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -119,17 +114,7 @@ fn bench_batch(c: &mut Criterion) {
         )
         .collect();
     for (name, regs) in runs {
-        let cfg = TrainConfig {
-            model: "mlp:400,400".parse().unwrap(),
-            optim: OptimSpec::Adam,
-            lr: 1e-3,
-            batch: BATCH,
-            epochs: 1,
-            seed: 0,
-            regs,
-            reparam: None,
-            prune: None,
-        };
+        let cfg = mlp_config(regs, None, None);
         let mut t = Trainer::new(&cfg, &[1, 28, 28], CLASSES, &dev, None, 1_000_000).unwrap_or_else(|e| panic!("{name}: {e}"));
         t.train_batch(&data, &idx).unwrap_or_else(|e| panic!("{name}: {e}")); // warm-up
         group.bench_function(name, |b| b.iter(|| black_box(t.train_batch(&data, &idx).unwrap_or_else(|e| panic!("{name}: {e}")))));
