@@ -286,6 +286,14 @@ pub const PERTURB_ENTRIES: &[PerturbEntry] = &[CatalogEntry {
     build: |s| crate::stochastic::dropout::Dropout::from_spec(s).map(Perturbation::Dropout),
 },
 CatalogEntry {
+    name: "mixout",
+    family: "stochastic",
+    formula: "forward with W̃ = ((1 − M)⊙U + M⊙W − p·U)/(1 − p), M ~ Bernoulli(1 − p) per input column, U the anchor (initial or --anchor weights); linear layers",
+    paper: "Lee, Cho, Kang, Mixout: Effective Regularization to Finetune Large-scale Pretrained Language Models, ICLR 2020 (code: bloodwass/mixout)",
+    options: "grad=exact (M/(1 − p); official: M, the code's backward)",
+    build: |s| crate::stochastic::mixout::Mixout::from_spec(s).map(Perturbation::Mixout),
+},
+CatalogEntry {
     name: "amp",
     family: "stochastic",
     formula: "gradient at θ + δ, δ_p ← Π_ε(δ_p + ζ·∇_p L(θ + δ)) K times, one ε-ball per tensor (ε = the strength); K + 1 passes per step",

@@ -105,6 +105,7 @@ fn bench_batch(c: &mut Criterion) {
                 ("mixup", "mixup=1"),
                 ("input-noise", "input-noise=0.1"),
                 ("dropout", "dropout=0.5"),
+                ("mixout", "mixout=0.1"),
                 ("sam", "sam=0.05"),
                 ("amp", "amp=0.5"),
                 ("grad-norm", "grad-norm=0.01"),

@@ -15,6 +15,7 @@ use rand::seq::SliceRandom;
 use reglab_core::batch::{BatchMut, BatchTerm, LabelMix};
 use reglab_regularizers::stochastic::Perturbation;
 use reglab_regularizers::stochastic::dropout::Dropout;
+use reglab_regularizers::stochastic::mixout::Mixout;
 use reglab_regularizers::stochastic::sharpness::Sharpness;
 use reglab_core::{Dataset, Mode, NamedTensor, OutputSet, Selection};
 use std::collections::BTreeMap;
@@ -143,6 +144,8 @@ pub struct Trainer {
     dropout: Option<Dropout>,
     /// AMP, SAM or the gradient-norm penalty.
     sharpness: Option<Sharpness>,
+    /// Mixout and its anchor per layer (linear layers; burn layout).
+    mixout: Option<(Mixout, Vec<Option<Vec<f32>>>)>,
     /// Mean `λ_t·r` of each output term over the last epoch's mini-batches.
     output_means: BTreeMap<String, f64>,
     /// Running sums for `output_means` over the current epoch (batch-size weighted).
@@ -186,6 +189,13 @@ impl Trainer {
             return Err(TrainError::Config("amp, sam and grad-norm each change how the step's gradient is taken: give at most one".into()));
         }
         let sharpness = sharp.into_iter().next();
+        let mixout_spec = perturb.iter().find_map(|(_, p)| match p {
+            Perturbation::Mixout(m) => Some(m.clone()),
+            _ => None,
+        });
+        if mixout_spec.is_some() && sharpness.is_some() {
+            return Err(TrainError::Config("mixout with amp, sam or grad-norm is not supported: give one of them".into()));
+        }
         let (batch_specs, rest): (Vec<String>, Vec<String>) = rest.into_iter().partition(|s| reglab_regularizers::is_batch(s));
         let (out_specs, param_specs): (Vec<String>, Vec<String>) = rest.into_iter().partition(|s| reglab_regularizers::is_output(s));
         let batch_terms = reglab_regularizers::build_batch_terms(&batch_specs).map_err(|e| TrainError::Config(e.to_string()))?;
@@ -202,6 +212,10 @@ impl Trainer {
         // (random masks zero their weights now, so the anchor snapshot is the pruned init)
         let prune = cfg.prune.as_ref().map(|p| Masks::new(p, &mut net, cfg.seed)).transpose().map_err(TrainError::Config)?;
         let reg = Regularization::new(set, &net, anchor).map_err(TrainError::Config)?;
+        let mixout = match mixout_spec {
+            None => None,
+            Some(m) => Some((m, mixout_anchors(&net, anchor)?)),
+        };
         Ok(Self {
             net,
             optim: cfg.optim.init(),
@@ -212,6 +226,7 @@ impl Trainer {
             batch_terms,
             dropout,
             sharpness,
+            mixout,
             output_means: BTreeMap::new(),
             output_sums: BTreeMap::new(),
             output_seen: 0,
@@ -399,6 +414,46 @@ impl Trainer {
         self.step_on(x, y, Some(info))
     }
 
+    /// Mixout: set each linear layer's weight to `W̃` for this step's forward pass; returns
+    /// `(layer, W, column mask)` for [`Trainer::unmix_weights`].
+    #[allow(clippy::type_complexity)]
+    fn mix_weights(&mut self) -> Result<Vec<(usize, Vec<f32>, Vec<f32>)>, String> {
+        let Some((m, anchors)) = &self.mixout else { return Ok(Vec::new()) };
+        let mut saved = Vec::new();
+        for (i, u) in anchors.iter().enumerate() {
+            let Some(u) = u else { continue };
+            let (w, _) = self.net.layer_data(i);
+            let shape = w.shape().to_vec(); // burn [in, out]
+            let w: Vec<f32> = w.try_into_vec::<f32>().map_err(|e| format!("{e:?}"))?;
+            let out = shape[1];
+            let mask = m.mask(shape[0], self.cfg.seed, self.step, i);
+            let mixed = m.mix(&w, u, &mask, |k| k / out);
+            self.net.set_weight(i, TensorData::new(mixed, shape));
+            saved.push((i, w, mask));
+        }
+        Ok(saved)
+    }
+
+    /// Undo [`Trainer::mix_weights`]: put `W` back and scale its gradient by the mask
+    /// (`M/(1 − p)`, or `M` with `grad=official`), per input row of burn's `[in, out]`.
+    fn unmix_weights(&mut self, saved: Vec<(usize, Vec<f32>, Vec<f32>)>, grads: &mut GradientsParams) -> Result<(), String> {
+        let Some((m, _)) = &self.mixout else { return Ok(()) };
+        for (i, w, mask) in saved {
+            let (wid, _) = self.net.param_ids(i);
+            let (in_dim, out) = (mask.len(), w.len() / mask.len());
+            self.net.set_weight(i, TensorData::new(w, [in_dim, out]));
+            let factor = m.grad_factor(&mask);
+            let g: Tensor<2> = grads.remove::<2>(wid).ok_or("mixout: no gradient for a mixed weight")?;
+            let dev = g.device();
+            let mut gv: Vec<f32> = g.into_data().try_into_vec::<f32>().map_err(|e| format!("{e:?}"))?;
+            for (k, v) in gv.iter_mut().enumerate() {
+                *v *= factor[k / out];
+            }
+            grads.register::<2>(wid, Tensor::<2>::from_data(TensorData::new(gv, [in_dim, out]), &dev));
+        }
+        Ok(())
+    }
+
     /// Logits of the training forward pass (with dropout, masks from `(seed, step, layer)`).
     fn forward_train(&self, x: Tensor<2>) -> Tensor<2> {
         match &self.dropout {
@@ -480,6 +535,8 @@ impl Trainer {
             }
             _ => None,
         };
+        // Mixout: the forward pass sees W̃ (the kept weights and their masks are restored below)
+        let mixed = self.mix_weights().map_err(TrainError::Other)?;
         let logits = self.forward_train(x.clone());
         let loss = self.loss_fn.forward(logits.clone(), y.clone());
         let lv = loss.clone().into_scalar::<f32>() as f64;
@@ -515,6 +572,7 @@ impl Trainer {
             loss + (logits * gt).sum()
         };
         let mut grads = GradientsParams::from_grads(loss.backward(), &self.net);
+        self.unmix_weights(mixed, &mut grads).map_err(TrainError::Other)?;
         if let Some(theta) = &theta {
             crate::sharpness::set_params(&mut self.net, theta, None);
         }
@@ -647,6 +705,25 @@ impl Trainer {
         }
         Ok(out)
     }
+}
+
+/// Mixout's anchors `U`: for each linear layer, its weight in `anchor` (PyTorch names and
+/// layout, e.g. a pretrained checkpoint) or else its current (initial) weight; burn layout.
+fn mixout_anchors(net: &Net, anchor: Option<&[NamedTensor]>) -> Result<Vec<Option<Vec<f32>>>, TrainError> {
+    let mut out = Vec::new();
+    for (i, l) in net.layers().iter().enumerate() {
+        if l.kind != crate::model::LayerKind::Linear {
+            out.push(None);
+            continue;
+        }
+        let u = match anchor.and_then(|a| a.iter().find(|t| t.name == l.weight_name())) {
+            Some(t) if t.shape == l.shape => reglab_core::linalg::transpose(&t.data, l.shape[0], l.shape[1]),
+            Some(t) => return Err(TrainError::Config(format!("mixout anchor `{}` has shape {:?}, the layer {:?}", t.name, t.shape, l.shape))),
+            None => net.layer_data(i).0.try_into_vec::<f32>().map_err(|e| TrainError::Other(format!("{e:?}")))?,
+        };
+        out.push(Some(u));
+    }
+    Ok(out)
 }
 
 /// What [`Trainer::step_on`] needs to know of a batch beyond its tensors.

@@ -410,3 +410,55 @@ fn grad_norm_step_is_the_gradient_of_ce_plus_lambda_squared_gradient_norm() {
     let dev = Device::flex().autodiff();
     assert!(Trainer::new(&cfg(&["sam=0.1", "amp=0.1"]), &[8], 3, &dev, None, 10).err().unwrap().to_string().contains("at most one"));
 }
+
+#[test]
+fn mixout_step_uses_the_mixed_weights_and_the_masked_gradient() {
+    for (spec, exact) in [("mixout=0.3", true), ("mixout=0.3:grad=official", false)] {
+        let (mut t, data, idx) = sgd1(&[spec]);
+        let (mut r, _, _) = sgd1(&[]);
+        // by hand: W̃ from the initial weights (the anchor), the same masks (seed 3, step 0)
+        let m = reglab_regularizers::stochastic::mixout::Mixout { p: 0.3, exact };
+        let mut mixed = Vec::new();
+        let mut factors = Vec::new();
+        for (i, l) in r.net.layers().iter().enumerate() {
+            let (w, _) = r.net.layer_data(i);
+            let shape = w.shape().to_vec();
+            let w: Vec<f32> = w.try_into_vec().unwrap();
+            let mask = m.mask(shape[0], 3, 0, i);
+            assert_eq!(l.shape[1], shape[0]);
+            // anchor = initial weights, so mixed-out columns keep W and kept ones (W − pW)/(1 − p) = W:
+            // W̃ = W at step 0; use a moved anchor instead to see the mixing
+            let u: Vec<f32> = w.iter().map(|v| v * 0.5).collect();
+            mixed.push((i, m.mix(&w, &u, &mask, |k| k / shape[1]), shape.clone(), u));
+            factors.push((m.grad_factor(&mask), shape[1]));
+        }
+        // give both trainers the moved anchors: t through its mixout state, r by hand
+        if let Some((_, anchors)) = t.mixout.as_mut() {
+            for (i, _, _, u) in &mixed {
+                anchors[*i] = Some(u.clone());
+            }
+        }
+        for (i, wm, shape, _) in &mixed {
+            r.net.set_weight(*i, TensorData::new(wm.clone(), shape.clone()));
+        }
+        let at = crate::sharpness::params(&r.net).unwrap();
+        let g = grad_at(&mut r, &data, &idx, &at, None);
+        let before = flat(&t);
+        t.train_batch(&data, &idx).unwrap();
+        let got: Vec<f32> = before.iter().zip(flat(&t)).map(|(a, b)| a - b).collect();
+        // expected step: weights g̃ ⊙ factor (per input row of [in, out]), biases g̃
+        let mut want = Vec::new();
+        for (k, gk) in g.iter().enumerate() {
+            if k % 2 == 0 {
+                let (f, out) = &factors[k / 2];
+                want.extend(gk.iter().enumerate().map(|(e, v)| v * f[e / out]));
+            } else {
+                want.extend(gk.iter().copied());
+            }
+        }
+        let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 1e-5, "{spec}: {worst}");
+    }
+    let dev = Device::flex().autodiff();
+    assert!(Trainer::new(&cfg(&["mixout=0.1", "sam=0.1"]), &[8], 3, &dev, None, 10).err().unwrap().to_string().contains("not supported"));
+}
