@@ -10,6 +10,8 @@
 #                    reg-prox/<name>/<shape>: Regularizer::prox, for regularizers that have one
 #                    reg-rows/<name>/<out>x784: mhe and soft-orth at 400 and 4,000 rows
 #   train_step.rs    step/<none|name>: Trainer::step of the MLP 784-400-400-10, batch 128, Adam
+#                    batch/<none|name>: Trainer::train_batch (batch built, perturbed, stepped) for
+#                    the output terms, data perturbations, dropout, mixout, amp, sam, grad-norm
 #
 # Old results of these groups are removed first, so the table (and the overhead of each
 # regularizer over step/none) comes from this run only.
@@ -21,7 +23,7 @@ target="${CARGO_TARGET_DIR:-$root/target}"
 crit="$target/criterion"
 export RAYON_NUM_THREADS=1
 
-rm -rf "$crit/reg-grad" "$crit/reg-prox" "$crit/reg-rows" "$crit/step"
+rm -rf "$crit/reg-grad" "$crit/reg-prox" "$crit/reg-rows" "$crit/step" "$crit/batch"
 for b in regularizers train_step; do
     echo "== cargo bench --bench $b (RAYON_NUM_THREADS=$RAYON_NUM_THREADS)" >&2
     cargo bench -p reglab-train --bench "$b" -- --noplot "$@" 1>&2
@@ -33,7 +35,7 @@ import json, os, platform, subprocess, sys
 crit = sys.argv[1]
 res = {}  # (group, function, value) -> (median, lo, hi) in ns
 order = {}  # (group, function) -> when it was measured (criterion runs them in registry order)
-for group in ("reg-grad", "reg-prox", "reg-rows", "step"):
+for group in ("reg-grad", "reg-prox", "reg-rows", "step", "batch"):
     gdir = os.path.join(crit, group)
     for dirpath, _, files in os.walk(gdir):
         if os.path.basename(dirpath) != "new" or "benchmark.json" not in files:
@@ -103,14 +105,19 @@ if rows:
         print(f"| {n} | " + " | ".join(fmt(c[0]) if c else "–" for c in cells) + f" | {ratio} |")
     print()
 
-# Training step: overhead of each regularizer over step/none from this same run.
-steps = [(n, r) for (g, n, _), r in res.items() if g == "step"]
-if steps:
+# Training step: overhead of each term over the group's `none` from this same run.
+for group, title in (
+    ("step", "Training step: MLP 784-400-400-10, batch 128, Adam lr 1e-3, regularizer λ = 1e-4"),
+    ("batch", "Training step with the batch built from the data (`Trainer::train_batch`): terms on the logits, the inputs and the forward pass"),
+):
+    steps = [(n, r) for (g, n, _), r in res.items() if g == group]
+    if not steps:
+        continue
     base = dict(steps).get("none")
-    steps.sort(key=lambda s: (s[0] != "none", order[("step", s[0])]))
-    print("### Training step: MLP 784-400-400-10, batch 128, Adam lr 1e-3, regularizer λ = 1e-4")
+    steps.sort(key=lambda s: (s[0] != "none", order[(group, s[0])]))
+    print(f"### {title}")
     print()
-    print("| bench | median | 95% CI of the median | overhead vs `step/none` |")
+    print(f"| bench | median | 95% CI of the median | overhead vs `{group}/none` |")
     print("|---|---:|---:|---:|")
     for n, (m, lo, hi) in steps:
         if n == "none":
@@ -119,6 +126,7 @@ if steps:
             d = m - base[0]
             over = f"{'+' if d >= 0 else '−'}{fmt(abs(d))} ({100 * d / base[0]:+.1f}%)"
         else:
-            over = "(no step/none in this run)"
-        print(f"| step/{n} | {fmt(m)} | {fmt(lo)} – {fmt(hi)} | {over} |")
+            over = f"(no {group}/none in this run)"
+        print(f"| {group}/{n} | {fmt(m)} | {fmt(lo)} – {fmt(hi)} | {over} |")
+    print()
 PY
