@@ -462,3 +462,30 @@ fn mixout_step_uses_the_mixed_weights_and_the_masked_gradient() {
     let dev = Device::flex().autodiff();
     assert!(Trainer::new(&cfg(&["mixout=0.1", "sam=0.1"]), &[8], 3, &dev, None, 10).err().unwrap().to_string().contains("not supported"));
 }
+
+#[test]
+#[allow(clippy::excessive_precision)]
+fn amp_step_matches_the_official_amp_optimizer() {
+    // Fixture: the official `AMP` optimizer (hiyouga/AMP-Regularizer amp.py, 5ab39fb6) run
+    // unchanged in torch 2.15 around SGD (lr 1, no momentum) on a 4-3-3 ReLU MLP with fixed
+    // weights and a fixed batch of 5 (labels 0, 1, 2, 1, 0): the weights after one step, for
+    // (ε 0.2, inner_lr 2, inner_iter 2) and (ε 5, inner_lr 1, inner_iter 1). Names and layout
+    // are PyTorch's ([out, in]).
+    let init: Vec<NamedTensor> = vec![NamedTensor::new("layers.0.weight", vec![3, 4], vec![0.25244128704071045, 0.27278923988342285, 0.04233600199222565, -0.22704075276851654, -0.2876772880554199, -0.08382464945316315, 0.19709597527980804, 0.2968074679374695, 0.12363554537296295, -0.1632063388824463, -0.2999970614910126, -0.16097187995910645]), NamedTensor::new("layers.0.bias", vec![3], vec![0.10000000149011612, -0.20000000298023224, 0.05000000074505806]), NamedTensor::new("layers.1.weight", vec![3, 3], vec![0.4000000059604645, 0.21612092852592468, -0.16645874083042145, -0.39599698781967163, -0.2614574432373047, 0.11346487700939178, 0.384068101644516, 0.3015609085559845, -0.058200012892484665]), NamedTensor::new("layers.1.bias", vec![3], vec![0.0, 0.10000000149011612, -0.10000000149011612])];
+    let x: Vec<f32> = vec![-0.30000001192092896, -0.10000000149011612, 0.10000000149011612, 0.30000001192092896, 0.5, 0.699999988079071, 0.8999999761581421, -0.30000001192092896, -0.10000000149011612, 0.10000000149011612, 0.30000001192092896, 0.5, 0.699999988079071, 0.8999999761581421, -0.30000001192092896, -0.10000000149011612, 0.10000000149011612, 0.30000001192092896, 0.5, 0.699999988079071];
+    let data = Dataset { name: "amp".into(), example_shape: vec![4], features: x, labels: vec![0, 1, 2, 1, 0], classes: 3 };
+    let want = [("amp=0.2:lr=2:steps=2", vec![NamedTensor::new("layers.0.weight", vec![3, 4], vec![0.024288371205329895, 0.011771708726882935, -0.008679352700710297, -0.06840457022190094, -0.2876772880554199, -0.08382464945316315, 0.19709597527980804, 0.2968074679374695, 0.1489710658788681, -0.13063210248947144, -0.3108551502227783, -0.1645912379026413]), NamedTensor::new("layers.0.bias", vec![3], vec![-0.0643230676651001, -0.19999998807907104, 0.08619359135627747]), NamedTensor::new("layers.1.weight", vec![3, 3], vec![0.28501462936401367, 0.21612092852592468, -0.16832201182842255, -0.11478012800216675, -0.2614574432373047, 0.11741319298744202, 0.21783658862113953, 0.3015609085559845, -0.0602850466966629]), NamedTensor::new("layers.1.bias", vec![3], vec![0.04122205078601837, 0.25863853096961975, -0.29986056685447693])]), ("amp=5:lr=1:steps=1", vec![NamedTensor::new("layers.0.weight", vec![3, 4], vec![0.05272771418094635, 0.03203415870666504, -0.006538465619087219, -0.08460061252117157, -0.2876772880554199, -0.08382464945316315, 0.19709597527980804, 0.2968074679374695, 0.1471332460641861, -0.13299500942230225, -0.3100675046443939, -0.1643286943435669]), NamedTensor::new("layers.0.bias", vec![3], vec![-0.10520767420530319, -0.19999998807907104, 0.08356814086437225]), NamedTensor::new("layers.1.weight", vec![3, 3], vec![0.27809959650039673, 0.21612092852592468, -0.16780783236026764, -0.12080317735671997, -0.2614574432373047, 0.1162446141242981, 0.23077476024627686, 0.3015609085559845, -0.059630654752254486]), NamedTensor::new("layers.1.bias", vec![3], vec![0.04389569163322449, 0.23500031232833862, -0.2788960039615631])])];
+    let dev = Device::flex().autodiff();
+    for (spec, want) in want {
+        let c = TrainConfig { optim: OptimSpec::Sgd { momentum: 0.0 }, lr: 1.0, model: "mlp:3".parse().unwrap(), batch: 5, ..cfg(&[spec]) };
+        let mut t = Trainer::new(&c, &[4], 3, &dev, None, 10).unwrap();
+        t.net.load_pytorch(&init).unwrap();
+        t.train_batch(&data, &[0, 1, 2, 3, 4]).unwrap();
+        for (got, w) in t.net.to_pytorch().iter().zip(&want) {
+            assert_eq!(got.name, w.name);
+            for (a, b) in got.data.iter().zip(&w.data) {
+                assert!((a - b).abs() < 2e-6, "{spec} {}: {a} vs {b}", got.name);
+            }
+        }
+    }
+}
