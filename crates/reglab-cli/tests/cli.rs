@@ -395,3 +395,56 @@ fn fish_runs_change_only_the_kept_entries() {
         common::assert_input_error(&o, want);
     }
 }
+
+/// The terms on the logits, the inputs and the forward pass, from `reglab train` on the digits:
+/// each trains to a usable network, reports its value where it has one, and the listing and the
+/// penalty command know them.
+#[test]
+fn output_data_and_stochastic_terms_train_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let arms: &[(&[&str], Option<&str>)] = &[
+        (&["--reg", "label-smoothing=0.1"], Some("label-smoothing")),
+        (&["--reg", "confidence-penalty=0.1"], Some("confidence-penalty")),
+        (&["--reg", "spectral-decoupling=0.01"], Some("spectral-decoupling")),
+        (&["--reg", "elr=3"], Some("elr")),
+        (&["--reg", "mixup=0.2"], Some("mixup")),
+        (&["--reg", "input-noise=0.05", "--reg", "dropout=0.2"], None),
+        (&["--reg", "mixout=0.1"], None),
+        (&["--reg", "sam=0.05"], None),
+        (&["--reg", "amp=0.1"], None),
+        (&["--reg", "grad-norm=0.01"], Some("grad-norm")),
+        (&["--reg", "cutout=2", "--model", "cnn:8"], None),
+    ];
+    for (i, (arm, reported)) in arms.iter().enumerate() {
+        let out = dir.path().join(format!("arm{i}"));
+        let mut args = vec!["train", "--data", "digits", "--epochs", "8", "--lr", "3e-3", "--batch", "32", "-q", "--out"];
+        args.push(out.to_str().unwrap());
+        args.extend_from_slice(arm);
+        if !arm.contains(&"--model") {
+            args.extend_from_slice(&["--model", "mlp:128"]);
+        }
+        let o = run(&args);
+        assert!(o.status.success(), "{arm:?}: {}", stderr(&o));
+        let acc = test_accuracy(&o);
+        // (the small CNN learns the 8×8 digits more slowly than the MLP)
+        assert!(acc >= if arm.contains(&"--model") { 0.5 } else { 0.8 }, "{arm:?}: {acc}");
+        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+        if let Some(name) = reported {
+            assert!(m["epochs"][7]["reg"][name].as_f64().is_some_and(f64::is_finite), "{name} in {}", m["epochs"][7]["reg"]);
+        }
+    }
+    let o = run(&["list", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for n in ["elr", "label-smoothing", "cutout", "mixup", "dropout", "mixout", "amp", "sam", "grad-norm"] {
+        assert!(v.as_array().unwrap().iter().any(|e| e["name"] == n), "{n} missing from reglab list");
+    }
+    let w = dir.path().join("arm0/model.safetensors");
+    for spec in ["elr=3", "cutout=4", "dropout=0.5"] {
+        let o = run(&["penalty", "--weights", w.to_str().unwrap(), "--reg", spec]);
+        assert_eq!(o.status.code(), Some(2), "{spec}");
+        assert!(stderr(&o).contains("not on tensors"), "{spec}: {}", stderr(&o));
+    }
+    let o = run(&["train", "--data", "digits", "--reg", "cutout=4:holes=0", "--out", dir.path().join("bad").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("holes") && !dir.path().join("bad").exists(), "{}", stderr(&o));
+}
