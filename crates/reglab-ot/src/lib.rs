@@ -1,0 +1,52 @@
+//! # reglab-ot
+//!
+//! Regularized optimal transport in pure Rust (`f64`, no framework). Given histograms
+//! `a ∈ ℝ^n_+` and `b ∈ ℝ^m_+` of equal mass and a cost matrix `C ∈ ℝ^{n×m}`, the problems are
+//!
+//! - **exact OT** (Kantorovich): `min_T ⟨C, T⟩  s.t.  T 1_m = a, Tᵀ 1_n = b, T ≥ 0`;
+//! - **entropic OT**: `min_T ⟨C, T⟩ − ε H(T)` under the same constraints, with
+//!   `H(T) = −Σ_ij T_ij (log T_ij − 1)` (POT's convention) and `ε > 0`.
+//!
+//! Modules, one concept each:
+//!
+//! - [`matrix`]: a dense row-major [`Matrix`] (point clouds, costs, plans);
+//! - [`cost`]: squared Euclidean and Euclidean [`cost_matrix`] between point clouds;
+//! - [`marginals`]: histogram checks ([`check_marginals`]) and [`uniform`] weights;
+//! - [`mod@sinkhorn`]: entropic OT by Sinkhorn–Knopp scaling ([`sinkhorn()`]), its
+//!   [`SinkhornOptions`] and [`SinkhornResult`];
+//! - [`mod@sinkhorn_log`]: the log-domain stabilized solver ([`sinkhorn_log()`]) with optional
+//!   [`EpsScaling`];
+//! - [`exact`]: small exact references for tests: the Hungarian algorithm for uniform
+//!   `n × n` problems ([`exact_uniform`]) and sorted matching on the real line ([`emd_1d`]);
+//! - [`error`]: the crate's [`Error`](enum@Error).
+//!
+//! ```
+//! use reglab_ot::{Matrix, SinkhornOptions, sinkhorn, sq_euclidean, uniform};
+//!
+//! let x = Matrix::from_rows(&[[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])?;
+//! let y = Matrix::from_rows(&[[0.1, 0.1], [0.9, 0.2]])?;
+//! let c = sq_euclidean(&x, &y)?;
+//! let r = sinkhorn(&uniform(3), &uniform(2), &c, 0.1, &SinkhornOptions::default())?;
+//! assert!(r.converged && r.row_error < 1e-9);
+//! # Ok::<(), reglab_ot::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod cost;
+pub mod error;
+pub mod exact;
+pub mod marginals;
+pub mod matrix;
+pub mod sinkhorn;
+pub mod sinkhorn_log;
+#[cfg(test)]
+mod test_util;
+
+pub use cost::{Metric, cost_matrix, euclidean, sq_euclidean};
+pub use error::{Error, Result};
+pub use exact::{Assignment, ExactOt, emd_1d, exact_uniform, hungarian};
+pub use marginals::{MASS_RTOL, check_histogram, check_marginals, uniform};
+pub use matrix::Matrix;
+pub use sinkhorn::{SinkhornOptions, SinkhornResult, entropy, sinkhorn};
+pub use sinkhorn_log::{EpsScaling, sinkhorn_log};
