@@ -5,7 +5,11 @@
 //!
 //! - **exact OT** (Kantorovich): `min_T ⟨C, T⟩  s.t.  T 1_m = a, Tᵀ 1_n = b, T ≥ 0`;
 //! - **entropic OT**: `min_T ⟨C, T⟩ − ε H(T)` under the same constraints, with
-//!   `H(T) = −Σ_ij T_ij (log T_ij − 1)` (POT's convention) and `ε > 0`.
+//!   `H(T) = −Σ_ij T_ij (log T_ij − 1)` (POT's convention) and `ε > 0`;
+//! - **quadratically regularized OT**: `min_T ⟨C, T⟩ + (γ/2) ‖T‖²_F` under the same constraints
+//!   (POT's `ot.smooth` with `reg_type='l2'`), `γ > 0`; its plan has exact zeros;
+//! - **sparsity-constrained OT** (Liu, Puigcerver & Blondel, ICLR 2023): the same, with at most
+//!   `k` non-zeros in each column of `T` (POT's `reg_type='sparsity_constrained'`, `max_nz=k`).
 //!
 //! Modules, one concept each:
 //!
@@ -16,6 +20,10 @@
 //!   [`SinkhornOptions`] and [`SinkhornResult`];
 //! - [`mod@sinkhorn_log`]: the log-domain stabilized solver ([`sinkhorn_log()`]) with optional
 //!   [`EpsScaling`];
+//! - [`mod@smooth`]: quadratically regularized and sparsity-constrained OT through the smooth
+//!   dual ([`smooth_ot_dual`], [`smooth_ot_l2`], [`sparse_ot`]), its [`SmoothOptions`],
+//!   [`SmoothResult`] and [`Regularizer`];
+//! - [`lbfgs`]: the L-BFGS minimizer with a Wolfe line search behind it ([`minimize`]);
 //! - [`exact`]: small exact references for tests: the Hungarian algorithm for uniform
 //!   `n × n` problems ([`exact_uniform`]) and sorted matching on the real line ([`emd_1d`]);
 //! - [`error`]: the crate's [`Error`](enum@Error).
@@ -36,17 +44,23 @@
 pub mod cost;
 pub mod error;
 pub mod exact;
+pub mod lbfgs;
 pub mod marginals;
 pub mod matrix;
 pub mod sinkhorn;
 pub mod sinkhorn_log;
+pub mod smooth;
 #[cfg(test)]
 mod test_util;
 
 pub use cost::{Metric, cost_matrix, euclidean, sq_euclidean};
 pub use error::{Error, Result};
 pub use exact::{Assignment, ExactOt, emd_1d, exact_uniform, hungarian};
+pub use lbfgs::{LbfgsOptions, LbfgsResult, Termination, minimize};
 pub use marginals::{MASS_RTOL, check_histogram, check_marginals, uniform};
 pub use matrix::Matrix;
 pub use sinkhorn::{SinkhornOptions, SinkhornResult, entropy, sinkhorn};
 pub use sinkhorn_log::{EpsScaling, sinkhorn_log};
+pub use smooth::{
+    Regularizer, SmoothOptions, SmoothResult, dual_objective, plan_from_dual, smooth_ot_dual, smooth_ot_l2, sparse_ot,
+};
