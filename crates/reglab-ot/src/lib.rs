@@ -9,7 +9,10 @@
 //! - **quadratically regularized OT**: `min_T ⟨C, T⟩ + (γ/2) ‖T‖²_F` under the same constraints
 //!   (POT's `ot.smooth` with `reg_type='l2'`), `γ > 0`; its plan has exact zeros;
 //! - **sparsity-constrained OT** (Liu, Puigcerver & Blondel, ICLR 2023): the same, with at most
-//!   `k` non-zeros in each column of `T` (POT's `reg_type='sparsity_constrained'`, `max_nz=k`).
+//!   `k` non-zeros in each column of `T` (POT's `reg_type='sparsity_constrained'`, `max_nz=k`);
+//! - **class-based OT** (Rahbar et al., ICML 2023): `min_T ⟨C, T⟩ + λ Σ_j Σ_c ‖T_{I_c, j}‖₂` under
+//!   the same constraints, with the source points partitioned into classes `I_c` by labels and
+//!   `λ ≥ 0`; the sum of norms drives whole (class, target) blocks to zero.
 //!
 //! Modules, one concept each:
 //!
@@ -23,6 +26,8 @@
 //! - [`mod@smooth`]: quadratically regularized and sparsity-constrained OT through the smooth
 //!   dual ([`smooth_ot_dual`], [`smooth_ot_l2`], [`sparse_ot`]), its [`SmoothOptions`],
 //!   [`SmoothResult`] and [`Regularizer`];
+//! - [`class_ot`](mod@class_ot): class-based OT with the sum-of-norms regularizer by ADMM
+//!   ([`class_ot()`]), its [`ClassOtOptions`], [`ClassOtResult`] and [`class_regularizer`];
 //! - [`lbfgs`]: the L-BFGS minimizer with a Wolfe line search behind it ([`minimize`]);
 //! - [`exact`]: small exact references for tests: the Hungarian algorithm for uniform
 //!   `n × n` problems ([`exact_uniform`]) and sorted matching on the real line ([`emd_1d`]);
@@ -41,6 +46,7 @@
 
 #![warn(missing_docs)]
 
+pub mod class_ot;
 pub mod cost;
 pub mod error;
 pub mod exact;
@@ -53,6 +59,7 @@ pub mod smooth;
 #[cfg(test)]
 mod test_util;
 
+pub use class_ot::{ClassOtOptions, ClassOtResult, class_ot, class_regularizer};
 pub use cost::{Metric, cost_matrix, euclidean, sq_euclidean};
 pub use error::{Error, Result};
 pub use exact::{Assignment, ExactOt, emd_1d, exact_uniform, hungarian};
