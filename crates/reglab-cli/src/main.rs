@@ -32,6 +32,8 @@ enum Command {
     Penalty(cmd::penalty::Args),
     /// Health probes of every tensor of a checkpoint: spectrum, effective rank, orthogonality gap, sparsity, norms.
     Inspect(cmd::inspect::Args),
+    /// Regularized optimal transport between two point clouds (CSV): entropic, quadratic, sparse, class-based.
+    Ot(cmd::ot::Args),
     /// List every regularizer: name, family, formula, paper.
     List(cmd::list::Args),
 }
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd::run::run(a),
         Command::Report(a) => cmd::report::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Ot(a) => cmd::ot::run(a),
         Command::List(a) => cmd::list::run(a),
     };
     match r {

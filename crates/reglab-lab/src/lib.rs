@@ -13,12 +13,15 @@
 //!   solvers for `f + λ r` with a library regularizer.
 //! - [`label_noise`]: symmetric and class-flip label noise in a training set, from the seed.
 //! - [`lasso_path`]: the ℓ1 path experiment (`reglab run`, `kind = "lasso-path"`).
+//! - [`ot`]: optimal transport between two point clouds read from CSV files, with the solvers of
+//!   `reglab_ot` (`reglab ot`): inputs, solving, the plan as CSV, a JSON report, a links plot.
 
 pub mod data;
 pub mod experiment;
 pub mod label_noise;
 pub mod lasso_path;
 pub mod linear;
+pub mod ot;
 pub mod penalty;
 pub mod report;
 pub mod probes;

@@ -2,6 +2,7 @@
 
 pub mod inspect;
 pub mod list;
+pub mod ot;
 pub mod penalty;
 pub mod report;
 pub mod run;
