@@ -113,6 +113,8 @@ fn bench_batch(c: &mut Criterion) {
             .into_iter()
             .map(|(n, s)| (n, vec![s.to_string()])),
         )
+        // the baseline again, last: the drift of the machine over the group
+        .chain(std::iter::once(("none-again", Vec::new())))
         .collect();
     for (name, regs) in runs {
         let cfg = mlp_config(regs, None, None);
