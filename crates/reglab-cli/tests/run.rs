@@ -780,3 +780,75 @@ fn bad_label_noise_and_per_epoch_settings_are_input_errors() {
         assert!(!out.exists(), "{edit:?}: wrote {}", out.display());
     }
 }
+
+/// A tiny `kind = "ot-sparse"` experiment: n = 20, m = 16, k = 1 and 4.
+fn ot_sparse_experiment() -> String {
+    r#"kind = "ot-sparse"
+name = "tiny-sparse-ot"
+
+[data]
+n = 20
+m = 16
+seed = 2
+
+[solve]
+gamma = 0.1
+ks = [1, 4]
+epsilon = 0.01
+"#
+    .to_string()
+}
+
+#[test]
+fn an_ot_sparse_run_writes_its_files_and_repeats_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = write(dir.path(), "sparse.toml", &ot_sparse_experiment());
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let o = run(&exp, &a, &["--jobs", "2"]);
+    assert_ok(&o);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("sparse k=4") && stdout.contains("exact") && stdout.contains("report.html"), "{stdout}");
+    for f in ["config.toml", "results.json", "results.csv", "timing.json", "report.html", "plots/cost.png", "plots/cost.svg", "plots/nonzeros.png", "plots/plan-k1.png", "plots/plan-k4.svg", "plots/plan-quadratic.png", "plots/plan-entropic.png"] {
+        assert!(a.join(f).is_file(), "{f}");
+    }
+    let csv = std::fs::read_to_string(a.join("results.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("method,k,reg,cost,cost_gap,objective,nonzeros,max_nonzeros_per_column,"), "{}", lines[0]);
+    let methods: Vec<&str> = lines[1..].iter().map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(methods, ["sparse k=1", "sparse k=4", "quadratic", "entropic", "exact"]);
+    for l in &lines[1..3] {
+        let f: Vec<&str> = l.split(',').collect();
+        let (k, max_nz): (usize, usize) = (f[1].parse().unwrap(), f[7].parse().unwrap());
+        assert!(max_nz <= k, "{l}");
+    }
+    assert_ok(&run(&exp, &b, &["--jobs", "1"]));
+    for f in ["results.json", "results.csv", "config.toml"] {
+        assert!(read(&a.join(f)) == read(&b.join(f)), "{f} differs between runs");
+    }
+}
+
+#[test]
+fn bad_ot_sparse_files_are_input_errors_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = ot_sparse_experiment();
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        ("os-unknown-key", good.replace("seed = 2", "seed = 2\ncolour = 1"), vec!["unknown field", "`colour`"]),
+        ("os-ks-empty", good.replace("ks = [1, 4]", "ks = []"), vec!["solve.ks", "empty"]),
+        ("os-ks-zero", good.replace("ks = [1, 4]", "ks = [0, 4]"), vec!["solve.ks[0]"]),
+        ("os-gamma", good.replace("gamma = 0.1", "gamma = 0.0"), vec!["solve.gamma"]),
+        ("os-kind", good.replace("kind = \"ot-sparse\"", "kind = \"ot\""), vec!["`kind`", "ot-sparse", "lasso-path", "train"]),
+    ];
+    for (name, text, want) in &cases {
+        let exp = write(dir.path(), &format!("{name}.toml"), text);
+        let out = dir.path().join(format!("out-{name}"));
+        let o = run(&exp, &out, &[]);
+        assert_input_error(&o, want);
+        assert!(!out.exists(), "{name}: {} was created", out.display());
+    }
+    let exp = write(dir.path(), "os-good.toml", &good);
+    for (extra, want) in [(&["--set", "solve.gamma=-1"][..], &["solve.gamma"][..]), (&["--jobs", "0"], &["--jobs"]), (&["--resume"], &["--resume", "ot-sparse"])] {
+        let out = dir.path().join("out-set");
+        assert_input_error(&run(&exp, &out, extra), want);
+        assert!(!out.exists(), "{extra:?}");
+    }
+}

@@ -15,6 +15,8 @@
 //! - [`lasso_path`]: the ℓ1 path experiment (`reglab run`, `kind = "lasso-path"`).
 //! - [`ot`]: optimal transport between two point clouds read from CSV files, with the solvers of
 //!   `reglab_ot` (`reglab ot`): inputs, solving, the plan as CSV, a JSON report, a links plot.
+//! - [`ot_sparse`]: the sparsity-constrained OT experiment (`kind = "ot-sparse"`): sparse, quadratic,
+//!   entropic and exact OT between two drawn clouds.
 
 pub mod data;
 pub mod experiment;
@@ -22,6 +24,7 @@ pub mod label_noise;
 pub mod lasso_path;
 pub mod linear;
 pub mod ot;
+pub mod ot_sparse;
 pub mod penalty;
 pub mod report;
 pub mod probes;

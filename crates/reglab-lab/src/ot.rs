@@ -577,6 +577,12 @@ pub fn svg_path(png: &Path) -> PathBuf {
 /// `d = 1` the source at height 0 and the target at height 1; the note under the title says so.
 /// Returns that note (empty for `d = 2`).
 pub fn plot_links(png: &Path, input: &OtInput, report: &OtReport) -> Result<String, String> {
+    let reg = format!("{} = {}", Method::from_str(&report.method).map_or("reg", |m| m.reg_name()), report.reg);
+    plot_plan_links(png, input, &report.plan, &format!("{} ({reg})", report.method))
+}
+
+/// [`plot_links`] for any plan of `input`'s clouds, titled `"{what}: N links, P % of the mass"`.
+pub fn plot_plan_links(png: &Path, input: &OtInput, plan: &Matrix, what: &str) -> Result<String, String> {
     let (d, n, m) = (input.source.cols, input.source.rows, input.target.rows);
     let xy = |p: &Matrix, i: usize, y1: f64| -> (f64, f64) {
         let r = p.row(i);
@@ -584,15 +590,15 @@ pub fn plot_links(png: &Path, input: &OtInput, report: &OtReport) -> Result<Stri
     };
     let src: Vec<(f64, f64)> = (0..n).map(|i| xy(&input.source, i, 0.0)).collect();
     let tgt: Vec<(f64, f64)> = (0..m).map(|j| xy(&input.target, j, 1.0)).collect();
-    let links = strongest_links(&report.plan);
+    let links = strongest_links(plan);
     let note = match d {
         1 => "1-D points: source at height 0, target at height 1".to_string(),
         2 => String::new(),
         _ => format!("{d}-D points: first two coordinates drawn"),
     };
-    let total: f64 = report.plan.data.iter().sum();
+    let total: f64 = plan.data.iter().sum();
     let drawn: f64 = links.iter().map(|l| l.2).sum();
-    let title = format!("{} ({} = {}): {} links, {:.1} % of the mass", report.method, Method::from_str(&report.method).map_or("reg", |m| m.reg_name()), report.reg, links.len(), 100.0 * drawn / total.max(f64::MIN_POSITIVE));
+    let title = format!("{what}: {} links, {:.1} % of the mass", links.len(), 100.0 * drawn / total.max(f64::MIN_POSITIVE));
     let fig = Figure { src: &src, tgt: &tgt, links: &links, title: &title, note: &note };
     crate::report::plot::write_png_svg(png, &svg_path(png), |r| fig.draw(r), |r| fig.draw(r))?;
     Ok(note)

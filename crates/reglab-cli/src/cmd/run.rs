@@ -44,8 +44,14 @@ pub fn run(a: Args) -> Result<(), Failure> {
     match reglab_lab::recovery::file_kind(&text, &a.sets).as_deref() {
         Some(reglab_lab::recovery::config::KIND) => return run_recovery(&a, &text),
         Some(reglab_lab::lasso_path::config::KIND) => return run_lasso_path(&a, &text),
+        Some(reglab_lab::ot_sparse::config::KIND) => return run_ot_sparse(&a, &text),
         Some(k) if k != "train" => {
-            let kinds = format!("\"train\", \"{}\" or \"{}\"", reglab_lab::recovery::config::KIND, reglab_lab::lasso_path::config::KIND);
+            let kinds = format!(
+                "\"train\", \"{}\", \"{}\" or \"{}\"",
+                reglab_lab::recovery::config::KIND,
+                reglab_lab::lasso_path::config::KIND,
+                reglab_lab::ot_sparse::config::KIND
+            );
             return Err(Failure::input(format!("{}: `kind` = \"{k}\": expected {kinds}", a.experiment.display())));
         }
         _ => {}
@@ -144,6 +150,42 @@ fn run_recovery(a: &Args, text: &str) -> Result<(), Failure> {
     println!("{:<20} {:>22} {:>22}", "method", "50% at M/N (sign)", "50% at M/N (exact)");
     for c in &res.crossings {
         println!("{:<20} {:>22} {:>22}", c.method, c.sign.text(), c.exact.text());
+    }
+    println!("wrote {}", out.join("report.html").display());
+    Ok(())
+}
+
+/// `kind = "ot-sparse"`: sparsity-constrained, quadratic, entropic and exact OT between two
+/// drawn clouds (see docs/experiments.md). `--jobs` is the number of threads over the solves
+/// (the results do not depend on it); `--resume` does not apply.
+fn run_ot_sparse(a: &Args, text: &str) -> Result<(), Failure> {
+    use reglab_lab::ot_sparse::{OtSparseExperiment, OtSparseOptions};
+    let exp = OtSparseExperiment::parse(text, &a.sets).map_err(|e| Failure::input(format!("{}: {e}", a.experiment.display())))?;
+    if a.jobs == 0 {
+        return Err(Failure::input("--jobs must be ≥ 1"));
+    }
+    if a.resume {
+        return Err(Failure::input("--resume does not apply to kind = \"ot-sparse\" (a run has no checkpoints: run it again)"));
+    }
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
+    let total = reglab_lab::ot_sparse::job_count(&exp) as u64;
+    let bar = if !a.quiet && std::io::stderr().is_terminal() { ProgressBar::new(total) } else { ProgressBar::hidden() };
+    bar.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} solves ({elapsed}, eta {eta})").expect("template").progress_chars("=> "));
+    bar.set_prefix(exp.name.clone());
+    let opts = OtSparseOptions { out: out.clone(), threads: a.jobs };
+    let r = reglab_lab::ot_sparse::run(&exp, &opts, &|| bar.inc(1));
+    bar.finish_and_clear();
+    let res = r.map_err(|e| match e {
+        RunError::Input(m) => Failure::input(m),
+        RunError::Failed(m) => Failure::failed(m),
+    })?;
+    println!("n = {}, m = {}, γ = {}, ε = {}; reference: {}", res.n, res.m, res.gamma, res.epsilon, res.reference);
+    println!("{:<14} {:>12} {:>12} {:>10} {:>10} {:>12} {:>12} {:>10}", "method", "cost", "− exact", "max nz/col", "mean nz/col", "row error", "col error", "converged");
+    for r in &res.rows {
+        println!(
+            "{:<14} {:>12.6} {:>12.3e} {:>10} {:>10.2} {:>12.2e} {:>12.2e} {:>10}",
+            r.method, r.cost, r.cost_gap, r.max_nonzeros_per_column, r.mean_nonzeros_per_column, r.row_error, r.col_error, r.converged
+        );
     }
     println!("wrote {}", out.join("report.html").display());
     Ok(())

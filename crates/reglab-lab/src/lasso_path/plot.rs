@@ -31,6 +31,10 @@ pub struct PathPlot<'a> {
     pub y_max: Option<f64>,
     /// A λ marked by a dotted vertical line and labelled `λ_max`, when inside the grid.
     pub lambda_max: Option<f64>,
+    /// x-axis label (default `λ (log scale)`; other experiments plot other quantities, e.g. k).
+    pub x_label: Option<&'a str>,
+    /// Bottom of the y axis (default 0).
+    pub y_min: Option<f64>,
 }
 
 /// Draw `curves` (methods coloured in order) and write `png` and `svg`, each through a
@@ -109,12 +113,13 @@ where
     if x1 - x0 < 1e-6 {
         (x0, x1) = (x0 - 0.5, x1 + 0.5);
     }
-    let y1 = opts.y_max.unwrap_or(y1).max(1e-12);
-    let (xpad, ypad) = ((x1 - x0) * 0.02, y1 * 0.03);
-    let mut chart = fig.chart().build_cartesian_2d((x0 - xpad)..(x1 + xpad), -ypad..(y1 + ypad)).map_err(err)?;
+    let y0 = opts.y_min.unwrap_or(0.0);
+    let y1 = opts.y_max.unwrap_or(y1).max(y0 + 1e-12);
+    let (xpad, ypad) = ((x1 - x0) * 0.02, (y1 - y0) * 0.03);
+    let mut chart = fig.chart().build_cartesian_2d((x0 - xpad)..(x1 + xpad), (y0 - ypad)..(y1 + ypad)).map_err(err)?;
     let ticks = lambda_ticks(x0, x1);
     side_mesh(&mut chart.configure_mesh())
-        .x_desc("λ (log scale)")
+        .x_desc(opts.x_label.unwrap_or("λ (log scale)"))
         .y_desc(opts.y_label)
         .x_labels(0)
         .y_label_formatter(&|y| crate::report::html::format_number((*y * 1e6).round() / 1e6))
@@ -124,19 +129,19 @@ where
     // x ticks by hand (decades on a log axis)
     let grid = BLACK.mix(0.12);
     for &t in &ticks {
-        chart.draw_series(std::iter::once(PathElement::new(vec![(t, -ypad), (t, y1 + ypad)], grid.stroke_width(1)))).map_err(err)?;
+        chart.draw_series(std::iter::once(PathElement::new(vec![(t, y0 - ypad), (t, y1 + ypad)], grid.stroke_width(1)))).map_err(err)?;
     }
     let tick_font = font(14.0).pos(Pos::new(HPos::Center, VPos::Top));
     let (bx, by) = plot_area.get_base_pixel();
     for &t in &ticks {
-        let (px, py) = chart.plotting_area().map_coordinate(&(t, -ypad));
+        let (px, py) = chart.plotting_area().map_coordinate(&(t, y0 - ypad));
         plot_area.draw(&Text::new(lambda_label(t), (px - bx, py - by + 8), tick_font.clone())).map_err(err)?;
     }
     let grey = RGBColor(0x88, 0x88, 0x88);
     if let Some(lm) = opts.lambda_max.filter(|v| *v > 0.0 && v.log10() >= x0 - xpad && v.log10() <= x1 + xpad) {
         let x = lm.log10();
-        let dash = (y1 + 2.0 * ypad) / 60.0;
-        let mut y = -ypad;
+        let dash = (y1 - y0 + 2.0 * ypad) / 60.0;
+        let mut y = y0 - ypad;
         while y < y1 + ypad {
             chart.draw_series(std::iter::once(PathElement::new(vec![(x, y), (x, (y + dash).min(y1 + ypad))], grey.stroke_width(1)))).map_err(err)?;
             y += 2.0 * dash;
@@ -203,7 +208,7 @@ mod tests {
             PathCurve { label: "lasso".into(), points: lam.iter().map(|&l| (l, 10.0 - 5.0 * l)).collect(), reference: true },
         ];
         let notes = vec!["n = 50".to_string()];
-        let opts = PathPlot { title: "‖w‖₁", y_label: "‖w‖₁", notes: &notes, y_max: None, lambda_max: Some(0.5) };
+        let opts = PathPlot { title: "‖w‖₁", y_label: "‖w‖₁", notes: &notes, y_max: None, lambda_max: Some(0.5), ..Default::default() };
         plot_path(&curves, &opts, &png, &svg).unwrap();
         assert_eq!(&std::fs::read(&png).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
         let s = std::fs::read_to_string(&svg).unwrap();

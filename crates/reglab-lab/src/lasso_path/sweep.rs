@@ -360,7 +360,7 @@ fn write_plots_and_report(exp: &LassoPathExperiment, res: &LassoPathResults, out
         format!("‖w*‖₁ = {}", crate::report::format_number(res.w_star_l1)),
     ];
     let plots = out.join("plots");
-    let l1_opts = PathPlot { title: "‖w‖₁ of the result against λ", y_label: "‖w‖₁", notes: &notes, y_max: None, lambda_max: Some(res.lambda_max) };
+    let l1_opts = PathPlot { title: "‖w‖₁ of the result against λ", y_label: "‖w‖₁", notes: &notes, y_max: None, lambda_max: Some(res.lambda_max), ..Default::default() };
     plot_path(&curves(&|r| r.l1_norm), &l1_opts, &plots.join("l1_norm.png"), &plots.join("l1_norm.svg"))?;
     let zeros_opts = PathPlot { title: "Entries exactly 0 against λ", y_label: "exact zeros", y_max: Some(res.d as f64), ..l1_opts };
     plot_path(&curves(&|r| r.zeros as f64), &zeros_opts, &plots.join("zeros.png"), &plots.join("zeros.svg"))?;
