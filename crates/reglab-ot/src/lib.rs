@@ -26,6 +26,9 @@
 //! - [`mod@smooth`]: quadratically regularized and sparsity-constrained OT through the smooth
 //!   dual ([`smooth_ot_dual`], [`smooth_ot_l2`], [`sparse_ot`]), its [`SmoothOptions`],
 //!   [`SmoothResult`] and [`Regularizer`];
+//! - [`semi_dual`]: the same problems through the semi-dual ([`smooth_ot_semi_dual`],
+//!   [`smooth_ot_l2_semi_dual`], [`sparse_ot_semi_dual`]): columns exact and `k`-sparse by
+//!   construction, the paper's formulation for the sparsity constraint;
 //! - [`class_ot`](mod@class_ot): class-based OT with the sum-of-norms regularizer by ADMM
 //!   ([`class_ot()`]), its [`ClassOtOptions`], [`ClassOtResult`] and [`class_regularizer`];
 //! - [`lbfgs`]: the L-BFGS minimizer with a Wolfe line search behind it ([`minimize`]);
@@ -55,6 +58,7 @@ pub mod marginals;
 pub mod matrix;
 pub mod sinkhorn;
 pub mod sinkhorn_log;
+pub mod semi_dual;
 pub mod smooth;
 #[cfg(test)]
 mod test_util;
@@ -67,6 +71,9 @@ pub use lbfgs::{LbfgsOptions, LbfgsResult, Termination, minimize};
 pub use marginals::{MASS_RTOL, check_histogram, check_marginals, uniform};
 pub use matrix::Matrix;
 pub use sinkhorn::{SinkhornOptions, SinkhornResult, entropy, sinkhorn};
+pub use semi_dual::{
+    plan_from_semi_dual, semi_dual_objective, smooth_ot_l2_semi_dual, smooth_ot_semi_dual, sparse_ot_semi_dual,
+};
 pub use sinkhorn_log::{EpsScaling, sinkhorn_log};
 pub use smooth::{
     Regularizer, SmoothOptions, SmoothResult, dual_objective, plan_from_dual, smooth_ot_dual, smooth_ot_l2, sparse_ot,

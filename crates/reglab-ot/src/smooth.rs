@@ -92,7 +92,7 @@ impl Regularizer {
         0.5 * reg * plan.data.iter().map(|t| t * t).sum::<f64>()
     }
 
-    fn max_nz(&self) -> Option<usize> {
+    pub(crate) fn max_nz(&self) -> Option<usize> {
         match *self {
             Regularizer::SquaredL2 => None,
             Regularizer::SparsityConstrained { max_nz } => Some(max_nz),
@@ -122,7 +122,7 @@ impl Default for SmoothOptions {
 }
 
 impl SmoothOptions {
-    fn lbfgs(&self) -> LbfgsOptions {
+    pub(crate) fn lbfgs(&self) -> LbfgsOptions {
         LbfgsOptions {
             memory: self.memory,
             max_iter: self.max_iter,
@@ -318,7 +318,7 @@ fn fill_plan(
 }
 
 #[inline]
-fn dot(x: &[f64], y: &[f64]) -> f64 {
+pub(crate) fn dot(x: &[f64], y: &[f64]) -> f64 {
     x.iter().zip(y).map(|(p, q)| p * q).sum()
 }
 

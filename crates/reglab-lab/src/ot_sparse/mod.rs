@@ -1,7 +1,7 @@
 //! Sparsity-constrained OT experiments (`kind = "ot-sparse"` in an experiment file, run by
 //! `reglab run`): two 2-D point clouds drawn from a seed (a mixture of Gaussian blobs and a
 //! noisy ring), uniform weights, the squared Euclidean cost divided by its largest entry, and
-//! the plans of sparsity-constrained OT (at most k non-zeros per column, [`reglab_ot::sparse_ot`])
+//! the plans of sparsity-constrained OT (at most k non-zeros per column, [`reglab_ot::sparse_ot_semi_dual`])
 //! for several k, quadratically regularized OT ([`reglab_ot::smooth_ot_l2`]) with the same γ,
 //! entropic OT ([`reglab_ot::sinkhorn_log`] with ε-scaling) and exact OT (an assignment
 //! problem on replicated points, [`sweep::exact_uniform_rect`]). T. Liu, J. Puigcerver,
