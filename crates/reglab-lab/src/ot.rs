@@ -13,7 +13,7 @@
 use crate::RunError;
 use reglab_ot::{
     ClassOtOptions, EpsScaling, Error as OtError, Matrix, Metric, SinkhornOptions, SmoothOptions, check_histogram,
-    check_marginals, class_ot, cost_matrix, sinkhorn, sinkhorn_log, smooth_ot_l2, sparse_ot, uniform,
+    check_marginals, class_ot, cost_matrix, sinkhorn, sinkhorn_log, smooth_ot_l2, sparse_ot_semi_dual, uniform,
 };
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -449,7 +449,8 @@ pub fn run(input: &OtInput, opts: &OtOptions) -> Result<OtReport, RunError> {
                 so.tol = t;
             }
             let r = match opts.k {
-                Some(k) => sparse_ot(a, b, &cost, opts.reg, k, &so),
+                // the paper's semi-dual: exact column marginals, ≤ k non-zeros per column
+                Some(k) => sparse_ot_semi_dual(a, b, &cost, opts.reg, k, &so),
                 None => smooth_ot_l2(a, b, &cost, opts.reg, &so),
             }
             .map_err(solver_err)?;
