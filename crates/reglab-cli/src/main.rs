@@ -34,6 +34,8 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// Regularized optimal transport between two point clouds (CSV): entropic, quadratic, sparse, class-based.
     Ot(cmd::ot::Args),
+    /// Denoise a grayscale PNG with total variation (Chambolle's projection algorithm).
+    Denoise(cmd::denoise::Args),
     /// List every regularizer: name, family, formula, paper.
     List(cmd::list::Args),
 }
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Report(a) => cmd::report::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Ot(a) => cmd::ot::run(a),
+        Command::Denoise(a) => cmd::denoise::run(a),
         Command::List(a) => cmd::list::run(a),
     };
     match r {

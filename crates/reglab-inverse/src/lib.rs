@@ -21,6 +21,8 @@
 //! - [`tv`]: [`total_variation`], the ROF objective and dual ([`tv_objective`],
 //!   [`tv_dual_value`]) and TV denoising ([`tv_denoise`], [`TvOptions`], [`TvResult`]),
 //!   matching scikit-image's `denoise_tv_chambolle`;
+//! - [`io`]: grayscale PNG reading (8/16-bit; gray+alpha and RGB through BT.601 luma) and
+//!   atomic writing ([`read_png`], [`write_png`], [`PngBits`]);
 //! - [`error`]: the crate's [`Error`](enum@Error).
 //!
 //! ```
@@ -37,12 +39,16 @@
 
 pub mod error;
 pub mod image;
+pub mod io;
 pub mod operator;
 pub mod phantom;
+pub mod regularizer;
+pub mod solver;
 pub mod tv;
 
 pub use error::{Error, Result};
 pub use image::Image;
+pub use io::{PngBits, PngError, PngErrorKind, read_png, write_png};
 pub use operator::{
     Convolution, Gradient, Identity, LinearOperator, Radon, dot, norm_squared_estimate,
 };
@@ -50,4 +56,9 @@ pub use phantom::{
     Ellipse, MODIFIED_SHEPP_LOGAN, Rng, add_gaussian_noise, ellipses, piecewise_constant,
     pixel_centre, shepp_logan,
 };
+pub use regularizer::{
+    GradientTikhonov, Regularizer, Tikhonov, TotalVariation, WeightedTv, WeightedTvResult,
+    weighted_total_variation, weighted_tv_denoise,
+};
+pub use solver::{SolverOptions, SolverResult, chambolle_pock, fista};
 pub use tv::{TvOptions, TvResult, total_variation, tv_denoise, tv_dual_value, tv_objective};

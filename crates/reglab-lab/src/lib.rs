@@ -15,10 +15,12 @@
 //! - [`lasso_path`]: the ℓ1 path experiment (`reglab run`, `kind = "lasso-path"`).
 //! - [`ot`]: optimal transport between two point clouds read from CSV files, with the solvers of
 //!   `reglab_ot` (`reglab ot`): inputs, solving, the plan as CSV, a JSON report, a links plot.
+//! - [`denoise`]: TV denoising of a grayscale PNG with `reglab_inverse` (`reglab denoise`).
 //! - [`ot_sparse`]: the sparsity-constrained OT experiment (`kind = "ot-sparse"`): sparse, quadratic,
 //!   entropic and exact OT between two drawn clouds.
 
 pub mod data;
+pub mod denoise;
 pub mod experiment;
 pub mod label_noise;
 pub mod lasso_path;

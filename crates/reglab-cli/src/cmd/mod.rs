@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod denoise;
 pub mod inspect;
 pub mod list;
 pub mod ot;
