@@ -279,7 +279,7 @@ pub fn chambolle_pock<A: LinearOperator>(
         for i in 0..n {
             let r = lambda * weights.map_or(1.0, |w| w.weights()[i]);
             let (p, q) = (z[i] + sigma * g[i], z[n + i] + sigma * g[n + i]);
-            let norm = p.hypot(q);
+            let norm = (p * p + q * q).sqrt(); // (not `hypot`: much slower, and no overflow here)
             let s = if norm > r { r / norm } else { 1.0 };
             z[i] = p * s;
             z[n + i] = q * s;
