@@ -329,25 +329,7 @@ mod tests {
     use crate::exact::exact_uniform;
     use crate::marginals::uniform;
     use crate::sinkhorn::{SinkhornOptions, sinkhorn};
-    use crate::test_util::{Rng, assert_close, assert_rel};
-
-    fn tight() -> SmoothOptions {
-        SmoothOptions { tol: 1e-12, ..Default::default() }
-    }
-
-    /// The fixture problem: X (6×2), Y (5×2), uniform weights, squared Euclidean cost.
-    fn fixture() -> (Vec<f64>, Vec<f64>, Matrix) {
-        let x = Matrix::from_rows(&[[0.0, 0.0], [0.3, 0.9], [0.8, 0.1], [0.5, 0.5], [1.0, 0.7], [0.2, 0.6]]).unwrap();
-        let y = Matrix::from_rows(&[[0.2, 0.4], [0.9, 0.9], [0.6, 0.0], [0.1, 1.0], [0.7, 0.5]]).unwrap();
-        (uniform(6), uniform(5), sq_euclidean(&x, &y).unwrap())
-    }
-
-    /// One POT run: the plan (row-major), `np.sum(G * M)`, and the dual value `-log['res'].fun`.
-    struct PotRun {
-        plan: [f64; 30],
-        cost: f64,
-        dual: f64,
-    }
+    use crate::test_util::{PotRun, Rng, assert_close, assert_rel, count_col_nnz, pot_fixture as fixture, tight};
 
     /// POT fixtures: the problem of [`fixture`], computed with POT 0.9.7.post1 (numpy 2.4.6,
     /// scipy 1.17.1) by
@@ -424,14 +406,6 @@ mod tests {
             let d = dual_objective(&a, &b, &c, reg, Regularizer::SparsityConstrained { max_nz: k }, &r.alpha, &r.beta);
             assert_rel(d, r.dual_objective, 1e-14, "dual_objective()");
         }
-    }
-
-    fn count_col_nnz(plan: &[f64], m: usize) -> Vec<usize> {
-        let mut z = vec![0; m];
-        for row in plan.chunks(m) {
-            z.iter_mut().zip(row).for_each(|(c, &t)| *c += usize::from(t != 0.0));
-        }
-        z
     }
 
     #[test]

@@ -53,3 +53,33 @@ pub fn assert_close(x: &[f64], y: &[f64], tol: f64, what: &str) {
 pub fn assert_rel(x: f64, y: f64, tol: f64, what: &str) {
     assert!((x - y).abs() <= tol * x.abs().max(y.abs()), "{what}: {x} vs {y} (tolerance {tol:e})");
 }
+
+/// Tight options for the smooth and semi-dual solvers in tests.
+pub fn tight() -> crate::smooth::SmoothOptions {
+    crate::smooth::SmoothOptions { tol: 1e-12, ..Default::default() }
+}
+
+/// The POT-fixture problem of `smooth.rs` and `semi_dual.rs`: X (6×2), Y (5×2), uniform weights,
+/// squared Euclidean cost.
+pub fn pot_fixture() -> (Vec<f64>, Vec<f64>, Matrix) {
+    let x = Matrix::from_rows(&[[0.0, 0.0], [0.3, 0.9], [0.8, 0.1], [0.5, 0.5], [1.0, 0.7], [0.2, 0.6]]).unwrap();
+    let y = Matrix::from_rows(&[[0.2, 0.4], [0.9, 0.9], [0.6, 0.0], [0.1, 1.0], [0.7, 0.5]]).unwrap();
+    (crate::marginals::uniform(6), crate::marginals::uniform(5), crate::cost::sq_euclidean(&x, &y).unwrap())
+}
+
+/// One POT run on [`pot_fixture`]: the plan (row-major), `np.sum(G * M)`, and the (semi-)dual
+/// value `-log['res'].fun`.
+pub struct PotRun {
+    pub plan: [f64; 30],
+    pub cost: f64,
+    pub dual: f64,
+}
+
+/// Non-zeros per column of a row-major plan with `m` columns.
+pub fn count_col_nnz(plan: &[f64], m: usize) -> Vec<usize> {
+    let mut z = vec![0; m];
+    for row in plan.chunks(m) {
+        z.iter_mut().zip(row).for_each(|(c, &t)| *c += usize::from(t != 0.0));
+    }
+    z
+}
