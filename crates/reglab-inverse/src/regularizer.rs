@@ -31,7 +31,7 @@
 use crate::error::{Error, Result, check_finite};
 use crate::image::Image;
 use crate::operator::{Gradient, LinearOperator, dot};
-use crate::tv::{TvOptions, total_variation, tv_denoise};
+use crate::tv::{TvOptions, relative_change, total_variation, tv_denoise};
 
 /// A convex regularizer with its value and proximal operator.
 pub trait Regularizer {
@@ -341,11 +341,7 @@ pub fn weighted_tv_denoise(
             x[i] = new;
         }
         iterations += 1;
-        let rel = if x2 > 0.0 {
-            (dx2 / x2).sqrt()
-        } else {
-            dx2.sqrt()
-        };
+        let rel = relative_change(dx2, x2);
         if rel <= opts.tol {
             converged = true;
             break;

@@ -19,7 +19,7 @@ use crate::error::{Error, Result, check_finite};
 use crate::image::Image;
 use crate::operator::{Gradient, LinearOperator, dot, norm_squared_estimate};
 use crate::regularizer::{Regularizer, WeightedTv, weighted_total_variation};
-use crate::tv::total_variation;
+use crate::tv::{relative_change, total_variation};
 
 /// Options of [`fista`] and [`chambolle_pock`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -117,14 +117,9 @@ fn data_term<A: LinearOperator>(a: &A, x: &[f64], y: &[f64], ax: &mut [f64]) -> 
 }
 
 /// `‖x − x_prev‖ / ‖x‖` (absolute if `x = 0`).
-fn relative_change(x: &[f64], prev: &[f64]) -> f64 {
+fn change_from(x: &[f64], prev: &[f64]) -> f64 {
     let d2: f64 = x.iter().zip(prev).map(|(a, b)| (a - b) * (a - b)).sum();
-    let x2 = dot(x, x);
-    if x2 > 0.0 {
-        (d2 / x2).sqrt()
-    } else {
-        d2.sqrt()
-    }
+    relative_change(d2, dot(x, x))
 }
 
 /// FISTA for `½‖Ax − y‖² + λR(x)` from `x0` (whose shape is the image shape); see the
@@ -175,7 +170,7 @@ pub fn fista<A: LinearOperator, R: Regularizer + ?Sized>(
         for k in 0..n {
             z.data[k] = x_new.data[k] + beta * (x_new.data[k] - x.data[k]);
         }
-        rel_change = relative_change(&x_new.data, &x.data);
+        rel_change = change_from(&x_new.data, &x.data);
         x = x_new;
         t = t_new;
         iterations += 1;
@@ -294,11 +289,7 @@ pub fn chambolle_pock<A: LinearOperator>(
             x2 += new * new;
             x.data[k] = new;
         }
-        rel_change = if x2 > 0.0 {
-            (d2 / x2).sqrt()
-        } else {
-            d2.sqrt()
-        };
+        rel_change = relative_change(d2, x2);
         iterations += 1;
         if rel_change <= opts.tol {
             converged = true;

@@ -200,11 +200,7 @@ pub fn tv_denoise(y: &Image, lambda: f64, opts: &TvOptions) -> Result<TvResult> 
             x[i] = new;
         }
         iterations += 1;
-        rel_change = if x2 > 0.0 {
-            (dx2 / x2).sqrt()
-        } else {
-            dx2.sqrt()
-        };
+        rel_change = relative_change(dx2, x2);
         if rel_change <= opts.tol {
             converged = true;
             break;
@@ -223,6 +219,12 @@ pub fn tv_denoise(y: &Image, lambda: f64, opts: &TvOptions) -> Result<TvResult> 
         dual_value,
         gap: objective - dual_value,
     })
+}
+
+/// The stopping quantity of the iterative solvers: `‖xᵏ − xᵏ⁻¹‖₂ / ‖xᵏ‖₂` from `dx2 =
+/// ‖xᵏ − xᵏ⁻¹‖²` and `x2 = ‖xᵏ‖²` (the absolute change when `xᵏ = 0`).
+pub(crate) fn relative_change(dx2: f64, x2: f64) -> f64 {
+    if x2 > 0.0 { (dx2 / x2).sqrt() } else { dx2.sqrt() }
 }
 
 #[cfg(test)]
