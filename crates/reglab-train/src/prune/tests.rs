@@ -439,33 +439,41 @@ fn same(a: &Checkpoint, b: &Checkpoint, what: &str) {
     assert_eq!(a.step, b.step, "{what}");
 }
 
+/// Train `p` 4 epochs straight, and `stop` epochs then checkpoint, restore into a new trainer
+/// and continue to 4: the restored trainer equals its checkpoint and the end equals the
+/// uninterrupted run. `at_stop` checks the checkpoint.
+fn resume_equals_uninterrupted(p: &str, stop: usize, at_stop: impl Fn(&Checkpoint)) {
+    let train = blobs(240, 1);
+    let c = cfg(p, OptimSpec::Adamw { weight_decay: 0.01 });
+    let mut a = trainer(&c);
+    for e in 1..=4 {
+        a.train_epoch(&train, e, &mut |_| {}).unwrap();
+    }
+    let mut b = trainer(&c);
+    for e in 1..=stop {
+        b.train_epoch(&train, e, &mut |_| {}).unwrap();
+    }
+    let ck = b.checkpoint().unwrap();
+    at_stop(&ck);
+    drop(b);
+    let mut b2 = trainer(&c);
+    b2.restore(ck.clone()).unwrap();
+    same(&ck, &b2.checkpoint().unwrap(), &format!("{p}, restored"));
+    for e in stop + 1..=4 {
+        b2.train_epoch(&train, e, &mut |_| {}).unwrap();
+    }
+    same(&a.checkpoint().unwrap(), &b2.checkpoint().unwrap(), p);
+}
+
 #[test]
 fn resume_continues_bit_for_bit() {
-    let train = blobs(240, 1);
     for (p, stop) in [
         ("magnitude:sparsity=0.9:at=2", 1), // saved before the mask exists
         ("magnitude:sparsity=0.9:at=2", 2), // saved right after it was made
         ("magnitude:sparsity=0.8:scope=layer:schedule=gradual:start=0:end=3", 2),
         ("random:sparsity=0.9:density=erk", 1),
     ] {
-        let c = cfg(p, OptimSpec::Adamw { weight_decay: 0.01 });
-        let mut a = trainer(&c);
-        for e in 1..=4 {
-            a.train_epoch(&train, e, &mut |_| {}).unwrap();
-        }
-        let mut b = trainer(&c);
-        for e in 1..=stop {
-            b.train_epoch(&train, e, &mut |_| {}).unwrap();
-        }
-        let ck = b.checkpoint().unwrap();
-        drop(b);
-        let mut b2 = trainer(&c);
-        b2.restore(ck.clone()).unwrap();
-        same(&ck, &b2.checkpoint().unwrap(), &format!("{p}, restored"));
-        for e in stop + 1..=4 {
-            b2.train_epoch(&train, e, &mut |_| {}).unwrap();
-        }
-        same(&a.checkpoint().unwrap(), &b2.checkpoint().unwrap(), p);
+        resume_equals_uninterrupted(p, stop, |_| {});
     }
 }
 
@@ -931,32 +939,13 @@ fn adamw_decay_moves_frozen_entries_unless_they_are_written_back() {
 
 #[test]
 fn fish_resume_continues_bit_for_bit() {
-    let train = blobs(240, 1);
     for (p, stop) in [
         ("fish:keep=0.1:samples=64", 1),
         ("fish:keep=0.1:samples=64:at=2", 1), // saved before the mask exists
         ("fish:keep=0.1:samples=64:at=2", 2), // saved right after it was made
         ("fish:keep=0.2:samples=50:biases=false:skip_last=true:at=1", 2),
     ] {
-        let c = cfg(p, OptimSpec::Adamw { weight_decay: 0.01 });
-        let mut a = trainer(&c);
-        for e in 1..=4 {
-            a.train_epoch(&train, e, &mut |_| {}).unwrap();
-        }
-        let mut b = trainer(&c);
-        for e in 1..=stop {
-            b.train_epoch(&train, e, &mut |_| {}).unwrap();
-        }
-        let ck = b.checkpoint().unwrap();
-        assert_eq!(ck.reg.is_empty(), p.contains("at=2") && stop == 1, "{p}");
-        drop(b);
-        let mut b2 = trainer(&c);
-        b2.restore(ck.clone()).unwrap();
-        same(&ck, &b2.checkpoint().unwrap(), &format!("{p}, restored"));
-        for e in stop + 1..=4 {
-            b2.train_epoch(&train, e, &mut |_| {}).unwrap();
-        }
-        same(&a.checkpoint().unwrap(), &b2.checkpoint().unwrap(), p);
+        resume_equals_uninterrupted(p, stop, |ck| assert_eq!(ck.reg.is_empty(), p.contains("at=2") && stop == 1, "{p}"));
     }
 }
 
