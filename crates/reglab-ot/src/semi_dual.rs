@@ -44,11 +44,10 @@
 //! of [`SmoothOptions`] (the gradient is the row-marginal violation only). One evaluation costs
 //! `O(nm)` plus a partial selection and a sort of `k` entries per column.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lbfgs::minimize;
-use crate::marginals::check_marginals;
 use crate::matrix::Matrix;
-use crate::smooth::{Regularizer, SmoothOptions, SmoothResult, dot};
+use crate::smooth::{Regularizer, SmoothOptions, SmoothResult, check_smooth_problem, dot, smooth_result};
 
 /// Solves regularized OT with `regularizer` through its semi-dual by L-BFGS (see the
 /// [module docs](self)). [`SmoothResult::dual_objective`] is the semi-dual value `S(α)`,
@@ -56,8 +55,8 @@ use crate::smooth::{Regularizer, SmoothOptions, SmoothResult, dot};
 /// thresholds `β_j = −s_j`.
 ///
 /// Errors as [`crate::smooth::smooth_ot_dual`]: invalid marginals, a cost matrix of the wrong
-/// shape or with non-finite entries, [`Error::Regularization`] for `γ ≤ 0` or non-finite,
-/// [`Error::Option`] for `max_nz = 0` or invalid options.
+/// shape or with non-finite entries, [`Error::Regularization`](crate::Error::Regularization) for `γ ≤ 0` or non-finite,
+/// [`Error::Option`](crate::Error::Option) for `max_nz = 0` or invalid options.
 pub fn smooth_ot_semi_dual(
     a: &[f64],
     b: &[f64],
@@ -66,19 +65,7 @@ pub fn smooth_ot_semi_dual(
     regularizer: Regularizer,
     opts: &SmoothOptions,
 ) -> Result<SmoothResult> {
-    check_marginals(a, b)?;
-    if cost.shape() != (a.len(), b.len()) {
-        return Err(Error::CostShape { rows: cost.rows, cols: cost.cols, n: a.len(), m: b.len() });
-    }
-    cost.check_finite("cost matrix")?;
-    if !(reg.is_finite() && reg > 0.0) {
-        return Err(Error::Regularization(reg));
-    }
-    if regularizer.max_nz() == Some(0) {
-        return Err(Error::Option { name: "max_nz", why: "must be at least 1".into() });
-    }
-    let lbfgs = opts.lbfgs();
-    lbfgs.validate()?;
+    let lbfgs = check_smooth_problem(a, b, cost, reg, regularizer, opts)?;
     let (n, m) = cost.shape();
     let k = regularizer.max_nz().unwrap_or(n).min(n);
     let mut plan = Matrix::zeros(n, m);
@@ -90,33 +77,13 @@ pub fn smooth_ot_semi_dual(
         grad.iter_mut().zip(a).for_each(|(g, w)| *g -= w);
         (conj - dot(alpha, a), grad)
     };
-    let r = minimize(neg_semi_dual, &vec![0.0; n], &lbfgs)?;
-    let alpha = r.x;
+    let mut r = minimize(neg_semi_dual, &vec![0.0; n], &lbfgs)?;
+    let alpha = std::mem::take(&mut r.x);
     let mut plan = Matrix::zeros(n, m);
     let mut beta = vec![0.0; m];
     let conj = fill_semi_plan(&alpha, b, cost, reg, k, &mut plan, &mut beta, &mut Vec::new());
-    let l1 = |x: Vec<f64>, y: &[f64]| x.iter().zip(y).map(|(p, q)| (p - q).abs()).sum::<f64>();
-    let (row_error, col_error) = (l1(plan.row_sums(), a), l1(plan.col_sums(), b));
-    let transport = cost.dot(&plan);
-    let mut nnz_per_col = vec![0; m];
-    for i in 0..n {
-        nnz_per_col.iter_mut().zip(plan.row(i)).for_each(|(c, &t)| *c += usize::from(t > 0.0));
-    }
-    Ok(SmoothResult {
-        cost: transport,
-        objective: transport + regularizer.omega(&plan, reg),
-        dual_objective: dot(&alpha, a) - conj,
-        plan,
-        alpha,
-        beta,
-        iterations: r.iterations,
-        evaluations: r.evaluations,
-        row_error,
-        col_error,
-        converged: r.converged,
-        termination: r.termination,
-        nnz_per_col,
-    })
+    let dual = dot(&alpha, a) - conj;
+    Ok(smooth_result(plan, a, b, cost, reg, regularizer, alpha, beta, dual, &r))
 }
 
 /// Quadratically regularized OT through the semi-dual (POT's
@@ -222,6 +189,7 @@ fn fill_semi_plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use crate::cost::sq_euclidean;
     use crate::exact::exact_uniform;
     use crate::marginals::uniform;

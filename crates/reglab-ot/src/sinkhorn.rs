@@ -163,8 +163,15 @@ pub fn sinkhorn(a: &[f64], b: &[f64], cost: &Matrix, reg: f64, opts: &SinkhornOp
     Ok(finish(plan, a, b, cost, reg, f, g, iterations, stopped, opts.tol))
 }
 
-/// Validates a Sinkhorn problem: marginals, cost shape and finiteness, `ε`, options.
+/// Validates a Sinkhorn problem: [`check_ot_problem`], then the options.
 pub(crate) fn check_problem(a: &[f64], b: &[f64], cost: &Matrix, reg: f64, opts: &SinkhornOptions) -> Result<()> {
+    check_ot_problem(a, b, cost, reg)?;
+    opts.validate()
+}
+
+/// Validates a regularized OT problem: marginals, cost shape and finiteness, the strength `reg`
+/// finite and `> 0`.
+pub(crate) fn check_ot_problem(a: &[f64], b: &[f64], cost: &Matrix, reg: f64) -> Result<()> {
     check_marginals(a, b)?;
     if cost.shape() != (a.len(), b.len()) {
         return Err(Error::CostShape { rows: cost.rows, cols: cost.cols, n: a.len(), m: b.len() });
@@ -173,7 +180,7 @@ pub(crate) fn check_problem(a: &[f64], b: &[f64], cost: &Matrix, reg: f64, opts:
     if !(reg.is_finite() && reg > 0.0) {
         return Err(Error::Regularization(reg));
     }
-    opts.validate()
+    Ok(())
 }
 
 /// Assembles the result: costs and final marginal errors of `plan`.

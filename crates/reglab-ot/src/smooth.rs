@@ -68,8 +68,8 @@
 //! partial selection per column for the sparse case).
 
 use crate::error::{Error, Result};
-use crate::lbfgs::{LbfgsOptions, Termination, minimize};
-use crate::marginals::check_marginals;
+use crate::lbfgs::{LbfgsOptions, LbfgsResult, Termination, minimize};
+use crate::sinkhorn::check_ot_problem;
 use crate::matrix::Matrix;
 
 /// The regularizer `Ω` of [`smooth_ot_dual`] (see the [module docs](self)).
@@ -181,19 +181,7 @@ pub fn smooth_ot_dual(
     regularizer: Regularizer,
     opts: &SmoothOptions,
 ) -> Result<SmoothResult> {
-    check_marginals(a, b)?;
-    if cost.shape() != (a.len(), b.len()) {
-        return Err(Error::CostShape { rows: cost.rows, cols: cost.cols, n: a.len(), m: b.len() });
-    }
-    cost.check_finite("cost matrix")?;
-    if !(reg.is_finite() && reg > 0.0) {
-        return Err(Error::Regularization(reg));
-    }
-    if regularizer.max_nz() == Some(0) {
-        return Err(Error::Option { name: "max_nz", why: "must be at least 1".into() });
-    }
-    let lbfgs = opts.lbfgs();
-    lbfgs.validate()?;
+    let lbfgs = check_smooth_problem(a, b, cost, reg, regularizer, opts)?;
     let (n, m) = cost.shape();
     let mut plan = Matrix::zeros(n, m);
     let mut scratch = Vec::with_capacity(n);
@@ -209,17 +197,54 @@ pub fn smooth_ot_dual(
     let r = minimize(neg_dual, &vec![0.0; n + m], &lbfgs)?;
     let (alpha, beta) = (r.x[..n].to_vec(), r.x[n..].to_vec());
     let plan = plan_from_dual(&alpha, &beta, cost, reg, regularizer);
+    Ok(smooth_result(plan, a, b, cost, reg, regularizer, alpha, beta, -r.value, &r))
+}
+
+/// Validates a smooth OT problem ([`check_ot_problem`], `max_nz ≥ 1`, the options) and returns
+/// the L-BFGS options.
+pub(crate) fn check_smooth_problem(
+    a: &[f64],
+    b: &[f64],
+    cost: &Matrix,
+    reg: f64,
+    regularizer: Regularizer,
+    opts: &SmoothOptions,
+) -> Result<LbfgsOptions> {
+    check_ot_problem(a, b, cost, reg)?;
+    if regularizer.max_nz() == Some(0) {
+        return Err(Error::Option { name: "max_nz", why: "must be at least 1".into() });
+    }
+    let lbfgs = opts.lbfgs();
+    lbfgs.validate()?;
+    Ok(lbfgs)
+}
+
+/// A [`SmoothResult`] for `plan` and the potentials the optimizer `r` found: marginal errors,
+/// transport cost, regularized objective, non-zeros per column.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn smooth_result(
+    plan: Matrix,
+    a: &[f64],
+    b: &[f64],
+    cost: &Matrix,
+    reg: f64,
+    regularizer: Regularizer,
+    alpha: Vec<f64>,
+    beta: Vec<f64>,
+    dual_objective: f64,
+    r: &LbfgsResult,
+) -> SmoothResult {
     let l1 = |x: Vec<f64>, y: &[f64]| x.iter().zip(y).map(|(p, q)| (p - q).abs()).sum::<f64>();
     let (row_error, col_error) = (l1(plan.row_sums(), a), l1(plan.col_sums(), b));
     let transport = cost.dot(&plan);
-    let mut nnz_per_col = vec![0; m];
-    for i in 0..n {
+    let mut nnz_per_col = vec![0; plan.cols];
+    for i in 0..plan.rows {
         nnz_per_col.iter_mut().zip(plan.row(i)).for_each(|(c, &t)| *c += usize::from(t > 0.0));
     }
-    Ok(SmoothResult {
+    SmoothResult {
         cost: transport,
         objective: transport + regularizer.omega(&plan, reg),
-        dual_objective: -r.value,
+        dual_objective,
         plan,
         alpha,
         beta,
@@ -230,7 +255,7 @@ pub fn smooth_ot_dual(
         converged: r.converged,
         termination: r.termination,
         nnz_per_col,
-    })
+    }
 }
 
 /// Quadratically regularized OT, `min ⟨C, T⟩ + (γ/2) ‖T‖²_F` (POT's
