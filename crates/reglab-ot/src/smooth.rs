@@ -170,7 +170,7 @@ pub struct SmoothResult {
 /// `a` (length `n`) and `b` (length `m`) are the marginals, `cost` the `n × m` cost matrix, `reg`
 /// the strength `γ`. Not converging is not an error: check [`SmoothResult::converged`].
 ///
-/// Errors: invalid marginals (see [`check_marginals`]), a cost matrix of the wrong shape or with
+/// Errors: invalid marginals (see [`check_marginals`](crate::marginals::check_marginals)), a cost matrix of the wrong shape or with
 /// non-finite entries, [`Error::Regularization`] for `γ ≤ 0` or non-finite, [`Error::Option`] for
 /// `max_nz = 0` or invalid options.
 pub fn smooth_ot_dual(
