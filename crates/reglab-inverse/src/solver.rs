@@ -122,6 +122,47 @@ fn change_from(x: &[f64], prev: &[f64]) -> f64 {
     relative_change(d2, dot(x, x))
 }
 
+/// The bookkeeping FISTA and Chambolle–Pock share: the iteration count, the stopping rule and
+/// the objective history.
+struct Run {
+    iterations: usize,
+    converged: bool,
+    rel_change: f64,
+    history: Vec<(usize, f64)>,
+}
+
+impl Run {
+    /// Before the first iteration, with the objective at `x⁰`.
+    fn new(first_objective: f64) -> Self {
+        Self { iterations: 0, converged: false, rel_change: 0.0, history: vec![(0, first_objective)] }
+    }
+
+    /// After an iteration with relative change `rel_change`: count it, test the stopping rule,
+    /// record `objective()` every `history_every` iterations and at the end. Returns whether
+    /// to stop.
+    fn step(&mut self, rel_change: f64, opts: &SolverOptions, objective: impl FnOnce() -> f64) -> bool {
+        self.rel_change = rel_change;
+        self.iterations += 1;
+        self.converged = rel_change <= opts.tol;
+        if self.iterations.is_multiple_of(opts.history_every) || self.converged || self.iterations == opts.max_iter {
+            self.history.push((self.iterations, objective()));
+        }
+        self.converged
+    }
+
+    fn result(self, image: Image) -> SolverResult {
+        let objective = self.history.last().expect("history is never empty").1;
+        SolverResult {
+            image,
+            iterations: self.iterations,
+            converged: self.converged,
+            rel_change: self.rel_change,
+            objective,
+            history: self.history,
+        }
+    }
+}
+
 /// FISTA for `½‖Ax − y‖² + λR(x)` from `x0` (whose shape is the image shape); see the
 /// [module docs](self).
 pub fn fista<A: LinearOperator, R: Regularizer + ?Sized>(
@@ -151,10 +192,9 @@ pub fn fista<A: LinearOperator, R: Regularizer + ?Sized>(
     let mut x = x0.clone();
     let mut z = x0.clone();
     let mut t = 1.0_f64;
-    let mut history = vec![(0, objective(&x, &mut ax))];
-    let (mut iterations, mut converged, mut rel_change) = (0, false, 0.0);
+    let mut run = Run::new(objective(&x, &mut ax));
     let mut v = x0.clone();
-    while iterations < opts.max_iter {
+    while run.iterations < opts.max_iter {
         // v = z − Aᵀ(Az − y)/L; x⁺ = prox_{(λ/L)R}(v).
         a.apply(&z.data, &mut ax);
         for (r, yi) in ax.iter_mut().zip(y) {
@@ -170,29 +210,14 @@ pub fn fista<A: LinearOperator, R: Regularizer + ?Sized>(
         for k in 0..n {
             z.data[k] = x_new.data[k] + beta * (x_new.data[k] - x.data[k]);
         }
-        rel_change = change_from(&x_new.data, &x.data);
+        let rel_change = change_from(&x_new.data, &x.data);
         x = x_new;
         t = t_new;
-        iterations += 1;
-        if rel_change <= opts.tol {
-            converged = true;
-        }
-        if iterations % opts.history_every == 0 || converged || iterations == opts.max_iter {
-            history.push((iterations, objective(&x, &mut ax)));
-        }
-        if converged {
+        if run.step(rel_change, opts, || objective(&x, &mut ax)) {
             break;
         }
     }
-    let objective = history.last().expect("history is never empty").1;
-    Ok(SolverResult {
-        image: x,
-        iterations,
-        converged,
-        rel_change,
-        objective,
-        history,
-    })
+    Ok(run.result(x))
 }
 
 /// `K = [A; ∇]` for the norm estimate.
@@ -263,9 +288,8 @@ pub fn chambolle_pock<A: LinearOperator>(
     let mut g = vec![0.0; 2 * n];
     let mut atu = vec![0.0; n];
     let mut gtz = vec![0.0; n];
-    let mut history = vec![(0, objective(&x, &mut ax))];
-    let (mut iterations, mut converged, mut rel_change) = (0, false, 0.0);
-    while iterations < opts.max_iter {
+    let mut run = Run::new(objective(&x, &mut ax));
+    while run.iterations < opts.max_iter {
         a.apply(&xbar, &mut ax);
         for k in 0..m {
             u[k] = (u[k] + sigma * (ax[k] - y[k])) / (1.0 + sigma);
@@ -289,27 +313,11 @@ pub fn chambolle_pock<A: LinearOperator>(
             x2 += new * new;
             x.data[k] = new;
         }
-        rel_change = relative_change(d2, x2);
-        iterations += 1;
-        if rel_change <= opts.tol {
-            converged = true;
-        }
-        if iterations % opts.history_every == 0 || converged || iterations == opts.max_iter {
-            history.push((iterations, objective(&x, &mut ax)));
-        }
-        if converged {
+        if run.step(relative_change(d2, x2), opts, || objective(&x, &mut ax)) {
             break;
         }
     }
-    let objective = history.last().expect("history is never empty").1;
-    Ok(SolverResult {
-        image: x,
-        iterations,
-        converged,
-        rel_change,
-        objective,
-        history,
-    })
+    Ok(run.result(x))
 }
 
 #[cfg(test)]
