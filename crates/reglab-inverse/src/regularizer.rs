@@ -283,18 +283,7 @@ pub fn weighted_tv_denoise(
     opts: &TvOptions,
 ) -> Result<WeightedTvResult> {
     check_eta(eta)?;
-    if !(opts.tau > 0.0 && opts.tau <= 0.25) {
-        return Err(Error::Option {
-            name: "tau",
-            why: format!("must be in (0, 1/4], got {}", opts.tau),
-        });
-    }
-    if !(opts.tol >= 0.0 && opts.tol.is_finite()) {
-        return Err(Error::Option {
-            name: "tol",
-            why: format!("must be finite and ≥ 0, got {}", opts.tol),
-        });
-    }
+    opts.validate()?;
     if weights.len() != v.len() {
         return Err(Error::Length {
             what: "weights",

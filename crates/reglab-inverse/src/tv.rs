@@ -55,6 +55,25 @@ pub struct TvOptions {
     pub tol: f64,
 }
 
+impl TvOptions {
+    /// `Err` unless `0 < τ ≤ 1/4` and `tol` is finite and `≥ 0`.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.tau > 0.0 && self.tau <= 0.25) {
+            return Err(Error::Option {
+                name: "tau",
+                why: format!("must be in (0, 1/4], got {}", self.tau),
+            });
+        }
+        if !(self.tol >= 0.0 && self.tol.is_finite()) {
+            return Err(Error::Option {
+                name: "tol",
+                why: format!("must be finite and ≥ 0, got {}", self.tol),
+            });
+        }
+        Ok(())
+    }
+}
+
 impl Default for TvOptions {
     fn default() -> Self {
         Self {
@@ -156,18 +175,7 @@ pub fn tv_denoise(y: &Image, lambda: f64, opts: &TvOptions) -> Result<TvResult> 
             why: format!("must be finite and > 0, got {lambda}"),
         });
     }
-    if !(opts.tau > 0.0 && opts.tau <= 0.25) {
-        return Err(Error::Option {
-            name: "tau",
-            why: format!("must be in (0, 1/4], got {}", opts.tau),
-        });
-    }
-    if !(opts.tol >= 0.0 && opts.tol.is_finite()) {
-        return Err(Error::Option {
-            name: "tol",
-            why: format!("must be finite and ≥ 0, got {}", opts.tol),
-        });
-    }
+    opts.validate()?;
     check_finite("y", &y.data)?;
     let grad = Gradient {
         rows: y.rows,

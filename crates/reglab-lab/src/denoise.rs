@@ -84,12 +84,8 @@ pub fn check_output(path: &Path) -> Result<(), String> {
 pub fn denoise(input: &Path, output: &Path, opts: &DenoiseOptions) -> Result<DenoiseReport, RunError> {
     check_output(output).map_err(RunError::Input)?;
     let DenoiseReg::Tv(lambda) = opts.reg;
-    if !(opts.tv.tau > 0.0 && opts.tv.tau <= 0.25) {
-        return Err(RunError::Input(format!("--tau {}: must be in (0, 1/4]", opts.tv.tau)));
-    }
-    if !(opts.tv.tol.is_finite() && opts.tv.tol >= 0.0) {
-        return Err(RunError::Input(format!("--tol {}: must be finite and ≥ 0", opts.tv.tol)));
-    }
+    // (checked before the input is read, so a bad option writes nothing)
+    opts.tv.validate().map_err(|e| RunError::Input(e.to_string()))?;
     let y = read_png(input).map_err(|e| RunError::Input(e.to_string()))?;
     let t = Instant::now();
     let r = tv_denoise(&y, lambda, &opts.tv).map_err(|e| RunError::Failed(e.to_string()))?;
