@@ -343,7 +343,6 @@ impl Trainer {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch as u64);
         order.shuffle(&mut rng);
         let steps = self.steps_per_epoch(data.len());
-        self.output.prepare(data.len(), data.classes).map_err(|e| TrainError::Config(e.to_string()))?;
         self.output_sums.clear();
         self.output_seen = 0;
         if let Some(p) = self.prune.as_mut() {
@@ -628,16 +627,8 @@ impl Trainer {
 
     /// The predicted class of every example of `data` (no autodiff).
     pub fn predict(&self, data: &Dataset) -> Vec<usize> {
-        let net = self.net.valid();
-        let dev = net.devices().into_iter().next().unwrap_or_else(Device::flex);
-        let d = data.example_len();
         let mut out = Vec::with_capacity(data.len());
-        let idx: Vec<usize> = (0..data.len()).collect();
-        for chunk in idx.chunks(1000) {
-            let x: Vec<f32> = chunk.iter().flat_map(|&i| data.example(i).iter().copied()).collect();
-            let logits = net.forward(Tensor::<2>::from_data(TensorData::new(x, [chunk.len(), d]), &dev)).into_data();
-            out.extend(argmax_rows(&logits));
-        }
+        for_each_logits(&self.net, data, |_, logits, c| out.extend(logits.chunks(c).map(argmax)));
         out
     }
 
@@ -649,16 +640,8 @@ impl Trainer {
     /// Mean cross-entropy and accuracy of `net` (an autodiff model, e.g. a modified copy of
     /// [`Trainer::net`]) on `data`, without autodiff.
     pub fn evaluate_net(net: &Net, data: &Dataset) -> (f64, f64) {
-        let net = net.valid();
-        let dev = net.devices().into_iter().next().unwrap_or_else(Device::flex);
-        let d = data.example_len();
         let (mut loss, mut correct) = (0.0f64, 0usize);
-        let idx: Vec<usize> = (0..data.len()).collect();
-        for chunk in idx.chunks(1000) {
-            let x: Vec<f32> = chunk.iter().flat_map(|&i| data.example(i).iter().copied()).collect();
-            let logits = net.forward(Tensor::<2>::from_data(TensorData::new(x, [chunk.len(), d]), &dev)).into_data();
-            let l: &[f32] = logits.as_slice().expect("f32 logits");
-            let c = l.len() / chunk.len();
+        for_each_logits(net, data, |chunk, l, c| {
             for (r, &i) in chunk.iter().enumerate() {
                 let row = &l[r * c..(r + 1) * c];
                 let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
@@ -669,7 +652,7 @@ impl Trainer {
                     correct += 1;
                 }
             }
-        }
+        });
         let n = data.len().max(1) as f64;
         (loss / n, correct as f64 / n)
     }
@@ -759,6 +742,21 @@ pub const OUTPUT_PREFIX: &str = "output/";
 /// uniquely owned and can be updated in place).
 fn placeholder() -> Net {
     Net::Mlp(crate::model::Mlp { layers: Vec::new() })
+}
+
+/// The logits of `net` (evaluation mode, no autodiff) on every example of `data`, 1,000 at a
+/// time: `f(indices, logits row-major, classes)`.
+fn for_each_logits<F: FnMut(&[usize], &[f32], usize)>(net: &Net, data: &Dataset, mut f: F) {
+    let net = net.valid();
+    let dev = net.devices().into_iter().next().unwrap_or_else(Device::flex);
+    let d = data.example_len();
+    let idx: Vec<usize> = (0..data.len()).collect();
+    for chunk in idx.chunks(1000) {
+        let x: Vec<f32> = chunk.iter().flat_map(|&i| data.example(i).iter().copied()).collect();
+        let logits = net.forward(Tensor::<2>::from_data(TensorData::new(x, [chunk.len(), d]), &dev)).into_data();
+        let l: &[f32] = logits.as_slice().expect("f32 logits");
+        f(chunk, l, l.len() / chunk.len());
+    }
 }
 
 fn argmax(row: &[f32]) -> usize {
