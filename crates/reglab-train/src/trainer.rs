@@ -625,11 +625,10 @@ impl Trainer {
         (x, y)
     }
 
-    /// The predicted class of every example of `data` (no autodiff).
-    pub fn predict(&self, data: &Dataset) -> Vec<usize> {
-        let mut out = Vec::with_capacity(data.len());
-        for_each_logits(&self.net, data, |_, logits, c| out.extend(logits.chunks(c).map(argmax)));
-        out
+    /// Mean cross-entropy, accuracy and the predicted class of every example of `data`, in one
+    /// pass (no autodiff).
+    pub fn evaluate_and_predict(&self, data: &Dataset) -> (f64, f64, Vec<usize>) {
+        evaluate(&self.net, data, true)
     }
 
     /// Mean cross-entropy and accuracy of the current model on `data` (no autodiff).
@@ -640,21 +639,8 @@ impl Trainer {
     /// Mean cross-entropy and accuracy of `net` (an autodiff model, e.g. a modified copy of
     /// [`Trainer::net`]) on `data`, without autodiff.
     pub fn evaluate_net(net: &Net, data: &Dataset) -> (f64, f64) {
-        let (mut loss, mut correct) = (0.0f64, 0usize);
-        for_each_logits(net, data, |chunk, l, c| {
-            for (r, &i) in chunk.iter().enumerate() {
-                let row = &l[r * c..(r + 1) * c];
-                let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
-                let lse = m + row.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
-                let y = data.labels[i] as usize;
-                loss += lse - row[y] as f64;
-                if argmax(row) == y {
-                    correct += 1;
-                }
-            }
-        });
-        let n = data.len().max(1) as f64;
-        (loss / n, correct as f64 / n)
+        let (loss, acc, _) = evaluate(net, data, false);
+        (loss, acc)
     }
 
     /// Each parameter regularizer's `λ·r` on the current weights (σ_max to convergence), and
@@ -742,6 +728,31 @@ pub const OUTPUT_PREFIX: &str = "output/";
 /// uniquely owned and can be updated in place).
 fn placeholder() -> Net {
     Net::Mlp(crate::model::Mlp { layers: Vec::new() })
+}
+
+/// Mean cross-entropy and accuracy of `net` on `data` (no autodiff), and the predicted classes
+/// when `predictions`.
+fn evaluate(net: &Net, data: &Dataset, predictions: bool) -> (f64, f64, Vec<usize>) {
+    let (mut loss, mut correct) = (0.0f64, 0usize);
+    let mut pred = Vec::with_capacity(if predictions { data.len() } else { 0 });
+    for_each_logits(net, data, |chunk, l, c| {
+        for (r, &i) in chunk.iter().enumerate() {
+            let row = &l[r * c..(r + 1) * c];
+            let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+            let lse = m + row.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
+            let y = data.labels[i] as usize;
+            loss += lse - row[y] as f64;
+            let p = argmax(row);
+            if p == y {
+                correct += 1;
+            }
+            if predictions {
+                pred.push(p);
+            }
+        }
+    });
+    let n = data.len().max(1) as f64;
+    (loss / n, correct as f64 / n, pred)
 }
 
 /// The logits of `net` (evaluation mode, no autodiff) on every example of `data`, 1,000 at a

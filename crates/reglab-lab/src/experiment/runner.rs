@@ -146,16 +146,16 @@ fn load_job(path: &Path) -> Result<(Checkpoint, usize, Vec<Row>), String> {
 fn probe_row(trainer: &mut Trainer, init: &[NamedTensor], task: &Split, clean: Option<&[u8]>, probe: &ProbeConfig) -> Result<BTreeMap<String, f64>, String> {
     let probe_examples = probe.examples;
     let mut m = BTreeMap::new();
+    // one pass over the training set: loss, accuracy and, with label noise, the predictions
+    let (train_loss, train_accuracy, pred) = trainer.evaluate_and_predict(&task.train);
     if let Some(clean) = clean {
         // label noise: how the network treats the training examples whose label was changed
-        let pred = trainer.predict(&task.train);
         let fit = probes::noise_fit(&pred, &task.train.labels, clean);
         m.insert("noisy_fraction".into(), fit.noisy as f64 / task.train.len().max(1) as f64);
         m.insert("noisy_memorized".into(), fit.memorized);
         m.insert("noisy_true_predicted".into(), fit.true_predicted);
         m.insert("clean_train_accuracy".into(), fit.clean_accuracy);
     }
-    let (train_loss, train_accuracy) = trainer.evaluate(&task.train);
     let (test_loss, test_accuracy) = trainer.evaluate(&task.test);
     m.insert("train_loss".into(), train_loss);
     m.insert("train_accuracy".into(), train_accuracy);
