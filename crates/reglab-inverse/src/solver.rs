@@ -62,7 +62,7 @@ pub struct SolverResult {
     pub history: Vec<(usize, f64)>,
 }
 
-fn check_common<A: LinearOperator>(
+pub(crate) fn check_common<A: LinearOperator>(
     a: &A,
     y: &[f64],
     lambda: f64,
@@ -107,7 +107,7 @@ fn check_common<A: LinearOperator>(
 }
 
 /// `½‖Ax − y‖²`.
-fn data_term<A: LinearOperator>(a: &A, x: &[f64], y: &[f64], ax: &mut [f64]) -> f64 {
+pub(crate) fn data_term<A: LinearOperator>(a: &A, x: &[f64], y: &[f64], ax: &mut [f64]) -> f64 {
     a.apply(x, ax);
     0.5 * ax
         .iter()
@@ -124,23 +124,23 @@ fn change_from(x: &[f64], prev: &[f64]) -> f64 {
 
 /// The bookkeeping FISTA and Chambolle–Pock share: the iteration count, the stopping rule and
 /// the objective history.
-struct Run {
-    iterations: usize,
-    converged: bool,
-    rel_change: f64,
-    history: Vec<(usize, f64)>,
+pub(crate) struct Run {
+    pub(crate) iterations: usize,
+    pub(crate) converged: bool,
+    pub(crate) rel_change: f64,
+    pub(crate) history: Vec<(usize, f64)>,
 }
 
 impl Run {
     /// Before the first iteration, with the objective at `x⁰`.
-    fn new(first_objective: f64) -> Self {
+    pub(crate) fn new(first_objective: f64) -> Self {
         Self { iterations: 0, converged: false, rel_change: 0.0, history: vec![(0, first_objective)] }
     }
 
     /// After an iteration with relative change `rel_change`: count it, test the stopping rule,
     /// record `objective()` every `history_every` iterations and at the end. Returns whether
     /// to stop.
-    fn step(&mut self, rel_change: f64, opts: &SolverOptions, objective: impl FnOnce() -> f64) -> bool {
+    pub(crate) fn step(&mut self, rel_change: f64, opts: &SolverOptions, objective: impl FnOnce() -> f64) -> bool {
         self.rel_change = rel_change;
         self.iterations += 1;
         self.converged = rel_change <= opts.tol;
@@ -150,7 +150,7 @@ impl Run {
         self.converged
     }
 
-    fn result(self, image: Image) -> SolverResult {
+    pub(crate) fn result(self, image: Image) -> SolverResult {
         let objective = self.history.last().expect("history is never empty").1;
         SolverResult {
             image,
