@@ -2,12 +2,14 @@
 //!
 //! Linear inverse problems on images in pure Rust (`f64`, no framework). An image
 //! `x ∈ ℝ^{rows×cols}` is a row-major [`Image`]; a forward model is a [`LinearOperator`]
-//! `A : ℝⁿ → ℝᵐ` with its exact adjoint `Aᵀ`, and data are `y = A x + noise`. This first slice
-//! provides the operators, test phantoms, and the total-variation denoising problem (`A = I`):
+//! `A : ℝⁿ → ℝᵐ` with its exact adjoint `Aᵀ`, and data are `y = A x + noise`. The variational
+//! reconstructions solve
 //!
-//! `min_x ½‖x − y‖² + λ TV(x)`,  `TV(x) = Σ_i ‖(∇x)_i‖₂`  (isotropic TV, `λ > 0`),
+//! `min_x ½‖Ax − y‖² + λ R(x)`  (`λ ≥ 0`)
 //!
-//! solved by Chambolle's (2004) dual projection algorithm.
+//! for Tikhonov, total variation (TV), weighted and space-variant TV and the graph-Laplacian
+//! regularizer; filtered back-projection is the classical baseline for tomography, and
+//! TV denoising (`A = I`) has its own solver (Chambolle's projection algorithm).
 //!
 //! Modules, one concept each:
 //!
@@ -21,6 +23,16 @@
 //! - [`tv`]: [`total_variation`], the ROF objective and dual ([`tv_objective`],
 //!   [`tv_dual_value`]) and TV denoising ([`tv_denoise`], [`TvOptions`], [`TvResult`]),
 //!   matching scikit-image's `denoise_tv_chambolle`;
+//! - [`fbp`]: filtered back-projection ([`fbp()`](fn@fbp)) with the Ram–Lak, Shepp–Logan and Hann
+//!   filters ([`Filter`]), matching scikit-image's `iradon`;
+//! - [`regularizer`]: the [`Regularizer`] trait (value and prox) and [`Tikhonov`],
+//!   [`GradientTikhonov`], [`TotalVariation`], [`WeightedTv`] (weighted TV, #16, and
+//!   space-variant TV, #90);
+//! - [`solver`]: [`fista`] and [`chambolle_pock`] for `½‖Ax − y‖² + λR(x)`;
+//! - [`tikhonov`]: [`tikhonov_cg`], `½‖Ax − y‖² + λ‖Bx‖²` by conjugate gradients;
+//! - [`graph_laplacian`]: graphLa+Ψ (#7): the [`GraphLaplacian`] of a preliminary reconstruction
+//!   and [`graph_laplacian_l1`] / [`graph_laplacian_l2`];
+//! - [`metrics`]: [`psnr`] and [`ssim`] (as scikit-image's `structural_similarity`);
 //! - [`io`]: grayscale PNG reading (8/16-bit; gray+alpha and RGB through BT.601 luma) and
 //!   atomic writing ([`read_png`], [`write_png`], [`PngBits`]);
 //! - [`error`]: the crate's [`Error`](enum@Error).
@@ -38,17 +50,24 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod graph_laplacian;
+pub mod fbp;
 pub mod image;
 pub mod io;
+pub mod metrics;
 pub mod operator;
 pub mod phantom;
 pub mod regularizer;
 pub mod solver;
+pub mod tikhonov;
 pub mod tv;
 
 pub use error::{Error, Result};
+pub use graph_laplacian::{GraphLaplacian, graph_laplacian_l1, graph_laplacian_l2};
+pub use fbp::{Filter, fbp, filter_sinogram};
 pub use image::Image;
 pub use io::{PngBits, PngError, PngErrorKind, read_png, write_png};
+pub use metrics::{psnr, ssim, ssim_map};
 pub use operator::{
     Convolution, Gradient, Identity, LinearOperator, Radon, dot, norm_squared_estimate,
 };
@@ -61,4 +80,5 @@ pub use regularizer::{
     weighted_total_variation, weighted_tv_denoise,
 };
 pub use solver::{SolverOptions, SolverResult, chambolle_pock, fista};
+pub use tikhonov::tikhonov_cg;
 pub use tv::{TvOptions, TvResult, total_variation, tv_denoise, tv_dual_value, tv_objective};
