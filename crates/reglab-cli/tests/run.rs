@@ -70,6 +70,37 @@ fn csv_rows(p: &Path) -> usize {
     std::fs::read_to_string(p).map(|s| s.lines().count().saturating_sub(1)).unwrap_or(0)
 }
 
+/// Each `(name, text, want)`: the file `NAME.toml` holding `text` is an input error whose one
+/// line contains each of `want` and names the file, and its run directory is not created.
+fn assert_bad_files_write_nothing(dir: &Path, cases: &[(&str, String, Vec<&str>)]) {
+    for (name, text, want) in cases {
+        let exp = write(dir, &format!("{name}.toml"), text);
+        let out = dir.join(format!("out-{name}"));
+        let o = run(&exp, &out, &[]);
+        assert_input_error(&o, want);
+        assert!(stderr(&o).contains(&format!("{name}.toml")), "the file is named: {}", stderr(&o));
+        assert!(!out.exists(), "{name}: {} was created", out.display());
+    }
+}
+
+/// Each `(extra arguments, want)` on the good file `exp` is an input error naming each of `want`,
+/// and the run directory is not created.
+fn assert_bad_flags_write_nothing(dir: &Path, exp: &Path, cases: &[(&[&str], &[&str])]) {
+    for (extra, want) in cases {
+        let out = dir.join("out-set");
+        assert_input_error(&run(exp, &out, extra), want);
+        assert!(!out.exists(), "{extra:?}");
+    }
+}
+
+/// `results.json`, `results.csv` and `config.toml` are the same bytes in run directories `a`
+/// and `b` (e.g. runs with different `--jobs`).
+fn assert_same_results(a: &Path, b: &Path) {
+    for f in ["results.json", "results.csv", "config.toml"] {
+        assert!(read(&a.join(f)) == read(&b.join(f)), "{f} differs between {} and {}", a.display(), b.display());
+    }
+}
+
 #[test]
 fn a_run_writes_every_file_and_jobs_do_not_change_the_results() {
     let dir = tempfile::tempdir().unwrap();
@@ -162,9 +193,7 @@ fn a_run_writes_every_file_and_jobs_do_not_change_the_results() {
 
     // --jobs 2: the same bytes
     assert_ok(&run(&exp, &b, &["--jobs", "2"]));
-    for f in ["results.json", "results.csv", "config.toml"] {
-        assert!(read(&a.join(f)) == read(&b.join(f)), "{f} differs between --jobs 1 and --jobs 2");
-    }
+    assert_same_results(&a, &b);
     let t: serde_json::Value = serde_json::from_slice(&read(&b.join("timing.json"))).unwrap();
     assert_eq!(t["jobs"], 2);
 }
@@ -251,14 +280,7 @@ fn bad_experiment_files_are_input_errors_and_write_nothing() {
         ("duplicate-arm", good.replace("name = \"spectral\"", "name = \"none\""), vec!["arm[1].name", "`none`"]),
         ("malformed", good.replace("[optim]", "[optim"), vec!["TOML parse error", "line"]),
     ];
-    for (name, text, want) in &cases {
-        let exp = write(dir.path(), &format!("{name}.toml"), text);
-        let out = dir.path().join(format!("out-{name}"));
-        let o = run(&exp, &out, &[]);
-        assert_input_error(&o, want);
-        assert!(stderr(&o).contains(&format!("{name}.toml")), "the file is named: {}", stderr(&o));
-        assert!(!out.exists(), "{name}: {} was created", out.display());
-    }
+    assert_bad_files_write_nothing(dir.path(), &cases);
 
     // a missing file
     let out = dir.path().join("out-missing");
@@ -268,16 +290,12 @@ fn bad_experiment_files_are_input_errors_and_write_nothing() {
 
     // bad command-line values: an out-of-range arm index, a new key, --jobs 0
     let exp = write(dir.path(), "good.toml", &good);
-    for (extra, want) in [
+    assert_bad_flags_write_nothing(dir.path(), &exp, &[
         (&["--set", "arm.2.reg=[]"][..], &["arm.2.reg", "out of range"][..]),
         (&["--set", "optim.foo=1"], &["unknown field", "`foo`"]),
         (&["--set", "stream.tasks=0"], &["stream.tasks"]),
         (&["--jobs", "0"], &["--jobs"]),
-    ] {
-        let out = dir.path().join("out-set");
-        assert_input_error(&run(&exp, &out, extra), want);
-        assert!(!out.exists(), "{extra:?}");
-    }
+    ]);
 }
 
 #[test]
@@ -449,9 +467,7 @@ fn a_recovery_run_writes_its_files_whatever_the_jobs() {
 
     // one thread: the same bytes
     assert_ok(&run(&exp, &b, &["--jobs", "1"]));
-    for f in ["results.json", "results.csv", "config.toml"] {
-        assert!(read(&a.join(f)) == read(&b.join(f)), "{f} differs between --jobs 2 and --jobs 1");
-    }
+    assert_same_results(&a, &b);
     // --set applies
     let c = dir.path().join("c");
     assert_ok(&run(&exp, &c, &["--set", "problem.trials=2", "--set", "method.1.label=box-relaxation"]));
@@ -476,26 +492,15 @@ fn bad_recovery_files_are_input_errors_and_write_nothing() {
         ("rec-kind", good.replace("kind = \"cs-recovery\"", "kind = \"recovery\""), vec!["`kind`", "cs-recovery", "train"]),
         ("rec-malformed", good.replace("[problem]", "[problem"), vec!["TOML parse error", "line"]),
     ];
-    for (name, text, want) in &cases {
-        let exp = write(dir.path(), &format!("{name}.toml"), text);
-        let out = dir.path().join(format!("out-{name}"));
-        let o = run(&exp, &out, &[]);
-        assert_input_error(&o, want);
-        assert!(stderr(&o).contains(&format!("{name}.toml")), "the file is named: {}", stderr(&o));
-        assert!(!out.exists(), "{name}: {} was created", out.display());
-    }
+    assert_bad_files_write_nothing(dir.path(), &cases);
     let exp = write(dir.path(), "rec-good.toml", &good);
-    for (extra, want) in [
+    assert_bad_flags_write_nothing(dir.path(), &exp, &[
         (&["--set", "problem.trials=0"][..], &["problem.trials"][..]),
         (&["--set", "method.5.lambda=1"], &["method.5.lambda", "out of range"]),
         (&["--set", "problem.foo=1"], &["unknown field", "`foo`"]),
         (&["--jobs", "0"], &["--jobs"]),
         (&["--resume"], &["--resume", "cs-recovery"]),
-    ] {
-        let out = dir.path().join("out-set");
-        assert_input_error(&run(&exp, &out, extra), want);
-        assert!(!out.exists(), "{extra:?}");
-    }
+    ]);
 }
 
 /// A tiny `kind = "lasso-path"` experiment: n = 20, d = 40, three λ (the last above λ_max),
@@ -567,9 +572,7 @@ fn a_lasso_path_run_writes_its_files_whatever_the_jobs() {
 
     // one thread: the same bytes
     assert_ok(&run(&exp, &b, &["--jobs", "1"]));
-    for f in ["results.json", "results.csv", "config.toml"] {
-        assert!(read(&a.join(f)) == read(&b.join(f)), "{f} differs between --jobs 2 and --jobs 1");
-    }
+    assert_same_results(&a, &b);
     // --set applies
     let c = dir.path().join("c");
     assert_ok(&run(&exp, &c, &["--set", "path.lambdas=[0.5]", "--set", "method.1.label=accelerated"]));
@@ -591,25 +594,14 @@ fn bad_lasso_path_files_are_input_errors_and_write_nothing() {
         ("lp-step", good.replace("iterations = 500", "iterations = 500\nstep = -1.0"), vec!["method[0].step"]),
         ("lp-kind", good.replace("kind = \"lasso-path\"", "kind = \"lasso\""), vec!["`kind`", "lasso-path", "cs-recovery", "train"]),
     ];
-    for (name, text, want) in &cases {
-        let exp = write(dir.path(), &format!("{name}.toml"), text);
-        let out = dir.path().join(format!("out-{name}"));
-        let o = run(&exp, &out, &[]);
-        assert_input_error(&o, want);
-        assert!(stderr(&o).contains(&format!("{name}.toml")), "the file is named: {}", stderr(&o));
-        assert!(!out.exists(), "{name}: {} was created", out.display());
-    }
+    assert_bad_files_write_nothing(dir.path(), &cases);
     let exp = write(dir.path(), "lp-good.toml", &good);
-    for (extra, want) in [
+    assert_bad_flags_write_nothing(dir.path(), &exp, &[
         (&["--set", "problem.n=0"][..], &["problem.n"][..]),
         (&["--set", "method.4.step=1"], &["method.4.step", "out of range"]),
         (&["--jobs", "0"], &["--jobs"]),
         (&["--resume"], &["--resume", "lasso-path"]),
-    ] {
-        let out = dir.path().join("out-set");
-        assert_input_error(&run(&exp, &out, extra), want);
-        assert!(!out.exists(), "{extra:?}");
-    }
+    ]);
 }
 
 #[test]
@@ -822,9 +814,7 @@ fn an_ot_sparse_run_writes_its_files_and_repeats_byte_for_byte() {
         assert!(max_nz <= k, "{l}");
     }
     assert_ok(&run(&exp, &b, &["--jobs", "1"]));
-    for f in ["results.json", "results.csv", "config.toml"] {
-        assert!(read(&a.join(f)) == read(&b.join(f)), "{f} differs between runs");
-    }
+    assert_same_results(&a, &b);
 }
 
 #[test]
@@ -838,17 +828,112 @@ fn bad_ot_sparse_files_are_input_errors_and_write_nothing() {
         ("os-gamma", good.replace("gamma = 0.1", "gamma = 0.0"), vec!["solve.gamma"]),
         ("os-kind", good.replace("kind = \"ot-sparse\"", "kind = \"ot\""), vec!["`kind`", "ot-sparse", "lasso-path", "train"]),
     ];
-    for (name, text, want) in &cases {
-        let exp = write(dir.path(), &format!("{name}.toml"), text);
-        let out = dir.path().join(format!("out-{name}"));
-        let o = run(&exp, &out, &[]);
-        assert_input_error(&o, want);
-        assert!(!out.exists(), "{name}: {} was created", out.display());
-    }
+    assert_bad_files_write_nothing(dir.path(), &cases);
     let exp = write(dir.path(), "os-good.toml", &good);
-    for (extra, want) in [(&["--set", "solve.gamma=-1"][..], &["solve.gamma"][..]), (&["--jobs", "0"], &["--jobs"]), (&["--resume"], &["--resume", "ot-sparse"])] {
-        let out = dir.path().join("out-set");
-        assert_input_error(&run(&exp, &out, extra), want);
-        assert!(!out.exists(), "{extra:?}");
+    assert_bad_flags_write_nothing(dir.path(), &exp, &[(&["--set", "solve.gamma=-1"][..], &["solve.gamma"][..]), (&["--jobs", "0"], &["--jobs"]), (&["--resume"], &["--resume", "ot-sparse"])]);
+}
+
+/// A tiny `kind = "inverse"` experiment: a 32 × 32 phantom, 8 views, 1 % noise; FBP, TV
+/// (two λ), weighted TV and graphLa on the TV estimate, 60 iterations.
+fn inverse_experiment() -> String {
+    r#"kind = "inverse"
+name = "tiny-ct"
+
+[problem]
+size = 32
+views = [8]
+noise = [0.01]
+
+[solve]
+max_iter = 60
+
+[[method]]
+name = "fbp"
+label = "FBP"
+
+[[method]]
+name = "tv"
+label = "TV"
+lambdas = [0.03, 0.3]
+
+[[method]]
+name = "weighted-tv"
+estimate = "TV"
+lambdas = [0.3]
+
+[[method]]
+name = "graph-la"
+label = "graphLa+TV"
+estimate = "TV"
+lambdas = [10.0]
+"#
+    .to_string()
+}
+
+#[test]
+fn an_inverse_run_writes_its_files_and_repeats_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = write(dir.path(), "ct.toml", &inverse_experiment());
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let o = run(&exp, &a, &["--jobs", "2"]);
+    assert_ok(&o);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("graphLa+TV") && stdout.contains("8 views, 1 % noise") && stdout.contains("report.html"), "{stdout}");
+    let files = [
+        "config.toml", "results.json", "results.csv", "timing.json", "report.html", "plots/best-psnr-1pct.png", "plots/best-psnr-1pct.svg",
+        "plots/psnr-8v-1pct.png", "plots/psnr-8v-1pct.svg", "images/8v-1pct/truth.png", "images/8v-1pct/sinogram.png", "images/8v-1pct/fbp.png",
+        "images/8v-1pct/tv.png", "images/8v-1pct/weighted-tv.png", "images/8v-1pct/graphla-tv.png", "images/8v-1pct/montage.png",
+    ];
+    for f in files {
+        assert!(a.join(f).is_file(), "{f}");
     }
+    assert_eq!(&read(&a.join("images/8v-1pct/montage.png"))[..8], b"\x89PNG\r\n\x1a\n");
+    let csv = std::fs::read_to_string(a.join("results.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "views,noise,method,lambda,psnr,ssim,rel_error,iterations,converged,objective,best");
+    let keys: Vec<String> = lines[1..].iter().map(|l| l.split(',').take(4).collect::<Vec<_>>().join(",")).collect();
+    assert_eq!(keys, ["8,0.01,FBP,", "8,0.01,TV,0.03", "8,0.01,TV,0.3", "8,0.01,weighted-tv,0.3", "8,0.01,graphLa+TV,10"]);
+    // One best row per method; TV's is the higher PSNR of its two.
+    let field = |l: &str, i: usize| l.split(',').nth(i).unwrap().to_string();
+    let best: Vec<&str> = lines[1..].iter().copied().filter(|l| l.ends_with(",true")).collect();
+    assert_eq!(best.len(), 4, "{csv}");
+    let tv: Vec<f64> = lines[2..4].iter().map(|l| field(l, 4).parse().unwrap()).collect();
+    assert!(lines[if tv[0] >= tv[1] { 2 } else { 3 }].ends_with(",true"), "{csv}");
+    // The variational reconstructions beat FBP on 8 views.
+    let fbp: f64 = field(lines[1], 4).parse().unwrap();
+    for l in &lines[2..] {
+        assert!(field(l, 4).parse::<f64>().unwrap() > fbp, "{l} vs FBP {fbp}");
+    }
+    let html = std::fs::read_to_string(a.join("report.html")).unwrap();
+    assert!(html.contains("tiny-ct") && html.contains("images/8v-1pct/montage.png") && html.contains("SSIM"));
+
+    assert_ok(&run(&exp, &b, &["--jobs", "1"]));
+    assert_same_results(&a, &b);
+    assert!(read(&a.join("images/8v-1pct/graphla-tv.png")) == read(&b.join("images/8v-1pct/graphla-tv.png")));
+}
+
+#[test]
+fn bad_inverse_files_are_input_errors_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = inverse_experiment();
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        ("inv-unknown-key", good.replace("size = 32", "size = 32\ncolour = 1"), vec!["unknown field", "`colour`"]),
+        ("inv-size", good.replace("size = 32", "size = 4"), vec!["problem.size"]),
+        ("inv-views", good.replace("views = [8]", "views = [0]"), vec!["problem.views[0]"]),
+        ("inv-noise", good.replace("noise = [0.01]", "noise = [-0.01]"), vec!["problem.noise[0]"]),
+        ("inv-method", good.replace("name = \"tv\"", "name = \"art\""), vec!["method[1].name", "art"]),
+        ("inv-lambda", good.replace("lambdas = [0.03, 0.3]", "lambdas = [-1.0]"), vec!["method[1].lambdas[0]"]),
+        ("inv-estimate", good.replace("estimate = \"TV\"\nlambdas = [0.3]", "estimate = \"TVX\"\nlambdas = [0.3]"), vec!["method[2].estimate", "TVX"]),
+        ("inv-filter", good.replace("label = \"FBP\"", "label = \"FBP\"\nfilter = \"cosine\""), vec!["method[0].filter", "cosine"]),
+        ("inv-kind", good.replace("kind = \"inverse\"", "kind = \"ct\""), vec!["`kind`", "inverse", "ot-sparse", "train"]),
+        ("inv-malformed", good.replace("[problem]", "[problem"), vec!["TOML parse error", "line"]),
+    ];
+    assert_bad_files_write_nothing(dir.path(), &cases);
+    let exp = write(dir.path(), "inv-good.toml", &good);
+    assert_bad_flags_write_nothing(dir.path(), &exp, &[
+        (&["--set", "problem.size=0"][..], &["problem.size"][..]),
+        (&["--set", "solve.max_iter=0"], &["solve.max_iter"]),
+        (&["--jobs", "0"], &["--jobs"]),
+        (&["--resume"], &["--resume", "inverse"]),
+    ]);
 }

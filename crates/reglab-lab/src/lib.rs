@@ -18,10 +18,13 @@
 //! - [`denoise`]: TV denoising of a grayscale PNG with `reglab_inverse` (`reglab denoise`).
 //! - [`ot_sparse`]: the sparsity-constrained OT experiment (`kind = "ot-sparse"`): sparse, quadratic,
 //!   entropic and exact OT between two drawn clouds.
+//! - [`inverse`]: few-view CT experiments (`kind = "inverse"`): FBP, Tikhonov, TV, weighted and
+//!   space-variant TV and graphLa+Ψ reconstructions over λ grids, PSNR/SSIM tables and images.
 
 pub mod data;
 pub mod denoise;
 pub mod experiment;
+pub mod inverse;
 pub mod label_noise;
 pub mod lasso_path;
 pub mod linear;

@@ -45,12 +45,14 @@ pub fn run(a: Args) -> Result<(), Failure> {
         Some(reglab_lab::recovery::config::KIND) => return run_recovery(&a, &text),
         Some(reglab_lab::lasso_path::config::KIND) => return run_lasso_path(&a, &text),
         Some(reglab_lab::ot_sparse::config::KIND) => return run_ot_sparse(&a, &text),
+        Some(reglab_lab::inverse::config::KIND) => return run_inverse(&a, &text),
         Some(k) if k != "train" => {
             let kinds = format!(
-                "\"train\", \"{}\", \"{}\" or \"{}\"",
+                "\"train\", \"{}\", \"{}\", \"{}\" or \"{}\"",
                 reglab_lab::recovery::config::KIND,
                 reglab_lab::lasso_path::config::KIND,
-                reglab_lab::ot_sparse::config::KIND
+                reglab_lab::ot_sparse::config::KIND,
+                reglab_lab::inverse::config::KIND
             );
             return Err(Failure::input(format!("{}: `kind` = \"{k}\": expected {kinds}", a.experiment.display())));
         }
@@ -186,6 +188,50 @@ fn run_ot_sparse(a: &Args, text: &str) -> Result<(), Failure> {
             "{:<14} {:>12.6} {:>12.3e} {:>10} {:>10.2} {:>12.2e} {:>12.2e} {:>10}",
             r.method, r.cost, r.cost_gap, r.max_nonzeros_per_column, r.mean_nonzeros_per_column, r.row_error, r.col_error, r.converged
         );
+    }
+    println!("wrote {}", out.join("report.html").display());
+    Ok(())
+}
+
+/// `kind = "inverse"`: few-view CT reconstructions over λ grids (see docs/experiments.md).
+/// `--jobs` is the number of threads over the (setting, λ) solves of each method (the results
+/// do not depend on it); `--resume` does not apply.
+fn run_inverse(a: &Args, text: &str) -> Result<(), Failure> {
+    use reglab_lab::inverse::{InverseExperiment, InverseOptions};
+    let exp = InverseExperiment::parse(text, &a.sets).map_err(|e| Failure::input(format!("{}: {e}", a.experiment.display())))?;
+    if a.jobs == 0 {
+        return Err(Failure::input("--jobs must be ≥ 1"));
+    }
+    if a.resume {
+        return Err(Failure::input("--resume does not apply to kind = \"inverse\" (a run has no checkpoints: run it again)"));
+    }
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
+    let total = reglab_lab::inverse::job_count(&exp) as u64;
+    let bar = if !a.quiet && std::io::stderr().is_terminal() { ProgressBar::new(total) } else { ProgressBar::hidden() };
+    bar.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} reconstructions ({elapsed}, eta {eta})").expect("template").progress_chars("=> "));
+    bar.set_prefix(exp.name.clone());
+    let opts = InverseOptions { out: out.clone(), threads: a.jobs };
+    let r = reglab_lab::inverse::run(&exp, &opts, &|| bar.inc(1));
+    bar.finish_and_clear();
+    let res = r.map_err(|e| match e {
+        RunError::Input(m) => Failure::input(m),
+        RunError::Failed(m) => Failure::failed(m),
+    })?;
+    println!("{} phantom {}×{}; best PSNR (dB) / SSIM over each λ grid:", res.phantom, res.size, res.size);
+    print!("{:<22}", "method");
+    for s in &res.settings {
+        print!(" {:>22}", s.title());
+    }
+    println!();
+    for m in &res.methods {
+        print!("{m:<22}");
+        for s in &res.settings {
+            match res.best(m, s.views, s.noise) {
+                Some(r) => print!(" {:>22}", format!("{:.2} / {:.3}", r.psnr, r.ssim)),
+                None => print!(" {:>22}", "—"),
+            }
+        }
+        println!();
     }
     println!("wrote {}", out.join("report.html").display());
     Ok(())
