@@ -177,36 +177,13 @@ pub fn tv_denoise(y: &Image, lambda: f64, opts: &TvOptions) -> Result<TvResult> 
     }
     opts.validate()?;
     check_finite("y", &y.data)?;
-    let grad = Gradient {
-        rows: y.rows,
-        cols: y.cols,
-    };
     let n = y.len();
     let mut p = vec![0.0; 2 * n];
-    let mut g = vec![0.0; 2 * n];
-    let mut div = vec![0.0; n];
     let mut x = y.data.clone();
     let (mut iterations, mut converged, mut rel_change) = (0, false, 0.0);
     let s = opts.tau / lambda;
     while iterations < opts.max_iter {
-        // p ← (p − τ∇x/λ) / (1 + τ|∇x|/λ), with x = y − λ div p.
-        grad.apply(&x, &mut g);
-        for i in 0..n {
-            // (not `hypot`: its overflow care costs more than the rest of the iteration; the
-            // gradients of finite images do not overflow)
-            let norm = (g[i] * g[i] + g[n + i] * g[n + i]).sqrt();
-            let den = 1.0 + s * norm;
-            p[i] = (p[i] - s * g[i]) / den;
-            p[n + i] = (p[n + i] - s * g[n + i]) / den;
-        }
-        grad.divergence(&p, &mut div);
-        let (mut dx2, mut x2) = (0.0, 0.0);
-        for i in 0..n {
-            let new = y.data[i] - lambda * div[i];
-            dx2 += (new - x[i]) * (new - x[i]);
-            x2 += new * new;
-            x[i] = new;
-        }
+        let (dx2, x2) = chambolle_sweep(&mut x, &y.data, &mut p, y.rows, y.cols, s, lambda);
         iterations += 1;
         rel_change = relative_change(dx2, x2);
         if rel_change <= opts.tol {
@@ -229,6 +206,93 @@ pub fn tv_denoise(y: &Image, lambda: f64, opts: &TvOptions) -> Result<TvResult> 
     })
 }
 
+/// One iteration of Chambolle's algorithm in a single pass over the image:
+///
+/// `p ← (p − s∇x) / (1 + s|∇x|)` (`s = τ/λ`, `x` the previous iterate), then
+/// `x ← y − λ div p` with the new `p`; returns `(‖x_new − x_old‖², ‖x_new‖²)`.
+///
+/// Row `i` of `p` needs rows `i` and `i + 1` of the old `x`; row `i` of `div p` needs rows `i`
+/// and `i − 1` of the new `p`. So the rows can be processed in order, updating `p` of row `i`,
+/// then `x` of row `i`: row `i + 1` of `x` is still the old one when row `i` of `p` reads it, and
+/// each row is read from memory once per iteration and reused from cache (instead of four
+/// whole-image passes through the gradient, projection, divergence and update arrays). The
+/// arithmetic of every entry, and the order of the two sums, is that of those four passes
+/// ([`Gradient`]'s forward differences with the Neumann boundary, Chambolle's divergence), so the
+/// result is bit for bit the same.
+#[allow(clippy::too_many_arguments)]
+fn chambolle_sweep(x: &mut [f64], y: &[f64], p: &mut [f64], rows: usize, cols: usize, s: f64, lambda: f64) -> (f64, f64) {
+    let n = rows * cols;
+    let (p1, p2) = p.split_at_mut(n);
+    let project = |p1: &mut f64, p2: &mut f64, g1: f64, g2: f64| {
+        // (not `hypot`: its overflow care costs more than the rest of the iteration; the
+        // gradients of finite images do not overflow)
+        let den = 1.0 + s * (g1 * g1 + g2 * g2).sqrt();
+        *p1 = (*p1 - s * g1) / den;
+        *p2 = (*p2 - s * g2) / den;
+    };
+    let (mut dx2, mut x2) = (0.0, 0.0);
+    for i in 0..rows {
+        let k0 = i * cols;
+        // p of row i from the old x.
+        {
+            let (cur, next) = x[k0..].split_at(cols);
+            let (q1, q2) = (&mut p1[k0..k0 + cols], &mut p2[k0..k0 + cols]);
+            if i + 1 < rows {
+                let next = &next[..cols];
+                for j in 0..cols - 1 {
+                    project(&mut q1[j], &mut q2[j], next[j] - cur[j], cur[j + 1] - cur[j]);
+                }
+                let j = cols - 1;
+                project(&mut q1[j], &mut q2[j], next[j] - cur[j], 0.0);
+            } else {
+                for j in 0..cols - 1 {
+                    project(&mut q1[j], &mut q2[j], 0.0, cur[j + 1] - cur[j]);
+                }
+                let j = cols - 1;
+                project(&mut q1[j], &mut q2[j], 0.0, 0.0);
+            }
+        }
+        // x of row i from the new p: x = y − λ div p, div p = (p1 − p1↑) + (p2 − p2←) with the
+        // zero conventions at the border (the terms added in the order of `Gradient::adjoint`).
+        let (has_up, has_down) = (i > 0, i + 1 < rows);
+        let up = if has_up { &p1[k0 - cols..k0] } else { &p1[k0..k0 + cols] };
+        let (q1, q2) = (&p1[k0..k0 + cols], &p2[k0..k0 + cols]);
+        let (xr, yr) = (&mut x[k0..k0 + cols], &y[k0..k0 + cols]);
+        let mut update = |j: usize, d: f64| {
+            let new = yr[j] - lambda * d;
+            dx2 += (new - xr[j]) * (new - xr[j]);
+            x2 += new * new;
+            xr[j] = new;
+        };
+        let vertical = |j: usize| {
+            let mut d = 0.0;
+            if has_down {
+                d += q1[j];
+            }
+            if has_up {
+                d -= up[j];
+            }
+            d
+        };
+        if cols == 1 {
+            update(0, vertical(0));
+            continue;
+        }
+        update(0, vertical(0) + q2[0]);
+        for j in 1..cols - 1 {
+            let mut d = vertical(j);
+            d += q2[j];
+            d -= q2[j - 1];
+            update(j, d);
+        }
+        let j = cols - 1;
+        let mut d = vertical(j);
+        d -= q2[j - 1];
+        update(j, d);
+    }
+    (dx2, x2)
+}
+
 /// The stopping quantity of the iterative solvers: `‖xᵏ − xᵏ⁻¹‖₂ / ‖xᵏ‖₂` from `dx2 =
 /// ‖xᵏ − xᵏ⁻¹‖²` and `x2 = ‖xᵏ‖²` (the absolute change when `xᵏ = 0`).
 pub(crate) fn relative_change(dx2: f64, x2: f64) -> f64 {
@@ -239,6 +303,48 @@ pub(crate) fn relative_change(dx2: f64, x2: f64) -> f64 {
 mod tests {
     use super::*;
     use crate::phantom::{Rng, add_gaussian_noise, piecewise_constant};
+
+    /// The four whole-image passes the fused sweep replaces: gradient, projection, divergence,
+    /// update.
+    fn four_pass_iteration(x: &mut [f64], y: &[f64], p: &mut [f64], rows: usize, cols: usize, s: f64, lambda: f64) -> (f64, f64) {
+        let n = rows * cols;
+        let grad = Gradient { rows, cols };
+        let mut g = vec![0.0; 2 * n];
+        grad.apply(x, &mut g);
+        for i in 0..n {
+            let den = 1.0 + s * (g[i] * g[i] + g[n + i] * g[n + i]).sqrt();
+            p[i] = (p[i] - s * g[i]) / den;
+            p[n + i] = (p[n + i] - s * g[n + i]) / den;
+        }
+        let mut div = vec![0.0; n];
+        grad.divergence(p, &mut div);
+        let (mut dx2, mut x2) = (0.0, 0.0);
+        for i in 0..n {
+            let new = y[i] - lambda * div[i];
+            dx2 += (new - x[i]) * (new - x[i]);
+            x2 += new * new;
+            x[i] = new;
+        }
+        (dx2, x2)
+    }
+
+    #[test]
+    fn the_fused_sweep_is_bitwise_the_four_passes() {
+        let mut rng = Rng::new(3);
+        for (rows, cols) in [(1, 1), (1, 7), (7, 1), (2, 2), (5, 9), (16, 13)] {
+            let y: Vec<f64> = (0..rows * cols).map(|_| rng.normal()).collect();
+            let (mut xa, mut xb) = (y.clone(), y.clone());
+            let (mut pa, mut pb) = (vec![0.0; 2 * rows * cols], vec![0.0; 2 * rows * cols]);
+            for it in 0..25 {
+                let a = chambolle_sweep(&mut xa, &y, &mut pa, rows, cols, 0.25 / 0.3, 0.3);
+                let b = four_pass_iteration(&mut xb, &y, &mut pb, rows, cols, 0.25 / 0.3, 0.3);
+                assert_eq!(a.0.to_bits(), b.0.to_bits(), "{rows}×{cols} iteration {it}");
+                assert_eq!(a.1.to_bits(), b.1.to_bits());
+                assert!(xa.iter().zip(&xb).all(|(u, v)| u.to_bits() == v.to_bits()), "{rows}×{cols} iteration {it}");
+                assert!(pa.iter().zip(&pb).all(|(u, v)| u.to_bits() == v.to_bits()));
+            }
+        }
+    }
 
     /// A 12×10 test image (two overlapping rectangles plus rounded noise), row-major.
     #[rustfmt::skip]
