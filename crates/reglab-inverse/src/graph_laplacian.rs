@@ -1,6 +1,6 @@
-//! Data-dependent graph-Laplacian regularization, **graphLa+Ψ** (Bianchi, Evangelista,
-//! Morotti, Piccolomini, Donatelli, "A data-dependent regularization method based on the graph
-//! Laplacian", SIAM J. Sci. Comput. 2025 / arXiv 2312.16936).
+//! Data-dependent graph-Laplacian regularization, **graphLa+Ψ** (D. Bianchi, D. Evangelista,
+//! S. Aleotti, M. Donatelli, E. Loli Piccolomini, W. Li, "A data-dependent regularization method
+//! based on the graph Laplacian", arXiv 2312.16936, 2024; catalog #7).
 //!
 //! **The graph.** Let `x̃ = Ψ(y) ∈ ℝ^{rows×cols}` be a preliminary reconstruction (any method
 //! `Ψ`: FBP, TV, a network …). Its `n = rows·cols` pixels are the nodes, numbered row-major,
