@@ -813,8 +813,15 @@ fn an_ot_sparse_run_writes_its_files_and_repeats_byte_for_byte() {
         let (k, max_nz): (usize, usize) = (f[1].parse().unwrap(), f[7].parse().unwrap());
         assert!(max_nz <= k, "{l}");
     }
+    // clouds.csv: the problem, a header then n = 20 source and m = 16 target points
+    let clouds = std::fs::read_to_string(a.join("clouds.csv")).unwrap();
+    let lines: Vec<&str> = clouds.lines().collect();
+    assert_eq!(lines[0], "side,index,x,y,weight");
+    assert_eq!(lines.len(), 1 + 20 + 16, "{clouds}");
+    assert!(lines[1].starts_with("source,0,") && lines[21].starts_with("target,0,") && lines[36].starts_with("target,15,"), "{clouds}");
     assert_ok(&run(&exp, &b, &["--jobs", "1"]));
     assert_same_results(&a, &b);
+    assert!(std::fs::read(a.join("clouds.csv")).unwrap() == std::fs::read(b.join("clouds.csv")).unwrap(), "clouds.csv differs between runs");
 }
 
 #[test]

@@ -321,6 +321,19 @@ pub fn to_csv(res: &OtSparseResults) -> String {
     s
 }
 
+/// `clouds.csv`: the problem, `side,index,x,y,weight`, one line per point (`source` rows first,
+/// then `target`), numbers in Rust's shortest round-trip form (so a reader gets the exact bits).
+pub fn clouds_csv(input: &OtInput) -> String {
+    let mut s = String::from("side,index,x,y,weight\n");
+    for (side, pts, w) in [("source", &input.source, &input.a), ("target", &input.target, &input.b)] {
+        for (i, wi) in w.iter().enumerate() {
+            let p = pts.row(i);
+            s.push_str(&format!("{side},{i},{},{},{wi}\n", p[0], p[1]));
+        }
+    }
+    s
+}
+
 /// How to run.
 #[derive(Debug, Clone)]
 pub struct OtSparseOptions {
@@ -339,12 +352,15 @@ pub fn plan_plots(res: &OtSparseResults) -> Vec<(String, String)> {
 }
 
 /// Run the experiment into `opts.out`: `config.toml` first, then the solves, then
-/// `results.json`, `results.csv`, the plots (`plots/cost`, `plots/nonzeros`, `plots/plan-*`,
-/// PNG and SVG), `report.html` and `timing.json`, every file written atomically.
+/// `results.json`, `results.csv`, `clouds.csv` (the problem), the plots (`plots/cost`,
+/// `plots/nonzeros`, `plots/plan-*`, PNG and SVG), `report.html` and `timing.json`, every file
+/// written atomically.
 pub fn run(exp: &OtSparseExperiment, opts: &OtSparseOptions, progress: &(dyn Fn() + Sync)) -> Result<OtSparseResults, RunError> {
     exp.validate().map_err(RunError::Input)?;
     let out = &opts.out;
     let r = crate::solver_kind::write_run(out, opts.threads, &exp.to_toml(), || sweep(exp, opts.threads, progress), |r| to_csv(&r.results), |r| {
+        let path = out.join("clouds.csv");
+        reglab_train::tensorfile::write_atomic(&path, clouds_csv(&r.input).as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
         write_plots_and_report(exp, r, out)
     })?;
     Ok(r.results)

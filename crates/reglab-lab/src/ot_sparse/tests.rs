@@ -1,7 +1,7 @@
 //! Tests of the sparse-OT experiments (`cargo test -p reglab-lab ot_sparse`).
 
 use super::config::OtSparseExperiment;
-use super::sweep::{OtSparseOptions, OtSparseResults, exact_uniform_rect, run, sweep, to_csv};
+use super::sweep::{OtSparseOptions, OtSparseResults, clouds_csv, draw_clouds, exact_uniform_rect, run, sweep, to_csv};
 use crate::RunError;
 use reglab_ot::{EpsScaling, Matrix, SinkhornOptions, sinkhorn_log, uniform};
 
@@ -98,7 +98,7 @@ fn ot_sparse_run_writes_its_files_and_is_byte_identical() {
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let res = run(&exp, &OtSparseOptions { out: a.clone(), threads: 2 }, &|| {}).unwrap();
     for f in [
-        "config.toml", "results.json", "results.csv", "timing.json", "report.html", "plots/cost.png", "plots/cost.svg", "plots/nonzeros.png",
+        "config.toml", "results.json", "results.csv", "clouds.csv", "timing.json", "report.html", "plots/cost.png", "plots/cost.svg", "plots/nonzeros.png",
         "plots/nonzeros.svg", "plots/plan-k1.png", "plots/plan-k1.svg", "plots/plan-k4.png", "plots/plan-k4.svg", "plots/plan-quadratic.png",
         "plots/plan-quadratic.svg", "plots/plan-entropic.png", "plots/plan-entropic.svg",
     ] {
@@ -115,10 +115,24 @@ fn ot_sparse_run_writes_its_files_and_is_byte_identical() {
     assert_eq!(OtSparseExperiment::parse(&config, &[]).unwrap(), exp);
     let html = std::fs::read_to_string(a.join("report.html")).unwrap();
     assert!(html.contains("small-sparse-ot") && html.contains("plots/cost.png") && html.contains("plots/plan-k1.png") && html.contains("sparse k=4"));
+    // clouds.csv: the drawn problem, exact to the bit
+    let clouds = std::fs::read_to_string(a.join("clouds.csv")).unwrap();
+    let input = draw_clouds(&exp);
+    assert_eq!(clouds, clouds_csv(&input));
+    let lines: Vec<&str> = clouds.lines().collect();
+    assert_eq!(lines[0], "side,index,x,y,weight");
+    assert_eq!(lines.len(), 1 + 20 + 16);
+    for (l, line) in lines[1..].iter().enumerate() {
+        let f: Vec<&str> = line.split(',').collect();
+        let (side, pts, w, i) = if l < 20 { ("source", &input.source, &input.a, l) } else { ("target", &input.target, &input.b, l - 20) };
+        assert_eq!((f[0], f[1].parse::<usize>().unwrap()), (side, i), "{line}");
+        let v: Vec<f64> = f[2..].iter().map(|x| x.parse().unwrap()).collect();
+        assert_eq!([v[0].to_bits(), v[1].to_bits(), v[2].to_bits()], [pts.get(i, 0).to_bits(), pts.get(i, 1).to_bits(), w[i].to_bits()], "{line}");
+    }
     let names: Vec<String> = std::fs::read_dir(&a).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert!(names.iter().all(|n| !n.starts_with('.')), "temporary files left: {names:?}");
     run(&exp, &OtSparseOptions { out: b.clone(), threads: 1 }, &|| {}).unwrap();
-    for f in ["results.json", "results.csv", "config.toml"] {
+    for f in ["results.json", "results.csv", "clouds.csv", "config.toml"] {
         assert!(std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(), "{f} differs between runs");
     }
 }
