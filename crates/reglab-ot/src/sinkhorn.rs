@@ -130,8 +130,8 @@ pub fn sinkhorn(a: &[f64], b: &[f64], cost: &Matrix, reg: f64, opts: &SinkhornOp
     let mut stopped = false;
     while iterations < opts.max_iter {
         // One pass over K: row i gives (K v)_i, then u_i = a_i / (K v)_i, then Kᵀu += u_i K_i·
-        // while the row is still in cache (the same operations, in the same order, as a
-        // K v pass followed by a Kᵀ u pass, at half the memory traffic).
+        // while the row is still in cache (the operations of a K v pass followed by a Kᵀ u
+        // pass, at half the memory traffic).
         let check = iterations > 0 && iterations % opts.check_every == 0;
         let (err, finite_u) = scale_rows_and_matvec_t(&k, m, &v, a, &u, &mut u_next, &mut ktu, check);
         if check && err < opts.tol {
@@ -234,8 +234,13 @@ pub(crate) fn finish(
 /// `kv_i = (K v)_i`, `u_next_i = a_i / kv_i` (0 where `a_i = 0`), `ktu = Kᵀ u_next`.
 ///
 /// Returns the row-marginal error of the *current* scalings `Σ_i |u_i kv_i − a_i|` when `check`
-/// (else 0) and whether every `u_next_i` is finite. Bit-for-bit the same as
-/// [`kernel_matvec`], the `u` update and [`kernel_matvec_t`] in sequence.
+/// (else 0) and whether every `u_next_i` is finite. The same as [`kernel_matvec`], the `u`
+/// update and [`kernel_matvec_t`] in sequence, except for the summation order of the dot
+/// products: rows go in blocks of eight whose dot products share each load of `v` (four lanes
+/// per row), and `Kᵀu` is read and written once per block. `Kᵀu` itself is summed in row order,
+/// bit for bit as [`kernel_matvec_t`] would from the same `u`. (Measured at n = 5,000: a pass of
+/// one row at a time streamed the kernel at about 11 GB/s while a plain sum over it streams at
+/// 25–29 GB/s on the same core; in blocks of eight it reaches 17–19 GB/s.)
 ///
 /// On x86-64 CPUs with AVX2 (checked at run time) the same code is compiled for AVX2 (four f64
 /// lanes instead of two); Rust never fuses a multiply and an add, so the results are the same.
@@ -275,6 +280,9 @@ fn scale_rows_and_matvec_t_avx2(
     scale_rows_and_matvec_t_body(k, m, v, a, u, u_next, ktu, check)
 }
 
+/// Rows per block of the fused pass.
+const ROWS: usize = 8;
+
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn scale_rows_and_matvec_t_body(
@@ -290,21 +298,82 @@ fn scale_rows_and_matvec_t_body(
     ktu.fill(0.0);
     let mut err = 0.0;
     let mut finite = true;
-    for (((row, &ai), &ui), un) in k.chunks_exact(m).zip(a).zip(u).zip(u_next.iter_mut()) {
-        let kvi = dot(row, v);
+    // One row: (K v)_i, the error term, u_i = a_i / (K v)_i.
+    let mut scale = |i: usize, kvi: f64, err: &mut f64| {
         if check {
-            err += (ui * kvi - ai).abs();
+            *err += (u[i] * kvi - a[i]).abs();
         }
-        let x = if ai > 0.0 { ai / kvi } else { 0.0 };
-        *un = x;
+        let x = if a[i] > 0.0 { a[i] / kvi } else { 0.0 };
+        u_next[i] = x;
         finite &= x.is_finite();
-        if x != 0.0 {
-            for (o, &kij) in ktu.iter_mut().zip(row) {
-                *o += x * kij;
+        x
+    };
+    // Blocks of ROWS rows: their dot products share each load of v, and Kᵀu is read and written
+    // once per block, adding the rows' terms in row order (so Kᵀu is summed exactly as row by
+    // row); the block's rows are still in cache for that second use.
+    let mut blocks = k.chunks_exact(ROWS * m);
+    let mut i = 0;
+    for block in &mut blocks {
+        let rows: [&[f64]; ROWS] = std::array::from_fn(|r| &block[r * m..(r + 1) * m]);
+        let kv = block_dots(&rows, v);
+        let x: [f64; ROWS] = std::array::from_fn(|r| scale(i + r, kv[r], &mut err));
+        if x.iter().all(|&xr| xr != 0.0) {
+            for (j, o) in ktu.iter_mut().enumerate() {
+                let mut s = *o;
+                for r in 0..ROWS {
+                    s += x[r] * rows[r][j];
+                }
+                *o = s;
+            }
+        } else {
+            // A zero-weight row: skip its (possibly non-finite) products, as row by row.
+            for (r, row) in rows.iter().enumerate() {
+                axpy(x[r], row, ktu);
+            }
+        }
+        i += ROWS;
+    }
+    for row in blocks.remainder().chunks_exact(m) {
+        let x = scale(i, dot(row, v), &mut err);
+        axpy(x, row, ktu);
+        i += 1;
+    }
+    (err, finite)
+}
+
+/// `out += x · row`, nothing when `x = 0`.
+#[inline(always)]
+fn axpy(x: f64, row: &[f64], out: &mut [f64]) {
+    if x != 0.0 {
+        for (o, &kij) in out.iter_mut().zip(row) {
+            *o += x * kij;
+        }
+    }
+}
+
+/// The dot products of `ROWS` rows with `v` (all of `v`'s length): four lanes per row, so each
+/// load of `v` serves every row; the lanes are added pairwise at the end.
+#[inline(always)]
+fn block_dots(rows: &[&[f64]; ROWS], v: &[f64]) -> [f64; ROWS] {
+    let m = v.len();
+    let m4 = m / 4 * 4;
+    let mut acc = [[0.0f64; 4]; ROWS];
+    for j in (0..m4).step_by(4) {
+        let w = &v[j..j + 4];
+        for r in 0..ROWS {
+            let row = &rows[r][j..j + 4];
+            for l in 0..4 {
+                acc[r][l] += row[l] * w[l];
             }
         }
     }
-    (err, finite)
+    std::array::from_fn(|r| {
+        let mut s = (acc[r][0] + acc[r][1]) + (acc[r][2] + acc[r][3]);
+        for j in m4..m {
+            s += rows[r][j] * v[j];
+        }
+        s
+    })
 }
 
 /// `out = K x` for row-major `K` with `m` columns: one dot product per contiguous row.
@@ -551,25 +620,33 @@ mod tests {
     }
 
     #[test]
-    fn fused_pass_is_bitwise_the_two_products() {
+    fn fused_pass_is_the_two_products() {
         let mut rng = Rng::new(7);
-        let (n, m) = (9, 13);
-        let k: Vec<f64> = (0..n * m).map(|_| rng.uniform()).collect();
-        let v: Vec<f64> = (0..m).map(|_| rng.uniform() + 0.5).collect();
-        let u: Vec<f64> = (0..n).map(|_| rng.uniform() + 0.5).collect();
-        let mut a = rng.histogram(n, 1.0);
-        a[3] = 0.0;
-        let mut kv = vec![0.0; n];
-        kernel_matvec(&k, m, &v, &mut kv);
-        let err: f64 = u.iter().zip(&kv).zip(&a).map(|((ui, kvi), ai)| (ui * kvi - ai).abs()).sum();
-        let un: Vec<f64> = kv.iter().zip(&a).map(|(&kvi, &ai)| if ai > 0.0 { ai / kvi } else { 0.0 }).collect();
-        let mut ktu = vec![0.0; m];
-        kernel_matvec_t(&k, m, &un, &mut ktu);
-        let (mut un2, mut ktu2) = (vec![0.0; n], vec![1.0; m]);
-        let (err2, finite) = scale_rows_and_matvec_t(&k, m, &v, &a, &u, &mut un2, &mut ktu2, true);
-        assert!(finite);
-        assert_eq!(err2.to_bits(), err.to_bits());
-        assert_eq!(un2, un);
-        assert_eq!(ktu2, ktu);
+        // 8-row blocks and a remainder; a zero weight inside a block and in the remainder.
+        for (n, m, zeros) in [(9, 13, vec![3]), (24, 7, vec![]), (21, 5, vec![10, 17]), (3, 2, vec![0])] {
+            let k: Vec<f64> = (0..n * m).map(|_| rng.uniform()).collect();
+            let v: Vec<f64> = (0..m).map(|_| rng.uniform() + 0.5).collect();
+            let u: Vec<f64> = (0..n).map(|_| rng.uniform() + 0.5).collect();
+            let mut a = rng.histogram(n, 1.0);
+            for &z in &zeros {
+                a[z] = 0.0;
+            }
+            let mut kv = vec![0.0; n];
+            kernel_matvec(&k, m, &v, &mut kv);
+            let err: f64 = u.iter().zip(&kv).zip(&a).map(|((ui, kvi), ai)| (ui * kvi - ai).abs()).sum();
+            let un: Vec<f64> = kv.iter().zip(&a).map(|(&kvi, &ai)| if ai > 0.0 { ai / kvi } else { 0.0 }).collect();
+            let (mut un2, mut ktu2) = (vec![0.0; n], vec![1.0; m]);
+            let (err2, finite) = scale_rows_and_matvec_t(&k, m, &v, &a, &u, &mut un2, &mut ktu2, true);
+            assert!(finite);
+            assert_rel(err2, err, 1e-13, "marginal error");
+            assert_close(&un2, &un, 1e-14, "u");
+            for &z in &zeros {
+                assert_eq!(un2[z], 0.0);
+            }
+            // Kᵀu is summed row by row: bitwise the plain product of the fused pass's own u.
+            let mut ktu = vec![0.0; m];
+            kernel_matvec_t(&k, m, &un2, &mut ktu);
+            assert_eq!(ktu2, ktu, "{n}×{m}");
+        }
     }
 }
