@@ -7,9 +7,14 @@
 //!   `η = λ/L`. `λ = 0` is plain accelerated least squares.
 //! - [`chambolle_pock`] (Chambolle–Pock 2011, `θ = 1`): primal–dual for TV and weighted TV with
 //!   `K = [A; ∇]`, `F(Ax, ∇x) = ½‖Ax − y‖² + λ Σ_i w_i ‖(∇x)_i‖₂`, `G = 0`:
-//!   `u ← (u + σ(Ax̄ − y))/(1 + σ)`, `z_i ← Π_{λw_i}(z_i + σ(∇x̄)_i)`,
-//!   `x⁺ ← x − τ(Aᵀu + ∇ᵀz)`, `x̄ ← 2x⁺ − x`. Steps `σ = τ = 0.99/√L_K` with
-//!   `L_K = 1.05 ×` a 200-step power-iteration estimate of `‖K‖²`, so `στ‖K‖² < 1`.
+//!   `u ← (u + σ(Ax̄ − y))/(1 + σ)`, `z_i ← Π_{λw_i}(z_i + σ_z(∇x̄)_i)`,
+//!   `x⁺ ← x − τ(Aᵀu + ∇ᵀz)`, `x̄ ← 2x⁺ − x`. The two blocks are balanced: with
+//!   `μ = √(‖A‖²/‖∇‖²)` (200-step power-iteration estimates), `σ = τ = 0.99/√L_K` with
+//!   `L_K = 1.05 ×` a 200-step estimate of `‖K_μ‖²`, `K_μ = [A; μ∇]`, and `σ_z = μ²σ`. This is
+//!   exactly Chambolle–Pock on `K_μ` with the penalty `(λ/μ)Σ w_i‖(μ∇x)_i‖` (dual variable `z/μ`),
+//!   so it converges whenever `στ‖K_μ‖² < 1`; with tomography's `‖A‖² ≫ ‖∇‖² ≤ 8`, the plain
+//!   `σ = σ_z` would take a dual step on `z` far too small (measured: on 40-view CT at 128², TV
+//!   and weighted TV are much closer to their limit after 500 iterations).
 //!
 //! **Stopping.** After iteration `k`, stop when `‖x^k − x^{k−1}‖ ≤ tol·‖x^k‖`, or at `max_iter`.
 //! [`SolverResult`] reports the iterations, the final objective `Φ(x)`, and the objective
@@ -220,10 +225,11 @@ pub fn fista<A: LinearOperator, R: Regularizer + ?Sized>(
     Ok(run.result(x))
 }
 
-/// `K = [A; ∇]` for the norm estimate.
+/// `K_μ = [A; μ∇]` for the norm estimate.
 struct Stacked<'a, A> {
     a: &'a A,
     grad: Gradient,
+    mu: f64,
 }
 
 impl<A: LinearOperator> LinearOperator for Stacked<'_, A> {
@@ -237,6 +243,7 @@ impl<A: LinearOperator> LinearOperator for Stacked<'_, A> {
         let (o1, o2) = out.split_at_mut(self.a.output_len());
         self.a.apply(x, o1);
         self.grad.apply(x, o2);
+        o2.iter_mut().for_each(|v| *v *= self.mu);
     }
     fn adjoint(&self, y: &[f64], out: &mut [f64]) {
         let (y1, y2) = y.split_at(self.a.output_len());
@@ -244,7 +251,7 @@ impl<A: LinearOperator> LinearOperator for Stacked<'_, A> {
         let mut tmp = vec![0.0; out.len()];
         self.grad.adjoint(y2, &mut tmp);
         for (o, t) in out.iter_mut().zip(&tmp) {
-            *o += t;
+            *o += self.mu * t;
         }
     }
 }
@@ -271,9 +278,12 @@ pub fn chambolle_pock<A: LinearOperator>(
         });
     }
     let grad = Gradient::new(x0.rows, x0.cols)?;
-    let lk = 1.05 * norm_squared_estimate(&Stacked { a, grad }, 200);
+    let (na, ng) = (norm_squared_estimate(a, 200), norm_squared_estimate(&grad, 200));
+    let mu = if na > 0.0 && ng > 0.0 { (na / ng).sqrt() } else { 1.0 };
+    let lk = 1.05 * norm_squared_estimate(&Stacked { a, grad, mu }, 200);
     let step = 0.99 / lk.sqrt();
     let (sigma, tau) = (step, step);
+    let sigma_z = mu * mu * sigma;
     let m = a.output_len();
     let mut ax = vec![0.0; m];
     let reg = |x: &Image| match weights {
@@ -297,7 +307,7 @@ pub fn chambolle_pock<A: LinearOperator>(
         grad.apply(&xbar, &mut g);
         for i in 0..n {
             let r = lambda * weights.map_or(1.0, |w| w.weights()[i]);
-            let (p, q) = (z[i] + sigma * g[i], z[n + i] + sigma * g[n + i]);
+            let (p, q) = (z[i] + sigma_z * g[i], z[n + i] + sigma_z * g[n + i]);
             let norm = (p * p + q * q).sqrt(); // (not `hypot`: much slower, and no overflow here)
             let s = if norm > r { r / norm } else { 1.0 };
             z[i] = p * s;
