@@ -152,12 +152,14 @@ pub fn sinkhorn(a: &[f64], b: &[f64], cost: &Matrix, reg: f64, opts: &SinkhornOp
         }
         iterations += 1;
     }
-    let mut plan = Matrix::zeros(n, m);
-    for (i, (ti, ki)) in plan.data.chunks_exact_mut(m).zip(k.chunks_exact(m)).enumerate() {
-        for ((t, &kij), &vj) in ti.iter_mut().zip(ki).zip(&v) {
-            *t = u[i] * kij * vj;
+    // T = diag(u) K diag(v), written over K (no second n × m allocation).
+    let mut k = k;
+    for (i, ki) in k.chunks_exact_mut(m).enumerate() {
+        for (kij, &vj) in ki.iter_mut().zip(&v) {
+            *kij = u[i] * *kij * vj;
         }
     }
+    let plan = Matrix::new(n, m, k)?;
     let f = u.iter().map(|&x| reg * x.ln()).collect();
     let g = v.iter().map(|&x| reg * x.ln()).collect();
     Ok(finish(plan, a, b, cost, reg, f, g, iterations, stopped, opts.tol))
