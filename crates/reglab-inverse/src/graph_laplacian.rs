@@ -44,8 +44,8 @@
 
 use crate::error::{Error, Result, check_finite};
 use crate::image::Image;
-use crate::operator::{LinearOperator, norm_squared_estimate};
-use crate::solver::{Run, SolverOptions, SolverResult};
+use crate::operator::LinearOperator;
+use crate::solver::{BalancedSteps, Run, SolverOptions, SolverResult, balanced_steps};
 use crate::tikhonov::tikhonov_cg;
 use crate::tv::relative_change;
 
@@ -249,37 +249,6 @@ impl LinearOperator for GraphLaplacian {
     }
 }
 
-/// `K_μ = [A; μL]`, for the norm estimate of [`graph_laplacian_l1`].
-struct Stacked<'a, A> {
-    a: &'a A,
-    lap: &'a GraphLaplacian,
-    mu: f64,
-}
-
-impl<A: LinearOperator> LinearOperator for Stacked<'_, A> {
-    fn input_len(&self) -> usize {
-        self.a.input_len()
-    }
-    fn output_len(&self) -> usize {
-        self.a.output_len() + self.lap.output_len()
-    }
-    fn apply(&self, x: &[f64], out: &mut [f64]) {
-        let (o1, o2) = out.split_at_mut(self.a.output_len());
-        self.a.apply(x, o1);
-        self.lap.apply(x, o2);
-        o2.iter_mut().for_each(|v| *v *= self.mu);
-    }
-    fn adjoint(&self, y: &[f64], out: &mut [f64]) {
-        let (y1, y2) = y.split_at(self.a.output_len());
-        self.a.adjoint(y1, out);
-        let mut tmp = vec![0.0; out.len()];
-        self.lap.adjoint(y2, &mut tmp);
-        for (o, t) in out.iter_mut().zip(&tmp) {
-            *o += self.mu * t;
-        }
-    }
-}
-
 /// The checks every solver of this module runs: lengths, shapes, finiteness and options.
 fn check_inputs<A: LinearOperator>(
     a: &A,
@@ -390,21 +359,7 @@ fn l1_primal_dual<A: LinearOperator>(
     opts: &SolverOptions,
 ) -> Result<(SolverResult, Vec<f64>, Vec<f64>)> {
     check_inputs(a, y, lambda, lap, x0, opts)?;
-    let (na, nl) = (
-        norm_squared_estimate(a, 200),
-        norm_squared_estimate(lap, 200),
-    );
-    if !(na.is_finite() && na > 0.0 && nl.is_finite() && nl > 0.0) {
-        return Err(Error::Option {
-            name: "a",
-            why: format!("‖A‖² and ‖L‖² estimates must be finite and > 0, got {na} and {nl}"),
-        });
-    }
-    let mu = (na / nl).sqrt();
-    let lk = 1.05 * norm_squared_estimate(&Stacked { a, lap, mu }, 200);
-    let step = 0.99 / lk.sqrt();
-    let (sigma, tau) = (step, step);
-    let sigma_z = mu * mu * sigma;
+    let BalancedSteps { sigma, tau, sigma_b: sigma_z } = balanced_steps(a, lap)?;
     let (n, m) = (x0.len(), a.output_len());
     let mut ax = vec![0.0; m];
     let mut lx = vec![0.0; n];

@@ -46,6 +46,7 @@
 use crate::error::{Error, Result, check_finite};
 use crate::image::Image;
 use crate::operator::{Gradient, LinearOperator, dot};
+use crate::tikhonov::Cg;
 use crate::tv::{TvOptions, relative_change, total_variation, tv_denoise};
 
 /// A convex regularizer with its value and proximal operator.
@@ -137,31 +138,16 @@ impl Regularizer for GradientTikhonov {
                 *o = zi + 2.0 * eta * *o;
             }
         };
-        let mut z = v.data.clone();
         let mut mz = vec![0.0; n];
-        apply_m(&z, &mut mz);
-        let mut r: Vec<f64> = v.data.iter().zip(&mz).map(|(a, b)| a - b).collect();
-        let mut d = r.clone();
-        let mut rr = dot(&r, &r);
+        apply_m(&v.data, &mut mz);
+        let mut cg = Cg::new(&v.data, v.data.clone(), &mz);
         let target = self.cg_tol * dot(&v.data, &v.data).sqrt();
-        let mut md = vec![0.0; n];
         for _ in 0..self.cg_max_iter {
-            if rr.sqrt() <= target {
+            if cg.rr.sqrt() <= target || !cg.step(&mut apply_m) {
                 break;
             }
-            apply_m(&d, &mut md);
-            let alpha = rr / dot(&d, &md);
-            for k in 0..n {
-                z[k] += alpha * d[k];
-                r[k] -= alpha * md[k];
-            }
-            let rr_new = dot(&r, &r);
-            let beta = rr_new / rr;
-            rr = rr_new;
-            for k in 0..n {
-                d[k] = r[k] + beta * d[k];
-            }
         }
+        let z = cg.x;
         Image::new(v.rows, v.cols, z)
     }
 }

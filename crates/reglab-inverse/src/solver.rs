@@ -225,35 +225,63 @@ pub fn fista<A: LinearOperator, R: Regularizer + ?Sized>(
     Ok(run.result(x))
 }
 
-/// `K_μ = [A; μ∇]` for the norm estimate.
-struct Stacked<'a, A> {
+/// `K_μ = [A; μB]`, for the norm estimate of a balanced Chambolle–Pock.
+struct Stacked<'a, A, B> {
     a: &'a A,
-    grad: Gradient,
+    b: &'a B,
     mu: f64,
 }
 
-impl<A: LinearOperator> LinearOperator for Stacked<'_, A> {
+impl<A: LinearOperator, B: LinearOperator> LinearOperator for Stacked<'_, A, B> {
     fn input_len(&self) -> usize {
         self.a.input_len()
     }
     fn output_len(&self) -> usize {
-        self.a.output_len() + self.grad.output_len()
+        self.a.output_len() + self.b.output_len()
     }
     fn apply(&self, x: &[f64], out: &mut [f64]) {
         let (o1, o2) = out.split_at_mut(self.a.output_len());
         self.a.apply(x, o1);
-        self.grad.apply(x, o2);
+        self.b.apply(x, o2);
         o2.iter_mut().for_each(|v| *v *= self.mu);
     }
     fn adjoint(&self, y: &[f64], out: &mut [f64]) {
         let (y1, y2) = y.split_at(self.a.output_len());
         self.a.adjoint(y1, out);
         let mut tmp = vec![0.0; out.len()];
-        self.grad.adjoint(y2, &mut tmp);
+        self.b.adjoint(y2, &mut tmp);
         for (o, t) in out.iter_mut().zip(&tmp) {
             *o += self.mu * t;
         }
     }
+}
+
+/// The step sizes of Chambolle–Pock with `K = [A; B]`, balanced between the blocks:
+/// `μ = √(‖A‖²/‖B‖²)` (200-step power-iteration estimates; `μ = 1` if either is 0),
+/// `σ = τ = 0.99/√(1.05 ×` a 200-step estimate of `‖[A; μB]‖²)`, and `σ_B = μ²σ`, the dual
+/// step of the `B` block. Chambolle–Pock with these steps is Chambolle–Pock on `[A; μB]` with
+/// the `B` block's dual variable scaled by `μ`, so it converges whenever `στ‖[A; μB]‖² < 1`.
+pub(crate) struct BalancedSteps {
+    /// `σ`, the dual step of the data block.
+    pub(crate) sigma: f64,
+    /// `τ`, the primal step.
+    pub(crate) tau: f64,
+    /// `σ_B = μ²σ`, the dual step of the regularization block.
+    pub(crate) sigma_b: f64,
+}
+
+pub(crate) fn balanced_steps<A: LinearOperator, B: LinearOperator>(a: &A, b: &B) -> Result<BalancedSteps> {
+    let (na, nb) = (norm_squared_estimate(a, 200), norm_squared_estimate(b, 200));
+    if !(na.is_finite() && nb.is_finite()) {
+        return Err(Error::Option {
+            name: "operator",
+            why: format!("the norm estimates ‖A‖² = {na}, ‖B‖² = {nb} are not finite"),
+        });
+    }
+    let mu = if na > 0.0 && nb > 0.0 { (na / nb).sqrt() } else { 1.0 };
+    let lk = 1.05 * norm_squared_estimate(&Stacked { a, b, mu }, 200);
+    let step = 0.99 / lk.sqrt();
+    Ok(BalancedSteps { sigma: step, tau: step, sigma_b: mu * mu * step })
 }
 
 /// Chambolle–Pock for `½‖Ax − y‖² + λ TV(x)` (`weights = None`) or weighted TV (`Some`), from
@@ -278,12 +306,7 @@ pub fn chambolle_pock<A: LinearOperator>(
         });
     }
     let grad = Gradient::new(x0.rows, x0.cols)?;
-    let (na, ng) = (norm_squared_estimate(a, 200), norm_squared_estimate(&grad, 200));
-    let mu = if na > 0.0 && ng > 0.0 { (na / ng).sqrt() } else { 1.0 };
-    let lk = 1.05 * norm_squared_estimate(&Stacked { a, grad, mu }, 200);
-    let step = 0.99 / lk.sqrt();
-    let (sigma, tau) = (step, step);
-    let sigma_z = mu * mu * sigma;
+    let BalancedSteps { sigma, tau, sigma_b: sigma_z } = balanced_steps(a, &grad)?;
     let m = a.output_len();
     let mut ax = vec![0.0; m];
     let reg = |x: &Image| match weights {

@@ -24,6 +24,50 @@ use crate::image::Image;
 use crate::operator::{LinearOperator, dot};
 use crate::solver::{Run, SolverOptions, SolverResult, check_common, data_term};
 
+/// Conjugate gradients for `M x = b`, `M` symmetric positive semidefinite, given by its product:
+/// the iterate `x`, the residual `r = b − M x` and the search direction, one [`step`](Cg::step)
+/// at a time, so that each caller keeps its own stopping rule.
+pub(crate) struct Cg {
+    /// The iterate.
+    pub(crate) x: Vec<f64>,
+    r: Vec<f64>,
+    d: Vec<f64>,
+    md: Vec<f64>,
+    /// `‖r‖²`.
+    pub(crate) rr: f64,
+}
+
+impl Cg {
+    /// Start from `x0` with `mx0 = M x0` already computed.
+    pub(crate) fn new(b: &[f64], x0: Vec<f64>, mx0: &[f64]) -> Self {
+        let r: Vec<f64> = b.iter().zip(mx0).map(|(p, q)| p - q).collect();
+        let rr = dot(&r, &r);
+        Self { x: x0, d: r.clone(), md: vec![0.0; r.len()], r, rr }
+    }
+
+    /// One iteration, `apply(d, out)` writing `M d`; `false` (nothing changed) when the direction
+    /// has no positive curvature (`d` in the null space of `M`: no further progress is possible).
+    pub(crate) fn step(&mut self, mut apply: impl FnMut(&[f64], &mut [f64])) -> bool {
+        apply(&self.d, &mut self.md);
+        let curvature = dot(&self.d, &self.md);
+        if !(curvature > 0.0 && curvature.is_finite()) {
+            return false;
+        }
+        let alpha = self.rr / curvature;
+        for k in 0..self.x.len() {
+            self.x[k] += alpha * self.d[k];
+            self.r[k] -= alpha * self.md[k];
+        }
+        let rr_new = dot(&self.r, &self.r);
+        let beta = rr_new / self.rr;
+        self.rr = rr_new;
+        for (d, r) in self.d.iter_mut().zip(&self.r) {
+            *d = r + beta * *d;
+        }
+        true
+    }
+}
+
 /// `½‖Ax − y‖² + λ‖Bx‖²` minimized by conjugate gradients on `(AᵀA + 2λBᵀB) x = Aᵀy` from `x0`
 /// (see the [module docs](self)). [`SolverOptions::lipschitz`] is ignored.
 pub fn tikhonov_cg<A: LinearOperator, B: LinearOperator>(
@@ -56,44 +100,28 @@ pub fn tikhonov_cg<A: LinearOperator, B: LinearOperator>(
             *o += 2.0 * lambda * t;
         }
     };
-    let mut x = x0.data.clone();
     let mut rhs = vec![0.0; n];
     a.adjoint(y, &mut rhs);
     let rhs_norm = dot(&rhs, &rhs).sqrt();
     let mut mx = vec![0.0; n];
-    apply_m(&x, &mut mx, &mut ax, &mut bx, &mut tmp);
-    let mut r: Vec<f64> = rhs.iter().zip(&mx).map(|(p, q)| p - q).collect();
-    let mut d = r.clone();
-    let mut rr = dot(&r, &r);
+    apply_m(&x0.data, &mut mx, &mut ax, &mut bx, &mut tmp);
+    let mut cg = Cg::new(&rhs, x0.data.clone(), &mx);
     let rel = |rr: f64| if rhs_norm > 0.0 { rr.sqrt() / rhs_norm } else { rr.sqrt() };
-    let mut run = Run::new(objective(&x, &mut ax, &mut bx));
-    let mut md = vec![0.0; n];
-    if rel(rr) <= opts.tol {
+    let mut run = Run::new(objective(&cg.x, &mut ax, &mut bx));
+    if rel(cg.rr) <= opts.tol {
         run.converged = true;
-        run.rel_change = rel(rr);
+        run.rel_change = rel(cg.rr);
     }
     while !run.converged && run.iterations < opts.max_iter {
-        apply_m(&d, &mut md, &mut ax, &mut bx, &mut tmp);
-        let curvature = dot(&d, &md);
-        if !(curvature > 0.0 && curvature.is_finite()) {
-            // d in the null space of the (semidefinite) M: no further progress is possible.
+        if !cg.step(|d, out| apply_m(d, out, &mut ax, &mut bx, &mut tmp)) {
             break;
         }
-        let alpha = rr / curvature;
-        for k in 0..n {
-            x[k] += alpha * d[k];
-            r[k] -= alpha * md[k];
-        }
-        let rr_new = dot(&r, &r);
-        let beta = rr_new / rr;
-        rr = rr_new;
-        for k in 0..n {
-            d[k] = r[k] + beta * d[k];
-        }
-        if run.step(rel(rr), opts, || objective(&x, &mut ax, &mut bx)) {
+        let x = &cg.x;
+        if run.step(rel(cg.rr), opts, || objective(x, &mut ax, &mut bx)) {
             break;
         }
     }
+    let x = cg.x;
     if run.history.last().map(|h| h.0) != Some(run.iterations) {
         let o = objective(&x, &mut ax, &mut bx);
         run.history.push((run.iterations, o));
