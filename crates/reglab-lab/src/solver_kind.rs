@@ -40,6 +40,29 @@ pub(crate) fn check_kind_and_name(kind: &str, name: &str, want: &str) -> Result<
     Ok(())
 }
 
+/// A list key of an experiment file: not empty (else `` `key` is empty: {empty_hint}``), every
+/// value `valid` (else `` `key[i]` {rule}, got v``) and strictly increasing.
+pub(crate) fn check_increasing_list<T: PartialOrd + std::fmt::Display + Copy>(
+    key: &str,
+    values: &[T],
+    empty_hint: &str,
+    rule: &str,
+    valid: impl Fn(T) -> bool,
+) -> Result<(), String> {
+    if values.is_empty() {
+        return Err(format!("`{key}` is empty: {empty_hint}"));
+    }
+    for (i, &v) in values.iter().enumerate() {
+        if !valid(v) {
+            return Err(format!("`{key}[{i}]` {rule}, got {v}"));
+        }
+        if i > 0 && v <= values[i - 1] {
+            return Err(format!("`{key}` must be increasing: [{i}] = {v} after {}", values[i - 1]));
+        }
+    }
+    Ok(())
+}
+
 /// The error for `[[method]]` number `i` with a `name` not among `names`.
 pub(crate) fn unknown_method(i: usize, name: &str, names: &[&str]) -> String {
     let names: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();

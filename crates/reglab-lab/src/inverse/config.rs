@@ -2,7 +2,7 @@
 //! reconstruction methods. Every key is documented in `docs/experiments.md`; unknown keys are
 //! errors and every error names its key.
 
-use crate::solver_kind::{self, check_kind_and_name, check_method_keys, check_method_label, unknown_method};
+use crate::solver_kind::{self, check_increasing_list, check_kind_and_name, check_method_keys, check_method_label, unknown_method};
 use serde::{Deserialize, Serialize};
 
 /// The value of `kind` that selects this experiment type.
@@ -197,28 +197,10 @@ impl InverseExperiment {
         if p.size < 16 {
             return Err(format!("`problem.size` must be ≥ 16, got {}", p.size));
         }
-        if p.views.is_empty() {
-            return Err("`problem.views` is empty: give at least one number of views".into());
-        }
-        for (i, &v) in p.views.iter().enumerate() {
-            if v == 0 {
-                return Err(format!("`problem.views[{i}]` = 0: each number of views must be ≥ 1"));
-            }
-            if i > 0 && v <= p.views[i - 1] {
-                return Err(format!("`problem.views` must be increasing: [{i}] = {v} after {}", p.views[i - 1]));
-            }
-        }
-        if p.noise.is_empty() {
-            return Err("`problem.noise` is empty: give at least one noise level (0 for none)".into());
-        }
-        for (i, &v) in p.noise.iter().enumerate() {
-            if !(v >= 0.0 && v.is_finite()) {
-                return Err(format!("`problem.noise[{i}]` must be finite and ≥ 0, got {v}"));
-            }
-            if i > 0 && v <= p.noise[i - 1] {
-                return Err(format!("`problem.noise` must be increasing: [{i}] = {v} after {}", p.noise[i - 1]));
-            }
-        }
+        check_increasing_list("problem.views", &p.views, "give at least one number of views", "must be ≥ 1", |v| v >= 1)?;
+        check_increasing_list("problem.noise", &p.noise, "give at least one noise level (0 for none)", "must be finite and ≥ 0", |v: f64| {
+            v >= 0.0 && v.is_finite()
+        })?;
         if self.solve.max_iter == Some(0) {
             return Err("`solve.max_iter` must be ≥ 1".into());
         }
@@ -263,17 +245,7 @@ impl InverseExperiment {
         check_method_label(i, m.label(), &earlier)?;
         if name != "fbp" {
             let l = m.lambdas.as_deref().ok_or_else(|| format!("`method[{i}].lambdas` is missing: method `{name}` needs a λ grid"))?;
-            if l.is_empty() {
-                return Err(format!("`method[{i}].lambdas` is empty"));
-            }
-            for (j, &v) in l.iter().enumerate() {
-                if !positive_finite(v) {
-                    return Err(format!("`method[{i}].lambdas[{j}]` must be finite and > 0, got {v}"));
-                }
-                if j > 0 && v <= l[j - 1] {
-                    return Err(format!("`method[{i}].lambdas` must be increasing: [{j}] = {v} after {}", l[j - 1]));
-                }
-            }
+            check_increasing_list(&format!("method[{i}].lambdas"), l, "give at least one λ", "must be finite and > 0", positive_finite)?;
         }
         if let Some(f) = &m.filter {
             reglab_inverse::Filter::parse(f).map_err(|e| format!("`method[{i}].filter`: {e}"))?;

@@ -1,7 +1,7 @@
 //! Experiment files of `kind = "ot-sparse"`: the two point clouds and the solves. Every key is
 //! documented in `docs/experiments.md`; unknown keys are errors and every error names its key.
 
-use crate::solver_kind::{self, check_kind_and_name};
+use crate::solver_kind::{self, check_increasing_list, check_kind_and_name};
 use serde::{Deserialize, Serialize};
 
 /// The value of `kind` that selects this experiment type.
@@ -150,17 +150,7 @@ impl OtSparseExperiment {
         if !positive_finite(s.epsilon) {
             return Err(format!("`solve.epsilon` (ε) must be finite and > 0, got {}", s.epsilon));
         }
-        if s.ks.is_empty() {
-            return Err("`solve.ks` is empty: give at least one k ≥ 1".into());
-        }
-        for (i, &k) in s.ks.iter().enumerate() {
-            if k == 0 {
-                return Err(format!("`solve.ks[{i}]` = 0: each k must be ≥ 1"));
-            }
-            if i > 0 && k <= s.ks[i - 1] {
-                return Err(format!("`solve.ks` must be increasing: [{i}] = {k} after {}", s.ks[i - 1]));
-            }
-        }
+        check_increasing_list("solve.ks", &s.ks, "give at least one k ≥ 1", "must be ≥ 1 (each k)", |k| k >= 1)?;
         for (key, v) in [("max_iter", s.max_iter), ("sinkhorn_max_iter", s.sinkhorn_max_iter)] {
             if v == Some(0) {
                 return Err(format!("`solve.{key}` must be ≥ 1"));
