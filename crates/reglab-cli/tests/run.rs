@@ -912,7 +912,7 @@ fn an_inverse_run_writes_its_files_and_repeats_byte_for_byte() {
         assert!(field(l, 4).parse::<f64>().unwrap() > fbp, "{l} vs FBP {fbp}");
     }
     let html = std::fs::read_to_string(a.join("report.html")).unwrap();
-    assert!(html.contains("tiny-ct") && html.contains("images/8v-1pct/montage.png") && html.contains("SSIM"));
+    assert!(html.contains("tiny-ct") && html.contains("images/8v-1pct/montage.png") && html.contains("images/8v-1pct/sinogram.png") && html.contains("SSIM"));
 
     assert_ok(&run(&exp, &b, &["--jobs", "1"]));
     assert_same_results(&a, &b);

@@ -426,6 +426,11 @@ fn write_images_plots_and_report(exp: &InverseExperiment, run: &InverseRun, out:
             })
             .collect();
         figures.push(Figure {
+            png: format!("images/{}/sinogram.png", setting.stem()),
+            svg: None,
+            caption: format!("{}: the data, the noisy sinogram ({} views × {} detector bins, one row per view), scaled to its range", setting.title(), sino.rows, sino.cols),
+        });
+        figures.push(Figure {
             png: format!("images/{}/montage.png", setting.stem()),
             svg: None,
             caption: format!("{}: left to right, the phantom, then {} (each at its best λ; shown clipped to [0, 1])", setting.title(), order.join(", ")),
