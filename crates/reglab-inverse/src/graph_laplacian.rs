@@ -45,7 +45,7 @@
 use crate::error::{Error, Result, check_finite};
 use crate::image::Image;
 use crate::operator::LinearOperator;
-use crate::solver::{BalancedSteps, Run, SolverOptions, SolverResult, balanced_steps};
+use crate::solver::{BalancedSteps, Run, SolverOptions, SolverResult, balanced_steps, check_common, data_term};
 use crate::tikhonov::tikhonov_cg;
 use crate::tv::relative_change;
 
@@ -258,20 +258,7 @@ fn check_inputs<A: LinearOperator>(
     x0: &Image,
     opts: &SolverOptions,
 ) -> Result<()> {
-    if y.len() != a.output_len() {
-        return Err(Error::Length {
-            what: "y",
-            expected: a.output_len(),
-            len: y.len(),
-        });
-    }
-    if x0.len() != a.input_len() {
-        return Err(Error::Length {
-            what: "x0",
-            expected: a.input_len(),
-            len: x0.len(),
-        });
-    }
+    check_common(a, y, lambda, x0, opts)?;
     if (lap.rows, lap.cols) != (x0.rows, x0.cols) {
         return Err(Error::Option {
             name: "lap",
@@ -281,37 +268,7 @@ fn check_inputs<A: LinearOperator>(
             ),
         });
     }
-    check_finite("y", y)?;
-    check_finite("x0", &x0.data)?;
-    if !(lambda.is_finite() && lambda >= 0.0) {
-        return Err(Error::Option {
-            name: "lambda",
-            why: format!("must be finite and ≥ 0, got {lambda}"),
-        });
-    }
-    if !(opts.tol.is_finite() && opts.tol >= 0.0) {
-        return Err(Error::Option {
-            name: "tol",
-            why: format!("must be finite and ≥ 0, got {}", opts.tol),
-        });
-    }
-    if opts.history_every == 0 {
-        return Err(Error::Option {
-            name: "history_every",
-            why: "must be ≥ 1".into(),
-        });
-    }
     Ok(())
-}
-
-/// `½‖Ax − y‖²`, using `ax` as scratch.
-fn data_term<A: LinearOperator>(a: &A, x: &[f64], y: &[f64], ax: &mut [f64]) -> f64 {
-    a.apply(x, ax);
-    0.5 * ax
-        .iter()
-        .zip(y)
-        .map(|(u, v)| (u - v) * (u - v))
-        .sum::<f64>()
 }
 
 /// graphLa+Ψ with the `ℓ1` penalty: `min_x ½‖Ax − y‖² + λ‖Lx‖₁`, from `x0` (whose shape must be
