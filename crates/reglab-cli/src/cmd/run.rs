@@ -126,29 +126,43 @@ pub fn run(a: Args) -> Result<(), Failure> {
     Ok(())
 }
 
+/// What every solver kind checks first: `--jobs ≥ 1` and no `--resume` (their runs have no
+/// checkpoints); returns the run directory (`--out`, default `runs/NAME`).
+fn solver_run_dir(a: &Args, kind: &str, name: &str) -> Result<PathBuf, Failure> {
+    if a.jobs == 0 {
+        return Err(Failure::input("--jobs must be ≥ 1"));
+    }
+    if a.resume {
+        return Err(Failure::input(format!("--resume does not apply to kind = \"{kind}\" (a run has no checkpoints: run it again)")));
+    }
+    Ok(a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(name)))
+}
+
+/// Run `run(tick)` under a progress bar of `total` `unit`s prefixed by `name` (hidden with
+/// `--quiet` or when stderr is not a terminal), `tick` advancing it; a [`RunError`] becomes
+/// the matching [`Failure`].
+fn with_progress<R>(a: &Args, name: &str, total: u64, unit: &str, run: impl FnOnce(&(dyn Fn() + Sync)) -> Result<R, RunError>) -> Result<R, Failure> {
+    let bar = if !a.quiet && std::io::stderr().is_terminal() { ProgressBar::new(total) } else { ProgressBar::hidden() };
+    let template = format!("{{prefix:>12}} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{elapsed}}, eta {{eta}})");
+    bar.set_style(ProgressStyle::with_template(&template).expect("template").progress_chars("=> "));
+    bar.set_prefix(name.to_string());
+    let r = run(&|| bar.inc(1));
+    bar.finish_and_clear();
+    r.map_err(|e| match e {
+        RunError::Input(m) => Failure::input(m),
+        RunError::Failed(m) => Failure::failed(m),
+    })
+}
+
 /// `kind = "cs-recovery"`: the recovery sweep (see docs/experiments.md). `--jobs` is the number of
 /// threads over the trials (the results do not depend on it); `--resume` does not apply.
 fn run_recovery(a: &Args, text: &str) -> Result<(), Failure> {
     use reglab_lab::recovery::{RecoveryExperiment, RecoveryOptions};
     let exp = RecoveryExperiment::parse(text, &a.sets).map_err(|e| Failure::input(format!("{}: {e}", a.experiment.display())))?;
-    if a.jobs == 0 {
-        return Err(Failure::input("--jobs must be ≥ 1"));
-    }
-    if a.resume {
-        return Err(Failure::input("--resume does not apply to kind = \"cs-recovery\" (a run has no checkpoints: run it again)"));
-    }
-    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
+    let out = solver_run_dir(a, "cs-recovery", &exp.name)?;
     let total = (exp.problem.ratios.len() * exp.problem.trials) as u64;
-    let bar = if !a.quiet && std::io::stderr().is_terminal() { ProgressBar::new(total) } else { ProgressBar::hidden() };
-    bar.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} trials ({elapsed}, eta {eta})").expect("template").progress_chars("=> "));
-    bar.set_prefix(exp.name.clone());
     let opts = RecoveryOptions { out: out.clone(), threads: a.jobs };
-    let r = reglab_lab::recovery::run(&exp, &opts, &|| bar.inc(1));
-    bar.finish_and_clear();
-    let res = r.map_err(|e| match e {
-        RunError::Input(m) => Failure::input(m),
-        RunError::Failed(m) => Failure::failed(m),
-    })?;
+    let res = with_progress(a, &exp.name, total, "trials", |tick| reglab_lab::recovery::run(&exp, &opts, tick))?;
     println!("{:<20} {:>22} {:>22}", "method", "50% at M/N (sign)", "50% at M/N (exact)");
     for c in &res.crossings {
         println!("{:<20} {:>22} {:>22}", c.method, c.sign.text(), c.exact.text());
@@ -163,24 +177,10 @@ fn run_recovery(a: &Args, text: &str) -> Result<(), Failure> {
 fn run_ot_sparse(a: &Args, text: &str) -> Result<(), Failure> {
     use reglab_lab::ot_sparse::{OtSparseExperiment, OtSparseOptions};
     let exp = OtSparseExperiment::parse(text, &a.sets).map_err(|e| Failure::input(format!("{}: {e}", a.experiment.display())))?;
-    if a.jobs == 0 {
-        return Err(Failure::input("--jobs must be ≥ 1"));
-    }
-    if a.resume {
-        return Err(Failure::input("--resume does not apply to kind = \"ot-sparse\" (a run has no checkpoints: run it again)"));
-    }
-    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
+    let out = solver_run_dir(a, "ot-sparse", &exp.name)?;
     let total = reglab_lab::ot_sparse::job_count(&exp) as u64;
-    let bar = if !a.quiet && std::io::stderr().is_terminal() { ProgressBar::new(total) } else { ProgressBar::hidden() };
-    bar.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} solves ({elapsed}, eta {eta})").expect("template").progress_chars("=> "));
-    bar.set_prefix(exp.name.clone());
     let opts = OtSparseOptions { out: out.clone(), threads: a.jobs };
-    let r = reglab_lab::ot_sparse::run(&exp, &opts, &|| bar.inc(1));
-    bar.finish_and_clear();
-    let res = r.map_err(|e| match e {
-        RunError::Input(m) => Failure::input(m),
-        RunError::Failed(m) => Failure::failed(m),
-    })?;
+    let res = with_progress(a, &exp.name, total, "solves", |tick| reglab_lab::ot_sparse::run(&exp, &opts, tick))?;
     println!("n = {}, m = {}, γ = {}, ε = {}; reference: {}", res.n, res.m, res.gamma, res.epsilon, res.reference);
     println!("{:<14} {:>12} {:>12} {:>10} {:>10} {:>12} {:>12} {:>10}", "method", "cost", "− exact", "max nz/col", "mean nz/col", "row error", "col error", "converged");
     for r in &res.rows {
@@ -199,24 +199,10 @@ fn run_ot_sparse(a: &Args, text: &str) -> Result<(), Failure> {
 fn run_inverse(a: &Args, text: &str) -> Result<(), Failure> {
     use reglab_lab::inverse::{InverseExperiment, InverseOptions};
     let exp = InverseExperiment::parse(text, &a.sets).map_err(|e| Failure::input(format!("{}: {e}", a.experiment.display())))?;
-    if a.jobs == 0 {
-        return Err(Failure::input("--jobs must be ≥ 1"));
-    }
-    if a.resume {
-        return Err(Failure::input("--resume does not apply to kind = \"inverse\" (a run has no checkpoints: run it again)"));
-    }
-    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
+    let out = solver_run_dir(a, "inverse", &exp.name)?;
     let total = reglab_lab::inverse::job_count(&exp) as u64;
-    let bar = if !a.quiet && std::io::stderr().is_terminal() { ProgressBar::new(total) } else { ProgressBar::hidden() };
-    bar.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} reconstructions ({elapsed}, eta {eta})").expect("template").progress_chars("=> "));
-    bar.set_prefix(exp.name.clone());
     let opts = InverseOptions { out: out.clone(), threads: a.jobs };
-    let r = reglab_lab::inverse::run(&exp, &opts, &|| bar.inc(1));
-    bar.finish_and_clear();
-    let res = r.map_err(|e| match e {
-        RunError::Input(m) => Failure::input(m),
-        RunError::Failed(m) => Failure::failed(m),
-    })?;
+    let res = with_progress(a, &exp.name, total, "reconstructions", |tick| reglab_lab::inverse::run(&exp, &opts, tick))?;
     println!("{} phantom {}×{}; best PSNR (dB) / SSIM over each λ grid:", res.phantom, res.size, res.size);
     print!("{:<22}", "method");
     for s in &res.settings {
@@ -243,24 +229,10 @@ fn run_inverse(a: &Args, text: &str) -> Result<(), Failure> {
 fn run_lasso_path(a: &Args, text: &str) -> Result<(), Failure> {
     use reglab_lab::lasso_path::{LassoPathExperiment, LassoPathOptions};
     let exp = LassoPathExperiment::parse(text, &a.sets).map_err(|e| Failure::input(format!("{}: {e}", a.experiment.display())))?;
-    if a.jobs == 0 {
-        return Err(Failure::input("--jobs must be ≥ 1"));
-    }
-    if a.resume {
-        return Err(Failure::input("--resume does not apply to kind = \"lasso-path\" (a run has no checkpoints: run it again)"));
-    }
-    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
+    let out = solver_run_dir(a, "lasso-path", &exp.name)?;
     let total = reglab_lab::lasso_path::job_count(&exp).map_err(Failure::input)? as u64;
-    let bar = if !a.quiet && std::io::stderr().is_terminal() { ProgressBar::new(total) } else { ProgressBar::hidden() };
-    bar.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} solves ({elapsed}, eta {eta})").expect("template").progress_chars("=> "));
-    bar.set_prefix(exp.name.clone());
     let opts = LassoPathOptions { out: out.clone(), threads: a.jobs };
-    let r = reglab_lab::lasso_path::run(&exp, &opts, &|| bar.inc(1));
-    bar.finish_and_clear();
-    let res = r.map_err(|e| match e {
-        RunError::Input(m) => Failure::input(m),
-        RunError::Failed(m) => Failure::failed(m),
-    })?;
+    let res = with_progress(a, &exp.name, total, "solves", |tick| reglab_lab::lasso_path::run(&exp, &opts, tick))?;
     let (first, last) = (res.lambdas[0], res.lambdas[res.lambdas.len() - 1]);
     println!("λ from {first} to {last} ({} points), λ_max = {:.4}", res.lambdas.len(), res.lambda_max);
     println!("{:<24} {:>14} {:>14} {:>10} {:>16} {:>12}", "method", "‖w‖₁ first λ", "‖w‖₁ last λ", "‖w‖₁ rises", "exact zeros", "max KKT");
