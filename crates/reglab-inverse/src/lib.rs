@@ -31,7 +31,8 @@
 //! - [`solver`]: [`fista`] and [`chambolle_pock`] for `½‖Ax − y‖² + λR(x)`;
 //! - [`tikhonov`]: [`tikhonov_cg`], `½‖Ax − y‖² + λ‖Bx‖²` by conjugate gradients;
 //! - [`graph_laplacian`]: graphLa+Ψ (#7): the [`GraphLaplacian`] of a preliminary reconstruction
-//!   and [`graph_laplacian_l1`] / [`graph_laplacian_l2`];
+//!   and [`graph_laplacian_l1`] / [`graph_laplacian_l2`], or the penalty with its prox
+//!   ([`GraphLaplacianPenalty`]) for FISTA;
 //! - [`metrics`]: [`psnr`] and [`ssim`] (as scikit-image's `structural_similarity`);
 //! - [`io`]: grayscale PNG reading (8/16-bit; gray+alpha and RGB through BT.601 luma) and
 //!   atomic writing ([`read_png`], [`write_png`], [`PngBits`]);
@@ -63,7 +64,7 @@ pub mod tikhonov;
 pub mod tv;
 
 pub use error::{Error, Result};
-pub use graph_laplacian::{GraphLaplacian, graph_laplacian_l1, graph_laplacian_l2};
+pub use graph_laplacian::{GraphLaplacian, GraphLaplacianPenalty, LaplacianNorm, graph_laplacian_l1, graph_laplacian_l2};
 pub use fbp::{Filter, fbp, filter_sinogram};
 pub use image::Image;
 pub use io::{PngBits, PngError, PngErrorKind, read_png, write_png};

@@ -387,7 +387,7 @@ pub fn weighted_tv_denoise(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::phantom::{Rng, add_gaussian_noise, piecewise_constant};
 
@@ -404,7 +404,7 @@ mod tests {
     }
 
     /// `F(z) = ½‖z − v‖² + ηR(z)` is not beaten by random perturbations of `p`.
-    fn check_perturbations(reg: &dyn Regularizer, v: &Image, p: &Image, eta: f64) {
+    pub(crate) fn check_perturbations(reg: &dyn Regularizer, v: &Image, p: &Image, eta: f64) {
         let f = |z: &Image| {
             0.5 * z
                 .data
