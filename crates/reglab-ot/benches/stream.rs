@@ -3,6 +3,10 @@
 //! the kernel (`benches/sinkhorn.rs`), which reads the same bytes once per iteration and also
 //! multiplies and accumulates. Bandwidth = n²·8 bytes / median time.
 //!
+//! Also the two parts of building Sinkhorn's kernel `K = exp(−C/ε)` at n = 5,000: the 25 M
+//! exponentials into a buffer already touched (`stream/exp-into/5000`) and the same collected into
+//! a new buffer, as `sinkhorn` does (`stream/exp-collect/5000`: plus first-touch page faults).
+//!
 //! Run: `cargo bench -p reglab-ot --bench stream`.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -46,6 +50,20 @@ fn bench(c: &mut Criterion) {
         g.throughput(Throughput::Bytes((n * n * 8) as u64));
         g.bench_with_input(BenchmarkId::new("sum", n), &x, |b, x| b.iter(|| stream(black_box(x))));
     }
+    let n = 5000;
+    let c: Vec<f64> = (0..n * n).map(|i| (i % 1000) as f64 * 1e-3).collect();
+    let mut k = vec![0.0; n * n];
+    g.throughput(Throughput::Elements((n * n) as u64));
+    g.bench_function(BenchmarkId::new("exp-into", n), |b| {
+        b.iter(|| {
+            for (kij, &cij) in k.iter_mut().zip(black_box(&c)) {
+                *kij = (-cij * 20.0).exp();
+            }
+        })
+    });
+    g.bench_function(BenchmarkId::new("exp-collect", n), |b| {
+        b.iter(|| black_box(&c).iter().map(|&cij| (-cij * 20.0).exp()).collect::<Vec<f64>>())
+    });
     g.finish();
 }
 
