@@ -6,7 +6,8 @@
 //! 200 power iterations, the weighted TVs and graphLa build their weights or graph from a TV
 //! estimate computed once outside the timing). The reference, `radon/pair×100`, is 100
 //! forward-and-adjoint Radon pairs, what any of these solvers pays for its data term; the
-//! ratios to it are the regularizers' price. Also timed: FBP (one reconstruction), building the
+//! ratios to it are the regularizers' price; `tv-cp-given-steps/100` is TV with its step sizes
+//! estimated once outside the timing, as a λ sweep does. Also timed: FBP (one reconstruction), building the
 //! graph Laplacian (radius 2), one TV-denoising iteration at 512 × 512 (`tv_denoise/512`, 20
 //! iterations).
 //!
@@ -14,8 +15,8 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use reglab_inverse::{
-    Filter, Gradient, GraphLaplacian, Image, LinearOperator, Radon, SolverOptions, TvOptions, WeightedTv, add_gaussian_noise,
-    chambolle_pock, fbp, graph_laplacian_l1, shepp_logan, tikhonov_cg, tv_denoise,
+    BalancedSteps, Filter, Gradient, GraphLaplacian, Image, LinearOperator, Radon, SolverOptions, TvOptions, WeightedTv, add_gaussian_noise,
+    chambolle_pock, chambolle_pock_with_steps, fbp, graph_laplacian_l1, shepp_logan, tikhonov_cg, tv_denoise,
 };
 use std::hint::black_box;
 use std::time::Duration;
@@ -58,6 +59,10 @@ fn bench(c: &mut Criterion) {
     let grad = Gradient::new(N, N).unwrap();
     g.bench_function("tikhonov-cg/100", |b| b.iter(|| tikhonov_cg(&radon, black_box(&y), 0.1, &grad, &x0, &opts()).unwrap()));
     g.bench_function("tv-cp/100", |b| b.iter(|| chambolle_pock(&radon, black_box(&y), 1.0, None, &x0, &opts()).unwrap()));
+    let steps = BalancedSteps::tv(&radon, N, N).unwrap();
+    g.bench_function("tv-cp-given-steps/100", |b| {
+        b.iter(|| chambolle_pock_with_steps(&radon, black_box(&y), 1.0, None, &x0, &opts(), &steps).unwrap())
+    });
     g.bench_function("weighted-tv-cp/100", |b| {
         b.iter(|| {
             let w = WeightedTv::from_estimate(&estimate, 0.05).unwrap();

@@ -45,7 +45,7 @@
 use crate::error::{Error, Result, check_finite};
 use crate::image::Image;
 use crate::operator::LinearOperator;
-use crate::solver::{BalancedSteps, Run, SolverOptions, SolverResult, balanced_steps, check_common, data_term};
+use crate::solver::{BalancedSteps, Run, SolverOptions, SolverResult, check_common, data_term};
 use crate::regularizer::Regularizer;
 use crate::tikhonov::{Cg, tikhonov_cg};
 use crate::tv::relative_change;
@@ -295,7 +295,7 @@ fn check_inputs<A: LinearOperator>(
 /// `Φ(x) = ½‖Ax − y‖² + λ‖Lx‖₁` like the other solvers. ([`SolverOptions::lipschitz`] is
 /// ignored.) As `L`'s entries are small (`‖L‖ ≤ 2 max_p d_p`), useful `λ` are much larger than
 /// for TV (30 in the few-view CT test, where TV's best is 0.03). `Err` for bad lengths, shapes,
-/// non-finite data, `λ < 0`, bad options, or `A = 0`.
+/// non-finite data, `λ < 0` or bad options.
 pub fn graph_laplacian_l1<A: LinearOperator>(
     a: &A,
     y: &[f64],
@@ -304,7 +304,23 @@ pub fn graph_laplacian_l1<A: LinearOperator>(
     x0: &Image,
     opts: &SolverOptions,
 ) -> Result<SolverResult> {
-    Ok(l1_primal_dual(a, y, lambda, lap, x0, opts)?.0)
+    check_inputs(a, y, lambda, lap, x0, opts)?;
+    let steps = BalancedSteps::new(a, lap)?;
+    Ok(l1_primal_dual(a, y, lambda, lap, x0, opts, &steps)?.0)
+}
+
+/// [`graph_laplacian_l1`] with its step sizes given (from [`BalancedSteps::new`]`(a, lap)`), so
+/// that a sweep over `λ` estimates them once.
+pub fn graph_laplacian_l1_with_steps<A: LinearOperator>(
+    a: &A,
+    y: &[f64],
+    lambda: f64,
+    lap: &GraphLaplacian,
+    x0: &Image,
+    opts: &SolverOptions,
+    steps: &BalancedSteps,
+) -> Result<SolverResult> {
+    Ok(l1_primal_dual(a, y, lambda, lap, x0, opts, steps)?.0)
 }
 
 /// [`graph_laplacian_l1`] returning also the final dual variables `(u, z)`.
@@ -315,9 +331,10 @@ fn l1_primal_dual<A: LinearOperator>(
     lap: &GraphLaplacian,
     x0: &Image,
     opts: &SolverOptions,
+    steps: &BalancedSteps,
 ) -> Result<(SolverResult, Vec<f64>, Vec<f64>)> {
     check_inputs(a, y, lambda, lap, x0, opts)?;
-    let BalancedSteps { sigma, tau, sigma_b: sigma_z } = balanced_steps(a, lap)?;
+    let BalancedSteps { sigma, tau, sigma_b: sigma_z } = *steps;
     let (n, m) = (x0.len(), a.output_len());
     let mut ax = vec![0.0; m];
     let mut lx = vec![0.0; n];
@@ -757,7 +774,7 @@ mod tests {
             history_every: 1000,
             ..SolverOptions::default()
         };
-        let (r, _u, z) = l1_primal_dual(&a, &y, lambda, &lap, &x0, &opts).unwrap();
+        let (r, _u, z) = l1_primal_dual(&a, &y, lambda, &lap, &x0, &opts, &BalancedSteps::new(&a, &lap).unwrap()).unwrap();
         let x = &r.image.data;
         // Stationarity: Aᵀ(Ax − y) + Lᵀz = 0.
         let mut res = a.forward(x).unwrap();
@@ -1025,5 +1042,19 @@ mod tests {
         let fi = fista(&a, &y, &reg, lambda, &x0, &SolverOptions { max_iter: 3000, ..tight }).unwrap();
         let rel = (fi.objective - cp.objective).abs() / cp.objective;
         assert!(rel < 1e-6, "objectives {} (FISTA) and {} (Chambolle–Pock)", fi.objective, cp.objective);
+    }
+
+    #[test]
+    fn given_steps_give_the_same_graph_solve_bit_for_bit() {
+        let (a, y, clean) = blur_problem(10, 0.05);
+        let lap = GraphLaplacian::from_estimate(&clean, 0.05, 1).unwrap();
+        let x0 = Image::zeros(10, 10).unwrap();
+        let opts = SolverOptions { max_iter: 50, tol: 0.0, history_every: 9, lipschitz: None };
+        let steps = BalancedSteps::new(&a, &lap).unwrap();
+        for lambda in [0.01, 0.3] {
+            let plain = graph_laplacian_l1(&a, &y, lambda, &lap, &x0, &opts).unwrap();
+            let given = graph_laplacian_l1_with_steps(&a, &y, lambda, &lap, &x0, &opts, &steps).unwrap();
+            assert_eq!(plain, given);
+        }
     }
 }

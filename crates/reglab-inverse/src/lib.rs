@@ -64,7 +64,10 @@ pub mod tikhonov;
 pub mod tv;
 
 pub use error::{Error, Result};
-pub use graph_laplacian::{GraphLaplacian, GraphLaplacianPenalty, LaplacianNorm, graph_laplacian_l1, graph_laplacian_l2};
+pub use graph_laplacian::{
+    GraphLaplacian, GraphLaplacianPenalty, LaplacianNorm, graph_laplacian_l1, graph_laplacian_l1_with_steps,
+    graph_laplacian_l2,
+};
 pub use fbp::{Filter, fbp, filter_sinogram};
 pub use image::Image;
 pub use io::{PngBits, PngError, PngErrorKind, read_png, write_png};
@@ -80,6 +83,6 @@ pub use regularizer::{
     GradientTikhonov, Regularizer, Tikhonov, TotalVariation, WeightedTv, WeightedTvResult,
     weighted_total_variation, weighted_tv_denoise,
 };
-pub use solver::{SolverOptions, SolverResult, chambolle_pock, fista};
+pub use solver::{BalancedSteps, SolverOptions, SolverResult, chambolle_pock, chambolle_pock_with_steps, fista};
 pub use tikhonov::tikhonov_cg;
 pub use tv::{TvOptions, TvResult, total_variation, tv_denoise, tv_dual_value, tv_objective};

@@ -261,27 +261,48 @@ impl<A: LinearOperator, B: LinearOperator> LinearOperator for Stacked<'_, A, B> 
 /// `σ = τ = 0.99/√(1.05 ×` a 200-step estimate of `‖[A; μB]‖²)`, and `σ_B = μ²σ`, the dual
 /// step of the `B` block. Chambolle–Pock with these steps is Chambolle–Pock on `[A; μB]` with
 /// the `B` block's dual variable scaled by `μ`, so it converges whenever `στ‖[A; μB]‖² < 1`.
-pub(crate) struct BalancedSteps {
+///
+/// They depend only on the operators, not on `y`, `λ` or the TV weights, and cost about 400
+/// applications of `A` and `Aᵀ` (a 100-iteration solve's set-up is 4× its iterations): compute
+/// them once ([`BalancedSteps::tv`], [`BalancedSteps::new`]) and pass them to
+/// [`chambolle_pock_with_steps`] or
+/// [`graph_laplacian_l1_with_steps`](crate::graph_laplacian_l1_with_steps) for every `λ` of a
+/// sweep: the results are those of [`chambolle_pock`] / [`graph_laplacian_l1`](crate::graph_laplacian_l1),
+/// bit for bit. Steps made for other operators void the convergence guarantee.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BalancedSteps {
     /// `σ`, the dual step of the data block.
-    pub(crate) sigma: f64,
+    pub sigma: f64,
     /// `τ`, the primal step.
-    pub(crate) tau: f64,
+    pub tau: f64,
     /// `σ_B = μ²σ`, the dual step of the regularization block.
-    pub(crate) sigma_b: f64,
+    pub sigma_b: f64,
 }
 
-pub(crate) fn balanced_steps<A: LinearOperator, B: LinearOperator>(a: &A, b: &B) -> Result<BalancedSteps> {
-    let (na, nb) = (norm_squared_estimate(a, 200), norm_squared_estimate(b, 200));
-    if !(na.is_finite() && nb.is_finite()) {
-        return Err(Error::Option {
-            name: "operator",
-            why: format!("the norm estimates ‖A‖² = {na}, ‖B‖² = {nb} are not finite"),
-        });
+impl BalancedSteps {
+    /// The steps for `K = [A; B]`; `Err` if `A` and `B` take inputs of different lengths or a
+    /// norm estimate is not finite.
+    pub fn new<A: LinearOperator, B: LinearOperator>(a: &A, b: &B) -> Result<Self> {
+        if b.input_len() != a.input_len() {
+            return Err(Error::Length { what: "regularization operator input", expected: a.input_len(), len: b.input_len() });
+        }
+        let (na, nb) = (norm_squared_estimate(a, 200), norm_squared_estimate(b, 200));
+        if !(na.is_finite() && nb.is_finite()) {
+            return Err(Error::Option {
+                name: "operator",
+                why: format!("the norm estimates ‖A‖² = {na}, ‖B‖² = {nb} are not finite"),
+            });
+        }
+        let mu = if na > 0.0 && nb > 0.0 { (na / nb).sqrt() } else { 1.0 };
+        let lk = 1.05 * norm_squared_estimate(&Stacked { a, b, mu }, 200);
+        let step = 0.99 / lk.sqrt();
+        Ok(Self { sigma: step, tau: step, sigma_b: mu * mu * step })
     }
-    let mu = if na > 0.0 && nb > 0.0 { (na / nb).sqrt() } else { 1.0 };
-    let lk = 1.05 * norm_squared_estimate(&Stacked { a, b, mu }, 200);
-    let step = 0.99 / lk.sqrt();
-    Ok(BalancedSteps { sigma: step, tau: step, sigma_b: mu * mu * step })
+
+    /// The steps of (weighted) TV on `rows × cols` images: `K = [A; ∇]`.
+    pub fn tv<A: LinearOperator>(a: &A, rows: usize, cols: usize) -> Result<Self> {
+        Self::new(a, &Gradient::new(rows, cols)?)
+    }
 }
 
 /// Chambolle–Pock for `½‖Ax − y‖² + λ TV(x)` (`weights = None`) or weighted TV (`Some`), from
@@ -295,6 +316,22 @@ pub fn chambolle_pock<A: LinearOperator>(
     opts: &SolverOptions,
 ) -> Result<SolverResult> {
     check_common(a, y, lambda, x0, opts)?;
+    let steps = BalancedSteps::tv(a, x0.rows, x0.cols)?;
+    chambolle_pock_with_steps(a, y, lambda, weights, x0, opts, &steps)
+}
+
+/// [`chambolle_pock`] with its step sizes given (from [`BalancedSteps::tv`] for this `A` and
+/// image shape), so that a sweep over `λ` or weights estimates them once.
+pub fn chambolle_pock_with_steps<A: LinearOperator>(
+    a: &A,
+    y: &[f64],
+    lambda: f64,
+    weights: Option<&WeightedTv>,
+    x0: &Image,
+    opts: &SolverOptions,
+    steps: &BalancedSteps,
+) -> Result<SolverResult> {
+    check_common(a, y, lambda, x0, opts)?;
     let n = x0.len();
     if let Some(w) = weights
         && w.weights().len() != n
@@ -306,7 +343,7 @@ pub fn chambolle_pock<A: LinearOperator>(
         });
     }
     let grad = Gradient::new(x0.rows, x0.cols)?;
-    let BalancedSteps { sigma, tau, sigma_b: sigma_z } = balanced_steps(a, &grad)?;
+    let BalancedSteps { sigma, tau, sigma_b: sigma_z } = *steps;
     let m = a.output_len();
     let mut ax = vec![0.0; m];
     let reg = |x: &Image| match weights {
@@ -590,4 +627,22 @@ mod tests {
             Err(Error::Option { .. })
         ));
     }
+
+    #[test]
+    fn given_steps_give_the_same_iterates_bit_for_bit() {
+        let (conv, y, _) = deblur_problem();
+        let x0 = Image::zeros(20, 20).unwrap();
+        let opts = SolverOptions { max_iter: 40, tol: 0.0, history_every: 7, lipschitz: None };
+        let steps = BalancedSteps::tv(&conv, 20, 20).unwrap();
+        assert!(matches!(BalancedSteps::tv(&conv, 16, 16), Err(Error::Length { .. })));
+        let w = WeightedTv::from_estimate(&add_gaussian_noise(&piecewise_constant(20, 20).unwrap(), 0.05, 3).unwrap(), 0.1).unwrap();
+        for weights in [None, Some(&w)] {
+            for lambda in [0.01, 0.1] {
+                let a = chambolle_pock(&conv, &y, lambda, weights, &x0, &opts).unwrap();
+                let b = chambolle_pock_with_steps(&conv, &y, lambda, weights, &x0, &opts, &steps).unwrap();
+                assert_eq!(a, b);
+            }
+        }
+    }
+
 }

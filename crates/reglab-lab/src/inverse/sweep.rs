@@ -6,12 +6,13 @@ use crate::lasso_path::plot::{PathCurve, PathPlot, plot_path};
 use crate::report::{Cell, Figure, ReportInput, SummaryRow, format_number};
 use rayon::prelude::*;
 use reglab_inverse::{
-    Filter, Gradient, GraphLaplacian, Identity, Image, LinearOperator, PngBits, Radon, SolverOptions, SolverResult, WeightedTv,
-    add_gaussian_noise, chambolle_pock, fbp, graph_laplacian_l1, piecewise_constant, psnr, shepp_logan, ssim, tikhonov_cg,
-    write_png,
+    BalancedSteps, Filter, Gradient, GraphLaplacian, Identity, Image, LinearOperator, PngBits, Radon, SolverOptions, SolverResult,
+    WeightedTv, add_gaussian_noise, chambolle_pock_with_steps, fbp, graph_laplacian_l1_with_steps, piecewise_constant, psnr, shepp_logan,
+    ssim, tikhonov_cg, write_png,
 };
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// One measurement setting.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,6 +130,9 @@ struct Problem {
     setting: Setting,
     radon: Radon,
     y: Vec<f64>,
+    /// Chambolle–Pock's steps for `[A; ∇]`, shared by the TV methods of this setting (estimated
+    /// on first use).
+    tv_steps: OnceLock<BalancedSteps>,
 }
 
 fn problems(exp: &InverseExperiment, truth: &Image) -> Result<Vec<Problem>, String> {
@@ -144,7 +148,7 @@ fn problems(exp: &InverseExperiment, truth: &Image) -> Result<Vec<Problem>, Stri
             let sigma = noise * rms;
             let sino = Image::new(views, radon.n_det(), clean.clone()).map_err(|e| e.to_string())?;
             let y = add_gaussian_noise(&sino, sigma, seed).map_err(|e| e.to_string())?.data;
-            out.push(Problem { setting: Setting { views, noise, sigma, seed, measurements: m }, radon: radon.clone(), y });
+            out.push(Problem { setting: Setting { views, noise, sigma, seed, measurements: m }, radon: radon.clone(), y, tv_steps: OnceLock::new() });
         }
     }
     Ok(out)
@@ -162,7 +166,48 @@ fn from_solver(r: SolverResult) -> Solved {
     Solved { iterations: r.iterations, converged: r.converged, objective: Some(r.objective), image: r.image }
 }
 
-fn solve(exp: &InverseExperiment, m: &MethodConfig, p: &Problem, lambda: Option<f64>, estimate: Option<&Image>) -> Result<Solved, String> {
+/// What a method needs in a setting whatever λ is: the TV weights or the graph built from the
+/// estimate, and Chambolle–Pock's steps (they depend only on the operators), made once per
+/// setting and shared by every λ.
+enum Prepared {
+    /// FBP and Tikhonov: nothing.
+    Nothing,
+    /// TV (no weights), weighted and space-variant TV.
+    Tv { steps: BalancedSteps, weights: Option<WeightedTv> },
+    /// graphLa: the graph, and the steps of its ℓ1 solver.
+    Graph { lap: GraphLaplacian, steps: Option<BalancedSteps> },
+}
+
+fn prepare(exp: &InverseExperiment, m: &MethodConfig, p: &Problem, estimate: Option<&Image>) -> Result<Prepared, String> {
+    let n = exp.problem.size;
+    let e = |e: reglab_inverse::Error| e.to_string();
+    let estimate = || estimate.ok_or_else(|| format!("{}: no estimate", m.label()));
+    let tv_steps = || -> Result<BalancedSteps, String> {
+        if let Some(s) = p.tv_steps.get() {
+            return Ok(*s);
+        }
+        let s = BalancedSteps::tv(&p.radon, n, n).map_err(e)?;
+        Ok(*p.tv_steps.get_or_init(|| s))
+    };
+    let eta = m.eta.unwrap_or(super::config::DEFAULT_ETA);
+    Ok(match m.name.as_str() {
+        "tv" => Prepared::Tv { steps: tv_steps()?, weights: None },
+        "weighted-tv" => Prepared::Tv { steps: tv_steps()?, weights: Some(WeightedTv::from_estimate(estimate()?, eta).map_err(e)?) },
+        "space-variant-tv" => {
+            let w = WeightedTv::space_variant(estimate()?, eta, m.p.unwrap_or(super::config::DEFAULT_P)).map_err(e)?;
+            Prepared::Tv { steps: tv_steps()?, weights: Some(w) }
+        }
+        "graph-la" => {
+            let sigma = m.sigma.unwrap_or(super::config::DEFAULT_SIGMA);
+            let lap = GraphLaplacian::from_estimate(estimate()?, sigma, m.radius.unwrap_or(super::config::DEFAULT_RADIUS)).map_err(e)?;
+            let steps = if m.norm.as_deref() == Some("l2") { None } else { Some(BalancedSteps::new(&p.radon, &lap).map_err(e)?) };
+            Prepared::Graph { lap, steps }
+        }
+        _ => Prepared::Nothing,
+    })
+}
+
+fn solve(exp: &InverseExperiment, m: &MethodConfig, p: &Problem, lambda: Option<f64>, prep: &Prepared) -> Result<Solved, String> {
     let n = exp.problem.size;
     let e = |e: reglab_inverse::Error| e.to_string();
     let opts = SolverOptions {
@@ -173,14 +218,13 @@ fn solve(exp: &InverseExperiment, m: &MethodConfig, p: &Problem, lambda: Option<
     };
     let x0 = Image::zeros(n, n).map_err(e)?;
     let lambda = lambda.unwrap_or(0.0);
-    let estimate = || estimate.ok_or_else(|| format!("{}: no estimate", m.label()));
-    Ok(match m.name.as_str() {
-        "fbp" => {
+    Ok(match (m.name.as_str(), prep) {
+        ("fbp", _) => {
             let filter = Filter::parse(m.filter.as_deref().unwrap_or("ram-lak")).map_err(e)?;
             let image = fbp(&p.radon, &p.y, n, n, filter).map_err(e)?;
             Solved { image, iterations: 0, converged: true, objective: None }
         }
-        "tikhonov" => {
+        ("tikhonov", _) => {
             let r = if m.penalty.as_deref() == Some("identity") {
                 tikhonov_cg(&p.radon, &p.y, lambda, &Identity { n: n * n }, &x0, &opts)
             } else {
@@ -188,30 +232,14 @@ fn solve(exp: &InverseExperiment, m: &MethodConfig, p: &Problem, lambda: Option<
             };
             from_solver(r.map_err(e)?)
         }
-        "tv" => from_solver(chambolle_pock(&p.radon, &p.y, lambda, None, &x0, &opts).map_err(e)?),
-        "weighted-tv" => {
-            let w = WeightedTv::from_estimate(estimate()?, m.eta.unwrap_or(super::config::DEFAULT_ETA)).map_err(e)?;
-            from_solver(chambolle_pock(&p.radon, &p.y, lambda, Some(&w), &x0, &opts).map_err(e)?)
+        (_, Prepared::Tv { steps, weights }) => {
+            from_solver(chambolle_pock_with_steps(&p.radon, &p.y, lambda, weights.as_ref(), &x0, &opts, steps).map_err(e)?)
         }
-        "space-variant-tv" => {
-            let w = WeightedTv::space_variant(estimate()?, m.eta.unwrap_or(super::config::DEFAULT_ETA), m.p.unwrap_or(super::config::DEFAULT_P))
-                .map_err(e)?;
-            from_solver(chambolle_pock(&p.radon, &p.y, lambda, Some(&w), &x0, &opts).map_err(e)?)
+        (_, Prepared::Graph { lap, steps: Some(steps) }) => {
+            from_solver(graph_laplacian_l1_with_steps(&p.radon, &p.y, lambda, lap, &x0, &opts, steps).map_err(e)?)
         }
-        _ => {
-            let lap = GraphLaplacian::from_estimate(
-                estimate()?,
-                m.sigma.unwrap_or(super::config::DEFAULT_SIGMA),
-                m.radius.unwrap_or(super::config::DEFAULT_RADIUS),
-            )
-            .map_err(e)?;
-            let r = if m.norm.as_deref() == Some("l2") {
-                tikhonov_cg(&p.radon, &p.y, lambda, &lap, &x0, &opts)
-            } else {
-                graph_laplacian_l1(&p.radon, &p.y, lambda, &lap, &x0, &opts)
-            };
-            from_solver(r.map_err(e)?)
-        }
+        (_, Prepared::Graph { lap, steps: None }) => from_solver(tikhonov_cg(&p.radon, &p.y, lambda, lap, &x0, &opts).map_err(e)?),
+        (name, Prepared::Nothing) => return Err(format!("method `{name}`: nothing prepared")),
     })
 }
 
@@ -237,10 +265,13 @@ pub fn sweep(exp: &InverseExperiment, threads: usize, progress: &(dyn Fn() + Syn
         let lambdas: Vec<Option<f64>> = if m.name == "fbp" { vec![None] } else { m.lambdas().iter().map(|&l| Some(l)).collect() };
         let jobs: Vec<(usize, Option<f64>)> = (0..probs.len()).flat_map(|s| lambdas.iter().map(move |&l| (s, l))).collect();
         let solved: Vec<Solved> = pool.install(|| {
+            let prepared = (0..probs.len())
+                .into_par_iter()
+                .map(|s| prepare(exp, m, &probs[s], est_index.map(|k| &best[s][k])).map_err(|e| format!("{} ({}): {e}", m.label(), probs[s].setting.title())))
+                .collect::<Result<Vec<Prepared>, String>>()?;
             jobs.par_iter()
                 .map(|&(s, l)| {
-                    let est = est_index.map(|k| &best[s][k]);
-                    let r = solve(exp, m, &probs[s], l, est).map_err(|e| {
+                    let r = solve(exp, m, &probs[s], l, &prepared[s]).map_err(|e| {
                         let lam = l.map_or(String::new(), |l| format!(", λ = {l}"));
                         format!("{} ({}{lam}): {e}", m.label(), probs[s].setting.title())
                     });
