@@ -46,8 +46,8 @@ use crate::error::{Error, Result, check_finite};
 use crate::image::Image;
 use crate::operator::LinearOperator;
 use crate::solver::{BalancedSteps, Run, SolverOptions, SolverResult, check_common, data_term};
-use crate::regularizer::Regularizer;
-use crate::tikhonov::{Cg, tikhonov_cg};
+use crate::regularizer::{Regularizer, check_eta, prox_squared_norm};
+use crate::tikhonov::tikhonov_cg;
 use crate::tv::relative_change;
 
 /// The graph Laplacian `L = D − W` of a preliminary estimate (see the [module docs](self)),
@@ -486,10 +486,7 @@ impl GraphLaplacianPenalty {
             });
         }
         check_finite("v", &v.data)?;
-        if !(eta.is_finite() && eta >= 0.0) {
-            return Err(Error::Option { name: "eta", why: format!("must be finite and ≥ 0, got {eta}") });
-        }
-        Ok(())
+        check_eta(eta)
     }
 }
 
@@ -507,26 +504,7 @@ impl Regularizer for GraphLaplacianPenalty {
             LaplacianNorm::L1 => Ok(self.prox_l1_with_dual(v, eta)?.0),
             LaplacianNorm::L2 => {
                 self.check(v, eta)?;
-                let n = v.len();
-                let mut t = vec![0.0; n];
-                // M z = z + 2η LᵀL z.
-                let mut apply_m = |z: &[f64], out: &mut [f64]| {
-                    self.lap.apply(z, &mut t);
-                    self.lap.adjoint(&t, out);
-                    for (o, zi) in out.iter_mut().zip(z) {
-                        *o = zi + 2.0 * eta * *o;
-                    }
-                };
-                let mut mz = vec![0.0; n];
-                apply_m(&v.data, &mut mz);
-                let mut cg = Cg::new(&v.data, v.data.clone(), &mz);
-                let target = self.tol * v.data.iter().map(|a| a * a).sum::<f64>().sqrt();
-                for _ in 0..self.max_iter {
-                    if cg.rr.sqrt() <= target || !cg.step(&mut apply_m) {
-                        break;
-                    }
-                }
-                Image::new(v.rows, v.cols, cg.x)
+                prox_squared_norm(&self.lap, v, eta, self.tol, self.max_iter)
             }
         }
     }

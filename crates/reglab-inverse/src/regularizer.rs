@@ -57,7 +57,7 @@ pub trait Regularizer {
     fn prox(&self, v: &Image, eta: f64) -> Result<Image>;
 }
 
-fn check_eta(eta: f64) -> Result<()> {
+pub(crate) fn check_eta(eta: f64) -> Result<()> {
     if eta.is_finite() && eta >= 0.0 {
         Ok(())
     } else {
@@ -127,29 +127,31 @@ impl Regularizer for GradientTikhonov {
     fn prox(&self, v: &Image, eta: f64) -> Result<Image> {
         check_eta(eta)?;
         check_finite("v", &v.data)?;
-        let grad = grad_of(v);
-        let n = v.len();
-        let mut g = vec![0.0; 2 * n];
-        // M z = z + 2η ∇ᵀ∇ z.
-        let mut apply_m = |z: &[f64], out: &mut [f64]| {
-            grad.apply(z, &mut g);
-            grad.adjoint(&g, out);
-            for (o, zi) in out.iter_mut().zip(z) {
-                *o = zi + 2.0 * eta * *o;
-            }
-        };
-        let mut mz = vec![0.0; n];
-        apply_m(&v.data, &mut mz);
-        let mut cg = Cg::new(&v.data, v.data.clone(), &mz);
-        let target = self.cg_tol * dot(&v.data, &v.data).sqrt();
-        for _ in 0..self.cg_max_iter {
-            if cg.rr.sqrt() <= target || !cg.step(&mut apply_m) {
-                break;
-            }
-        }
-        let z = cg.x;
-        Image::new(v.rows, v.cols, z)
+        prox_squared_norm(&grad_of(v), v, eta, self.cg_tol, self.cg_max_iter)
     }
+}
+
+/// The prox of `η‖Bz‖²`: `(I + 2ηBᵀB) z = v` by conjugate gradients from `z = v`, until
+/// `‖v − (I + 2ηBᵀB)z‖ ≤ tol·‖v‖` or `max_iter` iterations (`B` takes images of `v`'s size).
+pub(crate) fn prox_squared_norm<B: LinearOperator>(b: &B, v: &Image, eta: f64, tol: f64, max_iter: usize) -> Result<Image> {
+    let mut bz = vec![0.0; b.output_len()];
+    let mut apply_m = |z: &[f64], out: &mut [f64]| {
+        b.apply(z, &mut bz);
+        b.adjoint(&bz, out);
+        for (o, zi) in out.iter_mut().zip(z) {
+            *o = zi + 2.0 * eta * *o;
+        }
+    };
+    let mut mz = vec![0.0; v.len()];
+    apply_m(&v.data, &mut mz);
+    let mut cg = Cg::new(&v.data, v.data.clone(), &mz);
+    let target = tol * dot(&v.data, &v.data).sqrt();
+    for _ in 0..max_iter {
+        if cg.rr.sqrt() <= target || !cg.step(&mut apply_m) {
+            break;
+        }
+    }
+    Image::new(v.rows, v.cols, cg.x)
 }
 
 /// Isotropic TV, `R(x) = Σ_i ‖(∇x)_i‖₂`; the prox is [`tv_denoise`] with weight `η`.
