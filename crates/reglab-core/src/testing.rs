@@ -333,29 +333,6 @@ pub fn check_scratch_reuse<R: Regularizer>(mut reg: impl FnMut() -> R) {
     }
 }
 
-/// Print the time of one `eval` with a gradient in training's setting: a `[400, 784]` layer
-/// stored transposed (burn's `Linear`), weights uniform in ±0.05, `Mode::Step`. The best of 20
-/// batches of `calls` calls, after one warm-up call: robust to other load on the machine.
-pub fn time_eval(r: &mut dyn Regularizer, label: &str, calls: usize) {
-    let mut c = Case::random("layers.0.weight", &[400, 784], 21).transposed();
-    c.weight = random_vec(c.weight.len(), 0.05, 22);
-    let mut gw = vec![0.0f32; c.weight.len()];
-    let mut once = |r: &mut dyn Regularizer| {
-        let mut g = TargetGrad { weight: &mut gw, bias: None };
-        r.eval(&c.target(), Some(&mut g), 1e-4, Mode::Step).unwrap()
-    };
-    let mut acc = once(r);
-    let mut dt = f64::INFINITY;
-    for _ in 0..20 {
-        let t0 = std::time::Instant::now();
-        for _ in 0..calls {
-            acc += once(r);
-        }
-        dt = dt.min(t0.elapsed().as_secs_f64() / calls.max(1) as f64);
-    }
-    println!("{label}, 400x784 (transposed), value + gradient: {:.3} ms per call (best batch; sum {acc:.3e})", dt * 1e3);
-}
-
 /// Relative difference `|a − b| / max(|a|, |b|, tiny)`.
 pub fn rel(a: f64, b: f64) -> f64 {
     (a - b).abs() / a.abs().max(b.abs()).max(1e-300)

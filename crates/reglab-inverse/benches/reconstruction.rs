@@ -8,7 +8,9 @@
 //! forward-and-adjoint Radon pairs, what any of these solvers pays for its data term; the
 //! ratios to it are the regularizers' price; `tv-cp-given-steps/100` is TV with its step sizes
 //! estimated once outside the timing, as a λ sweep does. Also timed: FBP (one reconstruction), building the
-//! graph Laplacian (radius 2), one TV-denoising iteration at 512 × 512 (`tv_denoise/512`, 20
+//! graph Laplacian from the TV estimate (`graph-laplacian/build`, radius 2, 24 neighbours;
+//! `graph-laplacian/build-r3`, radius 3, 48 neighbours) and one product `L x` with the radius-3
+//! graph (`graph-laplacian/apply-r3`), one TV-denoising iteration at 512 × 512 (`tv_denoise/512`, 20
 //! iterations).
 //!
 //! Run: `cargo bench -p reglab-inverse --bench reconstruction` (one thread: the crate has none).
@@ -82,6 +84,15 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.bench_function("graph-laplacian/build", |b| b.iter(|| GraphLaplacian::from_estimate(black_box(&estimate), 1e-3, 2).unwrap()));
+    g.bench_function("graph-laplacian/build-r3", |b| b.iter(|| GraphLaplacian::from_estimate(black_box(&estimate), 1e-3, 3).unwrap()));
+    let lap = GraphLaplacian::from_estimate(&estimate, 1e-3, 3).unwrap();
+    let mut lx = vec![0.0; lap.output_len()];
+    g.bench_function("graph-laplacian/apply-r3", |b| {
+        b.iter(|| {
+            lap.apply(black_box(&estimate.data), &mut lx);
+            black_box(&lx);
+        })
+    });
     g.bench_function("fbp/ram-lak", |b| b.iter(|| fbp(&radon, black_box(&y), N, N, Filter::RamLak).unwrap()));
     let big = add_gaussian_noise(&shepp_logan(512, 512).unwrap(), 0.1, 2).unwrap();
     let tv = TvOptions { tau: 0.25, max_iter: 20, tol: 0.0 };

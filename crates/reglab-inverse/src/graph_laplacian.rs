@@ -953,27 +953,6 @@ mod tests {
         assert!(tv_l1 <= tv_err + 0.02, "graphLa+TV {tv_l1} vs TV {tv_err}");
     }
 
-    /// Build + one apply at 128×128 with radius 3 (48 neighbours); run with
-    /// `cargo test --release -p reglab-inverse graph_laplacian_timing -- --ignored --nocapture`.
-    #[test]
-    #[ignore = "timing, run by hand"]
-    fn graph_laplacian_timing_128() {
-        let est = shepp_logan(128, 128).unwrap();
-        let t = std::time::Instant::now();
-        let lap = GraphLaplacian::from_estimate(&est, 1e-3, 3).unwrap();
-        let build = t.elapsed();
-        let x = vec![1.0; 128 * 128];
-        let mut out = vec![0.0; 128 * 128];
-        let t = std::time::Instant::now();
-        lap.apply(&x, &mut out);
-        let apply = t.elapsed();
-        eprintln!(
-            "128×128 r=3: nnz {} build {build:?} apply {apply:?}",
-            lap.nnz()
-        );
-        assert!((build + apply).as_secs_f64() < 1.0);
-    }
-
     #[test]
     fn graph_penalty_proxes_satisfy_their_optimality_conditions() {
         use crate::regularizer::tests::check_perturbations;

@@ -18,6 +18,14 @@
 //! Every regularizer is called once before measuring, so those with persistent state (the
 //! power-iteration vectors of `spectral`) are measured in steady state.
 //!
+//! These rows are the measurements of record for one layer at default options, e.g.
+//! `reg-grad/soft-orth/400x784`, `reg-grad/ortho-offdiag/400x784`, `reg-grad/cs-binary/400x784`,
+//! `reg-grad/cs-eig/400x784` (a 784×784 `C`; its cost, two GEMMs with `C`, does not depend on
+//! `C`'s values) and `reg-rows/mhe/…` (`s=2`, full space). Other option sets and settings
+//! (group-orth's variants with 25 groups, mhe `s=a0` in half space, conv-orth's strides and
+//! paddings on a conv kernel, wasserstein-init and spectral on the whole MLP, hypersparse's global
+//! threshold through a `RegSet`) are in `cargo bench -p reglab-regularizers --bench variants`.
+//!
 //! Run: `RAYON_NUM_THREADS=1 cargo bench -p reglab-train --bench regularizers`
 //! (or `bench/run.sh` for both benches and a table of medians).
 

@@ -6,7 +6,15 @@
 //! the proximal steps, on `Device::flex().autodiff()`. Each regularizer acts on the three layer
 //! weights (the default selection) at strength 1e-4. Every trainer takes one step before
 //! measuring (Adam's moments and the regularizers' state exist from then on). The `prune …`
-//! runs hold a 90 % mask on every layer weight (gradients and weights masked each step).
+//! runs hold a 90 % mask on every layer weight (gradients and weights masked each step), or a
+//! FISH mask that freezes 99.5 % of the parameters (made from the batch's 128 examples before
+//! timing; gradients masked and frozen entries written back each step).
+//!
+//! `prune/…`: the pruning masks' own work, on the same MLP. `mask-gradients/<spec>` and
+//! `apply/<spec>` are the two per-step operations that `step/prune …` contains (`g ← g ⊙ M`
+//! on the gradients of one backward pass; `W ← W ⊙ M` or, for FISH, `θ ← θ ⊙ M + F`);
+//! `fisher/128-samples` is FISH's one-off empirical Fisher, one batch-1 forward and backward
+//! pass per sample (throughput in samples per second).
 //!
 //! `batch/…`: the output terms (on the logits), the data perturbations and dropout, through
 //! `Trainer::train_batch` on the same 128 examples read as 1×28×28 images, against `batch/none`.
@@ -14,12 +22,15 @@
 //! Run: `RAYON_NUM_THREADS=1 cargo bench -p reglab-train --bench train_step`
 //! (or `bench/run.sh` for both benches and the overhead of each regularizer over `step/none`).
 
+use burn::optim::GradientsParams;
 use burn::tensor::Device;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use reglab_core::Dataset;
 use reglab_core::testing::random_vec;
 use reglab_regularizers::ENTRIES;
+use reglab_train::model::Net;
 use reglab_train::optim::OptimSpec;
+use reglab_train::prune::{Masks, PruneSpec, fish};
 use reglab_train::trainer::{TrainConfig, Trainer};
 use std::hint::black_box;
 use std::time::Duration;
@@ -65,8 +76,8 @@ fn bench_step(c: &mut Criterion) {
         .chain(["weight-norm", "spectral-norm", "multipliers:scalar", "multipliers:rowcol", "lawn:free=0:layers=2"].into_iter().map(|r| {
             (format!("reparam {r}"), Vec::new(), Some(r.parse::<reglab_train::reparam::ReparamSpec>().unwrap()), None)
         }))
-        // masks on every layer weight: the magnitude mask is made below (end of epoch 1)
-        .chain(["magnitude:sparsity=0.9:at=1", "random:sparsity=0.9:density=erk"].into_iter().map(|p| {
+        // masks on every layer weight: the magnitude and FISH masks are made below (`make_mask`)
+        .chain(PRUNE.into_iter().map(|p| {
             (format!("prune {p}"), Vec::new(), None, Some(p.parse::<reglab_train::prune::PruneSpec>().unwrap()))
         }));
     for (name, regs, reparam, prune) in runs {
@@ -74,7 +85,7 @@ fn bench_step(c: &mut Criterion) {
         let cfg = mlp_config(regs, reparam, prune);
         let mut t = Trainer::new(&cfg, &[INPUT], CLASSES, &dev, None, 1_000_000).unwrap_or_else(|e| panic!("{name}: {e}"));
         if let Some(p) = t.prune.as_mut() {
-            p.end_of_epoch(&mut t.net, 1, &data).unwrap_or_else(|e| panic!("{name}: {e}"));
+            make_mask(p, &mut t.net, &data).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
         let (x, y) = t.batch_tensors(&data, &idx);
         t.step(x.clone(), y.clone()).unwrap_or_else(|e| panic!("{name}: {e}")); // warm-up
@@ -82,6 +93,51 @@ fn bench_step(c: &mut Criterion) {
             b.iter(|| black_box(t.step(x.clone(), y.clone()).unwrap_or_else(|e| panic!("{name}: {e}"))))
         });
     }
+    group.finish();
+}
+
+/// The benched pruning specs: a magnitude mask (made at the end of epoch 1), a random ERK mask
+/// (drawn when the trainer is built), a FISH mask (made before the first step).
+const PRUNE: [&str; 3] = ["magnitude:sparsity=0.9:at=1", "random:sparsity=0.9:density=erk", "fish:keep=0.005:samples=128"];
+
+/// Make the masks of `p` as training would by the end of epoch 1, on `data`.
+fn make_mask(p: &mut Masks, net: &mut Net, data: &Dataset) -> Result<(), String> {
+    p.start_of_epoch(net, data, 1)?;
+    p.end_of_epoch(net, 1, data)
+}
+
+/// The masks' per-step operations alone, and FISH's Fisher estimate.
+fn bench_prune(c: &mut Criterion) {
+    let dev = Device::flex().autodiff();
+    let data = batch();
+    let idx: Vec<usize> = (0..BATCH).collect();
+    let mut group = c.benchmark_group("prune");
+    group.sample_size(30).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    for p in PRUNE {
+        let cfg = mlp_config(Vec::new(), None, Some(p.parse::<PruneSpec>().unwrap()));
+        let mut t = Trainer::new(&cfg, &[INPUT], CLASSES, &dev, None, 1_000_000).unwrap_or_else(|e| panic!("{p}: {e}"));
+        let masks = t.prune.as_mut().expect("a pruning spec gives masks");
+        make_mask(masks, &mut t.net, &data).unwrap_or_else(|e| panic!("{p}: {e}"));
+        assert!(masks.made(), "{p}: no mask");
+        let (x, _) = t.batch_tensors(&data, &idx);
+        let out = t.net.forward(x);
+        let mut grads = GradientsParams::from_grads((out.clone() * out).sum().backward(), &t.net);
+        let masks = t.prune.as_ref().unwrap();
+        group.bench_function(BenchmarkId::new("mask-gradients", p), |b| {
+            b.iter(|| masks.mask_gradients(black_box(&t.net), &mut grads).unwrap_or_else(|e| panic!("{p}: {e}")))
+        });
+        let mut net = t.net.clone();
+        group.bench_function(BenchmarkId::new("apply", p), |b| b.iter(|| masks.apply(black_box(&mut net)).unwrap_or_else(|e| panic!("{p}: {e}"))));
+    }
+    // the Fisher of FISH on every example of the batch, one at a time
+    let spec: PruneSpec = "fish:keep=0.005:samples=128".parse().unwrap();
+    let t = Trainer::new(&mlp_config(Vec::new(), None, Some(spec)), &[INPUT], CLASSES, &dev, None, 1_000_000).unwrap();
+    let layers = t.prune.as_ref().unwrap().selected();
+    let order = fish::sample_indices(data.len(), BATCH, 0);
+    group.sample_size(10).measurement_time(Duration::from_secs(5)).throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function(BenchmarkId::new("fisher", format!("{BATCH}-samples")), |b| {
+        b.iter(|| fish::empirical_fisher(black_box(&t.net), &data, &order, &layers, true).unwrap())
+    });
     group.finish();
 }
 
@@ -125,5 +181,5 @@ fn bench_batch(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_step, bench_batch);
+criterion_group!(benches, bench_step, bench_prune, bench_batch);
 criterion_main!(benches);

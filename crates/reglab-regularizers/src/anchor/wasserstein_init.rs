@@ -27,8 +27,10 @@
 //! `radsort` crate was measured slower on this job (its LSD sort runs four 8-bit passes) and
 //! allocates its scratch buffer on every call. `sort(w₀)` is computed once per tensor name and
 //! kept; it is recomputed when the length or a permutation-invariant checksum of `W₀` changes.
-//! Measured on a shared 2-vCPU VM: ≈2 ms per call for a 784×400 weight; see the ignored test
-//! `wasserstein_timing`.
+//! Measured on a shared 2-vCPU VM: ≈2 ms per call for a 784×400 weight; benches
+//! `reg-grad/wasserstein-init/400x784` (`cargo bench -p reglab-train --bench regularizers`) and
+//! `wasserstein-init/default/784-400-400-10`, the whole MLP
+//! (`cargo bench -p reglab-regularizers --bench variants`).
 //!
 //! ## Paper
 //! Lewandowski, Kumar, Schuurmans, György, Machado, "Learning Continually by Spectral
@@ -469,47 +471,5 @@ mod tests {
         assert!(reg().needs_init());
         assert!(WassersteinInit::from_spec(&Spec::parse("wasserstein-init=1:reduction=max").unwrap()).is_err());
         assert!(WassersteinInit::from_spec(&Spec::parse("wasserstein-init=1:p=1").unwrap()).is_err());
-    }
-
-    /// Timing of one `eval` with gradient on a 784×400 weight and on all layers of a
-    /// 784-400-400-10 MLP. Run with
-    /// `cargo test --release -p reglab-regularizers wasserstein_timing -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn wasserstein_timing() {
-        use std::time::Instant;
-        let layers: Vec<Case> = [(400usize, 784usize), (400, 400), (10, 400)]
-            .iter()
-            .enumerate()
-            .map(|(i, &(o, n))| {
-                let a = 1.0 / (n as f32).sqrt();
-                let init = random_vec(o * n, a, 60 + i as u64);
-                let weight = init.iter().zip(random_vec(o * n, 0.01, 70 + i as u64)).map(|(x, e)| x + e).collect();
-                Case { name: format!("layers.{i}.weight"), weight, init: Some(init), ..Case::random("x", &[o, n], 0) }
-                    .transposed()
-            })
-            .collect();
-        let mut r = reg();
-        let mut grads: Vec<Vec<f32>> = layers.iter().map(|c| vec![0.0; c.weight.len()]).collect();
-        let mut step = |only_first: bool| {
-            for (c, g) in layers.iter().zip(grads.iter_mut()).take(if only_first { 1 } else { 3 }) {
-                let mut tg = TargetGrad { weight: g, bias: None };
-                std::hint::black_box(r.eval(&c.target(), Some(&mut tg), 1e-3, Mode::Step).unwrap());
-            }
-        };
-        step(false); // warm: sort(w₀) and scratch buffers
-        for (label, first) in [("784x400 (n = 313,600)", true), ("784-400-400-10 MLP (n = 477,600)", false)] {
-            let mut best = f64::INFINITY;
-            let mut total = 0.0;
-            let reps = 200;
-            for _ in 0..reps {
-                let t = Instant::now();
-                step(first);
-                let s = t.elapsed().as_secs_f64();
-                best = best.min(s);
-                total += s;
-            }
-            println!("wasserstein-init eval+grad, {label}: min {:.3} ms, mean {:.3} ms", best * 1e3, total / reps as f64 * 1e3);
-        }
     }
 }

@@ -216,11 +216,4 @@ mod tests {
     fn scratch_is_reused_across_shapes() {
         t::check_scratch_reuse(reg);
     }
-
-    /// `cargo test --release -p reglab-regularizers -- --ignored --nocapture cs_binary_timing`
-    #[test]
-    #[ignore]
-    fn cs_binary_timing() {
-        t::time_eval(&mut reg(), "cs-binary", 10);
-    }
 }

@@ -574,11 +574,4 @@ mod tests {
     fn scratch_is_reused_across_shapes() {
         t::check_scratch_reuse(|| reg_for(&sym(4, 81), 4));
     }
-
-    /// `cargo test --release -p reglab-regularizers -- --ignored --nocapture cs_eig_timing`
-    #[test]
-    #[ignore]
-    fn cs_eig_timing() {
-        t::time_eval(&mut reg_for(&sym(784, 23), 784), "cs-eig", 2);
-    }
 }

@@ -510,30 +510,4 @@ mod tests {
         }
         assert_eq!((px, pr), (r.xcol.as_ptr(), r.res.as_ptr()));
     }
-
-    /// `cargo test --release -p reglab-regularizers -- --ignored --nocapture conv_orth_timing`
-    #[test]
-    #[ignore]
-    fn conv_orth_timing() {
-        let c = Case::random("layers.0.weight", &[32, 16, 3, 3], 92);
-        for (s, p) in [(1, None), (1, Some(1)), (2, Some(1))] {
-            let mut gw = vec![0.0f32; c.weight.len()];
-            let mut r = reg(&opts(s, p));
-            let mut once = |r: &mut ConvOrth| {
-                let mut g = TargetGrad { weight: &mut gw, bias: None };
-                r.eval(&c.target(), Some(&mut g), 1e-4, Mode::Step).unwrap()
-            };
-            for _ in 0..3 {
-                once(&mut r);
-            }
-            let n = 200;
-            let t0 = std::time::Instant::now();
-            let mut acc = 0.0;
-            for _ in 0..n {
-                acc += once(&mut r);
-            }
-            let dt = t0.elapsed().as_secs_f64() / n as f64;
-            println!("conv-orth stride {s} padding {p:?}, [32,16,3,3], value + gradient: {:.3} ms per call (sum {acc:.3})", dt * 1e3);
-        }
-    }
 }

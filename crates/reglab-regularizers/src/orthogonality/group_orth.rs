@@ -200,7 +200,7 @@ impl Regularizer for GroupOrth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reglab_core::testing::{self as t, dense, fixture_weights, gradient_error, rel, Case};
+    use reglab_core::testing::{dense, fixture_weights, gradient_error, rel, Case};
     use reglab_core::{Error, Layout};
 
     fn reg(opts: &str) -> GroupOrth {
@@ -485,15 +485,6 @@ mod tests {
             for (a, b) in gw.iter().zip(&g1) {
                 assert!((a - (1.0 + 0.5 * b)).abs() < 1e-5, "{v} {:?}", c.layout);
             }
-        }
-    }
-
-    /// `cargo test --release -p reglab-regularizers -- --ignored --nocapture group_orth_timing`
-    #[test]
-    #[ignore]
-    fn group_orth_timing() {
-        for v in ["inter", "intra"] {
-            t::time_eval(&mut reg(&format!(":groups=25:variant={v}")), &format!("group-orth {v} groups=25"), 10);
         }
     }
 }

@@ -365,7 +365,7 @@ impl Regularizer for Mhe {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reglab_core::testing::{dense, gradient_error, matmul, orthogonal, random_vec, rel, transpose, Case};
+    use reglab_core::testing::{dense, gradient_error, matmul, orthogonal, rel, transpose, Case};
 
     const ALL: [(&str, bool); 12] = [
         ("0", false),
@@ -855,32 +855,6 @@ mod tests {
             let mid = Case::random("d.weight", &[140, 3], 18);
             big.value_and_grad(&mut r);
             assert_eq!(mid.value_and_grad(&mut r), mid.value_and_grad(&mut reg("a2", half)));
-        }
-    }
-
-    /// `cargo test --release -p reglab-regularizers -- --ignored --nocapture mhe_timing`
-    #[test]
-    #[ignore]
-    fn mhe_timing() {
-        for (n, calls) in [(400usize, 20usize), (4000, 2)] {
-            for (s, half) in [("2", false), ("a0", true)] {
-                let mut c = Case::random("layers.0.weight", &[n, 784], 21).transposed();
-                c.weight = random_vec(c.weight.len(), 0.05, 22);
-                let mut gw = vec![0.0f32; c.weight.len()];
-                let mut r = reg(s, half);
-                let mut once = |r: &mut Mhe| {
-                    let mut g = TargetGrad { weight: &mut gw, bias: None };
-                    r.eval(&c.target(), Some(&mut g), 1e-4, Mode::Step).unwrap()
-                };
-                once(&mut r);
-                let t0 = std::time::Instant::now();
-                let mut acc = 0.0;
-                for _ in 0..calls {
-                    acc += once(&mut r);
-                }
-                let dt = t0.elapsed().as_secs_f64() / calls as f64;
-                println!("mhe s={s} half={half}, {n}x784 (transposed), value + gradient: {:.2} ms per call (sum {acc:.3})", dt * 1e3);
-            }
         }
     }
 }

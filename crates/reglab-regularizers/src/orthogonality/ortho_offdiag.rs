@@ -257,11 +257,4 @@ mod tests {
         let small = Case::random("b.weight", &[3, 4], 20);
         assert!(rel(small.value(&mut reg()), naive(&small)) < 1e-5);
     }
-
-    /// `cargo test --release -p reglab-regularizers -- --ignored --nocapture ortho_offdiag_timing`
-    #[test]
-    #[ignore]
-    fn ortho_offdiag_timing() {
-        t::time_eval(&mut reg(), "ortho-offdiag", 10);
-    }
 }

@@ -188,11 +188,4 @@ mod tests {
         let small = Case::random("b.weight", &[3, 4], 20);
         assert!(rel(small.value(&mut reg()), naive(&small)) < 1e-5);
     }
-
-    /// `cargo test --release -p reglab-regularizers -- --ignored --nocapture soft_orth_timing`
-    #[test]
-    #[ignore]
-    fn soft_orth_timing() {
-        t::time_eval(&mut reg(), "soft-orth", 10);
-    }
 }

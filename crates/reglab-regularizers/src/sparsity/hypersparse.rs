@@ -563,19 +563,4 @@ mod tests {
         assert_eq!((ok.sparsity, ok.scope), (0.9, Scope::Global));
         assert!(ok.couples_targets() && !reg(":scope=layer").couples_targets());
     }
-
-    /// `cargo test --release -p reglab-regularizers -- --ignored --nocapture hypersparse_timing`
-    #[test]
-    #[ignore]
-    fn hypersparse_timing() {
-        let a = Case { weight: random_vec(400 * 784, 0.05, 13), ..Case::random("layers.0.weight", &[400, 784], 0) }.transposed();
-        let b = Case { weight: random_vec(400 * 400, 0.05, 14), ..Case::random("layers.1.weight", &[400, 400], 0) }.transposed();
-        let n = 50;
-        let t0 = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(through_regset("hypersparse=1e-4", &a, &b));
-        }
-        let dt = t0.elapsed().as_secs_f64() / n as f64;
-        println!("hypersparse (global), 400x784 + 400x400, prepare + gradients: {:.2} ms per step", dt * 1e3);
-    }
 }

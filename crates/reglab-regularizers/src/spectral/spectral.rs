@@ -428,7 +428,7 @@ impl Regularizer for Spectral {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reglab_core::testing::{gradient_error, random_vec, rel, Case};
+    use reglab_core::testing::{gradient_error, rel, Case};
     use reglab_core::Layout;
 
     fn reg(k: f64) -> Spectral {
@@ -782,63 +782,5 @@ mod tests {
         assert!(Spectral::from_spec(&Spec::parse("spectral=1:kk=2").unwrap()).is_err());
         assert_eq!(Spectral::from_spec(&Spec::parse("spectral=1").unwrap()).unwrap().k, 2.0);
         assert_eq!(Spectral::from_spec(&Spec::parse("spectral=1:k=1.5").unwrap()).unwrap().k, 1.5);
-    }
-
-    /// Step-mode cost on the E1 MLP (784-400-400-10 with biases; PyTorch shapes [400, 784],
-    /// [400, 400], [10, 400]), in burn's transposed storage and in row-major storage.
-    /// `cargo test --release -p reglab-regularizers -- --ignored --nocapture spectral_step_timing`
-    #[test]
-    #[ignore]
-    fn spectral_step_timing() {
-        let shapes = [[400usize, 784], [400, 400], [10, 400]];
-        for transposed in [true, false] {
-            let cases: Vec<Case> = shapes
-                .iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    let mut c = Case::random(&format!("layers.{i}.weight"), s, i as u64);
-                    c.weight = random_vec(c.weight.len(), 0.05, 100 + i as u64);
-                    c.bias = Some(random_vec(s[0], 0.05, 200 + i as u64));
-                    if transposed { c.transposed() } else { c }
-                })
-                .collect();
-            let mut grads: Vec<(Vec<f32>, Vec<f32>)> =
-                cases.iter().map(|c| (vec![0.0; c.weight.len()], vec![0.0; c.shape[0]])).collect();
-            let mut r = reg(2.0);
-            let mut once = |r: &mut Spectral| {
-                let mut tot = 0.0;
-                for (c, (gw, gb)) in cases.iter().zip(grads.iter_mut()) {
-                    let mut g = TargetGrad { weight: gw, bias: Some(gb) };
-                    tot += r.eval(&c.target(), Some(&mut g), 1e-3, Mode::Step).unwrap();
-                }
-                tot
-            };
-            for _ in 0..20 {
-                once(&mut r);
-            }
-            let n = 2000;
-            let t0 = std::time::Instant::now();
-            let mut acc = 0.0;
-            for _ in 0..n {
-                acc += once(&mut r);
-            }
-            let dt = t0.elapsed().as_secs_f64() / n as f64;
-            let layout = if transposed { "transposed" } else { "row-major" };
-            println!(
-                "spectral Step, [400,784] + [400,400] + [10,400] ({layout}, bias): {:.1} µs per step (mean r {:.4})",
-                dt * 1e6,
-                acc / n as f64
-            );
-            let t0 = std::time::Instant::now();
-            for c in &cases {
-                c.value(&mut r);
-            }
-            println!("spectral Exact, same layers ({layout}), warm start: {:.2} ms", t0.elapsed().as_secs_f64() * 1e3);
-            let t0 = std::time::Instant::now();
-            for c in &cases {
-                c.value(&mut reg(2.0));
-            }
-            println!("spectral Exact, same layers ({layout}), cold start: {:.2} ms", t0.elapsed().as_secs_f64() * 1e3);
-        }
     }
 }

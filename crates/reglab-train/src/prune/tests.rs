@@ -526,49 +526,6 @@ fn epoch_metrics_report_the_sparsity() {
     assert_eq!(per.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["layers.0.weight", "layers.1.weight", "layers.2.weight"]);
 }
 
-/// The per-step cost of the masks on the MLP 784-400-400-10 (478 000 weights, 90 % pruned):
-/// masking the gradients and zeroing the weights, against a whole training step.
-/// `cargo test --release -p reglab-train mask_cost -- --ignored --nocapture`
-#[test]
-#[ignore = "timing, prints numbers"]
-fn mask_cost_per_step() {
-    use burn::optim::GradientsParams;
-    use std::time::Instant;
-    let dev = burn::tensor::Device::flex().autodiff();
-    let c = TrainConfig { model: "mlp:400,400".parse().unwrap(), batch: 128, ..cfg("random:sparsity=0.9:density=erk", OptimSpec::Adam) };
-    let mut t = Trainer::new(&c, &[784], 10, &dev, None, 1000).unwrap();
-    let data = Dataset {
-        name: "bench".into(),
-        example_shape: vec![784],
-        features: random_vec(128 * 784, 0.5, 11).into_iter().map(|v| v + 0.5).collect(),
-        labels: (0..128).map(|i| (i % 10) as u8).collect(),
-        classes: 10,
-    };
-    let idx: Vec<usize> = (0..128).collect();
-    let (x, y) = t.batch_tensors(&data, &idx);
-    let time = |f: &mut dyn FnMut(), n: usize| {
-        f();
-        let t0 = Instant::now();
-        for _ in 0..n {
-            f();
-        }
-        t0.elapsed().as_secs_f64() / n as f64 * 1e3
-    };
-    let step = time(&mut || drop(t.step(x.clone(), y.clone()).unwrap()), 50);
-    let mut plain = Trainer::new(&TrainConfig { prune: None, ..c.clone() }, &[784], 10, &dev, None, 1000).unwrap();
-    let dense = time(&mut || drop(plain.step(x.clone(), y.clone()).unwrap()), 50);
-    let masks = Masks::new(c.prune.as_ref().unwrap(), &mut t.net.clone(), 5).unwrap();
-    let xb = burn::tensor::Tensor::<2>::from_data(TensorData::new(random_vec(128 * 784, 1.0, 3), [128, 784]), &dev);
-    let out = t.net.forward(xb);
-    let mut grads = GradientsParams::from_grads((out.clone() * out).sum().backward(), &t.net);
-    let g = time(&mut || masks.mask_gradients(&t.net, &mut grads).unwrap(), 200);
-    let mut net = t.net.clone();
-    let w = time(&mut || masks.apply(&mut net).unwrap(), 200);
-    eprintln!(
-        "784-400-400-10, 478 000 weights: step {step:.3} ms with the masks, {dense:.3} ms without; mask gradients {g:.3} ms, zero weights {w:.3} ms per step"
-    );
-}
-
 // ---- FISH: a freezing mask from the empirical Fisher ----
 
 use super::fish::{empirical_fisher, kept_for, sample_indices, top_k_masks};
@@ -1028,51 +985,6 @@ fn fish_masks_convolutions_and_skip_last_trains_the_head() {
             assert!(a.data.iter().zip(&b.data).all(|(x, y)| x != y), "the head trains in full: {}", a.name);
         }
     }
-}
-
-/// The cost of FISH on the MLP 784-400-400-10 (478 410 parameters): the Fisher (samples per
-/// second, batch-1 backward passes) and the masks in a step.
-/// `cargo test --release -p reglab-train fish_cost -- --ignored --nocapture`
-#[test]
-#[ignore = "timing, prints numbers"]
-fn fish_cost() {
-    use std::time::Instant;
-    let dev = burn::tensor::Device::flex().autodiff();
-    let data = Dataset {
-        name: "bench".into(),
-        example_shape: vec![784],
-        features: random_vec(1024 * 784, 0.5, 11).into_iter().map(|v| v + 0.5).collect(),
-        labels: (0..1024).map(|i| (i % 10) as u8).collect(),
-        classes: 10,
-    };
-    let c = TrainConfig { model: "mlp:400,400".parse().unwrap(), batch: 128, ..cfg("fish:keep=0.005:samples=512", OptimSpec::Adam) };
-    let mut t = Trainer::new(&c, &[784], 10, &dev, None, 1000).unwrap();
-    let t0 = Instant::now();
-    t.prune.as_mut().unwrap().make_fish(&mut t.net, &data).unwrap();
-    let fisher_s = t0.elapsed().as_secs_f64();
-    let idx: Vec<usize> = (0..128).collect();
-    let (x, y) = t.batch_tensors(&data, &idx);
-    let time = |f: &mut dyn FnMut(), n: usize| {
-        f();
-        let t0 = Instant::now();
-        for _ in 0..n {
-            f();
-        }
-        t0.elapsed().as_secs_f64() / n as f64 * 1e3
-    };
-    let step = time(&mut || drop(t.step(x.clone(), y.clone()).unwrap()), 50);
-    let mut plain = Trainer::new(&TrainConfig { prune: None, ..c.clone() }, &[784], 10, &dev, None, 1000).unwrap();
-    let dense = time(&mut || drop(plain.step(x.clone(), y.clone()).unwrap()), 50);
-    let masks = t.prune.as_ref().unwrap();
-    let out = t.net.forward(x.clone());
-    let mut grads = burn::optim::GradientsParams::from_grads((out.clone() * out).sum().backward(), &t.net);
-    let g = time(&mut || masks.mask_gradients(&t.net, &mut grads).unwrap(), 200);
-    let mut net = t.net.clone();
-    let w = time(&mut || masks.apply(&mut net).unwrap(), 200);
-    eprintln!(
-        "784-400-400-10: Fisher on 512 samples {fisher_s:.2} s ({:.0} samples/s); step {step:.3} ms with the fish mask, {dense:.3} ms without; mask gradients {g:.3} ms, write back frozen {w:.3} ms per step",
-        512.0 / fisher_s
-    );
 }
 
 #[test]
