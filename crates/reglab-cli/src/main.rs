@@ -36,7 +36,7 @@ enum Command {
     Ot(cmd::ot::Args),
     /// Denoise a grayscale PNG with total variation (Chambolle's projection algorithm).
     Denoise(cmd::denoise::Args),
-    /// List every regularizer: name, family, formula, paper.
+    /// List every technique (regularizers, perturbations, reparameterizations, pruning) with its formula and paper, or the experiment kinds.
     List(cmd::list::Args),
 }
 
@@ -54,6 +54,15 @@ impl Failure {
     /// Failure while working (exit code 1).
     pub fn failed(m: impl std::fmt::Display) -> Self {
         Self { code: 1, message: m.to_string() }
+    }
+}
+
+impl From<reglab_lab::RunError> for Failure {
+    fn from(e: reglab_lab::RunError) -> Self {
+        match e {
+            reglab_lab::RunError::Input(m) => Self::input(m),
+            reglab_lab::RunError::Failed(m) => Self::failed(m),
+        }
     }
 }
 

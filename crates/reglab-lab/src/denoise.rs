@@ -75,7 +75,7 @@ pub struct DenoiseReport {
 
 /// `Err` (bad input) unless `path` ends in `.png`, its directory exists, and it is not a directory.
 pub fn check_output(path: &Path) -> Result<(), String> {
-    crate::ot::check_output_path(path, Some("png"), "--out")
+    crate::rundir::check_output_path(path, Some("png"), "--out")
 }
 
 /// Read `input`, denoise, write `output`. Errors: [`RunError::Input`] for a bad option, a

@@ -24,6 +24,8 @@
 pub mod data;
 pub mod denoise;
 pub mod experiment;
+pub mod experiment_file;
+pub mod kind;
 pub mod inverse;
 pub mod label_noise;
 pub mod lasso_path;
@@ -35,7 +37,7 @@ pub mod report;
 pub mod probes;
 pub mod recovery;
 pub mod results;
-mod solver_kind;
+pub mod rundir;
 pub mod synthetic;
 pub mod train_run;
 

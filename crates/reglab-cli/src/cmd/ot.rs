@@ -72,10 +72,10 @@ pub fn run(a: Args) -> Result<(), Failure> {
         return Err(Failure::input("method class needs labels of the source points (--labels-a)"));
     }
     if let Some(p) = &a.out {
-        ot::check_output_path(p, None, "--out").map_err(Failure::input)?;
+        reglab_lab::rundir::check_output_path(p, None, "--out").map_err(Failure::input)?;
     }
     if let Some(p) = &a.plot {
-        ot::check_output_path(p, Some("png"), "--plot").map_err(Failure::input)?;
+        reglab_lab::rundir::check_output_path(p, Some("png"), "--plot").map_err(Failure::input)?;
     }
     let paths = OtPaths {
         source: a.source.clone(),

@@ -14,8 +14,8 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Experiment {
-    /// `"train"` (the default when absent); other kinds (`"cs-recovery"`, `"lasso-path"`) have their own parser
-    /// (see `reglab_lab::recovery`).
+    /// `"train"` (the default when absent); every other kind has its own parser (see
+    /// [`crate::kind::KINDS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     /// Name, used in the report.
@@ -210,13 +210,7 @@ impl Experiment {
     /// Parse TOML text, apply `key=value` overrides (dotted keys, values in TOML syntax or bare
     /// strings), deserialize and check every value. Errors name the key.
     pub fn parse(text: &str, overrides: &[String]) -> Result<Self, String> {
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| one_line_parse_error(text, &e))?;
-        let mut doc = toml::Value::Table(table);
-        for o in overrides {
-            apply_override(&mut doc, o)?;
-        }
-        let exp: Experiment = Experiment::deserialize(doc)
-            .map_err(|e| e.to_string().trim_end().replace('\n', " "))?;
+        let exp: Experiment = crate::experiment_file::deserialize(text, overrides)?;
         exp.validate()?;
         Ok(exp)
     }
@@ -239,11 +233,7 @@ impl Experiment {
     /// Check values that types do not rule out, naming the key.
     pub fn validate(&self) -> Result<(), String> {
         if let Some(k) = self.kind.as_deref().filter(|k| *k != "train") {
-            return Err(format!(
-                "`kind` = \"{k}\": expected \"train\", \"{}\" or \"{}\"",
-                crate::recovery::config::KIND,
-                crate::lasso_path::config::KIND
-            ));
+            return Err(format!("`kind` = \"{k}\": expected \"train\" here (`reglab run` gives each kind its own parser)"));
         }
         if self.seeds.is_empty() {
             return Err("`seeds` is empty: give at least one seed".into());
@@ -289,7 +279,7 @@ impl Experiment {
             }
             for r in &a.reg {
                 let spec = reglab_core::Spec::parse(r).map_err(|e| format!("`arm[{i}].reg` (arm `{}`): {e}", a.name))?;
-                reglab_regularizers::check(&spec).map_err(|e| format!("`arm[{i}].reg` (arm `{}`): {e}", a.name))?;
+                reglab_train::hook::registry::check(&spec).map_err(|e| format!("`arm[{i}].reg` (arm `{}`): {e}", a.name))?;
             }
             if a.group.is_some() != a.x.is_some() {
                 return Err(format!("`arm[{i}]` (arm `{}`): `group` and `x` go together", a.name));
@@ -412,61 +402,6 @@ impl Experiment {
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("an experiment serializes")
     }
-}
-
-/// A TOML syntax error as one line: `TOML parse error at line L, column C: message`.
-pub(crate) fn one_line_parse_error(text: &str, e: &toml::de::Error) -> String {
-    let msg = e.message().trim_end().replace('\n', "; ");
-    match e.span() {
-        Some(span) => {
-            let before = text.get(..span.start).unwrap_or(text);
-            let line = before.matches('\n').count() + 1;
-            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-            format!("TOML parse error at line {line}, column {column}: {msg}")
-        }
-        None => format!("TOML parse error: {msg}"),
-    }
-}
-
-/// Set `a.b.c = value` in a TOML table. The value is read as TOML (`3`, `1e-3`, `[1, 2]`,
-/// `"x"`, `true`), or taken as a string when it does not parse. Array-of-table entries are
-/// addressed by index: `arm.1.reg=["l2=1e-4"]`.
-pub(crate) fn apply_override(doc: &mut toml::Value, o: &str) -> Result<(), String> {
-    let (key, raw) = o.split_once('=').ok_or_else(|| format!("--set `{o}`: expected KEY=VALUE"))?;
-    let value: toml::Value = format!("v = {raw}")
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
-    let parts: Vec<&str> = key.trim().split('.').collect();
-    if parts.iter().any(|p| p.is_empty()) {
-        return Err(format!("--set `{o}`: bad key `{key}`"));
-    }
-    let mut cur: &mut toml::Value = doc;
-    for (i, p) in parts.iter().enumerate() {
-        let last = i + 1 == parts.len();
-        cur = match cur {
-            toml::Value::Table(t) => {
-                if last {
-                    t.insert(p.to_string(), value);
-                    return Ok(());
-                }
-                t.entry(p.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()))
-            }
-            toml::Value::Array(a) => {
-                let idx: usize = p.parse().map_err(|_| format!("--set `{o}`: `{p}` must be an index into the array"))?;
-                let len = a.len();
-                let slot = a.get_mut(idx).ok_or_else(|| format!("--set `{o}`: index {idx} out of range (length {len})"))?;
-                if last {
-                    *slot = value;
-                    return Ok(());
-                }
-                slot
-            }
-            _ => return Err(format!("--set `{o}`: `{}` is not a table", parts[..i].join("."))),
-        };
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Experiments: `reglab run EXPERIMENT.toml`. See `docs/experiments.md` for the file format.
 
 pub mod config;
+pub mod kind;
 pub mod merge;
 pub mod report;
 pub mod runner;

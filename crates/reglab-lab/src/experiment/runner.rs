@@ -5,7 +5,7 @@
 use super::config::{Experiment, ProbeConfig, ProbeEvery};
 use super::stream::Stream;
 use crate::RunError;
-use crate::train_run::write_json;
+use crate::rundir::write_json;
 use crate::probes;
 use crate::results::{sort_rows, to_csv, Row};
 use reglab_core::{NamedTensor, Split};
@@ -263,7 +263,7 @@ fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &
     let total = (steps_per_task * exp.stream.tasks) as u64;
     let device = reglab_train::device::autodiff_device(sh.device)?;
     let mut trainer = Trainer::new(&cfg, &base.train.example_shape, base.train.classes, &device, None, total).map_err(|e| e.to_string())?;
-    let init = trainer.reg.anchor_pytorch();
+    let init = trainer.reg().anchor_pytorch();
     let path = ckpt_path(sh.out, &arm.name, seed);
     let (mut done, mut rows) = (0usize, Vec::new());
     if path.exists() {
@@ -331,6 +331,13 @@ fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &
 /// Run (or resume) the experiment into `opts.out`. Every input is checked before anything is
 /// written. Returns the results.
 pub fn run(exp: &Experiment, opts: &RunOptions, events: &(dyn Fn(Event) + Sync)) -> Result<Results, RunError> {
+    run_locked(exp, opts, &|| Ok(()), events)
+}
+
+/// [`run`], calling `open` (which creates and locks the run directory, see
+/// [`crate::kind::RunContext::open_out`]) once every input is checked and before anything is
+/// written; its guard is held to the end.
+pub fn run_locked<G>(exp: &Experiment, opts: &RunOptions, open: &dyn Fn() -> Result<G, RunError>, events: &(dyn Fn(Event) + Sync)) -> Result<Results, RunError> {
     let t0 = Instant::now();
     exp.validate().map_err(RunError::Input)?;
     let base = load_split(exp)?;
@@ -361,6 +368,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions, events: &(dyn Fn(Event) + Sync))
         return Err(RunError::Input(format!("{} holds a previous run: continue it with --resume, or choose another --out", out.display())));
     }
     std::fs::create_dir_all(out).map_err(|e| RunError::Input(format!("{}: {e}", out.display())))?;
+    let _guard = open()?;
     write_atomic(&out.join("config.toml"), config_text.as_bytes()).map_err(|e| RunError::Failed(e.to_string()))?;
 
     let stream = Stream::new(kind, base.clone()).with_noise(noise);

@@ -2,7 +2,7 @@
 //! reconstruction methods. Every key is documented in `docs/experiments.md`; unknown keys are
 //! errors and every error names its key.
 
-use crate::solver_kind::{self, check_increasing_list, check_kind_and_name, check_method_keys, check_method_label, unknown_method};
+use crate::experiment_file::{self, check_increasing_list, check_kind_and_name, check_method_keys, check_method_label, unknown_method};
 use serde::{Deserialize, Serialize};
 
 /// The value of `kind` that selects this experiment type.
@@ -157,7 +157,7 @@ impl InverseExperiment {
     /// Parse TOML text, apply `key=value` overrides (as `reglab run --set`), deserialize, check
     /// every value and fill in the defaults. Errors are one line and name the key.
     pub fn parse(text: &str, overrides: &[String]) -> Result<Self, String> {
-        let mut exp: InverseExperiment = solver_kind::deserialize(text, overrides)?;
+        let mut exp: InverseExperiment = experiment_file::deserialize(text, overrides)?;
         exp.validate()?;
         exp.solve.max_iter.get_or_insert(DEFAULT_MAX_ITER);
         exp.solve.tol.get_or_insert(DEFAULT_TOL);
@@ -310,11 +310,11 @@ lambdas = [0.1, 1.0]
 "#;
 
     fn edited(from: &str, to: &str) -> String {
-        crate::solver_kind::testing::edited(BASE, from, to)
+        crate::experiment_file::testing::edited(BASE, from, to)
     }
 
     fn err(text: &str, overrides: &[&str], want: &[&str]) {
-        crate::solver_kind::testing::assert_parse_error(InverseExperiment::parse, text, overrides, want);
+        crate::experiment_file::testing::assert_parse_error(InverseExperiment::parse, text, overrides, want);
     }
 
     #[test]

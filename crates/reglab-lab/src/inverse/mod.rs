@@ -13,7 +13,8 @@
 //!   `report.html`).
 
 pub mod config;
+pub mod kind;
 pub mod sweep;
 
 pub use config::InverseExperiment;
-pub use sweep::{InverseOptions, InverseResults, job_count, run, sweep};
+pub use sweep::{InverseResults, job_count, run, sweep};

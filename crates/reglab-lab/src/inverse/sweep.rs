@@ -2,7 +2,7 @@
 
 use super::config::{InverseExperiment, MethodConfig, setting_seed};
 use crate::RunError;
-use crate::lasso_path::plot::{PathCurve, PathPlot, plot_path};
+use crate::report::path_plot::{PathCurve, PathPlot, plot_path};
 use crate::report::{Cell, Figure, ReportInput, SummaryRow, format_number};
 use rayon::prelude::*;
 use reglab_inverse::{
@@ -11,7 +11,8 @@ use reglab_inverse::{
     ssim, tikhonov_cg, write_png,
 };
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use crate::rundir::SweepOptions;
+use std::path::Path;
 use std::sync::OnceLock;
 
 /// One measurement setting.
@@ -349,15 +350,6 @@ pub fn to_csv(res: &InverseResults) -> String {
     s
 }
 
-/// How to run.
-#[derive(Debug, Clone)]
-pub struct InverseOptions {
-    /// Run directory.
-    pub out: PathBuf,
-    /// Threads (≥ 1).
-    pub threads: usize,
-}
-
 /// A file-name form of a label: lower case, runs of other characters as one `-`.
 pub fn file_stem(label: &str) -> String {
     let mut s = String::new();
@@ -375,10 +367,10 @@ pub fn file_stem(label: &str) -> String {
 /// `results.json`, `results.csv`, the plots (`plots/psnr-SETTING`, `plots/best-psnr-NOISE`, PNG
 /// and SVG), the images (`images/SETTING/*.png`, 16-bit, and a montage), `report.html` and
 /// `timing.json`, every file written atomically.
-pub fn run(exp: &InverseExperiment, opts: &InverseOptions, progress: &(dyn Fn() + Sync)) -> Result<InverseResults, RunError> {
+pub fn run(exp: &InverseExperiment, opts: &SweepOptions, progress: &(dyn Fn() + Sync)) -> Result<InverseResults, RunError> {
     exp.validate().map_err(RunError::Input)?;
     let out = &opts.out;
-    let r = crate::solver_kind::write_run(out, opts.threads, &exp.to_toml(), || sweep(exp, opts.threads, progress), |r| to_csv(&r.results), |r| {
+    let r = crate::rundir::write_run(out, opts.threads, &exp.to_toml(), || sweep(exp, opts.threads, progress), |r| to_csv(&r.results), |r| {
         write_images_plots_and_report(exp, r, out)
     })?;
     Ok(r.results)

@@ -2,7 +2,7 @@
 //! Every key is documented in `docs/experiments.md`; unknown keys are errors and every error
 //! names its key.
 
-use crate::solver_kind::{self, check_kind_and_name, check_method_keys, check_method_label, unknown_method};
+use crate::experiment_file::{self, check_kind_and_name, check_method_keys, check_method_label, unknown_method};
 use crate::linear::StepRule;
 use crate::synthetic::{Amplitude, RegressionSpec};
 use serde::{Deserialize, Serialize};
@@ -155,7 +155,7 @@ impl LassoPathExperiment {
     /// Parse TOML text, apply `key=value` overrides (as `reglab run --set`), deserialize, check
     /// every value and fill in the defaults. Errors are one line and name the key.
     pub fn parse(text: &str, overrides: &[String]) -> Result<Self, String> {
-        let mut exp: LassoPathExperiment = solver_kind::deserialize(text, overrides)?;
+        let mut exp: LassoPathExperiment = experiment_file::deserialize(text, overrides)?;
         exp.validate()?;
         exp.fill_defaults();
         Ok(exp)
@@ -347,11 +347,11 @@ tol = 1e-8
 "#;
 
     fn edited(from: &str, to: &str) -> String {
-        crate::solver_kind::testing::edited(BASE, from, to)
+        crate::experiment_file::testing::edited(BASE, from, to)
     }
 
     fn err(text: &str, overrides: &[&str], want: &[&str]) {
-        crate::solver_kind::testing::assert_parse_error(LassoPathExperiment::parse, text, overrides, want);
+        crate::experiment_file::testing::assert_parse_error(LassoPathExperiment::parse, text, overrides, want);
     }
 
     #[test]

@@ -11,14 +11,13 @@
 //! - [`config`]: the experiment file.
 //! - [`sweep`](mod@sweep): the jobs in parallel (results independent of the thread count) and
 //!   the run directory (`results.csv|json`, `plots/l1_norm|zeros.png|svg`, `report.html`).
-//! - [`plot`]: a quantity against λ on a log axis.
 
 pub mod config;
-pub mod plot;
+pub mod kind;
 pub mod sweep;
 
 pub use config::LassoPathExperiment;
-pub use sweep::{LassoPathOptions, LassoPathResults, job_count, run, sweep};
+pub use sweep::{LassoPathResults, job_count, run, sweep};
 
 #[cfg(test)]
 mod tests;

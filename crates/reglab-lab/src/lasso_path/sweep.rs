@@ -2,7 +2,7 @@
 //! `f64` coordinate-descent reference at every λ, and the files of a run.
 
 use super::config::{LassoPathExperiment, Method, MethodKind};
-use super::plot::{PathCurve, PathPlot, plot_path};
+use crate::report::path_plot::{PathCurve, PathPlot, plot_path};
 use crate::RunError;
 use crate::linear::{self, LeastSquares, StepRule};
 use crate::report::{Cell, Figure, ReportInput, SummaryRow};
@@ -10,7 +10,8 @@ use crate::synthetic::Regression;
 use rayon::prelude::*;
 use reglab_core::{Regularizer, Spec};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use crate::rundir::SweepOptions;
+use std::path::Path;
 
 /// Entries with `|w_j|` below this count as "small" (beside the exact zeros).
 pub const SMALL: f64 = 1e-6;
@@ -304,22 +305,13 @@ pub fn to_csv(res: &LassoPathResults) -> String {
     s
 }
 
-/// How to run.
-#[derive(Debug, Clone)]
-pub struct LassoPathOptions {
-    /// Run directory.
-    pub out: PathBuf,
-    /// Threads (≥ 1).
-    pub threads: usize,
-}
-
 /// Run the experiment into `opts.out`: `config.toml` first, then the sweep, then
 /// `results.json`, `results.csv`, `timing.json`, `plots/l1_norm.png|svg`, `plots/zeros.png|svg`
 /// and `report.html`, every file written atomically. `progress` is called after each job.
-pub fn run(exp: &LassoPathExperiment, opts: &LassoPathOptions, progress: &(dyn Fn() + Sync)) -> Result<LassoPathResults, RunError> {
+pub fn run(exp: &LassoPathExperiment, opts: &SweepOptions, progress: &(dyn Fn() + Sync)) -> Result<LassoPathResults, RunError> {
     exp.validate().map_err(RunError::Input)?;
     let out = &opts.out;
-    crate::solver_kind::write_run(out, opts.threads, &exp.to_toml(), || sweep(exp, opts.threads, progress), to_csv, |res| {
+    crate::rundir::write_run(out, opts.threads, &exp.to_toml(), || sweep(exp, opts.threads, progress), to_csv, |res| {
         write_plots_and_report(exp, res, out)
     })
 }

@@ -1,7 +1,8 @@
 //! Tests of the lasso-path experiments (`cargo test -p reglab-lab lasso_path`).
 
 use super::config::LassoPathExperiment;
-use super::sweep::{LassoPathOptions, LassoPathResults, REFERENCE_LABEL, run, sweep, to_csv};
+use super::sweep::{LassoPathResults, REFERENCE_LABEL, run, sweep, to_csv};
+use crate::rundir::SweepOptions;
 
 const SMALL: &str = r#"
 kind = "lasso-path"
@@ -107,7 +108,7 @@ fn lasso_path_run_writes_its_files() {
     let dir = tempfile::tempdir().unwrap();
     let exp = parse(&["path.points=2", "method.0.iterations=200", "method.1.iterations=200"]);
     let out = dir.path().join("run");
-    let res = run(&exp, &LassoPathOptions { out: out.clone(), threads: 2 }, &|| {}).unwrap();
+    let res = run(&exp, &SweepOptions { out: out.clone(), threads: 2 }, &|| {}).unwrap();
     for f in ["config.toml", "results.json", "results.csv", "timing.json", "report.html", "plots/l1_norm.png", "plots/l1_norm.svg", "plots/zeros.png", "plots/zeros.svg"] {
         assert!(out.join(f).is_file(), "{f}");
     }
@@ -126,6 +127,6 @@ fn lasso_path_run_writes_its_files() {
     assert!(names.iter().all(|n| !n.starts_with('.')), "temporary files left: {names:?}");
     // bad input: an error before anything is written
     let bad = dir.path().join("bad");
-    assert!(run(&exp, &LassoPathOptions { out: bad.clone(), threads: 0 }, &|| {}).is_err());
+    assert!(run(&exp, &SweepOptions { out: bad.clone(), threads: 0 }, &|| {}).is_err());
     assert!(!bad.exists());
 }

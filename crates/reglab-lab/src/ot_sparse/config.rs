@@ -1,7 +1,7 @@
 //! Experiment files of `kind = "ot-sparse"`: the two point clouds and the solves. Every key is
 //! documented in `docs/experiments.md`; unknown keys are errors and every error names its key.
 
-use crate::solver_kind::{self, check_increasing_list, check_kind_and_name};
+use crate::experiment_file::{self, check_increasing_list, check_kind_and_name};
 use serde::{Deserialize, Serialize};
 
 /// The value of `kind` that selects this experiment type.
@@ -111,7 +111,7 @@ impl OtSparseExperiment {
     /// Parse TOML text, apply `key=value` overrides (as `reglab run --set`), deserialize, check
     /// every value and fill in the defaults. Errors are one line and name the key.
     pub fn parse(text: &str, overrides: &[String]) -> Result<Self, String> {
-        let mut exp: OtSparseExperiment = solver_kind::deserialize(text, overrides)?;
+        let mut exp: OtSparseExperiment = experiment_file::deserialize(text, overrides)?;
         exp.validate()?;
         let s = &mut exp.solve;
         s.max_iter.get_or_insert(DEFAULT_MAX_ITER);
@@ -190,11 +190,11 @@ epsilon = 0.01
 "#;
 
     fn edited(from: &str, to: &str) -> String {
-        crate::solver_kind::testing::edited(BASE, from, to)
+        crate::experiment_file::testing::edited(BASE, from, to)
     }
 
     fn err(text: &str, overrides: &[&str], want: &[&str]) {
-        crate::solver_kind::testing::assert_parse_error(OtSparseExperiment::parse, text, overrides, want);
+        crate::experiment_file::testing::assert_parse_error(OtSparseExperiment::parse, text, overrides, want);
     }
 
     #[test]

@@ -13,10 +13,11 @@
 //!   and the run directory (`results.csv|json`, `plots/*.png|svg`, `report.html`).
 
 pub mod config;
+pub mod kind;
 pub mod sweep;
 
 pub use config::OtSparseExperiment;
-pub use sweep::{OtSparseOptions, OtSparseResults, job_count, run, sweep};
+pub use sweep::{OtSparseResults, job_count, run, sweep};
 
 #[cfg(test)]
 mod tests;

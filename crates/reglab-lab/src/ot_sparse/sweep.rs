@@ -2,7 +2,7 @@
 
 use super::config::OtSparseExperiment;
 use crate::RunError;
-use crate::lasso_path::plot::{PathCurve, PathPlot, plot_path};
+use crate::report::path_plot::{PathCurve, PathPlot, plot_path};
 use crate::ot::{OtInput, ZERO_RTOL, plot_plan_links};
 use crate::report::{Cell, Figure, ReportInput, SummaryRow, format_number};
 use rand::{Rng, SeedableRng};
@@ -11,7 +11,8 @@ use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 use reglab_ot::{EpsScaling, Matrix, SinkhornOptions, SmoothOptions, hungarian, sinkhorn_log, smooth_ot_l2, sparse_ot_semi_dual, sq_euclidean, uniform};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use crate::rundir::SweepOptions;
+use std::path::Path;
 
 /// The exact reference is the assignment problem on `lcm(n, m)` replicated points when
 /// `lcm(n, m)` is at most this; beyond, an ε-scaled log-domain Sinkhorn at [`FALLBACK_EPS`].
@@ -334,15 +335,6 @@ pub fn clouds_csv(input: &OtInput) -> String {
     s
 }
 
-/// How to run.
-#[derive(Debug, Clone)]
-pub struct OtSparseOptions {
-    /// Run directory.
-    pub out: PathBuf,
-    /// Threads (≥ 1).
-    pub threads: usize,
-}
-
 /// The plan plots: `(file stem, row method)`.
 pub fn plan_plots(res: &OtSparseResults) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = res.ks.iter().filter(|&&k| k == 1 || k == 4).map(|k| (format!("plan-k{k}"), format!("sparse k={k}"))).collect();
@@ -355,10 +347,10 @@ pub fn plan_plots(res: &OtSparseResults) -> Vec<(String, String)> {
 /// `results.json`, `results.csv`, `clouds.csv` (the problem), the plots (`plots/cost`,
 /// `plots/nonzeros`, `plots/plan-*`, PNG and SVG), `report.html` and `timing.json`, every file
 /// written atomically.
-pub fn run(exp: &OtSparseExperiment, opts: &OtSparseOptions, progress: &(dyn Fn() + Sync)) -> Result<OtSparseResults, RunError> {
+pub fn run(exp: &OtSparseExperiment, opts: &SweepOptions, progress: &(dyn Fn() + Sync)) -> Result<OtSparseResults, RunError> {
     exp.validate().map_err(RunError::Input)?;
     let out = &opts.out;
-    let r = crate::solver_kind::write_run(out, opts.threads, &exp.to_toml(), || sweep(exp, opts.threads, progress), |r| to_csv(&r.results), |r| {
+    let r = crate::rundir::write_run(out, opts.threads, &exp.to_toml(), || sweep(exp, opts.threads, progress), |r| to_csv(&r.results), |r| {
         let path = out.join("clouds.csv");
         reglab_train::tensorfile::write_atomic(&path, clouds_csv(&r.input).as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
         write_plots_and_report(exp, r, out)

@@ -1,7 +1,8 @@
 //! Tests of the sparse-OT experiments (`cargo test -p reglab-lab ot_sparse`).
 
 use super::config::OtSparseExperiment;
-use super::sweep::{OtSparseOptions, OtSparseResults, clouds_csv, draw_clouds, exact_uniform_rect, run, sweep, to_csv};
+use super::sweep::{OtSparseResults, clouds_csv, draw_clouds, exact_uniform_rect, run, sweep, to_csv};
+use crate::rundir::SweepOptions;
 use crate::RunError;
 use reglab_ot::{EpsScaling, Matrix, SinkhornOptions, sinkhorn_log, uniform};
 
@@ -96,7 +97,7 @@ fn ot_sparse_run_writes_its_files_and_is_byte_identical() {
     let dir = tempfile::tempdir().unwrap();
     let exp = parse(&["solve.ks=[1, 4]"]);
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    let res = run(&exp, &OtSparseOptions { out: a.clone(), threads: 2 }, &|| {}).unwrap();
+    let res = run(&exp, &SweepOptions { out: a.clone(), threads: 2 }, &|| {}).unwrap();
     for f in [
         "config.toml", "results.json", "results.csv", "clouds.csv", "timing.json", "report.html", "plots/cost.png", "plots/cost.svg", "plots/nonzeros.png",
         "plots/nonzeros.svg", "plots/plan-k1.png", "plots/plan-k1.svg", "plots/plan-k4.png", "plots/plan-k4.svg", "plots/plan-quadratic.png",
@@ -131,7 +132,7 @@ fn ot_sparse_run_writes_its_files_and_is_byte_identical() {
     }
     let names: Vec<String> = std::fs::read_dir(&a).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert!(names.iter().all(|n| !n.starts_with('.')), "temporary files left: {names:?}");
-    run(&exp, &OtSparseOptions { out: b.clone(), threads: 1 }, &|| {}).unwrap();
+    run(&exp, &SweepOptions { out: b.clone(), threads: 1 }, &|| {}).unwrap();
     for f in ["results.json", "results.csv", "clouds.csv", "config.toml"] {
         assert!(std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(), "{f} differs between runs");
     }
@@ -143,13 +144,13 @@ fn ot_sparse_bad_input_writes_nothing() {
     let mut exp = parse(&[]);
     exp.solve.ks = vec![];
     let out = dir.path().join("bad");
-    assert!(matches!(run(&exp, &OtSparseOptions { out: out.clone(), threads: 1 }, &|| {}), Err(RunError::Input(e)) if e.contains("solve.ks")));
+    assert!(matches!(run(&exp, &SweepOptions { out: out.clone(), threads: 1 }, &|| {}), Err(RunError::Input(e)) if e.contains("solve.ks")));
     exp.solve.ks = vec![0, 1];
-    assert!(matches!(run(&exp, &OtSparseOptions { out: out.clone(), threads: 1 }, &|| {}), Err(RunError::Input(_))));
+    assert!(matches!(run(&exp, &SweepOptions { out: out.clone(), threads: 1 }, &|| {}), Err(RunError::Input(_))));
     exp.solve.ks = vec![1];
     exp.solve.gamma = -0.1;
-    assert!(matches!(run(&exp, &OtSparseOptions { out: out.clone(), threads: 1 }, &|| {}), Err(RunError::Input(e)) if e.contains("solve.gamma")));
+    assert!(matches!(run(&exp, &SweepOptions { out: out.clone(), threads: 1 }, &|| {}), Err(RunError::Input(e)) if e.contains("solve.gamma")));
     exp.solve.gamma = 0.1;
-    assert!(run(&exp, &OtSparseOptions { out: out.clone(), threads: 0 }, &|| {}).is_err());
+    assert!(run(&exp, &SweepOptions { out: out.clone(), threads: 0 }, &|| {}).is_err());
     assert!(!out.exists());
 }

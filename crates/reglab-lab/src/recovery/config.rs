@@ -2,7 +2,7 @@
 //! documented in `docs/experiments.md`; unknown keys are errors and every error names its key.
 
 use super::solve::{Method, MethodKind, Start};
-use crate::solver_kind::{self, check_kind_and_name, check_method_keys, check_method_label, unknown_method};
+use crate::experiment_file::{self, check_kind_and_name, check_method_keys, check_method_label, unknown_method};
 use serde::{Deserialize, Serialize};
 
 /// The value of `kind` that selects this experiment type.
@@ -92,18 +92,11 @@ pub struct MethodConfig {
     pub oracle: Option<bool>,
 }
 
-/// The `kind` of an experiment file after the overrides, if the text is TOML and has a string
-/// `kind`. (A file that does not parse, or a bad override, is left to the parser of its kind.)
-pub fn file_kind(text: &str, overrides: &[String]) -> Option<String> {
-    let doc = solver_kind::toml_with_overrides(text, overrides).ok()?;
-    doc.get("kind")?.as_str().map(str::to_string)
-}
-
 impl RecoveryExperiment {
     /// Parse TOML text, apply `key=value` overrides (as `reglab run --set`), deserialize, check
     /// every value and fill in the defaults. Errors are one line and name the key.
     pub fn parse(text: &str, overrides: &[String]) -> Result<Self, String> {
-        let mut exp: RecoveryExperiment = solver_kind::deserialize(text, overrides)?;
+        let mut exp: RecoveryExperiment = experiment_file::deserialize(text, overrides)?;
         exp.validate()?;
         exp.fill_defaults();
         Ok(exp)
@@ -270,11 +263,11 @@ name = "linf"
 "#;
 
     fn edited(from: &str, to: &str) -> String {
-        crate::solver_kind::testing::edited(BASE, from, to)
+        crate::experiment_file::testing::edited(BASE, from, to)
     }
 
     fn err(text: &str, overrides: &[&str], want: &[&str]) {
-        crate::solver_kind::testing::assert_parse_error(RecoveryExperiment::parse, text, overrides, want);
+        crate::experiment_file::testing::assert_parse_error(RecoveryExperiment::parse, text, overrides, want);
     }
 
     #[test]
@@ -290,9 +283,9 @@ name = "linf"
         let resolved = e.to_toml();
         assert!(resolved.contains("restarts = 10") && resolved.contains("t = 10.0"), "{resolved}");
         assert_eq!(RecoveryExperiment::parse(&resolved, &[]).unwrap(), e);
-        assert_eq!(file_kind(BASE, &[]).as_deref(), Some(KIND));
-        assert_eq!(file_kind("name = \"x\"", &[]), None);
-        assert_eq!(file_kind("name = \"x\"", &["kind=cs-recovery".into()]).as_deref(), Some(KIND));
+        assert_eq!(crate::experiment_file::file_kind(BASE, &[]).as_deref(), Some(KIND));
+        assert_eq!(crate::experiment_file::file_kind("name = \"x\"", &[]), None);
+        assert_eq!(crate::experiment_file::file_kind("name = \"x\"", &["kind=cs-recovery".into()]).as_deref(), Some(KIND));
         let o = RecoveryExperiment::parse(BASE, &["problem.trials=9".into(), "method.1.start=least-norm".into()]).unwrap();
         assert_eq!(o.problem.trials, 9);
         assert_eq!(o.methods().unwrap()[1].kind, MethodKind::CsAffine { restarts: 2, start: Start::LeastNorm });

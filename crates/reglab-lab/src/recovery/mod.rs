@@ -14,13 +14,14 @@
 //!   50 % crossings, and the run directory (`results.csv|json`, plots, `report.html`).
 
 pub mod config;
+pub mod kind;
 pub mod plot;
 pub mod problem;
 pub mod solve;
 pub mod sweep;
 
-pub use config::{RecoveryExperiment, file_kind};
-pub use sweep::{Crossing, RecoveryOptions, RecoveryResults, run, sweep};
+pub use config::RecoveryExperiment;
+pub use sweep::{Crossing, RecoveryResults, run, sweep};
 
 #[cfg(test)]
 mod tests;

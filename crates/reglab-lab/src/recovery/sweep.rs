@@ -9,7 +9,8 @@ use crate::RunError;
 use crate::report::{Cell, Figure, ReportInput, SummaryRow};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use crate::rundir::SweepOptions;
+use std::path::Path;
 
 /// One method at one M/N: counts and means over the trials.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -224,22 +225,13 @@ pub fn to_csv(res: &RecoveryResults) -> String {
     s
 }
 
-/// How to run.
-#[derive(Debug, Clone)]
-pub struct RecoveryOptions {
-    /// Run directory.
-    pub out: PathBuf,
-    /// Threads (≥ 1).
-    pub threads: usize,
-}
-
 /// Run the experiment into `opts.out`: `config.toml` first, then the sweep, then
 /// `results.json`, `results.csv`, `timing.json`, `plots/success.png|svg`, `plots/exact.png|svg`
 /// and `report.html`, every file written atomically. `progress` is called after each trial.
-pub fn run(exp: &RecoveryExperiment, opts: &RecoveryOptions, progress: &(dyn Fn() + Sync)) -> Result<RecoveryResults, RunError> {
+pub fn run(exp: &RecoveryExperiment, opts: &SweepOptions, progress: &(dyn Fn() + Sync)) -> Result<RecoveryResults, RunError> {
     exp.validate().map_err(RunError::Input)?;
     let out = &opts.out;
-    crate::solver_kind::write_run(out, opts.threads, &exp.to_toml(), || sweep(exp, opts.threads, progress), to_csv, |res| {
+    crate::rundir::write_run(out, opts.threads, &exp.to_toml(), || sweep(exp, opts.threads, progress), to_csv, |res| {
         write_plots_and_report(exp, res, out)
     })
 }

@@ -3,7 +3,8 @@
 use super::config::RecoveryExperiment;
 use super::problem::{Problem, Projector, dot, lbin_normalized, lbin_value_grad, method_stream, trial_rng};
 use super::solve::{Method, MethodKind, Outcome, Start, penalized_value_grad, prox_linf, solve};
-use super::sweep::{Crossing, RecoveryOptions, crossing, run, sweep, to_csv};
+use super::sweep::{Crossing, crossing, run, sweep, to_csv};
+use crate::rundir::SweepOptions;
 use rand_distr::{Distribution, StandardNormal};
 
 fn randn(n: usize, seed: u64) -> Vec<f64> {
@@ -274,7 +275,7 @@ fn recovery_run_writes_its_files() {
     let dir = tempfile::tempdir().unwrap();
     let exp = RecoveryExperiment::parse(SMALL, &["problem.trials=2".into(), "problem.ratios=[0.5, 1.0]".into()]).unwrap();
     let out = dir.path().join("run");
-    let res = run(&exp, &RecoveryOptions { out: out.clone(), threads: 2 }, &|| {}).unwrap();
+    let res = run(&exp, &SweepOptions { out: out.clone(), threads: 2 }, &|| {}).unwrap();
     for f in ["config.toml", "results.json", "results.csv", "timing.json", "report.html", "plots/success.png", "plots/success.svg", "plots/exact.png", "plots/exact.svg"] {
         assert!(out.join(f).is_file(), "{f}");
     }
@@ -304,8 +305,11 @@ fn recovery_kind_key_of_training_experiments() {
     assert_eq!(train.kind.as_deref(), Some("train"));
     assert_eq!(Experiment::parse(&train.to_toml(), &[]).unwrap(), train);
     let e = Experiment::parse(&format!("kind = \"recovery\"\n{quick}"), &[]).unwrap_err();
-    assert!(e.contains("`kind`") && e.contains("cs-recovery"), "{e}");
-    assert_eq!(super::file_kind(quick, &[]), None);
+    assert!(e.contains("`kind`") && e.contains("\"train\""), "{e}");
+    // the kind list names every kind
+    let e = crate::kind::of_text(&format!("kind = \"recovery\"\n{quick}"), &[]).err().expect("unknown kind");
+    assert!(e.contains("\"recovery\"") && e.contains("\"cs-recovery\""), "{e}");
+    assert_eq!(crate::experiment_file::file_kind(quick, &[]), None);
     // a cs-recovery file is not a training experiment
     assert!(Experiment::parse(SMALL, &[]).is_err());
 }

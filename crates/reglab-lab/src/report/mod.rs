@@ -3,6 +3,8 @@
 //! - [`plot::plot_metric`]: one metric over tasks, one line per arm (mean over seeds) with a
 //!   band of ± one standard deviation, as PNG and SVG. Text is drawn with an embedded font
 //!   (DejaVu Sans, `assets/DejaVuSans.ttf`, license in `assets/LICENSE-DejaVu`): no system fonts.
+//! - [`path_plot::plot_path`]: a quantity against λ on a log axis, one line per method (the
+//!   solver kinds' λ-path plots).
 //! - [`html::write_report`]: one page with the question, a summary table, the plots and the
 //!   configuration; plain HTML and inline CSS, no JavaScript, no external resources.
 //!
@@ -10,6 +12,7 @@
 
 pub mod by_arm;
 pub mod html;
+pub mod path_plot;
 pub mod plot;
 
 pub use html::{Cell, Figure, ReportInput, SummaryRow, format_number, render_html, write_report};

@@ -1,20 +1,13 @@
-//! What the solver experiment kinds ([`crate::recovery`], `kind = "cs-recovery"`, and
-//! [`crate::lasso_path`], `kind = "lasso-path"`) share: reading the experiment file (TOML,
-//! `--set` overrides, errors of one line that name the key), the checks of its `kind`, `name`
-//! and `[[method]]` tables, and writing the run directory.
+//! Reading an experiment file, for every experiment kind: the TOML text with the `--set`
+//! overrides applied, deserialized into the kind's typed config (errors of one line that name
+//! the key), the file's `kind`, and the checks that several kinds share (`kind` and `name`,
+//! increasing lists, `[[method]]` names, keys and labels).
 
-use crate::RunError;
-use crate::experiment::config::{apply_override, one_line_parse_error};
-use crate::train_run::write_json;
-use reglab_train::tensorfile::write_atomic;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::path::Path;
-use std::time::Instant;
 
 /// The experiment file as a TOML document with the `key=value` overrides applied (as
 /// `reglab run --set`). Errors are one line.
-pub(crate) fn toml_with_overrides(text: &str, overrides: &[String]) -> Result<toml::Value, String> {
+pub fn toml_with_overrides(text: &str, overrides: &[String]) -> Result<toml::Value, String> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| one_line_parse_error(text, &e))?;
     let mut doc = toml::Value::Table(table);
     for o in overrides {
@@ -25,7 +18,7 @@ pub(crate) fn toml_with_overrides(text: &str, overrides: &[String]) -> Result<to
 
 /// [`toml_with_overrides`], deserialized (unknown keys are errors where `T` denies them). Errors
 /// are one line and name the key.
-pub(crate) fn deserialize<T: DeserializeOwned>(text: &str, overrides: &[String]) -> Result<T, String> {
+pub fn deserialize<T: DeserializeOwned>(text: &str, overrides: &[String]) -> Result<T, String> {
     T::deserialize(toml_with_overrides(text, overrides)?).map_err(|e| e.to_string().trim_end().replace('\n', " "))
 }
 
@@ -92,31 +85,66 @@ pub(crate) fn check_method_label<S: AsRef<str>>(i: usize, label: &str, earlier: 
     Ok(())
 }
 
-/// Write a run directory `out`: `config.toml` (the resolved file) first, then the `sweep` on
-/// `threads` threads, `results.json`, `results.csv` (by `to_csv`), the plots and the report (by
-/// `plots_and_report`, into `out/plots` and `out`) and `timing.json`, every file atomically.
-/// Errors before the sweep (`threads` = 0, `out` not creatable) are [`RunError::Input`].
-pub(crate) fn write_run<R: Serialize>(
-    out: &Path,
-    threads: usize,
-    resolved_toml: &str,
-    sweep: impl FnOnce() -> Result<R, String>,
-    to_csv: impl FnOnce(&R) -> String,
-    plots_and_report: impl FnOnce(&R) -> Result<(), String>,
-) -> Result<R, RunError> {
-    let t0 = Instant::now();
-    if threads == 0 {
-        return Err(RunError::Input("threads must be ≥ 1".into()));
+/// The `kind` of an experiment file (after the overrides), `None` when absent (a training
+/// experiment) or when the file does not parse (the kind's own parser then names the error).
+pub fn file_kind(text: &str, overrides: &[String]) -> Option<String> {
+    let doc = toml_with_overrides(text, overrides).ok()?;
+    doc.get("kind")?.as_str().map(str::to_string)
+}
+
+/// A TOML syntax error as one line: `TOML parse error at line L, column C: message`.
+pub fn one_line_parse_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim_end().replace('\n', "; ");
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!("TOML parse error at line {line}, column {column}: {msg}")
+        }
+        None => format!("TOML parse error: {msg}"),
     }
-    std::fs::create_dir_all(out.join("plots")).map_err(|e| RunError::Input(format!("{}: {e}", out.display())))?;
-    write_atomic(&out.join("config.toml"), resolved_toml.as_bytes()).map_err(|e| RunError::Failed(e.to_string()))?;
-    let res = sweep().map_err(RunError::Failed)?;
-    write_json(&out.join("results.json"), &res)?;
-    write_atomic(&out.join("results.csv"), to_csv(&res).as_bytes()).map_err(|e| RunError::Failed(e.to_string()))?;
-    plots_and_report(&res).map_err(RunError::Failed)?;
-    let timing = serde_json::json!({ "total_seconds": t0.elapsed().as_secs_f64(), "threads": threads });
-    write_json(&out.join("timing.json"), &timing)?;
-    Ok(res)
+}
+
+/// Set `a.b.c = value` in a TOML table. The value is read as TOML (`3`, `1e-3`, `[1, 2]`,
+/// `"x"`, `true`), or taken as a string when it does not parse. Array-of-table entries are
+/// addressed by index: `arm.1.reg=["l2=1e-4"]`.
+pub fn apply_override(doc: &mut toml::Value, o: &str) -> Result<(), String> {
+    let (key, raw) = o.split_once('=').ok_or_else(|| format!("--set `{o}`: expected KEY=VALUE"))?;
+    let value: toml::Value = format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let parts: Vec<&str> = key.trim().split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(format!("--set `{o}`: bad key `{key}`"));
+    }
+    let mut cur: &mut toml::Value = doc;
+    for (i, p) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        cur = match cur {
+            toml::Value::Table(t) => {
+                if last {
+                    t.insert(p.to_string(), value);
+                    return Ok(());
+                }
+                t.entry(p.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            }
+            toml::Value::Array(a) => {
+                let idx: usize = p.parse().map_err(|_| format!("--set `{o}`: `{p}` must be an index into the array"))?;
+                let len = a.len();
+                let slot = a.get_mut(idx).ok_or_else(|| format!("--set `{o}`: index {idx} out of range (length {len})"))?;
+                if last {
+                    *slot = value;
+                    return Ok(());
+                }
+                slot
+            }
+            _ => return Err(format!("--set `{o}`: `{}` is not a table", parts[..i].join("."))),
+        };
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,56 @@
+//! `kind = "inverse"` as an [`ExperimentKind`]: `--jobs` threads over the (setting, λ) solves
+//! of each method (the results do not depend on it); no checkpoints, so no `--resume`.
+
+use super::{InverseExperiment, config::KIND};
+use crate::RunError;
+use crate::kind::{ExperimentKind, Prepared, RunContext};
+use crate::rundir::SweepOptions;
+use std::fmt::Write;
+
+/// Few-view CT reconstructions over λ grids.
+pub struct InverseKind;
+
+impl ExperimentKind for InverseKind {
+    fn name(&self) -> &'static str {
+        KIND
+    }
+    fn about(&self) -> &'static str {
+        "few-view CT of a phantom: FBP, Tikhonov, TV, weighted and space-variant TV, graphLa+Ψ over λ grids (PSNR/SSIM tables, images)"
+    }
+    fn prepare(&self, text: &str, overrides: &[String]) -> Result<Box<dyn Prepared>, String> {
+        Ok(Box::new(InverseExperiment::parse(text, overrides)?))
+    }
+}
+
+impl Prepared for InverseExperiment {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn work(&self) -> (u64, &'static str) {
+        (super::job_count(self) as u64, "reconstructions")
+    }
+    fn run(&self, ctx: &RunContext<'_>) -> Result<String, RunError> {
+        let _lock = ctx.open_out()?;
+        let opts = SweepOptions { out: ctx.out.to_path_buf(), threads: ctx.jobs };
+        let res = super::run(self, &opts, &|| ctx.progress.tick())?;
+        let mut s = String::new();
+        let _ = writeln!(s, "{} phantom {}×{}; best PSNR (dB) / SSIM over each λ grid:", res.phantom, res.size, res.size);
+        let _ = write!(s, "{:<22}", "method");
+        for st in &res.settings {
+            let _ = write!(s, " {:>22}", st.title());
+        }
+        let _ = writeln!(s);
+        for m in &res.methods {
+            let _ = write!(s, "{m:<22}");
+            for st in &res.settings {
+                let cell = match res.best(m, st.views, st.noise) {
+                    Some(r) => format!("{:.2} / {:.3}", r.psnr, r.ssim),
+                    None => "—".to_string(),
+                };
+                let _ = write!(s, " {cell:>22}");
+            }
+            let _ = writeln!(s);
+        }
+        Ok(s)
+    }
+}
