@@ -2,8 +2,10 @@
 //!
 //! The catalog: one file per regularizer, grouped by family, each with its formula, symbols,
 //! shapes and paper in its documentation, and its tests beside it. Find a regularizer by its
-//! command-line name in [`registry::ENTRIES`]; add one by copying a file (e.g.
-//! `weight/l2.rs`), its tests, and one line in the registry.
+//! command-line name in [`registry::ENTRIES`] (or `reglab list`, which joins these registries
+//! with the reparameterizations and pruning methods of `reglab-train`); add one by copying a file
+//! (e.g. `weight/l2.rs`), its tests, and one line in the registry. The table below is checked
+//! against the registries by a test (`reglab_train::catalog`).
 //!
 //! | family | module | names |
 //! |---|---|---|
@@ -16,7 +18,7 @@
 //! | cauchy-schwarz | [`cauchy_schwarz`] | `cs-binary`, `cs-binary-pos`, `cs-ternary`, `cs-orth`, `cs-eig` |
 //! | output (on the logits) | [`output`] | `label-smoothing`, `confidence-penalty`, `spectral-decoupling`, `elr` |
 //! | data (on each training batch) | [`data`] | `cutout`, `mixup`, `input-noise` |
-//! | stochastic (in the forward pass) | [`stochastic`] | `dropout` |
+//! | stochastic (in the forward pass or the step) | [`stochastic`] | `dropout`, `mixout`, `amp`, `sam`, `grad-norm` |
 
 pub mod anchor;
 pub mod cauchy_schwarz;
@@ -31,6 +33,6 @@ pub mod stochastic;
 pub mod weight;
 
 pub use registry::{
-    build, build_batch_terms, build_output_set, build_perturbations, build_set, check, is_batch, is_output, is_perturbation, BatchEntry, Entry, OutputEntry,
-    PerturbEntry, BATCH_ENTRIES, ENTRIES, OUTPUT_ENTRIES, PERTURB_ENTRIES,
+    build, build_batch_terms, build_output_set, build_set, check, is_batch, is_output, BatchEntry, Entry, OutputEntry, BATCH_ENTRIES, ENTRIES,
+    OUTPUT_ENTRIES,
 };

@@ -1,48 +1,71 @@
 //! `reglab list`.
 
 use crate::Failure;
+use reglab_train::catalog::{self, Technique};
 
-/// List the regularizers.
+/// List every technique (regularizers, output terms, data and stochastic perturbations,
+/// reparameterizations, pruning methods) with its family, formula, options and paper; or the
+/// experiment kinds of `reglab run`.
 #[derive(clap::Args)]
 pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// List the experiment kinds (`kind = …` in experiment files) instead.
+    #[arg(long)]
+    kinds: bool,
+    /// Only the techniques whose name, family or paper contains this text (case-insensitive).
+    filter: Option<String>,
 }
 
 /// Run.
 pub fn run(a: Args) -> Result<(), Failure> {
-    // (name, family, formula, options, paper, acts on)
-    let entries: Vec<(&str, &str, &str, &str, &str, &str)> = reglab_regularizers::ENTRIES
-        .iter()
-        .map(|e| (e.name, e.family, e.formula, e.options, e.paper, "weights"))
-        .chain(reglab_regularizers::OUTPUT_ENTRIES.iter().map(|e| (e.name, e.family, e.formula, e.options, e.paper, "logits")))
-        .chain(reglab_regularizers::BATCH_ENTRIES.iter().map(|e| (e.name, e.family, e.formula, e.options, e.paper, "inputs")))
-        .chain(reglab_regularizers::PERTURB_ENTRIES.iter().map(|e| (e.name, e.family, e.formula, e.options, e.paper, "forward pass")))
-        .collect();
-    if a.json {
-        let v: Vec<_> = entries
-            .iter()
-            .map(|e| serde_json::json!({"name": e.0, "family": e.1, "formula": e.2, "options": e.3, "paper": e.4, "acts_on": e.5}))
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&v).map_err(Failure::failed)?);
+    if a.kinds {
+        let kinds = reglab_lab::kind::KINDS;
+        if a.json {
+            let v: Vec<_> = kinds.iter().map(|k| serde_json::json!({"kind": k.name(), "about": k.about(), "resumable": k.resumable()})).collect();
+            println!("{}", serde_json::to_string_pretty(&v).map_err(Failure::failed)?);
+        } else {
+            let w = kinds.iter().map(|k| k.name().len()).max().unwrap_or(4);
+            for k in kinds {
+                println!("{:w$}  {}", k.name(), k.about());
+            }
+        }
         return Ok(());
     }
-    let w = entries.iter().map(|e| e.0.len()).max().unwrap_or(4);
-    let f = entries.iter().map(|e| e.1.chars().count()).max().unwrap_or(6);
-    for e in &entries {
-        println!("{:w$}  {:f$}  {}", e.0, e.1, e.2, w = w, f = f);
-        if !e.3.is_empty() {
-            println!("{:w$}  {:f$}  options: {}", "", "", e.3, w = w, f = f);
-        }
-        println!("{:w$}  {:f$}  {}", "", "", e.4, w = w, f = f);
+    let needle = a.filter.as_deref().map(str::to_lowercase);
+    let keep = |t: &Technique| needle.as_ref().is_none_or(|n| [t.name, t.family, t.paper].iter().any(|s| s.to_lowercase().contains(n.as_str())));
+    let entries: Vec<Technique> = catalog::all().into_iter().filter(keep).collect();
+    if let Some(n) = &needle
+        && entries.is_empty()
+    {
+        return Err(Failure::input(format!("no technique's name, family or paper contains `{n}` (run `reglab list` for all)")));
     }
-    println!("\nSpec syntax: NAME=λ[:key=value,...]; every regularizer also takes schedule=constant|warmup|cosine, warmup=STEPS, schedule=exp:factor=F[:every=STEPS][:max=L], until=STEPS, and those on weights select=PATTERN. Family `output` acts on the logits of each batch, through the loss; family `data` transforms each training batch, family `stochastic` acts in the forward pass (none of these with `reglab penalty`; `data` and `stochastic` take no common option).");
-    println!("\nReparameterizations (--reparam SPEC, or reparam = \"SPEC\" in experiment files):");
-    let r = reglab_train::reparam::CATALOG.iter().map(|c| c.0.len()).max().unwrap_or(4);
-    for (spec, formula, paper) in reglab_train::reparam::CATALOG {
-        println!("{spec:r$}  {formula}");
-        println!("{:r$}  {paper}", "");
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&entries).map_err(Failure::failed)?);
+        return Ok(());
+    }
+    let w = entries.iter().map(|e| e.name.len()).max().unwrap_or(4);
+    let f = entries.iter().map(|e| e.family.chars().count()).max().unwrap_or(6);
+    let mut flag = "";
+    for e in &entries {
+        if e.flag != flag {
+            let what = match e.flag {
+                "--reparam" => "Reparameterizations: --reparam SPEC (reparam = \"SPEC\" in experiment files)",
+                "--prune" => "Pruning: --prune SPEC (prune = \"SPEC\" per arm in experiment files)",
+                _ => "Regularizers: --reg NAME=λ[:key=value,...] (reg = [...] in experiment files)",
+            };
+            println!("{}{what}\n", if flag.is_empty() { "" } else { "\n" });
+            flag = e.flag;
+        }
+        println!("{:w$}  {:f$}  {}", e.name, e.family, e.formula, w = w, f = f);
+        if !e.options.is_empty() {
+            println!("{:w$}  {:f$}  options: {}", "", "", e.options, w = w, f = f);
+        }
+        println!("{:w$}  {:f$}  {}", "", "", e.paper, w = w, f = f);
+    }
+    if needle.is_none() {
+        println!("\nEvery --reg term also takes schedule=constant|warmup|cosine, warmup=STEPS, schedule=exp:factor=F[:every=STEPS][:max=L], until=STEPS, and those on weights select=PATTERN. Family `output` acts on the logits of each batch, through the loss; family `data` transforms each training batch, family `stochastic` acts in the forward pass or on how the step's gradient is taken (none of these with `reglab penalty`; `data` and `stochastic` take no common option). `reglab list --kinds` lists the experiment kinds.");
     }
     Ok(())
 }

@@ -39,31 +39,46 @@ use burn::module::{Module, Param, ParamId};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use reglab_core::{Layout, NamedTensor};
+use reglab_regularizers::registry::CatalogEntry;
 use std::fmt;
 use std::str::FromStr;
 
-/// The reparameterizations: `(spec, formula, paper)`, for `reglab list`.
-pub const CATALOG: &[(&str, &str, &str)] = &[
-    (
-        "weight-norm[:init=data|none]",
-        "W_i = g_i·v_i/‖v_i‖ per unit; data-dependent init of g and the bias",
-        "Salimans & Kingma, Weight Normalization, NeurIPS 2016",
-    ),
-    (
-        "spectral-norm",
-        "W = P/σ_max(P), one power-iteration step per update",
-        "Miyato, Kataoka, Koyama, Yoshida, Spectral Normalization for GANs, ICLR 2018",
-    ),
-    (
-        "multipliers[:scalar|rowcol]",
-        "W = s·P or diag(r)·P·diag(c); multipliers without weight decay",
-        "Learnable Multipliers: Freeing the Scale of Language Model Matrix Layers, 2025",
-    ),
-    (
-        "lawn[:free=E:layers=K]",
-        "after E epochs the last K layers keep their Frobenius norm (tangent gradient, renormalized)",
-        "Gupta et al., Logit Attenuating Weight Normalization, arXiv 2108.05839, 2021",
-    ),
+/// The reparameterizations, for the catalog ([`crate::catalog`], `reglab list`): `--reparam
+/// NAME[:OPTIONS]` (or `reparam = "…"` in experiment files). They are parsed by
+/// [`ReparamSpec`], so the entries carry no builder.
+pub const CATALOG: &[CatalogEntry<()>] = &[
+    CatalogEntry {
+        name: "weight-norm",
+        family: "reparameterization",
+        formula: "W_i = g_i·v_i/‖v_i‖ per unit; data-dependent init of g and the bias",
+        paper: "Salimans & Kingma, Weight Normalization: A Simple Reparameterization to Accelerate Training of Deep Neural Networks, NeurIPS 2016",
+        options: "init=data (none: no data-dependent init)",
+        build: (),
+    },
+    CatalogEntry {
+        name: "spectral-norm",
+        family: "reparameterization",
+        formula: "W = P/σ_max(P), one power-iteration step per update (persistent vectors)",
+        paper: "Miyato, Kataoka, Koyama, Yoshida, Spectral Normalization for Generative Adversarial Networks, ICLR 2018",
+        options: "",
+        build: (),
+    },
+    CatalogEntry {
+        name: "multipliers",
+        family: "reparameterization",
+        formula: "W = s·P (scalar) or diag(r)·P·diag(c) (rowcol); the multipliers train without weight decay",
+        paper: "Learnable Multipliers: Freeing the Scale of Language Model Matrix Layers, 2025 (catalog #19)",
+        options: "scalar | rowcol (default scalar)",
+        build: (),
+    },
+    CatalogEntry {
+        name: "lawn",
+        family: "reparameterization",
+        formula: "after E epochs the last K layers keep their Frobenius norm (tangent gradient, renormalized)",
+        paper: "Gupta, Ramanath, Shi, Ramachandran, Zhou, Zhou, Keerthi, Logit Attenuating Weight Normalization, arXiv 2108.05839, 2021",
+        options: "free=E (epochs before the constraint), layers=K",
+        build: (),
+    },
 ];
 
 /// A reparameterization, parsed from its spec (see the module documentation).
