@@ -50,7 +50,7 @@ pub fn evaluate(
     if let Some(s) = specs.iter().find(|s| reglab_regularizers::is_output(s)) {
         return Err(format!("`{s}` acts on the logits of a training batch, not on tensors: use it with `reglab train` or `reglab run`"));
     }
-    if let Some(s) = specs.iter().find(|s| reglab_regularizers::is_batch(s) || reglab_regularizers::is_perturbation(s)) {
+    if let Some(s) = specs.iter().find(|s| reglab_regularizers::is_batch(s) || reglab_train::hook::registry::is_step_hook(s)) {
         return Err(format!("`{s}` acts on training batches or the forward pass, not on tensors: use it with `reglab train` or `reglab run`"));
     }
     let mut set = reglab_regularizers::build_set(specs, selection).map_err(|e| e.to_string())?;

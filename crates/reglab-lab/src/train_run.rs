@@ -14,6 +14,7 @@
 //! - `timing.json`: wall-clock seconds per epoch and steps per second.
 
 pub use crate::RunError;
+use crate::rundir::write_json;
 use crate::data::DataSource;
 use reglab_core::Split;
 use reglab_train::device::DeviceKind;
@@ -77,13 +78,6 @@ pub fn load_data(spec: &str) -> Result<Split, RunError> {
     src.load().map_err(|e| RunError::Input(e.to_string()))
 }
 
-/// Write `v` as pretty JSON with a final newline, atomically.
-pub(crate) fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), RunError> {
-    let mut s = serde_json::to_string_pretty(v).map_err(|e| RunError::Failed(e.to_string()))?;
-    s.push('\n');
-    tensorfile::write_atomic(path, s.as_bytes()).map_err(|e| RunError::Failed(format!("{}: {e}", path.display())))
-}
-
 /// Train as configured, writing the run directory `out`. `progress` sees every step.
 pub fn run(cfg: &RunConfig, out: &Path, progress: &mut dyn FnMut(Progress<'_>)) -> Result<Metrics, RunError> {
     let t0 = Instant::now();
@@ -105,7 +99,7 @@ pub fn run(cfg: &RunConfig, out: &Path, progress: &mut dyn FnMut(Progress<'_>)) 
     let toml = toml::to_string(cfg).map_err(|e| RunError::Failed(e.to_string()))?;
     tensorfile::write_atomic(&out.join("config.toml"), toml.as_bytes()).map_err(|e| RunError::Failed(e.to_string()))?;
     let ckpt = out.join("model.safetensors");
-    tensorfile::write(&out.join("init.safetensors"), &trainer.reg.anchor_pytorch()).map_err(|e| RunError::Failed(e.to_string()))?;
+    tensorfile::write(&out.join("init.safetensors"), &trainer.reg().anchor_pytorch()).map_err(|e| RunError::Failed(e.to_string()))?;
     tensorfile::write(&ckpt, &trainer.net.to_pytorch()).map_err(|e| RunError::Failed(e.to_string()))?;
 
     let mut epoch_seconds = Vec::new();
@@ -115,7 +109,7 @@ pub fn run(cfg: &RunConfig, out: &Path, progress: &mut dyn FnMut(Progress<'_>)) 
     let reg_ckpt = out.join("regularizers.safetensors");
     let result = trainer.fit(&split.train, &split.test, progress, &mut |t: &Trainer, m: &EpochMetrics| {
         tensorfile::write(&ckpt, &t.net.to_pytorch()).map_err(|e| TrainError::Other(e.to_string()))?;
-        let state = t.reg.set().state();
+        let state = t.reg().set().state();
         if !state.is_empty() {
             tensorfile::write(&reg_ckpt, &state).map_err(|e| TrainError::Other(e.to_string()))?;
         }

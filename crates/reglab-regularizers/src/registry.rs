@@ -1,12 +1,11 @@
 //! Names → regularizers. One line per regularizer in [`ENTRIES`]; `reglab list` prints it.
 
-use crate::stochastic::Perturbation;
 use reglab_core::batch::{BatchTerm, BatchTransform};
 use reglab_core::{Error, OutputRegularizer, OutputSet, OutputTerm, RegSet, Regularizer, Result, Selection, Spec, Term};
 
 /// A catalog entry: what `reglab list` prints and how to build the term from its spec. `B` is
-/// the builder of the entry's kind (see the aliases [`Entry`], [`OutputEntry`], [`BatchEntry`],
-/// [`PerturbEntry`]).
+/// the builder of the entry's kind (see the aliases [`Entry`], [`OutputEntry`], [`BatchEntry`];
+/// `reglab-train` has the step hooks' entries, whose parsers live in [`crate::stochastic`]).
 pub struct CatalogEntry<B> {
     /// Command-line name.
     pub name: &'static str,
@@ -28,9 +27,6 @@ pub type Entry = CatalogEntry<fn(&Spec) -> Result<Box<dyn Regularizer>>>;
 pub type OutputEntry = CatalogEntry<fn(&Spec) -> Result<Box<dyn OutputRegularizer>>>;
 /// A data perturbation: a transform of each training batch (see [`crate::data`]).
 pub type BatchEntry = CatalogEntry<fn(&Spec) -> Result<Box<dyn BatchTransform>>>;
-/// A stochastic model perturbation (see [`crate::stochastic`]): parsed here, applied by the
-/// trainer inside the forward pass or the step.
-pub type PerturbEntry = CatalogEntry<fn(&Spec) -> Result<Perturbation>>;
 
 fn boxed<R: Regularizer + 'static>(r: Result<R>) -> Result<Box<dyn Regularizer>> {
     r.map(|r| Box::new(r) as Box<dyn Regularizer>)
@@ -276,71 +272,6 @@ pub const BATCH_ENTRIES: &[BatchEntry] = &[
     },
 ];
 
-/// Every stochastic model perturbation.
-pub const PERTURB_ENTRIES: &[PerturbEntry] = &[CatalogEntry {
-    name: "dropout",
-    family: "stochastic",
-    formula: "h ← h ⊙ m/(1 − p), m ~ Bernoulli(1 − p) per example and hidden unit, in training (MLP: every hidden layer; CNN: the features before the head)",
-    paper: "Srivastava, Hinton, Krizhevsky, Sutskever, Salakhutdinov, Dropout: A Simple Way to Prevent Neural Networks from Overfitting, JMLR 2014",
-    options: "",
-    build: |s| crate::stochastic::dropout::Dropout::from_spec(s).map(Perturbation::Dropout),
-},
-CatalogEntry {
-    name: "mixout",
-    family: "stochastic",
-    formula: "forward with W̃ = ((1 − M)⊙U + M⊙W − p·U)/(1 − p), M ~ Bernoulli(1 − p) per input column, U the anchor (initial or --anchor weights); linear layers",
-    paper: "Lee, Cho, Kang, Mixout: Effective Regularization to Finetune Large-scale Pretrained Language Models, ICLR 2020 (code: bloodwass/mixout)",
-    options: "grad=exact (M/(1 − p); official: M, the code's backward)",
-    build: |s| crate::stochastic::mixout::Mixout::from_spec(s).map(Perturbation::Mixout),
-},
-CatalogEntry {
-    name: "amp",
-    family: "stochastic",
-    formula: "gradient at θ + δ, δ_p ← Π_ε(δ_p + ζ·∇_p L(θ + δ)) K times, one ε-ball per tensor (ε = the strength); K + 1 passes per step",
-    paper: "Zheng, Zhang, Mao, Regularizing Neural Networks via Adversarial Model Perturbation, CVPR 2021 (code: hiyouga/AMP-Regularizer)",
-    options: "lr=1 (ζ), steps=1 (K)",
-    build: |s| crate::stochastic::sharpness::Sharpness::amp(s).map(Perturbation::Sharpness),
-},
-CatalogEntry {
-    name: "sam",
-    family: "stochastic",
-    formula: "gradient at θ + ρ·g/‖g‖₂, g = ∇L(θ) (ρ = the strength); 2 passes per step",
-    paper: "Foret, Kleiner, Mobahi, Neyshabur, Sharpness-Aware Minimization for Efficiently Improving Generalization, ICLR 2021",
-    options: "",
-    build: |s| crate::stochastic::sharpness::Sharpness::sam(s).map(Perturbation::Sharpness),
-},
-CatalogEntry {
-    name: "grad-norm",
-    family: "stochastic",
-    formula: "λ‖∇L‖² added to the loss; its gradient 2λHg ≈ 2λ‖g‖(∇L(θ + h·g/‖g‖) − g)/h by finite differences (no double backprop); 3 passes per step",
-    paper: "Geiping, Goldblum, Pope, Moeller, Goldstein, Stochastic Training is Not Necessary for Generalization, ICLR 2022",
-    options: "h=0.01",
-    build: |s| crate::stochastic::sharpness::Sharpness::grad_norm(s).map(Perturbation::Sharpness),
-}];
-
-/// Whether the spec string names a stochastic model perturbation.
-pub fn is_perturbation(spec: &str) -> bool {
-    Spec::parse(spec).is_ok_and(|s| PERTURB_ENTRIES.iter().any(|e| e.name == s.name))
-}
-
-/// Parse the model perturbations of `specs` (no common options; each name at most once).
-pub fn build_perturbations(specs: &[String]) -> Result<Vec<(Spec, Perturbation)>> {
-    let mut out: Vec<(Spec, Perturbation)> = Vec::new();
-    for s in specs {
-        let spec = Spec::parse(s)?;
-        let e = PERTURB_ENTRIES.iter().find(|e| e.name == spec.name).ok_or_else(|| unknown(&spec.name))?;
-        if let Some(k) = reglab_core::spec::Common::KEYS.iter().find(|k| spec.options.contains_key(**k)) {
-            return Err(Error::Spec { spec: spec.raw().into(), why: format!("`{k}` does not apply to `{}`", spec.name) });
-        }
-        if out.iter().any(|(t, _)| t.name == spec.name) {
-            return Err(Error::Spec { spec: spec.raw().into(), why: format!("`{}` is given twice", spec.name) });
-        }
-        let p = (e.build)(&spec)?;
-        out.push((spec, p));
-    }
-    Ok(out)
-}
-
 /// Whether the spec string names a data perturbation.
 pub fn is_batch(spec: &str) -> bool {
     Spec::parse(spec).is_ok_and(|s| BATCH_ENTRIES.iter().any(|e| e.name == s.name))
@@ -366,7 +297,7 @@ pub fn build_batch_terms(specs: &[String]) -> Result<Vec<BatchTerm>> {
 }
 
 fn unknown(name: &str) -> Error {
-    let known: Vec<&str> = ENTRIES.iter().map(|e| e.name).chain(OUTPUT_ENTRIES.iter().map(|e| e.name)).chain(BATCH_ENTRIES.iter().map(|e| e.name)).chain(PERTURB_ENTRIES.iter().map(|e| e.name)).collect();
+    let known: Vec<&str> = ENTRIES.iter().map(|e| e.name).chain(OUTPUT_ENTRIES.iter().map(|e| e.name)).chain(BATCH_ENTRIES.iter().map(|e| e.name)).collect();
     Error::Unknown { name: name.to_string(), known: known.join(", ") }
 }
 
@@ -388,9 +319,6 @@ pub fn is_output(spec: &str) -> bool {
 /// Check that a spec builds, as a parameter or an output regularizer (bad options, unknown
 /// names: the error).
 pub fn check(spec: &Spec) -> Result<()> {
-    if PERTURB_ENTRIES.iter().any(|e| e.name == spec.name) {
-        return build_perturbations(&[spec.raw().to_string()]).map(drop);
-    }
     if BATCH_ENTRIES.iter().any(|e| e.name == spec.name) {
         return build_batch_terms(&[spec.raw().to_string()]).map(drop);
     }
@@ -461,18 +389,14 @@ mod tests {
 
     #[test]
     fn names_are_unique() {
-        let mut n: Vec<_> = ENTRIES.iter().map(|e| e.name).chain(OUTPUT_ENTRIES.iter().map(|e| e.name)).chain(BATCH_ENTRIES.iter().map(|e| e.name)).chain(PERTURB_ENTRIES.iter().map(|e| e.name)).collect();
+        let mut n: Vec<_> = ENTRIES.iter().map(|e| e.name).chain(OUTPUT_ENTRIES.iter().map(|e| e.name)).chain(BATCH_ENTRIES.iter().map(|e| e.name)).collect();
         n.sort();
         n.dedup();
-        assert_eq!(n.len(), ENTRIES.len() + OUTPUT_ENTRIES.len() + BATCH_ENTRIES.len() + PERTURB_ENTRIES.len());
+        assert_eq!(n.len(), ENTRIES.len() + OUTPUT_ENTRIES.len() + BATCH_ENTRIES.len());
     }
 
     #[test]
     fn perturbations_parse_and_refuse_common_options_and_repeats() {
-        assert_eq!(build_perturbations(&["dropout=0.25".into()]).unwrap()[0].1, Perturbation::Dropout(crate::stochastic::dropout::Dropout { p: 0.25 }));
-        assert!(is_perturbation("dropout=0.5") && !is_batch("dropout=0.5") && !is_output("dropout=0.5"));
-        assert!(build_perturbations(&["dropout=0.5:warmup=3".into()]).err().unwrap().to_string().contains("does not apply"));
-        assert!(build_perturbations(&["dropout=0.5".into(), "dropout=0.1".into()]).err().unwrap().to_string().contains("twice"));
         assert!(check(&Spec::parse("dropout=1.5").unwrap()).is_err());
     }
 

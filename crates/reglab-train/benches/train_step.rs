@@ -28,6 +28,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use reglab_core::Dataset;
 use reglab_core::testing::random_vec;
 use reglab_regularizers::ENTRIES;
+use reglab_train::hook::prune::PruneHook;
 use reglab_train::model::Net;
 use reglab_train::optim::OptimSpec;
 use reglab_train::prune::{Masks, PruneSpec, fish};
@@ -84,8 +85,8 @@ fn bench_step(c: &mut Criterion) {
         let name = name.as_str();
         let cfg = mlp_config(regs, reparam, prune);
         let mut t = Trainer::new(&cfg, &[INPUT], CLASSES, &dev, None, 1_000_000).unwrap_or_else(|e| panic!("{name}: {e}"));
-        if let Some(p) = t.prune.as_mut() {
-            make_mask(p, &mut t.net, &data).unwrap_or_else(|e| panic!("{name}: {e}"));
+        if let Some((h, net)) = t.hook_and_net_mut::<PruneHook>() {
+            make_mask(&mut h.masks, net, &data).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
         let (x, y) = t.batch_tensors(&data, &idx);
         t.step(x.clone(), y.clone()).unwrap_or_else(|e| panic!("{name}: {e}")); // warm-up
@@ -116,13 +117,13 @@ fn bench_prune(c: &mut Criterion) {
     for p in PRUNE {
         let cfg = mlp_config(Vec::new(), None, Some(p.parse::<PruneSpec>().unwrap()));
         let mut t = Trainer::new(&cfg, &[INPUT], CLASSES, &dev, None, 1_000_000).unwrap_or_else(|e| panic!("{p}: {e}"));
-        let masks = t.prune.as_mut().expect("a pruning spec gives masks");
-        make_mask(masks, &mut t.net, &data).unwrap_or_else(|e| panic!("{p}: {e}"));
-        assert!(masks.made(), "{p}: no mask");
+        let (h, net) = t.hook_and_net_mut::<PruneHook>().expect("a pruning spec gives masks");
+        make_mask(&mut h.masks, net, &data).unwrap_or_else(|e| panic!("{p}: {e}"));
+        assert!(h.masks.made(), "{p}: no mask");
         let (x, _) = t.batch_tensors(&data, &idx);
         let out = t.net.forward(x);
         let mut grads = GradientsParams::from_grads((out.clone() * out).sum().backward(), &t.net);
-        let masks = t.prune.as_ref().unwrap();
+        let masks = t.prune().unwrap();
         group.bench_function(BenchmarkId::new("mask-gradients", p), |b| {
             b.iter(|| masks.mask_gradients(black_box(&t.net), &mut grads).unwrap_or_else(|e| panic!("{p}: {e}")))
         });
@@ -132,7 +133,7 @@ fn bench_prune(c: &mut Criterion) {
     // the Fisher of FISH on every example of the batch, one at a time
     let spec: PruneSpec = "fish:keep=0.005:samples=128".parse().unwrap();
     let t = Trainer::new(&mlp_config(Vec::new(), None, Some(spec)), &[INPUT], CLASSES, &dev, None, 1_000_000).unwrap();
-    let layers = t.prune.as_ref().unwrap().selected();
+    let layers = t.prune().unwrap().selected();
     let order = fish::sample_indices(data.len(), BATCH, 0);
     group.sample_size(10).measurement_time(Duration::from_secs(5)).throughput(Throughput::Elements(BATCH as u64));
     group.bench_function(BenchmarkId::new("fisher", format!("{BATCH}-samples")), |b| {

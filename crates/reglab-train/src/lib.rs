@@ -4,10 +4,13 @@
 //! ([`step`]: gradients from autodiff, analytic penalty gradients added by parameter id,
 //! optimizer step, proximal steps), the loop ([`trainer`]) and tensor files ([`tensorfile`]).
 
+pub mod catalog;
 pub mod device;
+pub mod error;
 pub mod model;
 pub mod optim;
 pub mod prune;
+pub mod hook;
 pub mod reparam;
 pub mod sharpness;
 pub mod step;

@@ -218,8 +218,10 @@ impl Regularization {
         Ok(())
     }
 
-    /// Evaluate every term on the current weights without gradients (`mode`: exact for reports).
-    pub fn evaluate(&mut self, net: &Net, mode: Mode) -> Result<Evaluation, String> {
+    /// Evaluate every term on the current weights without gradients (`mode`: exact for reports),
+    /// each at its strength `λ_t` of optimizer step `step` of `total` (schedules and `until`
+    /// included), so a term reports `λ_t·r(θ)` as it acts at that step.
+    pub fn evaluate(&mut self, net: &Net, mode: Mode, step: u64, total: u64) -> Result<Evaluation, String> {
         let data: Vec<(TensorData, Option<TensorData>)> = (0..self.b.layers.len()).map(|i| net.layer_data(i)).collect();
         let mut targets = Vec::new();
         for (i, (w, b)) in data.iter().enumerate() {
@@ -229,7 +231,7 @@ impl Regularization {
                 targets.push(tb);
             }
         }
-        self.set.eval(&targets, None, 0, 1, mode, false).map_err(|e| e.to_string())
+        self.set.eval(&targets, None, step, total, mode, false).map_err(|e| e.to_string())
     }
 }
 

@@ -1,6 +1,9 @@
 //! The training loop: seeded shuffling, mini-batches, cross-entropy, the regularized step,
 //! evaluation, and a stop with a named epoch and step when the loss stops being finite.
 
+pub use crate::error::TrainError;
+pub use crate::hook::output::OUTPUT_PREFIX;
+use crate::hook::{Chain, EpochCx, LossCx, Pass, StepCx};
 use crate::model::{ModelSpec, Net};
 use crate::optim::OptimSpec;
 use crate::prune::{Masks, PruneSpec};
@@ -12,12 +15,8 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
-use reglab_core::batch::{BatchMut, BatchTerm, LabelMix};
-use reglab_regularizers::stochastic::Perturbation;
-use reglab_regularizers::stochastic::dropout::Dropout;
-use reglab_regularizers::stochastic::mixout::Mixout;
-use reglab_regularizers::stochastic::sharpness::Sharpness;
-use reglab_core::{Dataset, Mode, NamedTensor, OutputSet, Selection};
+use reglab_core::batch::{BatchMut, LabelMix};
+use reglab_core::{Dataset, NamedTensor};
 use std::collections::BTreeMap;
 
 /// What to train and how.
@@ -80,25 +79,12 @@ pub struct EpochMetrics {
     pub test_loss: f64,
     /// Accuracy on the test set at the end of the epoch.
     pub test_accuracy: f64,
-    /// `λ·r` of each regularizer at the end of the epoch (σ_max to convergence).
+    /// `λ_t·r(θ_t)` of each regularizer at the end of the epoch, `t` the steps taken (see
+    /// [`Trainer::reg_values`]; σ_max to convergence).
     pub reg: BTreeMap<String, f64>,
     /// Fraction of the layer weights' entries that are exactly 0 at the end of the epoch.
     #[serde(default)]
     pub sparsity: f64,
-}
-
-/// Why training stopped early or could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    /// A bad configuration (regularizer spec, model, hyper-parameter).
-    #[error("{0}")]
-    Config(String),
-    /// The loss (or a regularizer value) became NaN or infinite.
-    #[error("{what} became {value} at epoch {epoch}, step {step}")]
-    NonFinite { epoch: usize, step: usize, what: String, value: f64 },
-    /// Anything else.
-    #[error("{0}")]
-    Other(String),
 }
 
 /// A trainer's full state (see [`Trainer::checkpoint`]).
@@ -125,32 +111,20 @@ pub enum Progress<'a> {
     EpochEnd(&'a EpochMetrics),
 }
 
-/// A model, its optimizer and its regularizers, trained step by step.
+/// A model, its optimizer and the hooks of its training step ([`crate::hook`]), trained step by
+/// step.
 pub struct Trainer {
     /// The model (on the autodiff device).
     pub net: Net,
     optim: ModuleOptimizer,
-    /// The bound regularizers.
-    pub reg: Regularization,
-    /// The reparameterization, if any.
-    pub reparam: Option<Reparam>,
-    /// The pruning masks, if any.
-    pub prune: Option<Masks>,
-    /// Output-level regularizers (on the logits, through the loss).
-    pub output: OutputSet,
-    /// Data perturbations of each training batch.
-    batch_terms: Vec<BatchTerm>,
-    /// Dropout in the training forward pass.
-    dropout: Option<Dropout>,
-    /// AMP, SAM or the gradient-norm penalty.
-    sharpness: Option<Sharpness>,
-    /// Mixout and its anchor per layer (linear layers; burn layout).
-    mixout: Option<(Mixout, Vec<Option<Vec<f32>>>)>,
-    /// Mean `λ_t·r` of each output term over the last epoch's mini-batches.
-    output_means: BTreeMap<String, f64>,
-    /// Running sums for `output_means` over the current epoch (batch-size weighted).
-    output_sums: BTreeMap<String, f64>,
-    output_seen: usize,
+    /// The training step's hooks, in order.
+    chain: Chain,
+    /// Mean `λ_t·r` of each term the hooks report per batch (output terms, mixup, grad-norm)
+    /// over the last epoch's mini-batches.
+    value_means: BTreeMap<String, f64>,
+    /// Running sums for `value_means` over the current epoch (batch-size weighted).
+    value_sums: BTreeMap<String, f64>,
+    value_seen: usize,
     device: Device,
     cfg: TrainConfig,
     step: u64,
@@ -162,7 +136,8 @@ pub struct Trainer {
 impl Trainer {
     /// A fresh model for data of `example_shape` with `classes` classes; `anchor` (PyTorch
     /// layout) replaces the initial weights as W₀ of anchored regularizers; `steps_total` is
-    /// the number of optimizer steps planned (for schedules).
+    /// the number of optimizer steps planned (for schedules). Every spec is parsed and checked
+    /// here, once, into the chain of hooks ([`crate::hook::build_chain`]).
     pub fn new(
         cfg: &TrainConfig,
         example_shape: &[usize],
@@ -172,64 +147,15 @@ impl Trainer {
         steps_total: u64,
     ) -> Result<Self, TrainError> {
         cfg.validate()?;
-        let (perturb_specs, rest): (Vec<String>, Vec<String>) = cfg.regs.iter().cloned().partition(|s| reglab_regularizers::is_perturbation(s));
-        let perturb = reglab_regularizers::build_perturbations(&perturb_specs).map_err(|e| TrainError::Config(e.to_string()))?;
-        let dropout = perturb.iter().find_map(|(_, p)| match p {
-            Perturbation::Dropout(d) => Some(d.clone()),
-            _ => None,
-        });
-        let sharp: Vec<Sharpness> = perturb
-            .iter()
-            .filter_map(|(_, p)| match p {
-                Perturbation::Sharpness(s) => Some(s.clone()),
-                _ => None,
-            })
-            .collect();
-        if sharp.len() > 1 {
-            return Err(TrainError::Config("amp, sam and grad-norm each change how the step's gradient is taken: give at most one".into()));
-        }
-        let sharpness = sharp.into_iter().next();
-        let mixout_spec = perturb.iter().find_map(|(_, p)| match p {
-            Perturbation::Mixout(m) => Some(m.clone()),
-            _ => None,
-        });
-        if mixout_spec.is_some() && sharpness.is_some() {
-            return Err(TrainError::Config("mixout with amp, sam or grad-norm is not supported: give one of them".into()));
-        }
-        let (batch_specs, rest): (Vec<String>, Vec<String>) = rest.into_iter().partition(|s| reglab_regularizers::is_batch(s));
-        let (out_specs, param_specs): (Vec<String>, Vec<String>) = rest.into_iter().partition(|s| reglab_regularizers::is_output(s));
-        let batch_terms = reglab_regularizers::build_batch_terms(&batch_specs).map_err(|e| TrainError::Config(e.to_string()))?;
-        for t in &batch_terms {
-            t.transform.check_shape(example_shape).map_err(|e| TrainError::Config(format!("`{}`: {e}", t.spec.raw())))?;
-        }
-        let set = reglab_regularizers::build_set(&param_specs, Selection::LayerWeights).map_err(|e| TrainError::Config(e.to_string()))?;
-        let output = reglab_regularizers::build_output_set(&out_specs).map_err(|e| TrainError::Config(e.to_string()))?;
         let mut net = Net::new(&cfg.model, example_shape, classes, cfg.seed, device).map_err(TrainError::Config)?;
-        let reparam = match &cfg.reparam {
-            Some(spec) => Some(Reparam::new(spec, &mut net, &cfg.optim, device).map_err(TrainError::Config)?),
-            None => None,
-        };
-        // (random masks zero their weights now, so the anchor snapshot is the pruned init)
-        let prune = cfg.prune.as_ref().map(|p| Masks::new(p, &mut net, cfg.seed)).transpose().map_err(TrainError::Config)?;
-        let reg = Regularization::new(set, &net, anchor).map_err(TrainError::Config)?;
-        let mixout = match mixout_spec {
-            None => None,
-            Some(m) => Some((m, mixout_anchors(&net, anchor)?)),
-        };
+        let chain = crate::hook::build_chain(cfg, example_shape, &mut net, device, anchor)?;
         Ok(Self {
             net,
             optim: cfg.optim.init(),
-            reg,
-            reparam,
-            prune,
-            output,
-            batch_terms,
-            dropout,
-            sharpness,
-            mixout,
-            output_means: BTreeMap::new(),
-            output_sums: BTreeMap::new(),
-            output_seen: 0,
+            chain,
+            value_means: BTreeMap::new(),
+            value_sums: BTreeMap::new(),
+            value_seen: 0,
             device: device.clone(),
             cfg: cfg.clone(),
             step: 0,
@@ -237,6 +163,48 @@ impl Trainer {
             example_shape: example_shape.to_vec(),
             loss_fn: CrossEntropyLossConfig::new().init(device),
         })
+    }
+
+    /// The hooks of the training step.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// The hooks of the training step, mutably.
+    pub fn chain_mut(&mut self) -> &mut Chain {
+        &mut self.chain
+    }
+
+    /// The first hook of type `T` and the model, both mutably (e.g. to make a mask now).
+    pub fn hook_and_net_mut<T: 'static>(&mut self) -> Option<(&mut T, &mut Net)> {
+        self.chain.find_mut::<T>().map(|h| (h, &mut self.net))
+    }
+
+    /// The gradient of the training cross-entropy (mixup's, with its labels) at the current
+    /// weights on `(x, y)`, flat (see [`crate::sharpness`]), with this step's dropout masks.
+    pub fn ce_grads(&self, x: Tensor<2>, y: Tensor<1, Int>, mix: Option<&LabelMix>) -> Result<Vec<Vec<f32>>, TrainError> {
+        let pass = Pass { masks: self.chain.masks(), loss: &self.loss_fn, seed: self.cfg.seed, step: self.step, device: &self.device };
+        pass.ce_grads(&self.net, x, y, mix)
+    }
+
+    /// The parameter penalties (always in the chain; they hold the initial-weight snapshot).
+    pub fn reg(&self) -> &Regularization {
+        &self.chain.find::<crate::hook::penalties::Penalties>().expect("the penalties hook is always in the chain").reg
+    }
+
+    /// The pruning masks, if any.
+    pub fn prune(&self) -> Option<&Masks> {
+        self.chain.find::<crate::hook::prune::PruneHook>().map(|h| &h.masks)
+    }
+
+    /// The pruning masks, mutably.
+    pub fn prune_mut(&mut self) -> Option<&mut Masks> {
+        self.chain.find_mut::<crate::hook::prune::PruneHook>().map(|h| &mut h.masks)
+    }
+
+    /// The reparameterization, if any.
+    pub fn reparam(&self) -> Option<&Reparam> {
+        self.chain.find::<crate::hook::reparam::ReparamHook>().map(|h| &h.reparam)
     }
 
     /// Optimizer steps taken so far.
@@ -249,18 +217,7 @@ impl Trainer {
     /// the step counter.
     pub fn checkpoint(&self) -> Result<Checkpoint, TrainError> {
         let optim = self.optim.into_bytes().map_err(|e| TrainError::Other(format!("optimizer state: {e:?}")))?;
-        let mut reg = self.reg.set().state();
-        if let Some(rp) = &self.reparam {
-            reg.extend(rp.state().map_err(TrainError::Other)?);
-        }
-        if let Some(p) = &self.prune {
-            reg.extend(p.state());
-        }
-        reg.extend(self.output.state().into_iter().map(|mut t| {
-            t.name = format!("{OUTPUT_PREFIX}{}", t.name);
-            t
-        }));
-        Ok(Checkpoint { model: self.net.to_pytorch(), optim: optim.to_vec(), reg, step: self.step })
+        Ok(Checkpoint { model: self.net.to_pytorch(), optim: optim.to_vec(), reg: self.chain.state()?, step: self.step })
     }
 
     /// Continue from a [`Checkpoint`] of a trainer built with the same configuration.
@@ -270,28 +227,7 @@ impl Trainer {
         self.optim = optim
             .from_bytes(burn::tensor::Bytes::from_bytes_vec(c.optim))
             .map_err(|e| TrainError::Other(format!("optimizer state: {e:?}")))?;
-        let (out_state, reg): (Vec<NamedTensor>, Vec<NamedTensor>) = c.reg.into_iter().partition(|t| t.name.starts_with(OUTPUT_PREFIX));
-        let out_state: Vec<NamedTensor> = out_state
-            .into_iter()
-            .map(|mut t| {
-                t.name = t.name[OUTPUT_PREFIX.len()..].to_string();
-                t
-            })
-            .collect();
-        self.output.load_state(&out_state).map_err(|e| TrainError::Other(e.to_string()))?;
-        let (prune_state, reg): (Vec<NamedTensor>, Vec<NamedTensor>) = reg.into_iter().partition(|t| t.name.starts_with("prune/"));
-        let (rp_state, reg_state): (Vec<NamedTensor>, Vec<NamedTensor>) = reg.into_iter().partition(|t| t.name.starts_with("reparam/"));
-        match self.prune.as_mut() {
-            Some(p) => p.load_state(&mut self.net, &prune_state).map_err(TrainError::Other)?,
-            None if !prune_state.is_empty() => {
-                return Err(TrainError::Other(format!("the checkpoint holds pruning masks (`{}`), the run has no pruning", prune_state[0].name)));
-            }
-            None => {}
-        }
-        self.reg.set_mut().load_state(&reg_state).map_err(|e| TrainError::Other(e.to_string()))?;
-        if let Some(rp) = self.reparam.as_mut() {
-            rp.load_state(&mut self.net, &rp_state).map_err(TrainError::Other)?;
-        }
+        self.chain.load_state(&mut self.net, c.reg)?;
         self.step = c.step;
         Ok(())
     }
@@ -302,36 +238,14 @@ impl Trainer {
     }
 
     fn batch(&self, data: &Dataset, idx: &[usize]) -> (Tensor<2>, Tensor<1, Int>, Vec<u8>) {
-        self.batch_with(data, idx, |_| Ok(())).expect("no transform")
-    }
-
-    /// The mini-batch `idx` of `data` as tensors, with `transform` applied to the inputs first.
-    fn batch_with(
-        &self,
-        data: &Dataset,
-        idx: &[usize],
-        transform: impl FnOnce(&mut [f32]) -> Result<(), TrainError>,
-    ) -> Result<(Tensor<2>, Tensor<1, Int>, Vec<u8>), TrainError> {
-        let d = data.example_len();
-        let mut x = Vec::with_capacity(idx.len() * d);
-        let mut y = Vec::with_capacity(idx.len());
-        let mut labels = Vec::with_capacity(idx.len());
-        for &i in idx {
-            x.extend_from_slice(data.example(i));
-            y.push(data.labels[i] as i64);
-            labels.push(data.labels[i]);
-        }
-        transform(&mut x)?;
-        let xt = Tensor::<2>::from_data(TensorData::new(x, [idx.len(), d]), &self.device);
-        let yt = Tensor::<1, Int>::from_data(TensorData::new(y, [idx.len()]), &self.device);
-        Ok((xt, yt, labels))
+        make_batch(data, idx, &self.device, |_| Ok(())).expect("no transform")
     }
 
     /// One epoch over `data` (`epoch` is 1-based and seeds the shuffle). Returns the mean
-    /// mini-batch loss and accuracy. Before its first step a `fish` mask with `at=0` is made
-    /// from `data` if it does not exist yet; at its end the pruning schedule (if any) runs:
-    /// magnitude masks and `fish` masks with `at=E` are made at the end of their epochs (see
-    /// [`crate::prune`]).
+    /// mini-batch loss and accuracy. Before its first step and after its last the hooks' epoch
+    /// phases run (a `fish` mask with `at=0` made from `data`, the data-dependent
+    /// initialisation of weight norm; magnitude and `fish` masks with `at=E` at the end of
+    /// their epochs; see [`crate::prune`]).
     pub fn train_epoch(&mut self, data: &Dataset, epoch: usize, progress: &mut dyn FnMut(Progress<'_>)) -> Result<(f64, f64), TrainError> {
         if data.example_shape.iter().product::<usize>() != self.example_shape.iter().product::<usize>() {
             return Err(TrainError::Config(format!(
@@ -343,28 +257,9 @@ impl Trainer {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch as u64);
         order.shuffle(&mut rng);
         let steps = self.steps_per_epoch(data.len());
-        self.output_sums.clear();
-        self.output_seen = 0;
-        if let Some(p) = self.prune.as_mut() {
-            let v = p.version();
-            p.start_of_epoch(&mut self.net, data, epoch).map_err(TrainError::Other)?;
-            if p.version() != v {
-                self.mask_optimizer_state()?;
-            }
-        }
-        if let Some(rp) = self.reparam.as_mut() {
-            // the data-dependent initialisation runs once, on the first 500 examples of the
-            // first epoch's order (a restored run has done it already)
-            let n = order.len().min(500);
-            let x = if rp.pending_data_init() {
-                let d = data.example_len();
-                let x: Vec<f32> = order[..n].iter().flat_map(|&i| data.example(i).iter().copied()).collect();
-                Some(Tensor::<2>::from_data(TensorData::new(x, [n, d]), &self.device))
-            } else {
-                None
-            };
-            rp.data_init(&mut self.net, x, steps).map_err(TrainError::Other)?;
-        }
+        self.value_sums.clear();
+        self.value_seen = 0;
+        self.epoch_phase(data, epoch, &order, steps, true)?;
         progress(Progress::EpochStart { epoch, steps });
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for (s, chunk) in order.chunks(self.cfg.batch).enumerate() {
@@ -378,125 +273,47 @@ impl Trainer {
             loss_sum += lv * labels.len() as f64;
             progress(Progress::Step { epoch, step: s + 1, loss: lv });
         }
-        if let Some(p) = self.prune.as_mut() {
-            let v = p.version();
-            p.end_of_epoch(&mut self.net, epoch, data).map_err(TrainError::Other)?;
-            if p.version() != v {
-                self.mask_optimizer_state()?;
-            }
-        }
-        let n = self.output_seen.max(1) as f64;
-        self.output_means = self.output_sums.iter().map(|(k, v)| (k.clone(), v / n)).collect();
+        self.epoch_phase(data, epoch, &order, steps, false)?;
+        let n = self.value_seen.max(1) as f64;
+        self.value_means = self.value_sums.iter().map(|(k, v)| (k.clone(), v / n)).collect();
         Ok((loss_sum / seen.max(1) as f64, correct as f64 / seen.max(1) as f64))
     }
 
+    /// Every hook's [`crate::hook::StepHook::start_of_epoch`] (`start`) or `end_of_epoch`.
+    fn epoch_phase(&mut self, data: &Dataset, epoch: usize, order: &[usize], steps: usize, start: bool) -> Result<(), TrainError> {
+        let mut cx = EpochCx { net: &mut self.net, data, epoch, order, steps, device: &self.device, optim: &mut self.optim, optim_spec: &self.cfg.optim };
+        for h in self.chain.hooks_mut() {
+            if start { h.start_of_epoch(&mut cx)? } else { h.end_of_epoch(&mut cx)? }
+        }
+        Ok(())
+    }
+
     /// One optimizer step on the examples `idx` of `data` (the training set): the batch is
-    /// built, perturbed by the data perturbations (Cutout, Mixup, input noise: seeded by
+    /// built, perturbed by the hooks' data perturbations (Cutout, Mixup, input noise: seeded by
     /// `(seed, step, term)`), and trained on with [`Trainer::step_on`]. Output regularizers
     /// are bound to `data` first if they are not yet.
     pub fn train_batch(&mut self, data: &Dataset, idx: &[usize]) -> Result<(f64, Vec<usize>), TrainError> {
-        self.output.prepare(data.len(), data.classes).map_err(|e| TrainError::Config(e.to_string()))?;
+        if let Some(o) = self.chain.find_mut::<crate::hook::output::OutputTerms>() {
+            o.prepare(data.len(), data.classes)?;
+        }
         let mut mix = None;
-        let (x, y, labels) = {
-            let (terms, seed, step, shape) = (&self.batch_terms, self.cfg.seed, self.step, &data.example_shape);
-            let lab: Vec<usize> = idx.iter().map(|&i| data.labels[i] as usize).collect();
-            self.batch_with(data, idx, |x| {
-                if terms.is_empty() {
-                    return Ok(());
-                }
+        let (chain, seed, step, shape) = (&mut self.chain, self.cfg.seed, self.step, &data.example_shape);
+        let lab: Vec<usize> = idx.iter().map(|&i| data.labels[i] as usize).collect();
+        let (x, y, labels) = make_batch(data, idx, &self.device, |x| {
+            for h in chain.hooks_mut() {
                 let mut b = BatchMut { x, n: lab.len(), example_shape: shape, labels: &lab };
-                mix = reglab_core::batch::apply_all(terms, &mut b, seed, step).map_err(|e| TrainError::Other(e.to_string()))?;
-                Ok(())
-            })?
-        };
+                if let Some(m) = h.perturb_batch(&mut b, seed, step)? {
+                    mix = Some(m);
+                }
+            }
+            Ok(())
+        })?;
         let info = BatchInfo { labels: &labels, index: idx, mix: mix.as_ref() };
         self.step_on(x, y, Some(info))
     }
 
-    /// Mixout: set each linear layer's weight to `W̃` for this step's forward pass; returns
-    /// `(layer, W, column mask)` for [`Trainer::unmix_weights`].
-    #[allow(clippy::type_complexity)]
-    fn mix_weights(&mut self) -> Result<Vec<(usize, Vec<f32>, Vec<f32>)>, String> {
-        let Some((m, anchors)) = &self.mixout else { return Ok(Vec::new()) };
-        let mut saved = Vec::new();
-        for (i, u) in anchors.iter().enumerate() {
-            let Some(u) = u else { continue };
-            let (w, _) = self.net.layer_data(i);
-            let shape = w.shape().to_vec(); // burn [in, out]
-            let w: Vec<f32> = w.try_into_vec::<f32>().map_err(|e| format!("{e:?}"))?;
-            let out = shape[1];
-            let mask = m.mask(shape[0], self.cfg.seed, self.step, i);
-            let mixed = m.mix(&w, u, &mask, |k| k / out);
-            self.net.set_weight(i, TensorData::new(mixed, shape));
-            saved.push((i, w, mask));
-        }
-        Ok(saved)
-    }
-
-    /// Undo [`Trainer::mix_weights`]: put `W` back and scale its gradient by the mask
-    /// (`M/(1 − p)`, or `M` with `grad=official`), per input row of burn's `[in, out]`.
-    fn unmix_weights(&mut self, saved: Vec<(usize, Vec<f32>, Vec<f32>)>, grads: &mut GradientsParams) -> Result<(), String> {
-        let Some((m, _)) = &self.mixout else { return Ok(()) };
-        for (i, w, mask) in saved {
-            let (wid, _) = self.net.param_ids(i);
-            let (in_dim, out) = (mask.len(), w.len() / mask.len());
-            self.net.set_weight(i, TensorData::new(w, [in_dim, out]));
-            let factor = m.grad_factor(&mask);
-            let g: Tensor<2> = grads.remove::<2>(wid).ok_or("mixout: no gradient for a mixed weight")?;
-            let dev = g.device();
-            let mut gv: Vec<f32> = g.into_data().try_into_vec::<f32>().map_err(|e| format!("{e:?}"))?;
-            for (k, v) in gv.iter_mut().enumerate() {
-                *v *= factor[k / out];
-            }
-            grads.register::<2>(wid, Tensor::<2>::from_data(TensorData::new(gv, [in_dim, out]), &dev));
-        }
-        Ok(())
-    }
-
-    /// Logits of the training forward pass (with dropout, masks from `(seed, step, layer)`).
-    fn forward_train(&self, x: Tensor<2>) -> Tensor<2> {
-        match &self.dropout {
-            None => self.net.forward(x),
-            Some(d) => {
-                let (seed, step) = (self.cfg.seed, self.step);
-                self.net.forward_with(x, &mut |layer, h| {
-                    let [b, w] = h.dims();
-                    let m = Tensor::<2>::from_data(TensorData::new(d.mask(b * w, seed, step, layer), [b, w]), &h.device());
-                    h * m
-                })
-            }
-        }
-    }
-
-    /// The gradient of the cross-entropy (mixup's, with its labels) at the current weights,
-    /// flat (see [`crate::sharpness`]): the ascent and finite-difference passes.
-    fn ce_grads(&self, x: Tensor<2>, y: Tensor<1, Int>, mix: Option<&LabelMix>) -> Result<Vec<Vec<f32>>, TrainError> {
-        let logits = self.forward_train(x);
-        let loss = match mix {
-            None => self.loss_fn.forward(logits, y),
-            Some(m) => {
-                let n = m.labels_b.len();
-                let yb = Tensor::<1, Int>::from_data(TensorData::new(m.labels_b.iter().map(|&l| l as i64).collect::<Vec<_>>(), [n]), &self.device);
-                self.loss_fn.forward(logits.clone(), y).mul_scalar(m.lam) + self.loss_fn.forward(logits, yb).mul_scalar(1.0 - m.lam)
-            }
-        };
-        let grads = GradientsParams::from_grads(loss.backward(), &self.net);
-        crate::sharpness::grads(&self.net, &grads).map_err(TrainError::Other)
-    }
-
-    /// Zero the optimizer state of the pruned entries (after the masks changed; see
-    /// [`crate::prune::optim_state`]).
-    fn mask_optimizer_state(&mut self) -> Result<(), TrainError> {
-        let Some(p) = &self.prune else { return Ok(()) };
-        let optim = std::mem::replace(&mut self.optim, self.cfg.optim.init());
-        self.optim = crate::prune::optim_state::mask_optimizer_state(optim, &p.param_masks(&self.net)).map_err(TrainError::Other)?;
-        Ok(())
-    }
-
-    /// One regularized optimizer step on the mini-batch `(x, y)`: forward, cross-entropy,
-    /// backward, analytic regularizer gradients (then the pruned entries' gradients zeroed),
-    /// optimizer step, proximal steps, pruned weights zeroed (frozen entries written back, for a
-    /// `fish` mask). Returns the
+    /// One regularized optimizer step on the mini-batch `(x, y)`: the hooks' phases around
+    /// forward, cross-entropy, backward and the optimizer step (see [`crate::hook`]). Returns the
     /// mini-batch loss and the predicted classes. A non-finite loss or regularizer value stops
     /// before the weights change (epoch and step are filled in by the caller).
     pub fn step(&mut self, x: Tensor<2>, y: Tensor<1, Int>) -> Result<(f64, Vec<usize>), TrainError> {
@@ -510,110 +327,63 @@ impl Trainer {
     /// [`reglab_core::output`]).
     pub fn step_on(&mut self, x: Tensor<2>, y: Tensor<1, Int>, batch: Option<BatchInfo<'_>>) -> Result<(f64, Vec<usize>), TrainError> {
         let mix = batch.as_ref().and_then(|b| b.mix);
-        // AMP / SAM: move to θ + δ for the main pass (θ is restored after the backward pass)
-        let theta = match self.sharpness.clone() {
-            Some(Sharpness::Amp { eps, lr, steps }) => {
-                let theta = crate::sharpness::params(&self.net).map_err(TrainError::Other)?;
-                let mut delta: Vec<Vec<f32>> = theta.iter().map(|(v, _)| vec![0.0; v.len()]).collect();
-                for k in 0..steps {
-                    if k > 0 {
-                        crate::sharpness::set_params(&mut self.net, &theta, Some(&delta));
-                    }
-                    let g = self.ce_grads(x.clone(), y.clone(), mix)?;
-                    reglab_regularizers::stochastic::sharpness::amp_update(&mut delta, &g, eps, lr);
-                }
-                crate::sharpness::set_params(&mut self.net, &theta, Some(&delta));
-                Some(theta)
-            }
-            Some(Sharpness::Sam { rho }) => {
-                let theta = crate::sharpness::params(&self.net).map_err(TrainError::Other)?;
-                let g = self.ce_grads(x.clone(), y.clone(), mix)?;
-                let delta = reglab_regularizers::stochastic::sharpness::sam_delta(&g, rho);
-                crate::sharpness::set_params(&mut self.net, &theta, Some(&delta));
-                Some(theta)
-            }
-            _ => None,
-        };
-        // Mixout: the forward pass sees W̃ (the kept weights and their masks are restored below)
-        let mixed = self.mix_weights().map_err(TrainError::Other)?;
-        let logits = self.forward_train(x.clone());
+        let n = y.dims()[0];
+        let (chain, masks) = self.chain.split();
+        let pass = Pass { masks, loss: &self.loss_fn, seed: self.cfg.seed, step: self.step, device: &self.device };
+        let mut values: Vec<(String, f64)> = Vec::new();
+        let mut cx = StepCx { net: &mut self.net, x: &x, y: &y, mix, batch_size: n, step: self.step, total: self.total, seed: self.cfg.seed, lr: self.cfg.lr, pass: &pass, values: &mut values };
+        // weight perturbations (SAM, AMP, mixout) before the forward pass
+        for h in chain.iter_mut() {
+            h.before_forward(&mut cx)?;
+        }
+        let logits = pass.forward(cx.net, x.clone());
         let loss = self.loss_fn.forward(logits.clone(), y.clone());
         let lv = loss.clone().into_scalar::<f32>() as f64;
         if !lv.is_finite() {
-            return Err(TrainError::NonFinite { epoch: 0, step: 0, what: "the training loss".into(), value: lv });
+            return Err(TrainError::non_finite("the training loss", lv));
         }
         let z = logits.clone().detach().into_data();
         let pred = argmax_rows(&z);
-        let loss = if self.output.is_empty() && mix.is_none() {
+        // loss terms on the logits (output regularizers, mixup's labels)
+        let needs_terms = mix.is_some() || chain.iter().any(|h| h.needs_batch_info());
+        let loss = if !needs_terms {
             loss
         } else {
             let info = batch.ok_or_else(|| TrainError::Other("output regularizers need the batch's labels and example indices".into()))?;
             let zs: &[f32] = z.as_slice().map_err(|e| TrainError::Other(format!("logits: {e:?}")))?;
-            let (n, c) = (info.labels.len(), zs.len() / info.labels.len().max(1));
+            let (bn, c) = (info.labels.len(), zs.len() / info.labels.len().max(1));
             let labels: Vec<usize> = info.labels.iter().map(|&l| l as usize).collect();
-            let ob = reglab_core::OutputBatch { logits: zs, n, classes: c, labels: &labels, index: info.index };
-            let mut g = vec![0.0f64; n * c];
-            let mut values = self.output.eval(&ob, &mut g, self.step, self.total).map_err(|e| TrainError::Other(e.to_string()))?;
-            let mut names = self.output.labels();
-            if let Some(m) = mix {
-                values.push(mix_term(&ob, m, &mut g));
-                names.push("mixup".into());
+            let ob = reglab_core::OutputBatch { logits: zs, n: bn, classes: c, labels: &labels, index: info.index };
+            let lcx = LossCx { batch: &ob, mix, step: self.step, total: self.total };
+            let mut g = vec![0.0f64; bn * c];
+            let mut terms = Vec::new();
+            for h in chain.iter_mut() {
+                h.loss_terms(&lcx, &mut g, &mut terms)?;
             }
-            for (label, v) in names.into_iter().zip(&values) {
-                if !v.is_finite() {
-                    return Err(TrainError::NonFinite { epoch: 0, step: 0, what: format!("regularizer `{label}`"), value: *v });
-                }
-                *self.output_sums.entry(label).or_insert(0.0) += v * n as f64;
+            if let Some((label, v)) = terms.iter().find(|(_, v)| !v.is_finite()) {
+                return Err(TrainError::non_finite(format!("regularizer `{label}`"), *v));
             }
-            self.output_seen += n;
+            cx.values.extend(terms);
             let g: Vec<f32> = g.into_iter().map(|v| v as f32).collect();
-            let gt = Tensor::<2>::from_data(TensorData::new(g, [n, c]), &self.device);
+            let gt = Tensor::<2>::from_data(TensorData::new(g, [bn, c]), &self.device);
             loss + (logits * gt).sum()
         };
-        let mut grads = GradientsParams::from_grads(loss.backward(), &self.net);
-        self.unmix_weights(mixed, &mut grads).map_err(TrainError::Other)?;
-        if let Some(theta) = &theta {
-            crate::sharpness::set_params(&mut self.net, theta, None);
+        let mut grads = GradientsParams::from_grads(loss.backward(), cx.net);
+        // weights put back, gradients transformed (penalties, reparameterization, masks)
+        for h in chain.iter_mut() {
+            h.after_backward(&mut cx, &mut grads)?;
         }
-        if let Some(Sharpness::GradNorm { lambda, h }) = self.sharpness.clone() {
-            // λ‖∇CE‖²: its gradient 2λ‖g₀‖(∇CE(θ + h·ĝ₀) − g₀)/h added to the step's gradient
-            let theta = crate::sharpness::params(&self.net).map_err(TrainError::Other)?;
-            let g0 = self.ce_grads(x.clone(), y.clone(), mix)?;
-            let step = reglab_regularizers::stochastic::sharpness::grad_norm_step(&g0, h);
-            crate::sharpness::set_params(&mut self.net, &theta, Some(&step));
-            let g1 = self.ce_grads(x, y, mix)?;
-            crate::sharpness::set_params(&mut self.net, &theta, None);
-            let extra = reglab_regularizers::stochastic::sharpness::grad_norm_gradient(&g0, &g1, lambda, h);
-            crate::sharpness::add_grads(&self.net, &mut grads, &extra).map_err(TrainError::Other)?;
-            let value = lambda * g0.iter().flatten().map(|&v| (v as f64) * (v as f64)).sum::<f64>();
-            let n = batch.as_ref().map(|b| b.labels.len()).unwrap_or(1);
-            *self.output_sums.entry("grad-norm".into()).or_insert(0.0) += value * n as f64;
-            if self.output.is_empty() && mix.is_none() {
-                self.output_seen += n;
+        let net = std::mem::replace(cx.net, placeholder());
+        *cx.net = self.optim.step(self.cfg.lr, net, grads);
+        // proximal steps, reparameterization, masks on the new weights
+        for h in chain.iter_mut() {
+            h.after_optimizer(&mut cx)?;
+        }
+        if !values.is_empty() {
+            for (label, v) in &values {
+                *self.value_sums.entry(label.clone()).or_insert(0.0) += v * n as f64;
             }
-        }
-        let values = self.reg.add_gradients(&self.net, &mut grads, self.step, self.total).map_err(TrainError::Other)?;
-        if let Some((j, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(TrainError::NonFinite { epoch: 0, step: 0, what: format!("regularizer `{}`", self.reg.labels()[j]), value: *v });
-        }
-        let extra_grads = match self.reparam.as_mut() {
-            Some(rp) => Some(rp.backward(&mut self.net, &mut grads).map_err(TrainError::Other)?),
-            None => None,
-        };
-        if let Some(p) = &self.prune {
-            p.mask_gradients(&self.net, &mut grads).map_err(TrainError::Other)?;
-        }
-        let net = std::mem::replace(&mut self.net, placeholder());
-        self.net = self.optim.step(self.cfg.lr, net, grads);
-        if let (Some(rp), Some(g)) = (self.reparam.as_mut(), extra_grads) {
-            rp.step_extras(self.cfg.lr, g);
-        }
-        self.reg.after_step(&mut self.net, self.cfg.lr, self.step, self.total, self.cfg.seed).map_err(TrainError::Other)?;
-        if let Some(p) = &self.prune {
-            p.apply(&mut self.net).map_err(TrainError::Other)?;
-        }
-        if let Some(rp) = self.reparam.as_mut() {
-            rp.after_step(&mut self.net, self.step).map_err(TrainError::Other)?;
+            self.value_seen += n;
         }
         self.step += 1;
         Ok((lv, pred))
@@ -643,12 +413,15 @@ impl Trainer {
         (loss, acc)
     }
 
-    /// Each parameter regularizer's `λ·r` on the current weights (σ_max to convergence), and
-    /// each output regularizer's mean `λ_t·r` over the last epoch's mini-batches.
+    /// Each parameter regularizer's `λ_t·r(θ_t)` on the current weights θ_t (σ_max to
+    /// convergence), `t` = the optimizer steps taken so far: the strength the term has at the
+    /// step where the row is measured (its schedule's factor there; 0 from `until` on). And each
+    /// output regularizer's mean `λ_t·r` over the last epoch's mini-batches.
     pub fn reg_values(&mut self) -> Result<BTreeMap<String, f64>, TrainError> {
-        let ev = self.reg.evaluate(&self.net, Mode::Exact).map_err(TrainError::Other)?;
-        let mut out: BTreeMap<String, f64> = self.reg.labels().into_iter().zip(ev.per_term).collect();
-        out.extend(self.output_means.iter().map(|(k, v)| (k.clone(), *v)));
+        let (step, total) = (self.step, self.total);
+        let p = self.chain.find_mut::<crate::hook::penalties::Penalties>().expect("the penalties hook is always in the chain");
+        let mut out: BTreeMap<String, f64> = p.values(&self.net, step, total)?.into_iter().collect();
+        out.extend(self.value_means.iter().map(|(k, v)| (k.clone(), *v)));
         Ok(out)
     }
 
@@ -676,25 +449,6 @@ impl Trainer {
     }
 }
 
-/// Mixout's anchors `U`: for each linear layer, its weight in `anchor` (PyTorch names and
-/// layout, e.g. a pretrained checkpoint) or else its current (initial) weight; burn layout.
-fn mixout_anchors(net: &Net, anchor: Option<&[NamedTensor]>) -> Result<Vec<Option<Vec<f32>>>, TrainError> {
-    let mut out = Vec::new();
-    for (i, l) in net.layers().iter().enumerate() {
-        if l.kind != crate::model::LayerKind::Linear {
-            out.push(None);
-            continue;
-        }
-        let u = match anchor.and_then(|a| a.iter().find(|t| t.name == l.weight_name())) {
-            Some(t) if t.shape == l.shape => reglab_core::linalg::transpose(&t.data, l.shape[0], l.shape[1]),
-            Some(t) => return Err(TrainError::Config(format!("mixout anchor `{}` has shape {:?}, the layer {:?}", t.name, t.shape, l.shape))),
-            None => net.layer_data(i).0.try_into_vec::<f32>().map_err(|e| TrainError::Other(format!("{e:?}")))?,
-        };
-        out.push(Some(u));
-    }
-    Ok(out)
-}
-
 /// What [`Trainer::step_on`] needs to know of a batch beyond its tensors.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchInfo<'a> {
@@ -706,23 +460,28 @@ pub struct BatchInfo<'a> {
     pub mix: Option<&'a LabelMix>,
 }
 
-/// Mixup's label part added to `CE(z, y)`: `(1 − λ)·mean_i[CE(z_i, y_b,i) − CE(z_i, y_i)]`, its
-/// value returned and its logit gradient `(1 − λ)/B·(e_{y_i} − e_{y_b,i})` added into `g`.
-fn mix_term(b: &reglab_core::OutputBatch<'_>, m: &LabelMix, g: &mut [f64]) -> f64 {
-    let (n, c, w) = (b.n as f64, b.classes, 1.0 - m.lam);
-    let mut v = 0.0;
-    for i in 0..b.n {
-        let (ya, yb) = (b.labels[i], m.labels_b[i]);
-        let z = b.row(i);
-        v += z[ya] as f64 - z[yb] as f64; // CE_b − CE_a = (lse − z_b) − (lse − z_a)
-        g[i * c + ya] += w / n;
-        g[i * c + yb] -= w / n;
+/// The mini-batch `idx` of `data` as tensors on `device`, with `transform` applied to the
+/// inputs first; also the labels.
+fn make_batch(
+    data: &Dataset,
+    idx: &[usize],
+    device: &Device,
+    transform: impl FnOnce(&mut [f32]) -> Result<(), TrainError>,
+) -> Result<(Tensor<2>, Tensor<1, Int>, Vec<u8>), TrainError> {
+    let d = data.example_len();
+    let mut x = Vec::with_capacity(idx.len() * d);
+    let mut y = Vec::with_capacity(idx.len());
+    let mut labels = Vec::with_capacity(idx.len());
+    for &i in idx {
+        x.extend_from_slice(data.example(i));
+        y.push(data.labels[i] as i64);
+        labels.push(data.labels[i]);
     }
-    w * v / n
+    transform(&mut x)?;
+    let xt = Tensor::<2>::from_data(TensorData::new(x, [idx.len(), d]), device);
+    let yt = Tensor::<1, Int>::from_data(TensorData::new(y, [idx.len()]), device);
+    Ok((xt, yt, labels))
 }
-
-/// Prefix of the output regularizers' state in checkpoints (`output/elr.targets`).
-pub const OUTPUT_PREFIX: &str = "output/";
 
 /// An empty stand-in while the model is moved into the optimizer (so its tensors stay
 /// uniquely owned and can be updated in place).

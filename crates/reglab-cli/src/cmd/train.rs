@@ -82,7 +82,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
     // Specs are checked here too, so a typo fails before the data is loaded.
     for r in &a.regs {
         let spec = reglab_core::Spec::parse(r).map_err(Failure::input)?;
-        reglab_regularizers::check(&spec).map_err(Failure::input)?;
+        reglab_train::hook::registry::check(&spec).map_err(Failure::input)?;
     }
     let cfg = RunConfig {
         data: a.data.clone(),

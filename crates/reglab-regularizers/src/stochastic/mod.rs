@@ -1,5 +1,6 @@
-//! Stochastic model perturbations: randomness inside the forward pass or the training step
-//! (dropout), described and parsed here, applied by the trainer.
+//! Stochastic model perturbations: randomness inside the forward pass or the training step,
+//! their math and their spec parsers here; each is a hook of `reglab-train`'s training step
+//! (`reglab_train::hook`), whose registry (`HOOK_ENTRIES`) names them.
 //!
 //! | name | file | what |
 //! |---|---|---|
@@ -10,14 +11,3 @@
 pub mod dropout;
 pub mod mixout;
 pub mod sharpness;
-
-/// A parsed model perturbation, for the trainer.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Perturbation {
-    /// Dropout with drop probability `p`.
-    Dropout(dropout::Dropout),
-    /// Mixout toward the anchor weights.
-    Mixout(mixout::Mixout),
-    /// AMP, SAM or the gradient-norm penalty.
-    Sharpness(sharpness::Sharpness),
-}

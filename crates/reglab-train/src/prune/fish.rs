@@ -59,10 +59,11 @@
 //!
 //! ## Cost
 //! One forward and backward pass per sample (batch of one) and a pass over the gradients, once:
-//! ≈ 2.5 ms per sample (≈ 400 samples/s, 2.6 s for `N = 1024`) on the 784-400-400-10 MLP
-//! (478 410 parameters). Per step, one elementwise product over the masked gradients
-//! (≈ 0.06 ms) and a product and a sum over the masked parameters (≈ 0.11 ms), against a
-//! ≈ 5 ms step at batch 128 (`fish_cost`, an ignored test in `prune/tests.rs`; 2 shared cores).
+//! on the 784-400-400-10 MLP (478 410 parameters) `prune/fisher/128-samples` measured ≈ 0.4 ms
+//! per sample (one noisy run, 2 shared cores). Per step, one elementwise product over the
+//! masked gradients and a product and a sum over the masked parameters: `prune/mask-gradients/…`
+//! and `prune/apply/…` measured 0.05–0.15 ms against the whole step, `step/prune fish:…`
+//! (`cargo bench -p reglab-train --bench train_step`).
 //! The per-example gradients of a linear layer are outer products, so `Σ_n g_n²` could be one
 //! matrix product of squares over a batch; the batch-1 loop is kept because it is the definition,
 //! works for every layer kind, and costs about one epoch once.

@@ -47,7 +47,7 @@
 //! regularizers' state, so a resumed run continues bit for bit. Cost per step: one elementwise
 //! product over the masked gradients (`g ⊙ M`) and one over the masked weights (`W ⊙ M + 0`, the
 //! `+ 0` making `−0` into `+0`), ≈ 0.15–0.25 ms on the 784-400-400-10 MLP against a ≈ 5–6 ms step
-//! (`mask_cost_per_step`, an ignored test; `step/prune …` in the `train_step` bench).
+//! (`prune/mask-gradients/…`, `prune/apply/…` and `step/prune …` in the `train_step` bench).
 //!
 //! Pruning cannot be combined with a reparameterization (`--reparam`) yet: the trainer rejects the
 //! configuration.
@@ -63,8 +63,55 @@ use burn::module::{Module, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Tensor, TensorData};
 use reglab_core::{Dataset, Layout, NamedTensor};
+use reglab_regularizers::registry::CatalogEntry;
 use std::fmt;
 use std::str::FromStr;
+
+/// The pruning methods, for the catalog ([`crate::catalog`], `reglab list`): `--prune SPEC` (or
+/// `prune = "…"` per arm in experiment files), parsed by [`PruneSpec`], so the entries carry no
+/// builder. `er` and `erk` are the `density=` options of `random`.
+pub const CATALOG: &[CatalogEntry<()>] = &[
+    CatalogEntry {
+        name: "magnitude",
+        family: "pruning",
+        formula: "zero the round(S·n) smallest |w| at the end of epoch E (one-shot) or on Zhu & Gupta's cubic schedule S·(1 − (1 − (e − E0)/(E1 − E0))³), then fine-tune",
+        paper: "Han, Pool, Tran, Dally, Learning both Weights and Connections for Efficient Neural Networks, NeurIPS 2015; Zhu & Gupta, To prune, or not to prune, arXiv 1710.01878, 2017",
+        options: "magnitude:sparsity=S:at=E | magnitude:sparsity=S:schedule=gradual:start=E0:end=E1; scope=global|layer, skip_last=false",
+        build: (),
+    },
+    CatalogEntry {
+        name: "random",
+        family: "pruning",
+        formula: "a fixed mask drawn at initialisation from the seed: round(S·n) zeros, each layer its share S·n_l (density=uniform)",
+        paper: "Gadhikar, Mukherjee, Burkholz, Why Random Pruning Is All We Need to Start Sparse, ICML 2023 (catalog #112); Liu et al., The Unreasonable Effectiveness of Random Pruning, ICLR 2022",
+        options: "random:sparsity=S[:density=uniform|er|erk], skip_last=false",
+        build: (),
+    },
+    CatalogEntry {
+        name: "er",
+        family: "pruning",
+        formula: "random mask with Erdős–Rényi layer densities d_l ∝ (n_in + n_out)/(n_in·n_out), scaled to the total sparsity S (random:…:density=er)",
+        paper: "Mocanu, Mocanu, Stone, Nguyen, Gibescu, Liotta, Scalable training of artificial neural networks with adaptive sparse connectivity inspired by network science, Nature Communications 2018",
+        options: "random:sparsity=S:density=er",
+        build: (),
+    },
+    CatalogEntry {
+        name: "erk",
+        family: "pruning",
+        formula: "random mask with Erdős–Rényi-Kernel densities d_l ∝ (n_in + n_out + k_h + k_w)/(n_in·n_out·k_h·k_w), scaled to S (random:…:density=erk)",
+        paper: "Evci, Gale, Menick, Castro, Elsen, Rigging the Lottery: Making All Tickets Winners, ICML 2020",
+        options: "random:sparsity=S:density=erk",
+        build: (),
+    },
+    CatalogEntry {
+        name: "fish",
+        family: "pruning",
+        formula: "keep the round(K·n) entries of largest empirical Fisher F̂_i = mean_n (∂ log p(y_n|x_n)/∂θ_i)² over N samples; freeze the others at their value (or zero them)",
+        paper: "Sung, Nair, Raffel, Training Neural Networks with Fixed Sparse Masks, NeurIPS 2021",
+        options: "fish:keep=K[:samples=N][:at=E][:biases=true|false][:zero=true]",
+        build: (),
+    },
+];
 
 /// Rank all pruned layers together or each layer on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -277,7 +277,7 @@ fn masks_hold_exact_zeros_through_steps_with_every_optimizer() {
             if p.starts_with("random") {
                 assert_eq!(init.iter().sum::<usize>(), 389, "{p}: the mask acts at initialisation");
                 // the snapshot of the initial weights (init.safetensors) is the pruned one
-                assert_eq!(weight_zeros(&t.reg.anchor_pytorch()), init);
+                assert_eq!(weight_zeros(&t.reg().anchor_pytorch()), init);
             } else {
                 assert_eq!(init.iter().sum::<usize>(), 0, "{p}: no mask before epoch 1 ends");
                 assert!(t.checkpoint().unwrap().reg.is_empty());
@@ -328,7 +328,7 @@ fn gradients_of_pruned_entries_are_zeroed_in_storage_layout() {
     use burn::optim::GradientsParams;
     let c = cfg("random:sparsity=0.7:density=uniform", OptimSpec::Adam);
     let t = trainer(&c);
-    let masks = t.prune.as_ref().unwrap();
+    let masks = t.prune().unwrap();
     let x = burn::tensor::Tensor::<2>::from_data(TensorData::new(random_vec(5 * 8, 1.0, 9), [5, 8]), &burn::tensor::Device::flex().autodiff());
     let y = t.net.forward(x);
     let loss = (y.clone() * y).sum();
@@ -790,7 +790,7 @@ fn fish_keeps_exactly_round_k_n_entries_with_deterministic_ties() {
         // every kept entry has a Fisher ≥ every frozen one (recomputed on the init weights, which
         // the frozen entries still hold and the kept ones held before the epoch)
         let init = trainer(&c);
-        let m = t.prune.as_ref().unwrap();
+        let m = t.prune().unwrap();
         let sel = m.selected();
         let f = empirical_fisher(&init.net, &train, m.fish_samples().unwrap(), &sel, !spec.contains("biases=false")).unwrap();
         let (mut min_kept, mut max_frozen) = (f64::INFINITY, 0.0f64);
@@ -858,8 +858,9 @@ fn adamw_decay_moves_frozen_entries_unless_they_are_written_back() {
     let train = blobs(240, 1);
     let c = cfg("fish:keep=0.1:samples=64", OptimSpec::Adam);
     let mut t = trainer(&c);
-    t.prune.as_mut().unwrap().make_fish(&mut t.net, &train).unwrap();
-    let masks = t.prune.as_ref().unwrap();
+    let (h, net) = t.hook_and_net_mut::<crate::hook::prune::PruneHook>().unwrap();
+    h.masks.make_fish(net, &train).unwrap();
+    let masks = t.prune().unwrap();
     let before = t.net.to_pytorch();
     let mut opt = OptimSpec::Adamw { weight_decay: 0.1 }.init();
     let mut net = t.net.clone();
@@ -1030,7 +1031,7 @@ fn the_optimizer_state_of_pruned_entries_is_exactly_zero() {
             for e in 1..=3 {
                 t.train_epoch(&train, e, &mut |_| {}).unwrap();
                 let ck = t.checkpoint().unwrap();
-                let masks = t.prune.as_ref().unwrap().param_masks(&t.net);
+                let masks = t.prune().unwrap().param_masks(&t.net);
                 assert!(masks.len() >= 3, "{p}: {} masks", masks.len());
                 for m in &masks {
                     let state = state_tensors(&ck.optim, m.id, m.mask.len());

@@ -278,7 +278,7 @@ fn weight_norm_data_init_standardizes_the_first_layer() {
     let mut t = trainer(&c);
     let before = t.net.to_pytorch();
     t.train_epoch(&train, 1, &mut |_| {}).unwrap();
-    assert!(!t.reparam.as_ref().unwrap().pending_data_init());
+    assert!(!t.reparam().unwrap().pending_data_init());
     let after = t.net.to_pytorch();
     assert_ne!(before[1].data, after[1].data, "the bias is set by the initialisation");
     // pre-activations of layer 0 over the first 500 (all 240) examples: mean ≈ 0, sd ≈ 1

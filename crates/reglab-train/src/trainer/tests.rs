@@ -59,6 +59,47 @@ fn l2_shrinks_the_weights_and_reports_its_value() {
 }
 
 #[test]
+fn reported_values_are_the_terms_as_they_act_at_the_measured_step() {
+    // 240 examples in batches of 16: 15 steps an epoch, 75 in all. At the end of epoch e the
+    // row is measured at step t = 15e: the warm-up term reports λ·min(1, (t + 1)/40)/2·‖W‖²
+    // (not its step-0 factor 1/40), the `until=30` term λ/2·‖W − W₀‖² up to epoch 1 and 0 from
+    // epoch 2 on (t ≥ 30).
+    let c = cfg(&["l2=0.5:schedule=warmup:warmup=40", "l2-init=0.3:until=30"]);
+    let dev = Device::flex().autodiff();
+    let (train, test) = (blobs(240, 1), blobs(90, 2));
+    let mut t = Trainer::new(&c, &[8], 3, &dev, None, 75).unwrap();
+    let init = t.reg().anchor_pytorch();
+    let mut weights = Vec::new();
+    let m = t.fit(&train, &test, &mut |_| {}, &mut |t, _| {
+        weights.push(t.net.to_pytorch());
+        Ok(())
+    })
+    .unwrap();
+    let sum_sq = |w: &[NamedTensor], w0: Option<&[NamedTensor]>| -> f64 {
+        w.iter()
+            .filter(|t| t.name.ends_with("weight"))
+            .map(|t| match w0 {
+                None => reglab_core::linalg::sum_sq(&t.data),
+                Some(w0) => {
+                    let a = &w0.iter().find(|a| a.name == t.name).unwrap().data;
+                    t.data.iter().zip(a).map(|(x, y)| ((x - y) as f64).powi(2)).sum()
+                }
+            })
+            .sum()
+    };
+    for (e, (row, w)) in m.iter().zip(&weights).enumerate() {
+        let step = 15 * (e + 1) as u64;
+        let warm = 0.5 * ((step + 1) as f64 / 40.0).min(1.0) / 2.0 * sum_sq(w, None);
+        let anchored = if step >= 30 { 0.0 } else { 0.3 / 2.0 * sum_sq(w, Some(&init)) };
+        let (got_w, got_a) = (row.reg["l2"], row.reg["l2-init"]);
+        assert!((got_w - warm).abs() <= 1e-6 * warm, "epoch {}: l2 {got_w} vs {warm}", e + 1);
+        assert!((got_a - anchored).abs() <= 1e-6 * anchored.max(1e-12), "epoch {}: l2-init {got_a} vs {anchored}", e + 1);
+    }
+    assert_eq!(m[1].reg["l2-init"], 0.0, "switched off by until=30 at step 30");
+    assert!(m[0].reg["l2-init"] > 0.0, "acting before step 30");
+}
+
+#[test]
 fn a_diverging_run_names_epoch_and_step() {
     let mut c = cfg(&[]);
     c.optim = OptimSpec::Sgd { momentum: 0.0 };
@@ -126,7 +167,7 @@ fn one_sgd_step(regs: &[&str]) -> (Trainer, Vec<NamedTensor>) {
     let idx: Vec<usize> = (0..32).collect();
     let (x, y) = t.batch_tensors(&train, &idx);
     let labels: Vec<u8> = idx.iter().map(|&i| train.labels[i]).collect();
-    t.output.prepare(train.len(), 3).unwrap();
+    t.chain_mut().find_mut::<crate::hook::output::OutputTerms>().unwrap().prepare(train.len(), 3).unwrap();
     t.step_on(x, y, Some(BatchInfo { labels: &labels, index: &idx, mix: None })).unwrap();
     let w = t.net.to_pytorch();
     (t, w)
@@ -221,13 +262,13 @@ fn mixup_step_equals_the_two_weighted_cross_entropies_on_the_mixed_batch() {
     let idx: Vec<usize> = (0..32).collect();
     let lab: Vec<usize> = idx.iter().map(|&i| train.labels[i] as usize).collect();
     let mut mix = None;
-    let (x, y, labels) = t
-        .batch_with(&train, &idx, |x| {
-            let mut b = BatchMut { x, n: 32, example_shape: &[8], labels: &lab };
-            mix = reglab_core::batch::apply_all(&t.batch_terms, &mut b, c.seed, 0).unwrap();
-            Ok(())
-        })
-        .unwrap();
+    let terms = &t.chain.find::<crate::hook::data::DataPerturbations>().unwrap().terms;
+    let (x, y, labels) = make_batch(&train, &idx, &t.device, |x| {
+        let mut b = BatchMut { x, n: 32, example_shape: &[8], labels: &lab };
+        mix = reglab_core::batch::apply_all(terms, &mut b, c.seed, 0).unwrap();
+        Ok(())
+    })
+    .unwrap();
     let mix = mix.expect("mixup mixes");
     assert!(mix.lam > 0.0 && mix.lam < 1.0 && mix.labels_b != lab);
     let (xr, ya) = (x.clone(), y.clone());
@@ -433,9 +474,9 @@ fn mixout_step_uses_the_mixed_weights_and_the_masked_gradient() {
             factors.push((m.grad_factor(&mask), shape[1]));
         }
         // give both trainers the moved anchors: t through its mixout state, r by hand
-        if let Some((_, anchors)) = t.mixout.as_mut() {
+        if let Some(h) = t.chain_mut().find_mut::<crate::hook::mixout::MixoutHook>() {
             for (i, _, _, u) in &mixed {
-                anchors[*i] = Some(u.clone());
+                h.anchors_mut()[*i] = Some(u.clone());
             }
         }
         for (i, wm, shape, _) in &mixed {

@@ -1,0 +1,331 @@
+//! The training step as an ordered chain of hooks, optax's `chain` for a training step: each
+//! technique is one hook, one file, and takes part in the phases it needs; the trainer runs the
+//! phases in order and every hook of the chain in each, and knows no technique by name.
+//!
+//! One optimizer step on a mini-batch, phase by phase:
+//!
+//! | phase | method | hooks |
+//! |---|---|---|
+//! | 1. the batch | [`StepHook::perturb_batch`] | data perturbations: cutout, mixup, input noise ([`data`]) |
+//! | 2. before the forward pass | [`StepHook::before_forward`] | weight perturbations: SAM and AMP move θ to θ + δ ([`sharpness`]), mixout swaps in W̃ ([`mixout`]) |
+//! | 3. in the forward pass | [`StepHook::activation_mask`] | dropout ([`dropout`]) |
+//! | 4. loss terms | [`StepHook::loss_terms`] | output regularizers on the logits ([`output`]), mixup's label term ([`data`]) |
+//! | 5. after the backward pass | [`StepHook::after_backward`] | weights put back and gradients transformed: mixout's mask, SAM/AMP's θ restored, the gradient-norm penalty ([`sharpness`]), the parameter penalties' analytic gradients ([`penalties`]), the reparameterization's chain rule ([`reparam`]), pruning masks on the gradients ([`prune`]) |
+//! | 6. after the optimizer step | [`StepHook::after_optimizer`] | proximal steps and post-step transforms ([`penalties`]), the reparameterization's extras and effective weights ([`reparam`]), pruning masks on the weights ([`prune`]) |
+//!
+//! and once per epoch [`StepHook::start_of_epoch`] / [`StepHook::end_of_epoch`] (masks made
+//! from data, a data-dependent initialisation). Hooks run in the order of the chain, which
+//! [`registry::build_chain`] makes from the configuration: data perturbations, step
+//! perturbations (in the order given), output terms, parameter penalties, reparameterization,
+//! pruning. A hook's state goes into checkpoints ([`StepHook::state`]) so a resumed run continues
+//! bit for bit.
+//!
+//! Adding a technique that acts in the step: a file here implementing [`StepHook`] and one
+//! line in [`registry::HOOK_ENTRIES`] (its name, family, formula, paper and builder), which the
+//! catalog (`reglab list`) and `--reg NAME=…` then know; `trainer.rs` does not change.
+
+pub mod data;
+pub mod dropout;
+pub mod mixout;
+pub mod output;
+pub mod penalties;
+pub mod prune;
+pub mod registry;
+pub mod reparam;
+pub mod sharpness;
+
+use crate::error::TrainError;
+use crate::model::Net;
+use crate::optim::OptimSpec;
+use burn::nn::loss::CrossEntropyLoss;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use reglab_core::batch::{BatchMut, LabelMix};
+use reglab_core::{Dataset, NamedTensor, OutputBatch};
+use std::any::Any;
+
+pub use registry::{HOOK_ENTRIES, HookEntry, build_chain};
+
+/// One technique acting in the training step. Every method has a default that does nothing,
+/// so a hook implements only its phases (see the [module documentation](self)).
+pub trait StepHook: Send {
+    /// The name reported in errors and metrics (the spec's label).
+    fn label(&self) -> String;
+
+    /// Phase 1: transform the batch's inputs in place (seeded by `(seed, step)`); a hook that
+    /// mixes labels returns their mix (mixup).
+    fn perturb_batch(&mut self, batch: &mut BatchMut<'_>, seed: u64, step: u64) -> Result<Option<LabelMix>, TrainError> {
+        let _ = (batch, seed, step);
+        Ok(None)
+    }
+
+    /// Phase 2: before the main forward pass; may move the weights (restored in
+    /// [`StepHook::after_backward`]).
+    fn before_forward(&mut self, cx: &mut StepCx<'_>) -> Result<(), TrainError> {
+        let _ = cx;
+        Ok(())
+    }
+
+    /// Phase 3: a multiplicative mask on the hidden activations of the training forward passes
+    /// (asked once, when the chain is built).
+    fn activation_mask(&self) -> Option<Box<dyn ActivationMask>> {
+        None
+    }
+
+    /// Phase 4: terms on the logits. Add `∂R/∂z` into `grad` (`n × classes`, row-major) and
+    /// push each term's `(label, λ_t·r)` into `values`.
+    fn loss_terms(&mut self, cx: &LossCx<'_>, grad: &mut [f64], values: &mut Vec<(String, f64)>) -> Result<(), TrainError> {
+        let _ = (cx, grad, values);
+        Ok(())
+    }
+
+    /// Phase 5: after the backward pass: put moved weights back and transform the gradients.
+    fn after_backward(&mut self, cx: &mut StepCx<'_>, grads: &mut GradientsParams) -> Result<(), TrainError> {
+        let _ = (cx, grads);
+        Ok(())
+    }
+
+    /// Phase 6: after the optimizer step, on the new weights.
+    fn after_optimizer(&mut self, cx: &mut StepCx<'_>) -> Result<(), TrainError> {
+        let _ = cx;
+        Ok(())
+    }
+
+    /// Before the first step of an epoch.
+    fn start_of_epoch(&mut self, cx: &mut EpochCx<'_>) -> Result<(), TrainError> {
+        let _ = cx;
+        Ok(())
+    }
+
+    /// After the last step of an epoch.
+    fn end_of_epoch(&mut self, cx: &mut EpochCx<'_>) -> Result<(), TrainError> {
+        let _ = cx;
+        Ok(())
+    }
+
+    /// Whether it needs the batch's labels and example indices (output terms, mixup).
+    fn needs_batch_info(&self) -> bool {
+        false
+    }
+
+    /// Its state for checkpoints (names unique to the hook, e.g. under a prefix).
+    fn state(&self) -> Result<Vec<NamedTensor>, TrainError> {
+        Ok(Vec::new())
+    }
+
+    /// Whether a checkpoint tensor named `name` is this hook's.
+    fn owns(&self, name: &str) -> bool {
+        let _ = name;
+        false
+    }
+
+    /// Restore [`StepHook::state`] (the tensors it [`StepHook::owns`]).
+    fn load_state(&mut self, net: &mut Net, state: &[NamedTensor]) -> Result<(), TrainError> {
+        let _ = (net, state);
+        Ok(())
+    }
+
+    /// As `Any`, for typed access to a hook of the chain ([`Chain::find`]).
+    fn as_any(&self) -> &dyn Any;
+    /// As `Any`, mutably.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+/// A mask on the hidden activations `[batch, width]` of layer `layer` in training forward
+/// passes: `h ← h ⊙ mask`.
+pub trait ActivationMask: Send + Sync {
+    /// The mask, row-major `n = batch·width` values, from `(seed, step, layer)`.
+    fn mask(&self, n: usize, seed: u64, step: u64, layer: usize) -> Vec<f32>;
+}
+
+/// The training forward pass and loss of one step, for the hooks that take gradients at other
+/// weights (SAM, AMP, the gradient-norm penalty).
+pub struct Pass<'a> {
+    /// Activation masks of the chain (dropout).
+    pub masks: &'a [Box<dyn ActivationMask>],
+    /// Cross-entropy.
+    pub loss: &'a CrossEntropyLoss,
+    /// Run's seed and this step (the masks' seeds).
+    pub seed: u64,
+    /// Optimizer step.
+    pub step: u64,
+    /// Device of the batch.
+    pub device: &'a Device,
+}
+
+impl Pass<'_> {
+    /// Logits of `net` on `x` in training mode (the activation masks applied).
+    pub fn forward(&self, net: &Net, x: Tensor<2>) -> Tensor<2> {
+        if self.masks.is_empty() {
+            return net.forward(x);
+        }
+        let (seed, step) = (self.seed, self.step);
+        net.forward_with(x, &mut |layer, h| {
+            let [b, w] = h.dims();
+            let mut m = self.masks[0].mask(b * w, seed, step, layer);
+            for extra in &self.masks[1..] {
+                for (a, v) in m.iter_mut().zip(extra.mask(b * w, seed, step, layer)) {
+                    *a *= v;
+                }
+            }
+            h * Tensor::<2>::from_data(TensorData::new(m, [b, w]), &self.device.clone())
+        })
+    }
+
+    /// The cross-entropy of `net` on `(x, y)` (mixup's, with its labels).
+    pub fn loss(&self, net: &Net, x: Tensor<2>, y: Tensor<1, Int>, mix: Option<&LabelMix>) -> Tensor<1> {
+        let logits = self.forward(net, x);
+        match mix {
+            None => self.loss.forward(logits, y),
+            Some(m) => {
+                let n = m.labels_b.len();
+                let yb = Tensor::<1, Int>::from_data(TensorData::new(m.labels_b.iter().map(|&l| l as i64).collect::<Vec<_>>(), [n]), self.device);
+                self.loss.forward(logits.clone(), y).mul_scalar(m.lam) + self.loss.forward(logits, yb).mul_scalar(1.0 - m.lam)
+            }
+        }
+    }
+
+    /// The gradient of the cross-entropy at `net`'s current weights, flat (see
+    /// [`crate::sharpness`]).
+    pub fn ce_grads(&self, net: &Net, x: Tensor<2>, y: Tensor<1, Int>, mix: Option<&LabelMix>) -> Result<Vec<Vec<f32>>, TrainError> {
+        let grads = GradientsParams::from_grads(self.loss(net, x, y, mix).backward(), net);
+        Ok(crate::sharpness::grads(net, &grads)?)
+    }
+}
+
+/// What the step's hooks see.
+pub struct StepCx<'a> {
+    /// The model.
+    pub net: &'a mut Net,
+    /// The batch's inputs (after the data perturbations).
+    pub x: &'a Tensor<2>,
+    /// The batch's labels.
+    pub y: &'a Tensor<1, Int>,
+    /// Mixup's second labels and weight, if the inputs were mixed.
+    pub mix: Option<&'a LabelMix>,
+    /// Examples in the batch.
+    pub batch_size: usize,
+    /// Optimizer step (0-based) and the steps planned.
+    pub step: u64,
+    /// Steps planned (schedules).
+    pub total: u64,
+    /// The run's seed.
+    pub seed: u64,
+    /// Learning rate.
+    pub lr: f64,
+    /// The forward pass and loss.
+    pub pass: &'a Pass<'a>,
+    /// Values the hooks report for this batch (`(label, λ_t·r)`), averaged over the epoch.
+    pub values: &'a mut Vec<(String, f64)>,
+}
+
+/// What the loss-term hooks see.
+pub struct LossCx<'a> {
+    /// The logits, labels and example indices.
+    pub batch: &'a OutputBatch<'a>,
+    /// Mixup's second labels and weight, if the inputs were mixed.
+    pub mix: Option<&'a LabelMix>,
+    /// Optimizer step.
+    pub step: u64,
+    /// Steps planned.
+    pub total: u64,
+}
+
+/// What the epoch hooks see.
+pub struct EpochCx<'a> {
+    /// The model.
+    pub net: &'a mut Net,
+    /// The training set.
+    pub data: &'a Dataset,
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// The epoch's order of the training examples.
+    pub order: &'a [usize],
+    /// Steps this epoch.
+    pub steps: usize,
+    /// The device of the model.
+    pub device: &'a Device,
+    /// The optimizer (a hook that changes which entries train may reset their state).
+    pub optim: &'a mut ModuleOptimizer,
+    /// The optimizer's configuration (to rebuild it).
+    pub optim_spec: &'a OptimSpec,
+}
+
+/// The hooks of a run, in order, and the activation masks they contribute.
+#[derive(Default)]
+pub struct Chain {
+    hooks: Vec<Box<dyn StepHook>>,
+    masks: Vec<Box<dyn ActivationMask>>,
+}
+
+impl Chain {
+    /// A chain of `hooks`, in order.
+    pub fn new(hooks: Vec<Box<dyn StepHook>>) -> Self {
+        let masks = hooks.iter().filter_map(|h| h.activation_mask()).collect();
+        Self { hooks, masks }
+    }
+
+    /// The hooks, in order.
+    pub fn hooks(&self) -> &[Box<dyn StepHook>] {
+        &self.hooks
+    }
+
+    /// The hooks, mutably.
+    pub fn hooks_mut(&mut self) -> &mut [Box<dyn StepHook>] {
+        &mut self.hooks
+    }
+
+    /// The activation masks (dropout).
+    pub fn masks(&self) -> &[Box<dyn ActivationMask>] {
+        &self.masks
+    }
+
+    /// The hooks (mutably) and the activation masks, for one step.
+    pub fn split(&mut self) -> (&mut [Box<dyn StepHook>], &[Box<dyn ActivationMask>]) {
+        (&mut self.hooks, &self.masks)
+    }
+
+    /// The first hook of type `T`.
+    pub fn find<T: 'static>(&self) -> Option<&T> {
+        self.hooks.iter().find_map(|h| h.as_any().downcast_ref::<T>())
+    }
+
+    /// The first hook of type `T`, mutably.
+    pub fn find_mut<T: 'static>(&mut self) -> Option<&mut T> {
+        self.hooks.iter_mut().find_map(|h| h.as_any_mut().downcast_mut::<T>())
+    }
+
+    /// Whether a hook needs the batch's labels and example indices.
+    pub fn needs_batch_info(&self) -> bool {
+        self.hooks.iter().any(|h| h.needs_batch_info())
+    }
+
+    /// Every hook's checkpoint state, in chain order.
+    pub fn state(&self) -> Result<Vec<NamedTensor>, TrainError> {
+        let mut out = Vec::new();
+        for h in &self.hooks {
+            out.extend(h.state()?);
+        }
+        Ok(out)
+    }
+
+    /// Give each hook the tensors of `state` it owns; a tensor no hook owns is an error.
+    pub fn load_state(&mut self, net: &mut Net, state: Vec<NamedTensor>) -> Result<(), TrainError> {
+        let mut rest = state;
+        for h in self.hooks.iter_mut() {
+            let (mine, others): (Vec<NamedTensor>, Vec<NamedTensor>) = rest.into_iter().partition(|t| h.owns(&t.name));
+            h.load_state(net, &mine)?;
+            rest = others;
+        }
+        match rest.first() {
+            None => Ok(()),
+            Some(t) => {
+                let what = [("prune/", "pruning masks"), ("reparam/", "a reparameterization's state"), ("output/", "an output regularizer's state"), ("reg.", "a regularizer's state")]
+                    .iter()
+                    .find(|(p, _)| t.name.starts_with(p))
+                    .map_or("state", |(_, w)| w);
+                Err(TrainError::Other(format!("the checkpoint holds {what} (`{}`), which no part of this run reads: the run was configured differently", t.name)))
+            }
+        }
+    }
+}

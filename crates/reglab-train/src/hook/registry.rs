@@ -1,0 +1,201 @@
+//! Names → step hooks, and the chain of a run.
+//!
+//! [`HOOK_ENTRIES`] lists the techniques that act inside the training step itself — the
+//! stochastic perturbations of the forward pass and of how the step's gradient is taken — one
+//! line each, with what `reglab list` prints and a builder. The penalties, output terms and data
+//! perturbations of `reglab-regularizers`' registries, the reparameterization and the pruning
+//! masks become hooks too, in [`build_chain`].
+
+use super::data::DataPerturbations;
+use super::dropout::DropoutHook;
+use super::mixout::MixoutHook;
+use super::output::OutputTerms;
+use super::penalties::Penalties;
+use super::prune::PruneHook;
+use super::reparam::ReparamHook;
+use super::sharpness::SharpnessHook;
+use super::{Chain, StepHook};
+use crate::error::TrainError;
+use crate::model::Net;
+use crate::prune::Masks;
+use crate::reparam::Reparam;
+use crate::step::Regularization;
+use crate::trainer::TrainConfig;
+use burn::tensor::Device;
+use reglab_core::{NamedTensor, Selection, Spec};
+use reglab_regularizers::registry::CatalogEntry;
+use reglab_regularizers::stochastic::{dropout::Dropout, mixout::Mixout, sharpness::Sharpness};
+
+/// What a hook's builder may read: the model (bound already) and the anchor weights.
+pub struct BuildCx<'a> {
+    /// The model.
+    pub net: &'a Net,
+    /// PyTorch-layout anchor weights (`--anchor`), if any.
+    pub anchor: Option<&'a [NamedTensor]>,
+}
+
+/// Builds a step hook from its parsed spec.
+pub type HookBuilder = fn(&Spec, &BuildCx<'_>) -> Result<Box<dyn StepHook>, TrainError>;
+
+/// A catalog line for a step hook.
+pub type HookEntry = CatalogEntry<HookBuilder>;
+
+fn spec_error(e: reglab_core::Error) -> TrainError {
+    TrainError::Config(e.to_string())
+}
+
+/// Every technique that acts inside the training step (`--reg NAME=VALUE`; family
+/// `stochastic`).
+pub const HOOK_ENTRIES: &[HookEntry] = &[
+    CatalogEntry {
+        name: "dropout",
+        family: "stochastic",
+        formula: "h ← h ⊙ m/(1 − p), m ~ Bernoulli(1 − p) per example and hidden unit, in training (MLP: every hidden layer; CNN: the features before the head)",
+        paper: "Srivastava, Hinton, Krizhevsky, Sutskever, Salakhutdinov, Dropout: A Simple Way to Prevent Neural Networks from Overfitting, JMLR 2014",
+        options: "",
+        build: |s, _| Ok(Box::new(DropoutHook(Dropout::from_spec(s).map_err(spec_error)?))),
+    },
+    CatalogEntry {
+        name: "mixout",
+        family: "stochastic",
+        formula: "forward with W̃ = ((1 − M)⊙U + M⊙W − p·U)/(1 − p), M ~ Bernoulli(1 − p) per input column, U the anchor (initial or --anchor weights); linear layers",
+        paper: "Lee, Cho, Kang, Mixout: Effective Regularization to Finetune Large-scale Pretrained Language Models, ICLR 2020 (code: bloodwass/mixout)",
+        options: "grad=exact (M/(1 − p); official: M, the code's backward)",
+        build: |s, cx| Ok(Box::new(MixoutHook::new(Mixout::from_spec(s).map_err(spec_error)?, cx.net, cx.anchor)?)),
+    },
+    CatalogEntry {
+        name: "amp",
+        family: "stochastic",
+        formula: "gradient at θ + δ, δ_p ← Π_ε(δ_p + ζ·∇_p L(θ + δ)) K times, one ε-ball per tensor (ε = the strength); K + 1 passes per step",
+        paper: "Zheng, Zhang, Mao, Regularizing Neural Networks via Adversarial Model Perturbation, CVPR 2021 (code: hiyouga/AMP-Regularizer)",
+        options: "lr=1 (ζ), steps=1 (K)",
+        build: |s, _| Ok(Box::new(SharpnessHook::new(Sharpness::amp(s).map_err(spec_error)?))),
+    },
+    CatalogEntry {
+        name: "sam",
+        family: "stochastic",
+        formula: "gradient at θ + ρ·g/‖g‖₂, g = ∇L(θ) (ρ = the strength); 2 passes per step",
+        paper: "Foret, Kleiner, Mobahi, Neyshabur, Sharpness-Aware Minimization for Efficiently Improving Generalization, ICLR 2021",
+        options: "",
+        build: |s, _| Ok(Box::new(SharpnessHook::new(Sharpness::sam(s).map_err(spec_error)?))),
+    },
+    CatalogEntry {
+        name: "grad-norm",
+        family: "stochastic",
+        formula: "λ‖∇L‖² added to the loss; its gradient 2λHg ≈ 2λ‖g‖(∇L(θ + h·g/‖g‖) − g)/h by finite differences (no double backprop); 3 passes per step",
+        paper: "Geiping, Goldblum, Pope, Moeller, Goldstein, Stochastic Training is Not Necessary for Generalization, ICLR 2022",
+        options: "h=0.01",
+        build: |s, _| Ok(Box::new(SharpnessHook::new(Sharpness::grad_norm(s).map_err(spec_error)?))),
+    },
+];
+
+/// The step-hook entry named `name`.
+pub fn entry(name: &str) -> Option<&'static HookEntry> {
+    HOOK_ENTRIES.iter().find(|e| e.name == name)
+}
+
+/// Whether the spec string names a step hook (a bad spec is not one).
+pub fn is_step_hook(spec: &str) -> bool {
+    Spec::parse(spec).is_ok_and(|s| entry(&s.name).is_some())
+}
+
+/// Every name `--reg` takes, for errors.
+fn known_names() -> String {
+    let r = &reglab_regularizers::registry::ENTRIES;
+    r.iter()
+        .map(|e| e.name)
+        .chain(reglab_regularizers::OUTPUT_ENTRIES.iter().map(|e| e.name))
+        .chain(reglab_regularizers::BATCH_ENTRIES.iter().map(|e| e.name))
+        .chain(HOOK_ENTRIES.iter().map(|e| e.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Check one `--reg` spec without a model: it parses, its name is known and its options are
+/// valid. Errors name the spec.
+pub fn check(spec: &Spec) -> Result<(), String> {
+    if let Some(e) = entry(&spec.name) {
+        check_hook_options(spec)?;
+        return match e.name {
+            // builders that need a model: parse the options alone
+            "mixout" => Mixout::from_spec(spec).map(drop).map_err(|e| e.to_string()),
+            _ => {
+                let net = Net::Mlp(crate::model::Mlp { layers: Vec::new() });
+                (e.build)(spec, &BuildCx { net: &net, anchor: None }).map(drop).map_err(|e| e.to_string())
+            }
+        };
+    }
+    reglab_regularizers::check(spec).map_err(|e| match e {
+        reglab_core::Error::Unknown { name, .. } => reglab_core::Error::Unknown { name, known: known_names() }.to_string(),
+        other => other.to_string(),
+    })
+}
+
+/// A step hook takes no common option (schedule, until, select).
+fn check_hook_options(spec: &Spec) -> Result<(), String> {
+    match reglab_core::spec::Common::KEYS.iter().find(|k| spec.options.contains_key(**k)) {
+        Some(k) => Err(reglab_core::Error::Spec { spec: spec.raw().into(), why: format!("`{k}` does not apply to `{}`", spec.name) }.to_string()),
+        None => Ok(()),
+    }
+}
+
+/// The chain of a run, built on `net` (which a reparameterization and random masks change):
+/// output terms, data perturbations, the step hooks in the order given, the parameter
+/// penalties, the reparameterization, the pruning masks. Every `--reg` spec is parsed here,
+/// once; `anchor` (PyTorch layout) replaces the initial weights as the anchor of anchored terms
+/// and mixout.
+pub fn build_chain(cfg: &TrainConfig, example_shape: &[usize], net: &mut Net, device: &Device, anchor: Option<&[NamedTensor]>) -> Result<Chain, TrainError> {
+    let mut step_specs = Vec::new();
+    let (mut batch_specs, mut out_specs, mut param_specs) = (Vec::new(), Vec::new(), Vec::new());
+    for raw in &cfg.regs {
+        let spec = Spec::parse(raw).map_err(spec_error)?;
+        if entry(&spec.name).is_some() {
+            check_hook_options(&spec).map_err(TrainError::Config)?;
+            if step_specs.iter().any(|s: &Spec| s.name == spec.name) {
+                return Err(spec_error(reglab_core::Error::Spec { spec: raw.clone(), why: format!("`{}` is given twice", spec.name) }));
+            }
+            step_specs.push(spec);
+        } else if reglab_regularizers::is_batch(raw) {
+            batch_specs.push(raw.clone());
+        } else if reglab_regularizers::is_output(raw) {
+            out_specs.push(raw.clone());
+        } else if reglab_regularizers::registry::entry(&spec.name).is_ok() {
+            param_specs.push(raw.clone());
+        } else {
+            return Err(TrainError::Config(reglab_core::Error::Unknown { name: spec.name.clone(), known: known_names() }.to_string()));
+        }
+    }
+    let sharp = step_specs.iter().filter(|s| matches!(s.name.as_str(), "amp" | "sam" | "grad-norm")).count();
+    if sharp > 1 {
+        return Err(TrainError::Config("amp, sam and grad-norm each change how the step's gradient is taken: give at most one".into()));
+    }
+    if sharp == 1 && step_specs.iter().any(|s| s.name == "mixout") {
+        return Err(TrainError::Config("mixout with amp, sam or grad-norm is not supported: give one of them".into()));
+    }
+    let batch_terms = reglab_regularizers::build_batch_terms(&batch_specs).map_err(spec_error)?;
+    for t in &batch_terms {
+        t.transform.check_shape(example_shape).map_err(|e| TrainError::Config(format!("`{}`: {e}", t.spec.raw())))?;
+    }
+    let set = reglab_regularizers::build_set(&param_specs, Selection::LayerWeights).map_err(spec_error)?;
+    let output = reglab_regularizers::build_output_set(&out_specs).map_err(spec_error)?;
+    let reparam = match &cfg.reparam {
+        Some(spec) => Some(Reparam::new(spec, net, &cfg.optim, device).map_err(TrainError::Config)?),
+        None => None,
+    };
+    // (random masks zero their weights now, so the anchor snapshot is the pruned init)
+    let prune = cfg.prune.as_ref().map(|p| Masks::new(p, net, cfg.seed)).transpose().map_err(TrainError::Config)?;
+    let reg = Regularization::new(set, net, anchor).map_err(TrainError::Config)?;
+    let mut hooks: Vec<Box<dyn StepHook>> = vec![Box::new(OutputTerms::new(output)), Box::new(DataPerturbations { terms: batch_terms })];
+    for spec in &step_specs {
+        let e = entry(&spec.name).expect("a step hook");
+        hooks.push((e.build)(spec, &BuildCx { net, anchor })?);
+    }
+    hooks.push(Box::new(Penalties { reg }));
+    if let Some(r) = reparam {
+        hooks.push(Box::new(ReparamHook::new(r)));
+    }
+    if let Some(m) = prune {
+        hooks.push(Box::new(PruneHook { masks: m }));
+    }
+    Ok(Chain::new(hooks))
+}
