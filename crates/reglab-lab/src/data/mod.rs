@@ -296,8 +296,9 @@ pub(crate) mod test_support {
     use std::path::PathBuf;
 
     /// The folder holding `mnist/`, `fashion-mnist/`, `sklearn-digits/`: `$REGLAB_DATA`, else
-    /// `shared/data` beside the repository (`../../../shared/data` from this crate); `None`, with a
-    /// printed note, when it does not exist.
+    /// `shared/data` beside the repository (`../../../shared/data` from this crate). When it
+    /// does not exist: `None` with a printed note on a developer's machine, a failure in CI
+    /// (`CI` set), where the data is present and a test that skipped would pass unseen.
     pub fn data_root(what: &str) -> Option<PathBuf> {
         let root = match std::env::var_os(super::REGLAB_DATA) {
             Some(v) if !v.is_empty() => PathBuf::from(v),
@@ -306,24 +307,24 @@ pub(crate) mod test_support {
         if root.is_dir() {
             Some(root)
         } else {
-            eprintln!(
-                "note: skipping {what}: data folder {} not found (set {} to enable)",
-                root.display(),
-                super::REGLAB_DATA
-            );
-            None
+            missing(what, &format!("data folder {} not found (set {} to enable)", root.display(), super::REGLAB_DATA))
         }
     }
 
-    /// `root/sub` if it is a folder, else `None` with a printed note.
+    /// `root/sub` if it is a folder, else `None` with a printed note (a failure in CI).
     pub fn data_dir(sub: &str, what: &str) -> Option<PathBuf> {
         let dir = data_root(what)?.join(sub);
-        if dir.is_dir() {
-            Some(dir)
-        } else {
-            eprintln!("note: skipping {what}: {} not found", dir.display());
-            None
+        if dir.is_dir() { Some(dir) } else { missing(what, &format!("{} not found", dir.display())) }
+    }
+
+    /// A test's data is missing: skip it (`None`, with a note) on a developer's machine, fail
+    /// in CI (the environment variable `CI` is set), where the data must be there.
+    pub fn missing<T>(what: &str, why: &str) -> Option<T> {
+        if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+            panic!("{what}: {why}, and CI is set: the data must be present in CI");
         }
+        eprintln!("note: skipping {what}: {why}");
+        None
     }
 
     /// Gzip-compresses `bytes`.

@@ -413,7 +413,7 @@ mod tests {
             (DataSource::Fashion(None), "fashion"),
         ] {
             if !src.dir_in(Some(&root)).unwrap().unwrap().is_dir() {
-                eprintln!("note: skipping {name}: not under {}", root.display());
+                crate::data::test_support::missing::<()>(name, &format!("not under {}", root.display()));
                 continue;
             }
             let s = src.load_in(Some(&root)).unwrap();
