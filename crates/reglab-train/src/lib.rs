@@ -5,6 +5,7 @@
 //! optimizer step, proximal steps), the loop ([`trainer`]) and tensor files ([`tensorfile`]).
 
 pub mod catalog;
+pub mod checkpoint;
 pub mod device;
 pub mod error;
 pub mod model;

@@ -1,6 +1,7 @@
 //! The training loop: seeded shuffling, mini-batches, cross-entropy, the regularized step,
 //! evaluation, and a stop with a named epoch and step when the loss stops being finite.
 
+pub use crate::checkpoint::Checkpoint;
 pub use crate::error::TrainError;
 pub use crate::hook::output::OUTPUT_PREFIX;
 use crate::hook::{Chain, EpochCx, LossCx, Pass, StepCx};
@@ -85,19 +86,6 @@ pub struct EpochMetrics {
     /// Fraction of the layer weights' entries that are exactly 0 at the end of the epoch.
     #[serde(default)]
     pub sparsity: f64,
-}
-
-/// A trainer's full state (see [`Trainer::checkpoint`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Checkpoint {
-    /// Model parameters, PyTorch layout and names.
-    pub model: Vec<NamedTensor>,
-    /// Optimizer state (burn's record format).
-    pub optim: Vec<u8>,
-    /// Regularizer state (e.g. power-iteration vectors).
-    pub reg: Vec<NamedTensor>,
-    /// Optimizer steps taken.
-    pub step: u64,
 }
 
 /// What the loop reports as it goes (for progress bars).

@@ -9,10 +9,9 @@ use crate::rundir::write_json;
 use crate::probes;
 use crate::results::{sort_rows, to_csv, Row};
 use reglab_core::{NamedTensor, Split};
-use reglab_train::tensorfile::{self, write_atomic};
+use reglab_train::tensorfile::write_atomic;
 use reglab_train::trainer::{Checkpoint, Trainer};
-use safetensors::{Dtype, tensor::TensorView};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -81,65 +80,24 @@ fn sanitize(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect()
 }
 
-/// One job's checkpoint: the trainer state, the tasks done and their rows, in ONE file written
-/// atomically, so that it is always consistent (safetensors: `model/*`, `reg/*` f32 tensors,
-/// `optim` u8 bytes; metadata `step`, `tasks_done`, `rows` as JSON).
+/// One job's checkpoint: the trainer state ([`Checkpoint::save`]) with the tasks done and
+/// their rows in its metadata (`tasks_done`, `rows` as JSON), in ONE file written atomically,
+/// so that it is always consistent.
 fn save_job(path: &Path, c: &Checkpoint, tasks_done: usize, rows: &[Row]) -> Result<(), String> {
-    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
-    for t in &c.model {
-        owned.push((format!("model/{}", t.name), Dtype::F32, t.shape.clone(), t.data.iter().flat_map(|v| v.to_le_bytes()).collect()));
-    }
-    for t in &c.reg {
-        owned.push((format!("reg/{}", t.name), Dtype::F32, t.shape.clone(), t.data.iter().flat_map(|v| v.to_le_bytes()).collect()));
-    }
-    owned.push(("optim".into(), Dtype::U8, vec![c.optim.len()], c.optim.clone()));
-    let views = owned
-        .iter()
-        .map(|(n, d, s, b)| TensorView::new(*d, s.clone(), b).map(|v| (n.clone(), v)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    let meta = HashMap::from([
-        ("step".to_string(), c.step.to_string()),
+    let meta = BTreeMap::from([
         ("tasks_done".to_string(), tasks_done.to_string()),
         ("rows".to_string(), serde_json::to_string(rows).map_err(|e| e.to_string())?),
     ]);
-    let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| e.to_string())?;
-    if let Some(d) = path.parent() {
-        std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
-    }
-    write_atomic(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))
+    c.save(path, &meta)
 }
 
 fn load_job(path: &Path) -> Result<(Checkpoint, usize, Vec<Row>), String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (c, meta) = Checkpoint::load(path)?;
     let bad = |why: String| format!("{}: {why}", path.display());
-    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
-    let meta = meta.metadata().clone().ok_or_else(|| bad("no metadata".into()))?;
     let get = |k: &str| meta.get(k).cloned().ok_or_else(|| bad(format!("no `{k}` in the metadata")));
-    let step: u64 = get("step")?.parse().map_err(|_| bad("bad step".into()))?;
     let tasks_done: usize = get("tasks_done")?.parse().map_err(|_| bad("bad tasks_done".into()))?;
     let rows: Vec<Row> = serde_json::from_str(&get("rows")?).map_err(|e| bad(e.to_string()))?;
-    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
-    let optim = st.tensor("optim").map_err(|e| bad(e.to_string()))?.data().to_vec();
-    let all = tensorfile::parse(&bytes, path).ok();
-    let (mut model, mut reg) = (Vec::new(), Vec::new());
-    // f32 tensors (tensorfile::parse rejects the u8 one, so read them one by one)
-    for (name, view) in st.tensors() {
-        if view.dtype() != Dtype::F32 {
-            continue;
-        }
-        let data: Vec<f32> = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-        let t = |n: &str| NamedTensor::new(n, view.shape().to_vec(), data.clone());
-        if let Some(n) = name.strip_prefix("model/") {
-            model.push(t(n));
-        } else if let Some(n) = name.strip_prefix("reg/") {
-            reg.push(t(n));
-        }
-    }
-    let _ = all;
-    model.sort_by(|a, b| a.name.cmp(&b.name));
-    reg.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok((Checkpoint { model, optim, reg, step }, tasks_done, rows))
+    Ok((c, tasks_done, rows))
 }
 
 /// The probes of one task end, as metrics.
