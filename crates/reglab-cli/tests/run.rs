@@ -178,7 +178,10 @@ fn a_run_writes_every_file_and_jobs_do_not_change_the_results() {
     // report and plots
     let html = std::fs::read_to_string(a.join("report.html")).unwrap();
     assert!(html.contains("tiny") && html.contains("spectral"));
-    for p in ["train_accuracy", "test_accuracy", "dead_fraction", "sigma_max_layers_0_weight", "reg_spectral"] {
+    // random labels: the "test" set is the training subset, said in the report, not plotted twice
+    assert!(html.contains("no held-out measure"), "the random-label note");
+    assert!(!a.join("plots/test_accuracy.png").exists(), "a duplicate of train_accuracy.png");
+    for p in ["train_accuracy", "dead_fraction", "sigma_max_layers_0_weight", "reg_spectral"] {
         let png = read(&a.join("plots").join(format!("{p}.png")));
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{p}.png");
         assert!(a.join("plots").join(format!("{p}.svg")).is_file(), "{p}.svg");
@@ -646,7 +649,7 @@ fn a_report_merged_from_runs_of_parts_equals_the_full_run() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("8 rows of 4 jobs from 2 runs"), "{}", String::from_utf8_lossy(&o.stdout));
     assert_eq!(read(&m.join("results.csv")), read(&c.join("results.csv")));
     assert_eq!(read(&m.join("results.json")), read(&c.join("results.json")));
-    assert!(m.join("report.html").exists() && m.join("plots/test_accuracy.png").exists());
+    assert!(m.join("report.html").exists() && m.join("plots/train_accuracy.png").exists());
     // one part only: the missing jobs are listed
     let o = report(&[&a], &dir.path().join("m1"));
     assert_ok(&o);

@@ -88,6 +88,9 @@ impl Prepared for Experiment {
         super::report::write(self, &results, ctx.out).map_err(RunError::Failed)?;
         // Per arm, the first and last task's mean train/test accuracy.
         let mut s = String::new();
+        if self.stream_kind().map_err(RunError::Input)? == super::config::StreamKind::RandomLabel {
+            let _ = writeln!(s, "(random labels: the test columns are the training subset; there is no held-out measure)");
+        }
         let _ = writeln!(s, "{:<20} {:>14} {:>14} {:>14} {:>14}", "arm", "train acc t1", "train acc last", "test acc t1", "test acc last");
         for arm in &results.arms {
             let m = |metric: &str| summarize(&results.rows, arm, metric);

@@ -65,6 +65,12 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
             }
         }
     }
+    // A random-label stream has no held-out data (random labels cannot be predicted): its
+    // "test" set is the task's training set, so the test plots would repeat the train plots.
+    let random_labels = exp.stream_kind()? == StreamKind::RandomLabel;
+    if random_labels {
+        metrics.retain(|(m, _, _)| m != "test_accuracy" && m != "test_loss");
+    }
     let x_axis = if by_epoch { "epoch" } else { "task" };
     // One task (one row per job): nothing to draw against the task; each metric by arm instead.
     let one_task = exp.stream.tasks == 1 && !by_epoch;
@@ -148,11 +154,16 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
         columns,
         rows,
         table_note: format!(
-            "Mean ± std over {} seed(s). \"Mean over tasks\" is the area under the accuracy curve divided by the number of tasks. Stream: {}, {} tasks of {} epochs.",
+            "Mean ± std over {} seed(s). \"Mean over tasks\" is the area under the accuracy curve divided by the number of tasks. Stream: {}, {} tasks of {} epochs.{}",
             results.seeds.len(),
             exp.stream.kind,
             exp.stream.tasks,
-            exp.stream.epochs_per_task
+            exp.stream.epochs_per_task,
+            if random_labels {
+                " Random labels: each task re-draws the labels of the same training subset, so there is no held-out measure; the accuracy is on the training subset (how well the network can still fit new labels), and the rows' test_accuracy and test_loss columns repeat the training ones."
+            } else {
+                ""
+            }
         ),
         figures,
         config_toml: exp.to_toml(),
