@@ -25,6 +25,6 @@ pub use output::{OutputBatch, OutputRegularizer, OutputSet, OutputTerm};
 pub use regularizer::{Mode, PostStep, Regularizer, Target, TargetGrad, TargetMut};
 pub use schedule::Schedule;
 pub use select::{Role, Selection};
-pub use spec::Spec;
+pub use spec::{AsSpec, Spec};
 pub use sum::{Evaluation, RegSet, Term};
 pub use tensor::{Layout, MatRef, NamedTensor, TensorRef};

@@ -13,8 +13,10 @@ use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// A parsed spec: name, strength λ and the options in the order given.
-#[derive(Debug, Clone, PartialEq)]
+/// A parsed spec: name, strength λ and the options in the order given. In configuration files
+/// it is the string as written (parsed when read, so a bad spec fails there).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Spec {
     /// Regularizer name, e.g. `spectral`.
     pub name: String,
@@ -91,6 +93,44 @@ impl Spec {
 
     fn err(&self, why: String) -> Error {
         Error::Spec { spec: self.raw.clone(), why }
+    }
+}
+
+impl TryFrom<String> for Spec {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Spec> for String {
+    fn from(s: Spec) -> String {
+        s.raw
+    }
+}
+
+/// A spec, or a string to parse into one: what the builders of specs take, so a caller with
+/// parsed specs does not parse them again.
+pub trait AsSpec {
+    /// The parsed spec.
+    fn to_spec(&self) -> Result<Spec>;
+}
+
+impl AsSpec for Spec {
+    fn to_spec(&self) -> Result<Spec> {
+        Ok(self.clone())
+    }
+}
+
+impl AsSpec for String {
+    fn to_spec(&self) -> Result<Spec> {
+        Spec::parse(self)
+    }
+}
+
+impl AsSpec for &str {
+    fn to_spec(&self) -> Result<Spec> {
+        Spec::parse(self)
     }
 }
 

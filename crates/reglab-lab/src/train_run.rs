@@ -132,7 +132,7 @@ pub fn run(cfg: &RunConfig, out: &Path, progress: &mut dyn FnMut(Progress<'_>)) 
     let metrics = Metrics {
         data: cfg.data.clone(),
         model: cfg.train.model.to_string(),
-        regs: cfg.train.regs.clone(),
+        regs: cfg.train.regs.iter().map(|s| s.raw().to_string()).collect(),
         seed: cfg.train.seed,
         train_examples: split.train.len(),
         test_examples: split.test.len(),

@@ -1,7 +1,7 @@
 //! Names → regularizers. One line per regularizer in [`ENTRIES`]; `reglab list` prints it.
 
 use reglab_core::batch::{BatchTerm, BatchTransform};
-use reglab_core::{Error, OutputRegularizer, OutputSet, OutputTerm, RegSet, Regularizer, Result, Selection, Spec, Term};
+use reglab_core::{AsSpec, Error, OutputRegularizer, OutputSet, OutputTerm, RegSet, Regularizer, Result, Selection, Spec, Term};
 
 /// A catalog entry: what `reglab list` prints and how to build the term from its spec. `B` is
 /// the builder of the entry's kind (see the aliases [`Entry`], [`OutputEntry`], [`BatchEntry`];
@@ -277,12 +277,12 @@ pub fn is_batch(spec: &str) -> bool {
     Spec::parse(spec).is_ok_and(|s| BATCH_ENTRIES.iter().any(|e| e.name == s.name))
 }
 
-/// Parse and build the data perturbations of `specs`, in order. The common options do not
-/// apply (a transform has no schedule); two `mixup` are refused.
-pub fn build_batch_terms(specs: &[String]) -> Result<Vec<BatchTerm>> {
+/// Build the data perturbations of `specs` (parsed, or strings parsed here), in order. The
+/// common options do not apply (a transform has no schedule); two `mixup` are refused.
+pub fn build_batch_terms<S: AsSpec>(specs: &[S]) -> Result<Vec<BatchTerm>> {
     let mut out: Vec<BatchTerm> = Vec::new();
     for s in specs {
-        let spec = Spec::parse(s)?;
+        let spec = s.to_spec()?;
         let e = BATCH_ENTRIES.iter().find(|e| e.name == spec.name).ok_or_else(|| unknown(&spec.name))?;
         if let Some(k) = reglab_core::spec::Common::KEYS.iter().find(|k| spec.options.contains_key(**k)) {
             return Err(Error::Spec { spec: spec.raw().into(), why: format!("`{k}` does not apply to a data perturbation") });
@@ -320,7 +320,7 @@ pub fn is_output(spec: &str) -> bool {
 /// names: the error).
 pub fn check(spec: &Spec) -> Result<()> {
     if BATCH_ENTRIES.iter().any(|e| e.name == spec.name) {
-        return build_batch_terms(&[spec.raw().to_string()]).map(drop);
+        return build_batch_terms(std::slice::from_ref(spec)).map(drop);
     }
     if OUTPUT_ENTRIES.iter().any(|e| e.name == spec.name) {
         let reg = (output_entry(&spec.name)?.build)(spec)?;
@@ -331,11 +331,11 @@ pub fn check(spec: &Spec) -> Result<()> {
     }
 }
 
-/// Parse and build a sum of output-level regularizers from spec strings.
-pub fn build_output_set(specs: &[String]) -> Result<OutputSet> {
+/// Build a sum of output-level regularizers from specs (parsed, or strings parsed here).
+pub fn build_output_set<S: AsSpec>(specs: &[S]) -> Result<OutputSet> {
     let mut terms = Vec::new();
     for s in specs {
-        let spec = Spec::parse(s)?;
+        let spec = s.to_spec()?;
         let reg = (output_entry(&spec.name)?.build)(&spec)?;
         terms.push(OutputTerm::new(spec, reg)?);
     }
@@ -347,11 +347,11 @@ pub fn build(spec: &Spec) -> Result<Box<dyn Regularizer>> {
     (entry(&spec.name)?.build)(spec)
 }
 
-/// Parse and build a sum of regularizers from spec strings.
-pub fn build_set(specs: &[String], default_selection: Selection) -> Result<RegSet> {
+/// Build a sum of regularizers from specs (parsed, or strings parsed here).
+pub fn build_set<S: AsSpec>(specs: &[S], default_selection: Selection) -> Result<RegSet> {
     let mut terms = Vec::new();
     for s in specs {
-        let spec = Spec::parse(s)?;
+        let spec = s.to_spec()?;
         let reg = build(&spec)?;
         terms.push(Term::new(spec, reg)?);
     }
@@ -408,9 +408,9 @@ mod tests {
             assert!(is_batch(&format!("{}=4", e.name)) && !is_output(&format!("{}=4", e.name)));
             assert!(check(&Spec::parse(&format!("{}=4", e.name)).unwrap()).is_ok());
         }
-        assert!(build_batch_terms(&["mixup=1:schedule=cosine".into()]).err().unwrap().to_string().contains("does not apply"));
-        assert!(build_batch_terms(&["mixup=1".into(), "mixup=0.2".into()]).err().unwrap().to_string().contains("twice"));
-        assert_eq!(build_batch_terms(&["cutout=8".into(), "mixup=1".into()]).unwrap().len(), 2);
+        assert!(build_batch_terms(&["mixup=1:schedule=cosine"]).err().unwrap().to_string().contains("does not apply"));
+        assert!(build_batch_terms(&["mixup=1", "mixup=0.2"]).err().unwrap().to_string().contains("twice"));
+        assert_eq!(build_batch_terms(&["cutout=8", "mixup=1"]).unwrap().len(), 2);
     }
 
     #[test]
@@ -422,9 +422,9 @@ mod tests {
             assert!(build(&Spec::parse(&format!("{}=0.5", e.name)).unwrap()).is_err());
         }
         assert!(!is_output("l2=1") && !is_output("elr"));
-        let set = build_output_set(&["elr=3:beta=0.9".into(), "label-smoothing=0.1".into()]).unwrap();
+        let set = build_output_set(&["elr=3:beta=0.9", "label-smoothing=0.1"]).unwrap();
         assert_eq!(set.labels(), vec!["elr", "label-smoothing"]);
-        assert!(build_output_set(&["elr=3:select=x".into()]).err().unwrap().to_string().contains("select"));
-        assert!(build_output_set(&["l2=3".into()]).err().unwrap().to_string().contains("unknown regularizer `l2`"));
+        assert!(build_output_set(&["elr=3:select=x"]).err().unwrap().to_string().contains("select"));
+        assert!(build_output_set(&["l2=3"]).err().unwrap().to_string().contains("unknown regularizer `l2`"));
     }
 }

@@ -57,6 +57,7 @@ fn batch() -> Dataset {
 
 /// The benched model: MLP 784-400-400-10, Adam lr 1e-3, batch 128.
 fn mlp_config(regs: Vec<String>, reparam: Option<reglab_train::reparam::ReparamSpec>, prune: Option<reglab_train::prune::PruneSpec>) -> TrainConfig {
+    let regs = regs.iter().map(|r| reglab_core::Spec::parse(r).unwrap_or_else(|e| panic!("{r}: {e}"))).collect();
     TrainConfig { model: "mlp:400,400".parse().unwrap(), optim: OptimSpec::Adam, lr: 1e-3, batch: BATCH, epochs: 1, seed: 0, regs, reparam, prune }
 }
 

@@ -36,9 +36,10 @@ pub struct TrainConfig {
     pub epochs: usize,
     /// Seed of the initialisation and the shuffling.
     pub seed: u64,
-    /// Regularizer specs, `NAME=λ[:key=value]`.
+    /// Regularizer specs, `NAME=λ[:key=value]`, parsed when the configuration is made (strings
+    /// in configuration files).
     #[serde(default)]
-    pub regs: Vec<String>,
+    pub regs: Vec<reglab_core::Spec>,
     /// Reparameterization of the layers' weights (weight-norm, spectral-norm, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reparam: Option<ReparamSpec>,

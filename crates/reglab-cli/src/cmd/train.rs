@@ -79,16 +79,18 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let device: DeviceKind = a.device.parse().map_err(Failure::input)?;
     let reparam: Option<ReparamSpec> = a.reparam.as_deref().map(str::parse).transpose().map_err(Failure::input)?;
     let prune: Option<PruneSpec> = a.prune.as_deref().map(str::parse).transpose().map_err(Failure::input)?;
-    // Specs are checked here too, so a typo fails before the data is loaded.
+    // Specs are parsed once, here, and checked, so a typo fails before the data is loaded.
+    let mut regs = Vec::new();
     for r in &a.regs {
         let spec = reglab_core::Spec::parse(r).map_err(Failure::input)?;
         reglab_train::hook::registry::check(&spec).map_err(Failure::input)?;
+        regs.push(spec);
     }
     let cfg = RunConfig {
         data: a.data.clone(),
         device,
         anchor: a.anchor.clone(),
-        train: TrainConfig { model, optim, lr: a.lr, batch: a.batch, epochs: a.epochs, seed: a.seed, regs: a.regs.clone(), reparam, prune },
+        train: TrainConfig { model, optim, lr: a.lr, batch: a.batch, epochs: a.epochs, seed: a.seed, regs, reparam, prune },
     };
     let show = !a.quiet && std::io::stderr().is_terminal();
     let bar = if show { ProgressBar::new(0) } else { ProgressBar::hidden() };

@@ -388,7 +388,7 @@ impl Experiment {
             batch: self.optim.batch,
             epochs: self.stream.epochs_per_task,
             seed,
-            regs: arm.reg.clone(),
+            regs: arm.reg.iter().map(|r| reglab_core::Spec::parse(r).map_err(|e| format!("arm `{}`: {e}", arm.name))).collect::<Result<_, _>>()?,
             reparam: match arm.reparam.as_deref() {
                 None => self.model.reparam.clone(),
                 Some("none") => None,

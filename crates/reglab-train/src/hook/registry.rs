@@ -141,26 +141,28 @@ fn check_hook_options(spec: &Spec) -> Result<(), String> {
 
 /// The chain of a run, built on `net` (which a reparameterization and random masks change):
 /// output terms, data perturbations, the step hooks in the order given, the parameter
-/// penalties, the reparameterization, the pruning masks. Every `--reg` spec is parsed here,
-/// once; `anchor` (PyTorch layout) replaces the initial weights as the anchor of anchored terms
+/// penalties, the reparameterization, the pruning masks. The specs come parsed (in
+/// [`TrainConfig`]); each is built here, once; `anchor` (PyTorch layout) replaces the initial weights as the anchor of anchored terms
 /// and mixout.
 pub fn build_chain(cfg: &TrainConfig, example_shape: &[usize], net: &mut Net, device: &Device, anchor: Option<&[NamedTensor]>) -> Result<Chain, TrainError> {
-    let mut step_specs = Vec::new();
+    let mut step_specs: Vec<&Spec> = Vec::new();
     let (mut batch_specs, mut out_specs, mut param_specs) = (Vec::new(), Vec::new(), Vec::new());
-    for raw in &cfg.regs {
-        let spec = Spec::parse(raw).map_err(spec_error)?;
+    let named = |entries: &[&str], name: &str| entries.contains(&name);
+    let batch_names: Vec<&str> = reglab_regularizers::BATCH_ENTRIES.iter().map(|e| e.name).collect();
+    let output_names: Vec<&str> = reglab_regularizers::OUTPUT_ENTRIES.iter().map(|e| e.name).collect();
+    for spec in &cfg.regs {
         if entry(&spec.name).is_some() {
-            check_hook_options(&spec).map_err(TrainError::Config)?;
-            if step_specs.iter().any(|s: &Spec| s.name == spec.name) {
-                return Err(spec_error(reglab_core::Error::Spec { spec: raw.clone(), why: format!("`{}` is given twice", spec.name) }));
+            check_hook_options(spec).map_err(TrainError::Config)?;
+            if step_specs.iter().any(|s| s.name == spec.name) {
+                return Err(spec_error(reglab_core::Error::Spec { spec: spec.raw().into(), why: format!("`{}` is given twice", spec.name) }));
             }
             step_specs.push(spec);
-        } else if reglab_regularizers::is_batch(raw) {
-            batch_specs.push(raw.clone());
-        } else if reglab_regularizers::is_output(raw) {
-            out_specs.push(raw.clone());
+        } else if named(&batch_names, &spec.name) {
+            batch_specs.push(spec.clone());
+        } else if named(&output_names, &spec.name) {
+            out_specs.push(spec.clone());
         } else if reglab_regularizers::registry::entry(&spec.name).is_ok() {
-            param_specs.push(raw.clone());
+            param_specs.push(spec.clone());
         } else {
             return Err(TrainError::Config(reglab_core::Error::Unknown { name: spec.name.clone(), known: known_names() }.to_string()));
         }
@@ -186,7 +188,7 @@ pub fn build_chain(cfg: &TrainConfig, example_shape: &[usize], net: &mut Net, de
     let prune = cfg.prune.as_ref().map(|p| Masks::new(p, net, cfg.seed)).transpose().map_err(TrainError::Config)?;
     let reg = Regularization::new(set, net, anchor).map_err(TrainError::Config)?;
     let mut hooks: Vec<Box<dyn StepHook>> = vec![Box::new(OutputTerms::new(output)), Box::new(DataPerturbations { terms: batch_terms })];
-    for spec in &step_specs {
+    for spec in step_specs {
         let e = entry(&spec.name).expect("a step hook");
         hooks.push((e.build)(spec, &BuildCx { net, anchor })?);
     }

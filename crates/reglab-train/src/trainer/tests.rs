@@ -11,9 +11,22 @@ fn cfg(regs: &[&str]) -> TrainConfig {
         batch: 16,
         epochs: 5,
         seed: 3,
-        regs: regs.iter().map(|s| s.to_string()).collect(),
+        regs: regs.iter().map(|s| reglab_core::Spec::parse(s).unwrap()).collect(),
         reparam: None,
         prune: None,
+    }
+}
+
+/// The error of a configuration with `regs`: where the specs are parsed (a bad strength) or
+/// where the trainer is built (an unknown name, a bad option).
+fn config_error(regs: &[&str]) -> String {
+    let specs: Result<Vec<reglab_core::Spec>, _> = regs.iter().map(|s| reglab_core::Spec::parse(s)).collect();
+    match specs {
+        Err(e) => e.to_string(),
+        Ok(regs) => {
+            let c = TrainConfig { regs, ..cfg(&[]) };
+            Trainer::new(&c, &[8], 3, &Device::flex().autodiff(), None, 10).err().expect("an error").to_string()
+        }
     }
 }
 
@@ -117,13 +130,12 @@ fn a_diverging_run_names_epoch_and_step() {
 #[test]
 fn bad_configs_are_errors() {
     let dev = Device::flex().autodiff();
-    for (c, want) in [
-        (TrainConfig { lr: -1.0, ..cfg(&[]) }, "learning rate"),
-        (TrainConfig { batch: 0, ..cfg(&[]) }, "batch"),
-        (cfg(&["l7=1"]), "unknown regularizer"),
-        (cfg(&["l2=-1"]), "non-negative"),
-    ] {
+    for (c, want) in [(TrainConfig { lr: -1.0, ..cfg(&[]) }, "learning rate"), (TrainConfig { batch: 0, ..cfg(&[]) }, "batch")] {
         let e = Trainer::new(&c, &[8], 3, &dev, None, 10).err().expect("error").to_string();
+        assert!(e.contains(want), "{e}");
+    }
+    for (regs, want) in [(["l7=1"], "unknown regularizer"), (["l2=-1"], "non-negative")] {
+        let e = config_error(&regs);
         assert!(e.contains(want), "{e}");
     }
 }
@@ -239,9 +251,8 @@ fn output_terms_without_indices_or_with_bad_specs_are_errors() {
     let train = blobs(240, 1);
     let (x, y) = t.batch_tensors(&train, &[0, 1, 2]);
     assert!(t.step(x, y).unwrap_err().to_string().contains("example indices"));
-    let dev = Device::flex().autodiff();
     for (spec, why) in [("elr=3:beta=2", "beta"), ("label-smoothing=2", "> 1"), ("elr=3:select=x", "select"), ("elr=-1", "non-negative")] {
-        let e = Trainer::new(&cfg(&[spec]), &[8], 3, &dev, None, 10).err().unwrap().to_string();
+        let e = config_error(&[spec]);
         assert!(e.contains(why), "{spec}: {e}");
     }
 }
