@@ -50,6 +50,7 @@
 
 #![warn(missing_docs)]
 
+pub(crate) mod cg;
 pub mod error;
 pub mod graph_laplacian;
 pub mod fbp;

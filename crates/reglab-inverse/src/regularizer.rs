@@ -46,7 +46,7 @@
 use crate::error::{Error, Result, check_finite};
 use crate::image::Image;
 use crate::operator::{Gradient, LinearOperator, dot};
-use crate::tikhonov::Cg;
+use crate::cg::Cg;
 use crate::tv::{TvOptions, relative_change, total_variation, tv_denoise};
 
 /// A convex regularizer with its value and proximal operator.

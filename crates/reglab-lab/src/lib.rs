@@ -26,6 +26,7 @@ pub mod denoise;
 pub mod experiment;
 pub mod experiment_file;
 pub mod kind;
+pub mod kinds;
 pub mod inverse;
 pub mod label_noise;
 pub mod lasso_path;

@@ -101,7 +101,7 @@ proptest! {
             };
             let best = objective(&p, r.as_mut());
             for k in 0..8u64 {
-                let delta = reglab_core::testing::random_vec(p.len(), 1e-2, seed ^ (k + 1) * 7919);
+                let delta = reglab_core::testing::random_vec(p.len(), 1e-2, seed ^ ((k + 1) * 7919));
                 let moved: Vec<f32> = p.iter().zip(&delta).map(|(a, b)| a + b).collect();
                 let f = objective(&moved, r.as_mut());
                 prop_assert!(best <= f + 1e-9, "{name}: prox point {best} > a perturbation's {f}");

@@ -4,7 +4,7 @@
 //! so they cannot drift.
 //!
 //! The entries live beside their code — [`reglab_regularizers::registry`] (penalties on the
-//! weights, output terms, data perturbations), [`crate::hook::HOOK_ENTRIES`] (the stochastic
+//! weights, output terms, data perturbations), [`crate::hook::registry::HOOK_ENTRIES`] (the stochastic
 //! perturbations of the step), [`crate::reparam::CATALOG`] and
 //! [`crate::prune::CATALOG`] — and this module only joins them: adding a technique is one line
 //! in its own list.
@@ -96,7 +96,7 @@ pub fn all() -> Vec<Technique> {
     from(Kind::Penalty, reglab_regularizers::ENTRIES)
         .chain(from(Kind::Output, reglab_regularizers::OUTPUT_ENTRIES))
         .chain(from(Kind::Data, reglab_regularizers::BATCH_ENTRIES))
-        .chain(from(Kind::Stochastic, crate::hook::HOOK_ENTRIES))
+        .chain(from(Kind::Stochastic, crate::hook::registry::HOOK_ENTRIES))
         .chain(from(Kind::Reparam, reparam::CATALOG))
         .chain(from(Kind::Prune, prune::CATALOG))
         .collect()

@@ -2,13 +2,13 @@
 //! evaluation, and a stop with a named epoch and step when the loss stops being finite.
 
 pub use crate::checkpoint::Checkpoint;
+pub use crate::config::TrainConfig;
 pub use crate::error::TrainError;
 pub use crate::hook::output::OUTPUT_PREFIX;
 use crate::hook::{Chain, EpochCx, LossCx, Pass, StepCx};
-use crate::model::{ModelSpec, Net};
-use crate::optim::OptimSpec;
-use crate::prune::{Masks, PruneSpec};
-use crate::reparam::{Reparam, ReparamSpec};
+use crate::model::Net;
+use crate::prune::Masks;
+use crate::reparam::Reparam;
 use crate::step::Regularization;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -19,54 +19,6 @@ use rand::seq::SliceRandom;
 use reglab_core::batch::{BatchMut, LabelMix};
 use reglab_core::{Dataset, NamedTensor};
 use std::collections::BTreeMap;
-
-/// What to train and how.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrainConfig {
-    /// Architecture.
-    pub model: ModelSpec,
-    /// Optimizer.
-    pub optim: OptimSpec,
-    /// Learning rate.
-    pub lr: f64,
-    /// Mini-batch size.
-    pub batch: usize,
-    /// Passes over the training set.
-    pub epochs: usize,
-    /// Seed of the initialisation and the shuffling.
-    pub seed: u64,
-    /// Regularizer specs, `NAME=λ[:key=value]`, parsed when the configuration is made (strings
-    /// in configuration files).
-    #[serde(default)]
-    pub regs: Vec<reglab_core::Spec>,
-    /// Reparameterization of the layers' weights (weight-norm, spectral-norm, …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reparam: Option<ReparamSpec>,
-    /// Pruning masks (`magnitude:…`, `random:…`, `fish:…`; see [`crate::prune`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prune: Option<PruneSpec>,
-}
-
-impl TrainConfig {
-    /// Check values that a type does not rule out.
-    pub fn validate(&self) -> Result<(), TrainError> {
-        let bad = |m: String| Err(TrainError::Config(m));
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return bad(format!("learning rate must be finite and > 0, got {}", self.lr));
-        }
-        if self.batch == 0 {
-            return bad("batch size must be ≥ 1".into());
-        }
-        if self.epochs == 0 {
-            return bad("epochs must be ≥ 1".into());
-        }
-        if let (Some(p), Some(r)) = (&self.prune, &self.reparam) {
-            return bad(format!("pruning (`{p}`) cannot be combined with a reparameterization (`{r}`) yet"));
-        }
-        self.optim.validate().map_err(TrainError::Config)
-    }
-}
 
 /// Metrics at the end of an epoch (no timings: same seed, same numbers).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -126,7 +78,7 @@ impl Trainer {
     /// A fresh model for data of `example_shape` with `classes` classes; `anchor` (PyTorch
     /// layout) replaces the initial weights as W₀ of anchored regularizers; `steps_total` is
     /// the number of optimizer steps planned (for schedules). Every spec is parsed and checked
-    /// here, once, into the chain of hooks ([`crate::hook::build_chain`]).
+    /// here, once, into the chain of hooks ([`crate::hook::registry::build_chain`]).
     pub fn new(
         cfg: &TrainConfig,
         example_shape: &[usize],
@@ -137,7 +89,7 @@ impl Trainer {
     ) -> Result<Self, TrainError> {
         cfg.validate()?;
         let mut net = Net::new(&cfg.model, example_shape, classes, cfg.seed, device).map_err(TrainError::Config)?;
-        let chain = crate::hook::build_chain(cfg, example_shape, &mut net, device, anchor)?;
+        let chain = crate::hook::registry::build_chain(cfg, example_shape, &mut net, device, anchor)?;
         Ok(Self {
             net,
             optim: cfg.optim.init(),

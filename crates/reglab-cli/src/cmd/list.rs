@@ -21,7 +21,7 @@ pub struct Args {
 /// Run.
 pub fn run(a: Args) -> Result<(), Failure> {
     if a.kinds {
-        let kinds = reglab_lab::kind::KINDS;
+        let kinds = reglab_lab::kinds::KINDS;
         if a.json {
             let v: Vec<_> = kinds.iter().map(|k| serde_json::json!({"kind": k.name(), "about": k.about(), "resumable": k.resumable()})).collect();
             println!("{}", serde_json::to_string_pretty(&v).map_err(Failure::failed)?);

@@ -1,7 +1,7 @@
 //! `reglab report`.
 
 use crate::Failure;
-use reglab_lab::kind;
+use reglab_lab::kinds;
 use std::path::PathBuf;
 
 /// Rebuild an experiment's results and report from the results of runs that each did part of it.
@@ -28,7 +28,7 @@ pub struct Args {
 
 /// Run.
 pub fn run(a: Args) -> Result<(), Failure> {
-    let done = kind::report_file(&a.experiment, &a.sets, &a.from, &a.out)?;
+    let done = kinds::report_file(&a.experiment, &a.sets, &a.from, &a.out)?;
     print!("{}", done.summary);
     println!("wrote {}", done.out.join("report.html").display());
     Ok(())

@@ -1,7 +1,8 @@
 //! `reglab run`.
 
 use crate::Failure;
-use reglab_lab::kind::{self, RunRequest};
+use reglab_lab::kind::RunRequest;
+use reglab_lab::kinds;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -40,7 +41,7 @@ pub struct Args {
 pub fn run(a: Args) -> Result<(), Failure> {
     let device: reglab_train::device::DeviceKind = a.device.parse().map_err(Failure::input)?;
     let req = RunRequest { out: a.out, jobs: a.jobs, resume: a.resume, device, show_progress: !a.quiet && std::io::stderr().is_terminal() };
-    let done = kind::run_file(&a.experiment, &a.sets, &req)?;
+    let done = kinds::run_file(&a.experiment, &a.sets, &req)?;
     print!("{}", done.summary);
     println!("wrote {}", done.out.join("report.html").display());
     Ok(())

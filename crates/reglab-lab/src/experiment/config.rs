@@ -15,7 +15,7 @@ use std::path::PathBuf;
 #[serde(deny_unknown_fields)]
 pub struct Experiment {
     /// `"train"` (the default when absent); every other kind has its own parser (see
-    /// [`crate::kind::KINDS`]).
+    /// [`crate::kinds::KINDS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     /// Name, used in the report.

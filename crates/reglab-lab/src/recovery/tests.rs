@@ -307,7 +307,7 @@ fn recovery_kind_key_of_training_experiments() {
     let e = Experiment::parse(&format!("kind = \"recovery\"\n{quick}"), &[]).unwrap_err();
     assert!(e.contains("`kind`") && e.contains("\"train\""), "{e}");
     // the kind list names every kind
-    let e = crate::kind::of_text(&format!("kind = \"recovery\"\n{quick}"), &[]).err().expect("unknown kind");
+    let e = crate::kinds::of_text(&format!("kind = \"recovery\"\n{quick}"), &[]).err().expect("unknown kind");
     assert!(e.contains("\"recovery\"") && e.contains("\"cs-recovery\""), "{e}");
     assert_eq!(crate::experiment_file::file_kind(quick, &[]), None);
     // a cs-recovery file is not a training experiment

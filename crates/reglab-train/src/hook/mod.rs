@@ -44,7 +44,6 @@ use reglab_core::batch::{BatchMut, LabelMix};
 use reglab_core::{Dataset, NamedTensor, OutputBatch};
 use std::any::Any;
 
-pub use registry::{HOOK_ENTRIES, HookEntry, build_chain};
 
 /// One technique acting in the training step. Every method has a default that does nothing,
 /// so a hook implements only its phases (see the [module documentation](self)).
@@ -251,6 +250,9 @@ pub struct EpochCx<'a> {
     pub optim_spec: &'a OptimSpec,
 }
 
+/// A chain's hooks (mutably) beside its activation masks.
+pub type Split<'a> = (&'a mut [Box<dyn StepHook>], &'a [Box<dyn ActivationMask>]);
+
 /// The hooks of a run, in order, and the activation masks they contribute.
 #[derive(Default)]
 pub struct Chain {
@@ -281,7 +283,7 @@ impl Chain {
     }
 
     /// The hooks (mutably) and the activation masks, for one step.
-    pub fn split(&mut self) -> (&mut [Box<dyn StepHook>], &[Box<dyn ActivationMask>]) {
+    pub fn split(&mut self) -> Split<'_> {
         (&mut self.hooks, &self.masks)
     }
 

@@ -20,7 +20,7 @@ use crate::model::Net;
 use crate::prune::Masks;
 use crate::reparam::Reparam;
 use crate::step::Regularization;
-use crate::trainer::TrainConfig;
+use crate::config::TrainConfig;
 use burn::tensor::Device;
 use reglab_core::{NamedTensor, Selection, Spec};
 use reglab_regularizers::registry::CatalogEntry;

@@ -1,6 +1,7 @@
 //! Training-loop tests on small synthetic problems (the real-data runs are in the CLI tests).
 
 use super::*;
+use crate::optim::OptimSpec;
 use crate::test_data::blobs;
 
 fn cfg(regs: &[&str]) -> TrainConfig {
