@@ -4,7 +4,6 @@
 use super::{InverseExperiment, config::KIND};
 use crate::RunError;
 use crate::kind::{ExperimentKind, Prepared, RunContext};
-use crate::rundir::SweepOptions;
 use std::fmt::Write;
 
 /// Few-view CT reconstructions over λ grids.
@@ -31,8 +30,7 @@ impl Prepared for InverseExperiment {
     }
     fn run(&self, ctx: &RunContext<'_>) -> Result<String, RunError> {
         let _lock = ctx.open_out()?;
-        let opts = SweepOptions { out: ctx.out.to_path_buf(), threads: ctx.jobs };
-        let res = super::run(self, &opts, &|| ctx.progress.tick())?;
+        let res = super::run(self, &ctx.sweep_options(), &|| ctx.progress.tick())?;
         let mut s = String::new();
         let _ = writeln!(s, "{} phantom {}×{}; best PSNR (dB) / SSIM over each λ grid:", res.phantom, res.size, res.size);
         let _ = write!(s, "{:<22}", "method");

@@ -87,6 +87,11 @@ pub struct RunContext<'a> {
 }
 
 impl RunContext<'_> {
+    /// The run directory and thread count, as the solver kinds' sweeps take them.
+    pub fn sweep_options(&self) -> crate::rundir::SweepOptions {
+        crate::rundir::SweepOptions { out: self.out.to_path_buf(), threads: self.jobs }
+    }
+
     /// Create the run directory and lock it against a second run until the guard is dropped
     /// (an advisory lock on `OUT/.lock`, released by the system if the process dies).
     pub fn open_out(&self) -> Result<crate::rundir::RunLock, RunError> {

@@ -4,7 +4,6 @@
 use super::{LassoPathExperiment, config::KIND};
 use crate::RunError;
 use crate::kind::{ExperimentKind, Prepared, RunContext};
-use crate::rundir::SweepOptions;
 use std::fmt::Write;
 
 /// ℓ1 solvers (subgradient, ISTA, FISTA) over a λ grid against a coordinate-descent reference.
@@ -38,8 +37,7 @@ impl Prepared for Lasso {
     }
     fn run(&self, ctx: &RunContext<'_>) -> Result<String, RunError> {
         let _lock = ctx.open_out()?;
-        let opts = SweepOptions { out: ctx.out.to_path_buf(), threads: ctx.jobs };
-        let res = super::run(&self.exp, &opts, &|| ctx.progress.tick())?;
+        let res = super::run(&self.exp, &ctx.sweep_options(), &|| ctx.progress.tick())?;
         let mut s = String::new();
         let (first, last) = (res.lambdas[0], res.lambdas[res.lambdas.len() - 1]);
         let _ = writeln!(s, "λ from {first} to {last} ({} points), λ_max = {:.4}", res.lambdas.len(), res.lambda_max);

@@ -4,7 +4,6 @@
 use super::{OtSparseExperiment, config::KIND};
 use crate::RunError;
 use crate::kind::{ExperimentKind, Prepared, RunContext};
-use crate::rundir::SweepOptions;
 use std::fmt::Write;
 
 /// Sparsity-constrained, quadratic, entropic and exact OT between two drawn clouds.
@@ -31,8 +30,7 @@ impl Prepared for OtSparseExperiment {
     }
     fn run(&self, ctx: &RunContext<'_>) -> Result<String, RunError> {
         let _lock = ctx.open_out()?;
-        let opts = SweepOptions { out: ctx.out.to_path_buf(), threads: ctx.jobs };
-        let res = super::run(self, &opts, &|| ctx.progress.tick())?;
+        let res = super::run(self, &ctx.sweep_options(), &|| ctx.progress.tick())?;
         let mut s = String::new();
         let _ = writeln!(s, "n = {}, m = {}, γ = {}, ε = {}; reference: {}", res.n, res.m, res.gamma, res.epsilon, res.reference);
         let _ = writeln!(

@@ -4,7 +4,6 @@
 use super::{RecoveryExperiment, config::KIND};
 use crate::RunError;
 use crate::kind::{ExperimentKind, Prepared, RunContext};
-use crate::rundir::SweepOptions;
 use std::fmt::Write;
 
 /// The binary-recovery sweep with the Cauchy–Schwarz regularizer.
@@ -31,8 +30,7 @@ impl Prepared for RecoveryExperiment {
     }
     fn run(&self, ctx: &RunContext<'_>) -> Result<String, RunError> {
         let _lock = ctx.open_out()?;
-        let opts = SweepOptions { out: ctx.out.to_path_buf(), threads: ctx.jobs };
-        let res = super::run(self, &opts, &|| ctx.progress.tick())?;
+        let res = super::run(self, &ctx.sweep_options(), &|| ctx.progress.tick())?;
         let mut s = String::new();
         let _ = writeln!(s, "{:<20} {:>22} {:>22}", "method", "50% at M/N (sign)", "50% at M/N (exact)");
         for c in &res.crossings {

@@ -6,7 +6,6 @@
 use super::{LossCx, StepHook};
 use crate::error::TrainError;
 use reglab_core::batch::{BatchMut, BatchTerm, LabelMix};
-use std::any::Any;
 
 /// The data perturbations of a run, applied in order.
 pub struct DataPerturbations {
@@ -28,13 +27,6 @@ impl StepHook for DataPerturbations {
             values.push(("mixup".into(), mix_term(cx.batch, m, grad)));
         }
         Ok(())
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
     }
 }
 

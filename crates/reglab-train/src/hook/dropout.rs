@@ -4,7 +4,6 @@
 
 use super::{ActivationMask, StepHook};
 use reglab_regularizers::stochastic::dropout::Dropout;
-use std::any::Any;
 
 /// Dropout in the training forward passes.
 pub struct DropoutHook(pub Dropout);
@@ -22,12 +21,5 @@ impl StepHook for DropoutHook {
 
     fn activation_mask(&self) -> Option<Box<dyn ActivationMask>> {
         Some(Box::new(self.0.clone()))
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
     }
 }

@@ -11,7 +11,6 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Tensor, TensorData};
 use reglab_core::NamedTensor;
 use reglab_regularizers::stochastic::mixout::Mixout;
-use std::any::Any;
 
 /// Mixout and its anchor per layer (linear layers; burn layout).
 pub struct MixoutHook {
@@ -85,12 +84,5 @@ impl StepHook for MixoutHook {
             grads.register::<2>(wid, Tensor::<2>::from_data(TensorData::new(gv, [in_dim, out]), &dev));
         }
         Ok(())
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
     }
 }

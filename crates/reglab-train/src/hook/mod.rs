@@ -47,7 +47,7 @@ use std::any::Any;
 
 /// One technique acting in the training step. Every method has a default that does nothing,
 /// so a hook implements only its phases (see the [module documentation](self)).
-pub trait StepHook: Send {
+pub trait StepHook: AsAny + Send {
     /// The name reported in errors and metrics (the spec's label).
     fn label(&self) -> String;
 
@@ -124,10 +124,24 @@ pub trait StepHook: Send {
         Ok(())
     }
 
-    /// As `Any`, for typed access to a hook of the chain ([`Chain::find`]).
+}
+
+/// A hook as `Any`, for typed access to a hook of the chain ([`Chain::find`]); every hook has
+/// it through the blanket implementation.
+pub trait AsAny: Any {
+    /// As `Any`.
     fn as_any(&self) -> &dyn Any;
     /// As `Any`, mutably.
     fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: Any> AsAny for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
 }
 
 /// A mask on the hidden activations `[batch, width]` of layer `layer` in training forward
@@ -289,12 +303,13 @@ impl Chain {
 
     /// The first hook of type `T`.
     pub fn find<T: 'static>(&self) -> Option<&T> {
-        self.hooks.iter().find_map(|h| h.as_any().downcast_ref::<T>())
+        // `(**h)`: the hook itself, not its box (which is `Any` too, through the blanket impl)
+        self.hooks.iter().find_map(|h| (**h).as_any().downcast_ref::<T>())
     }
 
     /// The first hook of type `T`, mutably.
     pub fn find_mut<T: 'static>(&mut self) -> Option<&mut T> {
-        self.hooks.iter_mut().find_map(|h| h.as_any_mut().downcast_mut::<T>())
+        self.hooks.iter_mut().find_map(|h| (**h).as_any_mut().downcast_mut::<T>())
     }
 
     /// Whether a hook needs the batch's labels and example indices.

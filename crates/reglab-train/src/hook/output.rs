@@ -8,7 +8,6 @@ use super::{LossCx, StepHook};
 use crate::error::TrainError;
 use crate::model::Net;
 use reglab_core::{NamedTensor, OutputSet};
-use std::any::Any;
 
 /// Prefix of the output regularizers' state in checkpoints (`output/elr.targets`).
 pub const OUTPUT_PREFIX: &str = "output/";
@@ -69,12 +68,5 @@ impl StepHook for OutputTerms {
             .map(|t| NamedTensor { name: t.name[OUTPUT_PREFIX.len()..].to_string(), ..t.clone() })
             .collect();
         self.set.load_state(&mine).map_err(|e| TrainError::Other(e.to_string()))
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
     }
 }

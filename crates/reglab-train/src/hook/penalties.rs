@@ -11,7 +11,6 @@ use crate::model::Net;
 use crate::step::Regularization;
 use burn::optim::GradientsParams;
 use reglab_core::{Mode, NamedTensor};
-use std::any::Any;
 
 /// The parameter penalties bound to the model.
 pub struct Penalties {
@@ -55,12 +54,5 @@ impl StepHook for Penalties {
 
     fn load_state(&mut self, _net: &mut Net, state: &[NamedTensor]) -> Result<(), TrainError> {
         self.reg.set_mut().load_state(state).map_err(|e| TrainError::Other(e.to_string()))
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
     }
 }

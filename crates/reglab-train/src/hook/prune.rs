@@ -10,7 +10,6 @@ use crate::model::Net;
 use crate::prune::Masks;
 use burn::optim::GradientsParams;
 use reglab_core::NamedTensor;
-use std::any::Any;
 
 /// The pruning masks of a run.
 pub struct PruneHook {
@@ -62,12 +61,5 @@ impl StepHook for PruneHook {
 
     fn load_state(&mut self, net: &mut Net, state: &[NamedTensor]) -> Result<(), TrainError> {
         Ok(self.masks.load_state(net, state)?)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
     }
 }

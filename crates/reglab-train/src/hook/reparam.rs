@@ -11,7 +11,6 @@ use crate::reparam::Reparam;
 use burn::optim::GradientsParams;
 use burn::tensor::{Tensor, TensorData};
 use reglab_core::NamedTensor;
-use std::any::Any;
 
 /// The reparameterization of a run.
 pub struct ReparamHook {
@@ -69,12 +68,5 @@ impl StepHook for ReparamHook {
 
     fn load_state(&mut self, net: &mut Net, state: &[NamedTensor]) -> Result<(), TrainError> {
         Ok(self.reparam.load_state(net, state)?)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
     }
 }

@@ -15,7 +15,6 @@ use crate::error::TrainError;
 use crate::sharpness::{Flat, add_grads, params, set_params};
 use burn::optim::GradientsParams;
 use reglab_regularizers::stochastic::sharpness::{Sharpness, amp_update, grad_norm_gradient, grad_norm_step, sam_delta};
-use std::any::Any;
 
 /// AMP, SAM or the gradient-norm penalty.
 pub struct SharpnessHook {
@@ -91,12 +90,5 @@ impl StepHook for SharpnessHook {
             cx.values.push(("grad-norm".into(), value));
         }
         Ok(())
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
     }
 }
