@@ -11,9 +11,7 @@ use std::process::Output;
 /// without MNIST there on a developer's machine, a failure in CI (`CI` set), where the data is
 /// present and a skipped test would pass unseen.
 fn data_root() -> Option<PathBuf> {
-    let p = std::env::var_os("REGLAB_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    let p = std::env::var_os("REGLAB_DATA").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
     if p.join("mnist").is_dir() {
         return Some(p);
     }
@@ -64,7 +62,8 @@ fn digits_reach_95_percent_with_and_without_each_regularizer() {
     ];
     for (i, arm) in arms.iter().enumerate() {
         let out = dir.path().join(format!("arm{i}"));
-        let mut args = vec!["train", "--data", "digits", "--model", "mlp:128", "--epochs", "30", "--lr", "3e-3", "--batch", "32", "--seed", "0", "-q", "--out"];
+        let mut args =
+            vec!["train", "--data", "digits", "--model", "mlp:128", "--epochs", "30", "--lr", "3e-3", "--batch", "32", "--seed", "0", "-q", "--out"];
         args.push(out.to_str().unwrap());
         args.extend_from_slice(arm);
         let o = run(&args);
@@ -94,8 +93,24 @@ fn reported_regularizer_values_follow_the_schedule_to_the_final_weights() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("warm");
     let o = run(&[
-        "train", "--data", "digits", "--model", "mlp:64", "--epochs", "4", "--batch", "32", "--seed", "1", "-q",
-        "--reg", "l2=1e-2:schedule=warmup:warmup=100", "--reg", "l2-init=1e-2:until=50", "--out", out.to_str().unwrap(),
+        "train",
+        "--data",
+        "digits",
+        "--model",
+        "mlp:64",
+        "--epochs",
+        "4",
+        "--batch",
+        "32",
+        "--seed",
+        "1",
+        "-q",
+        "--reg",
+        "l2=1e-2:schedule=warmup:warmup=100",
+        "--reg",
+        "l2-init=1e-2:until=50",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
@@ -118,7 +133,20 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let go = |name: &str, seed: &str| {
         let out = dir.path().join(name);
-        let o = run(&["train", "--epochs", "3", "--reg", "spectral=1e-2", "--reg", "wasserstein-init=1e-3", "--seed", seed, "-q", "--out", out.to_str().unwrap()]);
+        let o = run(&[
+            "train",
+            "--epochs",
+            "3",
+            "--reg",
+            "spectral=1e-2",
+            "--reg",
+            "wasserstein-init=1e-3",
+            "--seed",
+            seed,
+            "-q",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
         (std::fs::read(out.join("metrics.json")).unwrap(), std::fs::read(out.join("model.safetensors")).unwrap())
     };
@@ -170,7 +198,17 @@ fn an_anchor_checkpoint_replaces_the_initial_weights() {
     let i = reglab_train::tensorfile::read(&second.join("init.safetensors")).unwrap();
     assert_eq!(a, i);
     // an anchor of another architecture is a clear error
-    let o = run(&["train", "--model", "mlp:32", "--reg", "l2-init=1", "--anchor", anchor.to_str().unwrap(), "--out", dir.path().join("third").to_str().unwrap()]);
+    let o = run(&[
+        "train",
+        "--model",
+        "mlp:32",
+        "--reg",
+        "l2-init=1",
+        "--anchor",
+        anchor.to_str().unwrap(),
+        "--out",
+        dir.path().join("third").to_str().unwrap(),
+    ]);
     assert_input_error(&o, "layers.0.weight");
 }
 
@@ -242,7 +280,20 @@ fn penalty_reports_per_tensor_values_and_writes_gradients() {
     // W = diag(2, 1) padded: σ_max([W | b]) with b = 0 is 2.
     write_safetensors(&w, &[("fc.weight", vec![2, 3], vec![2.0, 0.0, 0.0, 0.0, 1.0, 0.0]), ("fc.bias", vec![2], vec![0.0, 0.0])]);
     write_safetensors(&w0, &[("fc.weight", vec![2, 3], vec![0.0; 6]), ("fc.bias", vec![2], vec![0.0, 0.0])]);
-    let o = run(&["penalty", "--weights", w.to_str().unwrap(), "--init", w0.to_str().unwrap(), "--reg", "spectral=1", "--reg", "l2-init=2", "--json", "--grad-out", g.to_str().unwrap()]);
+    let o = run(&[
+        "penalty",
+        "--weights",
+        w.to_str().unwrap(),
+        "--init",
+        w0.to_str().unwrap(),
+        "--reg",
+        "spectral=1",
+        "--reg",
+        "l2-init=2",
+        "--json",
+        "--grad-out",
+        g.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     // spectral: (2² − 1)² = 9 on fc.weight (bias joined); l2-init: 2/2·(4 + 1) = 5 on the weight, 0 on the bias
@@ -284,7 +335,26 @@ fn penalty_errors() {
 fn the_cnn_trains_on_digits_under_a_conv_regularizer_and_saves_pytorch_conv_kernels() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cnn");
-    let o = run(&["train", "--data", "digits", "--model", "cnn", "--epochs", "15", "--lr", "3e-3", "--batch", "32", "--reg", "soft-orth=1e-4", "--reg", "spectral=1e-3", "-q", "--out", out.to_str().unwrap()]);
+    let o = run(&[
+        "train",
+        "--data",
+        "digits",
+        "--model",
+        "cnn",
+        "--epochs",
+        "15",
+        "--lr",
+        "3e-3",
+        "--batch",
+        "32",
+        "--reg",
+        "soft-orth=1e-4",
+        "--reg",
+        "spectral=1e-3",
+        "-q",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let acc = test_accuracy(&o);
     assert!(acc >= 0.95, "{acc}");
@@ -296,7 +366,8 @@ fn the_cnn_trains_on_digits_under_a_conv_regularizer_and_saves_pytorch_conv_kern
     // both regularizers acted on the conv kernels, read as [out, in·kh·kw]
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
     assert!(m["epochs"][14]["reg"]["soft-orth"].as_f64().unwrap() > 0.0);
-    let p = run(&["penalty", "--weights", out.join("model.safetensors").to_str().unwrap(), "--reg", "soft-orth=1e-4", "--select", "convs.*", "--json"]);
+    let p =
+        run(&["penalty", "--weights", out.join("model.safetensors").to_str().unwrap(), "--reg", "soft-orth=1e-4", "--select", "convs.*", "--json"]);
     assert!(p.status.success(), "{}", stderr(&p));
     let v: serde_json::Value = serde_json::from_slice(&p.stdout).unwrap();
     assert_eq!(v["terms"].as_array().unwrap().len(), 2, "two conv kernels (biases are 1-D)");
@@ -337,7 +408,11 @@ fn pruned_runs_save_exactly_the_target_zeros_and_still_classify() {
     // mlp:128 on digits: 128·64 + 10·128 = 9472 weights; 90 %: round(8524.8) = 8525 zeros
     for (spec, sub, canonical) in [
         ("magnitude:sparsity=0.9:at=2", "mag", "magnitude:sparsity=0.9:scope=global:at=2"),
-        ("magnitude:sparsity=0.9:scope=layer:schedule=gradual:start=1:end=3", "grad", "magnitude:sparsity=0.9:scope=layer:schedule=gradual:start=1:end=3"),
+        (
+            "magnitude:sparsity=0.9:scope=layer:schedule=gradual:start=1:end=3",
+            "grad",
+            "magnitude:sparsity=0.9:scope=layer:schedule=gradual:start=1:end=3",
+        ),
         ("random:sparsity=0.9:density=erk", "rand", "random:sparsity=0.9:density=erk"),
     ] {
         let out = dir.path().join(sub);
@@ -388,7 +463,17 @@ fn pruned_runs_save_exactly_the_target_zeros_and_still_classify() {
         let o = run(&["train", "--data", "digits", "--prune", bad, "--out", dir.path().join("bad").to_str().unwrap()]);
         common::assert_input_error_all(&o, &["bad pruning spec", want]);
     }
-    let o = run(&["train", "--data", "digits", "--prune", "random:sparsity=0.5", "--reparam", "weight-norm", "--out", dir.path().join("both").to_str().unwrap()]);
+    let o = run(&[
+        "train",
+        "--data",
+        "digits",
+        "--prune",
+        "random:sparsity=0.5",
+        "--reparam",
+        "weight-norm",
+        "--out",
+        dir.path().join("both").to_str().unwrap(),
+    ]);
     common::assert_input_error_all(&o, &["cannot be combined with a reparameterization"]);
 }
 

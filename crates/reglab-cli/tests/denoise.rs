@@ -12,7 +12,13 @@ fn clean_and_noisy() -> (Vec<f64>, Vec<f64>) {
     let clean: Vec<f64> = (0..N * N)
         .map(|k| {
             let (i, j) = (k / N, k % N);
-            if (8..24).contains(&i) && (8..24).contains(&j) { 0.8 } else if i > j + 10 { 0.5 } else { 0.2 }
+            if (8..24).contains(&i) && (8..24).contains(&j) {
+                0.8
+            } else if i > j + 10 {
+                0.5
+            } else {
+                0.2
+            }
         })
         .collect();
     // A small LCG with a Box–Muller transform: deterministic, no dependency.
@@ -72,18 +78,7 @@ fn denoise_raises_psnr_and_writes_a_png_of_the_same_size() {
     let noisy_q = write_gray8(&input, &noisy);
     for (bits, depth) in [("8", png::BitDepth::Eight), ("16", png::BitDepth::Sixteen)] {
         let out = dir.path().join(format!("out{bits}.png"));
-        let o = run_args(&[
-            "denoise",
-            input.to_str().unwrap(),
-            "--reg",
-            "tv=0.1",
-            "--iters",
-            "200",
-            "--bits",
-            bits,
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        let o = run_args(&["denoise", input.to_str().unwrap(), "--reg", "tv=0.1", "--iters", "200", "--bits", bits, "--out", out.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
         let s = stdout(&o);
         for w in ["iterations:", "objective:", "converged:", "seconds:"] {

@@ -14,7 +14,6 @@ fn inspect_json(args: &[&str]) -> Vec<serde_json::Value> {
     serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap().as_array().unwrap().clone()
 }
 
-
 const KEYS: [&str; 11] = [
     "name",
     "shape",
@@ -96,7 +95,8 @@ fn inspect_a_trained_run_against_its_init() {
     }
     assert!(lines[2].starts_with("layers.0.weight") && lines[2].contains("16×64"), "{}", lines[2]);
     // the footer: zeros over the weights (rank ≥ 2), counted independently
-    let (z, n) = tensors.iter().filter(|t| t.shape.len() >= 2).fold((0, 0), |(z, n), t| (z + t.data.iter().filter(|&&x| x == 0.0).count(), n + t.data.len()));
+    let (z, n) =
+        tensors.iter().filter(|t| t.shape.len() >= 2).fold((0, 0), |(z, n), t| (z + t.data.iter().filter(|&&x| x == 0.0).count(), n + t.data.len()));
     assert_eq!(n, 16 * 64 + 10 * 16);
     assert_eq!(lines[5], format!("weights (rank ≥ 2): {z} of {n} entries are 0, sparsity {:.4}", z as f64 / n as f64));
 }

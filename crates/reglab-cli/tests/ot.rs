@@ -36,11 +36,7 @@ impl Problem {
     /// `reglab ot --source A.csv --target B.csv` plus `args`.
     fn run(&self, args: &[&str]) -> Output {
         let (a, b) = (self.path("A.csv"), self.path("B.csv"));
-        reglab()
-            .args(["ot", "--source", a.to_str().unwrap(), "--target", b.to_str().unwrap()])
-            .args(args)
-            .output()
-            .expect("run reglab")
+        reglab().args(["ot", "--source", a.to_str().unwrap(), "--target", b.to_str().unwrap()]).args(args).output().expect("run reglab")
     }
 
     /// Only the input files are in the directory (nothing was written).

@@ -293,12 +293,16 @@ fn bad_experiment_files_are_input_errors_and_write_nothing() {
 
     // bad command-line values: an out-of-range arm index, a new key, --jobs 0
     let exp = write(dir.path(), "good.toml", &good);
-    assert_bad_flags_write_nothing(dir.path(), &exp, &[
-        (&["--set", "arm.2.reg=[]"][..], &["arm.2.reg", "out of range"][..]),
-        (&["--set", "optim.foo=1"], &["unknown field", "`foo`"]),
-        (&["--set", "stream.tasks=0"], &["stream.tasks"]),
-        (&["--jobs", "0"], &["--jobs"]),
-    ]);
+    assert_bad_flags_write_nothing(
+        dir.path(),
+        &exp,
+        &[
+            (&["--set", "arm.2.reg=[]"][..], &["arm.2.reg", "out of range"][..]),
+            (&["--set", "optim.foo=1"], &["unknown field", "`foo`"]),
+            (&["--set", "stream.tasks=0"], &["stream.tasks"]),
+            (&["--jobs", "0"], &["--jobs"]),
+        ],
+    );
 }
 
 #[test]
@@ -329,7 +333,12 @@ fn spectrum_and_binarized_probes_and_per_arm_reparameterizations() {
     // σ_max sits a little above 1 (1.16 here after 21 updates), far below the free arm's
     let resolved = std::fs::read_to_string(out.join("config.toml")).unwrap();
     assert!(resolved.contains("reparam = \"spectral-norm\""), "{resolved}");
-    let sig: Vec<f64> = csv.lines().skip(1).filter(|l| l.starts_with("spectral,")).map(|l| l.split(',').nth(col("sigma_max/layers.0.weight")).unwrap().parse().unwrap()).collect();
+    let sig: Vec<f64> = csv
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with("spectral,"))
+        .map(|l| l.split(',').nth(col("sigma_max/layers.0.weight")).unwrap().parse().unwrap())
+        .collect();
     assert_eq!(sig.len(), 2);
     for s in sig {
         assert!((0.99..1.25).contains(&s), "σ_max {s}");
@@ -395,7 +404,13 @@ fn fish_arms_checkpoint_masks_and_samples_and_resume() {
     let bytes = read(&out.join("checkpoints/fish/seed-0.safetensors"));
     let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     let header = String::from_utf8_lossy(&bytes[8..8 + header_len]);
-    for name in ["reg/prune/layers.0.mask", "reg/prune/layers.0.bias.mask", "reg/prune/layers.1.mask", "reg/prune/layers.1.bias.mask", "reg/prune/fish.samples"] {
+    for name in [
+        "reg/prune/layers.0.mask",
+        "reg/prune/layers.0.bias.mask",
+        "reg/prune/layers.1.mask",
+        "reg/prune/layers.1.bias.mask",
+        "reg/prune/fish.samples",
+    ] {
         assert!(header.contains(&format!("\"{name}\"")), "{name}: {header}");
     }
     let before = read(&out.join("results.csv"));
@@ -441,7 +456,17 @@ fn a_recovery_run_writes_its_files_whatever_the_jobs() {
     assert_ok(&o);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("50% at M/N") && stdout.contains("linf") && stdout.contains("report.html"), "{stdout}");
-    for f in ["config.toml", "results.json", "results.csv", "timing.json", "report.html", "plots/success.png", "plots/success.svg", "plots/exact.png", "plots/exact.svg"] {
+    for f in [
+        "config.toml",
+        "results.json",
+        "results.csv",
+        "timing.json",
+        "report.html",
+        "plots/success.png",
+        "plots/success.svg",
+        "plots/exact.png",
+        "plots/exact.svg",
+    ] {
         assert!(a.join(f).is_file(), "{f}");
     }
     assert_eq!(&read(&a.join("plots/success.png"))[..8], b"\x89PNG\r\n\x1a\n");
@@ -497,13 +522,17 @@ fn bad_recovery_files_are_input_errors_and_write_nothing() {
     ];
     assert_bad_files_write_nothing(dir.path(), &cases);
     let exp = write(dir.path(), "rec-good.toml", &good);
-    assert_bad_flags_write_nothing(dir.path(), &exp, &[
-        (&["--set", "problem.trials=0"][..], &["problem.trials"][..]),
-        (&["--set", "method.5.lambda=1"], &["method.5.lambda", "out of range"]),
-        (&["--set", "problem.foo=1"], &["unknown field", "`foo`"]),
-        (&["--jobs", "0"], &["--jobs"]),
-        (&["--resume"], &["--resume", "cs-recovery"]),
-    ]);
+    assert_bad_flags_write_nothing(
+        dir.path(),
+        &exp,
+        &[
+            (&["--set", "problem.trials=0"][..], &["problem.trials"][..]),
+            (&["--set", "method.5.lambda=1"], &["method.5.lambda", "out of range"]),
+            (&["--set", "problem.foo=1"], &["unknown field", "`foo`"]),
+            (&["--jobs", "0"], &["--jobs"]),
+            (&["--resume"], &["--resume", "cs-recovery"]),
+        ],
+    );
 }
 
 /// A tiny `kind = "lasso-path"` experiment: n = 20, d = 40, three λ (the last above λ_max),
@@ -540,8 +569,21 @@ fn a_lasso_path_run_writes_its_files_whatever_the_jobs() {
     let o = run(&exp, &a, &["--jobs", "2"]);
     assert_ok(&o);
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("λ_max") && stdout.contains("fista") && stdout.contains("lasso (reference)") && stdout.contains("report.html"), "{stdout}");
-    for f in ["config.toml", "results.json", "results.csv", "timing.json", "report.html", "plots/l1_norm.png", "plots/l1_norm.svg", "plots/zeros.png", "plots/zeros.svg"] {
+    assert!(
+        stdout.contains("λ_max") && stdout.contains("fista") && stdout.contains("lasso (reference)") && stdout.contains("report.html"),
+        "{stdout}"
+    );
+    for f in [
+        "config.toml",
+        "results.json",
+        "results.csv",
+        "timing.json",
+        "report.html",
+        "plots/l1_norm.png",
+        "plots/l1_norm.svg",
+        "plots/zeros.png",
+        "plots/zeros.svg",
+    ] {
         assert!(a.join(f).is_file(), "{f}");
     }
     assert_eq!(&read(&a.join("plots/zeros.png"))[..8], b"\x89PNG\r\n\x1a\n");
@@ -554,7 +596,20 @@ fn a_lasso_path_run_writes_its_files_whatever_the_jobs() {
     assert_eq!(lines.len(), 1 + 3 * 3);
     let field = |l: &str, i: usize| l.split(',').nth(i).unwrap().to_string();
     let keys: Vec<String> = lines[1..].iter().map(|l| format!("{},{}", field(l, 0), field(l, 1))).collect();
-    assert_eq!(keys, ["subgradient,0.01", "subgradient,0.1", "subgradient,10", "fista,0.01", "fista,0.1", "fista,10", "lasso (reference),0.01", "lasso (reference),0.1", "lasso (reference),10"]);
+    assert_eq!(
+        keys,
+        [
+            "subgradient,0.01",
+            "subgradient,0.1",
+            "subgradient,10",
+            "fista,0.01",
+            "fista,0.1",
+            "fista,10",
+            "lasso (reference),0.01",
+            "lasso (reference),0.1",
+            "lasso (reference),10"
+        ]
+    );
     for l in &lines[1..] {
         let zeros: usize = field(l, 3).parse().unwrap();
         match field(l, 0).as_str() {
@@ -599,12 +654,16 @@ fn bad_lasso_path_files_are_input_errors_and_write_nothing() {
     ];
     assert_bad_files_write_nothing(dir.path(), &cases);
     let exp = write(dir.path(), "lp-good.toml", &good);
-    assert_bad_flags_write_nothing(dir.path(), &exp, &[
-        (&["--set", "problem.n=0"][..], &["problem.n"][..]),
-        (&["--set", "method.4.step=1"], &["method.4.step", "out of range"]),
-        (&["--jobs", "0"], &["--jobs"]),
-        (&["--resume"], &["--resume", "lasso-path"]),
-    ]);
+    assert_bad_flags_write_nothing(
+        dir.path(),
+        &exp,
+        &[
+            (&["--set", "problem.n=0"][..], &["problem.n"][..]),
+            (&["--set", "method.4.step=1"], &["method.4.step", "out of range"]),
+            (&["--jobs", "0"], &["--jobs"]),
+            (&["--resume"], &["--resume", "lasso-path"]),
+        ],
+    );
 }
 
 #[test]
@@ -737,7 +796,16 @@ fn label_noise_with_a_row_per_epoch_reports_the_fit_of_the_noise_and_resumes() {
     assert!(whole.join("plots/noisy_memorized.png").is_file() && whole.join("plots/clean_train_accuracy.svg").is_file());
 
     // killed after the first job's epochs and a row of the second, then resumed: the same files
-    let mut child = reglab().arg("run").arg(&exp).arg("--out").arg(&killed).args(["--quiet", "--jobs", "1"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = reglab()
+        .arg("run")
+        .arg(&exp)
+        .arg("--out")
+        .arg(&killed)
+        .args(["--quiet", "--jobs", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let t0 = Instant::now();
     while csv_rows(&killed.join("results.csv")) <= epochs {
         if let Some(s) = child.try_wait().unwrap() {
@@ -803,7 +871,20 @@ fn an_ot_sparse_run_writes_its_files_and_repeats_byte_for_byte() {
     assert_ok(&o);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("sparse k=4") && stdout.contains("exact") && stdout.contains("report.html"), "{stdout}");
-    for f in ["config.toml", "results.json", "results.csv", "timing.json", "report.html", "plots/cost.png", "plots/cost.svg", "plots/nonzeros.png", "plots/plan-k1.png", "plots/plan-k4.svg", "plots/plan-quadratic.png", "plots/plan-entropic.png"] {
+    for f in [
+        "config.toml",
+        "results.json",
+        "results.csv",
+        "timing.json",
+        "report.html",
+        "plots/cost.png",
+        "plots/cost.svg",
+        "plots/nonzeros.png",
+        "plots/plan-k1.png",
+        "plots/plan-k4.svg",
+        "plots/plan-quadratic.png",
+        "plots/plan-entropic.png",
+    ] {
         assert!(a.join(f).is_file(), "{f}");
     }
     let csv = std::fs::read_to_string(a.join("results.csv")).unwrap();
@@ -840,7 +921,11 @@ fn bad_ot_sparse_files_are_input_errors_and_write_nothing() {
     ];
     assert_bad_files_write_nothing(dir.path(), &cases);
     let exp = write(dir.path(), "os-good.toml", &good);
-    assert_bad_flags_write_nothing(dir.path(), &exp, &[(&["--set", "solve.gamma=-1"][..], &["solve.gamma"][..]), (&["--jobs", "0"], &["--jobs"]), (&["--resume"], &["--resume", "ot-sparse"])]);
+    assert_bad_flags_write_nothing(
+        dir.path(),
+        &exp,
+        &[(&["--set", "solve.gamma=-1"][..], &["solve.gamma"][..]), (&["--jobs", "0"], &["--jobs"]), (&["--resume"], &["--resume", "ot-sparse"])],
+    );
 }
 
 /// A tiny `kind = "inverse"` experiment: a 32 × 32 phantom, 8 views, 1 % noise; FBP, TV
@@ -890,9 +975,22 @@ fn an_inverse_run_writes_its_files_and_repeats_byte_for_byte() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("graphLa+TV") && stdout.contains("8 views, 1 % noise") && stdout.contains("report.html"), "{stdout}");
     let files = [
-        "config.toml", "results.json", "results.csv", "timing.json", "report.html", "plots/best-psnr-1pct.png", "plots/best-psnr-1pct.svg",
-        "plots/psnr-8v-1pct.png", "plots/psnr-8v-1pct.svg", "images/8v-1pct/truth.png", "images/8v-1pct/sinogram.png", "images/8v-1pct/fbp.png",
-        "images/8v-1pct/tv.png", "images/8v-1pct/weighted-tv.png", "images/8v-1pct/graphla-tv.png", "images/8v-1pct/montage.png",
+        "config.toml",
+        "results.json",
+        "results.csv",
+        "timing.json",
+        "report.html",
+        "plots/best-psnr-1pct.png",
+        "plots/best-psnr-1pct.svg",
+        "plots/psnr-8v-1pct.png",
+        "plots/psnr-8v-1pct.svg",
+        "images/8v-1pct/truth.png",
+        "images/8v-1pct/sinogram.png",
+        "images/8v-1pct/fbp.png",
+        "images/8v-1pct/tv.png",
+        "images/8v-1pct/weighted-tv.png",
+        "images/8v-1pct/graphla-tv.png",
+        "images/8v-1pct/montage.png",
     ];
     for f in files {
         assert!(a.join(f).is_file(), "{f}");
@@ -915,7 +1013,12 @@ fn an_inverse_run_writes_its_files_and_repeats_byte_for_byte() {
         assert!(field(l, 4).parse::<f64>().unwrap() > fbp, "{l} vs FBP {fbp}");
     }
     let html = std::fs::read_to_string(a.join("report.html")).unwrap();
-    assert!(html.contains("tiny-ct") && html.contains("images/8v-1pct/montage.png") && html.contains("images/8v-1pct/sinogram.png") && html.contains("SSIM"));
+    assert!(
+        html.contains("tiny-ct")
+            && html.contains("images/8v-1pct/montage.png")
+            && html.contains("images/8v-1pct/sinogram.png")
+            && html.contains("SSIM")
+    );
 
     assert_ok(&run(&exp, &b, &["--jobs", "1"]));
     assert_same_results(&a, &b);
@@ -933,17 +1036,25 @@ fn bad_inverse_files_are_input_errors_and_write_nothing() {
         ("inv-noise", good.replace("noise = [0.01]", "noise = [-0.01]"), vec!["problem.noise[0]"]),
         ("inv-method", good.replace("name = \"tv\"", "name = \"art\""), vec!["method[1].name", "art"]),
         ("inv-lambda", good.replace("lambdas = [0.03, 0.3]", "lambdas = [-1.0]"), vec!["method[1].lambdas[0]"]),
-        ("inv-estimate", good.replace("estimate = \"TV\"\nlambdas = [0.3]", "estimate = \"TVX\"\nlambdas = [0.3]"), vec!["method[2].estimate", "TVX"]),
+        (
+            "inv-estimate",
+            good.replace("estimate = \"TV\"\nlambdas = [0.3]", "estimate = \"TVX\"\nlambdas = [0.3]"),
+            vec!["method[2].estimate", "TVX"],
+        ),
         ("inv-filter", good.replace("label = \"FBP\"", "label = \"FBP\"\nfilter = \"cosine\""), vec!["method[0].filter", "cosine"]),
         ("inv-kind", good.replace("kind = \"inverse\"", "kind = \"ct\""), vec!["`kind`", "inverse", "ot-sparse", "train"]),
         ("inv-malformed", good.replace("[problem]", "[problem"), vec!["TOML parse error", "line"]),
     ];
     assert_bad_files_write_nothing(dir.path(), &cases);
     let exp = write(dir.path(), "inv-good.toml", &good);
-    assert_bad_flags_write_nothing(dir.path(), &exp, &[
-        (&["--set", "problem.size=0"][..], &["problem.size"][..]),
-        (&["--set", "solve.max_iter=0"], &["solve.max_iter"]),
-        (&["--jobs", "0"], &["--jobs"]),
-        (&["--resume"], &["--resume", "inverse"]),
-    ]);
+    assert_bad_flags_write_nothing(
+        dir.path(),
+        &exp,
+        &[
+            (&["--set", "problem.size=0"][..], &["problem.size"][..]),
+            (&["--set", "solve.max_iter=0"], &["solve.max_iter"]),
+            (&["--jobs", "0"], &["--jobs"]),
+            (&["--resume"], &["--resume", "inverse"]),
+        ],
+    );
 }

@@ -65,7 +65,8 @@ pub struct BatchTerm {
 /// The generator of term `term` at optimizer step `step` of a run with seed `seed`.
 pub fn batch_rng(seed: u64, step: u64, term: usize) -> rand_chacha::ChaCha8Rng {
     use rand::SeedableRng;
-    let h = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step.wrapping_mul(0xBF58_476D_1CE4_E5B9) ^ (term as u64 + 1).wrapping_mul(0x94D0_49BB_1331_11EB);
+    let h =
+        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step.wrapping_mul(0xBF58_476D_1CE4_E5B9) ^ (term as u64 + 1).wrapping_mul(0x94D0_49BB_1331_11EB);
     rand_chacha::ChaCha8Rng::seed_from_u64(h)
 }
 

@@ -33,13 +33,7 @@ pub struct Target<'a> {
 impl<'a> Target<'a> {
     /// A bare target: row-major tensor, no bias, no init; role judged from the name.
     pub fn new(name: &'a str, shape: &'a [usize], data: &'a [f32]) -> Self {
-        Self {
-            name,
-            role: crate::select::role_from_name(name, shape.len()),
-            weight: TensorRef::new(shape, data),
-            bias: None,
-            init: None,
-        }
+        Self { name, role: crate::select::role_from_name(name, shape.len()), weight: TensorRef::new(shape, data), bias: None, init: None }
     }
 
     /// With a bias.

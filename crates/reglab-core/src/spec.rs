@@ -32,18 +32,14 @@ impl Spec {
     pub fn parse(s: &str) -> Result<Self> {
         let raw = s.trim().to_string();
         let bad = |why: &str| Error::Spec { spec: raw.clone(), why: why.to_string() };
-        let (name, rest) = raw
-            .split_once('=')
-            .ok_or_else(|| bad("expected NAME=STRENGTH, e.g. `l2=1e-4`"))?;
+        let (name, rest) = raw.split_once('=').ok_or_else(|| bad("expected NAME=STRENGTH, e.g. `l2=1e-4`"))?;
         let name = name.trim();
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err(bad("the name must be letters, digits and `-`"));
         }
         let mut parts = rest.split([':', ',']);
         let lam_str = parts.next().unwrap_or("").trim();
-        let strength: f64 = lam_str
-            .parse()
-            .map_err(|_| bad(&format!("strength `{lam_str}` is not a number")))?;
+        let strength: f64 = lam_str.parse().map_err(|_| bad(&format!("strength `{lam_str}` is not a number")))?;
         if !strength.is_finite() {
             return Err(bad(&format!("strength must be finite, got `{lam_str}`")));
         }
@@ -56,9 +52,7 @@ impl Spec {
             if part.is_empty() {
                 continue;
             }
-            let (k, v) = part
-                .split_once('=')
-                .ok_or_else(|| bad(&format!("option `{part}` is not key=value")))?;
+            let (k, v) = part.split_once('=').ok_or_else(|| bad(&format!("option `{part}` is not key=value")))?;
             let (k, v) = (k.trim(), v.trim());
             if k.is_empty() || v.is_empty() {
                 return Err(bad(&format!("option `{part}` is not key=value")));
@@ -166,10 +160,7 @@ impl Options<'_> {
     fn take_parsed<T: std::str::FromStr>(&mut self, key: &str, what: &str) -> Result<Option<T>> {
         match self.remaining.remove(key) {
             None => Ok(None),
-            Some(v) => v
-                .parse::<T>()
-                .map(Some)
-                .map_err(|_| self.spec.err(format!("option `{key}={v}`: expected {what}"))),
+            Some(v) => v.parse::<T>().map(Some).map_err(|_| self.spec.err(format!("option `{key}={v}`: expected {what}"))),
         }
     }
 
@@ -213,11 +204,7 @@ impl Options<'_> {
     /// Reject every option that was not read.
     pub fn finish(self) -> Result<()> {
         if let Some(k) = self.remaining.keys().next() {
-            return Err(self.spec.err(format!(
-                "unknown option `{k}` for `{}` (common options: {})",
-                self.spec.name,
-                Common::KEYS.join(", ")
-            )));
+            return Err(self.spec.err(format!("unknown option `{k}` for `{}` (common options: {})", self.spec.name, Common::KEYS.join(", "))));
         }
         Ok(())
     }
@@ -251,15 +238,9 @@ impl Common {
         }
         let warmup = match spec.options.get("warmup") {
             None => 0,
-            Some(v) => v
-                .parse::<u64>()
-                .map_err(|_| spec.err(format!("option `warmup={v}`: expected a number of steps")))?,
+            Some(v) => v.parse::<u64>().map_err(|_| spec.err(format!("option `warmup={v}`: expected a number of steps")))?,
         };
-        let kind = spec.options.get("schedule").map(String::as_str).unwrap_or(if warmup > 0 {
-            "warmup"
-        } else {
-            "constant"
-        });
+        let kind = spec.options.get("schedule").map(String::as_str).unwrap_or(if warmup > 0 { "warmup" } else { "constant" });
         use crate::schedule::Schedule;
         if kind != "exp" {
             for k in ["factor", "every", "max"] {
@@ -408,16 +389,16 @@ mod tests {
     #[test]
     fn exp_schedule_bad_values_are_spec_errors() {
         for bad in [
-            "l2=1:schedule=exp",                       // no factor
-            "l2=1:schedule=exp:factor=0",              // factor must be > 0
+            "l2=1:schedule=exp",          // no factor
+            "l2=1:schedule=exp:factor=0", // factor must be > 0
             "l2=1:schedule=exp:factor=-1.05",
             "l2=1:schedule=exp:factor=inf",
             "l2=1:schedule=exp:factor=nan",
             "l2=1:schedule=exp:factor=x",
-            "l2=1:schedule=exp:factor=1.05:every=0",   // every ≥ 1
+            "l2=1:schedule=exp:factor=1.05:every=0", // every ≥ 1
             "l2=1:schedule=exp:factor=1.05:every=-3",
             "l2=1:schedule=exp:factor=1.05:every=2.5",
-            "l2=1:schedule=exp:factor=1.05:max=0.5",   // cap below λ
+            "l2=1:schedule=exp:factor=1.05:max=0.5", // cap below λ
             "l2=1:schedule=exp:factor=1.05:max=inf",
             "l2=1:schedule=exp:factor=1.05:warmup=10", // warm-up is not an exp option
             "l2=1:factor=1.05",                        // exp options without schedule=exp

@@ -204,12 +204,8 @@ impl RegSet {
     pub fn load_state(&mut self, state: &[NamedTensor]) -> Result<()> {
         for (j, t) in self.terms.iter_mut().enumerate() {
             let prefix = format!("reg.{j}.{}/", t.spec.name);
-            let mine: Vec<NamedTensor> = state
-                .iter()
-                .filter_map(|s| {
-                    s.name.strip_prefix(&prefix).map(|n| NamedTensor { name: n.to_string(), ..s.clone() })
-                })
-                .collect();
+            let mine: Vec<NamedTensor> =
+                state.iter().filter_map(|s| s.name.strip_prefix(&prefix).map(|n| NamedTensor { name: n.to_string(), ..s.clone() })).collect();
             t.reg.load_state(&mine)?;
         }
         Ok(())

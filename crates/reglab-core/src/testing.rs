@@ -35,14 +35,7 @@ impl Case {
     /// A row-major case with random weights.
     pub fn random(name: &str, shape: &[usize], seed: u64) -> Self {
         let n = shape.iter().product();
-        Self {
-            name: name.to_string(),
-            shape: shape.to_vec(),
-            layout: Layout::RowMajor,
-            weight: random_vec(n, 0.5, seed),
-            bias: None,
-            init: None,
-        }
+        Self { name: name.to_string(), shape: shape.to_vec(), layout: Layout::RowMajor, weight: random_vec(n, 0.5, seed), bias: None, init: None }
     }
 
     /// A row-major case with the given weights (`shape` must match their number).

@@ -59,11 +59,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// `Err(NonFinite)` at the first NaN or infinity of `x`.
 pub(crate) fn check_finite(what: &'static str, x: &[f64]) -> Result<()> {
     match x.iter().position(|v| !v.is_finite()) {
-        Some(index) => Err(Error::NonFinite {
-            what,
-            index,
-            value: x[index],
-        }),
+        Some(index) => Err(Error::NonFinite { what, index, value: x[index] }),
         None => Ok(()),
     }
 }

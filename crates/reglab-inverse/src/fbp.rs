@@ -103,10 +103,7 @@ impl Filter {
         Filter::ALL
             .into_iter()
             .find(|f| f.name() == s)
-            .ok_or_else(|| Error::Option {
-                name: "filter",
-                why: format!("unknown filter `{s}`; expected one of ram-lak, shepp-logan, hann"),
-            })
+            .ok_or_else(|| Error::Option { name: "filter", why: format!("unknown filter `{s}`; expected one of ram-lak, shepp-logan, hann") })
     }
 
     /// The name [`Filter::parse`] accepts: `"ram-lak"`, `"shepp-logan"` or `"hann"`.
@@ -165,11 +162,7 @@ impl FromStr for Filter {
 /// Checks a sinogram against `radon`'s layout (`angles × n_det`, finite values).
 fn check_sinogram(radon: &Radon, sinogram: &[f64]) -> Result<()> {
     if sinogram.len() != radon.output_len() {
-        return Err(Error::Length {
-            what: "sinogram",
-            expected: radon.output_len(),
-            len: sinogram.len(),
-        });
+        return Err(Error::Length { what: "sinogram", expected: radon.output_len(), len: sinogram.len() });
     }
     check_finite("sinogram", sinogram)
 }
@@ -184,11 +177,7 @@ pub fn filter_sinogram(radon: &Radon, sinogram: &[f64], filter: Filter) -> Resul
     let mut out = vec![0.0; sinogram.len()];
     for (p, q) in sinogram.chunks_exact(nd).zip(out.chunks_exact_mut(nd)) {
         for (n, qn) in q.iter_mut().enumerate() {
-            *qn = p
-                .iter()
-                .enumerate()
-                .map(|(m, &pm)| h[n.abs_diff(m)] * pm)
-                .sum();
+            *qn = p.iter().enumerate().map(|(m, &pm)| h[n.abs_diff(m)] * pm).sum();
         }
     }
     Ok(out)
@@ -201,23 +190,14 @@ pub fn filter_sinogram(radon: &Radon, sinogram: &[f64], filter: Filter) -> Resul
 /// `rows × cols` must be the image shape `radon` was built for (only the pixel count
 /// `rows · cols` can be checked). `Err` if the image is empty, the pixel count or the sinogram
 /// length does not match `radon`, or the sinogram has a NaN or infinity.
-pub fn fbp(
-    radon: &Radon,
-    sinogram: &[f64],
-    rows: usize,
-    cols: usize,
-    filter: Filter,
-) -> Result<Image> {
+pub fn fbp(radon: &Radon, sinogram: &[f64], rows: usize, cols: usize, filter: Filter) -> Result<Image> {
     if rows == 0 || cols == 0 {
         return Err(Error::Empty { what: "image" });
     }
     if rows.checked_mul(cols) != Some(radon.input_len()) {
         return Err(Error::Option {
             name: "rows × cols",
-            why: format!(
-                "a {rows}×{cols} image does not have the {} pixels the Radon transform acts on",
-                radon.input_len()
-            ),
+            why: format!("a {rows}×{cols} image does not have the {} pixels the Radon transform acts on", radon.input_len()),
         });
     }
     let q = filter_sinogram(radon, sinogram, filter)?;
@@ -234,11 +214,7 @@ mod tests {
     use crate::phantom::{Rng, shepp_logan};
 
     fn rel_l2(x: &[f64], reference: &[f64]) -> f64 {
-        let num: f64 = x
-            .iter()
-            .zip(reference)
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum();
+        let num: f64 = x.iter().zip(reference).map(|(a, b)| (a - b) * (a - b)).sum();
         let den: f64 = reference.iter().map(|b| b * b).sum();
         (num / den).sqrt()
     }
@@ -261,14 +237,7 @@ mod tests {
         for d in [1.0, 0.5, 2.0] {
             let d2 = d * d;
             let r = Filter::RamLak.kernel(6, d);
-            let want = [
-                0.25 / d2,
-                -1.0 / (PI * PI * d2),
-                0.0,
-                -1.0 / (9.0 * PI * PI * d2),
-                0.0,
-                -1.0 / (25.0 * PI * PI * d2),
-            ];
+            let want = [0.25 / d2, -1.0 / (PI * PI * d2), 0.0, -1.0 / (9.0 * PI * PI * d2), 0.0, -1.0 / (25.0 * PI * PI * d2)];
             for (a, b) in r.iter().zip(want) {
                 assert!((a - b).abs() <= 1e-15 * b.abs().max(1.0 / d2));
             }
@@ -294,21 +263,13 @@ mod tests {
                 let h = f.kernel(len, d);
                 for frac in [0.0, 0.05, 0.2, 0.37, 0.5] {
                     let w = frac / d;
-                    let resp = d
-                        * (h[0]
-                            + 2.0
-                                * (1..len)
-                                    .map(|k| h[k] * (2.0 * PI * w * k as f64 * d).cos())
-                                    .sum::<f64>());
+                    let resp = d * (h[0] + 2.0 * (1..len).map(|k| h[k] * (2.0 * PI * w * k as f64 * d).cos()).sum::<f64>());
                     let want = match f {
                         Filter::RamLak => w,
                         Filter::SheppLogan => (PI * w * d).sin() / (PI * d),
                         Filter::Hann => w * 0.5 * (1.0 + (2.0 * PI * w * d).cos()),
                     };
-                    assert!(
-                        (resp - want).abs() < 1e-5 / d,
-                        "{f}, d = {d}, w = {w}: {resp} vs {want}"
-                    );
+                    assert!((resp - want).abs() < 1e-5 / d, "{f}, d = {d}, w = {w}: {resp} vs {want}");
                 }
             }
         }
@@ -359,20 +320,11 @@ mod tests {
         assert_eq!(radon.n_det(), 17, "default detector: ⌈√242⌉ + 1, odd");
         let sino = disks_sinogram(k_angles, radon.n_det());
         let x = fbp(&radon, &sino, n, n, Filter::RamLak).unwrap();
-        let max_abs = SKIMAGE_IRADON_11
-            .iter()
-            .fold(0.0_f64, |m, v| m.max(v.abs()));
-        let max_err = x
-            .data
-            .iter()
-            .zip(&SKIMAGE_IRADON_11)
-            .fold(0.0_f64, |m, (a, b)| m.max((a - b).abs()));
+        let max_abs = SKIMAGE_IRADON_11.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let max_err = x.data.iter().zip(&SKIMAGE_IRADON_11).fold(0.0_f64, |m, (a, b)| m.max((a - b).abs()));
         // Same kernel, interpolation and scaling; only FFT vs direct summation rounding differs
         // (measured: max |ours − skimage| = 5.6e-16 against max |skimage| = 1.05).
-        assert!(
-            max_err <= 1e-13 * max_abs,
-            "max |ours − skimage| = {max_err} (max |skimage| = {max_abs})"
-        );
+        assert!(max_err <= 1e-13 * max_abs, "max |ours − skimage| = {max_err} (max |skimage| = {max_abs})");
     }
 
     #[test]
@@ -388,12 +340,7 @@ mod tests {
             let x1 = fbp(&radon, &s1, 9, 12, f).unwrap();
             let x2 = fbp(&radon, &s2, 9, 12, f).unwrap();
             let xm = fbp(&radon, &mix, 9, 12, f).unwrap();
-            let comb: Vec<f64> = x1
-                .data
-                .iter()
-                .zip(&x2.data)
-                .map(|(u, v)| a * u + b * v)
-                .collect();
+            let comb: Vec<f64> = x1.data.iter().zip(&x2.data).map(|(u, v)| a * u + b * v).collect();
             assert!(rel_l2(&xm.data, &comb) < 1e-13, "{f}");
             // Zero in, zero out.
             let z = fbp(&radon, &vec![0.0; m], 9, 12, f).unwrap();
@@ -414,18 +361,12 @@ mod tests {
         let inner: Vec<usize> = (0..n * n)
             .filter(|&p| {
                 let (i, j) = (p / n, p % n);
-                let (u, v) = (
-                    (2 * j + 1) as f64 / n as f64 - 1.0,
-                    1.0 - (2 * i + 1) as f64 / n as f64,
-                );
+                let (u, v) = ((2 * j + 1) as f64 / n as f64 - 1.0, 1.0 - (2 * i + 1) as f64 / n as f64);
                 (u / 0.6624).powi(2) + ((v + 0.0184) / 0.874).powi(2) <= 0.8 * 0.8
             })
             .collect();
         let pick = |v: &[f64]| inner.iter().map(|&p| v[p]).collect::<Vec<f64>>();
-        (
-            rel_l2(&r.data, &x.data),
-            rel_l2(&pick(&r.data), &pick(&x.data)),
-        )
+        (rel_l2(&r.data, &x.data), rel_l2(&pick(&r.data), &pick(&x.data)))
     }
 
     /// Measured (whole image, interior) at 30 / 90 / 180 angles:
@@ -443,16 +384,9 @@ mod tests {
     #[test]
     fn shepp_logan_error_decreases_with_angles() {
         // (filter, max whole-image error at 180 angles, max interior error at 180 angles)
-        let limits = [
-            (Filter::RamLak, 0.33, 0.115),
-            (Filter::SheppLogan, 0.37, 0.125),
-            (Filter::Hann, 0.50, 0.16),
-        ];
+        let limits = [(Filter::RamLak, 0.33, 0.115), (Filter::SheppLogan, 0.37, 0.125), (Filter::Hann, 0.50, 0.16)];
         for (f, whole, interior) in limits {
-            let e: Vec<(f64, f64)> = [30, 90, 180]
-                .iter()
-                .map(|&k| shepp_logan_errors(k, f))
-                .collect();
+            let e: Vec<(f64, f64)> = [30, 90, 180].iter().map(|&k| shepp_logan_errors(k, f)).collect();
             eprintln!("{f}: rel L2 error (whole, interior) at 30/90/180 angles = {e:?}");
             assert!(e[2].0 < whole && e[2].1 < interior, "{f}: {e:?}");
             // More views never hurt (up to a 1e-3 plateau once blur dominates)...
@@ -476,14 +410,7 @@ mod tests {
         let radius = 0.35 * n as f64;
         let c = (n as f64 - 1.0) / 2.0;
         let r2 = |i: usize, j: usize| (i as f64 - c).powi(2) + (j as f64 - c).powi(2);
-        let disk = Image::from_fn(n, n, |i, j| {
-            if r2(i, j) <= radius * radius {
-                1.0
-            } else {
-                0.0
-            }
-        })
-        .unwrap();
+        let disk = Image::from_fn(n, n, |i, j| if r2(i, j) <= radius * radius { 1.0 } else { 0.0 }).unwrap();
         let angles = Radon::equispaced_angles(180);
         let diag = ((2 * n * n) as f64).sqrt();
         for spacing in [1.0, 1.5, 2.0] {
@@ -492,15 +419,9 @@ mod tests {
             let sino = radon.forward(&disk.data).unwrap();
             for f in Filter::ALL {
                 let x = fbp(&radon, &sino, n, n, f).unwrap();
-                let inner: Vec<f64> = (0..n * n)
-                    .filter(|&p| r2(p / n, p % n) <= (0.7 * radius).powi(2))
-                    .map(|p| x.data[p])
-                    .collect();
+                let inner: Vec<f64> = (0..n * n).filter(|&p| r2(p / n, p % n) <= (0.7 * radius).powi(2)).map(|p| x.data[p]).collect();
                 let mean = inner.iter().sum::<f64>() / inner.len() as f64;
-                let outer: Vec<f64> = (0..n * n)
-                    .filter(|&p| r2(p / n, p % n) >= (1.2 * radius).powi(2))
-                    .map(|p| x.data[p])
-                    .collect();
+                let outer: Vec<f64> = (0..n * n).filter(|&p| r2(p / n, p % n) >= (1.2 * radius).powi(2)).map(|p| x.data[p]).collect();
                 let out_mean = outer.iter().sum::<f64>() / outer.len() as f64;
                 assert!((mean - 1.0).abs() < 0.01, "spacing {spacing}, {f}: {mean}");
                 assert!(out_mean.abs() < 0.005, "spacing {spacing}, {f}: {out_mean}");
@@ -519,34 +440,12 @@ mod tests {
         ));
         let mut s = vec![0.0; m];
         s[7] = f64::NAN;
-        assert!(matches!(
-            fbp(&radon, &s, 4, 5, f),
-            Err(Error::NonFinite {
-                what: "sinogram",
-                index: 7,
-                ..
-            })
-        ));
+        assert!(matches!(fbp(&radon, &s, 4, 5, f), Err(Error::NonFinite { what: "sinogram", index: 7, .. })));
         s[7] = f64::INFINITY;
-        assert!(matches!(
-            filter_sinogram(&radon, &s, f),
-            Err(Error::NonFinite { .. })
-        ));
-        assert!(matches!(
-            fbp(&radon, &vec![0.0; m], 4, 4, f),
-            Err(Error::Option {
-                name: "rows × cols",
-                ..
-            })
-        ));
-        assert!(matches!(
-            fbp(&radon, &vec![0.0; m], usize::MAX, 2, f),
-            Err(Error::Option { .. })
-        ));
-        assert!(matches!(
-            fbp(&radon, &vec![0.0; m], 0, 5, f),
-            Err(Error::Empty { .. })
-        ));
+        assert!(matches!(filter_sinogram(&radon, &s, f), Err(Error::NonFinite { .. })));
+        assert!(matches!(fbp(&radon, &vec![0.0; m], 4, 4, f), Err(Error::Option { name: "rows × cols", .. })));
+        assert!(matches!(fbp(&radon, &vec![0.0; m], usize::MAX, 2, f), Err(Error::Option { .. })));
+        assert!(matches!(fbp(&radon, &vec![0.0; m], 0, 5, f), Err(Error::Empty { .. })));
         // The transposed shape has the same pixel count: accepted (cannot be told apart).
         assert!(fbp(&radon, &vec![0.0; m], 5, 4, f).is_ok());
     }

@@ -45,8 +45,8 @@
 use crate::error::{Error, Result, check_finite};
 use crate::image::Image;
 use crate::operator::LinearOperator;
-use crate::solver::{BalancedSteps, Run, SolverOptions, SolverResult, check_common, data_term};
 use crate::regularizer::{Regularizer, check_eta, prox_squared_norm};
+use crate::solver::{BalancedSteps, Run, SolverOptions, SolverResult, check_common, data_term};
 use crate::tikhonov::tikhonov_cg;
 use crate::tv::relative_change;
 
@@ -75,16 +75,10 @@ impl GraphLaplacian {
     /// `exp(−d²/σ)` underflows).
     pub fn from_estimate(estimate: &Image, sigma: f64, radius: usize) -> Result<Self> {
         if !(sigma.is_finite() && sigma > 0.0) {
-            return Err(Error::Option {
-                name: "sigma",
-                why: format!("must be finite and > 0, got {sigma}"),
-            });
+            return Err(Error::Option { name: "sigma", why: format!("must be finite and > 0, got {sigma}") });
         }
         if radius == 0 {
-            return Err(Error::Option {
-                name: "radius",
-                why: "must be ≥ 1".into(),
-            });
+            return Err(Error::Option { name: "radius", why: "must be ≥ 1".into() });
         }
         check_finite("estimate", &estimate.data)?;
         let (rows, cols) = (estimate.rows, estimate.cols);
@@ -148,16 +142,7 @@ impl GraphLaplacian {
             }
             values[diag_pos[p]] = degree;
         }
-        Ok(Self {
-            rows,
-            cols,
-            sigma,
-            radius,
-            row_ptr,
-            col_idx,
-            values,
-            frobenius_raw,
-        })
+        Ok(Self { rows, cols, sigma, radius, row_ptr, col_idx, values, frobenius_raw })
     }
 
     /// Image rows.
@@ -202,10 +187,7 @@ impl GraphLaplacian {
         (0..self.input_len())
             .map(|p| {
                 let (c, v) = self.row(p);
-                c.iter()
-                    .zip(v)
-                    .find(|(q, _)| **q == p)
-                    .map_or(0.0, |(_, v)| *v)
+                c.iter().zip(v).find(|(q, _)| **q == p).map_or(0.0, |(_, v)| *v)
             })
             .collect()
     }
@@ -236,11 +218,7 @@ impl LinearOperator for GraphLaplacian {
         assert_eq!(out.len(), self.output_len(), "output buffer length");
         for (p, o) in out.iter_mut().enumerate() {
             let r = self.row_ptr[p]..self.row_ptr[p + 1];
-            *o = self.col_idx[r.clone()]
-                .iter()
-                .zip(&self.values[r])
-                .map(|(&q, &w)| w * x[q])
-                .sum();
+            *o = self.col_idx[r.clone()].iter().zip(&self.values[r]).map(|(&q, &w)| w * x[q]).sum();
         }
     }
     /// `Lᵀ y = L y`: the stored matrix is exactly symmetric (see
@@ -251,23 +229,10 @@ impl LinearOperator for GraphLaplacian {
 }
 
 /// The checks every solver of this module runs: lengths, shapes, finiteness and options.
-fn check_inputs<A: LinearOperator>(
-    a: &A,
-    y: &[f64],
-    lambda: f64,
-    lap: &GraphLaplacian,
-    x0: &Image,
-    opts: &SolverOptions,
-) -> Result<()> {
+fn check_inputs<A: LinearOperator>(a: &A, y: &[f64], lambda: f64, lap: &GraphLaplacian, x0: &Image, opts: &SolverOptions) -> Result<()> {
     check_common(a, y, lambda, x0, opts)?;
     if (lap.rows, lap.cols) != (x0.rows, x0.cols) {
-        return Err(Error::Option {
-            name: "lap",
-            why: format!(
-                "graph of a {}×{} image, x0 is {}×{}",
-                lap.rows, lap.cols, x0.rows, x0.cols
-            ),
-        });
+        return Err(Error::Option { name: "lap", why: format!("graph of a {}×{} image, x0 is {}×{}", lap.rows, lap.cols, x0.rows, x0.cols) });
     }
     Ok(())
 }
@@ -368,9 +333,7 @@ fn l1_primal_dual<A: LinearOperator>(
             x2 += new * new;
             x.data[k] = new;
         }
-        if run.step(relative_change(d2, x2), opts, || {
-            objective(&x.data, &mut ax, &mut lx)
-        }) {
+        if run.step(relative_change(d2, x2), opts, || objective(&x.data, &mut ax, &mut lx)) {
             break;
         }
     }
@@ -524,10 +487,7 @@ mod tests {
     }
 
     fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-        a.iter()
-            .zip(b)
-            .map(|(u, v)| (u - v).abs())
-            .fold(0.0, f64::max)
+        a.iter().zip(b).map(|(u, v)| (u - v).abs()).fold(0.0, f64::max)
     }
 
     fn norm(v: &[f64]) -> f64 {
@@ -585,12 +545,7 @@ mod tests {
     fn graph_laplacian_is_symmetric_psd_with_constant_kernel() {
         let mut rng = Rng::new(11);
         let (rows, cols) = (9, 7);
-        let est = Image::new(
-            rows,
-            cols,
-            (0..rows * cols).map(|_| rng.uniform()).collect(),
-        )
-        .unwrap();
+        let est = Image::new(rows, cols, (0..rows * cols).map(|_| rng.uniform()).collect()).unwrap();
         for radius in [1, 2, 4] {
             let lap = GraphLaplacian::from_estimate(&est, 0.1, radius).unwrap();
             let n = rows * cols;
@@ -643,9 +598,7 @@ mod tests {
             let b = if j == 0 || j == cols - 1 { 2 } else { 3 };
             a * b - 1
         };
-        let pairs: usize = (0..rows)
-            .flat_map(|i| (0..cols).map(move |j| deg(i, j)))
-            .sum();
+        let pairs: usize = (0..rows).flat_map(|i| (0..cols).map(move |j| deg(i, j))).sum();
         assert_eq!(pairs, 4 * 3 + 2 * (3 + 2) * 5 + 6 * 8);
         let fro = (pairs as f64).sqrt();
         assert!((lap.weights_frobenius_raw() - fro).abs() < 1e-12);
@@ -671,20 +624,11 @@ mod tests {
     fn graph_laplacian_errors() {
         let est = Image::new(2, 2, vec![0.0, 1.0, 0.5, 0.2]).unwrap();
         for s in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-            assert!(matches!(
-                GraphLaplacian::from_estimate(&est, s, 1),
-                Err(Error::Option { name: "sigma", .. })
-            ));
+            assert!(matches!(GraphLaplacian::from_estimate(&est, s, 1), Err(Error::Option { name: "sigma", .. })));
         }
-        assert!(matches!(
-            GraphLaplacian::from_estimate(&est, 0.1, 0),
-            Err(Error::Option { name: "radius", .. })
-        ));
+        assert!(matches!(GraphLaplacian::from_estimate(&est, 0.1, 0), Err(Error::Option { name: "radius", .. })));
         let bad = Image::new(2, 2, vec![0.0, f64::NAN, 0.5, 0.2]).unwrap();
-        assert!(matches!(
-            GraphLaplacian::from_estimate(&bad, 0.1, 1),
-            Err(Error::NonFinite { .. })
-        ));
+        assert!(matches!(GraphLaplacian::from_estimate(&bad, 0.1, 1), Err(Error::NonFinite { .. })));
         // A single pixel has no edges; huge jumps with tiny σ underflow every weight.
         let one = Image::new(1, 1, vec![3.0]).unwrap();
         assert!(GraphLaplacian::from_estimate(&one, 0.1, 1).is_err());
@@ -698,31 +642,13 @@ mod tests {
         let x0 = Image::zeros(2, 2).unwrap();
         let y = vec![1.0, 0.0, 0.0, 1.0];
         let o = SolverOptions::default();
-        for f in [
-            graph_laplacian_l1::<Identity>,
-            graph_laplacian_l2::<Identity>,
-        ] {
-            assert!(matches!(
-                f(&a, &y[1..], 0.1, &lap, &x0, &o),
-                Err(Error::Length { what: "y", .. })
-            ));
-            assert!(matches!(
-                f(&a, &y, -0.1, &lap, &x0, &o),
-                Err(Error::Option { name: "lambda", .. })
-            ));
-            assert!(matches!(
-                f(&a, &[1.0, f64::NAN, 0.0, 0.0], 0.1, &lap, &x0, &o),
-                Err(Error::NonFinite { .. })
-            ));
+        for f in [graph_laplacian_l1::<Identity>, graph_laplacian_l2::<Identity>] {
+            assert!(matches!(f(&a, &y[1..], 0.1, &lap, &x0, &o), Err(Error::Length { what: "y", .. })));
+            assert!(matches!(f(&a, &y, -0.1, &lap, &x0, &o), Err(Error::Option { name: "lambda", .. })));
+            assert!(matches!(f(&a, &[1.0, f64::NAN, 0.0, 0.0], 0.1, &lap, &x0, &o), Err(Error::NonFinite { .. })));
             let x14 = Image::zeros(1, 4).unwrap();
-            assert!(matches!(
-                f(&a, &y, 0.1, &lap, &x14, &o),
-                Err(Error::Option { name: "lap", .. })
-            ));
-            let bad_opts = SolverOptions {
-                history_every: 0,
-                ..o
-            };
+            assert!(matches!(f(&a, &y, 0.1, &lap, &x14, &o), Err(Error::Option { name: "lap", .. })));
+            let bad_opts = SolverOptions { history_every: 0, ..o };
             assert!(f(&a, &y, 0.1, &lap, &x0, &bad_opts).is_err());
         }
     }
@@ -746,12 +672,7 @@ mod tests {
         let lap = GraphLaplacian::from_estimate(&est, 0.01, 1).unwrap();
         let lambda = 0.05;
         let x0 = Image::zeros(n, n).unwrap();
-        let opts = SolverOptions {
-            max_iter: 200_000,
-            tol: 1e-13,
-            history_every: 1000,
-            ..SolverOptions::default()
-        };
+        let opts = SolverOptions { max_iter: 200_000, tol: 1e-13, history_every: 1000, ..SolverOptions::default() };
         let (r, _u, z) = l1_primal_dual(&a, &y, lambda, &lap, &x0, &opts, &BalancedSteps::new(&a, &lap).unwrap()).unwrap();
         let x = &r.image.data;
         // Stationarity: Aᵀ(Ax − y) + Lᵀz = 0.
@@ -796,9 +717,7 @@ mod tests {
     fn dense_solve(mut m: Vec<f64>, mut b: Vec<f64>) -> Vec<f64> {
         let n = b.len();
         for c in 0..n {
-            let piv = (c..n)
-                .max_by(|&i, &j| m[i * n + c].abs().total_cmp(&m[j * n + c].abs()))
-                .unwrap();
+            let piv = (c..n).max_by(|&i, &j| m[i * n + c].abs().total_cmp(&m[j * n + c].abs())).unwrap();
             for k in 0..n {
                 m.swap(c * n + k, piv * n + k);
             }
@@ -829,11 +748,7 @@ mod tests {
         let lambda = 3.0;
         let a = Identity { n: n * n };
         let x0 = Image::zeros(n, n).unwrap();
-        let opts = SolverOptions {
-            max_iter: 500,
-            tol: 1e-13,
-            ..SolverOptions::default()
-        };
+        let opts = SolverOptions { max_iter: 500, tol: 1e-13, ..SolverOptions::default() };
         let r = graph_laplacian_l2(&a, &y, lambda, &lap, &x0, &opts).unwrap();
         assert!(r.converged && r.rel_change <= 1e-13);
         let l = lap.to_dense();
@@ -847,25 +762,10 @@ mod tests {
         }
         let want = dense_solve(m, y.clone());
         let err = max_abs_diff(&r.image.data, &want);
-        eprintln!(
-            "l2 identity: iterations {} max diff {err:.3e}",
-            r.iterations
-        );
+        eprintln!("l2 identity: iterations {} max diff {err:.3e}", r.iterations);
         assert!(err < 1e-10, "max diff {err}");
-        let obj = 0.5
-            * r.image
-                .data
-                .iter()
-                .zip(&y)
-                .map(|(u, v)| (u - v).powi(2))
-                .sum::<f64>()
-            + lambda
-                * lap
-                    .forward(&r.image.data)
-                    .unwrap()
-                    .iter()
-                    .map(|v| v * v)
-                    .sum::<f64>();
+        let obj = 0.5 * r.image.data.iter().zip(&y).map(|(u, v)| (u - v).powi(2)).sum::<f64>()
+            + lambda * lap.forward(&r.image.data).unwrap().iter().map(|v| v * v).sum::<f64>();
         assert!((obj - r.objective).abs() <= 1e-12 * obj);
 
         // A = blur: the normal-equation residual is small.
@@ -873,26 +773,16 @@ mod tests {
         let (a, y, clean) = blur_problem(m, 0.02);
         let lap = GraphLaplacian::from_estimate(&clean, 1e-3, 2).unwrap();
         let x0 = Image::zeros(m, m).unwrap();
-        let opts = SolverOptions {
-            max_iter: 2000,
-            tol: 1e-10,
-            history_every: 10,
-            ..SolverOptions::default()
-        };
+        let opts = SolverOptions { max_iter: 2000, tol: 1e-10, history_every: 10, ..SolverOptions::default() };
         let lambda = 5.0;
         let r = graph_laplacian_l2(&a, &y, lambda, &lap, &x0, &opts).unwrap();
         let x = &r.image.data;
         let ata = a.transpose(&a.forward(x).unwrap()).unwrap();
         let ltl = lap.transpose(&lap.forward(x).unwrap()).unwrap();
         let aty = a.transpose(&y).unwrap();
-        let res: Vec<f64> = (0..m * m)
-            .map(|k| aty[k] - ata[k] - 2.0 * lambda * ltl[k])
-            .collect();
+        let res: Vec<f64> = (0..m * m).map(|k| aty[k] - ata[k] - 2.0 * lambda * ltl[k]).collect();
         let rel = norm(&res) / norm(&aty);
-        eprintln!(
-            "l2 blur: iterations {} reported {:.3e} true residual {rel:.3e}",
-            r.iterations, r.rel_change
-        );
+        eprintln!("l2 blur: iterations {} reported {:.3e} true residual {rel:.3e}", r.iterations, r.rel_change);
         assert!(r.converged);
         assert!(rel < 1e-8, "relative residual {rel}");
         // The objective history is non-increasing (CG on a convex quadratic from x0).
@@ -910,20 +800,10 @@ mod tests {
         let y = add_gaussian_noise(&sino, 0.1, 6).unwrap().data;
         let x0 = Image::zeros(n, n).unwrap();
         let err = |x: &Image| {
-            let d2: f64 = x
-                .data
-                .iter()
-                .zip(&clean.data)
-                .map(|(u, v)| (u - v).powi(2))
-                .sum();
+            let d2: f64 = x.data.iter().zip(&clean.data).map(|(u, v)| (u - v).powi(2)).sum();
             (d2 / dot(&clean.data, &clean.data)).sqrt()
         };
-        let opts = SolverOptions {
-            max_iter: 1000,
-            tol: 1e-7,
-            history_every: 100,
-            ..SolverOptions::default()
-        };
+        let opts = SolverOptions { max_iter: 1000, tol: 1e-7, history_every: 100, ..SolverOptions::default() };
         let ls = err(&fista(&a, &y, &Tikhonov, 0.0, &x0, &opts).unwrap().image);
         // TV with the best λ of a small grid (an oracle choice, in TV's favour).
         let (tv_err, tv_lambda, tv_image) = [0.01, 0.03, 0.1, 0.3]

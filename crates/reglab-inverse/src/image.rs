@@ -21,12 +21,7 @@ impl Image {
             return Err(Error::Empty { what: "image" });
         }
         if data.len() != rows * cols {
-            return Err(Error::BufferLength {
-                what: "image",
-                len: data.len(),
-                rows,
-                cols,
-            });
+            return Err(Error::BufferLength { what: "image", len: data.len(), rows, cols });
         }
         Ok(Self { rows, cols, data })
     }
@@ -37,11 +32,7 @@ impl Image {
     }
 
     /// The image with pixel `(i, j)` equal to `f(i, j)`; `Err` if empty.
-    pub fn from_fn(
-        rows: usize,
-        cols: usize,
-        mut f: impl FnMut(usize, usize) -> f64,
-    ) -> Result<Self> {
+    pub fn from_fn(rows: usize, cols: usize, mut f: impl FnMut(usize, usize) -> f64) -> Result<Self> {
         let mut data = Vec::with_capacity(rows * cols);
         for i in 0..rows {
             for j in 0..cols {
@@ -63,23 +54,13 @@ impl Image {
 
     /// Pixel `(i, j)`; panics out of range.
     pub fn get(&self, i: usize, j: usize) -> f64 {
-        assert!(
-            i < self.rows && j < self.cols,
-            "pixel ({i}, {j}) outside {}×{}",
-            self.rows,
-            self.cols
-        );
+        assert!(i < self.rows && j < self.cols, "pixel ({i}, {j}) outside {}×{}", self.rows, self.cols);
         self.data[i * self.cols + j]
     }
 
     /// Sets pixel `(i, j)`; panics out of range.
     pub fn set(&mut self, i: usize, j: usize, v: f64) {
-        assert!(
-            i < self.rows && j < self.cols,
-            "pixel ({i}, {j}) outside {}×{}",
-            self.rows,
-            self.cols
-        );
+        assert!(i < self.rows && j < self.cols, "pixel ({i}, {j}) outside {}×{}", self.rows, self.cols);
         self.data[i * self.cols + j] = v;
     }
 }
@@ -93,10 +74,7 @@ mod tests {
         let im = Image::from_fn(2, 3, |i, j| (10 * i + j) as f64).unwrap();
         assert_eq!(im.data, vec![0.0, 1.0, 2.0, 10.0, 11.0, 12.0]);
         assert_eq!(im.get(1, 2), 12.0);
-        assert!(matches!(
-            Image::new(2, 2, vec![0.0; 3]),
-            Err(Error::BufferLength { .. })
-        ));
+        assert!(matches!(Image::new(2, 2, vec![0.0; 3]), Err(Error::BufferLength { .. })));
         assert!(matches!(Image::zeros(0, 2), Err(Error::Empty { .. })));
     }
 }

@@ -148,23 +148,14 @@ fn decode_png(bytes: &[u8]) -> Result<Image, PngErrorKind> {
         png::BitDepth::Eight => (1, 255.0),
         png::BitDepth::Sixteen => (2, 65535.0),
         other => {
-            return Err(PngErrorKind::Unsupported(format!(
-                "bit depth {} (8 and 16 are read)",
-                other as u8
-            )));
+            return Err(PngErrorKind::Unsupported(format!("bit depth {} (8 and 16 are read)", other as u8)));
         }
     };
-    let size = reader
-        .output_buffer_size()
-        .ok_or_else(|| PngErrorKind::Unsupported("image too large".into()))?;
+    let size = reader.output_buffer_size().ok_or_else(|| PngErrorKind::Unsupported("image too large".into()))?;
     let mut buf = vec![0u8; size];
     let frame = reader.next_frame(&mut buf).map_err(|e| PngErrorKind::Corrupt(e.to_string()))?;
     let sample = |row: &[u8], k: usize| -> f64 {
-        if bytes_per_sample == 1 {
-            f64::from(row[k]) / max
-        } else {
-            f64::from(u16::from_be_bytes([row[2 * k], row[2 * k + 1]])) / max
-        }
+        if bytes_per_sample == 1 { f64::from(row[k]) / max } else { f64::from(u16::from_be_bytes([row[2 * k], row[2 * k + 1]])) / max }
     };
     let mut data = Vec::with_capacity(width * height);
     for r in 0..height {
@@ -173,11 +164,7 @@ fn decode_png(bytes: &[u8]) -> Result<Image, PngErrorKind> {
             let k = c * channels;
             let v = match channels {
                 1 | 2 => sample(row, k),
-                _ => {
-                    LUMA_601[0] * sample(row, k)
-                        + LUMA_601[1] * sample(row, k + 1)
-                        + LUMA_601[2] * sample(row, k + 2)
-                }
+                _ => LUMA_601[0] * sample(row, k) + LUMA_601[1] * sample(row, k + 1) + LUMA_601[2] * sample(row, k + 2),
             };
             data.push(v);
         }
@@ -222,9 +209,7 @@ pub fn encode_png(img: &Image, bits: PngBits) -> Result<Vec<u8>, PngErrorKind> {
 pub fn write_png(path: &Path, img: &Image, bits: PngBits) -> Result<(), PngError> {
     let bytes = encode_png(img, bits).map_err(|k| PngError::new(path, k))?;
     let io = |e: std::io::Error| PngError::new(path, PngErrorKind::Io(e.to_string()));
-    let name = path
-        .file_name()
-        .ok_or_else(|| PngError::new(path, PngErrorKind::Io("not a file name".into())))?;
+    let name = path.file_name().ok_or_else(|| PngError::new(path, PngErrorKind::Io("not a file name".into())))?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
     tmp_name.push(format!(".tmp-{}", std::process::id()));

@@ -52,8 +52,8 @@
 
 pub(crate) mod cg;
 pub mod error;
-pub mod graph_laplacian;
 pub mod fbp;
+pub mod graph_laplacian;
 pub mod image;
 pub mod io;
 pub mod metrics;
@@ -65,24 +65,17 @@ pub mod tikhonov;
 pub mod tv;
 
 pub use error::{Error, Result};
-pub use graph_laplacian::{
-    GraphLaplacian, GraphLaplacianPenalty, LaplacianNorm, graph_laplacian_l1, graph_laplacian_l1_with_steps,
-    graph_laplacian_l2,
-};
 pub use fbp::{Filter, fbp, filter_sinogram};
+pub use graph_laplacian::{
+    GraphLaplacian, GraphLaplacianPenalty, LaplacianNorm, graph_laplacian_l1, graph_laplacian_l1_with_steps, graph_laplacian_l2,
+};
 pub use image::Image;
 pub use io::{PngBits, PngError, PngErrorKind, read_png, write_png};
 pub use metrics::{psnr, ssim, ssim_map};
-pub use operator::{
-    Convolution, Gradient, Identity, LinearOperator, Radon, dot, norm_squared_estimate,
-};
-pub use phantom::{
-    Ellipse, MODIFIED_SHEPP_LOGAN, Rng, add_gaussian_noise, ellipses, piecewise_constant,
-    pixel_centre, shepp_logan,
-};
+pub use operator::{Convolution, Gradient, Identity, LinearOperator, Radon, dot, norm_squared_estimate};
+pub use phantom::{Ellipse, MODIFIED_SHEPP_LOGAN, Rng, add_gaussian_noise, ellipses, piecewise_constant, pixel_centre, shepp_logan};
 pub use regularizer::{
-    GradientTikhonov, Regularizer, Tikhonov, TotalVariation, WeightedTv, WeightedTvResult,
-    weighted_total_variation, weighted_tv_denoise,
+    GradientTikhonov, Regularizer, Tikhonov, TotalVariation, WeightedTv, WeightedTvResult, weighted_total_variation, weighted_tv_denoise,
 };
 pub use solver::{BalancedSteps, SolverOptions, SolverResult, chambolle_pock, chambolle_pock_with_steps, fista};
 pub use tikhonov::tikhonov_cg;

@@ -70,12 +70,7 @@ const WIN: usize = 2 * RADIUS + 1;
 /// See the [module docs](self).
 pub fn psnr(x: &Image, reference: &Image, data_range: f64) -> Result<f64> {
     check_inputs(x, reference, data_range)?;
-    let sum_sq: f64 = x
-        .data
-        .iter()
-        .zip(&reference.data)
-        .map(|(a, b)| (a - b) * (a - b))
-        .sum();
+    let sum_sq: f64 = x.data.iter().zip(&reference.data).map(|(a, b)| (a - b) * (a - b)).sum();
     let mse = sum_sq / x.len() as f64;
     if mse == 0.0 {
         return Ok(f64::INFINITY);
@@ -114,10 +109,7 @@ pub fn ssim_map(x: &Image, reference: &Image, data_range: f64) -> Result<Image> 
     if x.rows < WIN || x.cols < WIN {
         return Err(Error::Option {
             name: "image size",
-            why: format!(
-                "SSIM needs at least {WIN}×{WIN} pixels (its Gaussian window), got {}×{}",
-                x.rows, x.cols
-            ),
+            why: format!("SSIM needs at least {WIN}×{WIN} pixels (its Gaussian window), got {}×{}", x.rows, x.cols),
         });
     }
     let (rows, cols) = (x.rows, x.cols);
@@ -153,18 +145,12 @@ pub fn ssim_map(x: &Image, reference: &Image, data_range: f64) -> Result<Image> 
 /// Shape, finiteness and data-range checks shared by the metrics.
 fn check_inputs(x: &Image, reference: &Image, data_range: f64) -> Result<()> {
     if !(data_range.is_finite() && data_range > 0.0) {
-        return Err(Error::Option {
-            name: "data_range",
-            why: format!("must be finite and > 0, got {data_range}"),
-        });
+        return Err(Error::Option { name: "data_range", why: format!("must be finite and > 0, got {data_range}") });
     }
     if x.rows != reference.rows || x.cols != reference.cols {
         return Err(Error::Option {
             name: "reference",
-            why: format!(
-                "shape {}×{} differs from the image's {}×{}",
-                reference.rows, reference.cols, x.rows, x.cols
-            ),
+            why: format!("shape {}×{} differs from the image's {}×{}", reference.rows, reference.cols, x.rows, x.cols),
         });
     }
     check_finite("image", &x.data)?;
@@ -210,13 +196,7 @@ fn gaussian_filter(f: &Image, w: &[f64; WIN]) -> Vec<f64> {
     for i in 0..rows {
         let src_row = &tmp[i * cols..(i + 1) * cols];
         for (j, o) in out[i * cols..(i + 1) * cols].iter_mut().enumerate() {
-            *o = w
-                .iter()
-                .enumerate()
-                .map(|(b, wb)| {
-                    wb * src_row[reflect(j as isize + b as isize - RADIUS as isize, cols)]
-                })
-                .sum();
+            *o = w.iter().enumerate().map(|(b, wb)| wb * src_row[reflect(j as isize + b as isize - RADIUS as isize, cols)]).sum();
         }
     }
     out
@@ -258,15 +238,9 @@ mod tests {
             let s = ssim_map(x, y, dr).unwrap();
             assert!((s.get(0, 0) - s00).abs() < tol, "S[0,0] dr={dr}");
             assert!((s.get(5, 7) - s57).abs() < tol, "S[5,7] dr={dr}");
-            assert!(
-                (s.get(s.rows - 1, s.cols - 2) - slast).abs() < tol,
-                "S[-1,-2] dr={dr}"
-            );
+            assert!((s.get(s.rows - 1, s.cols - 2) - slast).abs() < tol, "S[-1,-2] dr={dr}");
             let total: f64 = s.data.iter().sum();
-            assert!(
-                (total - sum).abs() < tol * 10.0,
-                "ΣS dr={dr}: {total} vs {sum}"
-            );
+            assert!((total - sum).abs() < tol * 10.0, "ΣS dr={dr}: {total} vs {sum}");
         }
     }
 
@@ -278,33 +252,9 @@ mod tests {
             &x,
             &y,
             &[
-                (
-                    1.0,
-                    0.930660361648162,
-                    29.03109606127493,
-                    0.9519505909630366,
-                    0.9481149534822677,
-                    0.9185012612182829,
-                    445.2485347647099,
-                ),
-                (
-                    2.0,
-                    0.9408100979365797,
-                    35.051695974554555,
-                    0.9569129369860652,
-                    0.9533438017167111,
-                    0.9301264648940746,
-                    450.87080310410227,
-                ),
-                (
-                    0.5,
-                    0.927442418278348,
-                    23.010496147995305,
-                    0.9505259348008561,
-                    0.9466193355177307,
-                    0.9149643096082146,
-                    443.38696704038347,
-                ),
+                (1.0, 0.930660361648162, 29.03109606127493, 0.9519505909630366, 0.9481149534822677, 0.9185012612182829, 445.2485347647099),
+                (2.0, 0.9408100979365797, 35.051695974554555, 0.9569129369860652, 0.9533438017167111, 0.9301264648940746, 450.87080310410227),
+                (0.5, 0.927442418278348, 23.010496147995305, 0.9505259348008561, 0.9466193355177307, 0.9149643096082146, 443.38696704038347),
             ],
         );
     }
@@ -317,33 +267,9 @@ mod tests {
             &x,
             &y,
             &[
-                (
-                    1.0,
-                    0.9800258522532824,
-                    23.008700158653994,
-                    0.977723299170836,
-                    0.9792171879002017,
-                    0.9731787866622582,
-                    846.5183742014219,
-                ),
-                (
-                    2.0,
-                    0.9802398167179254,
-                    29.02930007193362,
-                    0.9778986742131796,
-                    0.9794478443317225,
-                    0.9735334688012012,
-                    846.7074185048627,
-                ),
-                (
-                    0.5,
-                    0.9799716296767165,
-                    16.98810024537437,
-                    0.9776788902368636,
-                    0.9791587125301341,
-                    0.9730885779630994,
-                    846.4704552808021,
-                ),
+                (1.0, 0.9800258522532824, 23.008700158653994, 0.977723299170836, 0.9792171879002017, 0.9731787866622582, 846.5183742014219),
+                (2.0, 0.9802398167179254, 29.02930007193362, 0.9778986742131796, 0.9794478443317225, 0.9735334688012012, 846.7074185048627),
+                (0.5, 0.9799716296767165, 16.98810024537437, 0.9776788902368636, 0.9791587125301341, 0.9730885779630994, 846.4704552808021),
             ],
         );
     }
@@ -357,33 +283,9 @@ mod tests {
             &x,
             &y,
             &[
-                (
-                    1.0,
-                    -0.06250823993655168,
-                    7.239423002963151,
-                    0.32835333049067267,
-                    -0.022671912479774254,
-                    0.09984651511495936,
-                    4.619413107557891,
-                ),
-                (
-                    2.0,
-                    -0.04291630816751523,
-                    13.260022916242775,
-                    0.33803695189552896,
-                    -0.001659421233154528,
-                    0.12043929584944987,
-                    7.185197456842329,
-                ),
-                (
-                    0.5,
-                    -0.06753041686996838,
-                    1.2188230896835273,
-                    0.3258742099110855,
-                    -0.028066110899745124,
-                    0.09453373824692904,
-                    3.9606991289136033,
-                ),
+                (1.0, -0.06250823993655168, 7.239423002963151, 0.32835333049067267, -0.022671912479774254, 0.09984651511495936, 4.619413107557891),
+                (2.0, -0.04291630816751523, 13.260022916242775, 0.33803695189552896, -0.001659421233154528, 0.12043929584944987, 7.185197456842329),
+                (0.5, -0.06753041686996838, 1.2188230896835273, 0.3258742099110855, -0.028066110899745124, 0.09453373824692904, 3.9606991289136033),
             ],
         );
     }
@@ -402,14 +304,8 @@ mod tests {
             let y = add_gaussian_noise(&clean, sigma, 11 + k as u64).unwrap();
             let p = psnr(&y, &clean, 1.0).unwrap();
             let s = ssim(&y, &clean, 1.0).unwrap();
-            assert!(
-                p.is_finite() && p < last_psnr,
-                "psnr not decreasing at σ = {sigma}"
-            );
-            assert!(
-                s < last_ssim && s <= 1.0,
-                "ssim not decreasing at σ = {sigma}"
-            );
+            assert!(p.is_finite() && p < last_psnr, "psnr not decreasing at σ = {sigma}");
+            assert!(s < last_ssim && s <= 1.0, "ssim not decreasing at σ = {sigma}");
             assert_eq!(p, psnr(&clean, &y, 1.0).unwrap());
             assert_eq!(s, ssim(&clean, &y, 1.0).unwrap(), "ssim not symmetric");
             let map = ssim_map(&y, &clean, 1.0).unwrap();
@@ -418,10 +314,7 @@ mod tests {
             last_ssim = s;
         }
         // PSNR against its definition: a constant offset c gives MSE = c².
-        let shifted = Image {
-            data: clean.data.iter().map(|v| v + 0.1).collect(),
-            ..clean.clone()
-        };
+        let shifted = Image { data: clean.data.iter().map(|v| v + 0.1).collect(), ..clean.clone() };
         let p = psnr(&shifted, &clean, 2.0).unwrap();
         assert!((p - 10.0 * (4.0f64 / 0.01).log10()).abs() < 1e-9);
     }
@@ -441,14 +334,8 @@ mod tests {
         assert!(matches!(psnr(&a, &bad, 1.0), Err(Error::NonFinite { .. })));
         assert!(matches!(ssim(&bad, &a, 1.0), Err(Error::NonFinite { .. })));
         let small = Image::from_fn(10, 30, pattern).unwrap();
-        assert!(matches!(
-            ssim(&small, &small, 1.0),
-            Err(Error::Option { .. })
-        ));
-        assert!(matches!(
-            ssim_map(&small, &small, 1.0),
-            Err(Error::Option { .. })
-        ));
+        assert!(matches!(ssim(&small, &small, 1.0), Err(Error::Option { .. })));
+        assert!(matches!(ssim_map(&small, &small, 1.0), Err(Error::Option { .. })));
         assert_eq!(psnr(&small, &small, 1.0).unwrap(), f64::INFINITY);
     }
 }

@@ -56,15 +56,7 @@ pub trait LinearOperator {
 }
 
 fn check_len(what: &'static str, expected: usize, len: usize) -> Result<()> {
-    if expected == len {
-        Ok(())
-    } else {
-        Err(Error::Length {
-            what,
-            expected,
-            len,
-        })
-    }
+    if expected == len { Ok(()) } else { Err(Error::Length { what, expected, len }) }
 }
 
 fn assert_lens(op: &impl LinearOperator, input: usize, output: usize) {
@@ -281,13 +273,7 @@ impl Radon {
     }
 
     /// The transform with `n_det` detector bins of width `spacing > 0`.
-    pub fn with_detector(
-        rows: usize,
-        cols: usize,
-        angles: Vec<f64>,
-        n_det: usize,
-        spacing: f64,
-    ) -> Result<Self> {
+    pub fn with_detector(rows: usize, cols: usize, angles: Vec<f64>, n_det: usize, spacing: f64) -> Result<Self> {
         if rows == 0 || cols == 0 {
             return Err(Error::Empty { what: "image" });
         }
@@ -299,25 +285,14 @@ impl Radon {
         }
         check_finite("angles", &angles)?;
         if !(spacing.is_finite() && spacing > 0.0) {
-            return Err(Error::Option {
-                name: "spacing",
-                why: format!("must be finite and > 0, got {spacing}"),
-            });
+            return Err(Error::Option { name: "spacing", why: format!("must be finite and > 0, got {spacing}") });
         }
-        Ok(Self {
-            rows,
-            cols,
-            angles,
-            n_det,
-            spacing,
-        })
+        Ok(Self { rows, cols, angles, n_det, spacing })
     }
 
     /// `n` equispaced angles in `[0, π)`: `θ_a = a·π/n`.
     pub fn equispaced_angles(n: usize) -> Vec<f64> {
-        (0..n)
-            .map(|a| a as f64 * std::f64::consts::PI / n as f64)
-            .collect()
+        (0..n).map(|a| a as f64 * std::f64::consts::PI / n as f64).collect()
     }
 
     /// The angles (radians).
@@ -398,9 +373,7 @@ pub fn dot(x: &[f64], y: &[f64]) -> f64 {
 /// the all-ones start plus a fixed ripple (never orthogonal to the top eigenvector in practice).
 pub fn norm_squared_estimate(op: &impl LinearOperator, iters: usize) -> f64 {
     let n = op.input_len();
-    let mut x: Vec<f64> = (0..n)
-        .map(|k| 1.0 + 0.5 * ((k as f64) * 0.7).sin())
-        .collect();
+    let mut x: Vec<f64> = (0..n).map(|k| 1.0 + 0.5 * ((k as f64) * 0.7).sin()).collect();
     let mut ax = vec![0.0; op.output_len()];
     let mut atax = vec![0.0; n];
     let mut lambda = 0.0;
@@ -436,13 +409,9 @@ mod tests {
             let ax = op.forward(&x).unwrap();
             let aty = op.transpose(&y).unwrap();
             let (l, r) = (dot(&ax, &y), dot(&x, &aty));
-            let scale = dot(&ax, &ax).sqrt() * dot(&y, &y).sqrt()
-                + dot(&x, &x).sqrt() * dot(&aty, &aty).sqrt();
+            let scale = dot(&ax, &ax).sqrt() * dot(&y, &y).sqrt() + dot(&x, &x).sqrt() * dot(&aty, &aty).sqrt();
             assert!(scale > 0.0, "{what}: zero operator output");
-            assert!(
-                (l - r).abs() <= 1e-10 * scale,
-                "{what}: ⟨Ax,y⟩ = {l}, ⟨x,Aᵀy⟩ = {r}"
-            );
+            assert!((l - r).abs() <= 1e-10 * scale, "{what}: ⟨Ax,y⟩ = {l}, ⟨x,Aᵀy⟩ = {r}");
         }
     }
 
@@ -462,11 +431,7 @@ mod tests {
             for (kr, kc) in [(1, 1), (3, 3), (2, 4), (5, 3)] {
                 let k = Image::new(kr, kc, random(&mut rng, kr * kc)).unwrap();
                 let op = Convolution::new(r, c, k).unwrap();
-                check_adjoint(
-                    &op,
-                    100 + s as u64,
-                    &format!("conv {r}×{c} kernel {kr}×{kc}"),
-                );
+                check_adjoint(&op, 100 + s as u64, &format!("conv {r}×{c} kernel {kr}×{kc}"));
             }
         }
     }
@@ -490,18 +455,11 @@ mod tests {
     fn gradient_adjoint_and_values() {
         // (1×1 has ∇ = 0: nothing to test.)
         for (s, &(r, c)) in SHAPES[1..].iter().chain(&[(1, 6), (7, 1)]).enumerate() {
-            check_adjoint(
-                &Gradient::new(r, c).unwrap(),
-                200 + s as u64,
-                &format!("gradient {r}×{c}"),
-            );
+            check_adjoint(&Gradient::new(r, c).unwrap(), 200 + s as u64, &format!("gradient {r}×{c}"));
         }
         let g = Gradient::new(2, 3).unwrap();
         let d = g.forward(&[0.0, 1.0, 3.0, 2.0, 2.0, 2.0]).unwrap();
-        assert_eq!(
-            d,
-            vec![2.0, 1.0, -1.0, 0.0, 0.0, 0.0, 1.0, 2.0, 0.0, 0.0, 0.0, 0.0]
-        );
+        assert_eq!(d, vec![2.0, 1.0, -1.0, 0.0, 0.0, 0.0, 1.0, 2.0, 0.0, 0.0, 0.0, 0.0]);
         // div of a constant-free field: div p sums to zero (Σ div p = −⟨∇1, p⟩ = 0).
         let mut rng = Rng::new(3);
         let p = random(&mut rng, 12);
@@ -523,27 +481,14 @@ mod tests {
 
     #[test]
     fn radon_adjoint() {
-        let angle_sets = [
-            vec![0.0],
-            Radon::equispaced_angles(4),
-            Radon::equispaced_angles(7),
-            vec![0.1, 1.0, 2.5, -0.7, 4.0],
-        ];
+        let angle_sets = [vec![0.0], Radon::equispaced_angles(4), Radon::equispaced_angles(7), vec![0.1, 1.0, 2.5, -0.7, 4.0]];
         for (s, &(r, c)) in SHAPES.iter().enumerate() {
             for (t, angles) in angle_sets.iter().enumerate() {
                 let op = Radon::new(r, c, angles.clone()).unwrap();
-                check_adjoint(
-                    &op,
-                    300 + 10 * s as u64 + t as u64,
-                    &format!("radon {r}×{c} set {t}"),
-                );
+                check_adjoint(&op, 300 + 10 * s as u64 + t as u64, &format!("radon {r}×{c} set {t}"));
                 // A narrow detector drops weights: still an exact transpose.
                 let op = Radon::with_detector(r, c, angles.clone(), 3, 0.7).unwrap();
-                check_adjoint(
-                    &op,
-                    400 + 10 * s as u64 + t as u64,
-                    &format!("narrow radon {r}×{c} set {t}"),
-                );
+                check_adjoint(&op, 400 + 10 * s as u64 + t as u64, &format!("narrow radon {r}×{c} set {t}"));
             }
         }
     }
@@ -555,20 +500,14 @@ mod tests {
             let centre = (n as f64 - 1.0) / 2.0;
             let disk = Image::from_fn(n, n, |i, j| {
                 let (y, x) = (i as f64 - centre, j as f64 - centre);
-                if x * x + y * y <= radius * radius {
-                    1.0
-                } else {
-                    0.0
-                }
+                if x * x + y * y <= radius * radius { 1.0 } else { 0.0 }
             })
             .unwrap();
             let mass: f64 = disk.data.iter().sum();
             let op = Radon::new(n, n, Radon::equispaced_angles(12)).unwrap();
             let sino = op.forward(&disk.data).unwrap();
             let nd = op.n_det();
-            let mean: Vec<f64> = (0..nd)
-                .map(|k| (0..12).map(|a| sino[a * nd + k]).sum::<f64>() / 12.0)
-                .collect();
+            let mean: Vec<f64> = (0..nd).map(|k| (0..12).map(|a| sino[a * nd + k]).sum::<f64>() / 12.0).collect();
             for a in 0..12 {
                 let row = &sino[a * nd..(a + 1) * nd];
                 // Every projection carries the whole mass (no weight leaves the detector).
@@ -578,13 +517,8 @@ mod tests {
                 // aliases at oblique angles (pixel centres land √2/2 apart at 45°), so compare
                 // profiles averaged over 3 bins; the peak is 2R ≈ 45.
                 let sm = |v: &[f64], k: usize| (v[k - 1] + v[k] + v[k + 1]) / 3.0;
-                let dev = (1..nd - 1)
-                    .map(|k| (sm(row, k) - sm(&mean, k)).abs())
-                    .fold(0.0, f64::max);
-                assert!(
-                    dev < 0.04 * 2.0 * radius,
-                    "n = {n}, angle {a}: deviation {dev}"
-                );
+                let dev = (1..nd - 1).map(|k| (sm(row, k) - sm(&mean, k)).abs()).fold(0.0, f64::max);
+                assert!(dev < 0.04 * 2.0 * radius, "n = {n}, angle {a}: deviation {dev}");
                 // And close to the chord length 2√(R² − t²), away from the rim.
                 for k in 1..nd - 1 {
                     let t = op.bin_centre(k);
@@ -592,10 +526,7 @@ mod tests {
                         let chord = |t: f64| 2.0 * (radius * radius - t * t).sqrt();
                         let want = (chord(t - 1.0) + chord(t) + chord(t + 1.0)) / 3.0;
                         let v = sm(row, k);
-                        assert!(
-                            (v - want).abs() < 0.04 * 2.0 * radius,
-                            "n = {n}, angle {a}, t = {t}: {v} vs {want}"
-                        );
+                        assert!((v - want).abs() < 0.04 * 2.0 * radius, "n = {n}, angle {a}, t = {t}: {v} vs {want}");
                     }
                 }
             }
@@ -605,27 +536,11 @@ mod tests {
     #[test]
     fn errors() {
         assert!(matches!(Radon::new(3, 3, vec![]), Err(Error::Empty { .. })));
-        assert!(matches!(
-            Radon::with_detector(3, 3, vec![0.0], 5, 0.0),
-            Err(Error::Option { .. })
-        ));
-        assert!(matches!(
-            Radon::new(3, 3, vec![f64::NAN]),
-            Err(Error::NonFinite { .. })
-        ));
+        assert!(matches!(Radon::with_detector(3, 3, vec![0.0], 5, 0.0), Err(Error::Option { .. })));
+        assert!(matches!(Radon::new(3, 3, vec![f64::NAN]), Err(Error::NonFinite { .. })));
         assert!(matches!(Gradient::new(0, 3), Err(Error::Empty { .. })));
         let g = Gradient::new(2, 2).unwrap();
-        assert!(matches!(
-            g.forward(&[0.0; 3]),
-            Err(Error::Length {
-                expected: 4,
-                len: 3,
-                ..
-            })
-        ));
-        assert!(matches!(
-            g.transpose(&[0.0; 4]),
-            Err(Error::Length { expected: 8, .. })
-        ));
+        assert!(matches!(g.forward(&[0.0; 3]), Err(Error::Length { expected: 4, len: 3, .. })));
+        assert!(matches!(g.transpose(&[0.0; 4]), Err(Error::Length { expected: 8, .. })));
     }
 }

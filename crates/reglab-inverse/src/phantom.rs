@@ -51,105 +51,28 @@ impl Ellipse {
 
 /// MATLAB's `'Modified Shepp-Logan'` table (Toft 1996): `A, a, b, x₀, y₀, φ`.
 pub const MODIFIED_SHEPP_LOGAN: [Ellipse; 10] = [
-    Ellipse {
-        value: 1.0,
-        a: 0.69,
-        b: 0.92,
-        x0: 0.0,
-        y0: 0.0,
-        phi_deg: 0.0,
-    },
-    Ellipse {
-        value: -0.8,
-        a: 0.6624,
-        b: 0.874,
-        x0: 0.0,
-        y0: -0.0184,
-        phi_deg: 0.0,
-    },
-    Ellipse {
-        value: -0.2,
-        a: 0.11,
-        b: 0.31,
-        x0: 0.22,
-        y0: 0.0,
-        phi_deg: -18.0,
-    },
-    Ellipse {
-        value: -0.2,
-        a: 0.16,
-        b: 0.41,
-        x0: -0.22,
-        y0: 0.0,
-        phi_deg: 18.0,
-    },
-    Ellipse {
-        value: 0.1,
-        a: 0.21,
-        b: 0.25,
-        x0: 0.0,
-        y0: 0.35,
-        phi_deg: 0.0,
-    },
-    Ellipse {
-        value: 0.1,
-        a: 0.046,
-        b: 0.046,
-        x0: 0.0,
-        y0: 0.1,
-        phi_deg: 0.0,
-    },
-    Ellipse {
-        value: 0.1,
-        a: 0.046,
-        b: 0.046,
-        x0: 0.0,
-        y0: -0.1,
-        phi_deg: 0.0,
-    },
-    Ellipse {
-        value: 0.1,
-        a: 0.046,
-        b: 0.023,
-        x0: -0.08,
-        y0: -0.605,
-        phi_deg: 0.0,
-    },
-    Ellipse {
-        value: 0.1,
-        a: 0.023,
-        b: 0.023,
-        x0: 0.0,
-        y0: -0.606,
-        phi_deg: 0.0,
-    },
-    Ellipse {
-        value: 0.1,
-        a: 0.023,
-        b: 0.046,
-        x0: 0.06,
-        y0: -0.605,
-        phi_deg: 0.0,
-    },
+    Ellipse { value: 1.0, a: 0.69, b: 0.92, x0: 0.0, y0: 0.0, phi_deg: 0.0 },
+    Ellipse { value: -0.8, a: 0.6624, b: 0.874, x0: 0.0, y0: -0.0184, phi_deg: 0.0 },
+    Ellipse { value: -0.2, a: 0.11, b: 0.31, x0: 0.22, y0: 0.0, phi_deg: -18.0 },
+    Ellipse { value: -0.2, a: 0.16, b: 0.41, x0: -0.22, y0: 0.0, phi_deg: 18.0 },
+    Ellipse { value: 0.1, a: 0.21, b: 0.25, x0: 0.0, y0: 0.35, phi_deg: 0.0 },
+    Ellipse { value: 0.1, a: 0.046, b: 0.046, x0: 0.0, y0: 0.1, phi_deg: 0.0 },
+    Ellipse { value: 0.1, a: 0.046, b: 0.046, x0: 0.0, y0: -0.1, phi_deg: 0.0 },
+    Ellipse { value: 0.1, a: 0.046, b: 0.023, x0: -0.08, y0: -0.605, phi_deg: 0.0 },
+    Ellipse { value: 0.1, a: 0.023, b: 0.023, x0: 0.0, y0: -0.606, phi_deg: 0.0 },
+    Ellipse { value: 0.1, a: 0.023, b: 0.046, x0: 0.06, y0: -0.605, phi_deg: 0.0 },
 ];
 
 /// The point `(x, y) ∈ [−1, 1]²` at the centre of pixel `(i, j)`.
 pub fn pixel_centre(rows: usize, cols: usize, i: usize, j: usize) -> (f64, f64) {
-    (
-        (2 * j + 1) as f64 / cols as f64 - 1.0,
-        1.0 - (2 * i + 1) as f64 / rows as f64,
-    )
+    ((2 * j + 1) as f64 / cols as f64 - 1.0, 1.0 - (2 * i + 1) as f64 / rows as f64)
 }
 
 /// The sum of the ellipses' intensities at each pixel centre.
 pub fn ellipses(rows: usize, cols: usize, table: &[Ellipse]) -> Result<Image> {
     Image::from_fn(rows, cols, |i, j| {
         let (x, y) = pixel_centre(rows, cols, i, j);
-        table
-            .iter()
-            .filter(|e| e.contains(x, y))
-            .map(|e| e.value)
-            .sum()
+        table.iter().filter(|e| e.contains(x, y)).map(|e| e.value).sum()
     })
 }
 
@@ -162,11 +85,8 @@ pub fn shepp_logan(rows: usize, cols: usize) -> Result<Image> {
 /// `[−0.1, 0.6] × [−0.7, −0.1]`; `+0.75` on the disk of radius 0.25 at `(0.45, 0.5)`; `−0.5` on
 /// the disk of radius 0.12 at `(−0.35, 0.15)` (rectangles as `[x₀, x₁] × [y₀, y₁]`).
 pub fn piecewise_constant(rows: usize, cols: usize) -> Result<Image> {
-    let rect = |x: f64, y: f64, x0: f64, x1: f64, y0: f64, y1: f64| {
-        x >= x0 && x <= x1 && y >= y0 && y <= y1
-    };
-    let disk =
-        |x: f64, y: f64, cx: f64, cy: f64, r: f64| (x - cx).powi(2) + (y - cy).powi(2) <= r * r;
+    let rect = |x: f64, y: f64, x0: f64, x1: f64, y0: f64, y1: f64| x >= x0 && x <= x1 && y >= y0 && y <= y1;
+    let disk = |x: f64, y: f64, cx: f64, cy: f64, r: f64| (x - cx).powi(2) + (y - cy).powi(2) <= r * r;
     Image::from_fn(rows, cols, |i, j| {
         let (x, y) = pixel_centre(rows, cols, i, j);
         let mut v = 0.0;
@@ -196,10 +116,7 @@ pub struct Rng {
 impl Rng {
     /// A generator from a seed.
     pub fn new(seed: u64) -> Self {
-        Self {
-            state: seed,
-            spare: None,
-        }
+        Self { state: seed, spare: None }
     }
 
     /// The next 64 random bits.
@@ -234,17 +151,10 @@ impl Rng {
 /// pixel order; `Err` unless `σ` is finite and `≥ 0`.
 pub fn add_gaussian_noise(image: &Image, sigma: f64, seed: u64) -> Result<Image> {
     if !(sigma.is_finite() && sigma >= 0.0) {
-        return Err(Error::Option {
-            name: "sigma",
-            why: format!("must be finite and ≥ 0, got {sigma}"),
-        });
+        return Err(Error::Option { name: "sigma", why: format!("must be finite and ≥ 0, got {sigma}") });
     }
     let mut rng = Rng::new(seed);
-    let data = image
-        .data
-        .iter()
-        .map(|v| v + sigma * rng.normal())
-        .collect();
+    let data = image.data.iter().map(|v| v + sigma * rng.normal()).collect();
     Image::new(image.rows, image.cols, data)
 }
 
@@ -302,9 +212,6 @@ mod tests {
         let sd = (a.data.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
         assert!(mean.abs() < 4.0 * 0.3 / n.sqrt(), "mean {mean}");
         assert!((sd - 0.3).abs() < 0.3 * 0.03, "sd {sd}");
-        assert!(matches!(
-            add_gaussian_noise(&z, -1.0, 0),
-            Err(Error::Option { .. })
-        ));
+        assert!(matches!(add_gaussian_noise(&z, -1.0, 0), Err(Error::Option { .. })));
     }
 }

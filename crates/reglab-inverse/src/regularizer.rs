@@ -43,10 +43,10 @@
 //! change of `x` below `tol`, or `max_iter` (as [`tv_denoise`]). Note the sign convention: our
 //! `q` points along `∇x`; Chambolle's `p` in [`tv_denoise`] is `−q`.
 
+use crate::cg::Cg;
 use crate::error::{Error, Result, check_finite};
 use crate::image::Image;
 use crate::operator::{Gradient, LinearOperator, dot};
-use crate::cg::Cg;
 use crate::tv::{TvOptions, relative_change, total_variation, tv_denoise};
 
 /// A convex regularizer with its value and proximal operator.
@@ -58,32 +58,15 @@ pub trait Regularizer {
 }
 
 pub(crate) fn check_eta(eta: f64) -> Result<()> {
-    if eta.is_finite() && eta >= 0.0 {
-        Ok(())
-    } else {
-        Err(Error::Option {
-            name: "eta",
-            why: format!("must be finite and ≥ 0, got {eta}"),
-        })
-    }
+    if eta.is_finite() && eta >= 0.0 { Ok(()) } else { Err(Error::Option { name: "eta", why: format!("must be finite and ≥ 0, got {eta}") }) }
 }
 
 fn check_eta_w(eta_w: f64) -> Result<()> {
-    if eta_w.is_finite() && eta_w > 0.0 {
-        Ok(())
-    } else {
-        Err(Error::Option {
-            name: "eta_w",
-            why: format!("must be finite and > 0, got {eta_w}"),
-        })
-    }
+    if eta_w.is_finite() && eta_w > 0.0 { Ok(()) } else { Err(Error::Option { name: "eta_w", why: format!("must be finite and > 0, got {eta_w}") }) }
 }
 
 fn grad_of(x: &Image) -> Gradient {
-    Gradient {
-        rows: x.rows,
-        cols: x.cols,
-    }
+    Gradient { rows: x.rows, cols: x.cols }
 }
 
 /// `R(x) = ‖x‖²`; `prox_{ηR}(v) = v / (1 + 2η)`.
@@ -112,10 +95,7 @@ pub struct GradientTikhonov {
 
 impl Default for GradientTikhonov {
     fn default() -> Self {
-        Self {
-            cg_tol: 1e-12,
-            cg_max_iter: 2000,
-        }
+        Self { cg_tol: 1e-12, cg_max_iter: 2000 }
     }
 }
 
@@ -163,13 +143,7 @@ pub struct TotalVariation {
 
 impl Default for TotalVariation {
     fn default() -> Self {
-        Self {
-            opts: TvOptions {
-                tau: 0.125,
-                max_iter: 5000,
-                tol: 1e-9,
-            },
-        }
+        Self { opts: TvOptions { tau: 0.125, max_iter: 5000, tol: 1e-9 } }
     }
 }
 
@@ -205,25 +179,13 @@ impl WeightedTv {
             return Err(Error::Empty { what: "image" });
         }
         if weights.len() != rows * cols {
-            return Err(Error::Length {
-                what: "weights",
-                expected: rows * cols,
-                len: weights.len(),
-            });
+            return Err(Error::Length { what: "weights", expected: rows * cols, len: weights.len() });
         }
         check_finite("weights", &weights)?;
         if weights.iter().any(|&w| w < 0.0) {
-            return Err(Error::Option {
-                name: "weights",
-                why: "must be ≥ 0".into(),
-            });
+            return Err(Error::Option { name: "weights", why: "must be ≥ 0".into() });
         }
-        Ok(Self {
-            rows,
-            cols,
-            weights,
-            opts: TotalVariation::default().opts,
-        })
+        Ok(Self { rows, cols, weights, opts: TotalVariation::default().opts })
     }
 
     /// Weights `w_i = η_w / √(η_w² + ‖(∇x̃)_i‖²)` from a preliminary estimate `x̃`; `Err` unless
@@ -233,9 +195,7 @@ impl WeightedTv {
         check_finite("estimate", &estimate.data)?;
         let n = estimate.len();
         let g = grad_of(estimate).forward(&estimate.data)?;
-        let weights = (0..n)
-            .map(|i| eta_w / (eta_w * eta_w + g[i] * g[i] + g[n + i] * g[n + i]).sqrt())
-            .collect();
+        let weights = (0..n).map(|i| eta_w / (eta_w * eta_w + g[i] * g[i] + g[n + i] * g[n + i]).sqrt()).collect();
         Self::new(estimate.rows, estimate.cols, weights)
     }
 
@@ -255,22 +215,13 @@ impl WeightedTv {
     pub fn from_gradient_magnitude(rows: usize, cols: usize, magnitude: &[f64], eta_w: f64, p: f64) -> Result<Self> {
         check_eta_w(eta_w)?;
         if !(0.0..=1.0).contains(&p) {
-            return Err(Error::Option {
-                name: "p",
-                why: format!("must be in [0, 1], got {p}"),
-            });
+            return Err(Error::Option { name: "p", why: format!("must be in [0, 1], got {p}") });
         }
         check_finite("gradient magnitude", magnitude)?;
         if magnitude.iter().any(|&g| g < 0.0) {
-            return Err(Error::Option {
-                name: "gradient magnitude",
-                why: "must be ≥ 0".into(),
-            });
+            return Err(Error::Option { name: "gradient magnitude", why: "must be ≥ 0".into() });
         }
-        let weights = magnitude
-            .iter()
-            .map(|&g| (eta_w / (eta_w * eta_w + g * g).sqrt()).powf(1.0 - p))
-            .collect();
+        let weights = magnitude.iter().map(|&g| (eta_w / (eta_w * eta_w + g * g).sqrt()).powf(1.0 - p)).collect();
         Self::new(rows, cols, weights)
     }
 
@@ -294,11 +245,7 @@ impl Regularizer for WeightedTv {
     }
     fn prox(&self, v: &Image, eta: f64) -> Result<Image> {
         if (v.rows, v.cols) != (self.rows, self.cols) {
-            return Err(Error::Length {
-                what: "v",
-                expected: self.rows * self.cols,
-                len: v.len(),
-            });
+            return Err(Error::Length { what: "v", expected: self.rows * self.cols, len: v.len() });
         }
         Ok(weighted_tv_denoise(v, &self.weights, eta, &self.opts)?.image)
     }
@@ -320,31 +267,17 @@ pub struct WeightedTvResult {
 /// `argmin_x ½‖x − v‖² + η Σ_i w_i ‖(∇x)_i‖₂` by projected gradient on the dual (see the
 /// [module docs](self)); `η = 0` returns `v`. `Err` unless `η ≥ 0`, `0 < τ ≤ 1/4`, `tol ≥ 0`,
 /// `v` finite, `weights.len() = v.len()`.
-pub fn weighted_tv_denoise(
-    v: &Image,
-    weights: &[f64],
-    eta: f64,
-    opts: &TvOptions,
-) -> Result<WeightedTvResult> {
+pub fn weighted_tv_denoise(v: &Image, weights: &[f64], eta: f64, opts: &TvOptions) -> Result<WeightedTvResult> {
     check_eta(eta)?;
     opts.validate()?;
     if weights.len() != v.len() {
-        return Err(Error::Length {
-            what: "weights",
-            expected: v.len(),
-            len: weights.len(),
-        });
+        return Err(Error::Length { what: "weights", expected: v.len(), len: weights.len() });
     }
     check_finite("v", &v.data)?;
     let n = v.len();
     let mut q = vec![0.0; 2 * n];
     if eta == 0.0 {
-        return Ok(WeightedTvResult {
-            image: v.clone(),
-            dual: q,
-            iterations: 0,
-            converged: true,
-        });
+        return Ok(WeightedTvResult { image: v.clone(), dual: q, iterations: 0, converged: true });
     }
     let grad = grad_of(v);
     let mut g = vec![0.0; 2 * n];
@@ -357,11 +290,7 @@ pub fn weighted_tv_denoise(
         for i in 0..n {
             let (a, b) = (q[i] + s * g[i], q[n + i] + s * g[n + i]);
             let norm = (a * a + b * b).sqrt(); // (not `hypot`: much slower, and no overflow here)
-            let scale = if norm > weights[i] {
-                weights[i] / norm
-            } else {
-                1.0
-            };
+            let scale = if norm > weights[i] { weights[i] / norm } else { 1.0 };
             q[i] = a * scale;
             q[n + i] = b * scale;
         }
@@ -380,12 +309,7 @@ pub fn weighted_tv_denoise(
             break;
         }
     }
-    Ok(WeightedTvResult {
-        image: Image::new(v.rows, v.cols, x)?,
-        dual: q,
-        iterations,
-        converged,
-    })
+    Ok(WeightedTvResult { image: Image::new(v.rows, v.cols, x)?, dual: q, iterations, converged })
 }
 
 #[cfg(test)]
@@ -398,35 +322,19 @@ pub(crate) mod tests {
     }
 
     fn tight() -> TvOptions {
-        TvOptions {
-            tau: 0.125,
-            max_iter: 20_000,
-            tol: 1e-9,
-        }
+        TvOptions { tau: 0.125, max_iter: 20_000, tol: 1e-9 }
     }
 
     /// `F(z) = ½‖z − v‖² + ηR(z)` is not beaten by random perturbations of `p`.
     pub(crate) fn check_perturbations(reg: &dyn Regularizer, v: &Image, p: &Image, eta: f64) {
-        let f = |z: &Image| {
-            0.5 * z
-                .data
-                .iter()
-                .zip(&v.data)
-                .map(|(a, b)| (a - b).powi(2))
-                .sum::<f64>()
-                + eta * reg.value(z)
-        };
+        let f = |z: &Image| 0.5 * z.data.iter().zip(&v.data).map(|(a, b)| (a - b).powi(2)).sum::<f64>() + eta * reg.value(z);
         let fp = f(p);
         let mut rng = Rng::new(21);
         for scale in [1e-2, 1e-3, 1e-4] {
             for _ in 0..20 {
                 let mut z = p.clone();
                 z.data.iter_mut().for_each(|a| *a += scale * rng.normal());
-                assert!(
-                    f(&z) >= fp - 1e-9 * fp.abs(),
-                    "scale {scale}: {} < {fp}",
-                    f(&z)
-                );
+                assert!(f(&z) >= fp - 1e-9 * fp.abs(), "scale {scale}: {} < {fp}", f(&z));
             }
         }
     }
@@ -437,11 +345,7 @@ pub(crate) mod tests {
         for eta in [0.0, 0.3, 2.0] {
             let p = Tikhonov.prox(&v, eta).unwrap();
             // p − v + 2η p = 0.
-            let res = p
-                .data
-                .iter()
-                .zip(&v.data)
-                .map(|(a, b)| (a - b + 2.0 * eta * a).abs());
+            let res = p.data.iter().zip(&v.data).map(|(a, b)| (a - b + 2.0 * eta * a).abs());
             assert!(res.fold(0.0, f64::max) < 1e-8);
             check_perturbations(&Tikhonov, &v, &p, eta);
         }
@@ -457,9 +361,7 @@ pub(crate) mod tests {
             // p − v + 2η∇ᵀ∇p = 0.
             let gp = g.forward(&p.data).unwrap();
             let gtgp = g.transpose(&gp).unwrap();
-            let res = (0..v.len())
-                .map(|k| (p.data[k] - v.data[k] + 2.0 * eta * gtgp[k]).abs())
-                .fold(0.0, f64::max);
+            let res = (0..v.len()).map(|k| (p.data[k] - v.data[k] + 2.0 * eta * gtgp[k]).abs()).fold(0.0, f64::max);
             assert!(res < 1e-8, "η = {eta}: residual {res}");
             check_perturbations(&reg, &v, &p, eta);
         }
@@ -474,19 +376,14 @@ pub(crate) mod tests {
         let g = grad_of(v);
         let n = v.len();
         let gtq = g.transpose(q).unwrap();
-        let res = (0..n)
-            .map(|k| (v.data[k] - p.data[k] - eta * gtq[k]).abs())
-            .fold(0.0, f64::max);
+        let res = (0..n).map(|k| (v.data[k] - p.data[k] - eta * gtq[k]).abs()).fold(0.0, f64::max);
         assert!(res < 1e-10, "v − p − η∇ᵀq = {res}");
         assert!((0..n).all(|i| q[i].hypot(q[n + i]) <= w[i] * (1.0 + 1e-12)));
         let gp = g.forward(&p.data).unwrap();
         let pairing = dot(q, &gp);
         let r = weighted_total_variation(p, w);
         assert!(pairing <= r * (1.0 + 1e-12));
-        assert!(
-            (r - pairing).abs() <= rtol * r,
-            "⟨q, ∇p⟩ = {pairing}, R_w(p) = {r}"
-        );
+        assert!((r - pairing).abs() <= rtol * r, "⟨q, ∇p⟩ = {pairing}, R_w(p) = {r}");
     }
 
     #[test]
@@ -524,13 +421,7 @@ pub(crate) mod tests {
         let v = noisy();
         let a = weighted_tv_denoise(&v, &vec![1.0; v.len()], 0.2, &tight()).unwrap();
         let b = tv_denoise(&v, 0.2, &tight()).unwrap();
-        let err = a
-            .image
-            .data
-            .iter()
-            .zip(&b.image.data)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f64::max);
+        let err = a.image.data.iter().zip(&b.image.data).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
         assert!(err < 1e-3, "max diff {err}");
     }
 
@@ -595,23 +486,11 @@ pub(crate) mod tests {
         for (eta, p) in [(0.0, 0.5), (f64::NAN, 0.5), (0.1, -0.1), (0.1, 1.5), (0.1, f64::NAN)] {
             assert!(matches!(WeightedTv::space_variant(&v, eta, p), Err(Error::Option { .. })), "{eta} {p}");
         }
-        assert!(matches!(
-            WeightedTv::from_gradient_magnitude(1, 2, &[1.0, -1.0], 0.1, 0.0),
-            Err(Error::Option { .. })
-        ));
-        assert!(matches!(
-            WeightedTv::from_gradient_magnitude(1, 3, &[1.0, 1.0], 0.1, 0.0),
-            Err(Error::Length { .. })
-        ));
+        assert!(matches!(WeightedTv::from_gradient_magnitude(1, 2, &[1.0, -1.0], 0.1, 0.0), Err(Error::Option { .. })));
+        assert!(matches!(WeightedTv::from_gradient_magnitude(1, 3, &[1.0, 1.0], 0.1, 0.0), Err(Error::Length { .. })));
         assert!(matches!(Tikhonov.prox(&v, -1.0), Err(Error::Option { .. })));
-        assert!(matches!(
-            WeightedTv::from_estimate(&v, 0.0),
-            Err(Error::Option { .. })
-        ));
-        assert!(matches!(
-            WeightedTv::new(2, 2, vec![1.0; 3]),
-            Err(Error::Length { .. })
-        ));
+        assert!(matches!(WeightedTv::from_estimate(&v, 0.0), Err(Error::Option { .. })));
+        assert!(matches!(WeightedTv::new(2, 2, vec![1.0; 3]), Err(Error::Length { .. })));
         let w = WeightedTv::new(2, 2, vec![1.0; 4]).unwrap();
         assert!(matches!(w.prox(&v, 0.1), Err(Error::Length { .. })));
     }

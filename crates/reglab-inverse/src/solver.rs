@@ -41,12 +41,7 @@ pub struct SolverOptions {
 
 impl Default for SolverOptions {
     fn default() -> Self {
-        Self {
-            max_iter: 500,
-            tol: 1e-6,
-            history_every: 1,
-            lipschitz: None,
-        }
+        Self { max_iter: 500, tol: 1e-6, history_every: 1, lipschitz: None }
     }
 }
 
@@ -67,46 +62,23 @@ pub struct SolverResult {
     pub history: Vec<(usize, f64)>,
 }
 
-pub(crate) fn check_common<A: LinearOperator>(
-    a: &A,
-    y: &[f64],
-    lambda: f64,
-    x0: &Image,
-    opts: &SolverOptions,
-) -> Result<()> {
+pub(crate) fn check_common<A: LinearOperator>(a: &A, y: &[f64], lambda: f64, x0: &Image, opts: &SolverOptions) -> Result<()> {
     if y.len() != a.output_len() {
-        return Err(Error::Length {
-            what: "y",
-            expected: a.output_len(),
-            len: y.len(),
-        });
+        return Err(Error::Length { what: "y", expected: a.output_len(), len: y.len() });
     }
     if x0.len() != a.input_len() {
-        return Err(Error::Length {
-            what: "x0",
-            expected: a.input_len(),
-            len: x0.len(),
-        });
+        return Err(Error::Length { what: "x0", expected: a.input_len(), len: x0.len() });
     }
     check_finite("y", y)?;
     check_finite("x0", &x0.data)?;
     if !(lambda.is_finite() && lambda >= 0.0) {
-        return Err(Error::Option {
-            name: "lambda",
-            why: format!("must be finite and ≥ 0, got {lambda}"),
-        });
+        return Err(Error::Option { name: "lambda", why: format!("must be finite and ≥ 0, got {lambda}") });
     }
     if !(opts.tol.is_finite() && opts.tol >= 0.0) {
-        return Err(Error::Option {
-            name: "tol",
-            why: format!("must be finite and ≥ 0, got {}", opts.tol),
-        });
+        return Err(Error::Option { name: "tol", why: format!("must be finite and ≥ 0, got {}", opts.tol) });
     }
     if opts.history_every == 0 {
-        return Err(Error::Option {
-            name: "history_every",
-            why: "must be ≥ 1".into(),
-        });
+        return Err(Error::Option { name: "history_every", why: "must be ≥ 1".into() });
     }
     Ok(())
 }
@@ -114,11 +86,7 @@ pub(crate) fn check_common<A: LinearOperator>(
 /// `½‖Ax − y‖²`.
 pub(crate) fn data_term<A: LinearOperator>(a: &A, x: &[f64], y: &[f64], ax: &mut [f64]) -> f64 {
     a.apply(x, ax);
-    0.5 * ax
-        .iter()
-        .zip(y)
-        .map(|(u, v)| (u - v) * (u - v))
-        .sum::<f64>()
+    0.5 * ax.iter().zip(y).map(|(u, v)| (u - v) * (u - v)).sum::<f64>()
 }
 
 /// `‖x − x_prev‖ / ‖x‖` (absolute if `x = 0`).
@@ -157,14 +125,7 @@ impl Run {
 
     pub(crate) fn result(self, image: Image) -> SolverResult {
         let objective = self.history.last().expect("history is never empty").1;
-        SolverResult {
-            image,
-            iterations: self.iterations,
-            converged: self.converged,
-            rel_change: self.rel_change,
-            objective,
-            history: self.history,
-        }
+        SolverResult { image, iterations: self.iterations, converged: self.converged, rel_change: self.rel_change, objective, history: self.history }
     }
 }
 
@@ -184,16 +145,12 @@ pub fn fista<A: LinearOperator, R: Regularizer + ?Sized>(
         None => 1.01 * norm_squared_estimate(a, 200),
     };
     if !(l.is_finite() && l > 0.0) {
-        return Err(Error::Option {
-            name: "lipschitz",
-            why: format!("must be finite and > 0, got {l}"),
-        });
+        return Err(Error::Option { name: "lipschitz", why: format!("must be finite and > 0, got {l}") });
     }
     let n = x0.len();
     let mut ax = vec![0.0; a.output_len()];
     let mut grad = vec![0.0; n];
-    let objective =
-        |x: &Image, ax: &mut [f64]| data_term(a, &x.data, y, ax) + lambda * reg.value(x);
+    let objective = |x: &Image, ax: &mut [f64]| data_term(a, &x.data, y, ax) + lambda * reg.value(x);
     let mut x = x0.clone();
     let mut z = x0.clone();
     let mut t = 1.0_f64;
@@ -288,10 +245,7 @@ impl BalancedSteps {
         }
         let (na, nb) = (norm_squared_estimate(a, 200), norm_squared_estimate(b, 200));
         if !(na.is_finite() && nb.is_finite()) {
-            return Err(Error::Option {
-                name: "operator",
-                why: format!("the norm estimates ‖A‖² = {na}, ‖B‖² = {nb} are not finite"),
-            });
+            return Err(Error::Option { name: "operator", why: format!("the norm estimates ‖A‖² = {na}, ‖B‖² = {nb} are not finite") });
         }
         let mu = if na > 0.0 && nb > 0.0 { (na / nb).sqrt() } else { 1.0 };
         let lk = 1.05 * norm_squared_estimate(&Stacked { a, b, mu }, 200);
@@ -336,11 +290,7 @@ pub fn chambolle_pock_with_steps<A: LinearOperator>(
     if let Some(w) = weights
         && w.weights().len() != n
     {
-        return Err(Error::Length {
-            what: "weights",
-            expected: n,
-            len: w.weights().len(),
-        });
+        return Err(Error::Length { what: "weights", expected: n, len: w.weights().len() });
     }
     let grad = Gradient::new(x0.rows, x0.cols)?;
     let BalancedSteps { sigma, tau, sigma_b: sigma_z } = *steps;
@@ -400,10 +350,7 @@ mod tests {
 
     fn gaussian_kernel(size: usize, s: f64) -> Image {
         let c = (size / 2) as f64;
-        let k = Image::from_fn(size, size, |i, j| {
-            (-((i as f64 - c).powi(2) + (j as f64 - c).powi(2)) / (2.0 * s * s)).exp()
-        })
-        .unwrap();
+        let k = Image::from_fn(size, size, |i, j| (-((i as f64 - c).powi(2) + (j as f64 - c).powi(2)) / (2.0 * s * s)).exp()).unwrap();
         let sum: f64 = k.data.iter().sum();
         Image::new(size, size, k.data.iter().map(|v| v / sum).collect()).unwrap()
     }
@@ -422,43 +369,21 @@ mod tests {
         let (a, y, _) = deblur_problem();
         let lambda = 0.02;
         let x0 = Image::zeros(20, 20).unwrap();
-        let reg = TotalVariation {
-            opts: TvOptions {
-                tau: 0.125,
-                max_iter: 5000,
-                tol: 1e-8,
-            },
-        };
-        let opts = SolverOptions {
-            max_iter: 1000,
-            tol: 1e-7,
-            ..SolverOptions::default()
-        };
+        let reg = TotalVariation { opts: TvOptions { tau: 0.125, max_iter: 5000, tol: 1e-8 } };
+        let opts = SolverOptions { max_iter: 1000, tol: 1e-7, ..SolverOptions::default() };
         let f = fista(&a, &y, &reg, lambda, &x0, &opts).unwrap();
-        let cp_opts = SolverOptions {
-            max_iter: 10_000,
-            tol: 1e-9,
-            history_every: 10,
-            ..SolverOptions::default()
-        };
+        let cp_opts = SolverOptions { max_iter: 10_000, tol: 1e-9, history_every: 10, ..SolverOptions::default() };
         let c = chambolle_pock(&a, &y, lambda, None, &x0, &cp_opts).unwrap();
         for r in [&f, &c] {
             let start = r.history[0].1;
-            assert!(
-                r.objective < 0.5 * start,
-                "{} vs start {start}",
-                r.objective
-            );
+            assert!(r.objective < 0.5 * start, "{} vs start {start}", r.objective);
         }
         // Chambolle–Pock's recorded objective decreases "monotonically-ish": late values not
         // above early ones.
         let h = &c.history;
         assert!(h[h.len() - 1].1 <= h[h.len() / 10].1 + 1e-12);
         let rel = (f.objective - c.objective).abs() / c.objective;
-        eprintln!(
-            "fista {} it {} ; cp {} it {} ; rel {rel}",
-            f.objective, f.iterations, c.objective, c.iterations
-        );
+        eprintln!("fista {} it {} ; cp {} it {} ; rel {rel}", f.objective, f.iterations, c.objective, c.iterations);
         assert!(rel < 1e-4, "FISTA {} vs CP {}", f.objective, c.objective);
     }
 
@@ -468,35 +393,15 @@ mod tests {
         let reg = TotalVariation::default();
         let a = Identity { n: y.len() };
         let x0 = Image::zeros(20, 18).unwrap();
-        let opts = SolverOptions {
-            lipschitz: Some(1.0),
-            tol: 1e-12,
-            ..SolverOptions::default()
-        };
+        let opts = SolverOptions { lipschitz: Some(1.0), tol: 1e-12, ..SolverOptions::default() };
         let r = fista(&a, &y.data, &reg, 0.15, &x0, &opts).unwrap();
         let want = tv_denoise(&y, 0.15, &reg.opts).unwrap().image;
-        let err = r
-            .image
-            .data
-            .iter()
-            .zip(&want.data)
-            .map(|(u, v)| (u - v).abs())
-            .fold(0.0, f64::max);
+        let err = r.image.data.iter().zip(&want.data).map(|(u, v)| (u - v).abs()).fold(0.0, f64::max);
         assert!(err < 1e-6, "max diff {err}");
         // The power-iteration step (L = 1.01) converges to the same point.
-        let opts = SolverOptions {
-            max_iter: 2000,
-            tol: 1e-10,
-            ..SolverOptions::default()
-        };
+        let opts = SolverOptions { max_iter: 2000, tol: 1e-10, ..SolverOptions::default() };
         let r = fista(&a, &y.data, &reg, 0.15, &x0, &opts).unwrap();
-        let err = r
-            .image
-            .data
-            .iter()
-            .zip(&want.data)
-            .map(|(u, v)| (u - v).abs())
-            .fold(0.0, f64::max);
+        let err = r.image.data.iter().zip(&want.data).map(|(u, v)| (u - v).abs()).fold(0.0, f64::max);
         assert!(err < 1e-5, "max diff {err}");
     }
 
@@ -506,20 +411,10 @@ mod tests {
         let a = Identity { n: y.len() };
         let x0 = Image::zeros(16, 16).unwrap();
         let lambda = 0.7;
-        let opts = SolverOptions {
-            max_iter: 5000,
-            tol: 1e-13,
-            ..SolverOptions::default()
-        };
+        let opts = SolverOptions { max_iter: 5000, tol: 1e-13, ..SolverOptions::default() };
         let r = fista(&a, &y.data, &Tikhonov, lambda, &x0, &opts).unwrap();
         assert!(r.converged);
-        let err = r
-            .image
-            .data
-            .iter()
-            .zip(&y.data)
-            .map(|(u, v)| (u - v / (1.0 + 2.0 * lambda)).abs())
-            .fold(0.0, f64::max);
+        let err = r.image.data.iter().zip(&y.data).map(|(u, v)| (u - v / (1.0 + 2.0 * lambda)).abs()).fold(0.0, f64::max);
         assert!(err < 1e-10, "max diff {err}");
     }
 
@@ -529,36 +424,16 @@ mod tests {
         let clean = piecewise_constant(n, n).unwrap();
         let a = Radon::new(n, n, Radon::equispaced_angles(12)).unwrap();
         let sino = a.forward(&clean.data).unwrap();
-        let y = add_gaussian_noise(&Image::new(12, a.n_det(), sino).unwrap(), 0.05, 6)
-            .unwrap()
-            .data;
+        let y = add_gaussian_noise(&Image::new(12, a.n_det(), sino).unwrap(), 0.05, 6).unwrap().data;
         let x0 = Image::zeros(n, n).unwrap();
-        let err = |x: &Image| {
-            (x.data
-                .iter()
-                .zip(&clean.data)
-                .map(|(u, v)| (u - v).powi(2))
-                .sum::<f64>()
-                / dot(&clean.data, &clean.data))
-            .sqrt()
-        };
-        let opts = SolverOptions {
-            max_iter: 1000,
-            tol: 1e-8,
-            history_every: 50,
-            ..SolverOptions::default()
-        };
+        let err = |x: &Image| (x.data.iter().zip(&clean.data).map(|(u, v)| (u - v).powi(2)).sum::<f64>() / dot(&clean.data, &clean.data)).sqrt();
+        let opts = SolverOptions { max_iter: 1000, tol: 1e-8, history_every: 50, ..SolverOptions::default() };
         let ls = fista(&a, &y, &Tikhonov, 0.0, &x0, &opts).unwrap();
         let tv = chambolle_pock(&a, &y, 0.5, None, &x0, &opts).unwrap();
         let pre = tv.image.clone();
         let w = WeightedTv::from_estimate(&pre, 0.1).unwrap();
         let wtv = chambolle_pock(&a, &y, 0.5, Some(&w), &x0, &opts).unwrap();
-        eprintln!(
-            "ls {} tv {} wtv {}",
-            err(&ls.image),
-            err(&tv.image),
-            err(&wtv.image)
-        );
+        eprintln!("ls {} tv {} wtv {}", err(&ls.image), err(&tv.image), err(&wtv.image));
         assert!(err(&tv.image) < 0.7 * err(&ls.image));
         assert!(err(&wtv.image) < err(&ls.image));
         assert!(tv.objective < tv.history[0].1);
@@ -570,36 +445,12 @@ mod tests {
         let x0 = Image::zeros(20, 20).unwrap();
         let pre = Image::new(20, 20, y.clone()).unwrap();
         let mut w = WeightedTv::from_estimate(&pre, 0.2).unwrap();
-        w.opts = TvOptions {
-            tau: 0.125,
-            max_iter: 5000,
-            tol: 1e-8,
-        };
-        let opts = SolverOptions {
-            max_iter: 1000,
-            tol: 1e-7,
-            ..SolverOptions::default()
-        };
+        w.opts = TvOptions { tau: 0.125, max_iter: 5000, tol: 1e-8 };
+        let opts = SolverOptions { max_iter: 1000, tol: 1e-7, ..SolverOptions::default() };
         let f = fista(&a, &y, &w, 0.02, &x0, &opts).unwrap();
-        let c = chambolle_pock(
-            &a,
-            &y,
-            0.02,
-            Some(&w),
-            &x0,
-            &SolverOptions {
-                max_iter: 10_000,
-                tol: 1e-9,
-                history_every: 100,
-                ..opts
-            },
-        )
-        .unwrap();
+        let c = chambolle_pock(&a, &y, 0.02, Some(&w), &x0, &SolverOptions { max_iter: 10_000, tol: 1e-9, history_every: 100, ..opts }).unwrap();
         let rel = (f.objective - c.objective).abs() / c.objective;
-        eprintln!(
-            "weighted: fista {} cp {} rel {rel}",
-            f.objective, c.objective
-        );
+        eprintln!("weighted: fista {} cp {} rel {rel}", f.objective, c.objective);
         assert!(rel < 1e-4);
     }
 
@@ -607,25 +458,14 @@ mod tests {
     fn history_and_errors() {
         let (a, y, _) = deblur_problem();
         let x0 = Image::zeros(20, 20).unwrap();
-        let opts = SolverOptions {
-            max_iter: 25,
-            tol: 0.0,
-            history_every: 10,
-            ..SolverOptions::default()
-        };
+        let opts = SolverOptions { max_iter: 25, tol: 0.0, history_every: 10, ..SolverOptions::default() };
         let r = fista(&a, &y, &Tikhonov, 0.1, &x0, &opts).unwrap();
         let ks: Vec<usize> = r.history.iter().map(|h| h.0).collect();
         assert_eq!(ks, vec![0, 10, 20, 25]);
         assert_eq!(r.iterations, 25);
         assert!(!r.converged);
-        assert!(matches!(
-            fista(&a, &y[1..], &Tikhonov, 0.1, &x0, &opts),
-            Err(Error::Length { .. })
-        ));
-        assert!(matches!(
-            chambolle_pock(&a, &y, -1.0, None, &x0, &opts),
-            Err(Error::Option { .. })
-        ));
+        assert!(matches!(fista(&a, &y[1..], &Tikhonov, 0.1, &x0, &opts), Err(Error::Length { .. })));
+        assert!(matches!(chambolle_pock(&a, &y, -1.0, None, &x0, &opts), Err(Error::Option { .. })));
     }
 
     #[test]
@@ -644,5 +484,4 @@ mod tests {
             }
         }
     }
-
 }

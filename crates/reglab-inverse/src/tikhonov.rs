@@ -19,10 +19,10 @@
 //! [`SolverResult`]'s `rel_change` holds that relative residual (not a change of `x`), and its
 //! history the objective every `history_every` iterations, as for the other solvers.
 
+use crate::cg::Cg;
 use crate::error::{Error, Result};
 use crate::image::Image;
 use crate::operator::{LinearOperator, dot};
-use crate::cg::Cg;
 use crate::solver::{Run, SolverOptions, SolverResult, check_common, data_term};
 
 /// `½‖Ax − y‖² + λ‖Bx‖²` minimized by conjugate gradients on `(AᵀA + 2λBᵀB) x = Aᵀy` from `x0`

@@ -59,16 +59,10 @@ impl TvOptions {
     /// `Err` unless `0 < τ ≤ 1/4` and `tol` is finite and `≥ 0`.
     pub fn validate(&self) -> Result<()> {
         if !(self.tau > 0.0 && self.tau <= 0.25) {
-            return Err(Error::Option {
-                name: "tau",
-                why: format!("must be in (0, 1/4], got {}", self.tau),
-            });
+            return Err(Error::Option { name: "tau", why: format!("must be in (0, 1/4], got {}", self.tau) });
         }
         if !(self.tol >= 0.0 && self.tol.is_finite()) {
-            return Err(Error::Option {
-                name: "tol",
-                why: format!("must be finite and ≥ 0, got {}", self.tol),
-            });
+            return Err(Error::Option { name: "tol", why: format!("must be finite and ≥ 0, got {}", self.tol) });
         }
         Ok(())
     }
@@ -76,11 +70,7 @@ impl TvOptions {
 
 impl Default for TvOptions {
     fn default() -> Self {
-        Self {
-            tau: 0.125,
-            max_iter: 500,
-            tol: 1e-6,
-        }
+        Self { tau: 0.125, max_iter: 500, tol: 1e-6 }
     }
 }
 
@@ -113,10 +103,7 @@ fn sum_of_norms(g: &[f64]) -> f64 {
 
 /// The isotropic total variation `TV(x) = Σ_i ‖(∇x)_i‖₂` of an image.
 pub fn total_variation(x: &Image) -> f64 {
-    let g = Gradient {
-        rows: x.rows,
-        cols: x.cols,
-    };
+    let g = Gradient { rows: x.rows, cols: x.cols };
     let mut d = vec![0.0; 2 * x.len()];
     g.apply(&x.data, &mut d);
     sum_of_norms(&d)
@@ -125,44 +112,23 @@ pub fn total_variation(x: &Image) -> f64 {
 /// The ROF objective `P(x) = ½‖x − y‖² + λ TV(x)`; `Err` if the shapes differ.
 pub fn tv_objective(x: &Image, y: &Image, lambda: f64) -> Result<f64> {
     if (x.rows, x.cols) != (y.rows, y.cols) {
-        return Err(Error::Length {
-            what: "x",
-            expected: y.len(),
-            len: x.len(),
-        });
+        return Err(Error::Length { what: "x", expected: y.len(), len: x.len() });
     }
-    let fit: f64 = x
-        .data
-        .iter()
-        .zip(&y.data)
-        .map(|(a, b)| (a - b) * (a - b))
-        .sum();
+    let fit: f64 = x.data.iter().zip(&y.data).map(|(a, b)| (a - b) * (a - b)).sum();
     Ok(0.5 * fit + lambda * total_variation(x))
 }
 
 /// The dual value `D(p) = ½‖y‖² − ½‖y − λ div p‖²` (meaningful for `|p_i| ≤ 1`); `Err` if
 /// `p.len() ≠ 2·rows·cols`.
 pub fn tv_dual_value(p: &[f64], y: &Image, lambda: f64) -> Result<f64> {
-    let g = Gradient {
-        rows: y.rows,
-        cols: y.cols,
-    };
+    let g = Gradient { rows: y.rows, cols: y.cols };
     if p.len() != g.output_len() {
-        return Err(Error::Length {
-            what: "p",
-            expected: g.output_len(),
-            len: p.len(),
-        });
+        return Err(Error::Length { what: "p", expected: g.output_len(), len: p.len() });
     }
     let mut div = vec![0.0; y.len()];
     g.divergence(p, &mut div);
     let yy: f64 = y.data.iter().map(|v| v * v).sum();
-    let r: f64 = y
-        .data
-        .iter()
-        .zip(&div)
-        .map(|(a, d)| (a - lambda * d).powi(2))
-        .sum();
+    let r: f64 = y.data.iter().zip(&div).map(|(a, d)| (a - lambda * d).powi(2)).sum();
     Ok(0.5 * yy - 0.5 * r)
 }
 
@@ -170,10 +136,7 @@ pub fn tv_dual_value(p: &[f64], y: &Image, lambda: f64) -> Result<f64> {
 /// [module docs](self)); `Err` unless `λ > 0` finite, `0 < τ ≤ 1/4`, `tol ≥ 0`, `y` finite.
 pub fn tv_denoise(y: &Image, lambda: f64, opts: &TvOptions) -> Result<TvResult> {
     if !(lambda.is_finite() && lambda > 0.0) {
-        return Err(Error::Option {
-            name: "lambda",
-            why: format!("must be finite and > 0, got {lambda}"),
-        });
+        return Err(Error::Option { name: "lambda", why: format!("must be finite and > 0, got {lambda}") });
     }
     opts.validate()?;
     check_finite("y", &y.data)?;
@@ -194,16 +157,7 @@ pub fn tv_denoise(y: &Image, lambda: f64, opts: &TvOptions) -> Result<TvResult> 
     let image = Image::new(y.rows, y.cols, x)?;
     let objective = tv_objective(&image, y, lambda)?;
     let dual_value = tv_dual_value(&p, y, lambda)?;
-    Ok(TvResult {
-        image,
-        dual: p,
-        iterations,
-        converged,
-        rel_change,
-        objective,
-        dual_value,
-        gap: objective - dual_value,
-    })
+    Ok(TvResult { image, dual: p, iterations, converged, rel_change, objective, dual_value, gap: objective - dual_value })
 }
 
 /// One iteration of Chambolle's algorithm in a single pass over the image:
@@ -403,24 +357,11 @@ mod tests {
         let y = Image::new(12, 10, FIXTURE_Y.to_vec()).unwrap();
         for (n, want) in [(51, &SKIMAGE_51), (301, &SKIMAGE_301)] {
             // weight = λ, τ = 1/4, N − 1 updates of p, no early stop.
-            let opts = TvOptions {
-                tau: 0.25,
-                max_iter: n - 1,
-                tol: 0.0,
-            };
+            let opts = TvOptions { tau: 0.25, max_iter: n - 1, tol: 0.0 };
             let r = tv_denoise(&y, 0.3, &opts).unwrap();
             assert_eq!(r.iterations, n - 1);
-            let err = r
-                .image
-                .data
-                .iter()
-                .zip(want.iter())
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
-            assert!(
-                err < 1e-12,
-                "max_num_iter = {n}: max |ours − skimage| = {err}"
-            );
+            let err = r.image.data.iter().zip(want.iter()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            assert!(err < 1e-12, "max_num_iter = {n}: max |ours − skimage| = {err}");
         }
     }
 
@@ -433,10 +374,7 @@ mod tests {
         let mut x = Image::zeros(3, 3).unwrap();
         x.set(1, 1, 1.0);
         assert!((total_variation(&x) - (2.0 + 2f64.sqrt())).abs() < 1e-12);
-        assert_eq!(
-            total_variation(&Image::from_fn(4, 4, |_, _| 3.0).unwrap()),
-            0.0
-        );
+        assert_eq!(total_variation(&Image::from_fn(4, 4, |_, _| 3.0).unwrap()), 0.0);
     }
 
     fn noisy() -> Image {
@@ -447,27 +385,14 @@ mod tests {
     fn optimality_by_perturbation_and_duality_gap() {
         let y = noisy();
         let lambda = 0.15;
-        let opts = TvOptions {
-            tau: 0.125,
-            max_iter: 20_000,
-            tol: 1e-8,
-        };
+        let opts = TvOptions { tau: 0.125, max_iter: 20_000, tol: 1e-8 };
         let r = tv_denoise(&y, lambda, &opts).unwrap();
-        assert!(
-            r.converged,
-            "{} iterations, change {}",
-            r.iterations, r.rel_change
-        );
+        assert!(r.converged, "{} iterations, change {}", r.iterations, r.rel_change);
         // |p_i| ≤ 1: the dual point is feasible, so D(p) is a lower bound.
         let n = y.len();
         assert!((0..n).all(|i| r.dual[i].hypot(r.dual[n + i]) <= 1.0 + 1e-12));
         assert!(r.gap >= -1e-9, "gap {}", r.gap);
-        assert!(
-            r.gap < 1e-5 * r.objective,
-            "gap {} vs objective {}",
-            r.gap,
-            r.objective
-        );
+        assert!(r.gap < 1e-5 * r.objective, "gap {} vs objective {}", r.gap, r.objective);
         assert!((r.objective - tv_objective(&r.image, &y, lambda).unwrap()).abs() < 1e-12);
         // No small random perturbation does better (beyond the gap, which bounds P(x) − P(x*)).
         let mut rng = Rng::new(9);
@@ -476,60 +401,24 @@ mod tests {
                 let mut z = r.image.clone();
                 z.data.iter_mut().for_each(|v| *v += scale * rng.normal());
                 let pz = tv_objective(&z, &y, lambda).unwrap();
-                assert!(
-                    pz >= r.objective - r.gap.max(0.0) - 1e-12,
-                    "scale {scale}: {pz} < {}",
-                    r.objective
-                );
+                assert!(pz >= r.objective - r.gap.max(0.0) - 1e-12, "scale {scale}: {pz} < {}", r.objective);
             }
         }
         // Denoising helps: closer to the clean phantom than y is.
         let clean = piecewise_constant(24, 20).unwrap();
-        let err = |a: &Image| {
-            a.data
-                .iter()
-                .zip(&clean.data)
-                .map(|(u, v)| (u - v).powi(2))
-                .sum::<f64>()
-        };
+        let err = |a: &Image| a.data.iter().zip(&clean.data).map(|(u, v)| (u - v).powi(2)).sum::<f64>();
         assert!(err(&r.image) < 0.5 * err(&y));
     }
 
     #[test]
     fn iterations_stop_and_objective_decreases_with_iterations() {
         let y = noisy();
-        let few = tv_denoise(
-            &y,
-            0.15,
-            &TvOptions {
-                max_iter: 5,
-                tol: 0.0,
-                ..TvOptions::default()
-            },
-        )
-        .unwrap();
+        let few = tv_denoise(&y, 0.15, &TvOptions { max_iter: 5, tol: 0.0, ..TvOptions::default() }).unwrap();
         assert_eq!((few.iterations, few.converged), (5, false));
-        let many = tv_denoise(
-            &y,
-            0.15,
-            &TvOptions {
-                max_iter: 2000,
-                tol: 0.0,
-                ..TvOptions::default()
-            },
-        )
-        .unwrap();
+        let many = tv_denoise(&y, 0.15, &TvOptions { max_iter: 2000, tol: 0.0, ..TvOptions::default() }).unwrap();
         assert!(many.gap < few.gap);
         assert!(many.objective <= few.objective + 1e-12);
-        let zero = tv_denoise(
-            &y,
-            0.15,
-            &TvOptions {
-                max_iter: 0,
-                ..TvOptions::default()
-            },
-        )
-        .unwrap();
+        let zero = tv_denoise(&y, 0.15, &TvOptions { max_iter: 0, ..TvOptions::default() }).unwrap();
         assert_eq!(zero.image, y);
         assert_eq!(zero.iterations, 0);
     }
@@ -537,31 +426,13 @@ mod tests {
     #[test]
     fn option_errors() {
         let y = noisy();
-        assert!(matches!(
-            tv_denoise(&y, 0.0, &TvOptions::default()),
-            Err(Error::Option { name: "lambda", .. })
-        ));
-        let bad = TvOptions {
-            tau: 0.3,
-            ..TvOptions::default()
-        };
-        assert!(matches!(
-            tv_denoise(&y, 0.1, &bad),
-            Err(Error::Option { name: "tau", .. })
-        ));
-        let bad = TvOptions {
-            tol: -1.0,
-            ..TvOptions::default()
-        };
-        assert!(matches!(
-            tv_denoise(&y, 0.1, &bad),
-            Err(Error::Option { name: "tol", .. })
-        ));
+        assert!(matches!(tv_denoise(&y, 0.0, &TvOptions::default()), Err(Error::Option { name: "lambda", .. })));
+        let bad = TvOptions { tau: 0.3, ..TvOptions::default() };
+        assert!(matches!(tv_denoise(&y, 0.1, &bad), Err(Error::Option { name: "tau", .. })));
+        let bad = TvOptions { tol: -1.0, ..TvOptions::default() };
+        assert!(matches!(tv_denoise(&y, 0.1, &bad), Err(Error::Option { name: "tol", .. })));
         let mut z = y.clone();
         z.data[3] = f64::NAN;
-        assert!(matches!(
-            tv_denoise(&z, 0.1, &TvOptions::default()),
-            Err(Error::NonFinite { .. })
-        ));
+        assert!(matches!(tv_denoise(&z, 0.1, &TvOptions::default()), Err(Error::NonFinite { .. })));
     }
 }

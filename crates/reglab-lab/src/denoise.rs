@@ -22,14 +22,10 @@ pub enum DenoiseReg {
 
 /// Parse `NAME=λ` (`tv=0.1`); `λ` must be finite and `> 0`.
 pub fn parse_reg(spec: &str) -> Result<DenoiseReg, String> {
-    let (name, value) = spec
-        .split_once('=')
-        .ok_or_else(|| format!("--reg `{spec}`: expected NAME=λ, e.g. tv=0.1 (regularizers: {})", REGULARIZERS.join(", ")))?;
+    let (name, value) =
+        spec.split_once('=').ok_or_else(|| format!("--reg `{spec}`: expected NAME=λ, e.g. tv=0.1 (regularizers: {})", REGULARIZERS.join(", ")))?;
     let name = name.trim();
-    let lambda: f64 = value
-        .trim()
-        .parse()
-        .map_err(|_| format!("--reg `{spec}`: λ `{}` is not a number", value.trim()))?;
+    let lambda: f64 = value.trim().parse().map_err(|_| format!("--reg `{spec}`: λ `{}` is not a number", value.trim()))?;
     match name {
         "tv" => {
             if !(lambda.is_finite() && lambda > 0.0) {

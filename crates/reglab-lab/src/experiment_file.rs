@@ -111,11 +111,8 @@ pub fn one_line_parse_error(text: &str, e: &toml::de::Error) -> String {
 /// addressed by index: `arm.1.reg=["l2=1e-4"]`.
 pub fn apply_override(doc: &mut toml::Value, o: &str) -> Result<(), String> {
     let (key, raw) = o.split_once('=').ok_or_else(|| format!("--set `{o}`: expected KEY=VALUE"))?;
-    let value: toml::Value = format!("v = {raw}")
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let value: toml::Value =
+        format!("v = {raw}").parse::<toml::Table>().ok().and_then(|mut t| t.remove("v")).unwrap_or_else(|| toml::Value::String(raw.to_string()));
     let parts: Vec<&str> = key.trim().split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
         return Err(format!("--set `{o}`: bad key `{key}`"));

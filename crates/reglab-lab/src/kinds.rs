@@ -43,10 +43,7 @@ pub fn run_file(path: &Path, overrides: &[String], req: &RunRequest) -> Result<O
         return Err(RunError::Input("--jobs must be ≥ 1".into()));
     }
     if req.resume && !kind.resumable() {
-        return Err(RunError::Input(format!(
-            "--resume does not apply to kind = \"{}\" (a run has no checkpoints: run it again)",
-            kind.name()
-        )));
+        return Err(RunError::Input(format!("--resume does not apply to kind = \"{}\" (a run has no checkpoints: run it again)", kind.name())));
     }
     let out = req.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(prepared.name()));
     let (total, unit) = prepared.work();

@@ -181,7 +181,13 @@ mod tests {
         assert_eq!(k.to_string(), "asymmetric:1>2,3>4");
         assert_eq!("symmetric".parse::<NoiseKind>().unwrap(), NoiseKind::Symmetric);
         assert_eq!("asymmetric".parse::<NoiseKind>().unwrap().to_string(), "asymmetric:2>7,3>8,5>6,6>5,7>1");
-        for (bad, why) in [("uniform", "expected symmetric"), ("asymmetric:2>2", "itself"), ("asymmetric:2>7,2>8", "twice"), ("asymmetric:x>1", "not a class"), ("asymmetric:", "empty")] {
+        for (bad, why) in [
+            ("uniform", "expected symmetric"),
+            ("asymmetric:2>2", "itself"),
+            ("asymmetric:2>7,2>8", "twice"),
+            ("asymmetric:x>1", "not a class"),
+            ("asymmetric:", "empty"),
+        ] {
             assert!(bad.parse::<NoiseKind>().unwrap_err().contains(why), "{bad}");
         }
         assert!(LabelNoise { rate: 1.5, kind: NoiseKind::Symmetric }.validate(10).unwrap_err().contains("[0, 1]"));

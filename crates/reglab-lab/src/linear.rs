@@ -463,10 +463,7 @@ fn soft(a: f64, lambda: f64) -> f64 {
 pub fn l1_kkt_residual(ls: &LeastSquares, w: &[f64], lambda: f64) -> f64 {
     let mut g = vec![0.0; ls.d];
     ls.value_grad(w, &mut g);
-    g.iter()
-        .zip(w)
-        .map(|(&gj, &wj)| if wj == 0.0 { (gj.abs() - lambda).max(0.0) } else { (gj + lambda * wj.signum()).abs() })
-        .fold(0.0f64, f64::max)
+    g.iter().zip(w).map(|(&gj, &wj)| if wj == 0.0 { (gj.abs() - lambda).max(0.0) } else { (gj + lambda * wj.signum()).abs() }).fold(0.0f64, f64::max)
 }
 
 /// Entries exactly 0.

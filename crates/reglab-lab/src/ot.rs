@@ -12,8 +12,8 @@
 
 use crate::RunError;
 use reglab_ot::{
-    ClassOtOptions, EpsScaling, Error as OtError, Matrix, Metric, SinkhornOptions, SmoothOptions, check_histogram,
-    check_marginals, class_ot, cost_matrix, sinkhorn, sinkhorn_log, smooth_ot_l2, sparse_ot_semi_dual, uniform,
+    ClassOtOptions, EpsScaling, Error as OtError, Matrix, Metric, SinkhornOptions, SmoothOptions, check_histogram, check_marginals, class_ot,
+    cost_matrix, sinkhorn, sinkhorn_log, smooth_ot_l2, sparse_ot_semi_dual, uniform,
 };
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -221,9 +221,7 @@ pub fn parse_table(text: &str, name: &str) -> Result<Table, String> {
             return Err(format!("{name} line {line_no}: {} value{s}, line {first_line} had {cols}", fields.len()));
         }
         for (c, f) in fields.iter().enumerate() {
-            let v: f64 = f
-                .parse()
-                .map_err(|_| format!("{name} line {line_no}, column {}: `{f}` is not a number", c + 1))?;
+            let v: f64 = f.parse().map_err(|_| format!("{name} line {line_no}, column {}: `{f}` is not a number", c + 1))?;
             if !v.is_finite() {
                 return Err(format!("{name} line {line_no}, column {}: `{f}` is not finite", c + 1));
             }
@@ -299,10 +297,7 @@ pub fn load(paths: &OtPaths) -> Result<OtInput, String> {
     let source = parse_table(&read(&paths.source)?, &sn)?.values;
     let target = parse_table(&read(&paths.target)?, &tn)?.values;
     if source.cols != target.cols {
-        return Err(format!(
-            "dimension mismatch: {sn} has {} coordinates per point, {tn} has {}",
-            source.cols, target.cols
-        ));
+        return Err(format!("dimension mismatch: {sn} has {} coordinates per point, {tn} has {}", source.cols, target.cols));
     }
     let weights = |p: &Option<PathBuf>, points: &str, n: usize| -> Result<Vec<f64>, String> {
         let Some(p) = p else { return Ok(uniform(n)) };
@@ -596,10 +591,7 @@ struct Figure<'a> {
 }
 
 impl Figure<'_> {
-    fn draw<DB: plotters::prelude::DrawingBackend>(
-        &self,
-        root: &plotters::drawing::DrawingArea<DB, plotters::coord::Shift>,
-    ) -> Result<(), String>
+    fn draw<DB: plotters::prelude::DrawingBackend>(&self, root: &plotters::drawing::DrawingArea<DB, plotters::coord::Shift>) -> Result<(), String>
     where
         DB::ErrorType: 'static,
     {
@@ -627,13 +619,7 @@ impl Figure<'_> {
             .y_label_area_size(60)
             .build_cartesian_2d((x0 - xp)..(x1 + xp), (y0 - yp)..(y1 + yp))
             .map_err(err)?;
-        chart
-            .configure_mesh()
-            .label_style(font(14.0))
-            .light_line_style(WHITE.mix(0.0))
-            .bold_line_style(BLACK.mix(0.08))
-            .draw()
-            .map_err(err)?;
+        chart.configure_mesh().label_style(font(14.0)).light_line_style(WHITE.mix(0.0)).bold_line_style(BLACK.mix(0.08)).draw().map_err(err)?;
         let tmax = self.links.first().map_or(1.0, |l| l.2);
         let gray = RGBColor(0x33, 0x33, 0x33);
         // Weakest first, so the strongest links are drawn on top.
@@ -726,21 +712,14 @@ mod tests {
     fn load_checks_counts_dimensions_and_mass() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let paths = OtPaths {
-            source: write(d, "A.csv", "x,y\n0,0\n1,0\n0,1\n"),
-            target: write(d, "B.csv", "1,1\n2,2\n"),
-            ..Default::default()
-        };
+        let paths = OtPaths { source: write(d, "A.csv", "x,y\n0,0\n1,0\n0,1\n"), target: write(d, "B.csv", "1,1\n2,2\n"), ..Default::default() };
         let p = load(&paths).unwrap();
         assert_eq!((p.source.rows, p.target.rows, p.source.cols), (3, 2, 2));
         assert_eq!(p.a, uniform(3));
         let name = |f: &str| d.join(f).display().to_string();
 
         let bad = OtPaths { target: write(d, "B3.csv", "1,1,1\n"), ..paths.clone() };
-        assert_eq!(
-            load(&bad).unwrap_err(),
-            format!("dimension mismatch: {} has 2 coordinates per point, {} has 3", name("A.csv"), name("B3.csv"))
-        );
+        assert_eq!(load(&bad).unwrap_err(), format!("dimension mismatch: {} has 2 coordinates per point, {} has 3", name("A.csv"), name("B3.csv")));
         let bad = OtPaths { weights_a: Some(write(d, "WA.csv", "0.5\n0.5\n")), ..paths.clone() };
         assert_eq!(load(&bad).unwrap_err(), format!("{}: 2 weights for 3 points in {}", name("WA.csv"), name("A.csv")));
         let bad = OtPaths { weights_b: Some(write(d, "WB.csv", "0.5\n0.4\n")), ..paths.clone() };
@@ -760,10 +739,7 @@ mod tests {
         for m in Method::ALL {
             assert_eq!(m.name().parse::<Method>().unwrap(), m);
         }
-        assert_eq!(
-            "emd".parse::<Method>().unwrap_err(),
-            "unknown method `emd`: expected sinkhorn | sinkhorn-log | smooth | sparse | class"
-        );
+        assert_eq!("emd".parse::<Method>().unwrap_err(), "unknown method `emd`: expected sinkhorn | sinkhorn-log | smooth | sparse | class");
         assert!(parse_metric("cosine").is_err());
         assert_eq!(parse_metric("euclidean").unwrap(), Metric::Euclidean);
         assert!(OtOptions::new(Method::Sparse, 1.0).validate().unwrap_err().contains("needs --k"));
@@ -785,12 +761,7 @@ mod tests {
         let cases = [
             OtOptions { max_iter: Some(100_000), ..OtOptions::new(Method::Sinkhorn, 0.5) },
             OtOptions { max_iter: Some(100_000), ..OtOptions::new(Method::SinkhornLog, 0.2) },
-            OtOptions {
-                eps_scaling: true,
-                metric: Metric::Euclidean,
-                max_iter: Some(100_000),
-                ..OtOptions::new(Method::SinkhornLog, 0.2)
-            },
+            OtOptions { eps_scaling: true, metric: Metric::Euclidean, max_iter: Some(100_000), ..OtOptions::new(Method::SinkhornLog, 0.2) },
             OtOptions::new(Method::Smooth, 0.5),
             OtOptions { k: Some(2), ..OtOptions::new(Method::Sparse, 0.5) },
             OtOptions::new(Method::Class, 0.1),

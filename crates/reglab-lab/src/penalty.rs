@@ -102,18 +102,14 @@ pub fn evaluate(
     }
     .map_err(|e| e.to_string())?;
     let labels = set.labels();
-    let terms: Vec<TermRow> = ev
-        .detail
-        .iter()
-        .map(|d| TermRow { reg: labels[d.term].clone(), tensor: weights[d.target].name.clone(), value: d.value })
-        .collect();
+    let terms: Vec<TermRow> =
+        ev.detail.iter().map(|d| TermRow { reg: labels[d.term].clone(), tensor: weights[d.target].name.clone(), value: d.value }).collect();
     if terms.is_empty() {
         return Err("no tensor of the file is selected by any regularizer (matrix regularizers skip 1-D tensors)".into());
     }
     let report = PenaltyReport { total: ev.total(), terms };
     let grads = want_grad.then(|| {
-        let mut out: Vec<NamedTensor> =
-            weights.iter().zip(gw).map(|(w, g)| NamedTensor::new(w.name.clone(), w.shape.clone(), g)).collect();
+        let mut out: Vec<NamedTensor> = weights.iter().zip(gw).map(|(w, g)| NamedTensor::new(w.name.clone(), w.shape.clone(), g)).collect();
         for (c, b) in companions.iter().zip(gb) {
             if let Some(c) = c {
                 for (o, v) in out[*c].data.iter_mut().zip(b) {

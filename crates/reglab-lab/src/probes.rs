@@ -105,9 +105,7 @@ pub fn spectrum(m: MatRef<'_>) -> Spectrum {
         let fro: f64 = g.iter().map(|x| x * x).sum();
         (fro - 2.0 * g.trace() + rows as f64).max(0.0)
     };
-    let eig = SymmetricEigen::try_new(g, f64::EPSILON, 10_000)
-        .map(|e| e.eigenvalues.as_slice().to_vec())
-        .unwrap_or_else(|| vec![f64::NAN; short]);
+    let eig = SymmetricEigen::try_new(g, f64::EPSILON, 10_000).map(|e| e.eigenvalues.as_slice().to_vec()).unwrap_or_else(|| vec![f64::NAN; short]);
     let mut lambda = eig;
     lambda.sort_by(|x, y| y.total_cmp(x));
     let noise = short as f64 * f64::EPSILON * lambda.first().copied().unwrap_or(0.0).max(0.0);
@@ -157,12 +155,7 @@ pub fn effective_rank(singular_values: &[f64]) -> f64 {
     if total <= 0.0 || !total.is_finite() {
         return if total.is_finite() { 0.0 } else { f64::NAN };
     }
-    let h: f64 = singular_values
-        .iter()
-        .map(|s| s.abs() / total)
-        .filter(|&p| p > 0.0)
-        .map(|p| -p * p.ln())
-        .sum();
+    let h: f64 = singular_values.iter().map(|s| s.abs() / total).filter(|&p| p > 0.0).map(|p| -p * p.ln()).sum();
     h.exp()
 }
 

@@ -83,7 +83,8 @@ impl RunLock {
     /// holds the lock.
     pub fn acquire(out: &Path) -> Result<Self, RunError> {
         let path = out.join(".lock");
-        let file = File::options().create(true).truncate(false).write(true).open(&path).map_err(|e| RunError::Input(format!("{}: {e}", path.display())))?;
+        let file =
+            File::options().create(true).truncate(false).write(true).open(&path).map_err(|e| RunError::Input(format!("{}: {e}", path.display())))?;
         match file.try_lock() {
             Ok(()) => Ok(Self { _file: file }),
             Err(std::fs::TryLockError::WouldBlock) => Err(RunError::Input(format!(

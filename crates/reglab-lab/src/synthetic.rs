@@ -115,19 +115,11 @@ pub struct Regression {
 }
 
 fn check_rho(rho: f64) -> Result<(), InvalidOption> {
-    if rho.is_finite() && rho.abs() < 1.0 {
-        Ok(())
-    } else {
-        Err(invalid("rho", format!("must be in (−1, 1), got {rho}")))
-    }
+    if rho.is_finite() && rho.abs() < 1.0 { Ok(()) } else { Err(invalid("rho", format!("must be in (−1, 1), got {rho}"))) }
 }
 
 fn check_noise(noise: f64) -> Result<(), InvalidOption> {
-    if noise.is_finite() && noise >= 0.0 {
-        Ok(())
-    } else {
-        Err(invalid("noise", format!("must be finite and ≥ 0, got {noise}")))
-    }
+    if noise.is_finite() && noise >= 0.0 { Ok(()) } else { Err(invalid("noise", format!("must be finite and ≥ 0, got {noise}"))) }
 }
 
 /// Rows of `X`: `rows × d`, AR(1)-correlated columns (see the module documentation).
@@ -336,13 +328,7 @@ impl ClassificationSpec {
                     best.0 as u8
                 })
                 .collect();
-            Dataset {
-                name: format!("synthetic/{name}"),
-                example_shape: vec![d],
-                features: x.iter().map(|&v| v as f32).collect(),
-                labels,
-                classes: c,
-            }
+            Dataset { name: format!("synthetic/{name}"), example_shape: vec![d], features: x.iter().map(|&v| v as f32).collect(), labels, classes: c }
         };
         let train = draw(self.train, "train", &mut rng);
         let test = draw(self.test, "test", &mut rng);

@@ -14,8 +14,8 @@
 //! - `timing.json`: wall-clock seconds per epoch and steps per second.
 
 pub use crate::RunError;
-use crate::rundir::write_json;
 use crate::data::DataSource;
+use crate::rundir::write_json;
 use reglab_core::Split;
 use reglab_train::device::DeviceKind;
 use reglab_train::tensorfile;

@@ -61,9 +61,7 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
-    g.bench_function(BenchmarkId::new("exp-collect", n), |b| {
-        b.iter(|| black_box(&c).iter().map(|&cij| (-cij * 20.0).exp()).collect::<Vec<f64>>())
-    });
+    g.bench_function(BenchmarkId::new("exp-collect", n), |b| b.iter(|| black_box(&c).iter().map(|&cij| (-cij * 20.0).exp()).collect::<Vec<f64>>()));
     g.finish();
 }
 

@@ -223,14 +223,7 @@ pub fn class_regularizer(plan: &Matrix, labels: &[usize]) -> Result<f64> {
 /// ([`Error::CostShape`]) or with non-finite entries, [`Error::LengthMismatch`] when `labels` does
 /// not have `n` entries, [`Error::Option`] for `λ` negative or non-finite (named `lambda`) and for
 /// invalid options.
-pub fn class_ot(
-    a: &[f64],
-    b: &[f64],
-    cost: &Matrix,
-    labels: &[usize],
-    lambda: f64,
-    opts: &ClassOtOptions,
-) -> Result<ClassOtResult> {
+pub fn class_ot(a: &[f64], b: &[f64], cost: &Matrix, labels: &[usize], lambda: f64, opts: &ClassOtOptions) -> Result<ClassOtResult> {
     let mass = check_marginals(a, b)?;
     if cost.shape() != (a.len(), b.len()) {
         return Err(Error::CostShape { rows: cost.rows, cols: cost.cols, n: a.len(), m: b.len() });
@@ -413,15 +406,7 @@ impl DualBound {
 
 /// `⟨α, a⟩ + Σ_j b_j β_j` with `β_j = min_c β_{c j}` and `β_{cj}` the root of
 /// `‖[β − d]_+‖₂ = λ`, `d_i = C_ij − α_i` over the rows of class `c` (positive weights only).
-fn lambda_transform_value(
-    rows: &[Vec<usize>],
-    alpha: &[f64],
-    c: &[f64],
-    m: usize,
-    lam: f64,
-    a: &[f64],
-    b: &[f64],
-) -> f64 {
+fn lambda_transform_value(rows: &[Vec<usize>], alpha: &[f64], c: &[f64], m: usize, lam: f64, a: &[f64], b: &[f64]) -> f64 {
     let mut value: f64 = rows.iter().flatten().map(|&i| alpha[i] * a[i]).sum();
     let mut d = Vec::new();
     for (j, &bj) in b.iter().enumerate() {
@@ -536,13 +521,7 @@ mod tests {
         let upper = objective_of(&feasible, c, labels, lambda);
         // dual_bound ≤ min F ≤ upper: the gap certifies both.
         assert!(r.dual_bound <= upper + 1e-12, "bound {} above a feasible value {upper}", r.dual_bound);
-        assert!(
-            upper - r.dual_bound <= gap,
-            "certified gap {} (F = {}, D = {})",
-            upper - r.dual_bound,
-            upper,
-            r.dual_bound
-        );
+        assert!(upper - r.dual_bound <= gap, "certified gap {} (F = {}, D = {})", upper - r.dual_bound, upper, r.dual_bound);
         assert!((r.objective - upper).abs() <= gap, "rounding moved F by {}", (r.objective - upper).abs());
     }
 
@@ -575,8 +554,7 @@ mod tests {
         let (x, y) = ([0.3, -1.0, 2.0, 0.9, 1.4], [0.0, 1.1, -0.4, 2.5]);
         let (a, b) = (rng.histogram(5, 2.0), rng.histogram(4, 2.0));
         for metric in [Metric::SqEuclidean, Metric::Euclidean] {
-            let c = Matrix::new(5, 4, x.iter().flat_map(|&p| y.iter().map(move |&q| metric.cost_1d(p, q))).collect())
-                .unwrap();
+            let c = Matrix::new(5, 4, x.iter().flat_map(|&p| y.iter().map(move |&q| metric.cost_1d(p, q))).collect()).unwrap();
             let r = class_ot(&a, &b, &c, &[0, 1, 0, 1, 2], 0.0, &opts()).unwrap();
             let exact = emd_1d(&x, &a, &y, &b, metric).unwrap();
             assert_rel(r.objective, exact.cost, 1e-6, "λ = 0 vs sorted matching");
@@ -680,9 +658,7 @@ mod tests {
 
     #[test]
     fn group_root_solves_its_equation() {
-        for (d, lam) in
-            [(vec![0.0], 1.0), (vec![-1.0, 0.5, 0.5, 3.0], 0.7), (vec![1.0, 2.0, 3.0], 10.0), (vec![2.0, 5.0], 0.0)]
-        {
+        for (d, lam) in [(vec![0.0], 1.0), (vec![-1.0, 0.5, 0.5, 3.0], 0.7), (vec![1.0, 2.0, 3.0], 10.0), (vec![2.0, 5.0], 0.0)] {
             let beta = group_root(&d, lam);
             let h: f64 = d.iter().map(|&di| (beta - di).max(0.0).powi(2)).sum::<f64>().sqrt();
             assert!((h - lam).abs() <= 1e-12 * (1.0 + lam), "{d:?}, λ = {lam}: β = {beta}, h = {h}");
@@ -760,24 +736,12 @@ mod tests {
         let (a, b, c, labels) = random_problem(&mut rng, 4, 3, 2);
         let o = opts();
         for lambda in [-0.1, f64::NAN, f64::INFINITY] {
-            assert!(
-                matches!(class_ot(&a, &b, &c, &labels, lambda, &o), Err(Error::Option { name: "lambda", .. })),
-                "{lambda}"
-            );
+            assert!(matches!(class_ot(&a, &b, &c, &labels, lambda, &o), Err(Error::Option { name: "lambda", .. })), "{lambda}");
         }
-        assert_eq!(
-            class_ot(&a, &b, &c, &labels[..3], 0.1, &o),
-            Err(Error::LengthMismatch { what: "labels/a", points: 3, weights: 4 })
-        );
-        assert_eq!(
-            class_ot(&a, &b, &c.transpose(), &labels, 0.1, &o),
-            Err(Error::CostShape { rows: 3, cols: 4, n: 4, m: 3 })
-        );
+        assert_eq!(class_ot(&a, &b, &c, &labels[..3], 0.1, &o), Err(Error::LengthMismatch { what: "labels/a", points: 3, weights: 4 }));
+        assert_eq!(class_ot(&a, &b, &c.transpose(), &labels, 0.1, &o), Err(Error::CostShape { rows: 3, cols: 4, n: 4, m: 3 }));
         assert!(matches!(class_ot(&a, &[0.5, 0.5, 0.5], &c, &labels, 0.1, &o), Err(Error::MassMismatch { .. })));
-        assert!(matches!(
-            class_ot(&[0.5, -0.5, 0.5, 0.5], &b, &c, &labels, 0.1, &o),
-            Err(Error::NegativeWeight { .. })
-        ));
+        assert!(matches!(class_ot(&[0.5, -0.5, 0.5, 0.5], &b, &c, &labels, 0.1, &o), Err(Error::NegativeWeight { .. })));
         let mut bad = c.clone();
         bad.data[2] = f64::INFINITY;
         assert!(matches!(class_ot(&a, &b, &bad, &labels, 0.1, &o), Err(Error::NonFinite { .. })));

@@ -75,9 +75,7 @@ fn check_cloud(p: &Matrix, what: &'static str) -> Result<()> {
         return Err(Error::Empty { what: if what == "X" { "X (no points)" } else { "Y (no points)" } });
     }
     if p.cols == 0 {
-        return Err(Error::Empty {
-            what: if what == "X" { "X (points without coordinates)" } else { "Y (points without coordinates)" },
-        });
+        return Err(Error::Empty { what: if what == "X" { "X (points without coordinates)" } else { "Y (points without coordinates)" } });
     }
     p.check_finite(what)
 }

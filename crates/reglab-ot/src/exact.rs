@@ -268,9 +268,7 @@ mod tests {
         let y: Vec<f64> = (0..kb.len()).map(|_| rng.uniform()).collect();
         let a: Vec<f64> = ka.iter().map(|&k| k as f64 / total as f64).collect();
         let b: Vec<f64> = kb.iter().map(|&k| k as f64 / total as f64).collect();
-        let split = |p: &[f64], k: &[usize]| -> Vec<f64> {
-            p.iter().zip(k).flat_map(|(&v, &r)| std::iter::repeat_n(v, r)).collect()
-        };
+        let split = |p: &[f64], k: &[usize]| -> Vec<f64> { p.iter().zip(k).flat_map(|(&v, &r)| std::iter::repeat_n(v, r)).collect() };
         for metric in [Metric::SqEuclidean, Metric::Euclidean] {
             let r = emd_1d(&x, &a, &y, &b, metric).unwrap();
             assert_close(&r.plan.row_sums(), &a, 1e-15, "rows");

@@ -71,8 +71,7 @@ impl LbfgsOptions {
     /// Errors with [`Error::Option`] for `memory = 0`, `max_iter = 0`, `max_line_evals = 0`, or a
     /// negative or non-finite `gtol`, `ftol` or `xtol`.
     pub fn validate(&self) -> Result<()> {
-        for (name, v) in [("memory", self.memory), ("max_iter", self.max_iter), ("max_line_evals", self.max_line_evals)]
-        {
+        for (name, v) in [("memory", self.memory), ("max_iter", self.max_iter), ("max_line_evals", self.max_line_evals)] {
             if v == 0 {
                 return Err(Error::Option { name, why: "must be at least 1".into() });
             }
@@ -236,23 +235,13 @@ const C2: f64 = 0.9;
 /// Weak-Wolfe line search by bracketing and safeguarded cubic interpolation; `None` when no
 /// acceptable step was found within `max_evals` evaluations.
 #[allow(clippy::too_many_arguments)]
-fn line_search<F>(
-    f: &mut F,
-    x: &[f64],
-    f0: f64,
-    df0: f64,
-    dir: &[f64],
-    t0: f64,
-    max_evals: usize,
-    evaluations: &mut usize,
-) -> Option<Step>
+fn line_search<F>(f: &mut F, x: &[f64], f0: f64, df0: f64, dir: &[f64], t0: f64, max_evals: usize, evaluations: &mut usize) -> Option<Step>
 where
     F: FnMut(&[f64]) -> (f64, Vec<f64>),
 {
     let mut xt = vec![0.0; x.len()];
     // Sufficient decrease, or Hager–Zhang's approximate version when f is flat to rounding.
-    let decrease =
-        |p: &Trial| p.f <= f0 + C1 * p.t * df0 || (p.f <= f0 + 1e-12 * f0.abs() && p.df <= (2.0 * C1 - 1.0) * df0);
+    let decrease = |p: &Trial| p.f <= f0 + C1 * p.t * df0 || (p.f <= f0 + 1e-12 * f0.abs() && p.df <= (2.0 * C1 - 1.0) * df0);
     // Invariants: lo satisfies sufficient decrease with φ'(lo) < c₂ φ'(0) < 0 (a minimizer lies
     // beyond it); hi, once set, fails sufficient decrease or is not finite.
     let mut lo = Trial { t: 0.0, f: f0, df: df0, g: vec![] };
@@ -429,8 +418,7 @@ mod tests {
     fn stops_on_max_iter_and_on_relative_decrease() {
         let r = minimize(rosenbrock, &[-1.2, 1.0], &LbfgsOptions { max_iter: 3, ..Default::default() }).unwrap();
         assert_eq!((r.iterations, r.termination, r.converged), (3, Termination::MaxIter, false));
-        let r =
-            minimize(rosenbrock, &[-1.2, 1.0], &LbfgsOptions { ftol: 1e-3, gtol: 0.0, ..Default::default() }).unwrap();
+        let r = minimize(rosenbrock, &[-1.2, 1.0], &LbfgsOptions { ftol: 1e-3, gtol: 0.0, ..Default::default() }).unwrap();
         assert_eq!((r.termination, r.converged), (Termination::Decrease, true));
         // Already optimal: no iteration.
         let r = minimize(rosenbrock, &[1.0, 1.0], &LbfgsOptions::default()).unwrap();

@@ -56,9 +56,9 @@ pub mod exact;
 pub mod lbfgs;
 pub mod marginals;
 pub mod matrix;
+pub mod semi_dual;
 pub mod sinkhorn;
 pub mod sinkhorn_log;
-pub mod semi_dual;
 pub mod smooth;
 #[cfg(test)]
 mod test_util;
@@ -70,11 +70,7 @@ pub use exact::{Assignment, ExactOt, emd_1d, exact_uniform, hungarian};
 pub use lbfgs::{LbfgsOptions, LbfgsResult, Termination, minimize};
 pub use marginals::{MASS_RTOL, check_histogram, check_marginals, uniform};
 pub use matrix::Matrix;
+pub use semi_dual::{plan_from_semi_dual, semi_dual_objective, smooth_ot_l2_semi_dual, smooth_ot_semi_dual, sparse_ot_semi_dual};
 pub use sinkhorn::{SinkhornOptions, SinkhornResult, entropy, sinkhorn};
-pub use semi_dual::{
-    plan_from_semi_dual, semi_dual_objective, smooth_ot_l2_semi_dual, smooth_ot_semi_dual, sparse_ot_semi_dual,
-};
 pub use sinkhorn_log::{EpsScaling, sinkhorn_log};
-pub use smooth::{
-    Regularizer, SmoothOptions, SmoothResult, dual_objective, plan_from_dual, smooth_ot_dual, smooth_ot_l2, sparse_ot,
-};
+pub use smooth::{Regularizer, SmoothOptions, SmoothResult, dual_objective, plan_from_dual, smooth_ot_dual, smooth_ot_l2, sparse_ot};

@@ -73,22 +73,13 @@ mod tests {
 
     #[test]
     fn errors_name_what_is_wrong() {
-        assert_eq!(
-            check_marginals(&[0.5, -0.1, 0.6], &[1.0]),
-            Err(Error::NegativeWeight { what: "a", index: 1, value: -0.1 })
-        );
+        assert_eq!(check_marginals(&[0.5, -0.1, 0.6], &[1.0]), Err(Error::NegativeWeight { what: "a", index: 1, value: -0.1 }));
         assert_eq!(check_marginals(&[1.0], &[0.5, 0.48]), Err(Error::MassMismatch { a: 1.0, b: 0.98 }));
-        assert_eq!(
-            Error::MassMismatch { a: 1.0, b: 0.98 }.to_string(),
-            "marginals carry different mass: a sums to 1, b sums to 0.98"
-        );
+        assert_eq!(Error::MassMismatch { a: 1.0, b: 0.98 }.to_string(), "marginals carry different mass: a sums to 1, b sums to 0.98");
         assert_eq!(check_marginals(&[], &[1.0]), Err(Error::Empty { what: "a" }));
         assert_eq!(check_marginals(&[1.0], &[0.0, 0.0]), Err(Error::ZeroMass { what: "b" }));
         let e = check_marginals(&[1.0], &[f64::NAN]).unwrap_err();
         assert!(matches!(&e, Error::NonFinite { what: "b", at, .. } if at == "index 0"), "{e}");
-        assert_eq!(
-            Error::NegativeWeight { what: "a", index: 1, value: -0.1 }.to_string(),
-            "a: negative weight -0.1 at index 1"
-        );
+        assert_eq!(Error::NegativeWeight { what: "a", index: 1, value: -0.1 }.to_string(), "a: negative weight -0.1 at index 1");
     }
 }

@@ -115,11 +115,7 @@ impl Matrix {
         }
         match self.data.iter().position(|x| !x.is_finite()) {
             None => Ok(()),
-            Some(k) => Err(Error::NonFinite {
-                what,
-                at: format!("row {}, column {}", k / self.cols, k % self.cols),
-                value: self.data[k],
-            }),
+            Some(k) => Err(Error::NonFinite { what, at: format!("row {}, column {}", k / self.cols, k % self.cols), value: self.data[k] }),
         }
     }
 }

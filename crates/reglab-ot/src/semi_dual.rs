@@ -57,14 +57,7 @@ use crate::smooth::{Regularizer, SmoothOptions, SmoothResult, check_smooth_probl
 /// Errors as [`crate::smooth::smooth_ot_dual`]: invalid marginals, a cost matrix of the wrong
 /// shape or with non-finite entries, [`Error::Regularization`](crate::Error::Regularization) for `γ ≤ 0` or non-finite,
 /// [`Error::Option`](crate::Error::Option) for `max_nz = 0` or invalid options.
-pub fn smooth_ot_semi_dual(
-    a: &[f64],
-    b: &[f64],
-    cost: &Matrix,
-    reg: f64,
-    regularizer: Regularizer,
-    opts: &SmoothOptions,
-) -> Result<SmoothResult> {
+pub fn smooth_ot_semi_dual(a: &[f64], b: &[f64], cost: &Matrix, reg: f64, regularizer: Regularizer, opts: &SmoothOptions) -> Result<SmoothResult> {
     let lbfgs = check_smooth_problem(a, b, cost, reg, regularizer, opts)?;
     let (n, m) = cost.shape();
     let k = regularizer.max_nz().unwrap_or(n).min(n);
@@ -88,27 +81,14 @@ pub fn smooth_ot_semi_dual(
 
 /// Quadratically regularized OT through the semi-dual (POT's
 /// `ot.smooth.smooth_ot_semi_dual(a, b, M, reg, reg_type='l2')`); see [`smooth_ot_semi_dual`].
-pub fn smooth_ot_l2_semi_dual(
-    a: &[f64],
-    b: &[f64],
-    cost: &Matrix,
-    reg: f64,
-    opts: &SmoothOptions,
-) -> Result<SmoothResult> {
+pub fn smooth_ot_l2_semi_dual(a: &[f64], b: &[f64], cost: &Matrix, reg: f64, opts: &SmoothOptions) -> Result<SmoothResult> {
     smooth_ot_semi_dual(a, b, cost, reg, Regularizer::SquaredL2, opts)
 }
 
 /// Sparsity-constrained OT with at most `max_nz` non-zeros per column through the semi-dual
 /// (POT's `ot.smooth.smooth_ot_semi_dual(a, b, M, reg, reg_type='sparsity_constrained',
 /// max_nz=max_nz)`; the paper's formulation); see [`smooth_ot_semi_dual`].
-pub fn sparse_ot_semi_dual(
-    a: &[f64],
-    b: &[f64],
-    cost: &Matrix,
-    reg: f64,
-    max_nz: usize,
-    opts: &SmoothOptions,
-) -> Result<SmoothResult> {
+pub fn sparse_ot_semi_dual(a: &[f64], b: &[f64], cost: &Matrix, reg: f64, max_nz: usize, opts: &SmoothOptions) -> Result<SmoothResult> {
     smooth_ot_semi_dual(a, b, cost, reg, Regularizer::SparsityConstrained { max_nz }, opts)
 }
 
@@ -189,8 +169,8 @@ fn fill_semi_plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Error;
     use crate::cost::sq_euclidean;
+    use crate::error::Error;
     use crate::exact::exact_uniform;
     use crate::marginals::uniform;
     use crate::smooth::{smooth_ot_l2, sparse_ot};
@@ -272,12 +252,7 @@ mod tests {
             assert!(!r.converged && r.row_error > 1e-4, "γ = {reg}, k = {k}: {r:?}");
             assert!(r.col_error < 1e-12 && r.nnz_per_col.iter().all(|&z| z <= k), "γ = {reg}, k = {k}: {r:?}");
             assert!(count_col_nnz(&pot.plan, 5).iter().all(|&z| z <= k));
-            assert!(
-                r.dual_objective >= pot.dual - 1e-9,
-                "γ = {reg}, k = {k}: semi-dual {} < POT {}",
-                r.dual_objective,
-                pot.dual
-            );
+            assert!(r.dual_objective >= pot.dual - 1e-9, "γ = {reg}, k = {k}: semi-dual {} < POT {}", r.dual_objective, pot.dual);
             let s = semi_dual_objective(&a, &b, &c, reg, Regularizer::SparsityConstrained { max_nz: k }, &r.alpha);
             assert_rel(s, r.dual_objective, 1e-14, "semi_dual_objective()");
         }
@@ -414,38 +389,310 @@ mod tests {
             assert!(matches!(sparse_ot_semi_dual(&a, &b, &c, reg, 2, &o), Err(Error::Regularization(_))), "{reg}");
         }
         assert!(matches!(sparse_ot_semi_dual(&a, &b, &c, 0.1, 0, &o), Err(Error::Option { name: "max_nz", .. })));
-        assert_eq!(
-            sparse_ot_semi_dual(&a, &b, &c.transpose(), 0.1, 2, &o),
-            Err(Error::CostShape { rows: 5, cols: 6, n: 6, m: 5 })
-        );
-        assert!(matches!(
-            smooth_ot_l2_semi_dual(&a, &[0.5, 0.5, 0.5, 0.5, 0.5], &c, 0.1, &o),
-            Err(Error::MassMismatch { .. })
-        ));
+        assert_eq!(sparse_ot_semi_dual(&a, &b, &c.transpose(), 0.1, 2, &o), Err(Error::CostShape { rows: 5, cols: 6, n: 6, m: 5 }));
+        assert!(matches!(smooth_ot_l2_semi_dual(&a, &[0.5, 0.5, 0.5, 0.5, 0.5], &c, 0.1, &o), Err(Error::MassMismatch { .. })));
         let mut bad = c.clone();
         bad.data[3] = f64::NAN;
         assert!(matches!(sparse_ot_semi_dual(&a, &b, &bad, 0.1, 1, &o), Err(Error::NonFinite { .. })));
-        for opts in
-            [SmoothOptions { memory: 0, ..o }, SmoothOptions { max_iter: 0, ..o }, SmoothOptions { tol: -1.0, ..o }]
-        {
+        for opts in [SmoothOptions { memory: 0, ..o }, SmoothOptions { max_iter: 0, ..o }, SmoothOptions { tol: -1.0, ..o }] {
             assert!(matches!(sparse_ot_semi_dual(&a, &b, &c, 0.1, 2, &opts), Err(Error::Option { .. })), "{opts:?}");
         }
     }
 
     /// POT semi-dual `l2 reg=0.1` (nit=23, marginal ℓ1 errors 4.566e-08, 8.327e-17).
-    const L2_01: PotRun = PotRun { plan: [0.13333332841605322, 0.0, 0.0333333259233072, 0.0, 0.0, 0.0, 0.03333332483821607, 0.0, 0.13333333132823127, 0.0, 0.0, 0.0, 0.1666666740766928, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.16666666835360947, 0.0, 0.16666667516178393, 0.0, 0.0, 0.0, 0.06666667158394679, 0.0, 0.0, 0.06666666867176865, 0.03333333164639054], cost: 0.10333332748545891, dual: 0.10988888888888892 };
+    const L2_01: PotRun = PotRun {
+        plan: [
+            0.13333332841605322,
+            0.0,
+            0.0333333259233072,
+            0.0,
+            0.0,
+            0.0,
+            0.03333332483821607,
+            0.0,
+            0.13333333132823127,
+            0.0,
+            0.0,
+            0.0,
+            0.1666666740766928,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.16666666835360947,
+            0.0,
+            0.16666667516178393,
+            0.0,
+            0.0,
+            0.0,
+            0.06666667158394679,
+            0.0,
+            0.0,
+            0.06666666867176865,
+            0.03333333164639054,
+        ],
+        cost: 0.10333332748545891,
+        dual: 0.10988888888888892,
+    };
     /// POT semi-dual `sparse reg=0.1 k=1` (nit=43, marginal ℓ1 errors 3.333e-01, 8.327e-17).
-    const SP1_01: PotRun = PotRun { plan: [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.2000000000000001, 0.0, 0.0, 0.0, 0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.2, 0.0, 0.2, 0.0, 0.0, 0.0, 0.2, 0.0, 0.0, 0.0, 0.0], cost: 0.046000000000000034, dual: 0.10641315534957632 };
+    const SP1_01: PotRun = PotRun {
+        plan: [
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.2000000000000001,
+            0.0,
+            0.0,
+            0.0,
+            0.2,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.2,
+            0.0,
+            0.2,
+            0.0,
+            0.0,
+            0.0,
+            0.2,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+        ],
+        cost: 0.046000000000000034,
+        dual: 0.10641315534957632,
+    };
     /// POT semi-dual `sparse reg=0.1 k=2` (nit=23, marginal ℓ1 errors 4.566e-08, 2.498e-16).
-    const SP2_01: PotRun = PotRun { plan: [0.1333333284160534, 0.0, 0.033333325923307025, 0.0, 0.0, 0.0, 0.033333324838216785, 0.0, 0.13333333132823064, 0.0, 0.0, 0.0, 0.166666674076693, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.16666666835360966, 0.0, 0.16666667516178324, 0.0, 0.0, 0.0, 0.06666667158394661, 0.0, 0.0, 0.06666666867176944, 0.03333333164639054], cost: 0.10333332748545923, dual: 0.10988888888888894 };
+    const SP2_01: PotRun = PotRun {
+        plan: [
+            0.1333333284160534,
+            0.0,
+            0.033333325923307025,
+            0.0,
+            0.0,
+            0.0,
+            0.033333324838216785,
+            0.0,
+            0.13333333132823064,
+            0.0,
+            0.0,
+            0.0,
+            0.166666674076693,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.16666666835360966,
+            0.0,
+            0.16666667516178324,
+            0.0,
+            0.0,
+            0.0,
+            0.06666667158394661,
+            0.0,
+            0.0,
+            0.06666666867176944,
+            0.03333333164639054,
+        ],
+        cost: 0.10333332748545923,
+        dual: 0.10988888888888894,
+    };
     /// POT semi-dual `sparse reg=0.1 k=3` (nit=23, marginal ℓ1 errors 4.566e-08, 2.498e-16).
-    const SP3_01: PotRun = PotRun { plan: [0.1333333284160534, 0.0, 0.033333325923307025, 0.0, 0.0, 0.0, 0.033333324838216785, 0.0, 0.13333333132823064, 0.0, 0.0, 0.0, 0.166666674076693, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.16666666835360966, 0.0, 0.16666667516178324, 0.0, 0.0, 0.0, 0.06666667158394661, 0.0, 0.0, 0.06666666867176944, 0.03333333164639054], cost: 0.10333332748545923, dual: 0.10988888888888894 };
+    const SP3_01: PotRun = PotRun {
+        plan: [
+            0.1333333284160534,
+            0.0,
+            0.033333325923307025,
+            0.0,
+            0.0,
+            0.0,
+            0.033333324838216785,
+            0.0,
+            0.13333333132823064,
+            0.0,
+            0.0,
+            0.0,
+            0.166666674076693,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.16666666835360966,
+            0.0,
+            0.16666667516178324,
+            0.0,
+            0.0,
+            0.0,
+            0.06666667158394661,
+            0.0,
+            0.0,
+            0.06666666867176944,
+            0.03333333164639054,
+        ],
+        cost: 0.10333332748545923,
+        dual: 0.10988888888888894,
+    };
     /// POT semi-dual `l2 reg=1.0` (nit=10, marginal ℓ1 errors 6.656e-09, 1.110e-16).
-    const L2_1: PotRun = PotRun { plan: [0.10247619030321081, 0.0, 0.06419047669009173, 0.0, 0.0, 0.0, 0.021523810080714113, 0.0, 0.1451428567212842, 0.0, 0.0, 0.0, 0.13580952330990834, 0.0, 0.030857141966710345, 0.0, 0.011809525190491233, 0.0, 0.0, 0.1548571432928177, 0.0, 0.16666666472879463, 0.0, 0.0, 0.0, 0.09752380969678918, 0.0, 0.0, 0.054857143278715784, 0.014285714740471933], cost: 0.10589333404091827, dual: 0.1659784126984127 };
+    const L2_1: PotRun = PotRun {
+        plan: [
+            0.10247619030321081,
+            0.0,
+            0.06419047669009173,
+            0.0,
+            0.0,
+            0.0,
+            0.021523810080714113,
+            0.0,
+            0.1451428567212842,
+            0.0,
+            0.0,
+            0.0,
+            0.13580952330990834,
+            0.0,
+            0.030857141966710345,
+            0.0,
+            0.011809525190491233,
+            0.0,
+            0.0,
+            0.1548571432928177,
+            0.0,
+            0.16666666472879463,
+            0.0,
+            0.0,
+            0.0,
+            0.09752380969678918,
+            0.0,
+            0.0,
+            0.054857143278715784,
+            0.014285714740471933,
+        ],
+        cost: 0.10589333404091827,
+        dual: 0.1659784126984127,
+    };
     /// POT semi-dual `sparse reg=1.0 k=1` (nit=100, marginal ℓ1 errors 6.667e-01, 5.551e-17).
-    const SP1_1: PotRun = PotRun { plan: [0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.19999999999999996, 0.0, 0.2, 0.0, 0.0, 0.0, 0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], cost: 0.13999999999999999, dual: 0.20329627606424389 };
+    const SP1_1: PotRun = PotRun {
+        plan: [
+            0.2,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.19999999999999996,
+            0.0,
+            0.2,
+            0.0,
+            0.0,
+            0.0,
+            0.2,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.2,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+        ],
+        cost: 0.13999999999999999,
+        dual: 0.20329627606424389,
+    };
     /// POT semi-dual `sparse reg=1.0 k=2` (nit=26, marginal ℓ1 errors 3.378e-03, 1.110e-16).
-    const SP2_1: PotRun = PotRun { plan: [0.09832848702310558, 0.0, 0.06832848278525219, 0.0, 0.0, 0.0, 0.03333353565084423, 0.0, 0.1349877292547105, 0.0, 0.0, 0.0, 0.13167151721474787, 0.0, 0.03501227498326949, 0.0, 0.0, 0.0, 0.0, 0.16498772501673054, 0.0, 0.16666646434915575, 0.0, 0.0, 0.0, 0.10167151297689443, 0.0, 0.0, 0.06501227074528948, 0.0], cost: 0.1056008518761466, dual: 0.16643333298503107 };
+    const SP2_1: PotRun = PotRun {
+        plan: [
+            0.09832848702310558,
+            0.0,
+            0.06832848278525219,
+            0.0,
+            0.0,
+            0.0,
+            0.03333353565084423,
+            0.0,
+            0.1349877292547105,
+            0.0,
+            0.0,
+            0.0,
+            0.13167151721474787,
+            0.0,
+            0.03501227498326949,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.16498772501673054,
+            0.0,
+            0.16666646434915575,
+            0.0,
+            0.0,
+            0.0,
+            0.10167151297689443,
+            0.0,
+            0.0,
+            0.06501227074528948,
+            0.0,
+        ],
+        cost: 0.1056008518761466,
+        dual: 0.16643333298503107,
+    };
     /// POT semi-dual `sparse reg=1.0 k=3` (nit=10, marginal ℓ1 errors 6.656e-09, 1.665e-16).
-    const SP3_1: PotRun = PotRun { plan: [0.10247619030321078, 0.0, 0.06419047669009166, 0.0, 0.0, 0.0, 0.021523810080714113, 0.0, 0.1451428567212842, 0.0, 0.0, 0.0, 0.13580952330990828, 0.0, 0.030857141966710345, 0.0, 0.011809525190491277, 0.0, 0.0, 0.15485714329281774, 0.0, 0.16666666472879466, 0.0, 0.0, 0.0, 0.0975238096967892, 0.0, 0.0, 0.054857143278715784, 0.014285714740471979], cost: 0.10589333404091826, dual: 0.16597841269841276 };
+    const SP3_1: PotRun = PotRun {
+        plan: [
+            0.10247619030321078,
+            0.0,
+            0.06419047669009166,
+            0.0,
+            0.0,
+            0.0,
+            0.021523810080714113,
+            0.0,
+            0.1451428567212842,
+            0.0,
+            0.0,
+            0.0,
+            0.13580952330990828,
+            0.0,
+            0.030857141966710345,
+            0.0,
+            0.011809525190491277,
+            0.0,
+            0.0,
+            0.15485714329281774,
+            0.0,
+            0.16666666472879466,
+            0.0,
+            0.0,
+            0.0,
+            0.0975238096967892,
+            0.0,
+            0.0,
+            0.054857143278715784,
+            0.014285714740471979,
+        ],
+        cost: 0.10589333404091826,
+        dual: 0.16597841269841276,
+    };
 }

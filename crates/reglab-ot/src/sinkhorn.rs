@@ -145,10 +145,7 @@ pub fn sinkhorn(a: &[f64], b: &[f64], cost: &Matrix, reg: f64, opts: &SinkhornOp
             finite &= vj.is_finite();
         }
         if !finite {
-            return Err(Error::Numerical {
-                iteration: iterations,
-                why: "the kernel scalings u = a/(Kv), v = b/(Kᵀu) under- or overflowed".into(),
-            });
+            return Err(Error::Numerical { iteration: iterations, why: "the kernel scalings u = a/(Kv), v = b/(Kᵀu) under- or overflowed".into() });
         }
         iterations += 1;
     }
@@ -219,17 +216,7 @@ pub(crate) fn finish(
     let col_error: f64 = col.iter().zip(b).map(|(p, q)| (p - q).abs()).sum();
     // −ε H(T) = ε Σ T (log T − 1)
     let entropic_cost = transport + reg * t_log_t;
-    SinkhornResult {
-        plan,
-        cost: transport,
-        entropic_cost,
-        f,
-        g,
-        iterations,
-        row_error,
-        col_error,
-        converged: stopped || row_error < tol,
-    }
+    SinkhornResult { plan, cost: transport, entropic_cost, f, g, iterations, row_error, col_error, converged: stopped || row_error < tol }
 }
 
 /// One fused Sinkhorn half-step over row-major `K` (`m` columns), reading each row once:
@@ -247,16 +234,7 @@ pub(crate) fn finish(
 /// On x86-64 CPUs with AVX2 (checked at run time) the same code is compiled for AVX2 (four f64
 /// lanes instead of two); Rust never fuses a multiply and an add, so the results are the same.
 #[allow(clippy::too_many_arguments)]
-fn scale_rows_and_matvec_t(
-    k: &[f64],
-    m: usize,
-    v: &[f64],
-    a: &[f64],
-    u: &[f64],
-    u_next: &mut [f64],
-    ktu: &mut [f64],
-    check: bool,
-) -> (f64, bool) {
+fn scale_rows_and_matvec_t(k: &[f64], m: usize, v: &[f64], a: &[f64], u: &[f64], u_next: &mut [f64], ktu: &mut [f64], check: bool) -> (f64, bool) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (checked just above), all the target feature requires.
@@ -533,8 +511,7 @@ mod tests {
         let (a, b) = (uniform(7), uniform(5));
         let t = [0.7, -0.4];
         let shift = |p: &Matrix| {
-            let rows: Vec<Vec<f64>> =
-                (0..p.rows).map(|i| p.row(i).iter().zip(&t).map(|(v, s)| v + s).collect()).collect();
+            let rows: Vec<Vec<f64>> = (0..p.rows).map(|i| p.row(i).iter().zip(&t).map(|(v, s)| v + s).collect()).collect();
             Matrix::from_rows(&rows).unwrap()
         };
         let r = sinkhorn(&a, &b, &sq_euclidean(&x, &y).unwrap(), 0.1, &tight()).unwrap();
@@ -548,8 +525,7 @@ mod tests {
         let one = sinkhorn(&a, &b, &sq_euclidean(&x, &shift(&y)).unwrap(), 0.1, &tight()).unwrap();
         assert_close(&one.plan.data, &r.plan.data, 1e-9, "plan, Y shifted");
         let mean = |p: &Matrix, w: &[f64], k: usize| (0..p.rows).map(|i| w[i] * p.get(i, k)).sum::<f64>();
-        let delta: f64 =
-            (0..2).map(|k| -2.0 * mean(&x, &a, k) * t[k] + 2.0 * mean(&y, &b, k) * t[k] + t[k] * t[k]).sum();
+        let delta: f64 = (0..2).map(|k| -2.0 * mean(&x, &a, k) * t[k] + 2.0 * mean(&y, &b, k) * t[k] + t[k] * t[k]).sum();
         assert_rel(one.cost, r.cost + delta, 1e-9, "cost, Y shifted");
     }
 
@@ -587,11 +563,7 @@ mod tests {
         let mut nan = c.clone();
         nan.data[3] = f64::NAN;
         assert!(matches!(sinkhorn(&a, &b, &nan, 0.1, &opts), Err(Error::NonFinite { .. })));
-        for bad in [
-            SinkhornOptions { max_iter: 0, ..opts },
-            SinkhornOptions { check_every: 0, ..opts },
-            SinkhornOptions { tol: -1.0, ..opts },
-        ] {
+        for bad in [SinkhornOptions { max_iter: 0, ..opts }, SinkhornOptions { check_every: 0, ..opts }, SinkhornOptions { tol: -1.0, ..opts }] {
             assert!(matches!(sinkhorn(&a, &b, &c, 0.1, &bad), Err(Error::Option { .. })), "{bad:?}");
         }
     }

@@ -81,10 +81,7 @@ impl EpsScaling {
             return Err(Error::Option { name: "factor", why: format!("must be in (0, 1), got {}", self.factor) });
         }
         if !(self.stage_tol.is_finite() && self.stage_tol >= 0.0) {
-            return Err(Error::Option {
-                name: "stage_tol",
-                why: format!("must be finite and ≥ 0, got {}", self.stage_tol),
-            });
+            return Err(Error::Option { name: "stage_tol", why: format!("must be finite and ≥ 0, got {}", self.stage_tol) });
         }
         if self.stage_max_iter == 0 {
             return Err(Error::Option { name: "stage_max_iter", why: "must be at least 1".into() });
@@ -112,14 +109,7 @@ impl EpsScaling {
 /// failure here), plus [`Error::Option`] for an invalid `scaling`. With ε-scaling,
 /// [`SinkhornResult::iterations`] counts all stages and
 /// [`converged`](SinkhornResult::converged) refers to the final one.
-pub fn sinkhorn_log(
-    a: &[f64],
-    b: &[f64],
-    cost: &Matrix,
-    reg: f64,
-    opts: &SinkhornOptions,
-    scaling: Option<&EpsScaling>,
-) -> Result<SinkhornResult> {
+pub fn sinkhorn_log(a: &[f64], b: &[f64], cost: &Matrix, reg: f64, opts: &SinkhornOptions, scaling: Option<&EpsScaling>) -> Result<SinkhornResult> {
     check_problem(a, b, cost, reg, opts)?;
     let mut state = LogState::new(a, b, cost);
     let mut iterations = 0;
@@ -191,13 +181,7 @@ impl<'p> LogState<'p> {
             }
             if it > 0 && it % opts.check_every == 0 {
                 // Row sums of the current plan: Σ_j T_ij = exp(f_i/ε + row_lse_i).
-                let err: f64 = self
-                    .f
-                    .iter()
-                    .zip(&self.row_lse)
-                    .zip(self.a)
-                    .map(|((f, l), a)| ((f * inv + l).exp() - a).abs())
-                    .sum();
+                let err: f64 = self.f.iter().zip(&self.row_lse).zip(self.a).map(|((f, l), a)| ((f * inv + l).exp() - a).abs()).sum();
                 if err < opts.tol {
                     return (it, true);
                 }
@@ -306,14 +290,7 @@ mod tests {
         assert!(EpsScaling { start: 0.0, ..s }.validate().is_err());
         assert!(EpsScaling { stage_max_iter: 0, ..s }.validate().is_err());
         let c = Matrix::zeros(2, 2);
-        let e = sinkhorn_log(
-            &uniform(2),
-            &uniform(2),
-            &c,
-            0.1,
-            &Default::default(),
-            Some(&EpsScaling { factor: 2.0, ..s }),
-        );
+        let e = sinkhorn_log(&uniform(2), &uniform(2), &c, 0.1, &Default::default(), Some(&EpsScaling { factor: 2.0, ..s }));
         assert!(matches!(e, Err(Error::Option { name: "factor", .. })));
     }
 
@@ -405,9 +382,6 @@ mod tests {
         let opts = SinkhornOptions::default();
         assert!(matches!(sinkhorn_log(&uniform(2), &uniform(3), &c, 0.0, &opts, None), Err(Error::Regularization(_))));
         assert!(matches!(sinkhorn_log(&uniform(3), &uniform(3), &c, 0.1, &opts, None), Err(Error::CostShape { .. })));
-        assert!(matches!(
-            sinkhorn_log(&uniform(2), &[0.5, 0.5, 0.5], &c, 0.1, &opts, None),
-            Err(Error::MassMismatch { .. })
-        ));
+        assert!(matches!(sinkhorn_log(&uniform(2), &[0.5, 0.5, 0.5], &c, 0.1, &opts, None), Err(Error::MassMismatch { .. })));
     }
 }

@@ -69,8 +69,8 @@
 
 use crate::error::{Error, Result};
 use crate::lbfgs::{LbfgsOptions, LbfgsResult, Termination, minimize};
-use crate::sinkhorn::check_ot_problem;
 use crate::matrix::Matrix;
+use crate::sinkhorn::check_ot_problem;
 
 /// The regularizer `Ω` of [`smooth_ot_dual`] (see the [module docs](self)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -123,13 +123,7 @@ impl Default for SmoothOptions {
 
 impl SmoothOptions {
     pub(crate) fn lbfgs(&self) -> LbfgsOptions {
-        LbfgsOptions {
-            memory: self.memory,
-            max_iter: self.max_iter,
-            gtol: self.tol,
-            ftol: self.ftol,
-            ..Default::default()
-        }
+        LbfgsOptions { memory: self.memory, max_iter: self.max_iter, gtol: self.tol, ftol: self.ftol, ..Default::default() }
     }
 }
 
@@ -173,14 +167,7 @@ pub struct SmoothResult {
 /// Errors: invalid marginals (see [`check_marginals`](crate::marginals::check_marginals)), a cost matrix of the wrong shape or with
 /// non-finite entries, [`Error::Regularization`] for `γ ≤ 0` or non-finite, [`Error::Option`] for
 /// `max_nz = 0` or invalid options.
-pub fn smooth_ot_dual(
-    a: &[f64],
-    b: &[f64],
-    cost: &Matrix,
-    reg: f64,
-    regularizer: Regularizer,
-    opts: &SmoothOptions,
-) -> Result<SmoothResult> {
+pub fn smooth_ot_dual(a: &[f64], b: &[f64], cost: &Matrix, reg: f64, regularizer: Regularizer, opts: &SmoothOptions) -> Result<SmoothResult> {
     let lbfgs = check_smooth_problem(a, b, cost, reg, regularizer, opts)?;
     let (n, m) = cost.shape();
     let mut plan = Matrix::zeros(n, m);
@@ -267,14 +254,7 @@ pub fn smooth_ot_l2(a: &[f64], b: &[f64], cost: &Matrix, reg: f64, opts: &Smooth
 /// Sparsity-constrained OT with at most `max_nz` non-zeros per column (POT's
 /// `ot.smooth.smooth_ot_dual(a, b, M, reg, reg_type='sparsity_constrained', max_nz=max_nz)`); see
 /// [`smooth_ot_dual`].
-pub fn sparse_ot(
-    a: &[f64],
-    b: &[f64],
-    cost: &Matrix,
-    reg: f64,
-    max_nz: usize,
-    opts: &SmoothOptions,
-) -> Result<SmoothResult> {
+pub fn sparse_ot(a: &[f64], b: &[f64], cost: &Matrix, reg: f64, max_nz: usize, opts: &SmoothOptions) -> Result<SmoothResult> {
     smooth_ot_dual(a, b, cost, reg, Regularizer::SparsityConstrained { max_nz }, opts)
 }
 
@@ -288,15 +268,7 @@ pub fn plan_from_dual(alpha: &[f64], beta: &[f64], cost: &Matrix, reg: f64, regu
 
 /// The dual objective `D(α, β) = ⟨α, a⟩ + ⟨β, b⟩ − Σ_j δ*(α + β_j 1 − C_{:,j})`; panics on lengths
 /// that do not match `cost`.
-pub fn dual_objective(
-    a: &[f64],
-    b: &[f64],
-    cost: &Matrix,
-    reg: f64,
-    regularizer: Regularizer,
-    alpha: &[f64],
-    beta: &[f64],
-) -> f64 {
+pub fn dual_objective(a: &[f64], b: &[f64], cost: &Matrix, reg: f64, regularizer: Regularizer, alpha: &[f64], beta: &[f64]) -> f64 {
     let mut plan = Matrix::zeros(cost.rows, cost.cols);
     let half_sq = fill_plan(alpha, beta, cost, reg, regularizer, &mut plan, &mut Vec::new());
     dot(alpha, a) + dot(beta, b) - reg * half_sq
@@ -314,12 +286,7 @@ fn fill_plan(
     scratch: &mut Vec<(f64, usize)>,
 ) -> f64 {
     let (n, m) = cost.shape();
-    assert!(
-        alpha.len() == n && beta.len() == m,
-        "potentials of lengths {}, {} for a {n}×{m} cost",
-        alpha.len(),
-        beta.len()
-    );
+    assert!(alpha.len() == n && beta.len() == m, "potentials of lengths {}, {} for a {n}×{m} cost", alpha.len(), beta.len());
     let inv = 1.0 / reg;
     for (i, ti) in plan.data.chunks_exact_mut(m).enumerate() {
         for ((t, &cij), &bj) in ti.iter_mut().zip(cost.row(i)).zip(beta) {
@@ -456,8 +423,7 @@ mod tests {
         assert_rel(r.objective, r.cost + 0.5 * reg * r.plan.dot(&r.plan), 1e-14, "objective");
         // Duality gap: primal − D = ⟨α, T 1 − a⟩ + ⟨β, Tᵀ 1 − b⟩ (as δ*(x_j) = ⟨x_j, T_j⟩ − Ω(T_j)),
         // so it vanishes with the marginal errors.
-        let res =
-            |w: Vec<f64>, v: &[f64], p: &[f64]| w.iter().zip(v).zip(p).map(|((s, v), p)| p * (s - v)).sum::<f64>();
+        let res = |w: Vec<f64>, v: &[f64], p: &[f64]| w.iter().zip(v).zip(p).map(|((s, v), p)| p * (s - v)).sum::<f64>();
         let gap = res(r.plan.row_sums(), &a, &r.alpha) + res(r.plan.col_sums(), &b, &r.beta);
         assert!((r.objective - r.dual_objective - gap).abs() < 1e-14, "gap identity");
         assert!(gap.abs() < 1e-8, "gap {gap}");
@@ -600,18 +566,13 @@ mod tests {
             assert!(matches!(sparse_ot(&a, &b, &c, reg, 2, &o), Err(Error::Regularization(_))), "{reg}");
         }
         assert!(matches!(sparse_ot(&a, &b, &c, 0.1, 0, &o), Err(Error::Option { name: "max_nz", .. })));
-        assert_eq!(
-            smooth_ot_l2(&a, &b, &c.transpose(), 0.1, &o),
-            Err(Error::CostShape { rows: 5, cols: 6, n: 6, m: 5 })
-        );
+        assert_eq!(smooth_ot_l2(&a, &b, &c.transpose(), 0.1, &o), Err(Error::CostShape { rows: 5, cols: 6, n: 6, m: 5 }));
         assert!(matches!(smooth_ot_l2(&uniform(6), &uniform(4), &c, 0.1, &o), Err(Error::CostShape { .. })));
         assert!(matches!(smooth_ot_l2(&a, &[0.5, 0.5, 0.5, 0.5, 0.5], &c, 0.1, &o), Err(Error::MassMismatch { .. })));
         let mut bad = c.clone();
         bad.data[3] = f64::NAN;
         assert!(matches!(smooth_ot_l2(&a, &b, &bad, 0.1, &o), Err(Error::NonFinite { .. })));
-        for opts in
-            [SmoothOptions { memory: 0, ..o }, SmoothOptions { max_iter: 0, ..o }, SmoothOptions { tol: -1.0, ..o }]
-        {
+        for opts in [SmoothOptions { memory: 0, ..o }, SmoothOptions { max_iter: 0, ..o }, SmoothOptions { tol: -1.0, ..o }] {
             assert!(matches!(smooth_ot_l2(&a, &b, &c, 0.1, &opts), Err(Error::Option { .. })), "{opts:?}");
         }
     }

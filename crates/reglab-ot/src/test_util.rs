@@ -40,12 +40,7 @@ impl Rng {
 pub fn assert_close(x: &[f64], y: &[f64], tol: f64, what: &str) {
     assert_eq!(x.len(), y.len(), "{what}: lengths differ");
     let scale = y.iter().fold(1.0f64, |s, v| s.max(v.abs()));
-    let (k, d) = x
-        .iter()
-        .zip(y)
-        .map(|(a, b)| (a - b).abs())
-        .enumerate()
-        .fold((0, 0.0), |best, (k, d)| if d > best.1 { (k, d) } else { best });
+    let (k, d) = x.iter().zip(y).map(|(a, b)| (a - b).abs()).enumerate().fold((0, 0.0), |best, (k, d)| if d > best.1 { (k, d) } else { best });
     assert!(d <= tol * scale, "{what}: entry {k} differs by {d:e} ({} vs {}), tolerance {tol:e}", x[k], y[k]);
 }
 

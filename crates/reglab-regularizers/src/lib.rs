@@ -33,6 +33,6 @@ pub mod stochastic;
 pub mod weight;
 
 pub use registry::{
-    build, build_batch_terms, build_output_set, build_set, check, is_batch, is_output, BatchEntry, Entry, OutputEntry, BATCH_ENTRIES, ENTRIES,
-    OUTPUT_ENTRIES,
+    BATCH_ENTRIES, BatchEntry, ENTRIES, Entry, OUTPUT_ENTRIES, OutputEntry, build, build_batch_terms, build_output_set, build_set, check, is_batch,
+    is_output,
 };

@@ -297,7 +297,8 @@ pub fn build_batch_terms<S: AsSpec>(specs: &[S]) -> Result<Vec<BatchTerm>> {
 }
 
 fn unknown(name: &str) -> Error {
-    let known: Vec<&str> = ENTRIES.iter().map(|e| e.name).chain(OUTPUT_ENTRIES.iter().map(|e| e.name)).chain(BATCH_ENTRIES.iter().map(|e| e.name)).collect();
+    let known: Vec<&str> =
+        ENTRIES.iter().map(|e| e.name).chain(OUTPUT_ENTRIES.iter().map(|e| e.name)).chain(BATCH_ENTRIES.iter().map(|e| e.name)).collect();
     Error::Unknown { name: name.to_string(), known: known.join(", ") }
 }
 
@@ -389,7 +390,8 @@ mod tests {
 
     #[test]
     fn names_are_unique() {
-        let mut n: Vec<_> = ENTRIES.iter().map(|e| e.name).chain(OUTPUT_ENTRIES.iter().map(|e| e.name)).chain(BATCH_ENTRIES.iter().map(|e| e.name)).collect();
+        let mut n: Vec<_> =
+            ENTRIES.iter().map(|e| e.name).chain(OUTPUT_ENTRIES.iter().map(|e| e.name)).chain(BATCH_ENTRIES.iter().map(|e| e.name)).collect();
         n.sort();
         n.dedup();
         assert_eq!(n.len(), ENTRIES.len() + OUTPUT_ENTRIES.len() + BATCH_ENTRIES.len());

@@ -18,8 +18,20 @@ use reglab_regularizers::ENTRIES;
 
 /// Regularizers whose value is a sum of squares, norms or Cauchy–Schwarz gaps: never negative.
 const NON_NEGATIVE: &[&str] = &[
-    "l2", "l1", "elastic-net", "group-lasso", "selective-decay", "l2-init", "wasserstein-init", "spectral", "soft-orth", "ortho-offdiag", "cs-binary",
-    "cs-binary-pos", "cs-ternary", "cs-orth",
+    "l2",
+    "l1",
+    "elastic-net",
+    "group-lasso",
+    "selective-decay",
+    "l2-init",
+    "wasserstein-init",
+    "spectral",
+    "soft-orth",
+    "ortho-offdiag",
+    "cs-binary",
+    "cs-binary-pos",
+    "cs-ternary",
+    "cs-orth",
 ];
 
 /// Smooth in the weights at random points (the others have thresholds that move with the

@@ -108,9 +108,7 @@ fn eig_matrix_csv(n: usize) -> std::path::PathBuf {
     let r = random_vec(n * n, 0.01, 7);
     let mut text = String::with_capacity(n * n * 12);
     for i in 0..n {
-        let row: Vec<String> = (0..n)
-            .map(|j| format!("{:e}", 0.5 * (r[i * n + j] + r[j * n + i]) + if i == j { 1.0 } else { 0.0 }))
-            .collect();
+        let row: Vec<String> = (0..n).map(|j| format!("{:e}", 0.5 * (r[i * n + j] + r[j * n + i]) + if i == j { 1.0 } else { 0.0 })).collect();
         text += &row.join(",");
         text.push('\n');
     }
@@ -160,13 +158,7 @@ fn bench_prox(c: &mut Criterion) {
                 continue;
             }
             let prox = |reg: &mut dyn Regularizer, w: &mut [f32]| {
-                let mut t = TargetMut {
-                    name: &case.name,
-                    role: case.target().role,
-                    shape: &case.shape,
-                    layout: case.layout,
-                    weight: w,
-                };
+                let mut t = TargetMut { name: &case.name, role: case.target().role, shape: &case.shape, layout: case.layout, weight: w };
                 reg.prox(&mut t, PROX_STEP).unwrap_or_else(|err| panic!("{}: {err}", e.name))
             };
             prox(reg.as_mut(), &mut case.weight.clone()); // warm-up

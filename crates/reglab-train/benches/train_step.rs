@@ -48,10 +48,7 @@ const STRENGTH: &str = "1e-4";
 /// One fixed mini-batch: inputs uniform in [0, 1], labels uniform in 0..10.
 fn batch() -> Dataset {
     let features = random_vec(BATCH * INPUT, 0.5, 11).into_iter().map(|v| v + 0.5).collect();
-    let labels = random_vec(BATCH, 0.5, 12)
-        .into_iter()
-        .map(|v| (((v + 0.5) * CLASSES as f32) as u8).min(CLASSES as u8 - 1))
-        .collect();
+    let labels = random_vec(BATCH, 0.5, 12).into_iter().map(|v| (((v + 0.5) * CLASSES as f32) as u8).min(CLASSES as u8 - 1)).collect();
     Dataset { name: "bench".into(), example_shape: vec![INPUT], features, labels, classes: CLASSES }
 }
 
@@ -75,13 +72,13 @@ fn bench_step(c: &mut Criterion) {
             let opts = if e.name == "group-orth" { ":groups=16" } else { "" };
             (e.name.to_string(), vec![format!("{}={STRENGTH}{opts}", e.name)], None, None)
         }))
-        .chain(["weight-norm", "spectral-norm", "multipliers:scalar", "multipliers:rowcol", "lawn:free=0:layers=2"].into_iter().map(|r| {
-            (format!("reparam {r}"), Vec::new(), Some(r.parse::<reglab_train::reparam::ReparamSpec>().unwrap()), None)
-        }))
+        .chain(
+            ["weight-norm", "spectral-norm", "multipliers:scalar", "multipliers:rowcol", "lawn:free=0:layers=2"]
+                .into_iter()
+                .map(|r| (format!("reparam {r}"), Vec::new(), Some(r.parse::<reglab_train::reparam::ReparamSpec>().unwrap()), None)),
+        )
         // masks on every layer weight: the magnitude and FISH masks are made below (`make_mask`)
-        .chain(PRUNE.into_iter().map(|p| {
-            (format!("prune {p}"), Vec::new(), None, Some(p.parse::<reglab_train::prune::PruneSpec>().unwrap()))
-        }));
+        .chain(PRUNE.into_iter().map(|p| (format!("prune {p}"), Vec::new(), None, Some(p.parse::<reglab_train::prune::PruneSpec>().unwrap()))));
     for (name, regs, reparam, prune) in runs {
         let name = name.as_str();
         let cfg = mlp_config(regs, reparam, prune);
@@ -91,9 +88,7 @@ fn bench_step(c: &mut Criterion) {
         }
         let (x, y) = t.batch_tensors(&data, &idx);
         t.step(x.clone(), y.clone()).unwrap_or_else(|e| panic!("{name}: {e}")); // warm-up
-        group.bench_function(name, |b| {
-            b.iter(|| black_box(t.step(x.clone(), y.clone()).unwrap_or_else(|e| panic!("{name}: {e}"))))
-        });
+        group.bench_function(name, |b| b.iter(|| black_box(t.step(x.clone(), y.clone()).unwrap_or_else(|e| panic!("{name}: {e}")))));
     }
     group.finish();
 }

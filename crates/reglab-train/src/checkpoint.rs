@@ -68,7 +68,8 @@ impl Checkpoint {
         let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(format!("not a checkpoint: {e}")))?;
         let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
         let mut meta: BTreeMap<String, String> = header.metadata().clone().unwrap_or_default().into_iter().collect();
-        let step: u64 = meta.remove("step").ok_or_else(|| bad("no `step` in the metadata".into()))?.parse().map_err(|_| bad("`step` is not a number".into()))?;
+        let step: u64 =
+            meta.remove("step").ok_or_else(|| bad("no `step` in the metadata".into()))?.parse().map_err(|_| bad("`step` is not a number".into()))?;
         let optim = st.tensor("optim").map_err(|e| bad(format!("no optimizer state: {e}")))?;
         if optim.dtype() != Dtype::U8 {
             return Err(bad(format!("`optim` has dtype {:?}, expected U8", optim.dtype())));

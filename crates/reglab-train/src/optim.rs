@@ -37,9 +37,7 @@ impl OptimSpec {
     pub fn init(&self) -> ModuleOptimizer {
         match *self {
             OptimSpec::Sgd { momentum: 0.0 } => SgdConfig::new().init(),
-            OptimSpec::Sgd { momentum } => SgdConfig::new()
-                .with_momentum(Some(MomentumConfig { momentum, dampening: 0.0, nesterov: false }))
-                .init(),
+            OptimSpec::Sgd { momentum } => SgdConfig::new().with_momentum(Some(MomentumConfig { momentum, dampening: 0.0, nesterov: false })).init(),
             OptimSpec::Adam => AdamConfig::new().with_epsilon(1e-8).init(),
             OptimSpec::Adamw { weight_decay } => AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(weight_decay as f32).init(),
         }
@@ -48,9 +46,7 @@ impl OptimSpec {
     /// Check the hyper-parameters.
     pub fn validate(&self) -> Result<(), String> {
         match *self {
-            OptimSpec::Sgd { momentum } if !(0.0..1.0).contains(&momentum) => {
-                Err(format!("sgd momentum must be in [0, 1), got {momentum}"))
-            }
+            OptimSpec::Sgd { momentum } if !(0.0..1.0).contains(&momentum) => Err(format!("sgd momentum must be in [0, 1), got {momentum}")),
             OptimSpec::Adamw { weight_decay } if !(weight_decay >= 0.0 && weight_decay.is_finite()) => {
                 Err(format!("adamw weight_decay must be finite and ≥ 0, got {weight_decay}"))
             }

@@ -37,7 +37,11 @@ pub fn set_params(net: &mut Net, base: &[Flat], delta: Option<&[Vec<f32>]>) {
                 None => v.clone(),
             };
             let data = TensorData::new(v, shape.clone());
-            if part == 0 { net.set_weight(i, data) } else { net.set_bias(i, data) }
+            if part == 0 {
+                net.set_weight(i, data)
+            } else {
+                net.set_bias(i, data)
+            }
             k += 1;
         }
     }

@@ -145,8 +145,7 @@ impl Regularization {
             });
         }
         // Bias targets get their own buffers, added below, to keep borrows disjoint.
-        let mut bias_scratch: Vec<Vec<f32>> =
-            idx.iter().map(|&i| vec![0.0f32; if b.active[i].1 { b.layers[i].shape[0] } else { 0 }]).collect();
+        let mut bias_scratch: Vec<Vec<f32>> = idx.iter().map(|&i| vec![0.0f32; if b.active[i].1 { b.layers[i].shape[0] } else { 0 }]).collect();
         let ev = {
             let mut targets = Vec::with_capacity(2 * idx.len());
             let mut tgrads = Vec::with_capacity(2 * idx.len());
@@ -202,7 +201,13 @@ impl Regularization {
                     targets.push(TargetMut { name: wn, role: Role::LayerWeight, shape: &l.shape, layout: l.layout(), weight: slice_mut(w) });
                 }
                 if let (true, Some(b)) = (self.b.prox_active[i].1, b.as_mut()) {
-                    targets.push(TargetMut { name: bn, role: Role::Bias, shape: &self.b.bias_shapes[i], layout: Layout::RowMajor, weight: slice_mut(b) });
+                    targets.push(TargetMut {
+                        name: bn,
+                        role: Role::Bias,
+                        shape: &self.b.bias_shapes[i],
+                        layout: Layout::RowMajor,
+                        weight: slice_mut(b),
+                    });
                 }
             }
             self.set.after_step(&mut targets, lr, step, total, seed).map_err(|e| e.to_string())?;

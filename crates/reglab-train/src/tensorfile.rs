@@ -29,22 +29,15 @@ pub fn read(path: &Path) -> Result<Vec<NamedTensor>, TensorFileError> {
 
 /// Parse safetensors bytes (`path` only names the source in errors).
 pub fn parse(bytes: &[u8], path: &Path) -> Result<Vec<NamedTensor>, TensorFileError> {
-    let st = SafeTensors::deserialize(bytes)
-        .map_err(|e| TensorFileError::Format { path: path.into(), why: e.to_string() })?;
+    let st = SafeTensors::deserialize(bytes).map_err(|e| TensorFileError::Format { path: path.into(), why: e.to_string() })?;
     let mut out = Vec::new();
     for (name, view) in st.tensors() {
         let raw = view.data();
         let data: Vec<f32> = match view.dtype() {
             Dtype::F32 => raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-            Dtype::F64 => raw
-                .chunks_exact(8)
-                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
-                .collect(),
+            Dtype::F64 => raw.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32).collect(),
             Dtype::F16 => raw.chunks_exact(2).map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]]))).collect(),
-            Dtype::BF16 => raw
-                .chunks_exact(2)
-                .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16))
-                .collect(),
+            Dtype::BF16 => raw.chunks_exact(2).map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16)).collect(),
             dtype => return Err(TensorFileError::Dtype { path: path.into(), name, dtype }),
         };
         out.push(NamedTensor::new(name, view.shape().to_vec(), data));
@@ -78,10 +71,8 @@ fn f16_to_f32(h: u16) -> f32 {
 
 /// Serialize tensors (f32, row-major) to safetensors bytes.
 pub fn to_bytes(tensors: &[NamedTensor]) -> Result<Vec<u8>, String> {
-    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
-        .iter()
-        .map(|t| (t.name.clone(), t.data.iter().flat_map(|v| v.to_le_bytes()).collect(), t.shape.clone()))
-        .collect();
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> =
+        tensors.iter().map(|t| (t.name.clone(), t.data.iter().flat_map(|v| v.to_le_bytes()).collect(), t.shape.clone())).collect();
     let views = bytes
         .iter()
         .map(|(n, b, s)| TensorView::new(Dtype::F32, s.clone(), b).map(|v| (n.clone(), v)))
@@ -120,10 +111,7 @@ mod tests {
     fn round_trip_and_sorted_names() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("w.safetensors");
-        let t = vec![
-            NamedTensor::new("b", vec![2], vec![1.0, -2.5]),
-            NamedTensor::new("a.weight", vec![2, 3], vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]),
-        ];
+        let t = vec![NamedTensor::new("b", vec![2], vec![1.0, -2.5]), NamedTensor::new("a.weight", vec![2, 3], vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0])];
         write(&p, &t).unwrap();
         let r = read(&p).unwrap();
         assert_eq!(r[0], t[1]);

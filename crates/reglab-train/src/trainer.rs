@@ -165,9 +165,8 @@ impl Trainer {
     pub fn restore(&mut self, c: Checkpoint) -> Result<(), TrainError> {
         self.net.load_pytorch(&c.model).map_err(TrainError::Other)?;
         let optim = std::mem::replace(&mut self.optim, self.cfg.optim.init());
-        self.optim = optim
-            .from_bytes(burn::tensor::Bytes::from_bytes_vec(c.optim))
-            .map_err(|e| TrainError::Other(format!("optimizer state: {e:?}")))?;
+        self.optim =
+            optim.from_bytes(burn::tensor::Bytes::from_bytes_vec(c.optim)).map_err(|e| TrainError::Other(format!("optimizer state: {e:?}")))?;
         self.chain.load_state(&mut self.net, c.reg)?;
         self.step = c.step;
         Ok(())
@@ -222,7 +221,8 @@ impl Trainer {
 
     /// Every hook's [`crate::hook::StepHook::start_of_epoch`] (`start`) or `end_of_epoch`.
     fn epoch_phase(&mut self, data: &Dataset, epoch: usize, order: &[usize], steps: usize, start: bool) -> Result<(), TrainError> {
-        let mut cx = EpochCx { net: &mut self.net, data, epoch, order, steps, device: &self.device, optim: &mut self.optim, optim_spec: &self.cfg.optim };
+        let mut cx =
+            EpochCx { net: &mut self.net, data, epoch, order, steps, device: &self.device, optim: &mut self.optim, optim_spec: &self.cfg.optim };
         for h in self.chain.hooks_mut() {
             if start { h.start_of_epoch(&mut cx)? } else { h.end_of_epoch(&mut cx)? }
         }
@@ -272,7 +272,19 @@ impl Trainer {
         let (chain, masks) = self.chain.split();
         let pass = Pass { masks, loss: &self.loss_fn, seed: self.cfg.seed, step: self.step, device: &self.device };
         let mut values: Vec<(String, f64)> = Vec::new();
-        let mut cx = StepCx { net: &mut self.net, x: &x, y: &y, mix, batch_size: n, step: self.step, total: self.total, seed: self.cfg.seed, lr: self.cfg.lr, pass: &pass, values: &mut values };
+        let mut cx = StepCx {
+            net: &mut self.net,
+            x: &x,
+            y: &y,
+            mix,
+            batch_size: n,
+            step: self.step,
+            total: self.total,
+            seed: self.cfg.seed,
+            lr: self.cfg.lr,
+            pass: &pass,
+            values: &mut values,
+        };
         // weight perturbations (SAM, AMP, mixout) before the forward pass
         for h in chain.iter_mut() {
             h.before_forward(&mut cx)?;

@@ -92,7 +92,12 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let mut notes = Vec::new();
     if let Some(p) = &a.plot {
         let note = ot::plot_links(p, &input, &report).map_err(Failure::failed)?;
-        notes.push(format!("wrote {} and {}{}", p.display(), ot::svg_path(p).display(), if note.is_empty() { String::new() } else { format!(" ({note})") }));
+        notes.push(format!(
+            "wrote {} and {}{}",
+            p.display(),
+            ot::svg_path(p).display(),
+            if note.is_empty() { String::new() } else { format!(" ({note})") }
+        ));
     }
     if let Some(p) = &a.out {
         ot::write_plan_csv(p, &report.plan).map_err(Failure::failed)?;

@@ -95,9 +95,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let show = !a.quiet && std::io::stderr().is_terminal();
     let bar = if show { ProgressBar::new(0) } else { ProgressBar::hidden() };
     bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})")
-            .expect("template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})").expect("template").progress_chars("=> "),
     );
     let epochs = a.epochs;
     let mut progress = |p: Progress<'_>| match p {

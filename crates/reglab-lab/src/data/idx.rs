@@ -43,23 +43,12 @@ pub fn parse_idx_images(bytes: &[u8], path: &Path) -> Result<IdxImages, DataErro
     let dims = header(&data, path, IDX_IMAGES_MAGIC, 3, "IDX images")?;
     let (n, rows, cols) = (dims[0], dims[1], dims[2]);
     if rows == 0 || cols == 0 {
-        return Err(malformed(
-            path,
-            Problem::BadDimensions {
-                dims,
-                reason: "rows and columns must be positive",
-            },
-        ));
+        return Err(malformed(path, Problem::BadDimensions { dims, reason: "rows and columns must be positive" }));
     }
     let what = format!("16-byte header + {n}x{rows}x{cols} pixels");
     let body = body(&data, path, 16, &[n, rows, cols], what)?;
     let lut: [f32; 256] = std::array::from_fn(|b| b as f32 / 255.0);
-    Ok(IdxImages {
-        count: n as usize,
-        rows: rows as usize,
-        cols: cols as usize,
-        pixels: body.iter().map(|&b| lut[usize::from(b)]).collect(),
-    })
+    Ok(IdxImages { count: n as usize, rows: rows as usize, cols: cols as usize, pixels: body.iter().map(|&b| lut[usize::from(b)]).collect() })
 }
 
 /// Reads an IDX label file (plain or gzip); every label must be in `0..10`.
@@ -74,25 +63,14 @@ pub fn parse_idx_labels(bytes: &[u8], path: &Path) -> Result<Vec<u8>, DataError>
     let n = dims[0];
     let body = body(&data, path, 8, &[n], format!("8-byte header + {n} labels"))?;
     if let Some(index) = body.iter().position(|&l| usize::from(l) >= CLASSES) {
-        return Err(malformed(
-            path,
-            Problem::LabelOutOfRange {
-                index,
-                label: body[index].to_string(),
-                classes: CLASSES,
-            },
-        ));
+        return Err(malformed(path, Problem::LabelOutOfRange { index, label: body[index].to_string(), classes: CLASSES }));
     }
     Ok(body.to_vec())
 }
 
 /// Reads an image file and its label file into a [`Dataset`] named `name`, with
 /// `example_shape` `[1, rows, cols]` and 10 classes; the counts must agree.
-pub fn read_idx_pair(
-    images: &Path,
-    labels: &Path,
-    name: impl Into<String>,
-) -> Result<Dataset, DataError> {
+pub fn read_idx_pair(images: &Path, labels: &Path, name: impl Into<String>) -> Result<Dataset, DataError> {
     let img = read_idx_images(images)?;
     let lab = read_idx_labels(labels)?;
     if img.count != lab.len() {
@@ -103,98 +81,48 @@ pub fn read_idx_pair(
             labels: lab.len(),
         });
     }
-    Ok(Dataset {
-        name: name.into(),
-        example_shape: vec![1, img.rows, img.cols],
-        features: img.pixels,
-        labels: lab,
-        classes: CLASSES,
-    })
+    Ok(Dataset { name: name.into(), example_shape: vec![1, img.rows, img.cols], features: img.pixels, labels: lab, classes: CLASSES })
 }
 
 fn malformed(path: &Path, problem: Problem) -> DataError {
-    DataError::Malformed {
-        path: path.to_path_buf(),
-        problem,
-    }
+    DataError::Malformed { path: path.to_path_buf(), problem }
 }
 
 /// Checks the magic number and returns the `ndim` dimensions.
-fn header(
-    data: &[u8],
-    path: &Path,
-    magic: u32,
-    ndim: usize,
-    what: &'static str,
-) -> Result<Vec<u32>, DataError> {
+fn header(data: &[u8], path: &Path, magic: u32, ndim: usize, what: &'static str) -> Result<Vec<u32>, DataError> {
     let header_len = 4 + 4 * ndim;
     let be = |i: usize| u32::from_be_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
     if data.len() < 4 {
         return Err(malformed(
             path,
-            Problem::Truncated {
-                found: data.len() as u64,
-                expected: header_len as u64,
-                what: format!("{header_len}-byte {what} header"),
-            },
+            Problem::Truncated { found: data.len() as u64, expected: header_len as u64, what: format!("{header_len}-byte {what} header") },
         ));
     }
     let found = be(0);
     if found != magic {
-        return Err(malformed(
-            path,
-            Problem::WrongMagic {
-                found,
-                expected: magic,
-                what,
-            },
-        ));
+        return Err(malformed(path, Problem::WrongMagic { found, expected: magic, what }));
     }
     if data.len() < header_len {
         return Err(malformed(
             path,
-            Problem::Truncated {
-                found: data.len() as u64,
-                expected: header_len as u64,
-                what: format!("{header_len}-byte {what} header"),
-            },
+            Problem::Truncated { found: data.len() as u64, expected: header_len as u64, what: format!("{header_len}-byte {what} header") },
         ));
     }
     Ok((0..ndim).map(|d| be(4 + 4 * d)).collect())
 }
 
 /// Checks that `data` is exactly `header_len + prod(dims)` bytes and returns the body.
-fn body<'a>(
-    data: &'a [u8],
-    path: &Path,
-    header_len: usize,
-    dims: &[u32],
-    what: String,
-) -> Result<&'a [u8], DataError> {
+fn body<'a>(data: &'a [u8], path: &Path, header_len: usize, dims: &[u32], what: String) -> Result<&'a [u8], DataError> {
     let size: u128 = dims.iter().map(|&d| u128::from(d)).product();
     let expected = size + header_len as u128;
     let found = data.len() as u128;
     // Compare before converting: a huge header cannot cause an allocation.
     if found < expected {
         let expected = u64::try_from(expected).unwrap_or(u64::MAX);
-        return Err(malformed(
-            path,
-            Problem::Truncated {
-                found: found as u64,
-                expected,
-                what,
-            },
-        ));
+        return Err(malformed(path, Problem::Truncated { found: found as u64, expected, what }));
     }
     if found > expected {
-        return Err(malformed(
-            path,
-            Problem::TrailingBytes {
-                found: found as u64,
-                expected: expected as u64,
-                what,
-            },
-        ));
+        return Err(malformed(path, Problem::TrailingBytes { found: found as u64, expected: expected as u64, what }));
     }
     Ok(&data[header_len..])
 }
@@ -275,29 +203,13 @@ pub(crate) mod tests {
     fn wrong_magic() {
         let dir = tempfile::tempdir().unwrap();
         // A label file given as images, and vice versa.
-        let p = write(
-            dir.path(),
-            "train-images-idx3-ubyte.gz",
-            &gzip(&labels_bytes(&[1, 2])),
-        );
+        let p = write(dir.path(), "train-images-idx3-ubyte.gz", &gzip(&labels_bytes(&[1, 2])));
         let err = read_idx_images(&p).unwrap_err();
-        assert_msg(
-            &err,
-            "train-images-idx3-ubyte.gz",
-            &["wrong magic number 0x00000801, expected 0x00000803 (IDX images)"],
-        );
+        assert_msg(&err, "train-images-idx3-ubyte.gz", &["wrong magic number 0x00000801, expected 0x00000803 (IDX images)"]);
         let p = write(dir.path(), "lab", &images_bytes(1, 1, 1));
-        assert_msg(
-            &read_idx_labels(&p).unwrap_err(),
-            "lab",
-            &["wrong magic number 0x00000803, expected 0x00000801 (IDX labels)"],
-        );
+        assert_msg(&read_idx_labels(&p).unwrap_err(), "lab", &["wrong magic number 0x00000803, expected 0x00000801 (IDX labels)"]);
         let p = write(dir.path(), "text.txt", b"hello world, not IDX at all");
-        assert_msg(
-            &read_idx_images(&p).unwrap_err(),
-            "text.txt",
-            &["wrong magic number 0x68656c6c"],
-        );
+        assert_msg(&read_idx_images(&p).unwrap_err(), "text.txt", &["wrong magic number 0x68656c6c"]);
     }
 
     #[test]
@@ -306,49 +218,25 @@ pub(crate) mod tests {
         let mut raw = images_bytes(2, 3, 3);
         raw.pop();
         let p = write(dir.path(), "cut-images.gz", &gzip(&raw));
-        assert_msg(
-            &read_idx_images(&p).unwrap_err(),
-            "cut-images.gz",
-            &["truncated: 33 bytes, expected 34 (16-byte header + 2x3x3 pixels)"],
-        );
+        assert_msg(&read_idx_images(&p).unwrap_err(), "cut-images.gz", &["truncated: 33 bytes, expected 34 (16-byte header + 2x3x3 pixels)"]);
         // Header cut short, before and after the magic.
         let p = write(dir.path(), "tiny", &[0, 0]);
-        assert_msg(
-            &read_idx_images(&p).unwrap_err(),
-            "tiny",
-            &["truncated: 2 bytes, expected 16"],
-        );
+        assert_msg(&read_idx_images(&p).unwrap_err(), "tiny", &["truncated: 2 bytes, expected 16"]);
         let p = write(dir.path(), "short-header", &images_bytes(1, 1, 1)[..10]);
-        assert_msg(
-            &read_idx_images(&p).unwrap_err(),
-            "short-header",
-            &["truncated: 10 bytes, expected 16 (16-byte IDX images header)"],
-        );
+        assert_msg(&read_idx_images(&p).unwrap_err(), "short-header", &["truncated: 10 bytes, expected 16 (16-byte IDX images header)"]);
         let p = write(dir.path(), "empty-file", &[]);
-        assert_msg(
-            &read_idx_labels(&p).unwrap_err(),
-            "empty-file",
-            &["truncated: 0 bytes, expected 8"],
-        );
+        assert_msg(&read_idx_labels(&p).unwrap_err(), "empty-file", &["truncated: 0 bytes, expected 8"]);
         let mut raw = labels_bytes(&[1, 2, 3]);
         raw.pop();
         let p = write(dir.path(), "cut-labels", &raw);
-        assert_msg(
-            &read_idx_labels(&p).unwrap_err(),
-            "cut-labels",
-            &["truncated: 10 bytes, expected 11 (8-byte header + 3 labels)"],
-        );
+        assert_msg(&read_idx_labels(&p).unwrap_err(), "cut-labels", &["truncated: 10 bytes, expected 11 (8-byte header + 3 labels)"]);
         // A header claiming 2^32-1 images of 2^32-1 x 2^32-1 allocates nothing and says so.
         let mut huge = Vec::new();
         for x in [IDX_IMAGES_MAGIC, u32::MAX, u32::MAX, u32::MAX] {
             huge.extend(x.to_be_bytes());
         }
         let p = write(dir.path(), "huge", &huge);
-        assert_msg(
-            &read_idx_images(&p).unwrap_err(),
-            "huge",
-            &["truncated: 16 bytes"],
-        );
+        assert_msg(&read_idx_images(&p).unwrap_err(), "huge", &["truncated: 16 bytes"]);
     }
 
     #[test]
@@ -357,30 +245,18 @@ pub(crate) mod tests {
         let mut raw = images_bytes(2, 2, 2);
         raw.extend([0, 0, 0]);
         let p = write(dir.path(), "long-images", &raw);
-        assert_msg(
-            &read_idx_images(&p).unwrap_err(),
-            "long-images",
-            &["3 trailing bytes after the data: 27 bytes, expected 24"],
-        );
+        assert_msg(&read_idx_images(&p).unwrap_err(), "long-images", &["3 trailing bytes after the data: 27 bytes, expected 24"]);
         let mut raw = labels_bytes(&[1]);
         raw.push(1);
         let p = write(dir.path(), "long-labels.gz", &gzip(&raw));
-        assert_msg(
-            &read_idx_labels(&p).unwrap_err(),
-            "long-labels.gz",
-            &["1 trailing bytes"],
-        );
+        assert_msg(&read_idx_labels(&p).unwrap_err(), "long-labels.gz", &["1 trailing bytes"]);
     }
 
     #[test]
     fn zero_dimension() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "flat", &images_bytes(3, 0, 28));
-        assert_msg(
-            &read_idx_images(&p).unwrap_err(),
-            "flat",
-            &["bad dimensions [3, 0, 28]: rows and columns must be positive"],
-        );
+        assert_msg(&read_idx_images(&p).unwrap_err(), "flat", &["bad dimensions [3, 0, 28]: rows and columns must be positive"]);
     }
 
     #[test]
@@ -389,11 +265,7 @@ pub(crate) mod tests {
         let i = write(dir.path(), "imgs.gz", &gzip(&images_bytes(3, 2, 2)));
         let l = write(dir.path(), "labs.gz", &gzip(&labels_bytes(&[1, 2])));
         let err = read_idx_pair(&i, &l, "x").unwrap_err();
-        assert_msg(
-            &err,
-            "imgs.gz",
-            &["labs.gz", "3 images", "2 labels", "count mismatch"],
-        );
+        assert_msg(&err, "imgs.gz", &["labs.gz", "3 images", "2 labels", "count mismatch"]);
     }
 
     #[test]
@@ -403,28 +275,16 @@ pub(crate) mod tests {
         let mid = gz.len() / 2;
         gz[mid..].fill(0xff);
         let p = write(dir.path(), "corrupt.gz", &gz);
-        assert_msg(
-            &read_idx_images(&p).unwrap_err(),
-            "corrupt.gz",
-            &["bad gzip data"],
-        );
+        assert_msg(&read_idx_images(&p).unwrap_err(), "corrupt.gz", &["bad gzip data"]);
         let p = write(dir.path(), "only-magic", &[0x1f, 0x8b]);
-        assert_msg(
-            &read_idx_labels(&p).unwrap_err(),
-            "only-magic",
-            &["bad gzip data"],
-        );
+        assert_msg(&read_idx_labels(&p).unwrap_err(), "only-magic", &["bad gzip data"]);
     }
 
     #[test]
     fn label_out_of_range() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "labels-10", &labels_bytes(&[0, 9, 10, 3]));
-        assert_msg(
-            &read_idx_labels(&p).unwrap_err(),
-            "labels-10",
-            &["label 10 out of range 0..10 at example 2"],
-        );
+        assert_msg(&read_idx_labels(&p).unwrap_err(), "labels-10", &["label 10 out of range 0..10 at example 2"]);
     }
 
     #[test]
@@ -438,18 +298,8 @@ pub(crate) mod tests {
             return;
         };
         for (split, n, images, labels) in [
-            (
-                "train",
-                60_000,
-                "train-images-idx3-ubyte.gz",
-                "train-labels-idx1-ubyte.gz",
-            ),
-            (
-                "test",
-                10_000,
-                "t10k-images-idx3-ubyte.gz",
-                "t10k-labels-idx1-ubyte.gz",
-            ),
+            ("train", 60_000, "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+            ("test", 10_000, "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
         ] {
             let ds = read_idx_pair(&dir.join(images), &dir.join(labels), split).unwrap();
             assert_eq!(ds.len(), n);
@@ -460,17 +310,10 @@ pub(crate) mod tests {
                 hist[usize::from(l)] += 1;
             }
             per_class(n, hist);
-            let (lo, hi) = ds
-                .features
-                .iter()
-                .fold((f32::MAX, f32::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+            let (lo, hi) = ds.features.iter().fold((f32::MAX, f32::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
             assert_eq!((lo, hi), (0.0, 1.0), "{sub}/{split} pixel range");
-            let mean =
-                ds.features.iter().map(|&x| f64::from(x)).sum::<f64>() / ds.features.len() as f64;
-            assert!(
-                (0.1..0.35).contains(&mean),
-                "{sub}/{split} pixel mean {mean}"
-            );
+            let mean = ds.features.iter().map(|&x| f64::from(x)).sum::<f64>() / ds.features.len() as f64;
+            assert!((0.1..0.35).contains(&mean), "{sub}/{split} pixel mean {mean}");
         }
     }
 

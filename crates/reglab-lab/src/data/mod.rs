@@ -26,12 +26,10 @@ use rand_chacha::ChaCha8Rng;
 use thiserror::Error;
 
 pub use digits::{
-    DIGITS_LEN, DIGITS_SPLIT_SEED, DIGITS_TEST_LEN, DIGITS_TRAIN_LEN, digits_dataset,
-    digits_split_indices, load_digits, parse_digits_csv, read_digits_csv,
+    DIGITS_LEN, DIGITS_SPLIT_SEED, DIGITS_TEST_LEN, DIGITS_TRAIN_LEN, digits_dataset, digits_split_indices, load_digits, parse_digits_csv,
+    read_digits_csv,
 };
-pub use idx::{
-    IdxImages, parse_idx_images, parse_idx_labels, read_idx_images, read_idx_labels, read_idx_pair,
-};
+pub use idx::{IdxImages, parse_idx_images, parse_idx_labels, read_idx_images, read_idx_labels, read_idx_pair};
 pub use source::{DataSource, REGLAB_DATA};
 
 /// Number of classes of every data set here (digits 0–9, the ten Fashion-MNIST classes).
@@ -114,9 +112,7 @@ pub enum DataError {
         what: &'static str,
     },
     /// A data source string could not be parsed.
-    #[error(
-        "invalid data source {spec:?}: {problem}; expected digits | mnist[:DIR] | fashion[:DIR] | synthetic[:OPTIONS]"
-    )]
+    #[error("invalid data source {spec:?}: {problem}; expected digits | mnist[:DIR] | fashion[:DIR] | synthetic[:OPTIONS]")]
     BadSource {
         /// The string given.
         spec: String,
@@ -247,10 +243,7 @@ pub enum Problem {
 
 /// Reads a whole file, mapping failures to [`DataError::Io`].
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
-    std::fs::read(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::read(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })
 }
 
 /// True if `bytes` start with the gzip magic bytes `1f 8b`.
@@ -265,12 +258,7 @@ pub fn maybe_gunzip<'a>(bytes: &'a [u8], path: &Path) -> Result<Cow<'a, [u8]>, D
         return Ok(Cow::Borrowed(bytes));
     }
     let mut out = Vec::with_capacity(bytes.len().saturating_mul(4));
-    MultiGzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .map_err(|source| DataError::Gzip {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    MultiGzDecoder::new(bytes).read_to_end(&mut out).map_err(|source| DataError::Gzip { path: path.to_path_buf(), source })?;
     Ok(Cow::Owned(out))
 }
 
@@ -339,10 +327,7 @@ pub(crate) mod test_support {
     #[track_caller]
     pub fn assert_msg(err: &super::DataError, file: &str, needles: &[&str]) {
         let msg = err.to_string();
-        assert!(
-            msg.contains(file),
-            "message {msg:?} does not name the file {file:?}"
-        );
+        assert!(msg.contains(file), "message {msg:?} does not name the file {file:?}");
         for n in needles {
             assert!(msg.contains(n), "message {msg:?} does not contain {n:?}");
         }
@@ -369,15 +354,9 @@ mod tests {
     #[test]
     fn gunzip_detects_by_magic_not_name() {
         let p = Path::new("x.gz");
-        assert!(matches!(
-            maybe_gunzip(b"hello", p).unwrap(),
-            Cow::Borrowed(b"hello")
-        ));
+        assert!(matches!(maybe_gunzip(b"hello", p).unwrap(), Cow::Borrowed(b"hello")));
         let gz = test_support::gzip(b"hello");
-        assert_eq!(
-            &*maybe_gunzip(&gz, Path::new("plain-name")).unwrap(),
-            b"hello"
-        );
+        assert_eq!(&*maybe_gunzip(&gz, Path::new("plain-name")).unwrap(), b"hello");
         // Two concatenated members decode like zcat.
         let mut two = test_support::gzip(b"ab");
         two.extend(test_support::gzip(b"cd"));
@@ -386,8 +365,7 @@ mod tests {
 
     #[test]
     fn bad_gzip_names_file() {
-        let err =
-            maybe_gunzip(&[0x1f, 0x8b, 0, 1, 2, 3, 4, 5, 6, 7], Path::new("/x/f.gz")).unwrap_err();
+        let err = maybe_gunzip(&[0x1f, 0x8b, 0, 1, 2, 3, 4, 5, 6, 7], Path::new("/x/f.gz")).unwrap_err();
         test_support::assert_msg(&err, "/x/f.gz", &["bad gzip"]);
         let mut gz = test_support::gzip(&[7u8; 1000]);
         gz.truncate(gz.len() - 6);

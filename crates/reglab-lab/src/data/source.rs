@@ -72,11 +72,7 @@ impl DataSource {
         }
         match data_root {
             Some(root) => Ok(Some(root.join(subdir))),
-            None => Err(DataError::EnvUnset {
-                var: REGLAB_DATA,
-                subdir,
-                source_name: self.name(),
-            }),
+            None => Err(DataError::EnvUnset { var: REGLAB_DATA, subdir, source_name: self.name() }),
         }
     }
 
@@ -88,10 +84,10 @@ impl DataSource {
     /// Like [`load`](Self::load), with `data_root` standing for `$REGLAB_DATA` (`None`: unset).
     pub fn load_in(&self, data_root: Option<&Path>) -> Result<Split, DataError> {
         if let DataSource::Synthetic(spec) = self {
-            return spec.generate().map(|(split, _)| split).map_err(|e| DataError::BadSource {
-                spec: self.to_string(),
-                problem: format!("option {e}"),
-            });
+            return spec
+                .generate()
+                .map(|(split, _)| split)
+                .map_err(|e| DataError::BadSource { spec: self.to_string(), problem: format!("option {e}") });
         }
         let Some(dir) = self.dir_in(data_root)? else {
             return load_digits();
@@ -101,14 +97,8 @@ impl DataSource {
             _ => "MNIST",
         };
         let file = |name: &str| locate(&dir, name, what);
-        let (train_images, test_images) = (
-            file("train-images-idx3-ubyte")?,
-            file("t10k-images-idx3-ubyte")?,
-        );
-        let (train_labels, test_labels) = (
-            file("train-labels-idx1-ubyte")?,
-            file("t10k-labels-idx1-ubyte")?,
-        );
+        let (train_images, test_images) = (file("train-images-idx3-ubyte")?, file("t10k-images-idx3-ubyte")?);
+        let (train_labels, test_labels) = (file("train-labels-idx1-ubyte")?, file("t10k-labels-idx1-ubyte")?);
         let name = self.name();
         let train = read_idx_pair(&train_images, &train_labels, format!("{name}/train"))?;
         let test = read_idx_pair(&test_images, &test_labels, format!("{name}/test"))?;
@@ -127,9 +117,7 @@ impl DataSource {
 
 /// `$REGLAB_DATA`, `None` when unset or empty.
 fn reglab_data_env() -> Option<PathBuf> {
-    std::env::var_os(REGLAB_DATA)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
+    std::env::var_os(REGLAB_DATA).filter(|v| !v.is_empty()).map(PathBuf::from)
 }
 
 /// `dir/name.gz` if it is a file, else `dir/name` if it is, else an error naming both.
@@ -142,21 +130,14 @@ fn locate(dir: &Path, name: &str, what: &'static str) -> Result<PathBuf, DataErr
     if plain.is_file() {
         return Ok(plain);
     }
-    Err(DataError::MissingFile {
-        dir: dir.to_path_buf(),
-        name: name.to_string(),
-        what,
-    })
+    Err(DataError::MissingFile { dir: dir.to_path_buf(), name: name.to_string(), what })
 }
 
 impl FromStr for DataSource {
     type Err = DataError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |problem: String| DataError::BadSource {
-            spec: s.to_string(),
-            problem,
-        };
+        let err = |problem: String| DataError::BadSource { spec: s.to_string(), problem };
         let (name, dir) = match s.split_once(':') {
             Some((n, d)) => (n, Some(d)),
             None => (s, None),
@@ -173,9 +154,7 @@ impl FromStr for DataSource {
             None => None,
         };
         match name {
-            "digits" if dir.is_some() => Err(err(
-                "digits takes no folder (it is embedded in the binary)".into(),
-            )),
+            "digits" if dir.is_some() => Err(err("digits takes no folder (it is embedded in the binary)".into())),
             "digits" => Ok(DataSource::Digits),
             "mnist" => Ok(DataSource::Mnist(dir)),
             "fashion" => Ok(DataSource::Fashion(dir)),
@@ -207,22 +186,10 @@ mod tests {
     #[test]
     fn parses_sources() {
         assert_eq!("digits".parse::<DataSource>().unwrap(), DataSource::Digits);
-        assert_eq!(
-            "mnist".parse::<DataSource>().unwrap(),
-            DataSource::Mnist(None)
-        );
-        assert_eq!(
-            "fashion".parse::<DataSource>().unwrap(),
-            DataSource::Fashion(None)
-        );
-        assert_eq!(
-            "mnist:/d/m".parse::<DataSource>().unwrap(),
-            DataSource::Mnist(Some("/d/m".into()))
-        );
-        assert_eq!(
-            "fashion:rel/a:b".parse::<DataSource>().unwrap(),
-            DataSource::Fashion(Some("rel/a:b".into()))
-        );
+        assert_eq!("mnist".parse::<DataSource>().unwrap(), DataSource::Mnist(None));
+        assert_eq!("fashion".parse::<DataSource>().unwrap(), DataSource::Fashion(None));
+        assert_eq!("mnist:/d/m".parse::<DataSource>().unwrap(), DataSource::Mnist(Some("/d/m".into())));
+        assert_eq!("fashion:rel/a:b".parse::<DataSource>().unwrap(), DataSource::Fashion(Some("rel/a:b".into())));
         for s in ["digits", "mnist", "fashion", "mnist:/x/y", "fashion:data/f"] {
             assert_eq!(s.parse::<DataSource>().unwrap().to_string(), s);
         }
@@ -277,28 +244,11 @@ mod tests {
     fn default_dirs_and_unset_env() {
         let root = Path::new("/data");
         assert_eq!(DataSource::Digits.dir_in(None).unwrap(), None);
-        assert_eq!(
-            DataSource::Mnist(None).dir_in(Some(root)).unwrap(),
-            Some(PathBuf::from("/data/mnist"))
-        );
-        assert_eq!(
-            DataSource::Fashion(None).dir_in(Some(root)).unwrap(),
-            Some(PathBuf::from("/data/fashion-mnist"))
-        );
-        assert_eq!(
-            DataSource::Mnist(Some("/m".into())).dir_in(None).unwrap(),
-            Some(PathBuf::from("/m"))
-        );
-        let msg = DataSource::Fashion(None)
-            .dir_in(None)
-            .unwrap_err()
-            .to_string();
-        for needle in [
-            "REGLAB_DATA is not set",
-            "REGLAB_DATA/fashion-mnist",
-            "export REGLAB_DATA=",
-            "fashion:DIR",
-        ] {
+        assert_eq!(DataSource::Mnist(None).dir_in(Some(root)).unwrap(), Some(PathBuf::from("/data/mnist")));
+        assert_eq!(DataSource::Fashion(None).dir_in(Some(root)).unwrap(), Some(PathBuf::from("/data/fashion-mnist")));
+        assert_eq!(DataSource::Mnist(Some("/m".into())).dir_in(None).unwrap(), Some(PathBuf::from("/m")));
+        let msg = DataSource::Fashion(None).dir_in(None).unwrap_err().to_string();
+        for needle in ["REGLAB_DATA is not set", "REGLAB_DATA/fashion-mnist", "export REGLAB_DATA=", "fashion:DIR"] {
             assert!(msg.contains(needle), "{msg}");
         }
         assert!(DataSource::Mnist(None).load_in(None).is_err());
@@ -316,10 +266,7 @@ mod tests {
         let w = |name: &str, bytes: Vec<u8>| std::fs::write(dir.join(name), bytes).unwrap();
         w("train-images-idx3-ubyte.gz", gzip(&images_bytes(3, 4, 5)));
         w("train-labels-idx1-ubyte", labels_bytes(&[1, 2, 3]));
-        w(
-            "t10k-images-idx3-ubyte",
-            images_bytes(2, test_hw.0, test_hw.1),
-        );
+        w("t10k-images-idx3-ubyte", images_bytes(2, test_hw.0, test_hw.1));
         w("t10k-labels-idx1-ubyte.gz", gzip(&labels_bytes(&[4, 5])));
     }
 
@@ -335,9 +282,7 @@ mod tests {
         assert_eq!(s.train.labels, vec![1, 2, 3]);
         assert_eq!(s.test.labels, vec![4, 5]);
         assert_eq!(s.train.example_shape, vec![1, 4, 5]);
-        let explicit = format!("mnist:{}", dir.display())
-            .parse::<DataSource>()
-            .unwrap();
+        let explicit = format!("mnist:{}", dir.display()).parse::<DataSource>().unwrap();
         let m = explicit.load_in(None).unwrap();
         assert_eq!(m.train.name, "mnist/train");
         assert_eq!(m.train.features, s.train.features);
@@ -348,59 +293,23 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         write_toy(tmp.path(), (4, 5));
         std::fs::remove_file(tmp.path().join("t10k-labels-idx1-ubyte.gz")).unwrap();
-        let err = DataSource::Mnist(Some(tmp.path().into()))
-            .load()
-            .unwrap_err();
+        let err = DataSource::Mnist(Some(tmp.path().into())).load().unwrap_err();
         let file = tmp.path().join("t10k-labels-idx1-ubyte.gz");
-        assert_msg(
-            &err,
-            &file.display().to_string(),
-            &[
-                "file not found (nor t10k-labels-idx1-ubyte without .gz)",
-                "MNIST IDX files",
-            ],
-        );
-        let err = DataSource::Mnist(None)
-            .load_in(Some(Path::new("/nonexistent/data")))
-            .unwrap_err();
-        assert_msg(
-            &err,
-            "/nonexistent/data/mnist/train-images-idx3-ubyte.gz",
-            &["file not found"],
-        );
+        assert_msg(&err, &file.display().to_string(), &["file not found (nor t10k-labels-idx1-ubyte without .gz)", "MNIST IDX files"]);
+        let err = DataSource::Mnist(None).load_in(Some(Path::new("/nonexistent/data"))).unwrap_err();
+        assert_msg(&err, "/nonexistent/data/mnist/train-images-idx3-ubyte.gz", &["file not found"]);
     }
 
     #[test]
     fn shape_and_count_mismatch_are_named() {
         let tmp = tempfile::tempdir().unwrap();
         write_toy(tmp.path(), (5, 4));
-        let err = DataSource::Mnist(Some(tmp.path().into()))
-            .load()
-            .unwrap_err();
-        assert_msg(
-            &err,
-            "train-images-idx3-ubyte.gz",
-            &[
-                "t10k-images-idx3-ubyte",
-                "4x5",
-                "5x4",
-                "train/test shape mismatch",
-            ],
-        );
+        let err = DataSource::Mnist(Some(tmp.path().into())).load().unwrap_err();
+        assert_msg(&err, "train-images-idx3-ubyte.gz", &["t10k-images-idx3-ubyte", "4x5", "5x4", "train/test shape mismatch"]);
         write_toy(tmp.path(), (4, 5));
-        std::fs::write(
-            tmp.path().join("train-labels-idx1-ubyte"),
-            labels_bytes(&[1, 2]),
-        )
-        .unwrap();
-        let err = DataSource::Mnist(Some(tmp.path().into()))
-            .load()
-            .unwrap_err();
-        assert_msg(
-            &err,
-            "train-images-idx3-ubyte.gz",
-            &["train-labels-idx1-ubyte", "count mismatch"],
-        );
+        std::fs::write(tmp.path().join("train-labels-idx1-ubyte"), labels_bytes(&[1, 2])).unwrap();
+        let err = DataSource::Mnist(Some(tmp.path().into())).load().unwrap_err();
+        assert_msg(&err, "train-images-idx3-ubyte.gz", &["train-labels-idx1-ubyte", "count mismatch"]);
     }
 
     #[test]
@@ -408,10 +317,7 @@ mod tests {
         let Some(root) = data_root("real MNIST/Fashion-MNIST source test") else {
             return;
         };
-        for (src, name) in [
-            (DataSource::Mnist(None), "mnist"),
-            (DataSource::Fashion(None), "fashion"),
-        ] {
+        for (src, name) in [(DataSource::Mnist(None), "mnist"), (DataSource::Fashion(None), "fashion")] {
             if !src.dir_in(Some(&root)).unwrap().unwrap().is_dir() {
                 crate::data::test_support::missing::<()>(name, &format!("not under {}", root.display()));
                 continue;

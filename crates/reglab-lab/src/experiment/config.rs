@@ -298,7 +298,10 @@ impl Experiment {
                     Some(r) => Some(r.to_string()),
                 };
                 if let Some(r) = reparam {
-                    return Err(format!("`arm[{i}].prune` (arm `{}`): pruning (`{p}`) cannot be combined with the reparameterization `{r}` yet", a.name));
+                    return Err(format!(
+                        "`arm[{i}].prune` (arm `{}`): pruning (`{p}`) cannot be combined with the reparameterization `{r}` yet",
+                        a.name
+                    ));
                 }
             }
         }
@@ -558,7 +561,11 @@ reg = ["spectral=1e-2"]
         let both = edited("name = \"spectral\"", "name = \"spectral\"\nprune = \"random:sparsity=0.5\"\nreparam = \"weight-norm\"");
         err(&both, &[], &["arm[1].prune", "cannot be combined", "weight-norm"]);
         let model = edited("hidden = [32]", "hidden = [32]\nreparam = \"spectral-norm\"");
-        err(&model.replacen("name = \"spectral\"", "name = \"spectral\"\nprune = \"random:sparsity=0.5\"", 1), &[], &["arm[1].prune", "spectral-norm"]);
+        err(
+            &model.replacen("name = \"spectral\"", "name = \"spectral\"\nprune = \"random:sparsity=0.5\"", 1),
+            &[],
+            &["arm[1].prune", "spectral-norm"],
+        );
         let off = ok(&model.replacen("name = \"spectral\"", "name = \"spectral\"\nprune = \"random:sparsity=0.5\"\nreparam = \"none\"", 1), &[]);
         let c = off.train_config(&off.arms[1], 0).unwrap();
         assert!(c.prune.is_some() && c.reparam.is_none());

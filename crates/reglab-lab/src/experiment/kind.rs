@@ -95,7 +95,9 @@ impl Prepared for Experiment {
         for arm in &results.arms {
             let m = |metric: &str| summarize(&results.rows, arm, metric);
             let (tr, te) = (m("train_accuracy"), m("test_accuracy"));
-            let f = |v: &[(usize, f64, f64, usize)], last: bool| (if last { v.last() } else { v.first() }).map(|x| format!("{:.4}", x.1)).unwrap_or_default();
+            let f = |v: &[(usize, f64, f64, usize)], last: bool| {
+                (if last { v.last() } else { v.first() }).map(|x| format!("{:.4}", x.1)).unwrap_or_default()
+            };
             let _ = writeln!(s, "{:<20} {:>14} {:>14} {:>14} {:>14}", arm, f(&tr, false), f(&tr, true), f(&te, false), f(&te, true));
         }
         Ok(s)

@@ -7,8 +7,8 @@
 //! plots and `report.html` of the whole experiment from them, as `reglab run` would have.
 
 use super::config::Experiment;
-use super::runner::{publish, Results};
-use crate::results::{from_csv, sort_rows, Row};
+use super::runner::{Results, publish};
+use crate::results::{Row, from_csv, sort_rows};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

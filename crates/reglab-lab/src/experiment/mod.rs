@@ -7,6 +7,6 @@ pub mod report;
 pub mod runner;
 pub mod stream;
 
-pub use config::Experiment;
 pub use crate::RunError;
+pub use config::Experiment;
 pub use runner::{Event, Results, RunOptions, run};

@@ -3,7 +3,7 @@
 use super::config::{Experiment, ProbeEvery, StreamKind};
 use super::runner::Results;
 use crate::report::plot::plot_metric_x;
-use crate::report::{plot_by_arm, plot_curves, Curve, write_report, Cell, Figure, ReportInput, SummaryRow};
+use crate::report::{Cell, Curve, Figure, ReportInput, SummaryRow, plot_by_arm, plot_curves, write_report};
 use crate::results::summarize;
 use std::path::Path;
 
@@ -52,7 +52,10 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
     }
     // label noise: the fit of the changed labels
     if results.rows.iter().any(|r| r.metrics.contains_key("noisy_memorized")) {
-        metrics.insert(2, ("noisy_memorized".into(), "Noisy training labels fitted (predicted as the noisy label)".into(), "fraction of noisy labels".into()));
+        metrics.insert(
+            2,
+            ("noisy_memorized".into(), "Noisy training labels fitted (predicted as the noisy label)".into(), "fraction of noisy labels".into()),
+        );
         metrics.insert(3, ("clean_train_accuracy".into(), "Training accuracy against the true labels".into(), "accuracy".into()));
     }
     let mut figures = Vec::new();
@@ -78,7 +81,15 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
     if one_task && binarized {
         let (png, svg) = (plots.join("binarized.png"), plots.join("binarized.svg"));
         let title = "Test accuracy before and after binarizing the weights to α·sign(W)";
-        plot_by_arm(&results.rows, &results.arms, &[("test_accuracy", "trained"), ("test_accuracy_binarized", "binarized")], title, "test accuracy", &png, &svg)?;
+        plot_by_arm(
+            &results.rows,
+            &results.arms,
+            &[("test_accuracy", "trained"), ("test_accuracy_binarized", "binarized")],
+            title,
+            "test accuracy",
+            &png,
+            &svg,
+        )?;
         figures.push(Figure { png: "plots/binarized.png".into(), svg: Some("plots/binarized.svg".into()), caption: title.into() });
     }
     // Arms on curves (`group` and `x`): the accuracies against x, one line per group, with the
@@ -126,12 +137,7 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
     if extra_train {
         columns.push("train_accuracy last task".into());
     }
-    columns.extend([
-        "effective rank last".to_string(),
-        "dead fraction last".into(),
-        "‖θ − θ₀‖ last".into(),
-        "weight norm last".into(),
-    ]);
+    columns.extend(["effective rank last".to_string(), "dead fraction last".into(), "‖θ − θ₀‖ last".into(), "weight norm last".into()]);
     let mut rows = Vec::new();
     for arm in &results.arms {
         let s = |metric: &str| summarize(&results.rows, arm, metric);
@@ -150,7 +156,11 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
     }
     let input = ReportInput {
         title: exp.name.clone(),
-        question: if exp.question.is_empty() { format!("{} — {} arms, {} seeds, {} tasks.", exp.name, results.arms.len(), results.seeds.len(), results.tasks) } else { exp.question.clone() },
+        question: if exp.question.is_empty() {
+            format!("{} — {} arms, {} seeds, {} tasks.", exp.name, results.arms.len(), results.seeds.len(), results.tasks)
+        } else {
+            exp.question.clone()
+        },
         columns,
         rows,
         table_note: format!(
@@ -177,7 +187,8 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
 /// fitted at the peak and at the end.
 fn write_epoch_report(exp: &Experiment, results: &Results, out: &Path, figures: Vec<Figure>) -> Result<(), String> {
     let noisy = results.rows.iter().any(|r| r.metrics.contains_key("noisy_memorized"));
-    let mut columns: Vec<String> = ["test acc epoch 1", "test acc peak", "peak epoch", "test acc last", "train acc last"].iter().map(|s| s.to_string()).collect();
+    let mut columns: Vec<String> =
+        ["test acc epoch 1", "test acc peak", "peak epoch", "test acc last", "train acc last"].iter().map(|s| s.to_string()).collect();
     if noisy {
         columns.extend(["noisy fitted at peak".to_string(), "noisy fitted last".into(), "clean train acc last".into()]);
     }
@@ -208,7 +219,11 @@ fn write_epoch_report(exp: &Experiment, results: &Results, out: &Path, figures: 
     };
     let input = ReportInput {
         title: exp.name.clone(),
-        question: if exp.question.is_empty() { format!("{} — {} arms, {} seeds, {} epochs.", exp.name, results.arms.len(), results.seeds.len(), exp.stream.epochs_per_task) } else { exp.question.clone() },
+        question: if exp.question.is_empty() {
+            format!("{} — {} arms, {} seeds, {} epochs.", exp.name, results.arms.len(), results.seeds.len(), exp.stream.epochs_per_task)
+        } else {
+            exp.question.clone()
+        },
         columns,
         rows,
         table_note: format!(

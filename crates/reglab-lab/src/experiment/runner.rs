@@ -5,9 +5,9 @@
 use super::config::{Experiment, ProbeConfig, ProbeEvery};
 use super::stream::Stream;
 use crate::RunError;
-use crate::rundir::write_json;
 use crate::probes;
-use crate::results::{sort_rows, to_csv, Row};
+use crate::results::{Row, sort_rows, to_csv};
+use crate::rundir::write_json;
 use reglab_core::{NamedTensor, Split};
 use reglab_train::tensorfile::write_atomic;
 use reglab_train::trainer::{Checkpoint, Trainer};
@@ -101,7 +101,13 @@ fn load_job(path: &Path) -> Result<(Checkpoint, usize, Vec<Row>), String> {
 }
 
 /// The probes of one task end, as metrics.
-fn probe_row(trainer: &mut Trainer, init: &[NamedTensor], task: &Split, clean: Option<&[u8]>, probe: &ProbeConfig) -> Result<BTreeMap<String, f64>, String> {
+fn probe_row(
+    trainer: &mut Trainer,
+    init: &[NamedTensor],
+    task: &Split,
+    clean: Option<&[u8]>,
+    probe: &ProbeConfig,
+) -> Result<BTreeMap<String, f64>, String> {
     let probe_examples = probe.examples;
     let mut m = BTreeMap::new();
     // one pass over the training set: loss, accuracy and, with label noise, the predictions
@@ -295,7 +301,12 @@ pub fn run(exp: &Experiment, opts: &RunOptions, events: &(dyn Fn(Event) + Sync))
 /// [`run`], calling `open` (which creates and locks the run directory, see
 /// [`crate::kind::RunContext::open_out`]) once every input is checked and before anything is
 /// written; its guard is held to the end.
-pub fn run_locked<G>(exp: &Experiment, opts: &RunOptions, open: &dyn Fn() -> Result<G, RunError>, events: &(dyn Fn(Event) + Sync)) -> Result<Results, RunError> {
+pub fn run_locked<G>(
+    exp: &Experiment,
+    opts: &RunOptions,
+    open: &dyn Fn() -> Result<G, RunError>,
+    events: &(dyn Fn(Event) + Sync),
+) -> Result<Results, RunError> {
     let t0 = Instant::now();
     exp.validate().map_err(RunError::Input)?;
     let base = load_split(exp)?;
@@ -337,16 +348,18 @@ pub fn run_locked<G>(exp: &Experiment, opts: &RunOptions, open: &dyn Fn() -> Res
     let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..opts.jobs.clamp(1, n_jobs) {
-            s.spawn(|| loop {
-                let job = next.fetch_add(1, Ordering::SeqCst);
-                if job >= n_jobs || sh.failed.load(Ordering::Relaxed) {
-                    break;
-                }
-                match run_job(&sh, &stream, &base, job, events) {
-                    Ok(t) => seconds.lock().expect("seconds").push((job, t)),
-                    Err(e) => {
-                        sh.failed.store(true, Ordering::Relaxed);
-                        errors.lock().expect("errors").push(e);
+            s.spawn(|| {
+                loop {
+                    let job = next.fetch_add(1, Ordering::SeqCst);
+                    if job >= n_jobs || sh.failed.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    match run_job(&sh, &stream, &base, job, events) {
+                        Ok(t) => seconds.lock().expect("seconds").push((job, t)),
+                        Err(e) => {
+                            sh.failed.store(true, Ordering::Relaxed);
+                            errors.lock().expect("errors").push(e);
+                        }
                     }
                 }
             });

@@ -257,9 +257,15 @@ impl InverseExperiment {
             return Err(format!("`method[{i}].norm` = \"{n}\": expected \"l1\" or \"l2\""));
         }
         if matches!(name, "weighted-tv" | "space-variant-tv" | "graph-la") {
-            let e = m.estimate.as_deref().ok_or_else(|| format!("`method[{i}].estimate` is missing: method `{name}` needs the label of an earlier method"))?;
+            let e = m
+                .estimate
+                .as_deref()
+                .ok_or_else(|| format!("`method[{i}].estimate` is missing: method `{name}` needs the label of an earlier method"))?;
             if !earlier.contains(&e) {
-                return Err(format!("`method[{i}].estimate` = \"{e}\": not the label of an earlier method (earlier: {})", if earlier.is_empty() { "none".into() } else { earlier.join(", ") }));
+                return Err(format!(
+                    "`method[{i}].estimate` = \"{e}\": not the label of an earlier method (earlier: {})",
+                    if earlier.is_empty() { "none".into() } else { earlier.join(", ") }
+                ));
             }
         }
         if let Some(v) = m.eta.filter(|v| !positive_finite(*v)) {

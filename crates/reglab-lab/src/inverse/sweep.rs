@@ -4,14 +4,14 @@ use super::config::{InverseExperiment, MethodConfig, setting_seed};
 use crate::RunError;
 use crate::report::path_plot::{PathCurve, PathPlot, plot_path};
 use crate::report::{Cell, Figure, ReportInput, SummaryRow, format_number};
+use crate::rundir::SweepOptions;
 use rayon::prelude::*;
 use reglab_inverse::{
-    BalancedSteps, Filter, Gradient, GraphLaplacian, Identity, Image, LinearOperator, PngBits, Radon, SolverOptions, SolverResult,
-    WeightedTv, add_gaussian_noise, chambolle_pock_with_steps, fbp, graph_laplacian_l1_with_steps, piecewise_constant, psnr, shepp_logan,
-    ssim, tikhonov_cg, write_png,
+    BalancedSteps, Filter, Gradient, GraphLaplacian, Identity, Image, LinearOperator, PngBits, Radon, SolverOptions, SolverResult, WeightedTv,
+    add_gaussian_noise, chambolle_pock_with_steps, fbp, graph_laplacian_l1_with_steps, piecewise_constant, psnr, shepp_logan, ssim, tikhonov_cg,
+    write_png,
 };
 use serde::{Deserialize, Serialize};
-use crate::rundir::SweepOptions;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -268,7 +268,10 @@ pub fn sweep(exp: &InverseExperiment, threads: usize, progress: &(dyn Fn() + Syn
         let solved: Vec<Solved> = pool.install(|| {
             let prepared = (0..probs.len())
                 .into_par_iter()
-                .map(|s| prepare(exp, m, &probs[s], est_index.map(|k| &best[s][k])).map_err(|e| format!("{} ({}): {e}", m.label(), probs[s].setting.title())))
+                .map(|s| {
+                    prepare(exp, m, &probs[s], est_index.map(|k| &best[s][k]))
+                        .map_err(|e| format!("{} ({}): {e}", m.label(), probs[s].setting.title()))
+                })
                 .collect::<Result<Vec<Prepared>, String>>()?;
             jobs.par_iter()
                 .map(|&(s, l)| {
@@ -370,9 +373,14 @@ pub fn file_stem(label: &str) -> String {
 pub fn run(exp: &InverseExperiment, opts: &SweepOptions, progress: &(dyn Fn() + Sync)) -> Result<InverseResults, RunError> {
     exp.validate().map_err(RunError::Input)?;
     let out = &opts.out;
-    let r = crate::rundir::write_run(out, opts.threads, &exp.to_toml(), || sweep(exp, opts.threads, progress), |r| to_csv(&r.results), |r| {
-        write_images_plots_and_report(exp, r, out)
-    })?;
+    let r = crate::rundir::write_run(
+        out,
+        opts.threads,
+        &exp.to_toml(),
+        || sweep(exp, opts.threads, progress),
+        |r| to_csv(&r.results),
+        |r| write_images_plots_and_report(exp, r, out),
+    )?;
     Ok(r.results)
 }
 
@@ -421,9 +429,18 @@ fn write_images_plots_and_report(exp: &InverseExperiment, run: &InverseRun, out:
             .collect();
         let stem = format!("best-psnr-{}pct", format_number(100.0 * noise).replace('.', "p"));
         let title = format!("Best PSNR against the number of views, {} % noise", format_number(100.0 * noise));
-        let (lo, hi) = curves.iter().flat_map(|c| c.points.iter().map(|p| p.1)).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+        let (lo, hi) =
+            curves.iter().flat_map(|c| c.points.iter().map(|p| p.1)).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
         let span = (hi - lo).max(1e-9);
-        let opts = PathPlot { title: &title, y_label: "PSNR (dB)", notes: &notes, y_max: Some(hi + 0.1 * span), y_min: Some(lo - 0.1 * span), x_label: Some("views (log scale)"), lambda_max: None };
+        let opts = PathPlot {
+            title: &title,
+            y_label: "PSNR (dB)",
+            notes: &notes,
+            y_max: Some(hi + 0.1 * span),
+            y_min: Some(lo - 0.1 * span),
+            x_label: Some("views (log scale)"),
+            lambda_max: None,
+        };
         let plots = out.join("plots");
         plot_path(&curves, &opts, &plots.join(format!("{stem}.png")), &plots.join(format!("{stem}.svg")))?;
         figures.push(Figure { png: format!("plots/{stem}.png"), svg: Some(format!("plots/{stem}.svg")), caption: title });
@@ -451,19 +468,33 @@ fn write_images_plots_and_report(exp: &InverseExperiment, run: &InverseRun, out:
         figures.push(Figure {
             png: format!("images/{}/sinogram.png", setting.stem()),
             svg: None,
-            caption: format!("{}: the data, the noisy sinogram ({} views × {} detector bins, one row per view), scaled to its range", setting.title(), sino.rows, sino.cols),
+            caption: format!(
+                "{}: the data, the noisy sinogram ({} views × {} detector bins, one row per view), scaled to its range",
+                setting.title(),
+                sino.rows,
+                sino.cols
+            ),
         });
         figures.push(Figure {
             png: format!("images/{}/montage.png", setting.stem()),
             svg: None,
-            caption: format!("{}: left to right, the phantom, then {} (each at its best λ; shown clipped to [0, 1])", setting.title(), order.join(", ")),
+            caption: format!(
+                "{}: left to right, the phantom, then {} (each at its best λ; shown clipped to [0, 1])",
+                setting.title(),
+                order.join(", ")
+            ),
         });
         // PSNR against λ.
         let curves: Vec<PathCurve> = exp
             .method
             .iter()
             .map(|m| {
-                let pts: Vec<(f64, f64)> = res.rows.iter().filter(|r| r.method == m.label() && r.views == setting.views && r.noise == setting.noise).filter_map(|r| r.lambda.map(|l| (l, r.psnr))).collect();
+                let pts: Vec<(f64, f64)> = res
+                    .rows
+                    .iter()
+                    .filter(|r| r.method == m.label() && r.views == setting.views && r.noise == setting.noise)
+                    .filter_map(|r| r.lambda.map(|l| (l, r.psnr)))
+                    .collect();
                 (m, pts)
             })
             .filter(|(_, p)| !p.is_empty())
@@ -475,9 +506,17 @@ fn write_images_plots_and_report(exp: &InverseExperiment, run: &InverseRun, out:
                 notes.push(format!("{}: {} dB", f.method, format_number(f.psnr)));
             }
             let title = format!("PSNR against λ, {}", setting.title());
-            let (lo, hi) = curves.iter().flat_map(|c| c.points.iter().map(|p| p.1)).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+            let (lo, hi) =
+                curves.iter().flat_map(|c| c.points.iter().map(|p| p.1)).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
             let span = (hi - lo).max(1e-9);
-            let opts = PathPlot { title: &title, y_label: "PSNR (dB)", notes: &notes, y_max: Some(hi + 0.1 * span), y_min: Some(lo - 0.1 * span), ..Default::default() };
+            let opts = PathPlot {
+                title: &title,
+                y_label: "PSNR (dB)",
+                notes: &notes,
+                y_max: Some(hi + 0.1 * span),
+                y_min: Some(lo - 0.1 * span),
+                ..Default::default()
+            };
             let stem = format!("psnr-{}", setting.stem());
             let plots = out.join("plots");
             plot_path(&curves, &opts, &plots.join(format!("{stem}.png")), &plots.join(format!("{stem}.svg")))?;

@@ -164,8 +164,8 @@ impl LassoPathExperiment {
     /// The regression problem of `[problem]`.
     pub fn regression_spec(&self) -> Result<RegressionSpec, String> {
         let p = &self.problem;
-        let amplitude = Amplitude::parse(&p.amplitude)
-            .ok_or_else(|| format!("`problem.amplitude` = \"{}\": expected \"sign\" or \"gaussian\"", p.amplitude))?;
+        let amplitude =
+            Amplitude::parse(&p.amplitude).ok_or_else(|| format!("`problem.amplitude` = \"{}\": expected \"sign\" or \"gaussian\"", p.amplitude))?;
         let spec = RegressionSpec { n: p.n, d: p.d, k: p.k, rho: p.rho, noise: p.noise, amplitude, seed: p.seed };
         spec.validate().map_err(|e| format!("`problem.{}` {}", e.key, e.why))?;
         Ok(spec)
@@ -200,9 +200,7 @@ impl LassoPathExperiment {
                     return Err(format!("`path.points` must be ≥ 2, got {points}"));
                 }
                 let ratio = (hi / lo).ln();
-                Ok((0..points)
-                    .map(|i| if i + 1 == points { hi } else { lo * (ratio * i as f64 / (points - 1) as f64).exp() })
-                    .collect())
+                Ok((0..points).map(|i| if i + 1 == points { hi } else { lo * (ratio * i as f64 / (points - 1) as f64).exp() }).collect())
             }
             (Some(_), ..) => Err("`path.lambdas` excludes `path.lambda_min`, `path.lambda_max` and `path.points`: give one form".into()),
             _ => Err("`path`: give `lambdas = [...]`, or all of `lambda_min`, `lambda_max` and `points`".into()),

@@ -41,7 +41,8 @@ impl Prepared for Lasso {
         let mut s = String::new();
         let (first, last) = (res.lambdas[0], res.lambdas[res.lambdas.len() - 1]);
         let _ = writeln!(s, "λ from {first} to {last} ({} points), λ_max = {:.4}", res.lambdas.len(), res.lambda_max);
-        let _ = writeln!(s, "{:<24} {:>14} {:>14} {:>10} {:>16} {:>12}", "method", "‖w‖₁ first λ", "‖w‖₁ last λ", "‖w‖₁ rises", "exact zeros", "max KKT");
+        let _ =
+            writeln!(s, "{:<24} {:>14} {:>14} {:>10} {:>16} {:>12}", "method", "‖w‖₁ first λ", "‖w‖₁ last λ", "‖w‖₁ rises", "exact zeros", "max KKT");
         for m in &res.summaries {
             let mine: Vec<_> = res.rows.iter().chain(&res.reference).filter(|r| r.method == m.method).collect();
             let l1 = |i: usize| mine.get(i).map(|r| format!("{:.4}", r.l1_norm)).unwrap_or_default();

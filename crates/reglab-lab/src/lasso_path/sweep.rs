@@ -2,15 +2,15 @@
 //! `f64` coordinate-descent reference at every λ, and the files of a run.
 
 use super::config::{LassoPathExperiment, Method, MethodKind};
-use crate::report::path_plot::{PathCurve, PathPlot, plot_path};
 use crate::RunError;
 use crate::linear::{self, LeastSquares, StepRule};
+use crate::report::path_plot::{PathCurve, PathPlot, plot_path};
 use crate::report::{Cell, Figure, ReportInput, SummaryRow};
+use crate::rundir::SweepOptions;
 use crate::synthetic::Regression;
 use rayon::prelude::*;
 use reglab_core::{Regularizer, Spec};
 use serde::{Deserialize, Serialize};
-use crate::rundir::SweepOptions;
 use std::path::Path;
 
 /// Entries with `|w_j|` below this count as "small" (beside the exact zeros).
@@ -236,10 +236,8 @@ pub fn sweep(exp: &LassoPathExperiment, threads: usize, progress: &(dyn Fn() + S
     for (k, r) in rows.iter_mut().enumerate() {
         r.objective_gap = r.objective - reference[k % lambdas.len()].objective;
     }
-    let mut summaries: Vec<PathSummary> = methods
-        .iter()
-        .map(|m| summarize(&m.label, &rows.iter().filter(|r| r.method == m.label).collect::<Vec<_>>()))
-        .collect();
+    let mut summaries: Vec<PathSummary> =
+        methods.iter().map(|m| summarize(&m.label, &rows.iter().filter(|r| r.method == m.label).collect::<Vec<_>>())).collect();
     summaries.push(summarize(REFERENCE_LABEL, &reference.iter().collect::<Vec<_>>()));
     Ok(LassoPathResults {
         name: exp.name.clone(),
@@ -311,9 +309,14 @@ pub fn to_csv(res: &LassoPathResults) -> String {
 pub fn run(exp: &LassoPathExperiment, opts: &SweepOptions, progress: &(dyn Fn() + Sync)) -> Result<LassoPathResults, RunError> {
     exp.validate().map_err(RunError::Input)?;
     let out = &opts.out;
-    crate::rundir::write_run(out, opts.threads, &exp.to_toml(), || sweep(exp, opts.threads, progress), to_csv, |res| {
-        write_plots_and_report(exp, res, out)
-    })
+    crate::rundir::write_run(
+        out,
+        opts.threads,
+        &exp.to_toml(),
+        || sweep(exp, opts.threads, progress),
+        to_csv,
+        |res| write_plots_and_report(exp, res, out),
+    )
 }
 
 fn rule_text(m: &MethodInfo) -> String {
@@ -352,7 +355,14 @@ fn write_plots_and_report(exp: &LassoPathExperiment, res: &LassoPathResults, out
         format!("‖w*‖₁ = {}", crate::report::format_number(res.w_star_l1)),
     ];
     let plots = out.join("plots");
-    let l1_opts = PathPlot { title: "‖w‖₁ of the result against λ", y_label: "‖w‖₁", notes: &notes, y_max: None, lambda_max: Some(res.lambda_max), ..Default::default() };
+    let l1_opts = PathPlot {
+        title: "‖w‖₁ of the result against λ",
+        y_label: "‖w‖₁",
+        notes: &notes,
+        y_max: None,
+        lambda_max: Some(res.lambda_max),
+        ..Default::default()
+    };
     plot_path(&curves(&|r| r.l1_norm), &l1_opts, &plots.join("l1_norm.png"), &plots.join("l1_norm.svg"))?;
     let zeros_opts = PathPlot { title: "Entries exactly 0 against λ", y_label: "exact zeros", y_max: Some(res.d as f64), ..l1_opts };
     plot_path(&curves(&|r| r.zeros as f64), &zeros_opts, &plots.join("zeros.png"), &plots.join("zeros.svg"))?;
@@ -375,7 +385,8 @@ fn write_plots_and_report(exp: &LassoPathExperiment, res: &LassoPathResults, out
         .methods
         .iter()
         .map(|m| {
-            let its = if m.name == "subgradient" { m.iterations.to_string() } else { format!("≤ {} (tol {})", m.iterations, fmt(m.tol.unwrap_or(0.0))) };
+            let its =
+                if m.name == "subgradient" { m.iterations.to_string() } else { format!("≤ {} (tol {})", m.iterations, fmt(m.tol.unwrap_or(0.0))) };
             (m.label.clone(), rule_text(m), its)
         })
         .chain(std::iter::once((REFERENCE_LABEL.to_string(), "coordinate descent, f64".to_string(), format!("tol {REFERENCE_TOL}"))))

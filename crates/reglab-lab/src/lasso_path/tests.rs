@@ -109,7 +109,17 @@ fn lasso_path_run_writes_its_files() {
     let exp = parse(&["path.points=2", "method.0.iterations=200", "method.1.iterations=200"]);
     let out = dir.path().join("run");
     let res = run(&exp, &SweepOptions { out: out.clone(), threads: 2 }, &|| {}).unwrap();
-    for f in ["config.toml", "results.json", "results.csv", "timing.json", "report.html", "plots/l1_norm.png", "plots/l1_norm.svg", "plots/zeros.png", "plots/zeros.svg"] {
+    for f in [
+        "config.toml",
+        "results.json",
+        "results.csv",
+        "timing.json",
+        "report.html",
+        "plots/l1_norm.png",
+        "plots/l1_norm.svg",
+        "plots/zeros.png",
+        "plots/zeros.svg",
+    ] {
         assert!(out.join(f).is_file(), "{f}");
     }
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();

@@ -2,16 +2,18 @@
 
 use super::config::OtSparseExperiment;
 use crate::RunError;
-use crate::report::path_plot::{PathCurve, PathPlot, plot_path};
 use crate::ot::{OtInput, ZERO_RTOL, plot_plan_links};
+use crate::report::path_plot::{PathCurve, PathPlot, plot_path};
 use crate::report::{Cell, Figure, ReportInput, SummaryRow, format_number};
+use crate::rundir::SweepOptions;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
-use reglab_ot::{EpsScaling, Matrix, SinkhornOptions, SmoothOptions, hungarian, sinkhorn_log, smooth_ot_l2, sparse_ot_semi_dual, sq_euclidean, uniform};
+use reglab_ot::{
+    EpsScaling, Matrix, SinkhornOptions, SmoothOptions, hungarian, sinkhorn_log, smooth_ot_l2, sparse_ot_semi_dual, sq_euclidean, uniform,
+};
 use serde::{Deserialize, Serialize};
-use crate::rundir::SweepOptions;
 use std::path::Path;
 
 /// The exact reference is the assignment problem on `lcm(n, m)` replicated points when
@@ -172,13 +174,24 @@ struct Solved {
 fn solve(exp: &OtSparseExperiment, input: &OtInput, cost: &Matrix, job: Job) -> Result<Solved, String> {
     let s = &exp.solve;
     let (a, b) = (&input.a[..], &input.b[..]);
-    let so = SmoothOptions { max_iter: s.max_iter.unwrap_or(super::config::DEFAULT_MAX_ITER), tol: s.tol.unwrap_or(super::config::DEFAULT_TOL), ..Default::default() };
+    let so = SmoothOptions {
+        max_iter: s.max_iter.unwrap_or(super::config::DEFAULT_MAX_ITER),
+        tol: s.tol.unwrap_or(super::config::DEFAULT_TOL),
+        ..Default::default()
+    };
     let sk = SinkhornOptions {
         max_iter: s.sinkhorn_max_iter.unwrap_or(super::config::DEFAULT_SINKHORN_MAX_ITER),
         tol: s.sinkhorn_tol.unwrap_or(super::config::DEFAULT_SINKHORN_TOL),
         ..Default::default()
     };
-    let smooth = |r: reglab_ot::SmoothResult| Solved { cost: r.cost, objective: Some(r.objective), iterations: r.iterations, converged: r.converged, plan: r.plan, reference: None };
+    let smooth = |r: reglab_ot::SmoothResult| Solved {
+        cost: r.cost,
+        objective: Some(r.objective),
+        iterations: r.iterations,
+        converged: r.converged,
+        plan: r.plan,
+        reference: None,
+    };
     let entropic = |r: reglab_ot::SinkhornResult, reference: Option<String>| Solved {
         cost: r.cost,
         objective: reference.is_none().then_some(r.entropic_cost),
@@ -195,7 +208,11 @@ fn solve(exp: &OtSparseExperiment, input: &OtInput, cost: &Matrix, job: Job) -> 
         Job::Exact => match exact_uniform_rect(cost) {
             Some(r) => {
                 let (plan, c, l) = r?;
-                let what = format!("exact: assignment (Hungarian) between {l}/{} copies of each source and {l}/{} of each target point", input.a.len(), input.b.len());
+                let what = format!(
+                    "exact: assignment (Hungarian) between {l}/{} copies of each source and {l}/{} of each target point",
+                    input.a.len(),
+                    input.b.len()
+                );
                 Solved { plan, cost: c, objective: None, iterations: l, converged: true, reference: Some(what) }
             }
             None => {
@@ -337,7 +354,8 @@ pub fn clouds_csv(input: &OtInput) -> String {
 
 /// The plan plots: `(file stem, row method)`.
 pub fn plan_plots(res: &OtSparseResults) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = res.ks.iter().filter(|&&k| k == 1 || k == 4).map(|k| (format!("plan-k{k}"), format!("sparse k={k}"))).collect();
+    let mut v: Vec<(String, String)> =
+        res.ks.iter().filter(|&&k| k == 1 || k == 4).map(|k| (format!("plan-k{k}"), format!("sparse k={k}"))).collect();
     v.push(("plan-quadratic".into(), "quadratic".into()));
     v.push(("plan-entropic".into(), "entropic".into()));
     v
@@ -350,11 +368,18 @@ pub fn plan_plots(res: &OtSparseResults) -> Vec<(String, String)> {
 pub fn run(exp: &OtSparseExperiment, opts: &SweepOptions, progress: &(dyn Fn() + Sync)) -> Result<OtSparseResults, RunError> {
     exp.validate().map_err(RunError::Input)?;
     let out = &opts.out;
-    let r = crate::rundir::write_run(out, opts.threads, &exp.to_toml(), || sweep(exp, opts.threads, progress), |r| to_csv(&r.results), |r| {
-        let path = out.join("clouds.csv");
-        reglab_train::tensorfile::write_atomic(&path, clouds_csv(&r.input).as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
-        write_plots_and_report(exp, r, out)
-    })?;
+    let r = crate::rundir::write_run(
+        out,
+        opts.threads,
+        &exp.to_toml(),
+        || sweep(exp, opts.threads, progress),
+        |r| to_csv(&r.results),
+        |r| {
+            let path = out.join("clouds.csv");
+            reglab_train::tensorfile::write_atomic(&path, clouds_csv(&r.input).as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+            write_plots_and_report(exp, r, out)
+        },
+    )?;
     Ok(r.results)
 }
 
@@ -370,7 +395,11 @@ fn write_plots_and_report(exp: &OtSparseExperiment, run: &OtSparseRun, out: &Pat
         format!("cost ‖x − y‖² / {}", format_number(res.cost_scale)),
         format!("γ = {}, ε = {}", format_number(res.gamma), format_number(res.epsilon)),
     ];
-    let mut cost_curves = vec![PathCurve { label: format!("sparsity-constrained (γ = {})", format_number(res.gamma)), points: sparse.iter().map(|r| (r.k.unwrap_or(0) as f64, r.cost)).collect(), reference: false }];
+    let mut cost_curves = vec![PathCurve {
+        label: format!("sparsity-constrained (γ = {})", format_number(res.gamma)),
+        points: sparse.iter().map(|r| (r.k.unwrap_or(0) as f64, r.cost)).collect(),
+        reference: false,
+    }];
     if let Some(q) = find("quadratic") {
         cost_curves.push(flat(format!("quadratic (γ = {})", format_number(res.gamma)), q.cost, false));
     }
@@ -380,14 +409,31 @@ fn write_plots_and_report(exp: &OtSparseExperiment, run: &OtSparseRun, out: &Pat
     if let Some(x) = find("exact") {
         cost_curves.push(flat("exact OT".into(), x.cost, true));
     }
-    let (lo, hi) = cost_curves.iter().flat_map(|c| c.points.iter().map(|p| p.1)).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) =
+        cost_curves.iter().flat_map(|c| c.points.iter().map(|p| p.1)).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     let span = (hi - lo).max(1e-9);
     let x_label = "k, most non-zeros per column (log scale)";
-    let cost_opts = PathPlot { title: "Transport cost ⟨C, T⟩ against k", y_label: "⟨C, T⟩", notes: &notes, y_max: Some(hi + 0.1 * span), y_min: Some((lo - 0.1 * span).max(0.0)), x_label: Some(x_label), lambda_max: None };
+    let cost_opts = PathPlot {
+        title: "Transport cost ⟨C, T⟩ against k",
+        y_label: "⟨C, T⟩",
+        notes: &notes,
+        y_max: Some(hi + 0.1 * span),
+        y_min: Some((lo - 0.1 * span).max(0.0)),
+        x_label: Some(x_label),
+        lambda_max: None,
+    };
     plot_path(&cost_curves, &cost_opts, &plots.join("cost.png"), &plots.join("cost.svg"))?;
     let mut nz_curves = vec![
-        PathCurve { label: "sparse: most per column".into(), points: sparse.iter().map(|r| (r.k.unwrap_or(0) as f64, r.max_nonzeros_per_column as f64)).collect(), reference: false },
-        PathCurve { label: "sparse: mean per column".into(), points: sparse.iter().map(|r| (r.k.unwrap_or(0) as f64, r.mean_nonzeros_per_column)).collect(), reference: false },
+        PathCurve {
+            label: "sparse: most per column".into(),
+            points: sparse.iter().map(|r| (r.k.unwrap_or(0) as f64, r.max_nonzeros_per_column as f64)).collect(),
+            reference: false,
+        },
+        PathCurve {
+            label: "sparse: mean per column".into(),
+            points: sparse.iter().map(|r| (r.k.unwrap_or(0) as f64, r.mean_nonzeros_per_column)).collect(),
+            reference: false,
+        },
     ];
     if let Some(q) = find("quadratic") {
         nz_curves.push(flat("quadratic: most per column".into(), q.max_nonzeros_per_column as f64, false));
@@ -401,10 +447,20 @@ fn write_plots_and_report(exp: &OtSparseExperiment, run: &OtSparseRun, out: &Pat
     if let Some(x) = find("exact") {
         nz_notes.push(format!("exact: {} per column at most", x.max_nonzeros_per_column));
     }
-    let nz_opts = PathPlot { title: "Non-zeros per column of the plan against k", y_label: "non-zeros per column", notes: &nz_notes, x_label: Some(x_label), ..Default::default() };
+    let nz_opts = PathPlot {
+        title: "Non-zeros per column of the plan against k",
+        y_label: "non-zeros per column",
+        notes: &nz_notes,
+        x_label: Some(x_label),
+        ..Default::default()
+    };
     plot_path(&nz_curves, &nz_opts, &plots.join("nonzeros.png"), &plots.join("nonzeros.svg"))?;
     let mut figures = vec![
-        Figure { png: "plots/cost.png".into(), svg: Some("plots/cost.svg".into()), caption: "Transport cost against k, with quadratic, entropic and exact OT as horizontal lines".into() },
+        Figure {
+            png: "plots/cost.png".into(),
+            svg: Some("plots/cost.svg".into()),
+            caption: "Transport cost against k, with quadratic, entropic and exact OT as horizontal lines".into(),
+        },
         Figure { png: "plots/nonzeros.png".into(), svg: Some("plots/nonzeros.svg".into()), caption: "Non-zeros per column against k".into() },
     ];
     for (stem, method) in plan_plots(res) {
@@ -416,11 +472,27 @@ fn write_plots_and_report(exp: &OtSparseExperiment, run: &OtSparseRun, out: &Pat
             None => format!("quadratic, γ = {}", format_number(res.gamma)),
         };
         plot_plan_links(&plots.join(format!("{stem}.png")), &run.input, &run.plans[i], &what)?;
-        figures.push(Figure { png: format!("plots/{stem}.png"), svg: Some(format!("plots/{stem}.svg")), caption: format!("The plan of {method}: strongest links") });
+        figures.push(Figure {
+            png: format!("plots/{stem}.png"),
+            svg: Some(format!("plots/{stem}.svg")),
+            caption: format!("The plan of {method}: strongest links"),
+        });
     }
-    let columns = ["k", "γ or ε", "⟨C, T⟩", "⟨C, T⟩ − exact", "most non-zeros per column", "mean non-zeros per column", "non-zeros", "row error ‖T1 − a‖₁", "column error ‖Tᵀ1 − b‖₁", "iterations", "converged"]
-        .map(String::from)
-        .to_vec();
+    let columns = [
+        "k",
+        "γ or ε",
+        "⟨C, T⟩",
+        "⟨C, T⟩ − exact",
+        "most non-zeros per column",
+        "mean non-zeros per column",
+        "non-zeros",
+        "row error ‖T1 − a‖₁",
+        "column error ‖Tᵀ1 − b‖₁",
+        "iterations",
+        "converged",
+    ]
+    .map(String::from)
+    .to_vec();
     let rows = res
         .rows
         .iter()

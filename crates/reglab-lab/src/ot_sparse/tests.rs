@@ -2,8 +2,8 @@
 
 use super::config::OtSparseExperiment;
 use super::sweep::{OtSparseResults, clouds_csv, draw_clouds, exact_uniform_rect, run, sweep, to_csv};
-use crate::rundir::SweepOptions;
 use crate::RunError;
+use crate::rundir::SweepOptions;
 use reglab_ot::{EpsScaling, Matrix, SinkhornOptions, sinkhorn_log, uniform};
 
 const SMALL: &str = r#"
@@ -35,7 +35,15 @@ fn ot_sparse_exact_reference_matches_fine_sinkhorn() {
     assert_eq!(l, 12);
     let (rs, cs) = (plan.row_sums(), plan.col_sums());
     assert!(rs.iter().all(|v| (v - 1.0 / 6.0).abs() < 1e-12) && cs.iter().all(|v| (v - 0.25).abs() < 1e-12));
-    let s = sinkhorn_log(&uniform(6), &uniform(4), &c, 1e-3, &SinkhornOptions { max_iter: 100_000, ..Default::default() }, Some(&EpsScaling::from_cost(&c))).unwrap();
+    let s = sinkhorn_log(
+        &uniform(6),
+        &uniform(4),
+        &c,
+        1e-3,
+        &SinkhornOptions { max_iter: 100_000, ..Default::default() },
+        Some(&EpsScaling::from_cost(&c)),
+    )
+    .unwrap();
     assert!(s.cost >= cost - 1e-9 && s.cost - cost < 1e-2, "exact {cost}, sinkhorn {}", s.cost);
     assert!(exact_uniform_rect(&Matrix::zeros(997, 991)).is_none(), "lcm too large: no exact reference");
 }
@@ -99,9 +107,24 @@ fn ot_sparse_run_writes_its_files_and_is_byte_identical() {
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let res = run(&exp, &SweepOptions { out: a.clone(), threads: 2 }, &|| {}).unwrap();
     for f in [
-        "config.toml", "results.json", "results.csv", "clouds.csv", "timing.json", "report.html", "plots/cost.png", "plots/cost.svg", "plots/nonzeros.png",
-        "plots/nonzeros.svg", "plots/plan-k1.png", "plots/plan-k1.svg", "plots/plan-k4.png", "plots/plan-k4.svg", "plots/plan-quadratic.png",
-        "plots/plan-quadratic.svg", "plots/plan-entropic.png", "plots/plan-entropic.svg",
+        "config.toml",
+        "results.json",
+        "results.csv",
+        "clouds.csv",
+        "timing.json",
+        "report.html",
+        "plots/cost.png",
+        "plots/cost.svg",
+        "plots/nonzeros.png",
+        "plots/nonzeros.svg",
+        "plots/plan-k1.png",
+        "plots/plan-k1.svg",
+        "plots/plan-k4.png",
+        "plots/plan-k4.svg",
+        "plots/plan-quadratic.png",
+        "plots/plan-quadratic.svg",
+        "plots/plan-entropic.png",
+        "plots/plan-entropic.svg",
     ] {
         assert!(a.join(f).is_file(), "{f}");
     }

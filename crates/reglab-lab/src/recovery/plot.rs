@@ -1,7 +1,7 @@
 //! Success rate against M/N, one curve per method, as PNG and SVG (the look, font and colours
 //! of [`crate::report::plot`]).
 
-use crate::report::plot::{arm_color, font, side_mesh, write_png_svg, SideLegend};
+use crate::report::plot::{SideLegend, arm_color, font, side_mesh, write_png_svg};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -88,9 +88,7 @@ where
         chart.draw_series(std::iter::once(PathElement::new(line, color.stroke_width(2)))).map_err(err)?;
         chart.draw_series(c.points.iter().map(|&(x, r, _)| Circle::new((x, r), 3, color.filled()))).map_err(err)?;
         if let Some(xc) = c.crossing {
-            chart
-                .draw_series(std::iter::once(PathElement::new(vec![(xc, 0.44), (xc, 0.56)], color.stroke_width(3))))
-                .map_err(err)?;
+            chart.draw_series(std::iter::once(PathElement::new(vec![(xc, 0.44), (xc, 0.56)], color.stroke_width(3)))).map_err(err)?;
         }
     }
 

@@ -258,14 +258,7 @@ pub fn prox_linf(w: &[f64], t: f64, out: &mut [f64]) {
 /// `w = 2x − z`, `y = prox_{t‖·‖∞}(w)`, `z ← z + y − x`, `x ← P(z)`, from `x = x0`, `z = 0`.
 /// Stops when `stop(x)`, when `‖x_k − x_{k−1}‖ ≤ tol ‖x_k‖`, or after `max_iters`. Returns
 /// the last x and the iterations done.
-pub(crate) fn linf_dr(
-    proj: &Projector,
-    x0: Vec<f64>,
-    t: f64,
-    max_iters: usize,
-    tol: f64,
-    stop: &dyn Fn(&[f64]) -> bool,
-) -> (Vec<f64>, usize) {
+pub(crate) fn linf_dr(proj: &Projector, x0: Vec<f64>, t: f64, max_iters: usize, tol: f64, stop: &dyn Fn(&[f64]) -> bool) -> (Vec<f64>, usize) {
     let n = x0.len();
     let mut x = x0;
     let mut z = vec![0.0; n];

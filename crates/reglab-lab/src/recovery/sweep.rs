@@ -7,9 +7,9 @@ use super::problem::{Problem, Projector, method_stream, trial_rng};
 use super::solve::{Method, Outcome, solve};
 use crate::RunError;
 use crate::report::{Cell, Figure, ReportInput, SummaryRow};
+use crate::rundir::SweepOptions;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use crate::rundir::SweepOptions;
 use std::path::Path;
 
 /// One method at one M/N: counts and means over the trials.
@@ -231,9 +231,14 @@ pub fn to_csv(res: &RecoveryResults) -> String {
 pub fn run(exp: &RecoveryExperiment, opts: &SweepOptions, progress: &(dyn Fn() + Sync)) -> Result<RecoveryResults, RunError> {
     exp.validate().map_err(RunError::Input)?;
     let out = &opts.out;
-    crate::rundir::write_run(out, opts.threads, &exp.to_toml(), || sweep(exp, opts.threads, progress), to_csv, |res| {
-        write_plots_and_report(exp, res, out)
-    })
+    crate::rundir::write_run(
+        out,
+        opts.threads,
+        &exp.to_toml(),
+        || sweep(exp, opts.threads, progress),
+        to_csv,
+        |res| write_plots_and_report(exp, res, out),
+    )
 }
 
 /// The plots and `report.html`.
@@ -263,7 +268,14 @@ fn write_plots_and_report(exp: &RecoveryExperiment, res: &RecoveryResults, out: 
         "tick: 50 % crossing (linear interpolation)".to_string(),
     ];
     let plots = out.join("plots");
-    plot_rates(&curves(false), "Recovery of x ∈ {±1}^N: sign(x̂) = x", "success rate", &notes, &plots.join("success.png"), &plots.join("success.svg"))?;
+    plot_rates(
+        &curves(false),
+        "Recovery of x ∈ {±1}^N: sign(x̂) = x",
+        "success rate",
+        &notes,
+        &plots.join("success.png"),
+        &plots.join("success.svg"),
+    )?;
     let exact_title = format!("Exact recovery: ‖x̂ − x‖ / ‖x‖ < {}", res.threshold);
     plot_rates(&curves(true), &exact_title, "success rate", &notes, &plots.join("exact.png"), &plots.join("exact.svg"))?;
 
@@ -313,7 +325,11 @@ fn write_plots_and_report(exp: &RecoveryExperiment, res: &RecoveryResults, out: 
             res.n, res.trials, res.seed
         ),
         figures: vec![
-            Figure { png: "plots/success.png".into(), svg: Some("plots/success.svg".into()), caption: "Success rate, sign(x̂) = x, against M/N".into() },
+            Figure {
+                png: "plots/success.png".into(),
+                svg: Some("plots/success.svg".into()),
+                caption: "Success rate, sign(x̂) = x, against M/N".into(),
+            },
             Figure { png: "plots/exact.png".into(), svg: Some("plots/exact.svg".into()), caption: exact_title },
         ],
         config_toml: exp.to_toml(),

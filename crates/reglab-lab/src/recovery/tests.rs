@@ -144,7 +144,8 @@ fn recovery_penalized_gradient_matches_finite_differences() {
 #[test]
 fn recovery_prox_linf_minimizes_its_objective() {
     let w = randn(8, 5);
-    let h = |v: &[f64], t: f64| t * v.iter().fold(0.0f64, |m, x| m.max(x.abs())) + 0.5 * v.iter().zip(&w).map(|(a, b)| (a - b) * (a - b)).sum::<f64>();
+    let h =
+        |v: &[f64], t: f64| t * v.iter().fold(0.0f64, |m, x| m.max(x.abs())) + 0.5 * v.iter().zip(&w).map(|(a, b)| (a - b) * (a - b)).sum::<f64>();
     for t in [0.05, 0.7, 3.0] {
         let mut v = vec![0.0; 8];
         prox_linf(&w, t, &mut v);
@@ -276,7 +277,17 @@ fn recovery_run_writes_its_files() {
     let exp = RecoveryExperiment::parse(SMALL, &["problem.trials=2".into(), "problem.ratios=[0.5, 1.0]".into()]).unwrap();
     let out = dir.path().join("run");
     let res = run(&exp, &SweepOptions { out: out.clone(), threads: 2 }, &|| {}).unwrap();
-    for f in ["config.toml", "results.json", "results.csv", "timing.json", "report.html", "plots/success.png", "plots/success.svg", "plots/exact.png", "plots/exact.svg"] {
+    for f in [
+        "config.toml",
+        "results.json",
+        "results.csv",
+        "timing.json",
+        "report.html",
+        "plots/success.png",
+        "plots/success.svg",
+        "plots/exact.png",
+        "plots/exact.svg",
+    ] {
         assert!(out.join(f).is_file(), "{f}");
     }
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();

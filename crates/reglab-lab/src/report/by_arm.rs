@@ -28,8 +28,7 @@ pub fn plot_by_arm(
     svg: &Path,
 ) -> Result<(), String> {
     ensure_font()?;
-    let data: Vec<Vec<Option<(f64, f64, usize)>>> =
-        arms.iter().map(|a| metrics.iter().map(|(m, _)| last(rows, a, m)).collect()).collect();
+    let data: Vec<Vec<Option<(f64, f64, usize)>>> = arms.iter().map(|a| metrics.iter().map(|(m, _)| last(rows, a, m)).collect()).collect();
     write_png_svg(png, svg, |r| draw(r, arms, metrics, &data, title, y_label), |r| draw(r, arms, metrics, &data, title, y_label))
 }
 
@@ -83,12 +82,9 @@ where
     for (j, (_, label)) in metrics.iter().enumerate() {
         let color = arm_color(j);
         let off = |i: usize| i as f64 + (j as f64 - (k - 1.0) / 2.0) * (0.6 / k);
-        let pts: Vec<(usize, f64, f64)> =
-            data.iter().enumerate().filter_map(|(i, d)| d[j].map(|(m, sd, _)| (i, m, sd))).collect();
+        let pts: Vec<(usize, f64, f64)> = data.iter().enumerate().filter_map(|(i, d)| d[j].map(|(m, sd, _)| (i, m, sd))).collect();
         chart
-            .draw_series(pts.iter().map(|&(i, m, sd)| {
-                PathElement::new(vec![(off(i), m - sd), (off(i), m + sd)], color.stroke_width(2))
-            }))
+            .draw_series(pts.iter().map(|&(i, m, sd)| PathElement::new(vec![(off(i), m - sd), (off(i), m + sd)], color.stroke_width(2))))
             .map_err(err)?;
         chart
             .draw_series(pts.iter().map(|&(i, m, _)| Circle::new((off(i), m), 6, color.filled())))
@@ -187,14 +183,7 @@ where
         .y_label_area_size(80)
         .build_cartesian_2d((x0 - xp)..(x1 + xp), (y0 - yp)..(y1 + yp))
         .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc(x_label)
-        .y_desc(y_label)
-        .label_style(font(14.0))
-        .axis_desc_style(font(16.0))
-        .draw()
-        .map_err(err)?;
+    chart.configure_mesh().x_desc(x_label).y_desc(y_label).label_style(font(14.0)).axis_desc_style(font(16.0)).draw().map_err(err)?;
     if let Some((name, r)) = reference {
         let (a, b) = (x0 - xp, x1 + xp);
         let gray = RGBColor(0x55, 0x55, 0x55);
@@ -209,9 +198,7 @@ where
     }
     for (j, (name, pts)) in series.iter().enumerate() {
         let color = arm_color(j);
-        chart
-            .draw_series(pts.iter().map(|&(x, m, sd)| PathElement::new(vec![(x, m - sd), (x, m + sd)], color.stroke_width(1))))
-            .map_err(err)?;
+        chart.draw_series(pts.iter().map(|&(x, m, sd)| PathElement::new(vec![(x, m - sd), (x, m + sd)], color.stroke_width(1)))).map_err(err)?;
         chart
             .draw_series(std::iter::once(PathElement::new(pts.iter().map(|&(x, m, _)| (x, m)).collect::<Vec<_>>(), color.stroke_width(2))))
             .map_err(err)?;
@@ -250,8 +237,7 @@ mod tests {
         let rows = vec![row("none", 0, 0.98, 0.83), row("none", 1, 0.97, 0.85), row("cs-binary=1e2", 0, 0.97, 0.96)];
         let arms = vec!["none".to_string(), "cs-binary=1e2".to_string(), "empty".to_string()];
         let (png, svg) = (dir.path().join("a.png"), dir.path().join("a.svg"));
-        plot_by_arm(&rows, &arms, &[("test_accuracy", "trained"), ("test_accuracy_binarized", "binarized")], "t", "accuracy", &png, &svg)
-            .unwrap();
+        plot_by_arm(&rows, &arms, &[("test_accuracy", "trained"), ("test_accuracy_binarized", "binarized")], "t", "accuracy", &png, &svg).unwrap();
         let bytes = std::fs::read(&png).unwrap();
         assert_eq!(&bytes[1..4], b"PNG");
         let s = std::fs::read_to_string(&svg).unwrap();

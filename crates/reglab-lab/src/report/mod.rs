@@ -15,8 +15,8 @@ pub mod html;
 pub mod path_plot;
 pub mod plot;
 
+pub use by_arm::{Curve, plot_by_arm, plot_curves};
 pub use html::{Cell, Figure, ReportInput, SummaryRow, format_number, render_html, write_report};
-pub use by_arm::{plot_by_arm, plot_curves, Curve};
 pub use plot::{PLOT_HEIGHT, PLOT_WIDTH, plot_metric};
 
 #[cfg(test)]
@@ -72,16 +72,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let png_path = dir.path().join("test_accuracy.png");
         let svg_path = dir.path().join("test_accuracy.svg");
-        plot_metric(
-            &rows(),
-            &arms(),
-            "test_accuracy",
-            "Test accuracy over tasks",
-            "test accuracy",
-            &png_path,
-            &svg_path,
-        )
-        .unwrap();
+        plot_metric(&rows(), &arms(), "test_accuracy", "Test accuracy over tasks", "test accuracy", &png_path, &svg_path).unwrap();
 
         let bytes = std::fs::read(&png_path).unwrap();
         assert_eq!(png_size(&bytes), (PLOT_WIDTH, PLOT_HEIGHT));
@@ -98,8 +89,7 @@ mod tests {
         assert!(svg.contains("l2=1e-3") && svg.contains("spectral=1e-2"));
         assert!(svg.contains("± 1 std"));
         // No temporary files left behind.
-        let names: Vec<String> =
-            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         assert_eq!(names.len(), 2, "{names:?}");
 
         // Keep a copy to look at when asked (REGLAB_PLOT_SAMPLE=DIR).
@@ -135,17 +125,13 @@ mod tests {
     /// Six arms with long names, 60 tasks, a diverged seed (a gap), large values.
     #[test]
     fn many_arms_and_tasks() {
-        let names: Vec<String> = (0..6)
-            .map(|i| {
-                if i == 5 { "l2-init=1e-3+spectral=1e-2:schedule=cosine,warmup=100".into() } else { format!("arm-{i}") }
-            })
-            .collect();
+        let names: Vec<String> =
+            (0..6).map(|i| if i == 5 { "l2-init=1e-3+spectral=1e-2:schedule=cosine,warmup=100".into() } else { format!("arm-{i}") }).collect();
         let mut rows = Vec::new();
         for (i, arm) in names.iter().enumerate() {
             for seed in 0..3u64 {
                 for task in 1..=60usize {
-                    let v =
-                        1000.0 * (1.0 + i as f64) + 20.0 * (task as f64 * 0.2 + i as f64).sin() + 15.0 * seed as f64;
+                    let v = 1000.0 * (1.0 + i as f64) + 20.0 * (task as f64 * 0.2 + i as f64).sin() + 15.0 * seed as f64;
                     let v = if i == 2 && (20..25).contains(&task) && seed == 1 { f64::NAN } else { v };
                     let m = BTreeMap::from([("weight_norm".to_string(), v)]);
                     rows.push(Row { arm: arm.clone(), seed, task, metrics: m });
@@ -179,11 +165,7 @@ mod tests {
             rows: vec![
                 SummaryRow {
                     arm: "l2=1e-3".into(),
-                    cells: vec![
-                        Cell::MeanStd { mean: 0.61234, std: 0.0213 },
-                        Cell::Num(12.3456),
-                        Cell::Text("ok".into()),
-                    ],
+                    cells: vec![Cell::MeanStd { mean: 0.61234, std: 0.0213 }, Cell::Num(12.3456), Cell::Text("ok".into())],
                 },
                 SummaryRow { arm: "<script>alert(1)</script>".into(), cells: vec![Cell::Num(0.8), Cell::Missing] },
             ],

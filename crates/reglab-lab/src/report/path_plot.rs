@@ -1,7 +1,7 @@
 //! A quantity against λ (log scale), one line per method and a dashed line for the reference
 //! solution, as PNG and SVG (the look, font and colours of [`crate::report::plot`]).
 
-use crate::report::plot::{arm_color, font, side_mesh, write_png_svg, SideLegend};
+use crate::report::plot::{SideLegend, arm_color, font, side_mesh, write_png_svg};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -212,7 +212,11 @@ mod tests {
         plot_path(&curves, &opts, &png, &svg).unwrap();
         assert_eq!(&std::fs::read(&png).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
         let s = std::fs::read_to_string(&svg).unwrap();
-        assert!(s.contains("subgradient") && s.contains("λ (log scale)") && s.contains("λ_max") && s.contains("\n0.01\n") && s.contains("\n0.001\n"), "{}", &s[..300]);
+        assert!(
+            s.contains("subgradient") && s.contains("λ (log scale)") && s.contains("λ_max") && s.contains("\n0.01\n") && s.contains("\n0.001\n"),
+            "{}",
+            &s[..300]
+        );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "no temporary files left");
     }
 

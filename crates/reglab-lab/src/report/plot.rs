@@ -91,15 +91,7 @@ impl Series {
 ///
 /// An arm without the metric is listed in the legend as "(no data)"; with no data at all the
 /// axes are drawn empty with a note. Errors (unwritable directory, …) are one line of text.
-pub fn plot_metric(
-    rows: &[Row],
-    arms: &[String],
-    metric: &str,
-    title: &str,
-    y_label: &str,
-    png: &Path,
-    svg: &Path,
-) -> Result<(), String> {
+pub fn plot_metric(rows: &[Row], arms: &[String], metric: &str, title: &str, y_label: &str, png: &Path, svg: &Path) -> Result<(), String> {
     plot_metric_x(rows, arms, metric, title, "task", y_label, png, svg)
 }
 
@@ -199,8 +191,7 @@ fn task_ticks(lo: f64, hi: f64) -> Vec<f64> {
         }
         step *= 10;
     }
-    let first =
-        if step == 1 { lo } else { lo.div_euclid(step) * step + if lo.rem_euclid(step) == 0 { 0 } else { step } };
+    let first = if step == 1 { lo } else { lo.div_euclid(step) * step + if lo.rem_euclid(step) == 0 { 0 } else { step } };
     let mut ticks: Vec<f64> = (0..).map(|k| first + k * step).take_while(|&t| t <= hi).map(|t| t as f64).collect();
     if ticks.is_empty() {
         ticks.push(lo as f64);
@@ -334,10 +325,7 @@ where
             if seg.len() == 1 {
                 let (t, m, sd) = seg[0];
                 chart
-                    .draw_series(std::iter::once(PathElement::new(
-                        vec![(t, m - sd), (t, m + sd)],
-                        s.color.mix(0.5).stroke_width(3),
-                    )))
+                    .draw_series(std::iter::once(PathElement::new(vec![(t, m - sd), (t, m + sd)], s.color.mix(0.5).stroke_width(3))))
                     .map_err(err)?;
                 continue;
             }
@@ -352,9 +340,7 @@ where
             let line: Vec<(f64, f64)> = seg.iter().map(|&(t, m, _)| (t, m)).collect();
             chart.draw_series(std::iter::once(PathElement::new(line, s.color.stroke_width(2)))).map_err(err)?;
             if !many {
-                chart
-                    .draw_series(seg.iter().map(|&(t, m, _)| Circle::new((t, m), 3, s.color.filled())))
-                    .map_err(err)?;
+                chart.draw_series(seg.iter().map(|&(t, m, _)| Circle::new((t, m), 3, s.color.filled()))).map_err(err)?;
             }
         }
     }
@@ -384,11 +370,7 @@ fn legend_label(s: &Series) -> String {
     if s.points.is_empty() {
         return format!("{} (no data)", s.name);
     }
-    if s.min_n == s.max_n {
-        format!("{} (n={})", s.name, s.min_n)
-    } else {
-        format!("{} (n={}–{})", s.name, s.min_n, s.max_n)
-    }
+    if s.min_n == s.max_n { format!("{} (n={})", s.name, s.min_n) } else { format!("{} (n={}–{})", s.name, s.min_n, s.max_n) }
 }
 
 /// The grey notes under a side legend.

@@ -44,11 +44,7 @@ pub(crate) fn checked_init<'a>(reg: &str, t: &Target<'a>) -> Result<TensorRef<'a
         return Err(shape_err(format!("init has shape {:?}, the tensor {:?}", init.shape, t.weight.shape)));
     }
     if init.data.len() != t.weight.data.len() {
-        return Err(shape_err(format!(
-            "init has {} values, the tensor {}",
-            init.data.len(),
-            t.weight.data.len()
-        )));
+        return Err(shape_err(format!("init has {} values, the tensor {}", init.data.len(), t.weight.data.len())));
     }
     Ok(init)
 }
@@ -111,7 +107,7 @@ impl Regularizer for L2Init {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reglab_core::testing::{gradient_error, rel, transpose, Case};
+    use reglab_core::testing::{Case, gradient_error, rel, transpose};
 
     fn reg() -> L2Init {
         L2Init::from_spec(&Spec::parse("l2-init=1").unwrap()).unwrap()

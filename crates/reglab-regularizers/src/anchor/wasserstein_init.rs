@@ -255,7 +255,7 @@ impl Regularizer for WassersteinInit {
 mod tests {
     use super::*;
     use crate::anchor::l2_init::L2Init;
-    use reglab_core::testing::{gradient_error, random_vec, rel, transpose, Case};
+    use reglab_core::testing::{Case, gradient_error, random_vec, rel, transpose};
 
     fn reg() -> WassersteinInit {
         WassersteinInit::from_spec(&Spec::parse("wasserstein-init=1").unwrap()).unwrap()
@@ -298,11 +298,7 @@ mod tests {
     fn value_on_a_hand_computed_example() {
         // sort(w) = [-1, 0.25, 0.5, 2], sort(w₀) = [-2, 0, 0.75, 1]
         // differences 1, 0.25, -0.25, 1 → 1 + 1/16 + 1/16 + 1 = 2.125
-        let c = Case {
-            weight: vec![0.25, -1.0, 2.0, 0.5],
-            init: Some(vec![1.0, 0.0, -2.0, 0.75]),
-            ..Case::random("fc.weight", &[2, 2], 0)
-        };
+        let c = Case { weight: vec![0.25, -1.0, 2.0, 0.5], init: Some(vec![1.0, 0.0, -2.0, 0.75]), ..Case::random("fc.weight", &[2, 2], 0) };
         assert_eq!(c.value(&mut reg()), 2.125);
         assert_eq!(c.transposed().value(&mut reg()), 2.125);
         assert_eq!(c.value(&mut reg_mean()), 2.125 / 4.0);
@@ -409,7 +405,7 @@ mod tests {
             vec![],
             vec![1.0],
             vec![0.0, -0.0, 1e-45, -1e-45, f32::MIN_POSITIVE, -3.5, 3.5, f32::MAX, f32::MIN, f32::INFINITY, f32::NEG_INFINITY],
-            vec![2.0; 100],                                                // every digit constant
+            vec![2.0; 100],                                                   // every digit constant
             (0..3000).map(|i| 1.0 + (i % 7) as f32 * f32::EPSILON).collect(), // only the low digit varies
             (0..5000).map(|i| ((i * 7919) % 5000) as f32 - 2500.0).collect(),
         ];

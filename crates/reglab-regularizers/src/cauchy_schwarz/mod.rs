@@ -100,8 +100,8 @@ pub mod eig;
 pub mod orth;
 pub mod ternary;
 
-use reglab_core::spec::Options;
 use reglab_core::regularizer::check_matrix;
+use reglab_core::spec::Options;
 use reglab_core::{Layout, Result, Spec, Target, TargetGrad};
 
 /// How a layer's sum over rows is normalized: the `norm=` option of every CS regularizer.

@@ -1,7 +1,7 @@
 //! Checks shared by the tests of the five files (the general ones are in
 //! [`reglab_core::testing`]).
 
-use reglab_core::testing::{assert_close, fixture_weights, rel, transpose, Case};
+use reglab_core::testing::{Case, assert_close, fixture_weights, rel, transpose};
 use reglab_core::{Layout, Regularizer};
 
 /// `(1/ν) Σ_rows ℓ(row)` by `per_row` on the dense rows of `c`; `ν = numel` or 1.
@@ -38,12 +38,7 @@ pub fn check_fixture(r: &mut dyn Regularizer, shape: &[usize], value: f64, grad:
 /// Check a vector function `f(x, grad)` at `x`: its value against `reference(x)` within `tol`
 /// (relative), the same value without a gradient buffer, and the gradient it writes against
 /// central differences (step 1e-6). Returns the value and the gradient.
-pub fn check_vector_fn(
-    x: &[f64],
-    tol: f64,
-    f: impl Fn(&[f64], Option<&mut [f64]>) -> f64,
-    reference: impl Fn(&[f64]) -> f64,
-) -> (f64, Vec<f64>) {
+pub fn check_vector_fn(x: &[f64], tol: f64, f: impl Fn(&[f64], Option<&mut [f64]>) -> f64, reference: impl Fn(&[f64]) -> f64) -> (f64, Vec<f64>) {
     let mut g = vec![0.0; x.len()];
     let v = f(x, Some(&mut g));
     let want = reference(x);

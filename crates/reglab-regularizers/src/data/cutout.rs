@@ -78,9 +78,10 @@ impl BatchTransform for Cutout {
     }
 
     fn check_shape(&self, shape: &[usize]) -> Result<()> {
-        image_dims(shape)
-            .map(drop)
-            .ok_or_else(|| Error::Shape { tensor: "cutout".into(), why: format!("examples of shape {shape:?} are not images ([C, H, W] or [H, W]): cutout needs a CNN input") })
+        image_dims(shape).map(drop).ok_or_else(|| Error::Shape {
+            tensor: "cutout".into(),
+            why: format!("examples of shape {shape:?} are not images ([C, H, W] or [H, W]): cutout needs a CNN input"),
+        })
     }
 
     fn apply(&self, b: &mut BatchMut<'_>, rng: &mut rand_chacha::ChaCha8Rng) -> Result<Option<LabelMix>> {

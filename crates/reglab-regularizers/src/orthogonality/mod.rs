@@ -1,7 +1,7 @@
 //! Orthogonality penalties on the rows of `[out, in]`.
 
-pub mod soft_orth;
+pub mod conv_orth;
+pub mod group_orth;
 pub mod mhe;
 pub mod ortho_offdiag;
-pub mod group_orth;
-pub mod conv_orth;
+pub mod soft_orth;

@@ -88,8 +88,8 @@ impl Regularizer for SoftOrth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reglab_core::testing::{self as t, dense, orthogonal, rel, transpose, Case};
     use reglab_core::Layout;
+    use reglab_core::testing::{self as t, Case, dense, orthogonal, rel, transpose};
 
     fn reg() -> SoftOrth {
         SoftOrth::from_spec(&Spec::parse("soft-orth=1").unwrap()).unwrap()

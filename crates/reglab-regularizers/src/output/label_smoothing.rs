@@ -62,7 +62,7 @@ impl OutputRegularizer for LabelSmoothing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::test_util::{cross_entropy, Fixture};
+    use crate::output::test_util::{Fixture, cross_entropy};
     use reglab_core::output::log_softmax;
     use reglab_core::testing::output_gradient_error;
 

@@ -79,7 +79,10 @@ mod tests {
         assert_eq!(reg("spectral-decoupling=1:gamma=0.5").eval(&b, None, 1.0).unwrap(), 0.0);
         let f = Fixture::new(4, 3, 1.0, 2);
         let doubled: Vec<f32> = f.logits.iter().map(|v| 2.0 * v).collect();
-        let (a, c) = (reg("spectral-decoupling=1").eval(&f.batch(), None, 1.0).unwrap(), reg("spectral-decoupling=1").eval(&OutputBatch { logits: &doubled, ..f.batch() }, None, 1.0).unwrap());
+        let (a, c) = (
+            reg("spectral-decoupling=1").eval(&f.batch(), None, 1.0).unwrap(),
+            reg("spectral-decoupling=1").eval(&OutputBatch { logits: &doubled, ..f.batch() }, None, 1.0).unwrap(),
+        );
         assert!((c - 4.0 * a).abs() < 1e-9 * c);
         assert!(SpectralDecoupling::from_spec(&Spec::parse("spectral-decoupling=1:gamma=x").unwrap()).is_err());
     }

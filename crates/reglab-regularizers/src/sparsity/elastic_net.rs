@@ -111,8 +111,8 @@ impl Regularizer for ElasticNet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reglab_core::testing::{gradient_error, random_vec, rel, Case};
     use reglab_core::Layout;
+    use reglab_core::testing::{Case, gradient_error, random_vec, rel};
 
     fn reg(alpha: f64) -> ElasticNet {
         ElasticNet::from_spec(&Spec::parse(&format!("elastic-net=1:alpha={alpha}")).unwrap()).unwrap()
@@ -278,7 +278,14 @@ mod tests {
 
     #[test]
     fn option_validation() {
-        for bad in ["elastic-net=1:alpha=-0.1", "elastic-net=1:alpha=1.5", "elastic-net=1:alpha=nan", "elastic-net=1:alpha=x", "elastic-net=1:k=2", "elastic-net=1:alpha=0.5:l1_ratio=0.5"] {
+        for bad in [
+            "elastic-net=1:alpha=-0.1",
+            "elastic-net=1:alpha=1.5",
+            "elastic-net=1:alpha=nan",
+            "elastic-net=1:alpha=x",
+            "elastic-net=1:k=2",
+            "elastic-net=1:alpha=0.5:l1_ratio=0.5",
+        ] {
             assert!(ElasticNet::from_spec(&Spec::parse(bad).unwrap()).is_err(), "{bad}");
         }
         for good in ["elastic-net=1:alpha=0", "elastic-net=1:alpha=1", "elastic-net=1:alpha=0.2:select=*.weight"] {

@@ -155,8 +155,7 @@ impl Regularizer for GroupLasso {
 
     fn prox(&mut self, target: &mut TargetMut<'_>, step: f32) -> Result<()> {
         reglab_core::regularizer::prox_step_ok(self.name(), target, step)?;
-        let (rows, cols) =
-            dims(target.shape, target.weight.len()).map_err(|why| Error::Shape { tensor: target.name.to_string(), why })?;
+        let (rows, cols) = dims(target.shape, target.weight.len()).map_err(|why| Error::Shape { tensor: target.name.to_string(), why })?;
         if step == 0.0 {
             return Ok(());
         }
@@ -201,7 +200,7 @@ impl Regularizer for GroupLasso {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reglab_core::testing::{gradient_error, random_vec, rel, Case};
+    use reglab_core::testing::{Case, gradient_error, random_vec, rel};
 
     fn reg() -> GroupLasso {
         GroupLasso::from_spec(&Spec::parse("group-lasso=1").unwrap()).unwrap()

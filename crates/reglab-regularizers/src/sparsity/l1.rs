@@ -97,8 +97,8 @@ impl Regularizer for L1 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reglab_core::testing::{gradient_error, random_vec, rel, Case};
     use reglab_core::Layout;
+    use reglab_core::testing::{Case, gradient_error, random_vec, rel};
 
     fn reg() -> L1 {
         L1::from_spec(&Spec::parse("l1=1").unwrap()).unwrap()

@@ -40,7 +40,7 @@
 //! Bonetta, Ribero, Cancelliere, "Regularization-based pruning of irrelevant weights in deep
 //! neural architectures", Applied Intelligence 53, 2023 (arXiv 2204.04977).
 
-use super::hypersparse::{abs_rank, check, read_scope, Pass, Scope};
+use super::hypersparse::{Pass, Scope, abs_rank, check, read_scope};
 use reglab_core::{Error, Mode, Regularizer, Result, Spec, Target, TargetGrad};
 
 /// Selective weight decay. See the module documentation.
@@ -64,9 +64,7 @@ impl SelectiveDecay {
         {
             return Err(Error::Spec {
                 spec: spec.raw().to_string(),
-                why: format!(
-                    "option `score={v}`: only `magnitude` (|w|); a loss-gradient sensitivity needs ∇L, which regularizers do not see"
-                ),
+                why: format!("option `score={v}`: only `magnitude` (|w|); a loss-gradient sensitivity needs ∇L, which regularizers do not see"),
             });
         }
         let mut o = spec.options();
@@ -146,7 +144,7 @@ impl Regularizer for SelectiveDecay {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reglab_core::testing::{gradient_error, random_vec, rel, Case};
+    use reglab_core::testing::{Case, gradient_error, random_vec, rel};
     use reglab_core::{RegSet, Selection, Term};
 
     fn reg(opts: &str) -> SelectiveDecay {

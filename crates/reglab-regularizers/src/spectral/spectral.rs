@@ -428,8 +428,8 @@ impl Regularizer for Spectral {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reglab_core::testing::{gradient_error, rel, Case};
     use reglab_core::Layout;
+    use reglab_core::testing::{Case, gradient_error, rel};
 
     fn reg(k: f64) -> Spectral {
         Spectral::from_spec(&Spec::parse(&format!("spectral=1:k={k}")).unwrap()).unwrap()
@@ -674,10 +674,7 @@ mod tests {
         }
         a.eval(&c.target(), None, 1.0, Mode::Exact).unwrap();
         assert_eq!(a.state(), b.state());
-        assert_eq!(
-            a.eval(&c.target(), None, 1.0, Mode::Step).unwrap(),
-            b.eval(&c.target(), None, 1.0, Mode::Step).unwrap()
-        );
+        assert_eq!(a.eval(&c.target(), None, 1.0, Mode::Step).unwrap(), b.eval(&c.target(), None, 1.0, Mode::Step).unwrap());
     }
 
     #[test]

@@ -30,7 +30,10 @@ impl Dropout {
         let o = spec.options();
         o.finish()?;
         if spec.strength >= 1.0 {
-            return Err(Error::Spec { spec: spec.raw().into(), why: format!("p = {} must be < 1 (p is the probability of dropping a unit)", spec.strength) });
+            return Err(Error::Spec {
+                spec: spec.raw().into(),
+                why: format!("p = {} must be < 1 (p is the probability of dropping a unit)", spec.strength),
+            });
         }
         Ok(Self { p: spec.strength })
     }
@@ -38,7 +41,9 @@ impl Dropout {
     /// The `n` mask values (`0` or `1/(1 − p)`) of layer `layer` at step `step` of a run with
     /// seed `seed`.
     pub fn mask(&self, n: usize, seed: u64, step: u64, layer: usize) -> Vec<f32> {
-        let h = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step.wrapping_mul(0xD6E8_FEB8_6659_FD93) ^ (layer as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407);
+        let h = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ step.wrapping_mul(0xD6E8_FEB8_6659_FD93)
+            ^ (layer as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(h);
         let keep = 1.0 - self.p;
         let scale = (1.0 / keep) as f32;

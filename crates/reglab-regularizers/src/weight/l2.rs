@@ -46,7 +46,7 @@ impl Regularizer for L2 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reglab_core::testing::{gradient_error, rel, Case};
+    use reglab_core::testing::{Case, gradient_error, rel};
 
     fn reg() -> L2 {
         L2::from_spec(&Spec::parse("l2=1").unwrap()).unwrap()

@@ -44,7 +44,6 @@ use reglab_core::batch::{BatchMut, LabelMix};
 use reglab_core::{Dataset, NamedTensor, OutputBatch};
 use std::any::Any;
 
-
 /// One technique acting in the training step. Every method has a default that does nothing,
 /// so a hook implements only its phases (see the [module documentation](self)).
 pub trait StepHook: AsAny + Send {
@@ -123,7 +122,6 @@ pub trait StepHook: AsAny + Send {
         let _ = (net, state);
         Ok(())
     }
-
 }
 
 /// A hook as `Any`, for typed access to a hook of the chain ([`Chain::find`]); every hook has
@@ -337,11 +335,19 @@ impl Chain {
         match rest.first() {
             None => Ok(()),
             Some(t) => {
-                let what = [("prune/", "pruning masks"), ("reparam/", "a reparameterization's state"), ("output/", "an output regularizer's state"), ("reg.", "a regularizer's state")]
-                    .iter()
-                    .find(|(p, _)| t.name.starts_with(p))
-                    .map_or("state", |(_, w)| w);
-                Err(TrainError::Other(format!("the checkpoint holds {what} (`{}`), which no part of this run reads: the run was configured differently", t.name)))
+                let what = [
+                    ("prune/", "pruning masks"),
+                    ("reparam/", "a reparameterization's state"),
+                    ("output/", "an output regularizer's state"),
+                    ("reg.", "a regularizer's state"),
+                ]
+                .iter()
+                .find(|(p, _)| t.name.starts_with(p))
+                .map_or("state", |(_, w)| w);
+                Err(TrainError::Other(format!(
+                    "the checkpoint holds {what} (`{}`), which no part of this run reads: the run was configured differently",
+                    t.name
+                )))
             }
         }
     }

@@ -63,10 +63,7 @@ impl StepHook for OutputTerms {
     }
 
     fn load_state(&mut self, _net: &mut Net, state: &[NamedTensor]) -> Result<(), TrainError> {
-        let mine: Vec<NamedTensor> = state
-            .iter()
-            .map(|t| NamedTensor { name: t.name[OUTPUT_PREFIX.len()..].to_string(), ..t.clone() })
-            .collect();
+        let mine: Vec<NamedTensor> = state.iter().map(|t| NamedTensor { name: t.name[OUTPUT_PREFIX.len()..].to_string(), ..t.clone() }).collect();
         self.set.load_state(&mine).map_err(|e| TrainError::Other(e.to_string()))
     }
 }

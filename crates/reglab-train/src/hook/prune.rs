@@ -19,7 +19,11 @@ pub struct PruneHook {
 
 impl PruneHook {
     /// After `change` ran: if the masks changed, zero the optimizer state of the pruned entries.
-    fn mask_optimizer_if_changed(&mut self, cx: &mut EpochCx<'_>, change: impl FnOnce(&mut Masks, &mut EpochCx<'_>) -> Result<(), String>) -> Result<(), TrainError> {
+    fn mask_optimizer_if_changed(
+        &mut self,
+        cx: &mut EpochCx<'_>,
+        change: impl FnOnce(&mut Masks, &mut EpochCx<'_>) -> Result<(), String>,
+    ) -> Result<(), TrainError> {
         let v = self.masks.version();
         change(&mut self.masks, cx)?;
         if self.masks.version() != v {

@@ -15,12 +15,12 @@ use super::prune::PruneHook;
 use super::reparam::ReparamHook;
 use super::sharpness::SharpnessHook;
 use super::{Chain, StepHook};
+use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::model::Net;
 use crate::prune::Masks;
 use crate::reparam::Reparam;
 use crate::step::Regularization;
-use crate::config::TrainConfig;
 use burn::tensor::Device;
 use reglab_core::{NamedTensor, Selection, Spec};
 use reglab_regularizers::registry::CatalogEntry;
@@ -144,7 +144,13 @@ fn check_hook_options(spec: &Spec) -> Result<(), String> {
 /// penalties, the reparameterization, the pruning masks. The specs come parsed (in
 /// [`TrainConfig`]); each is built here, once; `anchor` (PyTorch layout) replaces the initial weights as the anchor of anchored terms
 /// and mixout.
-pub fn build_chain(cfg: &TrainConfig, example_shape: &[usize], net: &mut Net, device: &Device, anchor: Option<&[NamedTensor]>) -> Result<Chain, TrainError> {
+pub fn build_chain(
+    cfg: &TrainConfig,
+    example_shape: &[usize],
+    net: &mut Net,
+    device: &Device,
+    anchor: Option<&[NamedTensor]>,
+) -> Result<Chain, TrainError> {
     let mut step_specs: Vec<&Spec> = Vec::new();
     let (mut batch_specs, mut out_specs, mut param_specs) = (Vec::new(), Vec::new(), Vec::new());
     let named = |entries: &[&str], name: &str| entries.contains(&name);

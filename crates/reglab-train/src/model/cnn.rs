@@ -3,10 +3,10 @@
 use super::mlp::linear;
 use super::{Ids, param, uniform_fan_in};
 use burn::module::Module;
+use burn::nn::Linear;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::Linear;
 use burn::tensor::{Device, Tensor, activation::relu};
 use rand::Rng;
 

@@ -221,8 +221,7 @@ impl Net {
         match self {
             Net::Mlp(m) => m.layers.iter().enumerate().map(|(i, l)| (format!("layers.{i}"), LayerRef::Linear(l))).collect(),
             Net::Cnn(c) => {
-                let mut v: Vec<(String, LayerRef<'_>)> =
-                    c.convs.iter().enumerate().map(|(i, l)| (format!("convs.{i}"), LayerRef::Conv(l))).collect();
+                let mut v: Vec<(String, LayerRef<'_>)> = c.convs.iter().enumerate().map(|(i, l)| (format!("convs.{i}"), LayerRef::Conv(l))).collect();
                 v.push(("head".into(), LayerRef::Linear(&c.head)));
                 v
             }
@@ -249,12 +248,7 @@ impl Net {
                     let [i, o] = l.weight.val().dims();
                     LayerInfo { name, kind: LayerKind::Linear, shape: vec![o, i], has_bias: l.bias.is_some() }
                 }
-                LayerRef::Conv(c) => LayerInfo {
-                    name,
-                    kind: LayerKind::Conv2d,
-                    shape: c.weight.val().dims().to_vec(),
-                    has_bias: c.bias.is_some(),
-                },
+                LayerRef::Conv(c) => LayerInfo { name, kind: LayerKind::Conv2d, shape: c.weight.val().dims().to_vec(), has_bias: c.bias.is_some() },
             })
             .collect()
     }
@@ -330,10 +324,9 @@ impl Net {
         for (i, info) in self.layers().iter().enumerate() {
             let w = find(&info.weight_name(), &info.shape)?;
             let data = match info.kind {
-                LayerKind::Linear => TensorData::new(
-                    reglab_core::linalg::transpose(&w.data, info.shape[0], info.shape[1]),
-                    [info.shape[1], info.shape[0]],
-                ),
+                LayerKind::Linear => {
+                    TensorData::new(reglab_core::linalg::transpose(&w.data, info.shape[0], info.shape[1]), [info.shape[1], info.shape[0]])
+                }
                 LayerKind::Conv2d => TensorData::new(w.data.clone(), info.shape.clone()),
             };
             self.set_weight(i, data);

@@ -280,7 +280,10 @@ impl FromStr for PruneSpec {
                             return Err(bad("`at` is for schedule=oneshot; gradual pruning takes `start=E0:end=E1`".into()));
                         }
                         let start = start.map(|v| epoch("start", v)).transpose()?.unwrap_or(0);
-                        let end = epoch("end", end.ok_or_else(|| bad("gradual pruning needs `end=E1`, the epoch at whose end it reaches the sparsity".into()))?)?;
+                        let end = epoch(
+                            "end",
+                            end.ok_or_else(|| bad("gradual pruning needs `end=E1`, the epoch at whose end it reaches the sparsity".into()))?,
+                        )?;
                         if end <= start {
                             return Err(bad(format!("`end` ({end}) must be after `start` ({start})")));
                         }
@@ -704,9 +707,7 @@ impl Masks {
         };
         let target = match schedule {
             Schedule::OneShot { at } if epoch == at => self.spec.sparsity,
-            Schedule::Gradual { start, end } if epoch > start && epoch <= end => {
-                magnitude::cubic_sparsity(self.spec.sparsity, start, end, epoch)
-            }
+            Schedule::Gradual { start, end } if epoch > start && epoch <= end => magnitude::cubic_sparsity(self.spec.sparsity, start, end, epoch),
             _ => return Ok(()),
         };
         let idx = self.selected();

@@ -5,9 +5,9 @@
 use super::magnitude::{cubic_sparsity, magnitude_masks};
 use super::random::{kept_counts, layer_densities, random_masks};
 use super::*;
-use crate::test_data::{blob_trainer as trainer, blobs};
 use crate::model::ModelSpec;
 use crate::optim::OptimSpec;
+use crate::test_data::{blob_trainer as trainer, blobs};
 use crate::trainer::{Checkpoint, TrainConfig, Trainer};
 use reglab_core::Dataset;
 use reglab_core::testing::random_vec;
@@ -362,7 +362,10 @@ fn gradients_of_pruned_entries_are_zeroed_in_storage_layout() {
         let mut opt = o.init();
         let mut net = t.net.clone();
         for k in 0..5 {
-            let x = burn::tensor::Tensor::<2>::from_data(TensorData::new(random_vec(5 * 8, 1.0, 20 + k), [5, 8]), &burn::tensor::Device::flex().autodiff());
+            let x = burn::tensor::Tensor::<2>::from_data(
+                TensorData::new(random_vec(5 * 8, 1.0, 20 + k), [5, 8]),
+                &burn::tensor::Device::flex().autodiff(),
+            );
             let y = net.forward(x);
             let mut grads = GradientsParams::from_grads((y.clone() * y).sum().backward(), &net);
             masks.mask_gradients(&net, &mut grads).unwrap();
@@ -957,10 +960,8 @@ fn fish_samples_are_the_first_n_of_a_seeded_shuffle() {
 
 #[test]
 fn fish_masks_convolutions_and_skip_last_trains_the_head() {
-    let c = TrainConfig {
-        model: "cnn:4,8".parse().unwrap(),
-        ..cfg("fish:keep=0.05:samples=16:skip_last=true", OptimSpec::Adamw { weight_decay: 0.1 })
-    };
+    let c =
+        TrainConfig { model: "cnn:4,8".parse().unwrap(), ..cfg("fish:keep=0.05:samples=16:skip_last=true", OptimSpec::Adamw { weight_decay: 0.1 }) };
     let dev = burn::tensor::Device::flex().autodiff();
     let mut t = Trainer::new(&c, &[1, 8, 8], 10, &dev, None, 100).unwrap();
     let data = Dataset {

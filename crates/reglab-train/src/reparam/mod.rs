@@ -373,7 +373,18 @@ impl Reparam {
             other => other.init(),
         };
         let pending_data_init = matches!(spec, ReparamSpec::WeightNorm { data_init: true });
-        let mut r = Self { spec: spec.clone(), rule, layers, shapes, on, p, extras: Some(Extras { e: params }), optim, pending_data_init, device: device.clone() };
+        let mut r = Self {
+            spec: spec.clone(),
+            rule,
+            layers,
+            shapes,
+            on,
+            p,
+            extras: Some(Extras { e: params }),
+            optim,
+            pending_data_init,
+            device: device.clone(),
+        };
         // Spectral norm changes W at once (W = P/σ); the others start at W = P.
         r.store_effective(net, true)?;
         Ok(r)

@@ -3,9 +3,9 @@
 //! [`crate::trainer::Trainer`].
 
 use super::*;
-use crate::test_data::{blob_trainer as trainer, blobs};
 use crate::model::ModelSpec;
 use crate::optim::OptimSpec;
+use crate::test_data::{blob_trainer as trainer, blobs};
 use crate::trainer::TrainConfig;
 use reglab_core::testing::random_vec;
 
