@@ -664,6 +664,12 @@ fn bad_lasso_path_files_are_input_errors_and_write_nothing() {
             (&["--resume"], &["--resume", "lasso-path"]),
         ],
     );
+    // reglab report merges runs of the kinds that checkpoint only; it names the kind
+    let out = dir.path().join("merged");
+    let o =
+        reglab().args(["report", exp.to_str().unwrap(), "--from", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap()]).output().unwrap();
+    assert_input_error(&o, &["reglab report", "lasso-path"]);
+    assert!(!out.exists());
 }
 
 #[test]
