@@ -1032,6 +1032,37 @@ fn an_inverse_run_writes_its_files_and_repeats_byte_for_byte() {
 }
 
 #[test]
+fn an_inverse_run_with_a_calibration_problem_reports_both_rules_and_repeats_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{}\n[calibration]\nphantom = \"piecewise-constant\"\nseed = 1\n", inverse_experiment());
+    let exp = write(dir.path(), "ct-cal.toml", &text);
+    let (a, b, plain) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("plain"));
+    let o = run(&exp, &a, &["--jobs", "2"]);
+    assert_ok(&o);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("TV (cal. λ)") && stdout.contains("graphLa+TV (cal. λ)"), "{stdout}");
+    for f in
+        ["images/calibration-truth.png", "images/8v-1pct/montage-calibrated.png", "plots/calibrated-psnr-1pct.png", "plots/calibrated-psnr-1pct.svg"]
+    {
+        assert!(a.join(f).is_file(), "{f}");
+    }
+    let csv = std::fs::read_to_string(a.join("results.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "views,noise,method,lambda,psnr,ssim,rel_error,iterations,converged,objective,best,stage");
+    // 5 oracle rows, 5 calibration rows, 4 calibrated rows (one per method).
+    let stages: Vec<&str> = lines[1..].iter().map(|l| l.rsplit(',').next().unwrap()).collect();
+    assert_eq!(stages, [vec!["oracle"; 5], vec!["calibration"; 5], vec!["calibrated"; 4]].concat());
+    // The oracle rows are the run without `[calibration]`, byte for byte.
+    assert_ok(&run(&write(dir.path(), "ct.toml", &inverse_experiment()), &plain, &["--jobs", "2"]));
+    let plain_csv = std::fs::read_to_string(plain.join("results.csv")).unwrap();
+    for (i, l) in plain_csv.lines().enumerate().skip(1) {
+        assert_eq!(lines[i], format!("{l},oracle"));
+    }
+    assert_ok(&run(&exp, &b, &["--jobs", "1"]));
+    assert_same_results(&a, &b);
+}
+
+#[test]
 fn bad_inverse_files_are_input_errors_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let good = inverse_experiment();
@@ -1050,6 +1081,8 @@ fn bad_inverse_files_are_input_errors_and_write_nothing() {
         ("inv-filter", good.replace("label = \"FBP\"", "label = \"FBP\"\nfilter = \"cosine\""), vec!["method[0].filter", "cosine"]),
         ("inv-kind", good.replace("kind = \"inverse\"", "kind = \"ct\""), vec!["`kind`", "inverse", "ot-sparse", "train"]),
         ("inv-malformed", good.replace("[problem]", "[problem"), vec!["TOML parse error", "line"]),
+        ("inv-cal-seed", format!("{good}\n[calibration]\nphantom = \"piecewise-constant\"\nseed = 0\n"), vec!["calibration.seed"]),
+        ("inv-cal-phantom", format!("{good}\n[calibration]\nphantom = \"cat\"\nseed = 1\n"), vec!["calibration.phantom", "cat"]),
     ];
     assert_bad_files_write_nothing(dir.path(), &cases);
     let exp = write(dir.path(), "inv-good.toml", &good);

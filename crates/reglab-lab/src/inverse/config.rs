@@ -46,6 +46,23 @@ pub struct InverseExperiment {
     pub solve: SolveConfig,
     /// The reconstruction methods, in order (a method's `estimate` names an earlier one).
     pub method: Vec<MethodConfig>,
+    /// The calibrated λ rule (absent: the oracle rule only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<CalibrationConfig>,
+}
+
+/// `[calibration]`: a second, independent problem per setting — the same geometry and relative
+/// noise level, a phantom of its own and noise from its own seed — on which every method's λ is
+/// chosen (best PSNR against the calibration phantom, estimates also from the calibration
+/// problem) and then applied to the test problem, whose ground truth the choice never sees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalibrationConfig {
+    /// The calibration phantom: one of [`PHANTOMS`].
+    pub phantom: String,
+    /// Seed of the calibration noise (mixed per setting as `problem.seed` is, by
+    /// [`setting_seed`]); must differ from `problem.seed`.
+    pub seed: u64,
 }
 
 /// `[problem]`: a `size × size` phantom, measured by a parallel-beam Radon transform with
@@ -212,6 +229,14 @@ impl InverseExperiment {
         }
         for (i, m) in self.method.iter().enumerate() {
             self.validate_method(i, m)?;
+        }
+        if let Some(c) = &self.calibration {
+            if !PHANTOMS.contains(&c.phantom.as_str()) {
+                return Err(format!("`calibration.phantom` = \"{}\": expected \"shepp-logan\" or \"piecewise-constant\"", c.phantom));
+            }
+            if c.seed == p.seed {
+                return Err(format!("`calibration.seed` = {} is `problem.seed`: the calibration noise must be an independent draw", c.seed));
+            }
         }
         Ok(())
     }
@@ -383,5 +408,19 @@ lambdas = [0.1, 1.0]
         err(&format!("{BASE}\n[solve\n"), &[], &["TOML parse error", "line"]);
         err(&format!("{BASE}\n[solve]\nmax_iter = 0\n"), &[], &["solve.max_iter"]);
         err(BASE, &["problem.size=4"], &["problem.size"]);
+        let cal = |t: &str| format!("{BASE}\n[calibration]\n{t}\n");
+        err(&cal("phantom = \"cat\"\nseed = 1"), &[], &["calibration.phantom", "cat"]);
+        err(&cal("phantom = \"piecewise-constant\"\nseed = 0"), &[], &["calibration.seed", "independent"]);
+        err(&cal("phantom = \"piecewise-constant\""), &[], &["seed"]);
+        err(&cal("phantom = \"piecewise-constant\"\nseed = 1\nshift = 2"), &[], &["unknown field", "`shift`"]);
+    }
+
+    #[test]
+    fn calibration_parses_and_round_trips() {
+        let e = InverseExperiment::parse(&format!("{BASE}\n[calibration]\nphantom = \"piecewise-constant\"\nseed = 1\n"), &[]).unwrap();
+        assert_eq!(e.calibration, Some(CalibrationConfig { phantom: "piecewise-constant".into(), seed: 1 }));
+        assert_eq!(InverseExperiment::parse(&e.to_toml(), &[]).unwrap(), e);
+        let none = InverseExperiment::parse(BASE, &[]).unwrap();
+        assert!(none.calibration.is_none() && !none.to_toml().contains("calibration"));
     }
 }

@@ -32,22 +32,36 @@ impl Prepared for InverseExperiment {
         let _lock = ctx.open_out()?;
         let res = super::run(self, &ctx.sweep_options(), &|| ctx.progress.tick())?;
         let mut s = String::new();
-        let _ = writeln!(s, "{} phantom {}×{}; best PSNR (dB) / SSIM over each λ grid:", res.phantom, res.size, res.size);
+        let _ = writeln!(
+            s,
+            "{} phantom {}×{}; best PSNR (dB) / SSIM over each λ grid{}:",
+            res.phantom,
+            res.size,
+            res.size,
+            if res.has_calibration() { "; (cal. λ): at the λ chosen on the calibration problem" } else { "" }
+        );
         let _ = write!(s, "{:<22}", "method");
         for st in &res.settings {
             let _ = write!(s, " {:>22}", st.title());
         }
         let _ = writeln!(s);
-        for m in &res.methods {
-            let _ = write!(s, "{m:<22}");
-            for st in &res.settings {
-                let cell = match res.best(m, st.views, st.noise) {
-                    Some(r) => format!("{:.2} / {:.3}", r.psnr, r.ssim),
-                    None => "—".to_string(),
-                };
-                let _ = write!(s, " {cell:>22}");
+        type Pick = for<'a> fn(&'a super::InverseResults, &str, usize, f64) -> Option<&'a super::sweep::InverseRow>;
+        let mut rules: Vec<(&str, Pick)> = vec![("", super::InverseResults::best)];
+        if res.has_calibration() {
+            rules.push((" (cal. λ)", super::InverseResults::calibrated));
+        }
+        for (suffix, pick) in rules {
+            for m in &res.methods {
+                let _ = write!(s, "{:<22}", format!("{m}{suffix}"));
+                for st in &res.settings {
+                    let cell = match pick(&res, m, st.views, st.noise) {
+                        Some(r) => format!("{:.2} / {:.3}", r.psnr, r.ssim),
+                        None => "—".to_string(),
+                    };
+                    let _ = write!(s, " {cell:>22}");
+                }
+                let _ = writeln!(s);
             }
-            let _ = writeln!(s);
         }
         Ok(s)
     }

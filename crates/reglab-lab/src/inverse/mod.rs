@@ -4,8 +4,10 @@
 //! `‖x‖²`, conjugate gradients), TV, weighted TV (catalog #16), space-variant TV (#90) and the
 //! graph-Laplacian regularizer graphLa+Ψ (#7), where Ψ is an earlier method's reconstruction —
 //! each over a λ grid, λ chosen by the best PSNR against the phantom (an oracle rule: the
-//! comparison is between the best each method can do). PSNR and SSIM tables, PSNR-against-λ
-//! plots, the images of the best reconstructions.
+//! comparison is between the best each method can do; methods built on an estimate are a
+//! two-stage oracle) and, with `[calibration]`, also by the best PSNR on an independent
+//! calibration problem (a rule that never sees the test phantom). PSNR and SSIM tables,
+//! PSNR-against-λ plots, the images of the best reconstructions.
 //!
 //! - [`config`]: the experiment file.
 //! - [`sweep`](mod@sweep): the reconstructions in parallel (results independent of the thread

@@ -28,6 +28,38 @@ pub struct Setting {
     pub seed: u64,
     /// Sinogram entries `m` (views × detector bins).
     pub measurements: usize,
+    /// The calibration problem's noise standard deviation (`noise` · rms of its clean sinogram).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration_sigma: Option<f64>,
+    /// The calibration problem's noise seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration_seed: Option<u64>,
+}
+
+/// Which problem and λ rule a row belongs to (only with `[calibration]`; without it every row
+/// is an oracle row and carries none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// The test problem, every λ, estimates from the oracle chain; `best` = the oracle's λ.
+    Oracle,
+    /// The calibration problem, every λ, PSNR against the calibration phantom, estimates from
+    /// the calibration problem's best; `best` = the calibrated λ.
+    Calibration,
+    /// The test problem at the calibrated λ, estimates from the calibrated chain on the test
+    /// problem (one row per method and setting).
+    Calibrated,
+}
+
+impl Stage {
+    /// `"oracle"`, `"calibration"`, `"calibrated"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Oracle => "oracle",
+            Stage::Calibration => "calibration",
+            Stage::Calibrated => "calibrated",
+        }
+    }
 }
 
 impl Setting {
@@ -65,8 +97,11 @@ pub struct InverseRow {
     pub converged: bool,
     /// The objective at the result (none for FBP).
     pub objective: Option<f64>,
-    /// Whether this λ gives the method's best PSNR in this setting.
+    /// Whether this λ gives the method's best PSNR in this setting (of its stage).
     pub best: bool,
+    /// The stage (with `[calibration]` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Stage>,
 }
 
 /// Everything a run computes (no timings).
@@ -87,9 +122,26 @@ pub struct InverseResults {
 }
 
 impl InverseResults {
-    /// The best row (highest PSNR) of `method` in setting (`views`, `noise`).
+    /// The best row (highest PSNR against the test phantom: the oracle rule) of `method` in
+    /// setting (`views`, `noise`).
     pub fn best(&self, method: &str, views: usize, noise: f64) -> Option<&InverseRow> {
-        self.rows.iter().find(|r| r.best && r.method == method && r.views == views && r.noise == noise)
+        self.find(method, views, noise, Stage::Oracle)
+    }
+
+    /// The row of `method` in setting (`views`, `noise`) at the λ chosen on the calibration
+    /// problem (none without `[calibration]`).
+    pub fn calibrated(&self, method: &str, views: usize, noise: f64) -> Option<&InverseRow> {
+        self.find(method, views, noise, Stage::Calibrated)
+    }
+
+    /// The best row of `stage` (a row without a stage is an oracle row).
+    fn find(&self, method: &str, views: usize, noise: f64, stage: Stage) -> Option<&InverseRow> {
+        self.rows.iter().find(|r| r.best && r.stage.unwrap_or(Stage::Oracle) == stage && r.method == method && r.views == views && r.noise == noise)
+    }
+
+    /// Whether the run has the calibrated rule.
+    pub fn has_calibration(&self) -> bool {
+        self.rows.iter().any(|r| r.stage.is_some())
     }
 }
 
@@ -103,6 +155,9 @@ pub struct InverseRun {
     /// Per setting: the noisy sinogram (views × detector bins) and the best reconstruction of
     /// each method (method order).
     pub images: Vec<(Image, Vec<Image>)>,
+    /// With `[calibration]`: the calibration phantom and, per setting, each method's
+    /// reconstruction of the test problem at its calibrated λ (method order).
+    pub calibrated: Option<(Image, Vec<Vec<Image>>)>,
 }
 
 impl Serialize for InverseRun {
@@ -113,22 +168,34 @@ impl Serialize for InverseRun {
 
 /// The phantom of the experiment.
 pub fn phantom(exp: &InverseExperiment) -> Result<Image, String> {
-    let n = exp.problem.size;
-    match exp.problem.phantom.as_str() {
+    named_phantom(&exp.problem.phantom, exp.problem.size)
+}
+
+/// The phantom `name` (one of `config::PHANTOMS`), `n × n`.
+pub fn named_phantom(name: &str, n: usize) -> Result<Image, String> {
+    match name {
         "piecewise-constant" => piecewise_constant(n, n),
         _ => shepp_logan(n, n),
     }
     .map_err(|e| e.to_string())
 }
 
-/// The number of reconstructions of a run.
+/// The number of reconstructions of a run (with `[calibration]`: the calibration sweep, and one
+/// calibrated solve per method with an estimate and setting — an upper bound, as a calibrated
+/// solve that repeats an oracle one is not redone).
 pub fn job_count(exp: &InverseExperiment) -> usize {
     let per_setting: usize = exp.method.iter().map(|m| m.lambdas().len().max(1)).sum();
-    per_setting * exp.problem.views.len() * exp.problem.noise.len()
+    let settings = exp.problem.views.len() * exp.problem.noise.len();
+    match exp.calibration {
+        None => per_setting * settings,
+        Some(_) => (2 * per_setting + exp.method.iter().filter(|m| m.estimate.is_some()).count()) * settings,
+    }
 }
 
 struct Problem {
     setting: Setting,
+    /// The phantom: 0 the test one, 1 the calibration one.
+    truth: usize,
     radon: Radon,
     y: Vec<f64>,
     /// Chambolle–Pock's steps for `[A; ∇]`, shared by the TV methods of this setting (estimated
@@ -136,7 +203,8 @@ struct Problem {
     tv_steps: OnceLock<BalancedSteps>,
 }
 
-fn problems(exp: &InverseExperiment, truth: &Image) -> Result<Vec<Problem>, String> {
+/// One problem per setting (views-major) of phantom `truth` (index `t`), noise from `seed`.
+fn problems(exp: &InverseExperiment, truth: &Image, t: usize, seed: u64) -> Result<Vec<Problem>, String> {
     let n = exp.problem.size;
     let mut out = Vec::new();
     for &views in &exp.problem.views {
@@ -145,11 +213,12 @@ fn problems(exp: &InverseExperiment, truth: &Image) -> Result<Vec<Problem>, Stri
         let m = clean.len();
         let rms = (clean.iter().map(|v| v * v).sum::<f64>() / m as f64).sqrt();
         for (k, &noise) in exp.problem.noise.iter().enumerate() {
-            let seed = setting_seed(exp.problem.seed, views, k);
+            let seed = setting_seed(seed, views, k);
             let sigma = noise * rms;
             let sino = Image::new(views, radon.n_det(), clean.clone()).map_err(|e| e.to_string())?;
             let y = add_gaussian_noise(&sino, sigma, seed).map_err(|e| e.to_string())?.data;
-            out.push(Problem { setting: Setting { views, noise, sigma, seed, measurements: m }, radon: radon.clone(), y, tv_steps: OnceLock::new() });
+            let setting = Setting { views, noise, sigma, seed, measurements: m, calibration_sigma: None, calibration_seed: None };
+            out.push(Problem { setting, truth: t, radon: radon.clone(), y, tv_steps: OnceLock::new() });
         }
     }
     Ok(out)
@@ -252,15 +321,62 @@ fn rel_error(x: &Image, truth: &Image) -> f64 {
 
 /// Solve every (setting, method, λ) on `threads` threads, calling `progress` after each. Methods
 /// run in file order (a method's estimate is an earlier method's best image); within a method,
-/// every (setting, λ) is independent, so the results do not depend on `threads`.
+/// every (problem, λ) is independent, so the results do not depend on `threads`.
+///
+/// With `[calibration]`, every setting also has a calibration problem (its own phantom and
+/// noise), swept the same way in the same pass; a method's calibrated λ is the best on the
+/// calibration problem — chosen from the calibration rows alone, never from the test phantom —
+/// and its calibrated reconstruction of the test problem is the one at that λ with the estimate
+/// also from the calibrated chain (the estimate method's reconstruction at its calibrated λ). It
+/// is solved anew only where that chain differs from the oracle one; otherwise it is the oracle
+/// sweep's reconstruction at that λ.
 pub fn sweep(exp: &InverseExperiment, threads: usize, progress: &(dyn Fn() + Sync)) -> Result<InverseRun, String> {
     exp.validate()?;
     let truth = phantom(exp)?;
-    let probs = problems(exp, &truth)?;
+    let mut truths = vec![truth];
+    let mut probs = problems(exp, &truths[0], 0, exp.problem.seed)?;
+    let n_test = probs.len();
+    if let Some(c) = &exp.calibration {
+        truths.push(named_phantom(&c.phantom, exp.problem.size)?);
+        let cal = problems(exp, &truths[1], 1, c.seed)?;
+        for (p, q) in probs.iter_mut().zip(&cal) {
+            (p.setting.calibration_sigma, p.setting.calibration_seed) = (Some(q.setting.sigma), Some(q.setting.seed));
+        }
+        probs.extend(cal);
+    }
+    let calibrating = probs.len() > n_test;
+    let stage = |s: usize| match (calibrating, s < n_test) {
+        (false, _) => None,
+        (true, true) => Some(Stage::Oracle),
+        (true, false) => Some(Stage::Calibration),
+    };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| e.to_string())?;
-    // rows[s][method] = that method's rows in setting s; best[s][method] = its best image.
+    // rows[s][method] = that method's rows on problem s; best[s][method] = its best image.
     let mut rows: Vec<Vec<Vec<InverseRow>>> = vec![Vec::new(); probs.len()];
     let mut best: Vec<Vec<Image>> = vec![Vec::new(); probs.len()];
+    // The calibrated chain on each test problem: per method, the row and image at the
+    // calibrated λ, and whether the image equals the oracle's best (then a method built on it
+    // needs no solve of its own).
+    let mut cal_rows: Vec<Vec<InverseRow>> = vec![Vec::new(); n_test];
+    let mut cal_images: Vec<Vec<Image>> = vec![Vec::new(); n_test];
+    let mut cal_is_oracle: Vec<Vec<bool>> = vec![Vec::new(); n_test];
+    let row_of = |m: &MethodConfig, p: &Problem, l: Option<f64>, r: &Solved, stage: Option<Stage>| -> Result<InverseRow, String> {
+        let (setting, truth) = (&p.setting, &truths[p.truth]);
+        Ok(InverseRow {
+            views: setting.views,
+            noise: setting.noise,
+            method: m.label().to_string(),
+            lambda: l,
+            psnr: psnr(&r.image, truth, 1.0).map_err(|e| format!("{} ({}): {e}", m.label(), setting.title()))?,
+            ssim: ssim(&r.image, truth, 1.0).map_err(|e| format!("{} ({}): {e}", m.label(), setting.title()))?,
+            rel_error: rel_error(&r.image, truth),
+            iterations: r.iterations,
+            converged: r.converged,
+            objective: r.objective,
+            best: false,
+            stage,
+        })
+    };
     for (mi, m) in exp.method.iter().enumerate() {
         let est_index = m.estimate.as_deref().map(|e| exp.method.iter().position(|o| o.label() == e).expect("validated: an earlier label"));
         let lambdas: Vec<Option<f64>> = if m.name == "fbp" { vec![None] } else { m.lambdas().iter().map(|&l| Some(l)).collect() };
@@ -284,35 +400,67 @@ pub fn sweep(exp: &InverseExperiment, threads: usize, progress: &(dyn Fn() + Syn
                 })
                 .collect::<Result<Vec<_>, String>>()
         })?;
-        let mut per_setting: Vec<Vec<(InverseRow, Image)>> = (0..probs.len()).map(|_| Vec::new()).collect();
+        let mut per_problem: Vec<Vec<(InverseRow, Image)>> = (0..probs.len()).map(|_| Vec::new()).collect();
         for ((s, l), r) in jobs.into_iter().zip(solved) {
-            let setting = &probs[s].setting;
-            let row = InverseRow {
-                views: setting.views,
-                noise: setting.noise,
-                method: m.label().to_string(),
-                lambda: l,
-                psnr: psnr(&r.image, &truth, 1.0).map_err(|e| format!("{} ({}): {e}", m.label(), setting.title()))?,
-                ssim: ssim(&r.image, &truth, 1.0).map_err(|e| format!("{} ({}): {e}", m.label(), setting.title()))?,
-                rel_error: rel_error(&r.image, &truth),
-                iterations: r.iterations,
-                converged: r.converged,
-                objective: r.objective,
-                best: false,
-            };
-            per_setting[s].push((row, r.image));
+            let row = row_of(m, &probs[s], l, &r, stage(s))?;
+            per_problem[s].push((row, r.image));
         }
-        for (s, mut list) in per_setting.into_iter().enumerate() {
-            // The first λ with the highest PSNR.
-            let b = (0..list.len()).fold(0, |b, i| if list[i].0.psnr > list[b].0.psnr { i } else { b });
+        // The first λ with the highest PSNR, per problem.
+        let best_index: Vec<usize> =
+            per_problem.iter().map(|list| (0..list.len()).fold(0, |b, i| if list[i].0.psnr > list[b].0.psnr { i } else { b })).collect();
+        // The calibrated chain: λ from the calibration problem's rows only.
+        let mut to_solve: Vec<(usize, usize)> = Vec::new(); // (test setting, λ index)
+        for s in 0..if calibrating { n_test } else { 0 } {
+            let c = best_index[s + n_test];
+            let chain_same = est_index.is_none_or(|k| cal_is_oracle[s][k]);
+            if chain_same {
+                let (row, image) = &per_problem[s][c];
+                cal_rows[s].push(InverseRow { best: true, stage: Some(Stage::Calibrated), ..row.clone() });
+                cal_images[s].push(image.clone());
+                cal_is_oracle[s].push(c == best_index[s]);
+                if est_index.is_some() {
+                    progress();
+                }
+            } else {
+                to_solve.push((s, c));
+            }
+        }
+        if !to_solve.is_empty() {
+            let solved: Vec<(usize, InverseRow, Image)> = pool.install(|| {
+                to_solve
+                    .par_iter()
+                    .map(|&(s, c)| {
+                        let (p, l, k) = (&probs[s], lambdas[c], est_index.expect("a chain differs only through an estimate"));
+                        let ctx = |e: String| format!("{} ({}, calibrated λ): {e}", m.label(), p.setting.title());
+                        let prep = prepare(exp, m, p, Some(&cal_images[s][k])).map_err(ctx)?;
+                        let r = solve(exp, m, p, l, &prep).map_err(ctx)?;
+                        let row = InverseRow { best: true, ..row_of(m, p, l, &r, Some(Stage::Calibrated))? };
+                        progress();
+                        Ok((s, row, r.image))
+                    })
+                    .collect::<Result<Vec<_>, String>>()
+            })?;
+            for (s, row, image) in solved {
+                cal_rows[s].push(row);
+                cal_images[s].push(image);
+                cal_is_oracle[s].push(false);
+            }
+        }
+        for (s, (mut list, b)) in per_problem.into_iter().zip(best_index).enumerate() {
             list[b].0.best = true;
             best[s].push(list[b].1.clone());
             rows[s].push(list.into_iter().map(|(r, _)| r).collect());
         }
         debug_assert!(best.iter().all(|b| b.len() == mi + 1));
+        debug_assert!(!calibrating || cal_rows.iter().all(|r| r.len() == mi + 1));
     }
-    let settings: Vec<Setting> = probs.iter().map(|p| p.setting.clone()).collect();
+    let settings: Vec<Setting> = probs[..n_test].iter().map(|p| p.setting.clone()).collect();
+    best.truncate(n_test);
     let images = probs.into_iter().zip(best).map(|(p, b)| (Image::new(p.setting.views, p.radon.n_det(), p.y).expect("shape"), b)).collect();
+    // Rows: the oracle sweep (as without `[calibration]`), then the calibration sweep, then the
+    // calibrated rows, each setting-major, then method, then λ.
+    let all_rows = rows.into_iter().flatten().flatten().chain(cal_rows.into_iter().flatten()).collect();
+    let truth = truths.swap_remove(0);
     Ok(InverseRun {
         results: InverseResults {
             name: exp.name.clone(),
@@ -320,10 +468,11 @@ pub fn sweep(exp: &InverseExperiment, threads: usize, progress: &(dyn Fn() + Syn
             size: exp.problem.size,
             settings,
             methods: exp.method.iter().map(|m| m.label().to_string()).collect(),
-            rows: rows.into_iter().flatten().flatten().collect(),
+            rows: all_rows,
         },
         truth,
         images,
+        calibrated: truths.pop().map(|t| (t, cal_images)),
     })
 }
 
@@ -332,11 +481,14 @@ fn opt_num(v: Option<impl std::fmt::Display>) -> String {
 }
 
 /// `results.csv`: one line per reconstruction, numbers in Rust's shortest round-trip form.
+/// With `[calibration]`, a last column `stage` (`oracle`, `calibration`, `calibrated`).
 pub fn to_csv(res: &InverseResults) -> String {
-    let mut s = String::from("views,noise,method,lambda,psnr,ssim,rel_error,iterations,converged,objective,best\n");
+    let staged = res.has_calibration();
+    let mut s = String::from("views,noise,method,lambda,psnr,ssim,rel_error,iterations,converged,objective,best");
+    s.push_str(if staged { ",stage\n" } else { "\n" });
     for r in &res.rows {
         s.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{}{}\n",
             r.views,
             r.noise,
             r.method,
@@ -347,7 +499,8 @@ pub fn to_csv(res: &InverseResults) -> String {
             r.iterations,
             r.converged,
             opt_num(r.objective),
-            r.best
+            r.best,
+            if staged { format!(",{}", r.stage.unwrap_or(Stage::Oracle).as_str()) } else { String::new() }
         ));
     }
     s
@@ -416,34 +569,49 @@ fn write_images_plots_and_report(exp: &InverseExperiment, run: &InverseRun, out:
     let png = |path: &Path, img: &Image| write_png(path, img, PngBits::Sixteen).map_err(|e| e.to_string());
     let mut figures = Vec::new();
     // Best PSNR against the number of views, one plot per noise level.
-    let notes = vec![format!("{} phantom, {0}×{0}", res.size), "λ: the best PSNR of each method's grid".to_string()];
+    // With `[calibration]`, the same at the calibrated λ.
+    type Pick = for<'a> fn(&'a InverseResults, &str, usize, f64) -> Option<&'a InverseRow>;
+    let mut rules: Vec<(&str, &str, String, Pick)> =
+        vec![("best-psnr", "Best PSNR", "λ: the best PSNR of each method's grid".into(), InverseResults::best)];
+    if let Some(c) = &exp.calibration {
+        let note = format!("λ: the best PSNR on the calibration problem ({} phantom, seed {})", c.phantom, c.seed);
+        rules.push(("calibrated-psnr", "PSNR at the calibrated λ", note, InverseResults::calibrated));
+    }
     for &noise in &exp.problem.noise {
-        let curves: Vec<PathCurve> = res
-            .methods
-            .iter()
-            .map(|m| PathCurve {
-                label: m.clone(),
-                points: exp.problem.views.iter().filter_map(|&v| res.best(m, v, noise).map(|r| (v as f64, r.psnr))).collect(),
-                reference: m == &res.methods[0] && exp.method[0].name == "fbp",
-            })
-            .collect();
-        let stem = format!("best-psnr-{}pct", format_number(100.0 * noise).replace('.', "p"));
-        let title = format!("Best PSNR against the number of views, {} % noise", format_number(100.0 * noise));
-        let (lo, hi) =
-            curves.iter().flat_map(|c| c.points.iter().map(|p| p.1)).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
-        let span = (hi - lo).max(1e-9);
-        let opts = PathPlot {
-            title: &title,
-            y_label: "PSNR (dB)",
-            notes: &notes,
-            y_max: Some(hi + 0.1 * span),
-            y_min: Some(lo - 0.1 * span),
-            x_label: Some("views (log scale)"),
-            lambda_max: None,
-        };
-        let plots = out.join("plots");
-        plot_path(&curves, &opts, &plots.join(format!("{stem}.png")), &plots.join(format!("{stem}.svg")))?;
-        figures.push(Figure { png: format!("plots/{stem}.png"), svg: Some(format!("plots/{stem}.svg")), caption: title });
+        for (prefix, what, rule_note, pick) in &rules {
+            let notes = vec![format!("{} phantom, {0}×{0}", res.size), rule_note.clone()];
+            let curves: Vec<PathCurve> = res
+                .methods
+                .iter()
+                .map(|m| PathCurve {
+                    label: m.clone(),
+                    points: exp.problem.views.iter().filter_map(|&v| pick(res, m, v, noise).map(|r| (v as f64, r.psnr))).collect(),
+                    reference: m == &res.methods[0] && exp.method[0].name == "fbp",
+                })
+                .collect();
+            let stem = format!("{prefix}-{}pct", format_number(100.0 * noise).replace('.', "p"));
+            let title = format!("{what} against the number of views, {} % noise", format_number(100.0 * noise));
+            let (lo, hi) =
+                curves.iter().flat_map(|c| c.points.iter().map(|p| p.1)).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+            let span = (hi - lo).max(1e-9);
+            let opts = PathPlot {
+                title: &title,
+                y_label: "PSNR (dB)",
+                notes: &notes,
+                y_max: Some(hi + 0.1 * span),
+                y_min: Some(lo - 0.1 * span),
+                x_label: Some("views (log scale)"),
+                lambda_max: None,
+            };
+            let plots = out.join("plots");
+            plot_path(&curves, &opts, &plots.join(format!("{stem}.png")), &plots.join(format!("{stem}.svg")))?;
+            figures.push(Figure { png: format!("plots/{stem}.png"), svg: Some(format!("plots/{stem}.svg")), caption: title });
+        }
+    }
+    if let Some((cal_truth, _)) = &run.calibrated {
+        let dir = out.join("images");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        png(&dir.join("calibration-truth.png"), cal_truth)?;
     }
     for (s, setting) in res.settings.iter().enumerate() {
         let (sino, best) = &run.images[s];
@@ -457,6 +625,11 @@ fn write_images_plots_and_report(exp: &InverseExperiment, run: &InverseRun, out:
         let mut panels: Vec<&Image> = vec![&run.truth];
         panels.extend(best.iter());
         png(&dir.join("montage.png"), &montage(&panels))?;
+        if let Some((_, cal)) = &run.calibrated {
+            let mut panels: Vec<&Image> = vec![&run.truth];
+            panels.extend(cal[s].iter());
+            png(&dir.join("montage-calibrated.png"), &montage(&panels))?;
+        }
         let order: Vec<String> = res
             .methods
             .iter()
@@ -484,6 +657,21 @@ fn write_images_plots_and_report(exp: &InverseExperiment, run: &InverseRun, out:
                 order.join(", ")
             ),
         });
+        if run.calibrated.is_some() {
+            let order: Vec<String> = res
+                .methods
+                .iter()
+                .map(|m| match res.calibrated(m, setting.views, setting.noise) {
+                    Some(r) => format!("{m} ({} dB)", format_number(r.psnr)),
+                    None => m.clone(),
+                })
+                .collect();
+            figures.push(Figure {
+                png: format!("images/{}/montage-calibrated.png", setting.stem()),
+                svg: None,
+                caption: format!("{}: the phantom, then {} (each at its calibrated λ; clipped to [0, 1])", setting.title(), order.join(", ")),
+            });
+        }
         // PSNR against λ.
         let curves: Vec<PathCurve> = exp
             .method
@@ -524,15 +712,16 @@ fn write_images_plots_and_report(exp: &InverseExperiment, run: &InverseRun, out:
         }
     }
     let columns: Vec<String> = res.settings.iter().map(|s| s.title()).collect();
-    let rows = res
-        .methods
+    let rows = rules
         .iter()
-        .map(|m| SummaryRow {
-            arm: m.clone(),
+        .enumerate()
+        .flat_map(|(k, rule)| res.methods.iter().map(move |m| (k, rule.3, m)))
+        .map(|(k, pick, m)| SummaryRow {
+            arm: if k == 0 { m.clone() } else { format!("{m} (calibrated λ)") },
             cells: res
                 .settings
                 .iter()
-                .map(|s| match res.best(m, s.views, s.noise) {
+                .map(|s| match pick(res, m, s.views, s.noise) {
                     Some(r) => Cell::Text(format!(
                         "{} dB · SSIM {} · {}",
                         format_number(r.psnr),
@@ -556,7 +745,14 @@ fn write_images_plots_and_report(exp: &InverseExperiment, run: &InverseRun, out:
         table_note: "Each cell: the best PSNR over the method's λ grid, the SSIM of that reconstruction and its λ. PSNR and SSIM \
                      (Gaussian window σ = 1.5, as scikit-image) against the phantom with data range 1, on the unclipped reconstruction. \
                      Every (λ, PSNR, SSIM) is in results.csv."
-            .into(),
+            .to_string()
+            + if run.calibrated.is_some() {
+                " Rows \"(calibrated λ)\": the λ with the best PSNR on the calibration problem (an independent phantom and noise \
+                 draw, same geometry; estimates from the calibration problem), applied to the test problem with estimates from the \
+                 calibrated chain; the test phantom plays no part in that choice."
+            } else {
+                ""
+            },
         figures,
         config_toml: exp.to_toml(),
     };
@@ -567,4 +763,159 @@ fn write_images_plots_and_report(exp: &InverseExperiment, run: &InverseRun, out:
 /// A copy clipped to `[0, 1]` (what an 8- or 16-bit PNG holds).
 fn clamped(img: &Image) -> Image {
     Image::new(img.rows, img.cols, img.data.iter().map(|v| v.clamp(0.0, 1.0)).collect()).expect("shape")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 32 × 32, 8 views, two noise levels; FBP, TV, weighted TV on TV and graphLa on FBP, short
+    /// solves, and a calibration problem on the piecewise-constant phantom.
+    const EXP: &str = r#"
+kind = "inverse"
+name = "t"
+
+[problem]
+size = 32
+views = [8]
+noise = [0.01, 0.05]
+
+[solve]
+max_iter = 40
+
+[[method]]
+name = "fbp"
+label = "FBP"
+
+[[method]]
+name = "tv"
+label = "TV"
+lambdas = [0.03, 0.1, 0.3, 1.0]
+
+[[method]]
+name = "weighted-tv"
+label = "wTV"
+estimate = "TV"
+lambdas = [0.1, 1.0, 10.0]
+
+[[method]]
+name = "graph-la"
+label = "graphLa+FBP"
+estimate = "FBP"
+lambdas = [1.0, 100.0]
+
+[calibration]
+phantom = "piecewise-constant"
+seed = 3
+"#;
+
+    fn exp(overrides: &[&str]) -> InverseExperiment {
+        InverseExperiment::parse(EXP, &overrides.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    fn rows(r: &InverseResults, stage: Stage) -> Vec<InverseRow> {
+        r.rows.iter().filter(|x| x.stage == Some(stage)).cloned().collect()
+    }
+
+    #[test]
+    fn inverse_calibrated_lambda_never_sees_the_test_truth() {
+        // The same calibration problem under two different test phantoms (so a different test
+        // truth and test data): the calibration sweep and every calibrated λ are the same.
+        let a = sweep(&exp(&[]), 2, &|| {}).unwrap().results;
+        let b = sweep(&exp(&["problem.phantom=\"piecewise-constant\""]), 2, &|| {}).unwrap().results;
+        assert_ne!(rows(&a, Stage::Oracle), rows(&b, Stage::Oracle), "the test problems differ");
+        assert_eq!(rows(&a, Stage::Calibration), rows(&b, Stage::Calibration));
+        let lambdas =
+            |r: &InverseResults| rows(r, Stage::Calibrated).iter().map(|x| (x.views, x.noise, x.method.clone(), x.lambda)).collect::<Vec<_>>();
+        assert_eq!(lambdas(&a), lambdas(&b));
+        // Each calibrated λ is the calibration problem's best.
+        for c in rows(&a, Stage::Calibrated) {
+            let cal = rows(&a, Stage::Calibration)
+                .into_iter()
+                .find(|x| x.best && x.method == c.method && x.views == c.views && x.noise == c.noise)
+                .unwrap();
+            assert_eq!(c.lambda, cal.lambda, "{}", c.method);
+        }
+        // Changing the test truth again, with the calibration seed changed, can move the λ: the
+        // choice does depend on the calibration problem.
+        let c = sweep(&exp(&["calibration.seed=4"]), 1, &|| {}).unwrap().results;
+        assert_ne!(rows(&a, Stage::Calibration), rows(&c, Stage::Calibration));
+        assert_eq!(rows(&a, Stage::Oracle), rows(&c, Stage::Oracle), "the calibration does not touch the oracle sweep");
+    }
+
+    #[test]
+    fn inverse_calibrated_run_end_to_end() {
+        let e = exp(&[]);
+        let one = sweep(&e, 1, &|| {}).unwrap();
+        let two = sweep(&e, 2, &|| {}).unwrap();
+        let csv = to_csv(&one.results);
+        assert_eq!(csv, to_csv(&two.results), "byte-identical across threads");
+        assert_eq!(serde_json::to_string(&one.results).unwrap(), serde_json::to_string(&two.results).unwrap());
+        // The oracle rows are those of the run without `[calibration]`, plus the stage column.
+        let mut plain = e.clone();
+        plain.calibration = None;
+        let p = sweep(&plain, 2, &|| {}).unwrap();
+        let plain_csv = to_csv(&p.results);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], "views,noise,method,lambda,psnr,ssim,rel_error,iterations,converged,objective,best,stage");
+        for (i, l) in plain_csv.lines().enumerate().skip(1) {
+            assert_eq!(lines[i], format!("{l},oracle"));
+        }
+        assert!(!plain_csv.contains("stage") && !serde_json::to_string(&p.results).unwrap().contains("calibration"));
+        let n_sweep = plain_csv.lines().count() - 1;
+        let n_cal = lines.len() - 1 - 2 * n_sweep;
+        assert_eq!(n_cal, e.method.len() * 2, "one calibrated row per method and setting");
+        assert!(lines[1 + n_sweep..1 + 2 * n_sweep].iter().all(|l| l.ends_with(",calibration")));
+        assert!(lines[1 + 2 * n_sweep..].iter().all(|l| l.ends_with(",true,calibrated")));
+        let res = &one.results;
+        for s in &res.settings {
+            assert!(s.calibration_sigma.is_some() && s.calibration_seed.is_some() && s.calibration_seed != Some(s.seed));
+            for m in &res.methods {
+                let c = res.calibrated(m, s.views, s.noise).unwrap();
+                let o = res.best(m, s.views, s.noise).unwrap();
+                assert!(c.psnr <= o.psnr, "{m}: the oracle is the best of the grid");
+                if m == "TV" || m == "FBP" {
+                    // No estimate: the calibrated row is the oracle sweep's row at that λ.
+                    let same = res
+                        .rows
+                        .iter()
+                        .find(|r| {
+                            r.stage == Some(Stage::Oracle) && &r.method == m && r.views == s.views && r.noise == s.noise && r.lambda == c.lambda
+                        })
+                        .unwrap();
+                    assert_eq!(InverseRow { best: true, stage: Some(Stage::Calibrated), ..same.clone() }, *c);
+                }
+            }
+        }
+        // Where TV's calibrated λ is not its oracle λ, weighted TV's weights come from a different
+        // TV image: its calibrated row is a solve of its own, not an oracle row.
+        let mut solved_anew = 0;
+        for s in &res.settings {
+            let (c, o) = (res.calibrated("TV", s.views, s.noise).unwrap(), res.best("TV", s.views, s.noise).unwrap());
+            let w = res.calibrated("wTV", s.views, s.noise).unwrap();
+            let copy = res.rows.iter().any(|r| {
+                r.stage == Some(Stage::Oracle)
+                    && r.method == "wTV"
+                    && r.views == s.views
+                    && r.noise == s.noise
+                    && r.lambda == w.lambda
+                    && r.psnr == w.psnr
+            });
+            assert_eq!(copy, c.lambda == o.lambda, "{}", s.title());
+            solved_anew += usize::from(!copy);
+        }
+        assert!(solved_anew > 0, "the test covers a calibrated chain that differs from the oracle's");
+        assert_eq!(job_count(&e), (2 * (1 + 4 + 3 + 2) + 2) * 2);
+        // The files.
+        let dir = tempfile::tempdir().unwrap();
+        let opts = SweepOptions { out: dir.path().join("r"), threads: 2 };
+        run(&e, &opts, &|| {}).unwrap();
+        for f in
+            ["results.csv", "images/calibration-truth.png", "images/8v-1pct/montage-calibrated.png", "plots/calibrated-psnr-5pct.png", "report.html"]
+        {
+            assert!(opts.out.join(f).is_file(), "{f}");
+        }
+        assert_eq!(std::fs::read_to_string(opts.out.join("results.csv")).unwrap(), csv);
+        assert!(std::fs::read_to_string(opts.out.join("report.html")).unwrap().contains("(calibrated λ)"));
+    }
 }
