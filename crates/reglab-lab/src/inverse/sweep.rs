@@ -564,6 +564,17 @@ fn normalized(sino: &Image) -> Image {
     Image::new(sino.rows, sino.cols, sino.data.iter().map(|v| (v - lo) / span).collect()).expect("shape")
 }
 
+/// Each method's label with its PSNR from the row `pick` gives it (the label alone without one).
+fn labelled<'r>(methods: &[String], pick: impl Fn(&str) -> Option<&'r InverseRow>) -> Vec<String> {
+    methods
+        .iter()
+        .map(|m| match pick(m) {
+            Some(r) => format!("{m} ({} dB)", format_number(r.psnr)),
+            None => m.clone(),
+        })
+        .collect()
+}
+
 fn write_images_plots_and_report(exp: &InverseExperiment, run: &InverseRun, out: &Path) -> Result<(), String> {
     let res = &run.results;
     let png = |path: &Path, img: &Image| write_png(path, img, PngBits::Sixteen).map_err(|e| e.to_string());
@@ -630,14 +641,7 @@ fn write_images_plots_and_report(exp: &InverseExperiment, run: &InverseRun, out:
             panels.extend(cal[s].iter());
             png(&dir.join("montage-calibrated.png"), &montage(&panels))?;
         }
-        let order: Vec<String> = res
-            .methods
-            .iter()
-            .map(|m| match res.best(m, setting.views, setting.noise) {
-                Some(r) => format!("{m} ({} dB)", format_number(r.psnr)),
-                None => m.clone(),
-            })
-            .collect();
+        let order = labelled(&res.methods, |m| res.best(m, setting.views, setting.noise));
         figures.push(Figure {
             png: format!("images/{}/sinogram.png", setting.stem()),
             svg: None,
@@ -658,14 +662,7 @@ fn write_images_plots_and_report(exp: &InverseExperiment, run: &InverseRun, out:
             ),
         });
         if run.calibrated.is_some() {
-            let order: Vec<String> = res
-                .methods
-                .iter()
-                .map(|m| match res.calibrated(m, setting.views, setting.noise) {
-                    Some(r) => format!("{m} ({} dB)", format_number(r.psnr)),
-                    None => m.clone(),
-                })
-                .collect();
+            let order = labelled(&res.methods, |m| res.calibrated(m, setting.views, setting.noise));
             figures.push(Figure {
                 png: format!("images/{}/montage-calibrated.png", setting.stem()),
                 svg: None,
