@@ -32,13 +32,18 @@ pub fn of_text(text: &str, overrides: &[String]) -> Result<&'static dyn Experime
     by_name(file_kind(text, overrides).as_deref().unwrap_or(DEFAULT_KIND))
 }
 
+/// The text of the experiment file at `path` and its kind; errors name the file.
+fn read(path: &Path, overrides: &[String]) -> Result<(String, &'static dyn ExperimentKind), RunError> {
+    let text = std::fs::read_to_string(path).map_err(|e| RunError::Input(format!("{}: {e}", path.display())))?;
+    let kind = of_text(&text, overrides).map_err(|e| RunError::Input(format!("{}: {e}", path.display())))?;
+    Ok((text, kind))
+}
+
 /// `reglab run FILE`: read the file, find its kind, parse and check it, check the request, run.
 /// Bad input (file, kind, keys, flags) is [`RunError::Input`] and nothing is written.
 pub fn run_file(path: &Path, overrides: &[String], req: &RunRequest) -> Result<Outcome, RunError> {
-    let text = std::fs::read_to_string(path).map_err(|e| RunError::Input(format!("{}: {e}", path.display())))?;
-    let input = |e: String| RunError::Input(format!("{}: {e}", path.display()));
-    let kind = of_text(&text, overrides).map_err(input)?;
-    let prepared = kind.prepare(&text, overrides).map_err(input)?;
+    let (text, kind) = read(path, overrides)?;
+    let prepared = kind.prepare(&text, overrides).map_err(|e| RunError::Input(format!("{}: {e}", path.display())))?;
     if req.jobs == 0 {
         return Err(RunError::Input("--jobs must be ≥ 1".into()));
     }
@@ -56,8 +61,7 @@ pub fn run_file(path: &Path, overrides: &[String], req: &RunRequest) -> Result<O
 
 /// `reglab report FILE --from RUN …`: the file's kind merges the runs into `out`.
 pub fn report_file(path: &Path, overrides: &[String], from: &[PathBuf], out: &Path) -> Result<Outcome, RunError> {
-    let text = std::fs::read_to_string(path).map_err(|e| RunError::Input(format!("{}: {e}", path.display())))?;
-    let kind = of_text(&text, overrides).map_err(|e| RunError::Input(format!("{}: {e}", path.display())))?;
+    let (text, kind) = read(path, overrides)?;
     let summary = kind.report(&text, overrides, from, out)?;
     Ok(Outcome { summary, out: out.to_path_buf() })
 }

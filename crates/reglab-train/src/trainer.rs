@@ -269,6 +269,8 @@ impl Trainer {
     pub fn step_on(&mut self, x: Tensor<2>, y: Tensor<1, Int>, batch: Option<BatchInfo<'_>>) -> Result<(f64, Vec<usize>), TrainError> {
         let mix = batch.as_ref().and_then(|b| b.mix);
         let n = y.dims()[0];
+        // output terms and mixup need the labels and indices, and a loss term on the logits
+        let needs_terms = mix.is_some() || self.chain.needs_batch_info();
         let (chain, masks) = self.chain.split();
         let pass = Pass { masks, loss: &self.loss_fn, seed: self.cfg.seed, step: self.step, device: &self.device };
         let mut values: Vec<(String, f64)> = Vec::new();
@@ -277,7 +279,6 @@ impl Trainer {
             x: &x,
             y: &y,
             mix,
-            batch_size: n,
             step: self.step,
             total: self.total,
             seed: self.cfg.seed,
@@ -298,7 +299,6 @@ impl Trainer {
         let z = logits.clone().detach().into_data();
         let pred = argmax_rows(&z);
         // loss terms on the logits (output regularizers, mixup's labels)
-        let needs_terms = mix.is_some() || chain.iter().any(|h| h.needs_batch_info());
         let loss = if !needs_terms {
             loss
         } else {

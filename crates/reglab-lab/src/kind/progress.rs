@@ -25,11 +25,6 @@ impl Progress {
         Self { multi, overall }
     }
 
-    /// Bars that draw nothing (tests, library use).
-    pub fn hidden() -> Self {
-        Self::new(false, "", 0, "")
-    }
-
     /// One unit done.
     pub fn tick(&self) {
         self.overall.inc(1);

@@ -14,10 +14,6 @@ pub struct DataPerturbations {
 }
 
 impl StepHook for DataPerturbations {
-    fn label(&self) -> String {
-        self.terms.iter().map(|t| t.spec.name.clone()).collect::<Vec<_>>().join(", ")
-    }
-
     fn perturb_batch(&mut self, batch: &mut BatchMut<'_>, seed: u64, step: u64) -> Result<Option<LabelMix>, TrainError> {
         reglab_core::batch::apply_all(&self.terms, batch, seed, step).map_err(|e| TrainError::Other(e.to_string()))
     }

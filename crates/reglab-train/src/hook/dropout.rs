@@ -15,10 +15,6 @@ impl ActivationMask for Dropout {
 }
 
 impl StepHook for DropoutHook {
-    fn label(&self) -> String {
-        "dropout".into()
-    }
-
     fn activation_mask(&self) -> Option<Box<dyn ActivationMask>> {
         Some(Box::new(self.0.clone()))
     }

@@ -49,10 +49,6 @@ impl MixoutHook {
 }
 
 impl StepHook for MixoutHook {
-    fn label(&self) -> String {
-        "mixout".into()
-    }
-
     fn before_forward(&mut self, cx: &mut StepCx<'_>) -> Result<(), TrainError> {
         self.saved.clear();
         for (i, u) in self.anchors.iter().enumerate() {

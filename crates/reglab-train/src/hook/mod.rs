@@ -47,9 +47,6 @@ use std::any::Any;
 /// One technique acting in the training step. Every method has a default that does nothing,
 /// so a hook implements only its phases (see the [module documentation](self)).
 pub trait StepHook: AsAny + Send {
-    /// The name reported in errors and metrics (the spec's label).
-    fn label(&self) -> String;
-
     /// Phase 1: transform the batch's inputs in place (seeded by `(seed, step)`); a hook that
     /// mixes labels returns their mix (mixup).
     fn perturb_batch(&mut self, batch: &mut BatchMut<'_>, seed: u64, step: u64) -> Result<Option<LabelMix>, TrainError> {
@@ -214,8 +211,6 @@ pub struct StepCx<'a> {
     pub y: &'a Tensor<1, Int>,
     /// Mixup's second labels and weight, if the inputs were mixed.
     pub mix: Option<&'a LabelMix>,
-    /// Examples in the batch.
-    pub batch_size: usize,
     /// Optimizer step (0-based) and the steps planned.
     pub step: u64,
     /// Steps planned (schedules).

@@ -32,10 +32,6 @@ impl OutputTerms {
 }
 
 impl StepHook for OutputTerms {
-    fn label(&self) -> String {
-        self.set.labels().join(", ")
-    }
-
     fn needs_batch_info(&self) -> bool {
         !self.set.is_empty()
     }

@@ -28,10 +28,6 @@ impl Penalties {
 }
 
 impl StepHook for Penalties {
-    fn label(&self) -> String {
-        self.reg.labels().join(", ")
-    }
-
     fn after_backward(&mut self, cx: &mut StepCx<'_>, grads: &mut GradientsParams) -> Result<(), TrainError> {
         let values = self.reg.add_gradients(cx.net, grads, cx.step, cx.total)?;
         if let Some((j, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {

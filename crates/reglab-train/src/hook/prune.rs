@@ -35,10 +35,6 @@ impl PruneHook {
 }
 
 impl StepHook for PruneHook {
-    fn label(&self) -> String {
-        self.masks.spec().to_string()
-    }
-
     fn start_of_epoch(&mut self, cx: &mut EpochCx<'_>) -> Result<(), TrainError> {
         self.mask_optimizer_if_changed(cx, |m, cx| m.start_of_epoch(cx.net, cx.data, cx.epoch))
     }

@@ -153,9 +153,6 @@ pub fn build_chain(
 ) -> Result<Chain, TrainError> {
     let mut step_specs: Vec<&Spec> = Vec::new();
     let (mut batch_specs, mut out_specs, mut param_specs) = (Vec::new(), Vec::new(), Vec::new());
-    let named = |entries: &[&str], name: &str| entries.contains(&name);
-    let batch_names: Vec<&str> = reglab_regularizers::BATCH_ENTRIES.iter().map(|e| e.name).collect();
-    let output_names: Vec<&str> = reglab_regularizers::OUTPUT_ENTRIES.iter().map(|e| e.name).collect();
     for spec in &cfg.regs {
         if entry(&spec.name).is_some() {
             check_hook_options(spec).map_err(TrainError::Config)?;
@@ -163,9 +160,9 @@ pub fn build_chain(
                 return Err(spec_error(reglab_core::Error::Spec { spec: spec.raw().into(), why: format!("`{}` is given twice", spec.name) }));
             }
             step_specs.push(spec);
-        } else if named(&batch_names, &spec.name) {
+        } else if reglab_regularizers::BATCH_ENTRIES.iter().any(|e| e.name == spec.name) {
             batch_specs.push(spec.clone());
-        } else if named(&output_names, &spec.name) {
+        } else if reglab_regularizers::OUTPUT_ENTRIES.iter().any(|e| e.name == spec.name) {
             out_specs.push(spec.clone());
         } else if reglab_regularizers::registry::entry(&spec.name).is_ok() {
             param_specs.push(spec.clone());

@@ -28,10 +28,6 @@ impl ReparamHook {
 }
 
 impl StepHook for ReparamHook {
-    fn label(&self) -> String {
-        self.reparam.spec().to_string()
-    }
-
     fn start_of_epoch(&mut self, cx: &mut EpochCx<'_>) -> Result<(), TrainError> {
         // the data-dependent initialisation runs once, on the first 500 examples of the first
         // epoch's order (a restored run has done it already)

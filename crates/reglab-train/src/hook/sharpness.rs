@@ -28,23 +28,9 @@ impl SharpnessHook {
     pub fn new(kind: Sharpness) -> Self {
         Self { kind, theta: None }
     }
-
-    /// Which of the three it is.
-    pub fn kind(&self) -> &Sharpness {
-        &self.kind
-    }
 }
 
 impl StepHook for SharpnessHook {
-    fn label(&self) -> String {
-        match self.kind {
-            Sharpness::Amp { .. } => "amp",
-            Sharpness::Sam { .. } => "sam",
-            Sharpness::GradNorm { .. } => "grad-norm",
-        }
-        .into()
-    }
-
     fn before_forward(&mut self, cx: &mut StepCx<'_>) -> Result<(), TrainError> {
         match self.kind {
             Sharpness::Amp { eps, lr, steps } => {
