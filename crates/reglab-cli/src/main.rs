@@ -26,8 +26,10 @@ enum Command {
     Train(cmd::train::Args),
     /// Run an experiment file: arms × seeds through a task stream, with results, plots and a report.
     Run(cmd::run::Args),
-    /// Rebuild an experiment's results and report from the results of runs that each did part of it.
+    /// Rebuild an experiment's results and report from shards of cells (or runs that each did part of it).
     Report(cmd::report::Args),
+    /// List an experiment's cells (index, label, content hash), the units of `reglab run --cell`.
+    Plan(cmd::plan::Args),
     /// Evaluate regularizers (and their gradients) on the tensors of a safetensors file.
     Penalty(cmd::penalty::Args),
     /// Health probes of every tensor of a checkpoint: spectrum, effective rank, orthogonality gap, sparsity, norms.
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Penalty(a) => cmd::penalty::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Report(a) => cmd::report::run(a),
+        Command::Plan(a) => cmd::plan::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Ot(a) => cmd::ot::run(a),
         Command::Denoise(a) => cmd::denoise::run(a),

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::experiments::{experiment, inverse_experiment, lasso_path_experiment, ot_sparse_experiment, recovery_experiment};
 use common::{assert_input_error_all as assert_input_error, reglab, stderr};
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
@@ -16,43 +17,6 @@ fn run(exp: &Path, out: &Path, extra: &[&str]) -> Output {
 
 fn assert_ok(o: &Output) {
     assert!(o.status.success(), "exit {:?}, stderr: {}", o.status.code(), stderr(o));
-}
-
-/// A small digits experiment: 2 arms (one spectral) × 2 seeds × `tasks` random-label tasks.
-fn experiment(tasks: usize, epochs: usize) -> String {
-    format!(
-        r#"name = "tiny"
-seeds = [0, 1]
-
-[data]
-source = "digits"
-subset = 200
-
-[model]
-kind = "mlp"
-hidden = [32]
-
-[optim]
-kind = "adam"
-lr = 3e-3
-batch = 32
-
-[stream]
-kind = "random-label"
-tasks = {tasks}
-epochs_per_task = {epochs}
-
-[probe]
-examples = 100
-
-[[arm]]
-name = "none"
-
-[[arm]]
-name = "spectral"
-reg = ["spectral=1e-2"]
-"#
-    )
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -420,33 +384,6 @@ fn fish_arms_checkpoint_masks_and_samples_and_resume() {
     assert_input_error(&run(&bad, &dir.path().join("out-bad"), &[]), &["arm[1].prune", "(0, 1]"]);
 }
 
-/// A tiny `kind = "cs-recovery"` experiment: N = 30, two ratios, three trials, three methods.
-fn recovery_experiment() -> String {
-    r#"kind = "cs-recovery"
-name = "tiny-recovery"
-seed = 4
-
-[problem]
-n = 30
-ratios = [0.3, 1.0]
-trials = 3
-
-[[method]]
-name = "cs"
-lambda = 1e-3
-restarts = 2
-max_iters = 500
-
-[[method]]
-name = "box"
-
-[[method]]
-name = "linf"
-max_iters = 500
-"#
-    .to_string()
-}
-
 #[test]
 fn a_recovery_run_writes_its_files_whatever_the_jobs() {
     let dir = tempfile::tempdir().unwrap();
@@ -533,32 +470,6 @@ fn bad_recovery_files_are_input_errors_and_write_nothing() {
             (&["--resume"], &["--resume", "cs-recovery"]),
         ],
     );
-}
-
-/// A tiny `kind = "lasso-path"` experiment: n = 20, d = 40, three λ (the last above λ_max),
-/// subgradient descent and FISTA.
-fn lasso_path_experiment() -> String {
-    r#"kind = "lasso-path"
-name = "tiny-lasso"
-
-[problem]
-n = 20
-d = 40
-k = 4
-noise = 0.1
-seed = 2
-
-[path]
-lambdas = [0.01, 0.1, 10.0]
-
-[[method]]
-name = "subgradient"
-iterations = 500
-
-[[method]]
-name = "fista"
-"#
-    .to_string()
 }
 
 #[test]
@@ -664,11 +575,11 @@ fn bad_lasso_path_files_are_input_errors_and_write_nothing() {
             (&["--resume"], &["--resume", "lasso-path"]),
         ],
     );
-    // reglab report merges runs of the kinds that checkpoint only; it names the kind
+    // reglab report merges shards of cells only for the solver kinds; it names what is not one
     let out = dir.path().join("merged");
     let o =
         reglab().args(["report", exp.to_str().unwrap(), "--from", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap()]).output().unwrap();
-    assert_input_error(&o, &["reglab report", "lasso-path"]);
+    assert_input_error(&o, &["not a shard", "reglab run --cell"]);
     assert!(!out.exists());
 }
 
@@ -850,24 +761,6 @@ fn bad_label_noise_and_per_epoch_settings_are_input_errors() {
     }
 }
 
-/// A tiny `kind = "ot-sparse"` experiment: n = 20, m = 16, k = 1 and 4.
-fn ot_sparse_experiment() -> String {
-    r#"kind = "ot-sparse"
-name = "tiny-sparse-ot"
-
-[data]
-n = 20
-m = 16
-seed = 2
-
-[solve]
-gamma = 0.1
-ks = [1, 4]
-epsilon = 0.01
-"#
-    .to_string()
-}
-
 #[test]
 fn an_ot_sparse_run_writes_its_files_and_repeats_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
@@ -932,43 +825,6 @@ fn bad_ot_sparse_files_are_input_errors_and_write_nothing() {
         &exp,
         &[(&["--set", "solve.gamma=-1"][..], &["solve.gamma"][..]), (&["--jobs", "0"], &["--jobs"]), (&["--resume"], &["--resume", "ot-sparse"])],
     );
-}
-
-/// A tiny `kind = "inverse"` experiment: a 32 × 32 phantom, 8 views, 1 % noise; FBP, TV
-/// (two λ), weighted TV and graphLa on the TV estimate, 60 iterations.
-fn inverse_experiment() -> String {
-    r#"kind = "inverse"
-name = "tiny-ct"
-
-[problem]
-size = 32
-views = [8]
-noise = [0.01]
-
-[solve]
-max_iter = 60
-
-[[method]]
-name = "fbp"
-label = "FBP"
-
-[[method]]
-name = "tv"
-label = "TV"
-lambdas = [0.03, 0.3]
-
-[[method]]
-name = "weighted-tv"
-estimate = "TV"
-lambdas = [0.3]
-
-[[method]]
-name = "graph-la"
-label = "graphLa+TV"
-estimate = "TV"
-lambdas = [10.0]
-"#
-    .to_string()
 }
 
 #[test]

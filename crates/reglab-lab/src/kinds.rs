@@ -4,7 +4,8 @@
 
 use crate::RunError;
 use crate::experiment_file::file_kind;
-use crate::kind::{ExperimentKind, Outcome, Progress, RunContext, RunRequest};
+use crate::kind::cells;
+use crate::kind::{Cell, ExperimentKind, Outcome, Progress, RunContext, RunRequest};
 use std::path::{Path, PathBuf};
 
 /// Every experiment kind, `"train"` first (the default).
@@ -47,8 +48,24 @@ pub fn run_file(path: &Path, overrides: &[String], req: &RunRequest) -> Result<O
     if req.jobs == 0 {
         return Err(RunError::Input("--jobs must be ≥ 1".into()));
     }
-    if req.resume && !kind.resumable() {
+    let cells_asked = !req.cell.is_empty() || !req.cell_ranges.is_empty();
+    if req.resume && !kind.resumable() && !cells_asked {
         return Err(RunError::Input(format!("--resume does not apply to kind = \"{}\" (a run has no checkpoints: run it again)", kind.name())));
+    }
+    if !req.cell.is_empty() || !req.cell_ranges.is_empty() {
+        let plan = cells::plan(kind.name(), prepared.as_ref()).map_err(|e| RunError::Input(format!("{}: {e}", path.display())))?;
+        let which = cells::select(&req.cell, &req.cell_ranges, plan.len()).map_err(RunError::Input)?;
+        let Some(out) = req.out.clone() else {
+            return Err(RunError::Input(
+                "--cell/--cells write a shard: name it with --out (`reglab report FILE --from SHARD …` merges shards)".into(),
+            ));
+        };
+        let total = which.iter().map(|&i| plan[i].work).sum();
+        let progress = Progress::new(req.show_progress, prepared.name(), total, prepared.work().1);
+        let ctx = RunContext { out: &out, jobs: req.jobs, resume: req.resume, device: req.device, progress: &progress };
+        let r = cells::run_shard(kind.name(), prepared.as_ref(), &plan, &which, &ctx);
+        progress.finish();
+        return Ok(Outcome { summary: r?, out });
     }
     let out = req.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(prepared.name()));
     let (total, unit) = prepared.work();
@@ -59,10 +76,18 @@ pub fn run_file(path: &Path, overrides: &[String], req: &RunRequest) -> Result<O
     Ok(Outcome { summary: r?, out })
 }
 
-/// `reglab report FILE --from RUN …`: the file's kind merges the runs into `out`.
-pub fn report_file(path: &Path, overrides: &[String], from: &[PathBuf], out: &Path) -> Result<Outcome, RunError> {
+/// `reglab plan FILE`: the file's kind and name and its cells (index, label, hash, work).
+pub fn plan_file(path: &Path, overrides: &[String]) -> Result<(String, String, Vec<Cell>), RunError> {
     let (text, kind) = read(path, overrides)?;
-    let summary = kind.report(&text, overrides, from, out)?;
+    let prepared = kind.prepare(&text, overrides).map_err(|e| RunError::Input(format!("{}: {e}", path.display())))?;
+    let plan = cells::plan(kind.name(), prepared.as_ref()).map_err(|e| RunError::Input(format!("{}: {e}", path.display())))?;
+    Ok((kind.name().to_string(), prepared.name().to_string(), plan))
+}
+
+/// `reglab report FILE --from RUN …`: the file's kind merges the runs into `out`.
+pub fn report_file(path: &Path, overrides: &[String], from: &[PathBuf], out: &Path, allow_missing: bool) -> Result<Outcome, RunError> {
+    let (text, kind) = read(path, overrides)?;
+    let summary = kind.report(&text, overrides, from, out, allow_missing)?;
     Ok(Outcome { summary, out: out.to_path_buf() })
 }
 

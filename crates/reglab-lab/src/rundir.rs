@@ -7,7 +7,6 @@ use reglab_train::tensorfile::write_atomic;
 use serde::Serialize;
 use std::fs::File;
 use std::path::Path;
-use std::time::Instant;
 
 /// Where and how a solver kind (`cs-recovery`, `lasso-path`, `ot-sparse`, `inverse`) runs.
 #[derive(Debug, Clone)]
@@ -25,31 +24,34 @@ pub fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), RunError> {
     write_atomic(path, s.as_bytes()).map_err(|e| RunError::Failed(format!("{}: {e}", path.display())))
 }
 
-/// Write a run directory `out`: `config.toml` (the resolved file) first, then the `sweep` on
-/// `threads` threads, `results.json`, `results.csv` (by `to_csv`), the plots and the report (by
-/// `plots_and_report`, into `out/plots` and `out`) and `timing.json`, every file atomically.
-/// Errors before the sweep (`threads` = 0, `out` not creatable) are [`RunError::Input`].
-pub fn write_run<R: Serialize>(
-    out: &Path,
-    threads: usize,
-    resolved_toml: &str,
-    sweep: impl FnOnce() -> Result<R, String>,
-    to_csv: impl FnOnce(&R) -> String,
-    plots_and_report: impl FnOnce(&R) -> Result<(), String>,
-) -> Result<R, RunError> {
-    let t0 = Instant::now();
-    if threads == 0 {
+/// Write a kind's results into `out`: `results.json` (of `res`), `results.csv` (`csv`), then
+/// its plots and report (by `plots_and_report`, into `out/plots` and `out`), every file
+/// atomically.
+pub fn write_results<R: Serialize>(out: &Path, res: &R, csv: &str, plots_and_report: impl FnOnce() -> Result<(), String>) -> Result<(), RunError> {
+    std::fs::create_dir_all(out.join("plots")).map_err(|e| RunError::Failed(format!("{}: {e}", out.display())))?;
+    write_json(&out.join("results.json"), res)?;
+    write_atomic(&out.join("results.csv"), csv.as_bytes()).map_err(|e| RunError::Failed(e.to_string()))?;
+    plots_and_report().map_err(RunError::Failed)
+}
+
+/// Run a solver kind's experiment `p` into `opts.out` as `reglab run` does (without progress
+/// bars) and read its `results.json` back: the library entry point of the solver kinds.
+pub fn run_solver<R: serde::de::DeserializeOwned>(p: &dyn crate::kind::Prepared, opts: &SweepOptions) -> Result<R, RunError> {
+    if opts.threads == 0 {
         return Err(RunError::Input("threads must be ≥ 1".into()));
     }
-    std::fs::create_dir_all(out.join("plots")).map_err(|e| RunError::Input(format!("{}: {e}", out.display())))?;
-    write_atomic(&out.join("config.toml"), resolved_toml.as_bytes()).map_err(|e| RunError::Failed(e.to_string()))?;
-    let res = sweep().map_err(RunError::Failed)?;
-    write_json(&out.join("results.json"), &res)?;
-    write_atomic(&out.join("results.csv"), to_csv(&res).as_bytes()).map_err(|e| RunError::Failed(e.to_string()))?;
-    plots_and_report(&res).map_err(RunError::Failed)?;
-    let timing = serde_json::json!({ "total_seconds": t0.elapsed().as_secs_f64(), "threads": threads });
-    write_json(&out.join("timing.json"), &timing)?;
-    Ok(res)
+    let progress = crate::kind::Progress::new(false, p.name(), 0, "");
+    let ctx = crate::kind::RunContext {
+        out: &opts.out,
+        jobs: opts.threads,
+        resume: false,
+        device: reglab_train::device::DeviceKind::Cpu,
+        progress: &progress,
+    };
+    p.run(&ctx)?;
+    let path = opts.out.join("results.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| RunError::Failed(format!("{}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| RunError::Failed(format!("{}: {e}", path.display())))
 }
 
 /// Check, before anything is solved or written, that `path` can be an output: its directory

@@ -5,6 +5,7 @@ pub mod inspect;
 pub mod list;
 pub mod ot;
 pub mod penalty;
+pub mod plan;
 pub mod report;
 pub mod run;
 pub mod train;

@@ -13,6 +13,11 @@ use std::path::PathBuf;
 /// seeds give the same files, whatever --jobs), OUT/timing.json, OUT/plots/*.png|svg and
 /// OUT/report.html; training experiments also OUT/checkpoints/ (one file per arm and seed,
 /// rewritten after each task), from which a killed run continues with --resume.
+///
+/// With --cell/--cells, runs only those cells into the shard --out: OUT/config.toml,
+/// OUT/plan.json, OUT/cells/NNNNN.cbor (one per finished cell) and what a cell needs to resume;
+/// --resume runs the cells it lacks. `reglab report FILE --from SHARD …` merges shards into
+/// the same files as a whole run.
 #[derive(clap::Args)]
 pub struct Args {
     /// The experiment file (TOML).
@@ -35,14 +40,30 @@ pub struct Args {
     /// No progress bars.
     #[arg(long, short)]
     quiet: bool,
+    /// Run only cell I (repeat for more; `reglab plan` lists them) into the shard --out.
+    #[arg(long, value_name = "I")]
+    cell: Vec<usize>,
+    /// Run only the cells A..B (half-open) or A..=B into the shard --out (repeat for more).
+    #[arg(long, value_name = "A..B")]
+    cells: Vec<String>,
 }
 
 /// Run.
 pub fn run(a: Args) -> Result<(), Failure> {
     let device: reglab_train::device::DeviceKind = a.device.parse().map_err(Failure::input)?;
-    let req = RunRequest { out: a.out, jobs: a.jobs, resume: a.resume, device, show_progress: !a.quiet && std::io::stderr().is_terminal() };
+    let req = RunRequest {
+        out: a.out,
+        jobs: a.jobs,
+        resume: a.resume,
+        device,
+        show_progress: !a.quiet && std::io::stderr().is_terminal(),
+        cell: a.cell,
+        cell_ranges: a.cells,
+    };
     let done = kinds::run_file(&a.experiment, &a.sets, &req)?;
     print!("{}", done.summary);
-    println!("wrote {}", done.out.join("report.html").display());
+    if done.out.join("report.html").exists() {
+        println!("wrote {}", done.out.join("report.html").display());
+    }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests of the `reglab` binary.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod experiments;
+
 use reglab_core::NamedTensor;
 use std::path::Path;
 use std::process::{Command, Output};

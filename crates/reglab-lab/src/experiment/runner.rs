@@ -199,11 +199,16 @@ struct Shared<'a> {
     device: reglab_train::device::DeviceKind,
     rows: Mutex<Vec<Row>>,
     failed: AtomicBool,
+    /// Whether rows are published to `out` as they come (a whole run; a cell keeps them).
+    publish: bool,
 }
 
 impl Shared<'_> {
     /// Rewrite results.json / results.csv with every row so far (sorted), atomically.
     fn publish(&self, rows: &mut [Row]) -> Result<(), String> {
+        if !self.publish {
+            return Ok(());
+        }
         publish(self.exp, self.out, rows)
     }
 }
@@ -292,6 +297,47 @@ fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &
     Ok(t0.elapsed().as_secs_f64())
 }
 
+/// Check everything that can be checked before anything is written — the file, the data, the
+/// label noise and every arm's model on `device` (by building it) — and return the base split.
+pub fn check(exp: &Experiment, device: reglab_train::device::DeviceKind) -> Result<Split, RunError> {
+    exp.validate().map_err(RunError::Input)?;
+    let base = load_split(exp)?;
+    if let Some(n) = exp.label_noise().map_err(RunError::Input)? {
+        n.validate(base.train.classes).map_err(|e| RunError::Input(format!("`data.label_noise_kind`: {e}")))?;
+    }
+    exp.stream_kind().map_err(RunError::Input)?;
+    let device = reglab_train::device::autodiff_device(device).map_err(RunError::Input)?;
+    for arm in &exp.arms {
+        let cfg = exp.train_config(arm, exp.seeds[0]).map_err(RunError::Input)?;
+        Trainer::new(&cfg, &base.train.example_shape, base.train.classes, &device, None, 1).map_err(|e| RunError::Input(e.to_string()))?;
+    }
+    Ok(base)
+}
+
+/// Run job `job` (arm `job / seeds`, seed `job % seeds`) of `exp` alone — one cell — with its
+/// checkpoint in `dir/checkpoints/` (continued from there if it exists) and return its rows.
+pub fn run_cell(
+    exp: &Experiment,
+    dir: &Path,
+    job: usize,
+    device: reglab_train::device::DeviceKind,
+    events: &(dyn Fn(Event) + Sync),
+) -> Result<Vec<Row>, RunError> {
+    if job >= exp.arms.len() * exp.seeds.len() {
+        return Err(RunError::Input(format!("job {job} is not in the experiment")));
+    }
+    let base = load_split(exp)?;
+    let noise = exp.label_noise().map_err(RunError::Input)?;
+    let kind = exp.stream_kind().map_err(RunError::Input)?;
+    let stream = Stream::new(kind, base.clone()).with_noise(noise);
+    let sh = Shared { exp, out: dir, device, rows: Mutex::new(Vec::new()), failed: AtomicBool::new(false), publish: false };
+    run_job(&sh, &stream, &base, job, events).map_err(RunError::Failed)?;
+    let mut rows = sh.rows.into_inner().expect("rows");
+    let arms: Vec<String> = exp.arms.iter().map(|a| a.name.clone()).collect();
+    sort_rows(&mut rows, &arms);
+    Ok(rows)
+}
+
 /// Run (or resume) the experiment into `opts.out`. Every input is checked before anything is
 /// written. Returns the results.
 pub fn run(exp: &Experiment, opts: &RunOptions, events: &(dyn Fn(Event) + Sync)) -> Result<Results, RunError> {
@@ -308,19 +354,9 @@ pub fn run_locked<G>(
     events: &(dyn Fn(Event) + Sync),
 ) -> Result<Results, RunError> {
     let t0 = Instant::now();
-    exp.validate().map_err(RunError::Input)?;
-    let base = load_split(exp)?;
+    let base = check(exp, opts.device)?;
     let noise = exp.label_noise().map_err(RunError::Input)?;
-    if let Some(n) = &noise {
-        n.validate(base.train.classes).map_err(|e| RunError::Input(format!("`data.label_noise_kind`: {e}")))?;
-    }
     let kind = exp.stream_kind().map_err(RunError::Input)?;
-    // Shapes are checked by building one model (cheap) before anything is written.
-    let device = reglab_train::device::autodiff_device(opts.device).map_err(RunError::Input)?;
-    for arm in &exp.arms {
-        let cfg = exp.train_config(arm, exp.seeds[0]).map_err(RunError::Input)?;
-        Trainer::new(&cfg, &base.train.example_shape, base.train.classes, &device, None, 1).map_err(|e| RunError::Input(e.to_string()))?;
-    }
     let out = &opts.out;
     let config_text = exp.to_toml();
     let has_run = out.join("checkpoints").exists();
@@ -342,7 +378,7 @@ pub fn run_locked<G>(
 
     let stream = Stream::new(kind, base.clone()).with_noise(noise);
     let n_jobs = exp.arms.len() * exp.seeds.len();
-    let sh = Shared { exp, out, device: opts.device, rows: Mutex::new(Vec::new()), failed: AtomicBool::new(false) };
+    let sh = Shared { exp, out, device: opts.device, rows: Mutex::new(Vec::new()), failed: AtomicBool::new(false), publish: true };
     let next = AtomicUsize::new(0);
     let seconds: Mutex<Vec<(usize, f64)>> = Mutex::new(Vec::new());
     let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());

@@ -1,10 +1,14 @@
-//! `kind = "inverse"` as an [`ExperimentKind`]: `--jobs` threads over the (setting, λ) solves
-//! of each method (the results do not depend on it); no checkpoints, so no `--resume`.
+//! `kind = "inverse"` as an [`ExperimentKind`]: one cell per setting (views × noise: every
+//! method and λ, with its calibration problem); `--jobs` threads over the settings and the λ
+//! solves (the results do not depend on it); no checkpoints, so no `--resume` of a whole run.
 
+use super::sweep::SettingRun;
 use super::{InverseExperiment, config::KIND};
 use crate::RunError;
-use crate::kind::{ExperimentKind, Prepared, RunContext};
+use crate::kind::cells::{self, CellContext, CellSpec, CellValue};
+use crate::kind::{ExperimentKind, Prepared};
 use std::fmt::Write;
+use std::path::Path;
 
 /// Few-view CT reconstructions over λ grids.
 pub struct InverseKind;
@@ -28,9 +32,32 @@ impl Prepared for InverseExperiment {
     fn work(&self) -> (u64, &'static str) {
         (super::job_count(self) as u64, "reconstructions")
     }
-    fn run(&self, ctx: &RunContext<'_>) -> Result<String, RunError> {
-        let _lock = ctx.open_out()?;
-        let res = super::run(self, &ctx.sweep_options(), &|| ctx.progress.tick())?;
+    fn config_toml(&self) -> String {
+        self.to_toml()
+    }
+    fn cells(&self) -> Result<Vec<CellSpec>, String> {
+        self.validate()?;
+        let config = cells::toml_as_json(&self.to_toml());
+        let settings = super::sweep::settings(self);
+        let work = super::job_count(self) as u64 / settings.len() as u64;
+        Ok(settings
+            .iter()
+            .enumerate()
+            .map(|(i, &(vi, k))| CellSpec {
+                label: format!("{} views, noise {}", self.problem.views[vi], self.problem.noise[k]),
+                work,
+                config: serde_json::json!({ "experiment": config, "setting_index": i }),
+            })
+            .collect())
+    }
+    fn run_cell(&self, index: usize, cx: &CellContext<'_>) -> Result<CellValue, RunError> {
+        cells::encode(&super::sweep::run_setting(self, index, &|| cx.progress.tick()).map_err(RunError::Failed)?)
+    }
+    fn merge(&self, outcomes: Vec<Option<CellValue>>, out: &Path) -> Result<String, RunError> {
+        let settings: Vec<SettingRun> = cells::all(&outcomes, KIND)?;
+        let run = super::sweep::aggregate(self, settings).map_err(RunError::Input)?;
+        super::sweep::write_outputs(self, &run, out)?;
+        let res = &run.results;
         let mut s = String::new();
         let _ = writeln!(
             s,
@@ -54,7 +81,7 @@ impl Prepared for InverseExperiment {
             for m in &res.methods {
                 let _ = write!(s, "{:<22}", format!("{m}{suffix}"));
                 for st in &res.settings {
-                    let cell = match pick(&res, m, st.views, st.noise) {
+                    let cell = match pick(res, m, st.views, st.noise) {
                         Some(r) => format!("{:.2} / {:.3}", r.psnr, r.ssim),
                         None => "—".to_string(),
                     };

@@ -203,25 +203,36 @@ struct Problem {
     tv_steps: OnceLock<BalancedSteps>,
 }
 
-/// One problem per setting (views-major) of phantom `truth` (index `t`), noise from `seed`.
-fn problems(exp: &InverseExperiment, truth: &Image, t: usize, seed: u64) -> Result<Vec<Problem>, String> {
+/// The problem of setting (`views[vi]`, `noise[k]`) of phantom `truth` (index `t`), noise from
+/// `seed`.
+fn problem_at(exp: &InverseExperiment, truth: &Image, t: usize, seed: u64, vi: usize, k: usize) -> Result<Problem, String> {
     let n = exp.problem.size;
-    let mut out = Vec::new();
-    for &views in &exp.problem.views {
-        let radon = Radon::new(n, n, Radon::equispaced_angles(views)).map_err(|e| e.to_string())?;
-        let clean = radon.forward(&truth.data).map_err(|e| e.to_string())?;
-        let m = clean.len();
-        let rms = (clean.iter().map(|v| v * v).sum::<f64>() / m as f64).sqrt();
-        for (k, &noise) in exp.problem.noise.iter().enumerate() {
-            let seed = setting_seed(seed, views, k);
-            let sigma = noise * rms;
-            let sino = Image::new(views, radon.n_det(), clean.clone()).map_err(|e| e.to_string())?;
-            let y = add_gaussian_noise(&sino, sigma, seed).map_err(|e| e.to_string())?.data;
-            let setting = Setting { views, noise, sigma, seed, measurements: m, calibration_sigma: None, calibration_seed: None };
-            out.push(Problem { setting, truth: t, radon: radon.clone(), y, tv_steps: OnceLock::new() });
-        }
+    let (views, noise) = (exp.problem.views[vi], exp.problem.noise[k]);
+    let radon = Radon::new(n, n, Radon::equispaced_angles(views)).map_err(|e| e.to_string())?;
+    let clean = radon.forward(&truth.data).map_err(|e| e.to_string())?;
+    let m = clean.len();
+    let rms = (clean.iter().map(|v| v * v).sum::<f64>() / m as f64).sqrt();
+    let seed = setting_seed(seed, views, k);
+    let sigma = noise * rms;
+    let sino = Image::new(views, radon.n_det(), clean).map_err(|e| e.to_string())?;
+    let y = add_gaussian_noise(&sino, sigma, seed).map_err(|e| e.to_string())?.data;
+    let setting = Setting { views, noise, sigma, seed, measurements: m, calibration_sigma: None, calibration_seed: None };
+    Ok(Problem { setting, truth: t, radon, y, tv_steps: OnceLock::new() })
+}
+
+/// The settings' (views index, noise index), views-major: cell `c` of the experiment is setting
+/// `settings(exp)[c]`.
+pub fn settings(exp: &InverseExperiment) -> Vec<(usize, usize)> {
+    (0..exp.problem.views.len()).flat_map(|vi| (0..exp.problem.noise.len()).map(move |k| (vi, k))).collect()
+}
+
+/// The phantoms: the test one, and with `[calibration]` the calibration one.
+fn truths(exp: &InverseExperiment) -> Result<Vec<Image>, String> {
+    let mut t = vec![phantom(exp)?];
+    if let Some(c) = &exp.calibration {
+        t.push(named_phantom(&c.phantom, exp.problem.size)?);
     }
-    Ok(out)
+    Ok(t)
 }
 
 /// One method's reconstruction at one λ.
@@ -319,47 +330,66 @@ fn rel_error(x: &Image, truth: &Image) -> f64 {
     (d / t).sqrt()
 }
 
-/// Solve every (setting, method, λ) on `threads` threads, calling `progress` after each. Methods
-/// run in file order (a method's estimate is an earlier method's best image); within a method,
-/// every (problem, λ) is independent, so the results do not depend on `threads`.
+/// One setting's reconstructions (one cell): its rows and the images the files show.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SettingRun {
+    /// The setting.
+    pub setting: Setting,
+    /// Its rows on the test problem (oracle stage), method then λ.
+    pub oracle: Vec<InverseRow>,
+    /// With `[calibration]`: its rows on the calibration problem, method then λ.
+    pub calibration: Vec<InverseRow>,
+    /// With `[calibration]`: its calibrated rows, one per method.
+    pub calibrated: Vec<InverseRow>,
+    /// The noisy sinogram (views × detector bins).
+    #[serde(with = "image_serde")]
+    pub sinogram: Image,
+    /// Each method's best reconstruction of the test problem (method order).
+    #[serde(with = "image_serde::list")]
+    pub best: Vec<Image>,
+    /// With `[calibration]`: each method's reconstruction of the test problem at its
+    /// calibrated λ (method order).
+    #[serde(with = "image_serde::list")]
+    pub calibrated_images: Vec<Image>,
+}
+
+/// Solve every (method, λ) of setting `cell` (see [`settings`]), in parallel on the current
+/// rayon pool, calling `progress` after each solve. Methods run in file order (a method's
+/// estimate is an earlier method's best image); within a method, every (problem, λ) is
+/// independent, so the results do not depend on the threads.
 ///
-/// With `[calibration]`, every setting also has a calibration problem (its own phantom and
+/// With `[calibration]`, the setting also has a calibration problem (its own phantom and
 /// noise), swept the same way in the same pass; a method's calibrated λ is the best on the
 /// calibration problem — chosen from the calibration rows alone, never from the test phantom —
 /// and its calibrated reconstruction of the test problem is the one at that λ with the estimate
 /// also from the calibrated chain (the estimate method's reconstruction at its calibrated λ). It
 /// is solved anew only where that chain differs from the oracle one; otherwise it is the oracle
 /// sweep's reconstruction at that λ.
-pub fn sweep(exp: &InverseExperiment, threads: usize, progress: &(dyn Fn() + Sync)) -> Result<InverseRun, String> {
+pub fn run_setting(exp: &InverseExperiment, cell: usize, progress: &(dyn Fn() + Sync)) -> Result<SettingRun, String> {
     exp.validate()?;
-    let truth = phantom(exp)?;
-    let mut truths = vec![truth];
-    let mut probs = problems(exp, &truths[0], 0, exp.problem.seed)?;
-    let n_test = probs.len();
+    let truths = truths(exp)?;
+    let &(vi, k) = settings(exp).get(cell).ok_or_else(|| format!("setting {cell} is not in the experiment"))?;
+    let mut probs = vec![problem_at(exp, &truths[0], 0, exp.problem.seed, vi, k)?];
     if let Some(c) = &exp.calibration {
-        truths.push(named_phantom(&c.phantom, exp.problem.size)?);
-        let cal = problems(exp, &truths[1], 1, c.seed)?;
-        for (p, q) in probs.iter_mut().zip(&cal) {
-            (p.setting.calibration_sigma, p.setting.calibration_seed) = (Some(q.setting.sigma), Some(q.setting.seed));
-        }
-        probs.extend(cal);
+        let q = problem_at(exp, &truths[1], 1, c.seed, vi, k)?;
+        (probs[0].setting.calibration_sigma, probs[0].setting.calibration_seed) = (Some(q.setting.sigma), Some(q.setting.seed));
+        probs.push(q);
     }
-    let calibrating = probs.len() > n_test;
-    let stage = |s: usize| match (calibrating, s < n_test) {
+    let calibrating = probs.len() > 1;
+    let stage = |s: usize| match (calibrating, s == 0) {
         (false, _) => None,
         (true, true) => Some(Stage::Oracle),
         (true, false) => Some(Stage::Calibration),
     };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| e.to_string())?;
     // rows[s][method] = that method's rows on problem s; best[s][method] = its best image.
     let mut rows: Vec<Vec<Vec<InverseRow>>> = vec![Vec::new(); probs.len()];
     let mut best: Vec<Vec<Image>> = vec![Vec::new(); probs.len()];
-    // The calibrated chain on each test problem: per method, the row and image at the
+    // The calibrated chain on the test problem: per method, the row and image at the
     // calibrated λ, and whether the image equals the oracle's best (then a method built on it
     // needs no solve of its own).
-    let mut cal_rows: Vec<Vec<InverseRow>> = vec![Vec::new(); n_test];
-    let mut cal_images: Vec<Vec<Image>> = vec![Vec::new(); n_test];
-    let mut cal_is_oracle: Vec<Vec<bool>> = vec![Vec::new(); n_test];
+    let mut cal_rows: Vec<InverseRow> = Vec::new();
+    let mut cal_images: Vec<Image> = Vec::new();
+    let mut cal_is_oracle: Vec<bool> = Vec::new();
     let row_of = |m: &MethodConfig, p: &Problem, l: Option<f64>, r: &Solved, stage: Option<Stage>| -> Result<InverseRow, String> {
         let (setting, truth) = (&p.setting, &truths[p.truth]);
         Ok(InverseRow {
@@ -381,25 +411,23 @@ pub fn sweep(exp: &InverseExperiment, threads: usize, progress: &(dyn Fn() + Syn
         let est_index = m.estimate.as_deref().map(|e| exp.method.iter().position(|o| o.label() == e).expect("validated: an earlier label"));
         let lambdas: Vec<Option<f64>> = if m.name == "fbp" { vec![None] } else { m.lambdas().iter().map(|&l| Some(l)).collect() };
         let jobs: Vec<(usize, Option<f64>)> = (0..probs.len()).flat_map(|s| lambdas.iter().map(move |&l| (s, l))).collect();
-        let solved: Vec<Solved> = pool.install(|| {
-            let prepared = (0..probs.len())
-                .into_par_iter()
-                .map(|s| {
-                    prepare(exp, m, &probs[s], est_index.map(|k| &best[s][k]))
-                        .map_err(|e| format!("{} ({}): {e}", m.label(), probs[s].setting.title()))
-                })
-                .collect::<Result<Vec<Prepared>, String>>()?;
-            jobs.par_iter()
-                .map(|&(s, l)| {
-                    let r = solve(exp, m, &probs[s], l, &prepared[s]).map_err(|e| {
-                        let lam = l.map_or(String::new(), |l| format!(", λ = {l}"));
-                        format!("{} ({}{lam}): {e}", m.label(), probs[s].setting.title())
-                    });
-                    progress();
-                    r
-                })
-                .collect::<Result<Vec<_>, String>>()
-        })?;
+        let prepared = (0..probs.len())
+            .into_par_iter()
+            .map(|s| {
+                prepare(exp, m, &probs[s], est_index.map(|k| &best[s][k])).map_err(|e| format!("{} ({}): {e}", m.label(), probs[s].setting.title()))
+            })
+            .collect::<Result<Vec<Prepared>, String>>()?;
+        let solved: Vec<Solved> = jobs
+            .par_iter()
+            .map(|&(s, l)| {
+                let r = solve(exp, m, &probs[s], l, &prepared[s]).map_err(|e| {
+                    let lam = l.map_or(String::new(), |l| format!(", λ = {l}"));
+                    format!("{} ({}{lam}): {e}", m.label(), probs[s].setting.title())
+                });
+                progress();
+                r
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         let mut per_problem: Vec<Vec<(InverseRow, Image)>> = (0..probs.len()).map(|_| Vec::new()).collect();
         for ((s, l), r) in jobs.into_iter().zip(solved) {
             let row = row_of(m, &probs[s], l, &r, stage(s))?;
@@ -409,41 +437,26 @@ pub fn sweep(exp: &InverseExperiment, threads: usize, progress: &(dyn Fn() + Syn
         let best_index: Vec<usize> =
             per_problem.iter().map(|list| (0..list.len()).fold(0, |b, i| if list[i].0.psnr > list[b].0.psnr { i } else { b })).collect();
         // The calibrated chain: λ from the calibration problem's rows only.
-        let mut to_solve: Vec<(usize, usize)> = Vec::new(); // (test setting, λ index)
-        for s in 0..if calibrating { n_test } else { 0 } {
-            let c = best_index[s + n_test];
-            let chain_same = est_index.is_none_or(|k| cal_is_oracle[s][k]);
+        if calibrating {
+            let c = best_index[1];
+            let chain_same = est_index.is_none_or(|k| cal_is_oracle[k]);
             if chain_same {
-                let (row, image) = &per_problem[s][c];
-                cal_rows[s].push(InverseRow { best: true, stage: Some(Stage::Calibrated), ..row.clone() });
-                cal_images[s].push(image.clone());
-                cal_is_oracle[s].push(c == best_index[s]);
+                let (row, image) = &per_problem[0][c];
+                cal_rows.push(InverseRow { best: true, stage: Some(Stage::Calibrated), ..row.clone() });
+                cal_images.push(image.clone());
+                cal_is_oracle.push(c == best_index[0]);
                 if est_index.is_some() {
                     progress();
                 }
             } else {
-                to_solve.push((s, c));
-            }
-        }
-        if !to_solve.is_empty() {
-            let solved: Vec<(usize, InverseRow, Image)> = pool.install(|| {
-                to_solve
-                    .par_iter()
-                    .map(|&(s, c)| {
-                        let (p, l, k) = (&probs[s], lambdas[c], est_index.expect("a chain differs only through an estimate"));
-                        let ctx = |e: String| format!("{} ({}, calibrated λ): {e}", m.label(), p.setting.title());
-                        let prep = prepare(exp, m, p, Some(&cal_images[s][k])).map_err(ctx)?;
-                        let r = solve(exp, m, p, l, &prep).map_err(ctx)?;
-                        let row = InverseRow { best: true, ..row_of(m, p, l, &r, Some(Stage::Calibrated))? };
-                        progress();
-                        Ok((s, row, r.image))
-                    })
-                    .collect::<Result<Vec<_>, String>>()
-            })?;
-            for (s, row, image) in solved {
-                cal_rows[s].push(row);
-                cal_images[s].push(image);
-                cal_is_oracle[s].push(false);
+                let (p, l, k) = (&probs[0], lambdas[c], est_index.expect("a chain differs only through an estimate"));
+                let ctx = |e: String| format!("{} ({}, calibrated λ): {e}", m.label(), p.setting.title());
+                let prep = prepare(exp, m, p, Some(&cal_images[k])).map_err(ctx)?;
+                let r = solve(exp, m, p, l, &prep).map_err(ctx)?;
+                cal_rows.push(InverseRow { best: true, ..row_of(m, p, l, &r, Some(Stage::Calibrated))? });
+                cal_images.push(r.image);
+                cal_is_oracle.push(false);
+                progress();
             }
         }
         for (s, (mut list, b)) in per_problem.into_iter().zip(best_index).enumerate() {
@@ -452,14 +465,48 @@ pub fn sweep(exp: &InverseExperiment, threads: usize, progress: &(dyn Fn() + Syn
             rows[s].push(list.into_iter().map(|(r, _)| r).collect());
         }
         debug_assert!(best.iter().all(|b| b.len() == mi + 1));
-        debug_assert!(!calibrating || cal_rows.iter().all(|r| r.len() == mi + 1));
+        debug_assert!(!calibrating || cal_rows.len() == mi + 1);
     }
-    let settings: Vec<Setting> = probs[..n_test].iter().map(|p| p.setting.clone()).collect();
-    best.truncate(n_test);
-    let images = probs.into_iter().zip(best).map(|(p, b)| (Image::new(p.setting.views, p.radon.n_det(), p.y).expect("shape"), b)).collect();
-    // Rows: the oracle sweep (as without `[calibration]`), then the calibration sweep, then the
-    // calibrated rows, each setting-major, then method, then λ.
-    let all_rows = rows.into_iter().flatten().flatten().chain(cal_rows.into_iter().flatten()).collect();
+    let mut rows = rows.into_iter();
+    let oracle = rows.next().expect("the test problem").into_iter().flatten().collect();
+    let calibration = rows.next().map(|r| r.into_iter().flatten().collect()).unwrap_or_default();
+    let test = probs.swap_remove(0);
+    Ok(SettingRun {
+        sinogram: Image::new(test.setting.views, test.radon.n_det(), test.y).expect("shape"),
+        setting: test.setting,
+        oracle,
+        calibration,
+        calibrated: cal_rows,
+        best: best.swap_remove(0),
+        calibrated_images: cal_images,
+    })
+}
+
+/// Solve every (setting, method, λ) on `threads` threads, calling `progress` after each (see
+/// [`run_setting`]; the settings are independent, so the results do not depend on `threads`).
+pub fn sweep(exp: &InverseExperiment, threads: usize, progress: &(dyn Fn() + Sync)) -> Result<InverseRun, String> {
+    exp.validate()?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| e.to_string())?;
+    let cells: Vec<SettingRun> =
+        pool.install(|| (0..settings(exp).len()).into_par_iter().map(|c| run_setting(exp, c, progress)).collect::<Result<Vec<_>, String>>())?;
+    aggregate(exp, cells)
+}
+
+/// The run from every setting's cell (in [`settings`] order). Rows: the oracle sweep (as
+/// without `[calibration]`), then the calibration sweep, then the calibrated rows, each
+/// setting-major, then method, then λ.
+pub fn aggregate(exp: &InverseExperiment, cells: Vec<SettingRun>) -> Result<InverseRun, String> {
+    exp.validate()?;
+    if cells.len() != settings(exp).len() {
+        return Err(format!("{} settings' results for {} settings", cells.len(), settings(exp).len()));
+    }
+    let mut truths = truths(exp)?;
+    let mut all_rows: Vec<InverseRow> = cells.iter().flat_map(|c| c.oracle.iter().cloned()).collect();
+    all_rows.extend(cells.iter().flat_map(|c| c.calibration.iter().cloned()));
+    all_rows.extend(cells.iter().flat_map(|c| c.calibrated.iter().cloned()));
+    let settings: Vec<Setting> = cells.iter().map(|c| c.setting.clone()).collect();
+    let calibrated: Vec<Vec<Image>> = cells.iter().map(|c| c.calibrated_images.clone()).collect();
+    let images = cells.into_iter().map(|c| (c.sinogram, c.best)).collect();
     let truth = truths.swap_remove(0);
     Ok(InverseRun {
         results: InverseResults {
@@ -472,8 +519,49 @@ pub fn sweep(exp: &InverseExperiment, threads: usize, progress: &(dyn Fn() + Syn
         },
         truth,
         images,
-        calibrated: truths.pop().map(|t| (t, cal_images)),
+        calibrated: truths.pop().map(|t| (t, calibrated)),
     })
+}
+
+/// Images in a cell: shape and pixels.
+mod image_serde {
+    use reglab_inverse::Image;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    struct Plain {
+        rows: usize,
+        cols: usize,
+        data: Vec<f64>,
+    }
+
+    fn plain(i: &Image) -> Plain {
+        Plain { rows: i.rows, cols: i.cols, data: i.data.clone() }
+    }
+
+    fn image<E: serde::de::Error>(p: Plain) -> Result<Image, E> {
+        Image::new(p.rows, p.cols, p.data).map_err(E::custom)
+    }
+
+    pub fn serialize<S: Serializer>(i: &Image, s: S) -> Result<S::Ok, S::Error> {
+        plain(i).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Image, D::Error> {
+        image(Plain::deserialize(d)?)
+    }
+
+    pub mod list {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(v: &[Image], s: S) -> Result<S::Ok, S::Error> {
+            v.iter().map(plain).collect::<Vec<_>>().serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Image>, D::Error> {
+            Vec::<Plain>::deserialize(d)?.into_iter().map(image).collect()
+        }
+    }
 }
 
 fn opt_num(v: Option<impl std::fmt::Display>) -> String {
@@ -519,22 +607,20 @@ pub fn file_stem(label: &str) -> String {
     s.trim_matches('-').to_string()
 }
 
-/// Run the experiment into `opts.out`: `config.toml` first, then the reconstructions, then
-/// `results.json`, `results.csv`, the plots (`plots/psnr-SETTING`, `plots/best-psnr-NOISE`, PNG
-/// and SVG), the images (`images/SETTING/*.png`, 16-bit, and a montage), `report.html` and
-/// `timing.json`, every file written atomically.
-pub fn run(exp: &InverseExperiment, opts: &SweepOptions, progress: &(dyn Fn() + Sync)) -> Result<InverseResults, RunError> {
+/// Run the experiment into `opts.out` as `reglab run` does: `config.toml` first, then the
+/// cells (one per setting), then `results.json`, `results.csv`, the plots
+/// (`plots/psnr-SETTING`, `plots/best-psnr-NOISE`, PNG and SVG), the images
+/// (`images/SETTING/*.png`, 16-bit, and a montage), `report.html` and `timing.json`, every file
+/// written atomically. Returns the results as written.
+pub fn run(exp: &InverseExperiment, opts: &SweepOptions) -> Result<InverseResults, RunError> {
     exp.validate().map_err(RunError::Input)?;
-    let out = &opts.out;
-    let r = crate::rundir::write_run(
-        out,
-        opts.threads,
-        &exp.to_toml(),
-        || sweep(exp, opts.threads, progress),
-        |r| to_csv(&r.results),
-        |r| write_images_plots_and_report(exp, r, out),
-    )?;
-    Ok(r.results)
+    crate::rundir::run_solver(exp, opts)
+}
+
+/// Write `results.json`, `results.csv`, the plots, the images and `report.html` of `run` into
+/// `out`.
+pub fn write_outputs(exp: &InverseExperiment, run: &InverseRun, out: &Path) -> Result<(), RunError> {
+    crate::rundir::write_results(out, &run.results, &to_csv(&run.results), || write_images_plots_and_report(exp, run, out))
 }
 
 /// Gap between the montage's panels, in pixels.
@@ -906,7 +992,7 @@ seed = 3
         // The files.
         let dir = tempfile::tempdir().unwrap();
         let opts = SweepOptions { out: dir.path().join("r"), threads: 2 };
-        run(&e, &opts, &|| {}).unwrap();
+        run(&e, &opts).unwrap();
         for f in
             ["results.csv", "images/calibration-truth.png", "images/8v-1pct/montage-calibrated.png", "plots/calibrated-psnr-5pct.png", "report.html"]
         {

@@ -12,8 +12,10 @@
 //! [`ExperimentKind`], and one line in [`crate::kinds::KINDS`], which also finds a file's kind
 //! and runs it ([`crate::kinds::run_file`]).
 
+pub mod cells;
 pub mod progress;
 
+pub use cells::{Cell, CellContext, CellSpec, CellValue};
 pub use progress::Progress;
 
 use crate::RunError;
@@ -33,15 +35,48 @@ pub trait ExperimentKind: Sync {
     /// Parse the file with the `--set` overrides and check every value, before anything is
     /// written. Errors are one line and name the key.
     fn prepare(&self, text: &str, overrides: &[String]) -> Result<Box<dyn Prepared>, String>;
-    /// `reglab report`: one experiment's results and report from the results of runs that each
-    /// did part of it, written into `out`. Returns what to print.
-    fn report(&self, text: &str, overrides: &[String], from: &[PathBuf], out: &Path) -> Result<String, RunError> {
-        let _ = (text, overrides, from, out);
-        Err(RunError::Input(format!(
-            "`reglab report` does not apply to kind = \"{}\" (its runs are not split into parts: run the whole file)",
-            self.name()
-        )))
+    /// `reglab report`: one experiment's results and report from runs that each did part of
+    /// it, written into `out`. Returns what to print. The default merges shards (`reglab run
+    /// --cell`, see [`cells`]); with `allow_missing`, cells no shard holds are listed instead of
+    /// refused, for kinds whose [`Prepared::merge`] can do without them.
+    fn report(&self, text: &str, overrides: &[String], from: &[PathBuf], out: &Path, allow_missing: bool) -> Result<String, RunError> {
+        let prepared = self.prepare(text, overrides).map_err(RunError::Input)?;
+        merge_shards(self.name(), prepared.as_ref(), from, out, allow_missing)
     }
+}
+
+/// Merge the shards `from` of `prepared` (kind `kind`) into `out` (see [`cells`]).
+pub fn merge_shards(kind: &str, prepared: &dyn Prepared, from: &[PathBuf], out: &Path, allow_missing: bool) -> Result<String, RunError> {
+    if let Some(p) = from.iter().find(|p| !cells::is_shard(p)) {
+        return Err(RunError::Input(format!(
+            "--from {}: not a shard of `reglab run --cell` (no cells/ directory){}",
+            p.display(),
+            if kind == "train" { "; training runs' results.json/csv merge only with each other" } else { "" }
+        )));
+    }
+    if out.join("cells").exists() || out.join("checkpoints").exists() {
+        return Err(RunError::Input(format!("{} holds a run or a shard; write the merged report elsewhere", out.display())));
+    }
+    let plan = cells::plan(kind, prepared).map_err(RunError::Input)?;
+    let outcomes = cells::read_shards(kind, &plan, from)?;
+    let missing = cells::missing(&plan, &outcomes);
+    if !missing.is_empty() && !allow_missing {
+        return Err(RunError::Input(format!(
+            "{} of {} cells are in no shard: {}; run them (`reglab run FILE --cell I --out SHARD`) or report without them (--allow-missing, training experiments)",
+            missing.len(),
+            plan.len(),
+            missing.join(", ")
+        )));
+    }
+    std::fs::create_dir_all(out).map_err(|e| RunError::Input(format!("{}: {e}", out.display())))?;
+    reglab_train::tensorfile::write_atomic(&out.join("config.toml"), prepared.config_toml().as_bytes())
+        .map_err(|e| RunError::Failed(format!("{}: {e}", out.join("config.toml").display())))?;
+    let mut s = prepared.merge(outcomes, out)?;
+    s.push_str(&format!("{} of {} cells from {} shards\n", plan.len() - missing.len(), plan.len(), from.len()));
+    if !missing.is_empty() {
+        s.push_str(&format!("missing {} cells: {}\n", missing.len(), missing.join(", ")));
+    }
+    Ok(s)
 }
 
 /// A parsed, checked experiment, ready to run.
@@ -50,11 +85,42 @@ pub trait Prepared: Send + Sync {
     fn name(&self) -> &str;
     /// The amount of work and its unit, for the progress bar (e.g. `(306, "reconstructions")`).
     fn work(&self) -> (u64, &'static str);
-    /// Run into `ctx.out`, advancing `ctx.progress` by one per unit of [`Prepared::work`].
-    /// Everything that can be checked is checked first; then [`RunContext::open_out`] creates
-    /// and locks the run directory, and only then is anything written. Returns the summary to
-    /// print.
-    fn run(&self, ctx: &RunContext<'_>) -> Result<String, RunError>;
+    /// The resolved experiment file (`config.toml` of a run).
+    fn config_toml(&self) -> String;
+    /// The experiment expanded into its cells, in a stable order (see [`cells`]).
+    fn cells(&self) -> Result<Vec<CellSpec>, String>;
+    /// What can only be checked with the data or the device (before a shard is written).
+    fn check(&self, device: DeviceKind) -> Result<(), RunError> {
+        let _ = device;
+        Ok(())
+    }
+    /// Run cell `index` of [`Prepared::cells`] and return its result, advancing `cx.progress` by
+    /// one per unit of its work. Parallel work inside the cell runs on the current rayon pool.
+    fn run_cell(&self, index: usize, cx: &CellContext<'_>) -> Result<CellValue, RunError>;
+    /// Write the results, plots and report of the experiment into `out` from its cells' results
+    /// (one per cell, in order; `None` for a cell no shard holds — a kind that needs every cell
+    /// says so, see [`cells::all`]). Returns the summary to print.
+    fn merge(&self, outcomes: Vec<Option<CellValue>>, out: &Path) -> Result<String, RunError>;
+    /// Run the whole experiment into `ctx.out`, advancing `ctx.progress` by one per unit of
+    /// [`Prepared::work`]. Everything that can be checked is checked first; then
+    /// [`RunContext::open_out`] creates and locks the run directory, and only then is anything
+    /// written. Returns the summary to print.
+    ///
+    /// The default: `config.toml`, every cell on `ctx.jobs` threads, [`Prepared::merge`] and
+    /// `timing.json` — the same files as its shards merged.
+    fn run(&self, ctx: &RunContext<'_>) -> Result<String, RunError> {
+        let t0 = std::time::Instant::now();
+        self.check(ctx.device)?;
+        let n = self.cells().map_err(RunError::Input)?.len();
+        let _lock = ctx.open_out()?;
+        reglab_train::tensorfile::write_atomic(&ctx.out.join("config.toml"), self.config_toml().as_bytes())
+            .map_err(|e| RunError::Failed(format!("{}: {e}", ctx.out.join("config.toml").display())))?;
+        let outcomes = cells::run_all(self, n, ctx.out, ctx.jobs, ctx.device, ctx.progress)?;
+        let summary = self.merge(outcomes.into_iter().map(Some).collect(), ctx.out)?;
+        let timing = serde_json::json!({ "total_seconds": t0.elapsed().as_secs_f64(), "threads": ctx.jobs });
+        crate::rundir::write_json(&ctx.out.join("timing.json"), &timing)?;
+        Ok(summary)
+    }
 }
 
 /// How `reglab run` was asked to run a file.
@@ -70,6 +136,10 @@ pub struct RunRequest {
     pub device: DeviceKind,
     /// Draw progress bars.
     pub show_progress: bool,
+    /// `--cell I`: run only these cells into a shard (see [`cells`]).
+    pub cell: Vec<usize>,
+    /// `--cells A..B`: run only these ranges of cells into a shard.
+    pub cell_ranges: Vec<String>,
 }
 
 /// What a kind's [`Prepared::run`] gets.
@@ -87,11 +157,6 @@ pub struct RunContext<'a> {
 }
 
 impl RunContext<'_> {
-    /// The run directory and thread count, as the solver kinds' sweeps take them.
-    pub fn sweep_options(&self) -> crate::rundir::SweepOptions {
-        crate::rundir::SweepOptions { out: self.out.to_path_buf(), threads: self.jobs }
-    }
-
     /// Create the run directory and lock it against a second run until the guard is dropped
     /// (an advisory lock on `OUT/.lock`, released by the system if the process dies).
     pub fn open_out(&self) -> Result<crate::rundir::RunLock, RunError> {

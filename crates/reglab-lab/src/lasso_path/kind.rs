@@ -1,10 +1,14 @@
-//! `kind = "lasso-path"` as an [`ExperimentKind`]: `--jobs` threads over the (method, λ) jobs
-//! (the results do not depend on it); no checkpoints, so no `--resume`.
+//! `kind = "lasso-path"` as an [`ExperimentKind`]: one cell per method (and one for the
+//! coordinate-descent reference) over the whole λ grid; `--jobs` threads over the (method, λ)
+//! solves (the results do not depend on it); no checkpoints, so no `--resume` of a whole run.
 
+use super::sweep::PathRow;
 use super::{LassoPathExperiment, config::KIND};
 use crate::RunError;
-use crate::kind::{ExperimentKind, Prepared, RunContext};
+use crate::kind::cells::{self, CellContext, CellSpec, CellValue};
+use crate::kind::{ExperimentKind, Prepared};
 use std::fmt::Write;
+use std::path::Path;
 
 /// ℓ1 solvers (subgradient, ISTA, FISTA) over a λ grid against a coordinate-descent reference.
 pub struct LassoPathKind;
@@ -17,15 +21,22 @@ impl ExperimentKind for LassoPathKind {
         "the lasso over a λ grid by subgradient and proximal solvers against a coordinate-descent reference (‖w‖₁, exact zeros, KKT)"
     }
     fn prepare(&self, text: &str, overrides: &[String]) -> Result<Box<dyn Prepared>, String> {
-        let exp = LassoPathExperiment::parse(text, overrides)?;
-        let jobs = super::job_count(&exp)?;
-        Ok(Box::new(Lasso { exp, jobs }))
+        Ok(Box::new(Lasso::new(LassoPathExperiment::parse(text, overrides)?)?))
     }
 }
 
-struct Lasso {
+/// A parsed lasso-path experiment with its job count.
+pub struct Lasso {
     exp: LassoPathExperiment,
     jobs: usize,
+}
+
+impl Lasso {
+    /// `exp` (valid) with its job count.
+    pub fn new(exp: LassoPathExperiment) -> Result<Self, String> {
+        let jobs = super::job_count(&exp)?;
+        Ok(Self { exp, jobs })
+    }
 }
 
 impl Prepared for Lasso {
@@ -35,9 +46,28 @@ impl Prepared for Lasso {
     fn work(&self) -> (u64, &'static str) {
         (self.jobs as u64, "solves")
     }
-    fn run(&self, ctx: &RunContext<'_>) -> Result<String, RunError> {
-        let _lock = ctx.open_out()?;
-        let res = super::run(&self.exp, &ctx.sweep_options(), &|| ctx.progress.tick())?;
+    fn config_toml(&self) -> String {
+        self.exp.to_toml()
+    }
+    fn cells(&self) -> Result<Vec<CellSpec>, String> {
+        let methods = self.exp.methods()?;
+        let n_lambda = self.exp.lambdas()?.len() as u64;
+        let config = cells::toml_as_json(&self.exp.to_toml());
+        let mut labels: Vec<String> = methods.iter().map(|m| m.label.clone()).collect();
+        labels.push(super::sweep::REFERENCE_LABEL.to_string());
+        Ok(labels
+            .into_iter()
+            .enumerate()
+            .map(|(i, label)| CellSpec { label, work: n_lambda, config: serde_json::json!({ "experiment": config, "method_index": i }) })
+            .collect())
+    }
+    fn run_cell(&self, index: usize, cx: &CellContext<'_>) -> Result<CellValue, RunError> {
+        cells::encode(&super::sweep::run_method(&self.exp, index, &|| cx.progress.tick()).map_err(RunError::Failed)?)
+    }
+    fn merge(&self, outcomes: Vec<Option<CellValue>>, out: &Path) -> Result<String, RunError> {
+        let per_method: Vec<Vec<PathRow>> = cells::all(&outcomes, KIND)?;
+        let res = super::sweep::aggregate(&self.exp, per_method).map_err(RunError::Input)?;
+        super::sweep::write_outputs(&self.exp, &res, out)?;
         let mut s = String::new();
         let (first, last) = (res.lambdas[0], res.lambdas[res.lambdas.len() - 1]);
         let _ = writeln!(s, "λ from {first} to {last} ({} points), λ_max = {:.4}", res.lambdas.len(), res.lambda_max);

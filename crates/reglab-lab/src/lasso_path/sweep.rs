@@ -207,11 +207,15 @@ pub fn job_count(exp: &LassoPathExperiment) -> Result<usize, String> {
     Ok((exp.methods()?.len() + 1) * exp.lambdas()?.len())
 }
 
-/// Draw the problem and run every job on `threads` threads (each job depends only on the
-/// problem, so the results do not depend on `threads`), calling `progress` after each.
-pub fn sweep(exp: &LassoPathExperiment, threads: usize, progress: &(dyn Fn() + Sync)) -> Result<LassoPathResults, String> {
-    let methods = exp.methods()?;
-    let lambdas = exp.lambdas()?;
+/// The drawn problem of an experiment, its least squares and Lipschitz constant.
+struct Drawn {
+    spec: crate::synthetic::RegressionSpec,
+    p: Regression,
+    ls: LeastSquares,
+    l: f64,
+}
+
+fn draw(exp: &LassoPathExperiment) -> Result<Drawn, String> {
     let spec = exp.regression_spec()?;
     let p = spec.generate().map_err(|e| format!("`problem.{}` {}", e.key, e.why))?;
     let ls = LeastSquares::from_regression(&p);
@@ -219,20 +223,48 @@ pub fn sweep(exp: &LassoPathExperiment, threads: usize, progress: &(dyn Fn() + S
     if !(l > 0.0 && l.is_finite()) {
         return Err(format!("the Lipschitz constant of the problem is {l}: X is zero?"));
     }
-    let (nm, nl) = (methods.len(), lambdas.len());
-    let jobs: Vec<(Option<usize>, usize)> = (0..=nm).flat_map(|m| (0..nl).map(move |i| ((m < nm).then_some(m), i))).collect();
+    Ok(Drawn { spec, p, ls, l })
+}
+
+/// One cell: method `cell` of the file (the reference when `cell` is the number of methods)
+/// at every λ, in parallel on the current rayon pool (each solve depends only on the problem,
+/// so the results do not depend on the threads), calling `progress` after each λ.
+pub fn run_method(exp: &LassoPathExperiment, cell: usize, progress: &(dyn Fn() + Sync)) -> Result<Vec<PathRow>, String> {
+    let methods = exp.methods()?;
+    let lambdas = exp.lambdas()?;
+    let d = draw(exp)?;
+    let method = (cell < methods.len()).then_some(cell);
+    lambdas
+        .par_iter()
+        .map(|&lambda| {
+            let r = run_job(&Data { ls: &d.ls, p: &d.p }, d.l, &methods, method, lambda);
+            progress();
+            r
+        })
+        .collect()
+}
+
+/// Draw the problem and run every job on `threads` threads (each job depends only on the
+/// problem, so the results do not depend on `threads`), calling `progress` after each.
+pub fn sweep(exp: &LassoPathExperiment, threads: usize, progress: &(dyn Fn() + Sync)) -> Result<LassoPathResults, String> {
+    let nm = exp.methods()?.len();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| e.to_string())?;
-    let mut out: Vec<PathRow> = pool.install(|| {
-        jobs.par_iter()
-            .map(|&(m, i)| {
-                let r = run_job(&Data { ls: &ls, p: &p }, l, &methods, m, lambdas[i]);
-                progress();
-                r
-            })
-            .collect::<Result<Vec<_>, String>>()
-    })?;
-    let reference: Vec<PathRow> = out.split_off(methods.len() * lambdas.len());
-    let mut rows = out;
+    let per_method: Vec<Vec<PathRow>> =
+        pool.install(|| (0..=nm).into_par_iter().map(|c| run_method(exp, c, progress)).collect::<Result<Vec<_>, String>>())?;
+    aggregate(exp, per_method)
+}
+
+/// The results from every cell's rows (`per_method[method][λ]`, the reference last, as
+/// [`run_method`] returns them).
+pub fn aggregate(exp: &LassoPathExperiment, mut per_method: Vec<Vec<PathRow>>) -> Result<LassoPathResults, String> {
+    let methods = exp.methods()?;
+    let lambdas = exp.lambdas()?;
+    if per_method.len() != methods.len() + 1 || per_method.iter().any(|r| r.len() != lambdas.len()) {
+        return Err(format!("the rows are not ({} methods + the reference) × {} λ", methods.len(), lambdas.len()));
+    }
+    let Drawn { spec, p, ls, l } = draw(exp)?;
+    let reference: Vec<PathRow> = per_method.pop().expect("the reference");
+    let mut rows: Vec<PathRow> = per_method.into_iter().flatten().collect();
     for (k, r) in rows.iter_mut().enumerate() {
         r.objective_gap = r.objective - reference[k % lambdas.len()].objective;
     }
@@ -303,20 +335,18 @@ pub fn to_csv(res: &LassoPathResults) -> String {
     s
 }
 
-/// Run the experiment into `opts.out`: `config.toml` first, then the sweep, then
-/// `results.json`, `results.csv`, `timing.json`, `plots/l1_norm.png|svg`, `plots/zeros.png|svg`
-/// and `report.html`, every file written atomically. `progress` is called after each job.
-pub fn run(exp: &LassoPathExperiment, opts: &SweepOptions, progress: &(dyn Fn() + Sync)) -> Result<LassoPathResults, RunError> {
+/// Run the experiment into `opts.out` as `reglab run` does: `config.toml` first, then the
+/// cells (one per method and the reference), then `results.json`, `results.csv`,
+/// `timing.json`, `plots/l1_norm.png|svg`, `plots/zeros.png|svg` and `report.html`, every file
+/// written atomically. Returns the results as written.
+pub fn run(exp: &LassoPathExperiment, opts: &SweepOptions) -> Result<LassoPathResults, RunError> {
     exp.validate().map_err(RunError::Input)?;
-    let out = &opts.out;
-    crate::rundir::write_run(
-        out,
-        opts.threads,
-        &exp.to_toml(),
-        || sweep(exp, opts.threads, progress),
-        to_csv,
-        |res| write_plots_and_report(exp, res, out),
-    )
+    crate::rundir::run_solver(&super::kind::Lasso::new(exp.clone()).map_err(RunError::Input)?, opts)
+}
+
+/// Write `results.json`, `results.csv`, the plots and `report.html` of `res` into `out`.
+pub fn write_outputs(exp: &LassoPathExperiment, res: &LassoPathResults, out: &Path) -> Result<(), RunError> {
+    crate::rundir::write_results(out, res, &to_csv(res), || write_plots_and_report(exp, res, out))
 }
 
 fn rule_text(m: &MethodInfo) -> String {

@@ -1,10 +1,13 @@
-//! `kind = "ot-sparse"` as an [`ExperimentKind`]: `--jobs` threads over the solves (the
-//! results do not depend on it); no checkpoints, so no `--resume`.
+//! `kind = "ot-sparse"` as an [`ExperimentKind`]: one cell per solve; `--jobs` threads over
+//! them (the results do not depend on it); no checkpoints, so no `--resume` of a whole run.
 
+use super::sweep::Solved;
 use super::{OtSparseExperiment, config::KIND};
 use crate::RunError;
-use crate::kind::{ExperimentKind, Prepared, RunContext};
+use crate::kind::cells::{self, CellContext, CellSpec, CellValue};
+use crate::kind::{ExperimentKind, Prepared};
 use std::fmt::Write;
+use std::path::Path;
 
 /// Sparsity-constrained, quadratic, entropic and exact OT between two drawn clouds.
 pub struct OtSparseKind;
@@ -28,9 +31,28 @@ impl Prepared for OtSparseExperiment {
     fn work(&self) -> (u64, &'static str) {
         (super::job_count(self) as u64, "solves")
     }
-    fn run(&self, ctx: &RunContext<'_>) -> Result<String, RunError> {
-        let _lock = ctx.open_out()?;
-        let res = super::run(self, &ctx.sweep_options(), &|| ctx.progress.tick())?;
+    fn config_toml(&self) -> String {
+        self.to_toml()
+    }
+    fn cells(&self) -> Result<Vec<CellSpec>, String> {
+        self.validate()?;
+        let config = cells::toml_as_json(&self.to_toml());
+        Ok(super::sweep::jobs(self)
+            .iter()
+            .enumerate()
+            .map(|(i, j)| CellSpec { label: j.label(), work: 1, config: serde_json::json!({ "experiment": config, "solve_index": i }) })
+            .collect())
+    }
+    fn run_cell(&self, index: usize, cx: &CellContext<'_>) -> Result<CellValue, RunError> {
+        let solved = super::sweep::run_solve(self, index).map_err(RunError::Failed)?;
+        cx.progress.tick();
+        cells::encode(&solved)
+    }
+    fn merge(&self, outcomes: Vec<Option<CellValue>>, out: &Path) -> Result<String, RunError> {
+        let solved: Vec<Solved> = cells::all(&outcomes, KIND)?;
+        let run = super::sweep::aggregate(self, solved).map_err(RunError::Input)?;
+        super::sweep::write_outputs(self, &run, out)?;
+        let res = &run.results;
         let mut s = String::new();
         let _ = writeln!(s, "n = {}, m = {}, γ = {}, ε = {}; reference: {}", res.n, res.m, res.gamma, res.epsilon, res.reference);
         let _ = writeln!(

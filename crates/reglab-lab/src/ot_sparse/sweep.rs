@@ -154,15 +154,31 @@ pub fn exact_uniform_rect(cost: &Matrix) -> Option<Result<(Matrix, f64, usize), 
     }))
 }
 
+/// One solve of the experiment (one cell).
 #[derive(Debug, Clone, Copy)]
-enum Job {
+pub enum Job {
     Sparse(usize),
     Quadratic,
     Entropic,
     Exact,
 }
 
-struct Solved {
+impl Job {
+    /// The `method` of its row.
+    pub fn label(&self) -> String {
+        match self {
+            Job::Sparse(k) => format!("sparse k={k}"),
+            Job::Quadratic => "quadratic".into(),
+            Job::Entropic => "entropic".into(),
+            Job::Exact => "exact".into(),
+        }
+    }
+}
+
+/// One solve's result, as a cell keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Solved {
+    #[serde(with = "matrix_serde")]
     plan: Matrix,
     cost: f64,
     objective: Option<f64>,
@@ -237,10 +253,10 @@ fn row_of(s: &Solved, job: Job, exp: &OtSparseExperiment, input: &OtInput) -> Ot
     let nonzeros: usize = per_col.iter().sum();
     let l1 = |x: Vec<f64>, w: &[f64]| x.iter().zip(w).map(|(p, q)| (p - q).abs()).sum::<f64>();
     let (method, k, reg) = match job {
-        Job::Sparse(k) => (format!("sparse k={k}"), Some(k), Some(exp.solve.gamma)),
-        Job::Quadratic => ("quadratic".into(), None, Some(exp.solve.gamma)),
-        Job::Entropic => ("entropic".into(), None, Some(exp.solve.epsilon)),
-        Job::Exact => ("exact".into(), None, None),
+        Job::Sparse(k) => (job.label(), Some(k), Some(exp.solve.gamma)),
+        Job::Quadratic => (job.label(), None, Some(exp.solve.gamma)),
+        Job::Entropic => (job.label(), None, Some(exp.solve.epsilon)),
+        Job::Exact => (job.label(), None, None),
     };
     OtRow {
         method,
@@ -264,9 +280,15 @@ pub fn job_count(exp: &OtSparseExperiment) -> usize {
     exp.solve.ks.len() + 3
 }
 
-/// Draw the problem and run every solve on `threads` threads (each depends only on the problem,
-/// so the results do not depend on `threads`), calling `progress` after each.
-pub fn sweep(exp: &OtSparseExperiment, threads: usize, progress: &(dyn Fn() + Sync)) -> Result<OtSparseRun, String> {
+/// The solves of the experiment, in row order: one per k, then quadratic, entropic and exact.
+pub fn jobs(exp: &OtSparseExperiment) -> Vec<Job> {
+    let mut jobs: Vec<Job> = exp.solve.ks.iter().map(|&k| Job::Sparse(k)).collect();
+    jobs.extend([Job::Quadratic, Job::Entropic, Job::Exact]);
+    jobs
+}
+
+/// The drawn clouds and the cost divided by its largest entry (and that entry).
+fn problem(exp: &OtSparseExperiment) -> Result<(OtInput, Matrix, f64), String> {
     exp.validate()?;
     let input = draw_clouds(exp);
     let mut cost = sq_euclidean(&input.source, &input.target).map_err(|e| e.to_string())?;
@@ -275,8 +297,21 @@ pub fn sweep(exp: &OtSparseExperiment, threads: usize, progress: &(dyn Fn() + Sy
         return Err(format!("the largest squared distance is {scale}: the clouds coincide?"));
     }
     cost.data.iter_mut().for_each(|c| *c /= scale);
-    let mut jobs: Vec<Job> = exp.solve.ks.iter().map(|&k| Job::Sparse(k)).collect();
-    jobs.extend([Job::Quadratic, Job::Entropic, Job::Exact]);
+    Ok((input, cost, scale))
+}
+
+/// One cell: solve `index` of [`jobs`] on the drawn problem.
+pub fn run_solve(exp: &OtSparseExperiment, index: usize) -> Result<Solved, String> {
+    let (input, cost, _) = problem(exp)?;
+    let j = *jobs(exp).get(index).ok_or_else(|| format!("solve {index} is not in the experiment"))?;
+    solve(exp, &input, &cost, j).map_err(|e| format!("{j:?}: {e}"))
+}
+
+/// Draw the problem and run every solve on `threads` threads (each depends only on the problem,
+/// so the results do not depend on `threads`), calling `progress` after each.
+pub fn sweep(exp: &OtSparseExperiment, threads: usize, progress: &(dyn Fn() + Sync)) -> Result<OtSparseRun, String> {
+    let (input, cost, _) = problem(exp)?;
+    let jobs = jobs(exp);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| e.to_string())?;
     let solved: Vec<Solved> = pool.install(|| {
         jobs.par_iter()
@@ -287,6 +322,16 @@ pub fn sweep(exp: &OtSparseExperiment, threads: usize, progress: &(dyn Fn() + Sy
             })
             .collect::<Result<Vec<_>, String>>()
     })?;
+    aggregate(exp, solved)
+}
+
+/// The results from every solve (in [`jobs`] order).
+pub fn aggregate(exp: &OtSparseExperiment, solved: Vec<Solved>) -> Result<OtSparseRun, String> {
+    let (input, _, scale) = problem(exp)?;
+    let jobs = jobs(exp);
+    if solved.len() != jobs.len() {
+        return Err(format!("{} solves for {} jobs", solved.len(), jobs.len()));
+    }
     let mut rows: Vec<OtRow> = solved.iter().zip(&jobs).map(|(s, &j)| row_of(s, j, exp, &input)).collect();
     let exact = rows[rows.len() - 1].cost;
     rows.iter_mut().for_each(|r| r.cost_gap = r.cost - exact);
@@ -361,26 +406,45 @@ pub fn plan_plots(res: &OtSparseResults) -> Vec<(String, String)> {
     v
 }
 
-/// Run the experiment into `opts.out`: `config.toml` first, then the solves, then
-/// `results.json`, `results.csv`, `clouds.csv` (the problem), the plots (`plots/cost`,
-/// `plots/nonzeros`, `plots/plan-*`, PNG and SVG), `report.html` and `timing.json`, every file
-/// written atomically.
-pub fn run(exp: &OtSparseExperiment, opts: &SweepOptions, progress: &(dyn Fn() + Sync)) -> Result<OtSparseResults, RunError> {
+/// Run the experiment into `opts.out` as `reglab run` does: `config.toml` first, then the
+/// cells (one per solve), then `results.json`, `results.csv`, `clouds.csv` (the problem), the
+/// plots (`plots/cost`, `plots/nonzeros`, `plots/plan-*`, PNG and SVG), `report.html` and
+/// `timing.json`, every file written atomically. Returns the results as written.
+pub fn run(exp: &OtSparseExperiment, opts: &SweepOptions) -> Result<OtSparseResults, RunError> {
     exp.validate().map_err(RunError::Input)?;
-    let out = &opts.out;
-    let r = crate::rundir::write_run(
-        out,
-        opts.threads,
-        &exp.to_toml(),
-        || sweep(exp, opts.threads, progress),
-        |r| to_csv(&r.results),
-        |r| {
-            let path = out.join("clouds.csv");
-            reglab_train::tensorfile::write_atomic(&path, clouds_csv(&r.input).as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
-            write_plots_and_report(exp, r, out)
-        },
-    )?;
-    Ok(r.results)
+    crate::rundir::run_solver(exp, opts)
+}
+
+/// Write `results.json`, `results.csv`, `clouds.csv`, the plots and `report.html` of `run` into
+/// `out`.
+pub fn write_outputs(exp: &OtSparseExperiment, run: &OtSparseRun, out: &Path) -> Result<(), RunError> {
+    crate::rundir::write_results(out, &run.results, &to_csv(&run.results), || {
+        let path = out.join("clouds.csv");
+        reglab_train::tensorfile::write_atomic(&path, clouds_csv(&run.input).as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+        write_plots_and_report(exp, run, out)
+    })
+}
+
+/// A plan in a cell: its shape and entries.
+mod matrix_serde {
+    use reglab_ot::Matrix;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    struct Plain {
+        rows: usize,
+        cols: usize,
+        data: Vec<f64>,
+    }
+
+    pub fn serialize<S: Serializer>(m: &Matrix, s: S) -> Result<S::Ok, S::Error> {
+        Plain { rows: m.rows, cols: m.cols, data: m.data.clone() }.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Matrix, D::Error> {
+        let p = Plain::deserialize(d)?;
+        Matrix::new(p.rows, p.cols, p.data).map_err(serde::de::Error::custom)
+    }
 }
 
 fn write_plots_and_report(exp: &OtSparseExperiment, run: &OtSparseRun, out: &Path) -> Result<(), String> {

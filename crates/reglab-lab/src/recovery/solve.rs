@@ -82,7 +82,7 @@ pub struct Method {
 }
 
 /// The result of one method on one trial.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Outcome {
     /// `sign(x̂) = x` entrywise (an entry exactly 0 is wrong).
     pub sign_ok: bool,

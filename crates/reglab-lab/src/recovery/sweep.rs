@@ -137,29 +137,46 @@ fn run_trial(exp: &RecoveryExperiment, methods: &[Method], ri: usize, trial: usi
         .collect())
 }
 
+/// The trials of ratio `ri` (one cell: every trial, every method), in parallel on the current
+/// rayon pool (each trial seeded by itself, so the results do not depend on the threads),
+/// calling `progress` after each trial. `outcome[trial][method]`.
+pub fn run_ratio(exp: &RecoveryExperiment, methods: &[Method], ri: usize, progress: &(dyn Fn() + Sync)) -> Result<Vec<Vec<Outcome>>, String> {
+    (0..exp.problem.trials)
+        .into_par_iter()
+        .map(|t| {
+            let r = run_trial(exp, methods, ri, t);
+            progress();
+            r
+        })
+        .collect()
+}
+
 /// Run every trial on `threads` threads (each trial seeded by itself, so the results do not
 /// depend on `threads`), calling `progress` after each, and aggregate.
 pub fn sweep(exp: &RecoveryExperiment, threads: usize, progress: &(dyn Fn() + Sync)) -> Result<RecoveryResults, String> {
     let methods = exp.methods()?;
-    let p = &exp.problem;
-    let jobs: Vec<(usize, usize)> = (0..p.ratios.len()).flat_map(|ri| (0..p.trials).map(move |t| (ri, t))).collect();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| e.to_string())?;
-    let outcomes: Vec<Vec<Outcome>> = pool.install(|| {
-        jobs.par_iter()
-            .map(|&(ri, t)| {
-                let r = run_trial(exp, &methods, ri, t);
-                progress();
-                r
-            })
-            .collect::<Result<Vec<_>, String>>()
+    let per_ratio: Vec<Vec<Vec<Outcome>>> = pool.install(|| {
+        (0..exp.problem.ratios.len()).into_par_iter().map(|ri| run_ratio(exp, &methods, ri, progress)).collect::<Result<Vec<_>, String>>()
     })?;
+    aggregate(exp, &per_ratio)
+}
+
+/// The results from every ratio's outcomes (`per_ratio[ratio][trial][method]`, as
+/// [`run_ratio`] returns them).
+pub fn aggregate(exp: &RecoveryExperiment, per_ratio: &[Vec<Vec<Outcome>>]) -> Result<RecoveryResults, String> {
+    let methods = exp.methods()?;
+    let p = &exp.problem;
+    if per_ratio.len() != p.ratios.len() || per_ratio.iter().any(|t| t.len() != p.trials || t.iter().any(|o| o.len() != methods.len())) {
+        return Err(format!("the outcomes are not {} ratios × {} trials × {} methods", p.ratios.len(), p.trials, methods.len()));
+    }
     let mut rows = Vec::new();
     let mut crossings = Vec::new();
     for (k, meth) in methods.iter().enumerate() {
         let mut sign_pts = Vec::new();
         let mut exact_pts = Vec::new();
         for (ri, &ratio) in p.ratios.iter().enumerate() {
-            let trials: Vec<&Outcome> = outcomes[ri * p.trials..(ri + 1) * p.trials].iter().map(|o| &o[k]).collect();
+            let trials: Vec<&Outcome> = per_ratio[ri].iter().map(|o| &o[k]).collect();
             let t = trials.len() as f64;
             let mean = |f: &dyn Fn(&Outcome) -> f64| trials.iter().map(|o| f(o)).sum::<f64>() / t;
             let successes = trials.iter().filter(|o| o.sign_ok).count();
@@ -225,20 +242,17 @@ pub fn to_csv(res: &RecoveryResults) -> String {
     s
 }
 
-/// Run the experiment into `opts.out`: `config.toml` first, then the sweep, then
-/// `results.json`, `results.csv`, `timing.json`, `plots/success.png|svg`, `plots/exact.png|svg`
-/// and `report.html`, every file written atomically. `progress` is called after each trial.
-pub fn run(exp: &RecoveryExperiment, opts: &SweepOptions, progress: &(dyn Fn() + Sync)) -> Result<RecoveryResults, RunError> {
-    exp.validate().map_err(RunError::Input)?;
-    let out = &opts.out;
-    crate::rundir::write_run(
-        out,
-        opts.threads,
-        &exp.to_toml(),
-        || sweep(exp, opts.threads, progress),
-        to_csv,
-        |res| write_plots_and_report(exp, res, out),
-    )
+/// Run the experiment into `opts.out` as `reglab run` does: `config.toml` first, then the
+/// cells (one per ratio), then `results.json`, `results.csv`, `timing.json`,
+/// `plots/success.png|svg`, `plots/exact.png|svg` and `report.html`, every file written
+/// atomically. Returns the results as written.
+pub fn run(exp: &RecoveryExperiment, opts: &SweepOptions) -> Result<RecoveryResults, RunError> {
+    crate::rundir::run_solver(exp, opts)
+}
+
+/// Write `results.json`, `results.csv`, the plots and `report.html` of `res` into `out`.
+pub fn write_outputs(exp: &RecoveryExperiment, res: &RecoveryResults, out: &Path) -> Result<(), RunError> {
+    crate::rundir::write_results(out, res, &to_csv(res), || write_plots_and_report(exp, res, out))
 }
 
 /// The plots and `report.html`.
