@@ -34,26 +34,6 @@ pub fn write_results<R: Serialize>(out: &Path, res: &R, csv: &str, plots_and_rep
     plots_and_report().map_err(RunError::Failed)
 }
 
-/// Run a solver kind's experiment `p` into `opts.out` as `reglab run` does (without progress
-/// bars) and read its `results.json` back: the library entry point of the solver kinds.
-pub fn run_solver<R: serde::de::DeserializeOwned>(p: &dyn crate::kind::Prepared, opts: &SweepOptions) -> Result<R, RunError> {
-    if opts.threads == 0 {
-        return Err(RunError::Input("threads must be ≥ 1".into()));
-    }
-    let progress = crate::kind::Progress::new(false, p.name(), 0, "");
-    let ctx = crate::kind::RunContext {
-        out: &opts.out,
-        jobs: opts.threads,
-        resume: false,
-        device: reglab_train::device::DeviceKind::Cpu,
-        progress: &progress,
-    };
-    p.run(&ctx)?;
-    let path = opts.out.join("results.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| RunError::Failed(format!("{}: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| RunError::Failed(format!("{}: {e}", path.display())))
-}
-
 /// Check, before anything is solved or written, that `path` can be an output: its directory
 /// exists and, with `ext`, it ends in `.ext`.
 pub fn check_output_path(path: &Path, ext: Option<&str>, what: &str) -> Result<(), String> {

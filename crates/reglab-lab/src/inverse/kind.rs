@@ -7,6 +7,7 @@ use super::{InverseExperiment, config::KIND};
 use crate::RunError;
 use crate::kind::cells::{self, CellContext, CellSpec, CellValue};
 use crate::kind::{ExperimentKind, Prepared};
+use crate::rundir::SweepOptions;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -92,4 +93,14 @@ impl Prepared for InverseExperiment {
         }
         Ok(s)
     }
+}
+
+/// Run the experiment into `opts.out` as `reglab run` does: `config.toml` first, then the
+/// cells (one per setting), then `results.json`, `results.csv`, the plots
+/// (`plots/psnr-SETTING`, `plots/best-psnr-NOISE`, PNG and SVG), the images
+/// (`images/SETTING/*.png`, 16-bit, and a montage), `report.html` and `timing.json`, every file
+/// written atomically. Returns the results as written.
+pub fn run(exp: &InverseExperiment, opts: &SweepOptions) -> Result<super::InverseResults, RunError> {
+    exp.validate().map_err(RunError::Input)?;
+    crate::kind::run_solver(exp, opts)
 }

@@ -19,4 +19,5 @@ pub mod kind;
 pub mod sweep;
 
 pub use config::InverseExperiment;
-pub use sweep::{InverseResults, job_count, run, sweep};
+pub use kind::run;
+pub use sweep::{InverseResults, job_count, sweep};

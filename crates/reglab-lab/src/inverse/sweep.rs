@@ -4,7 +4,6 @@ use super::config::{InverseExperiment, MethodConfig, setting_seed};
 use crate::RunError;
 use crate::report::path_plot::{PathCurve, PathPlot, plot_path};
 use crate::report::{Cell, Figure, ReportInput, SummaryRow, format_number};
-use crate::rundir::SweepOptions;
 use rayon::prelude::*;
 use reglab_inverse::{
     BalancedSteps, Filter, Gradient, GraphLaplacian, Identity, Image, LinearOperator, PngBits, Radon, SolverOptions, SolverResult, WeightedTv,
@@ -607,16 +606,6 @@ pub fn file_stem(label: &str) -> String {
     s.trim_matches('-').to_string()
 }
 
-/// Run the experiment into `opts.out` as `reglab run` does: `config.toml` first, then the
-/// cells (one per setting), then `results.json`, `results.csv`, the plots
-/// (`plots/psnr-SETTING`, `plots/best-psnr-NOISE`, PNG and SVG), the images
-/// (`images/SETTING/*.png`, 16-bit, and a montage), `report.html` and `timing.json`, every file
-/// written atomically. Returns the results as written.
-pub fn run(exp: &InverseExperiment, opts: &SweepOptions) -> Result<InverseResults, RunError> {
-    exp.validate().map_err(RunError::Input)?;
-    crate::rundir::run_solver(exp, opts)
-}
-
 /// Write `results.json`, `results.csv`, the plots, the images and `report.html` of `run` into
 /// `out`.
 pub fn write_outputs(exp: &InverseExperiment, run: &InverseRun, out: &Path) -> Result<(), RunError> {
@@ -991,8 +980,8 @@ seed = 3
         assert_eq!(job_count(&e), (2 * (1 + 4 + 3 + 2) + 2) * 2);
         // The files.
         let dir = tempfile::tempdir().unwrap();
-        let opts = SweepOptions { out: dir.path().join("r"), threads: 2 };
-        run(&e, &opts).unwrap();
+        let opts = crate::rundir::SweepOptions { out: dir.path().join("r"), threads: 2 };
+        crate::inverse::run(&e, &opts).unwrap();
         for f in
             ["results.csv", "images/calibration-truth.png", "images/8v-1pct/montage-calibrated.png", "plots/calibrated-psnr-5pct.png", "report.html"]
         {

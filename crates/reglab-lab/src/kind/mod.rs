@@ -165,6 +165,20 @@ impl RunContext<'_> {
     }
 }
 
+/// Run a solver kind's experiment `p` into `opts.out` as `reglab run` does (without progress
+/// bars) and read its `results.json` back: the library entry point of the solver kinds.
+pub fn run_solver<R: serde::de::DeserializeOwned>(p: &dyn Prepared, opts: &crate::rundir::SweepOptions) -> Result<R, RunError> {
+    if opts.threads == 0 {
+        return Err(RunError::Input("threads must be ≥ 1".into()));
+    }
+    let progress = Progress::new(false, p.name(), 0, "");
+    let ctx = RunContext { out: &opts.out, jobs: opts.threads, resume: false, device: reglab_train::device::DeviceKind::Cpu, progress: &progress };
+    p.run(&ctx)?;
+    let path = opts.out.join("results.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| RunError::Failed(format!("{}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| RunError::Failed(format!("{}: {e}", path.display())))
+}
+
 /// What a finished run or report leaves: the text to print and the report's path.
 #[derive(Debug, Clone)]
 pub struct Outcome {

@@ -7,6 +7,7 @@ use super::{LassoPathExperiment, config::KIND};
 use crate::RunError;
 use crate::kind::cells::{self, CellContext, CellSpec, CellValue};
 use crate::kind::{ExperimentKind, Prepared};
+use crate::rundir::SweepOptions;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -89,4 +90,13 @@ impl Prepared for Lasso {
         }
         Ok(s)
     }
+}
+
+/// Run the experiment into `opts.out` as `reglab run` does: `config.toml` first, then the
+/// cells (one per method and the reference), then `results.json`, `results.csv`,
+/// `timing.json`, `plots/l1_norm.png|svg`, `plots/zeros.png|svg` and `report.html`, every file
+/// written atomically. Returns the results as written.
+pub fn run(exp: &LassoPathExperiment, opts: &SweepOptions) -> Result<super::LassoPathResults, RunError> {
+    exp.validate().map_err(RunError::Input)?;
+    crate::kind::run_solver(&Lasso::new(exp.clone()).map_err(RunError::Input)?, opts)
 }

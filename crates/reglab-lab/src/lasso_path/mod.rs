@@ -17,7 +17,8 @@ pub mod kind;
 pub mod sweep;
 
 pub use config::LassoPathExperiment;
-pub use sweep::{LassoPathResults, job_count, run, sweep};
+pub use kind::run;
+pub use sweep::{LassoPathResults, job_count, sweep};
 
 #[cfg(test)]
 mod tests;

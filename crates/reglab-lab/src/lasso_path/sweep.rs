@@ -6,7 +6,6 @@ use crate::RunError;
 use crate::linear::{self, LeastSquares, StepRule};
 use crate::report::path_plot::{PathCurve, PathPlot, plot_path};
 use crate::report::{Cell, Figure, ReportInput, SummaryRow};
-use crate::rundir::SweepOptions;
 use crate::synthetic::Regression;
 use rayon::prelude::*;
 use reglab_core::{Regularizer, Spec};
@@ -333,15 +332,6 @@ pub fn to_csv(res: &LassoPathResults) -> String {
         ));
     }
     s
-}
-
-/// Run the experiment into `opts.out` as `reglab run` does: `config.toml` first, then the
-/// cells (one per method and the reference), then `results.json`, `results.csv`,
-/// `timing.json`, `plots/l1_norm.png|svg`, `plots/zeros.png|svg` and `report.html`, every file
-/// written atomically. Returns the results as written.
-pub fn run(exp: &LassoPathExperiment, opts: &SweepOptions) -> Result<LassoPathResults, RunError> {
-    exp.validate().map_err(RunError::Input)?;
-    crate::rundir::run_solver(&super::kind::Lasso::new(exp.clone()).map_err(RunError::Input)?, opts)
 }
 
 /// Write `results.json`, `results.csv`, the plots and `report.html` of `res` into `out`.

@@ -1,7 +1,8 @@
 //! Tests of the lasso-path experiments (`cargo test -p reglab-lab lasso_path`).
 
 use super::config::LassoPathExperiment;
-use super::sweep::{LassoPathResults, REFERENCE_LABEL, run, sweep, to_csv};
+use super::kind::run;
+use super::sweep::{LassoPathResults, REFERENCE_LABEL, sweep, to_csv};
 use crate::rundir::SweepOptions;
 
 const SMALL: &str = r#"

@@ -6,6 +6,7 @@ use super::{OtSparseExperiment, config::KIND};
 use crate::RunError;
 use crate::kind::cells::{self, CellContext, CellSpec, CellValue};
 use crate::kind::{ExperimentKind, Prepared};
+use crate::rundir::SweepOptions;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -69,4 +70,13 @@ impl Prepared for OtSparseExperiment {
         }
         Ok(s)
     }
+}
+
+/// Run the experiment into `opts.out` as `reglab run` does: `config.toml` first, then the
+/// cells (one per solve), then `results.json`, `results.csv`, `clouds.csv` (the problem), the
+/// plots (`plots/cost`, `plots/nonzeros`, `plots/plan-*`, PNG and SVG), `report.html` and
+/// `timing.json`, every file written atomically. Returns the results as written.
+pub fn run(exp: &OtSparseExperiment, opts: &SweepOptions) -> Result<super::OtSparseResults, RunError> {
+    exp.validate().map_err(RunError::Input)?;
+    crate::kind::run_solver(exp, opts)
 }

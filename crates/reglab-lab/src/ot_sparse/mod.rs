@@ -17,7 +17,8 @@ pub mod kind;
 pub mod sweep;
 
 pub use config::OtSparseExperiment;
-pub use sweep::{OtSparseResults, job_count, run, sweep};
+pub use kind::run;
+pub use sweep::{OtSparseResults, job_count, sweep};
 
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,6 @@ use crate::RunError;
 use crate::ot::{OtInput, ZERO_RTOL, plot_plan_links};
 use crate::report::path_plot::{PathCurve, PathPlot, plot_path};
 use crate::report::{Cell, Figure, ReportInput, SummaryRow, format_number};
-use crate::rundir::SweepOptions;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -404,15 +403,6 @@ pub fn plan_plots(res: &OtSparseResults) -> Vec<(String, String)> {
     v.push(("plan-quadratic".into(), "quadratic".into()));
     v.push(("plan-entropic".into(), "entropic".into()));
     v
-}
-
-/// Run the experiment into `opts.out` as `reglab run` does: `config.toml` first, then the
-/// cells (one per solve), then `results.json`, `results.csv`, `clouds.csv` (the problem), the
-/// plots (`plots/cost`, `plots/nonzeros`, `plots/plan-*`, PNG and SVG), `report.html` and
-/// `timing.json`, every file written atomically. Returns the results as written.
-pub fn run(exp: &OtSparseExperiment, opts: &SweepOptions) -> Result<OtSparseResults, RunError> {
-    exp.validate().map_err(RunError::Input)?;
-    crate::rundir::run_solver(exp, opts)
 }
 
 /// Write `results.json`, `results.csv`, `clouds.csv`, the plots and `report.html` of `run` into

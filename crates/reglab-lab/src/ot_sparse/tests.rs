@@ -1,7 +1,8 @@
 //! Tests of the sparse-OT experiments (`cargo test -p reglab-lab ot_sparse`).
 
 use super::config::OtSparseExperiment;
-use super::sweep::{OtSparseResults, clouds_csv, draw_clouds, exact_uniform_rect, run, sweep, to_csv};
+use super::kind::run;
+use super::sweep::{OtSparseResults, clouds_csv, draw_clouds, exact_uniform_rect, sweep, to_csv};
 use crate::RunError;
 use crate::rundir::SweepOptions;
 use reglab_ot::{EpsScaling, Matrix, SinkhornOptions, sinkhorn_log, uniform};

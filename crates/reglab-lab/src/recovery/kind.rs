@@ -7,6 +7,7 @@ use super::{RecoveryExperiment, config::KIND};
 use crate::RunError;
 use crate::kind::cells::{self, CellContext, CellSpec, CellValue};
 use crate::kind::{ExperimentKind, Prepared};
+use crate::rundir::SweepOptions;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -66,4 +67,12 @@ impl Prepared for RecoveryExperiment {
         }
         Ok(s)
     }
+}
+
+/// Run the experiment into `opts.out` as `reglab run` does: `config.toml` first, then the
+/// cells (one per ratio), then `results.json`, `results.csv`, `timing.json`,
+/// `plots/success.png|svg`, `plots/exact.png|svg` and `report.html`, every file written
+/// atomically. Returns the results as written.
+pub fn run(exp: &RecoveryExperiment, opts: &SweepOptions) -> Result<super::RecoveryResults, RunError> {
+    crate::kind::run_solver(exp, opts)
 }

@@ -21,7 +21,8 @@ pub mod solve;
 pub mod sweep;
 
 pub use config::RecoveryExperiment;
-pub use sweep::{Crossing, RecoveryResults, run, sweep};
+pub use kind::run;
+pub use sweep::{Crossing, RecoveryResults, sweep};
 
 #[cfg(test)]
 mod tests;

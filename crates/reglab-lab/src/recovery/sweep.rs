@@ -7,7 +7,6 @@ use super::problem::{Problem, Projector, method_stream, trial_rng};
 use super::solve::{Method, Outcome, solve};
 use crate::RunError;
 use crate::report::{Cell, Figure, ReportInput, SummaryRow};
-use crate::rundir::SweepOptions;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -240,14 +239,6 @@ pub fn to_csv(res: &RecoveryResults) -> String {
         ));
     }
     s
-}
-
-/// Run the experiment into `opts.out` as `reglab run` does: `config.toml` first, then the
-/// cells (one per ratio), then `results.json`, `results.csv`, `timing.json`,
-/// `plots/success.png|svg`, `plots/exact.png|svg` and `report.html`, every file written
-/// atomically. Returns the results as written.
-pub fn run(exp: &RecoveryExperiment, opts: &SweepOptions) -> Result<RecoveryResults, RunError> {
-    crate::rundir::run_solver(exp, opts)
 }
 
 /// Write `results.json`, `results.csv`, the plots and `report.html` of `res` into `out`.

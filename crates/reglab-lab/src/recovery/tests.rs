@@ -1,9 +1,10 @@
 //! Tests of the recovery experiments (`cargo test -p reglab-lab recovery`).
 
 use super::config::RecoveryExperiment;
+use super::kind::run;
 use super::problem::{Problem, Projector, dot, lbin_normalized, lbin_value_grad, method_stream, trial_rng};
 use super::solve::{Method, MethodKind, Outcome, Start, penalized_value_grad, prox_linf, solve};
-use super::sweep::{Crossing, crossing, run, sweep, to_csv};
+use super::sweep::{Crossing, crossing, sweep, to_csv};
 use crate::rundir::SweepOptions;
 use rand_distr::{Distribution, StandardNormal};
 
