@@ -36,6 +36,8 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// Regularized optimal transport between two point clouds (CSV): entropic, quadratic, sparse, class-based.
     Ot(cmd::ot::Args),
+    /// Sentence embeddings of a text file (one sentence per line) with a pretrained BERT sentence encoder.
+    Embed(cmd::embed::Args),
     /// Denoise a grayscale PNG with total variation (Chambolle's projection algorithm).
     Denoise(cmd::denoise::Args),
     /// List every technique (regularizers, perturbations, reparameterizations, pruning) with its formula and paper, or the experiment kinds.
@@ -69,6 +71,13 @@ impl From<reglab_lab::RunError> for Failure {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so printing into a closed pipe (`reglab embed … | head`) would panic;
+    // restore the default action: the process ends quietly, as other Unix tools do.
+    // SAFETY: called first, before any other thread exists; SIG_DFL is a valid action.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let r = match cli.command {
         Command::Train(a) => cmd::train::run(a),
@@ -79,6 +88,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Ot(a) => cmd::ot::run(a),
         Command::Denoise(a) => cmd::denoise::run(a),
+        Command::Embed(a) => cmd::embed::run(a),
         Command::List(a) => cmd::list::run(a),
     };
     match r {

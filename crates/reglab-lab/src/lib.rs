@@ -20,6 +20,8 @@
 //!   entropic and exact OT between two drawn clouds.
 //! - [`inverse`]: few-view CT experiments (`kind = "inverse"`): FBP, Tikhonov, TV, weighted and
 //!   space-variant TV and graphLa+Ψ reconstructions over λ grids, PSNR/SSIM tables and images.
+//! - [`text`]: WordPiece tokenization (`tokenizer.json`) and the sentence embeddings of a BERT
+//!   encoder folder (`reglab embed`).
 
 pub mod data;
 pub mod denoise;
@@ -40,6 +42,7 @@ pub mod report;
 pub mod results;
 pub mod rundir;
 pub mod synthetic;
+pub mod text;
 pub mod train_run;
 
 /// Why a run (`reglab train` or `reglab run`) failed: bad input, found before anything is

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod denoise;
+pub mod embed;
 pub mod inspect;
 pub mod list;
 pub mod ot;

@@ -12,6 +12,7 @@
 //! biases. burn's `Linear` stores `[in, out]`: the views below transpose where PyTorch layout
 //! is asked for, and report [`Layout::Transposed`] to regularizers so they work in place.
 
+pub mod bert;
 mod cnn;
 mod mlp;
 

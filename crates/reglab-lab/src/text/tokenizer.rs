@@ -1,0 +1,115 @@
+//! A Hugging Face `tokenizer.json` (WordPiece for BERT: lower-casing and accent stripping,
+//! splitting on whitespace and punctuation, greedy longest-match word pieces, `[CLS] … [SEP]`)
+//! through the `tokenizers` crate, set up as sentence-transformers uses it: no padding (batches
+//! are padded by the caller to their longest sequence) and truncation to `max_length` tokens,
+//! special tokens included.
+
+use std::path::{Path, PathBuf};
+use tokenizers::{Tokenizer, TruncationParams};
+
+/// A loaded tokenizer.
+pub struct WordPiece {
+    inner: Tokenizer,
+    path: PathBuf,
+    max_length: usize,
+    pad_id: u32,
+    vocab_size: usize,
+}
+
+impl WordPiece {
+    /// Load `path` (a `tokenizer.json`), truncating to `max_length` tokens (≥ 2: `[CLS]` and
+    /// `[SEP]`). Its padding settings are turned off. Errors name the file.
+    pub fn load(path: &Path, max_length: usize) -> Result<Self, String> {
+        if max_length < 2 {
+            return Err(format!("max length {max_length}: expected ≥ 2 ([CLS] and [SEP])"));
+        }
+        let bad = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+        if !path.is_file() {
+            return Err(format!("{}: no such file", path.display()));
+        }
+        let mut inner = Tokenizer::from_file(path).map_err(|e| bad(&e))?;
+        inner.with_padding(None);
+        inner.with_truncation(Some(TruncationParams { max_length, ..Default::default() })).map_err(|e| bad(&e))?;
+        let pad_id = inner.token_to_id("[PAD]").ok_or_else(|| bad(&"no [PAD] token in the vocabulary"))?;
+        let vocab_size = inner.get_vocab_size(true);
+        Ok(Self { inner, path: path.to_path_buf(), max_length, pad_id, vocab_size })
+    }
+
+    /// The token ids of `text`, `[CLS]` and `[SEP]` included, truncated to the max length. An
+    /// empty (or whitespace-only) text is an error.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, String> {
+        if text.trim().is_empty() {
+            return Err("an empty sentence".into());
+        }
+        let enc = self.inner.encode(text, true).map_err(|e| format!("{}: {e}", self.path.display()))?;
+        Ok(enc.get_ids().to_vec())
+    }
+
+    /// The padding token's id.
+    pub fn pad_id(&self) -> u32 {
+        self.pad_id
+    }
+
+    /// Tokens in the vocabulary (added tokens included).
+    pub fn vocab_size(&self) -> usize {
+        self.vocab_size
+    }
+
+    /// The truncation length.
+    pub fn max_length(&self) -> usize {
+        self.max_length
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `$REGLAB_DATA/minilm/tokenizer.json` (None without it, except in CI).
+    fn tokenizer_json() -> Option<PathBuf> {
+        let p = std::env::var_os("REGLAB_DATA").filter(|v| !v.is_empty()).map(|d| PathBuf::from(d).join("minilm/tokenizer.json"));
+        match p {
+            Some(p) if p.is_file() => Some(p),
+            _ => {
+                assert!(std::env::var_os("CI").is_none_or(|v| v.is_empty()), "no $REGLAB_DATA/minilm, and CI is set: it must be present in CI");
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn token_ids_equal_the_reference_tokenizer() {
+        let Some(path) = tokenizer_json() else { return };
+        let tok = WordPiece::load(&path, 256).unwrap();
+        assert_eq!((tok.pad_id(), tok.vocab_size(), tok.max_length()), (0, 30522, 256));
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../reglab-train/tests/fixtures/minilm_reference.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let sentences = v["sentences"].as_array().unwrap();
+        assert!(sentences.len() >= 20);
+        for s in sentences {
+            let want: Vec<u32> = s["ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
+            assert_eq!(tok.encode(s["text"].as_str().unwrap()).unwrap(), want, "{:?}", s["text"]);
+        }
+        // truncation keeps [SEP]; the file's own padding (fixed 128) is off
+        let long = "word ".repeat(400);
+        let ids = tok.encode(&long).unwrap();
+        assert_eq!((ids.len(), ids[0], ids[255]), (256, 101, 102));
+        assert_eq!(tok.encode("a").unwrap(), vec![101, 1037, 102]);
+        let short = WordPiece::load(&path, 4).unwrap().encode("one two three four").unwrap();
+        assert_eq!(short.len(), 4);
+    }
+
+    #[test]
+    fn bad_input_is_an_error_naming_what() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("tokenizer.json");
+        assert!(WordPiece::load(&missing, 256).err().unwrap().contains("no such file"));
+        std::fs::write(&missing, "{\"version\": ").unwrap();
+        assert!(WordPiece::load(&missing, 256).err().unwrap().contains("tokenizer.json"));
+        let Some(path) = tokenizer_json() else { return };
+        assert!(WordPiece::load(&path, 1).err().unwrap().contains("max length 1"));
+        let tok = WordPiece::load(&path, 256).unwrap();
+        assert!(tok.encode("").unwrap_err().contains("empty"));
+        assert!(tok.encode(" \t ").unwrap_err().contains("empty"));
+    }
+}
