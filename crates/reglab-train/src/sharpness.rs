@@ -3,7 +3,7 @@
 //! [`reglab_regularizers::stochastic::sharpness`]). Order: for each layer, its weight then its
 //! bias; burn layout.
 
-use crate::model::{LayerKind, Net};
+use crate::model::Net;
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Tensor, TensorData};
@@ -54,10 +54,7 @@ pub fn grads(net: &Net, grads: &GradientsParams) -> Result<Vec<Vec<f32>>, String
     for (i, l) in infos.iter().enumerate() {
         let (wid, bid) = net.param_ids(i);
         let n: usize = l.shape.iter().product();
-        let w = match l.kind {
-            LayerKind::Linear => grads.get::<2>(wid).map(|t| t.into_data()),
-            LayerKind::Conv2d => grads.get::<4>(wid).map(|t| t.into_data()),
-        };
+        let w = crate::model::get_grad(grads, wid, l.shape.len());
         out.push(match w {
             Some(d) => d.try_into_vec::<f32>().map_err(|e| format!("{e:?}"))?,
             None => vec![0.0; n],
@@ -87,18 +84,9 @@ pub fn add_grads(net: &Net, grads: &mut GradientsParams, extra: &[Vec<f32>]) -> 
                 None => e.to_vec(),
             }
         };
-        match l.kind {
-            LayerKind::Linear => {
-                let g = grads.remove::<2>(wid).map(|t| t.into_data().try_into_vec::<f32>().unwrap_or_default());
-                let v = add(g, &extra[k]);
-                grads.register::<2>(wid, Tensor::<2>::from_data(TensorData::new(v, shapes[k].clone()), &dev));
-            }
-            LayerKind::Conv2d => {
-                let g = grads.remove::<4>(wid).map(|t| t.into_data().try_into_vec::<f32>().unwrap_or_default());
-                let v = add(g, &extra[k]);
-                grads.register::<4>(wid, Tensor::<4>::from_data(TensorData::new(v, shapes[k].clone()), &dev));
-            }
-        }
+        let g = crate::model::remove_grad(grads, wid, l.shape.len()).map(|(t, _)| t.try_into_vec::<f32>().unwrap_or_default());
+        let v = add(g, &extra[k]);
+        crate::model::register_grad(grads, wid, TensorData::new(v, shapes[k].clone()), &dev);
         k += 1;
         if let Some(bid) = bid {
             let g = grads.remove::<1>(bid).map(|t| t.into_data().try_into_vec::<f32>().unwrap_or_default());
@@ -114,10 +102,7 @@ pub fn add_grads(net: &Net, grads: &mut GradientsParams, extra: &[Vec<f32>]) -> 
 pub fn shapes(net: &Net) -> Vec<Vec<usize>> {
     let mut out = Vec::new();
     for l in net.layers() {
-        out.push(match l.kind {
-            LayerKind::Linear => vec![l.shape[1], l.shape[0]],
-            LayerKind::Conv2d => l.shape.clone(),
-        });
+        out.push(l.storage_dims());
         if l.has_bias {
             out.push(vec![l.shape[0]]);
         }

@@ -6,10 +6,10 @@
 //! optimizer step, [`Regularization::after_step`] runs the proximal steps (ℓ1 soft-threshold
 //! and friends) in place. Nothing here enters the autodiff graph, which costs ≈0.1 ms per op.
 
-use crate::model::{LayerInfo, LayerKind, Net};
+use crate::model::{LayerInfo, Net};
 use burn::module::ParamId;
 use burn::optim::GradientsParams;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::TensorData;
 use reglab_core::{Evaluation, Layout, Mode, NamedTensor, RegSet, Role, Target, TargetGrad, TargetMut, TensorRef};
 
 /// Regularizers bound to a model: initial-weight snapshots and which layers they touch.
@@ -108,11 +108,7 @@ impl Regularization {
         let mut out = Vec::new();
         for (i, l) in self.b.layers.iter().enumerate() {
             let (w, b) = &self.b.init[i];
-            let data = match l.kind {
-                LayerKind::Linear => reglab_core::linalg::transpose(w, l.shape[1], l.shape[0]),
-                LayerKind::Conv2d => w.clone(),
-            };
-            out.push(NamedTensor::new(l.weight_name(), l.shape.clone(), data));
+            out.push(NamedTensor::new(l.weight_name(), l.shape.clone(), l.weight_to_pytorch(w)));
             if let Some(b) = b {
                 out.push(NamedTensor::new(l.bias_name(), vec![b.len()], b.clone()));
             }
@@ -135,12 +131,9 @@ impl Regularization {
         let mut gb = Vec::with_capacity(idx.len());
         for &i in &idx {
             let (wid, bid) = net.param_ids(i);
-            gw.push(match b.layers[i].kind {
-                LayerKind::Linear => take::<2>(grads, wid, &b.layers[i])?,
-                LayerKind::Conv2d => take::<4>(grads, wid, &b.layers[i])?,
-            });
+            gw.push(take(grads, wid, b.layers[i].shape.len(), &b.layers[i])?);
             gb.push(match bid {
-                Some(bid) => Some(take::<1>(grads, bid, &b.layers[i])?),
+                Some(bid) => Some(take(grads, bid, 1, &b.layers[i])?),
                 None => None,
             });
         }
@@ -170,15 +163,12 @@ impl Regularization {
         for (k, &i) in idx.iter().enumerate() {
             let (wid, bid) = net.param_ids(i);
             let (g, dev) = gw[k].clone();
-            match b.layers[i].kind {
-                LayerKind::Linear => grads.register::<2>(wid, Tensor::<2>::from_data(g, &dev)),
-                LayerKind::Conv2d => grads.register::<4>(wid, Tensor::<4>::from_data(g, &dev)),
-            }
+            crate::model::register_grad(grads, wid, g, &dev);
             if let (Some(bid), Some((mut g, dev))) = (bid, gb[k].take()) {
                 for (x, s) in slice_mut(&mut g).iter_mut().zip(&bias_scratch[k]) {
                     *x += s;
                 }
-                grads.register::<1>(bid, Tensor::<1>::from_data(g, &dev));
+                crate::model::register_grad(grads, bid, g, &dev);
             }
         }
         Ok(ev.per_term)
@@ -265,8 +255,6 @@ impl Binding {
     }
 }
 
-fn take<const D: usize>(grads: &mut GradientsParams, id: ParamId, l: &LayerInfo) -> Result<(TensorData, burn::tensor::Device), String> {
-    let g: Tensor<D> = grads.remove::<D>(id).ok_or_else(|| format!("no gradient for `{}`", l.name))?;
-    let dev = g.device();
-    Ok((g.into_data(), dev))
+fn take(grads: &mut GradientsParams, id: ParamId, rank: usize, l: &LayerInfo) -> Result<(TensorData, burn::tensor::Device), String> {
+    crate::model::remove_grad(grads, id, rank).ok_or_else(|| format!("no gradient for `{}`", l.name))
 }

@@ -19,10 +19,10 @@ use std::path::PathBuf;
 /// OUT/timing.json, and ends with `test_accuracy=<value>`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// digits (embedded, fixed 80/20 split) | mnist[:DIR] | fashion[:DIR]; DIR defaults to $REGLAB_DATA/mnist or $REGLAB_DATA/fashion-mnist.
+    /// digits (embedded, fixed 80/20 split) | mnist[:DIR] | fashion[:DIR] | synthetic[:OPTIONS] | sst2[:train=N,max_len=L,dir=DIR,tokenizer=FILE]; DIR defaults to $REGLAB_DATA/mnist, $REGLAB_DATA/fashion-mnist or $REGLAB_DATA/sst2 (sst2: token ids for bert, tokenizer $REGLAB_DATA/minilm/tokenizer.json).
     #[arg(long, default_value = "digits")]
     data: String,
-    /// mlp:H1,H2,... or cnn[:C1,C2,...].
+    /// mlp:H1,H2,... or cnn[:C1,C2,...] or bert[:DIR] (a pretrained BERT folder, default $REGLAB_DATA/minilm, with a linear head on the mean-pooled last hidden state; fine-tunes every parameter).
     #[arg(long, default_value = "mlp:128")]
     model: String,
     /// A regularizer NAME=λ[:key=value,...] (see `reglab list`); repeat for a sum.

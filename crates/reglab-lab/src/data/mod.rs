@@ -15,6 +15,7 @@
 pub mod digits;
 pub mod idx;
 pub mod source;
+pub mod sst2;
 
 use std::borrow::Cow;
 use std::io::Read;
@@ -112,7 +113,7 @@ pub enum DataError {
         what: &'static str,
     },
     /// A data source string could not be parsed.
-    #[error("invalid data source {spec:?}: {problem}; expected digits | mnist[:DIR] | fashion[:DIR] | synthetic[:OPTIONS]")]
+    #[error("invalid data source {spec:?}: {problem}; expected digits | mnist[:DIR] | fashion[:DIR] | synthetic[:OPTIONS] | sst2[:OPTIONS]")]
     BadSource {
         /// The string given.
         spec: String,
@@ -193,7 +194,15 @@ pub enum Problem {
         /// Byte offset of the first invalid byte.
         offset: usize,
     },
-    /// A CSV row is empty.
+    /// A row of a text table (TSV) is malformed.
+    #[error("line {line}: {what}")]
+    BadRow {
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        what: String,
+    },
+    /// A CSV row without fields.
     #[error("line {line}: empty CSV row")]
     EmptyRow {
         /// One-based line number.

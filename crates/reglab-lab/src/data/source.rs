@@ -1,4 +1,4 @@
-//! Which data set to load: `digits | mnist[:DIR] | fashion[:DIR] | synthetic[:OPTIONS]`.
+//! Which data set to load: `digits | mnist[:DIR] | fashion[:DIR] | synthetic[:OPTIONS] | sst2[:OPTIONS]`.
 //!
 //! - `digits`: the embedded scikit-learn 8×8 digits with their fixed 80/20 split
 //!   ([`load_digits`]).
@@ -13,6 +13,8 @@
 //!   the teacher reads, 5), `rho` (AR(1) feature correlation, 0), `noise` (σ on the teacher's
 //!   logits, 0), `seed` (0); e.g. `synthetic:n=500,d=50,k=5,classes=3,seed=1`. Its features are
 //!   Gaussian, not in `[0, 1]`.
+//! - `sst2[:OPTIONS]`: SST-2 sentences tokenized for BERT ([`super::sst2`]), OPTIONS from
+//!   `max_len` (64), `dir` (`$REGLAB_DATA/sst2`), `tokenizer` (`$REGLAB_DATA/minilm/tokenizer.json`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -40,6 +42,8 @@ pub enum DataSource {
     Fashion(Option<PathBuf>),
     /// A seeded synthetic classification task.
     Synthetic(ClassificationSpec),
+    /// SST-2 sentences as token ids ([`super::sst2`]).
+    Sst2(super::sst2::Sst2Spec),
 }
 
 impl DataSource {
@@ -51,6 +55,7 @@ impl DataSource {
             DataSource::Mnist(_) => "mnist",
             DataSource::Fashion(_) => "fashion",
             DataSource::Synthetic(_) => "synthetic",
+            DataSource::Sst2(_) => "sst2",
         }
     }
 
@@ -63,7 +68,7 @@ impl DataSource {
     /// Like [`dir`](Self::dir), with `data_root` standing for `$REGLAB_DATA` (`None`: unset).
     pub fn dir_in(&self, data_root: Option<&Path>) -> Result<Option<PathBuf>, DataError> {
         let (given, subdir) = match self {
-            DataSource::Digits | DataSource::Synthetic(_) => return Ok(None),
+            DataSource::Digits | DataSource::Synthetic(_) | DataSource::Sst2(_) => return Ok(None),
             DataSource::Mnist(d) => (d, "mnist"),
             DataSource::Fashion(d) => (d, "fashion-mnist"),
         };
@@ -83,6 +88,9 @@ impl DataSource {
 
     /// Like [`load`](Self::load), with `data_root` standing for `$REGLAB_DATA` (`None`: unset).
     pub fn load_in(&self, data_root: Option<&Path>) -> Result<Split, DataError> {
+        if let DataSource::Sst2(spec) = self {
+            return spec.load_in(data_root);
+        }
         if let DataSource::Synthetic(spec) = self {
             return spec
                 .generate()
@@ -148,6 +156,9 @@ impl FromStr for DataSource {
         if name == "synthetic" {
             return ClassificationSpec::parse_options(dir.unwrap_or("")).map(DataSource::Synthetic).map_err(err);
         }
+        if name == "sst2" {
+            return super::sst2::Sst2Spec::parse_options(dir.unwrap_or("")).map(DataSource::Sst2).map_err(err);
+        }
         let dir = match dir {
             Some("") => return Err(err(format!("empty folder after '{name}:'"))),
             Some(d) => Some(PathBuf::from(d)),
@@ -169,6 +180,7 @@ impl fmt::Display for DataSource {
         f.write_str(self.name())?;
         match self {
             DataSource::Synthetic(spec) => write!(f, ":{}", spec.options_string()),
+            DataSource::Sst2(spec) => write!(f, ":{}", spec.options_string()),
             DataSource::Mnist(Some(d)) | DataSource::Fashion(Some(d)) => {
                 write!(f, ":{}", d.display())
             }

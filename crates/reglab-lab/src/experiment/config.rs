@@ -78,8 +78,11 @@ pub struct DataConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// `mlp` or `cnn`.
+    /// `mlp`, `cnn` or `bert`.
     pub kind: String,
+    /// The pretrained BERT folder (kind `bert`; default `$REGLAB_DATA/minilm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<std::path::PathBuf>,
     /// Hidden widths of the MLP.
     #[serde(default)]
     pub hidden: Vec<usize>,
@@ -321,6 +324,7 @@ impl Experiment {
     /// The model.
     pub fn model_spec(&self) -> Result<ModelSpec, String> {
         match self.model.kind.as_str() {
+            _ if self.model.dir.is_some() && self.model.kind != "bert" => Err("`model.dir` is for kind = \"bert\"".into()),
             "mlp" => {
                 if !self.model.channels.is_empty() {
                     return Err("`model.channels` is for kind = \"cnn\"".into());
@@ -340,7 +344,13 @@ impl Experiment {
                 }
                 Ok(ModelSpec::Cnn { channels })
             }
-            k => Err(format!("`model.kind` = \"{k}\": expected \"mlp\" or \"cnn\"")),
+            "bert" => {
+                if !self.model.hidden.is_empty() || !self.model.channels.is_empty() {
+                    return Err("`model.hidden` and `model.channels` are not for kind = \"bert\" (its size is the pretrained folder's)".into());
+                }
+                Ok(ModelSpec::Bert { dir: self.model.dir.clone() })
+            }
+            k => Err(format!("`model.kind` = \"{k}\": expected \"mlp\", \"cnn\" or \"bert\"")),
         }
     }
 

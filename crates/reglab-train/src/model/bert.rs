@@ -364,3 +364,50 @@ pub fn batch_tensors(seqs: &[Vec<u32>], pad: u32, device: &Device) -> (Tensor<2,
     }
     (Tensor::<2, Int>::from_data(TensorData::new(ids, [b, s]), device), Tensor::<2>::from_data(TensorData::new(mask, [b, s]), device))
 }
+
+/// A sequence classifier: the encoder, mean pooling over the real tokens (not normalised) and a
+/// linear head `classifier` (`[classes, H]` in PyTorch layout) on the pooled vector. Inputs are
+/// token ids stored as floats, `[B, S_max]`, padded on the right with the pad id; each batch is
+/// cut to its longest sequence before the encoder.
+#[derive(Module, Debug)]
+pub struct BertClassifier {
+    /// The (pretrained) encoder.
+    pub encoder: BertEncoder,
+    /// The head.
+    pub classifier: Linear,
+    /// The pad id.
+    pub pad: usize,
+}
+
+impl BertClassifier {
+    /// The encoder of folder `dir` with a new head for `classes` classes (PyTorch's default
+    /// initialisation, drawn from `rng`); the head's parameter ids follow the encoder's.
+    pub fn load(dir: &Path, classes: usize, rng: &mut impl rand::Rng, device: &Device) -> Result<(Self, BertConfig), String> {
+        let (encoder, config) = BertEncoder::load(dir, device)?;
+        let mut ids = Ids::starting_after(parameter_names(&config).len() as u64);
+        let classifier = super::mlp::linear(config.hidden_size, classes, rng, &mut ids, device);
+        Ok((Self { encoder, classifier, pad: config.pad_token_id }, config))
+    }
+
+    /// The pooled features `[B, H]` of float-coded ids `[B, S_max]`.
+    pub fn features(&self, x: Tensor<2>) -> Tensor<2> {
+        let [b, s] = x.dims();
+        let pad = self.pad as f32;
+        // the longest real sequence of the batch (ids are padded on the right)
+        let host: Vec<f32> = x.clone().into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+        let len = (0..b).map(|i| host[i * s..(i + 1) * s].iter().rposition(|&t| t != pad).map_or(1, |p| p + 1)).max().unwrap_or(1);
+        let x = x.slice([0..b, 0..len]);
+        let mask = x.clone().not_equal_elem(pad).float();
+        mean_pool(self.encoder.forward(x.int(), mask.clone()), mask)
+    }
+
+    /// Logits `[B, classes]`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.classifier.forward(self.features(x))
+    }
+
+    /// Logits with `drop(0, h)` applied to the pooled features (dropout before the head).
+    pub fn forward_with(&self, x: Tensor<2>, drop: &mut dyn FnMut(usize, Tensor<2>) -> Tensor<2>) -> Tensor<2> {
+        self.classifier.forward(drop(0, self.features(x)))
+    }
+}

@@ -20,7 +20,8 @@ pub use cnn::Cnn;
 pub use mlp::Mlp;
 
 use burn::module::{Module, Param, ParamId};
-use burn::nn::{Linear, conv::Conv2d};
+use burn::nn::{Embedding, LayerNorm, Linear, conv::Conv2d};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use reglab_core::{Layout, NamedTensor};
@@ -35,6 +36,9 @@ pub enum ModelSpec {
     Mlp { hidden: Vec<usize> },
     /// Conv(3×3, pad 1)–ReLU–MaxPool(2) blocks with the given channels, then a linear head.
     Cnn { channels: Vec<usize> },
+    /// A pretrained BERT encoder (a Hugging Face folder; `None`: `$REGLAB_DATA/minilm`) with a
+    /// linear head on the mean-pooled last hidden state ([`bert::BertClassifier`]).
+    Bert { dir: Option<std::path::PathBuf> },
 }
 
 impl FromStr for ModelSpec {
@@ -58,7 +62,8 @@ impl FromStr for ModelSpec {
                 let c = list(rest)?;
                 Ok(ModelSpec::Cnn { channels: if c.is_empty() { vec![16, 32] } else { c } })
             }
-            other => Err(format!("unknown model `{other}` in `{s}`; expected mlp:H1,H2,... or cnn[:C1,C2,...]")),
+            "bert" => Ok(ModelSpec::Bert { dir: (!rest.is_empty()).then(|| std::path::PathBuf::from(rest)) }),
+            other => Err(format!("unknown model `{other}` in `{s}`; expected mlp:H1,H2,... or cnn[:C1,C2,...] or bert[:DIR]")),
         }
     }
 }
@@ -83,11 +88,13 @@ impl fmt::Display for ModelSpec {
             ModelSpec::Mlp { hidden } if hidden.is_empty() => write!(f, "mlp"),
             ModelSpec::Mlp { hidden } => write!(f, "mlp:{}", join(hidden)),
             ModelSpec::Cnn { channels } => write!(f, "cnn:{}", join(channels)),
+            ModelSpec::Bert { dir: None } => write!(f, "bert"),
+            ModelSpec::Bert { dir: Some(d) } => write!(f, "bert:{}", d.display()),
         }
     }
 }
 
-/// A classifier: an [`Mlp`] or a [`Cnn`].
+/// A classifier: an [`Mlp`], a [`Cnn`] or a pretrained BERT ([`bert::BertClassifier`]).
 #[derive(Module, Debug)]
 #[allow(clippy::large_enum_variant)] // one per run, moved rarely: boxing would only add indirection
 pub enum Net {
@@ -95,6 +102,8 @@ pub enum Net {
     Mlp(Mlp),
     /// Small convolutional network.
     Cnn(Cnn),
+    /// BERT encoder and linear head.
+    Bert(bert::BertClassifier),
 }
 
 /// The kind of a parameterised layer.
@@ -104,6 +113,10 @@ pub enum LayerKind {
     Linear,
     /// `Conv2d`, weight stored `[out, in, kh, kw]`.
     Conv2d,
+    /// `Embedding`, weight `[n, d]` stored as is; no bias.
+    Embedding,
+    /// `LayerNorm`: weight γ `[d]`, bias β `[d]`.
+    Norm,
 }
 
 /// A parameterised layer as the rest of reglab sees it.
@@ -124,7 +137,28 @@ impl LayerInfo {
     pub fn layout(&self) -> Layout {
         match self.kind {
             LayerKind::Linear => Layout::Transposed,
-            LayerKind::Conv2d => Layout::RowMajor,
+            LayerKind::Conv2d | LayerKind::Embedding | LayerKind::Norm => Layout::RowMajor,
+        }
+    }
+    /// The weight's dims as stored (burn layout): `[in, out]` for a linear layer, else its shape.
+    pub fn storage_dims(&self) -> Vec<usize> {
+        match self.kind {
+            LayerKind::Linear => vec![self.shape[1], self.shape[0]],
+            _ => self.shape.clone(),
+        }
+    }
+    /// The weight in PyTorch layout from its storage (burn layout) values.
+    pub fn weight_to_pytorch(&self, stored: &[f32]) -> Vec<f32> {
+        match self.kind {
+            LayerKind::Linear => reglab_core::linalg::transpose(stored, self.shape[1], self.shape[0]),
+            _ => stored.to_vec(),
+        }
+    }
+    /// The weight's storage (burn layout) values from PyTorch layout.
+    pub fn weight_from_pytorch(&self, pytorch: &[f32]) -> Vec<f32> {
+        match self.kind {
+            LayerKind::Linear => reglab_core::linalg::transpose(pytorch, self.shape[0], self.shape[1]),
+            _ => pytorch.to_vec(),
         }
     }
     /// `name.weight`.
@@ -141,12 +175,63 @@ impl LayerInfo {
 pub(crate) enum LayerRef<'a> {
     Linear(&'a Linear),
     Conv(&'a Conv2d),
+    Embedding(&'a Embedding),
+    Norm(&'a LayerNorm),
 }
 
 /// Mutably borrowed layer.
 pub(crate) enum LayerMut<'a> {
     Linear(&'a mut Linear),
     Conv(&'a mut Conv2d),
+    Embedding(&'a mut Embedding),
+    Norm(&'a mut LayerNorm),
+}
+
+/// A gradient of rank `rank` (1, 2 or 4) as data and its device, removed from `grads`.
+pub(crate) fn remove_grad(grads: &mut GradientsParams, id: ParamId, rank: usize) -> Option<(TensorData, Device)> {
+    fn take<const D: usize>(grads: &mut GradientsParams, id: ParamId) -> Option<(TensorData, Device)> {
+        grads.remove::<D>(id).map(|t| {
+            let dev = t.device();
+            (t.into_data(), dev)
+        })
+    }
+    match rank {
+        1 => take::<1>(grads, id),
+        2 => take::<2>(grads, id),
+        4 => take::<4>(grads, id),
+        _ => None,
+    }
+}
+
+/// A gradient of rank `rank` (1, 2 or 4) as data (a copy; `grads` keeps it).
+pub(crate) fn get_grad(grads: &GradientsParams, id: ParamId, rank: usize) -> Option<TensorData> {
+    match rank {
+        1 => grads.get::<1>(id).map(|t| t.into_data()),
+        2 => grads.get::<2>(id).map(|t| t.into_data()),
+        4 => grads.get::<4>(id).map(|t| t.into_data()),
+        _ => None,
+    }
+}
+
+/// Register `data` (rank 1, 2 or 4) as the gradient of `id`.
+pub(crate) fn register_grad(grads: &mut GradientsParams, id: ParamId, data: TensorData, device: &Device) {
+    match data.shape().len() {
+        1 => grads.register::<1>(id, Tensor::<1>::from_data(data, device)),
+        2 => grads.register::<2>(id, Tensor::<2>::from_data(data, device)),
+        4 => grads.register::<4>(id, Tensor::<4>::from_data(data, device)),
+        r => unreachable!("parameters have rank 1, 2 or 4, not {r}"),
+    }
+}
+
+/// The BERT folder: `dir`, else `$REGLAB_DATA/minilm`.
+fn bert_dir(dir: Option<&std::path::Path>) -> Result<std::path::PathBuf, String> {
+    match dir {
+        Some(d) => Ok(d.to_path_buf()),
+        None => std::env::var_os("REGLAB_DATA")
+            .filter(|v| !v.is_empty())
+            .map(|r| std::path::PathBuf::from(r).join("minilm"))
+            .ok_or_else(|| "model `bert` without a folder needs REGLAB_DATA (it reads $REGLAB_DATA/minilm), or give bert:DIR".to_string()),
+    }
 }
 
 /// Read a float parameter's values (burn layout).
@@ -180,6 +265,17 @@ impl Net {
                 }
                 Cnn::new([example_shape[0], example_shape[1], example_shape[2]], channels, classes, &mut rng, &mut Ids::new(), device).map(Net::Cnn)
             }
+            ModelSpec::Bert { dir } => {
+                let dir = bert_dir(dir.as_deref())?;
+                let (m, config) = bert::BertClassifier::load(&dir, classes, &mut rng, device)?;
+                match example_shape {
+                    [s] if *s >= 2 && *s <= config.max_position_embeddings => Ok(Net::Bert(m)),
+                    _ => Err(format!(
+                        "bert needs token-id inputs [max length ≤ {}] (a text data set such as sst2), the data has examples of shape {example_shape:?}",
+                        config.max_position_embeddings
+                    )),
+                }
+            }
         }
     }
 
@@ -188,6 +284,7 @@ impl Net {
         match self {
             Net::Mlp(m) => m.forward(x),
             Net::Cnn(c) => c.forward(x),
+            Net::Bert(b) => b.forward(x),
         }
     }
 
@@ -197,15 +294,19 @@ impl Net {
         match self {
             Net::Mlp(m) => m.forward_with(x, drop),
             Net::Cnn(c) => c.forward_with(x, drop),
+            Net::Bert(b) => b.forward_with(x, drop),
         }
     }
 
     /// The pre-activation of layer `i` (see [`Net::layers`]) on flat inputs, as data
-    /// `[batch, out]` (MLP) or `[batch, out, h, w]` (CNN; the head as `[batch, classes, 1, 1]`).
-    pub fn preactivation(&self, x: Tensor<2>, i: usize) -> TensorData {
+    /// `[batch, out]` (MLP) or `[batch, out, h, w]` (CNN; the head as `[batch, classes, 1, 1]`);
+    /// for BERT, the head's only (`[batch, classes]`).
+    pub fn preactivation(&self, x: Tensor<2>, i: usize) -> Result<TensorData, String> {
         match self {
-            Net::Mlp(m) => m.preactivation(x, i).into_data(),
-            Net::Cnn(c) => c.preactivation(x, i).into_data(),
+            Net::Mlp(m) => Ok(m.preactivation(x, i).into_data()),
+            Net::Cnn(c) => Ok(c.preactivation(x, i).into_data()),
+            Net::Bert(b) if i + 1 == self.layers().len() => Ok(b.forward(x).into_data()),
+            Net::Bert(_) => Err(format!("the pre-activation of BERT layer `{}` is not available (only the head's)", self.layers()[i].name)),
         }
     }
 
@@ -215,6 +316,7 @@ impl Net {
         match self {
             Net::Mlp(m) => m.features(x),
             Net::Cnn(c) => c.features(x),
+            Net::Bert(b) => b.features(x),
         }
     }
 
@@ -226,6 +328,28 @@ impl Net {
                 v.push(("head".into(), LayerRef::Linear(&c.head)));
                 v
             }
+            Net::Bert(b) => {
+                let e = &b.encoder.embeddings;
+                let mut v: Vec<(String, LayerRef<'_>)> = vec![
+                    ("embeddings.word_embeddings".into(), LayerRef::Embedding(&e.word)),
+                    ("embeddings.position_embeddings".into(), LayerRef::Embedding(&e.position)),
+                    ("embeddings.token_type_embeddings".into(), LayerRef::Embedding(&e.token_type)),
+                    ("embeddings.LayerNorm".into(), LayerRef::Norm(&e.norm)),
+                ];
+                for (l, layer) in b.encoder.layers.iter().enumerate() {
+                    let p = format!("encoder.layer.{l}");
+                    v.push((format!("{p}.attention.self.query"), LayerRef::Linear(&layer.query)));
+                    v.push((format!("{p}.attention.self.key"), LayerRef::Linear(&layer.key)));
+                    v.push((format!("{p}.attention.self.value"), LayerRef::Linear(&layer.value)));
+                    v.push((format!("{p}.attention.output.dense"), LayerRef::Linear(&layer.attention_output)));
+                    v.push((format!("{p}.attention.output.LayerNorm"), LayerRef::Norm(&layer.attention_norm)));
+                    v.push((format!("{p}.intermediate.dense"), LayerRef::Linear(&layer.intermediate)));
+                    v.push((format!("{p}.output.dense"), LayerRef::Linear(&layer.output)));
+                    v.push((format!("{p}.output.LayerNorm"), LayerRef::Norm(&layer.output_norm)));
+                }
+                v.push(("classifier".into(), LayerRef::Linear(&b.classifier)));
+                v
+            }
         }
     }
 
@@ -235,6 +359,27 @@ impl Net {
             Net::Cnn(c) => {
                 let mut v: Vec<LayerMut<'_>> = c.convs.iter_mut().map(LayerMut::Conv).collect();
                 v.push(LayerMut::Linear(&mut c.head));
+                v
+            }
+            Net::Bert(b) => {
+                let e = &mut b.encoder.embeddings;
+                let mut v: Vec<LayerMut<'_>> = vec![
+                    LayerMut::Embedding(&mut e.word),
+                    LayerMut::Embedding(&mut e.position),
+                    LayerMut::Embedding(&mut e.token_type),
+                    LayerMut::Norm(&mut e.norm),
+                ];
+                for layer in b.encoder.layers.iter_mut() {
+                    v.push(LayerMut::Linear(&mut layer.query));
+                    v.push(LayerMut::Linear(&mut layer.key));
+                    v.push(LayerMut::Linear(&mut layer.value));
+                    v.push(LayerMut::Linear(&mut layer.attention_output));
+                    v.push(LayerMut::Norm(&mut layer.attention_norm));
+                    v.push(LayerMut::Linear(&mut layer.intermediate));
+                    v.push(LayerMut::Linear(&mut layer.output));
+                    v.push(LayerMut::Norm(&mut layer.output_norm));
+                }
+                v.push(LayerMut::Linear(&mut b.classifier));
                 v
             }
         }
@@ -250,6 +395,8 @@ impl Net {
                     LayerInfo { name, kind: LayerKind::Linear, shape: vec![o, i], has_bias: l.bias.is_some() }
                 }
                 LayerRef::Conv(c) => LayerInfo { name, kind: LayerKind::Conv2d, shape: c.weight.val().dims().to_vec(), has_bias: c.bias.is_some() },
+                LayerRef::Embedding(e) => LayerInfo { name, kind: LayerKind::Embedding, shape: e.weight.val().dims().to_vec(), has_bias: false },
+                LayerRef::Norm(n) => LayerInfo { name, kind: LayerKind::Norm, shape: n.gamma.val().dims().to_vec(), has_bias: n.beta.is_some() },
             })
             .collect()
     }
@@ -259,6 +406,8 @@ impl Net {
         match &self.layer_refs()[i].1 {
             LayerRef::Linear(l) => (l.weight.id, l.bias.as_ref().map(|b| b.id)),
             LayerRef::Conv(c) => (c.weight.id, c.bias.as_ref().map(|b| b.id)),
+            LayerRef::Embedding(e) => (e.weight.id, None),
+            LayerRef::Norm(n) => (n.gamma.id, n.beta.as_ref().map(|b| b.id)),
         }
     }
 
@@ -267,6 +416,8 @@ impl Net {
         match &self.layer_refs()[i].1 {
             LayerRef::Linear(l) => (param_data(&l.weight), l.bias.as_ref().map(param_data)),
             LayerRef::Conv(c) => (param_data(&c.weight), c.bias.as_ref().map(param_data)),
+            LayerRef::Embedding(e) => (param_data(&e.weight), None),
+            LayerRef::Norm(n) => (param_data(&n.gamma), n.beta.as_ref().map(param_data)),
         }
     }
 
@@ -275,6 +426,8 @@ impl Net {
         match &mut self.layer_muts()[i] {
             LayerMut::Linear(l) => set_param(&mut l.weight, data),
             LayerMut::Conv(c) => set_param(&mut c.weight, data),
+            LayerMut::Embedding(e) => set_param(&mut e.weight, data),
+            LayerMut::Norm(n) => set_param(&mut n.gamma, data),
         }
     }
 
@@ -291,6 +444,12 @@ impl Net {
                     set_param(b, data)
                 }
             }
+            LayerMut::Norm(n) => {
+                if let Some(b) = n.beta.as_mut() {
+                    set_param(b, data)
+                }
+            }
+            LayerMut::Embedding(_) => {}
         }
     }
 
@@ -300,10 +459,7 @@ impl Net {
         for (i, info) in self.layers().iter().enumerate() {
             let (w, b) = self.layer_data(i);
             let w: &[f32] = w.as_slice().expect("f32 weights");
-            let data = match info.kind {
-                LayerKind::Linear => reglab_core::linalg::transpose(w, info.shape[1], info.shape[0]),
-                LayerKind::Conv2d => w.to_vec(),
-            };
+            let data = info.weight_to_pytorch(w);
             out.push(NamedTensor::new(info.weight_name(), info.shape.clone(), data));
             if let Some(b) = b {
                 let b: &[f32] = b.as_slice().expect("f32 bias");
@@ -324,13 +480,7 @@ impl Net {
         };
         for (i, info) in self.layers().iter().enumerate() {
             let w = find(&info.weight_name(), &info.shape)?;
-            let data = match info.kind {
-                LayerKind::Linear => {
-                    TensorData::new(reglab_core::linalg::transpose(&w.data, info.shape[0], info.shape[1]), [info.shape[1], info.shape[0]])
-                }
-                LayerKind::Conv2d => TensorData::new(w.data.clone(), info.shape.clone()),
-            };
-            self.set_weight(i, data);
+            self.set_weight(i, TensorData::new(info.weight_from_pytorch(&w.data), info.storage_dims()));
             if info.has_bias {
                 let b = find(&info.bias_name(), &[info.shape[0]])?;
                 self.set_bias(i, TensorData::new(b.data.clone(), [info.shape[0]]));
@@ -353,6 +503,10 @@ pub(crate) struct Ids(u64);
 impl Ids {
     pub(crate) fn new() -> Self {
         Ids(0)
+    }
+    /// Ids continuing after `n` parameters.
+    pub(crate) fn starting_after(n: u64) -> Self {
+        Ids(n)
     }
     fn next(&mut self) -> ParamId {
         self.0 += 1;

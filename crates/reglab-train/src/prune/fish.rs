@@ -165,11 +165,9 @@ pub fn empirical_fisher(net: &Net, data: &Dataset, samples: &[usize], layers: &[
         for (a, &i) in acc.iter_mut().zip(layers) {
             let (wid, bid) = net.param_ids(i);
             let wname = infos[i].weight_name();
-            let g = match infos[i].kind {
-                LayerKind::Linear => grads.remove::<2>(wid).map(|t| t.into_data()),
-                LayerKind::Conv2d => grads.remove::<4>(wid).map(|t| t.into_data()),
-            }
-            .ok_or_else(|| format!("no gradient for `{wname}`"))?;
+            let g = crate::model::remove_grad(&mut grads, wid, infos[i].shape.len())
+                .map(|(d, _)| d)
+                .ok_or_else(|| format!("no gradient for `{wname}`"))?;
             add_squares(&mut a.0, g, &wname)?;
             if let Some(b) = a.1.as_mut() {
                 let bname = infos[i].bias_name();
@@ -184,7 +182,7 @@ pub fn empirical_fisher(net: &Net, data: &Dataset, samples: &[usize], layers: &[
         let info = &infos[i];
         let mut w = match info.kind {
             LayerKind::Linear => transpose_f64(&w, info.shape[1], info.shape[0]),
-            LayerKind::Conv2d => w,
+            _ => w,
         };
         w.iter_mut().for_each(|x| *x *= inv);
         let b = b.map(|mut b| {

@@ -450,6 +450,7 @@ pub struct Masks {
 /// A 0/1 mask tensor of a linear (`[in, out]`) or conv (`[out, in, kh, kw]`) weight.
 #[derive(Clone)]
 enum Fill {
+    D1(Tensor<1>),
     D2(Tensor<2>),
     D4(Tensor<4>),
 }
@@ -597,6 +598,11 @@ impl Masks {
                 let d = &self.layers[i].shape;
                 Fill::D4(Tensor::<4>::from_data(TensorData::new(v, [d[0], d[1], d[2], d[3]]), dev))
             }
+            LayerKind::Embedding => {
+                let d = &self.layers[i].shape;
+                Fill::D2(Tensor::<2>::from_data(TensorData::new(v, [d[0], d[1]]), dev))
+            }
+            LayerKind::Norm => Fill::D1(Tensor::<1>::from_data(TensorData::new(v, [self.layers[i].shape[0]]), dev)),
         }
     }
 
@@ -636,6 +642,10 @@ impl Masks {
             if let Some(f) = &self.fills[i] {
                 let missing = || format!("no gradient for `{}`", self.layers[i].weight_name());
                 match f {
+                    Fill::D1(m) => {
+                        let g = grads.remove::<1>(wid).ok_or_else(missing)?;
+                        grads.register::<1>(wid, g.mul(m.clone()));
+                    }
                     Fill::D2(m) => {
                         let g = grads.remove::<2>(wid).ok_or_else(missing)?;
                         grads.register::<2>(wid, g.mul(m.clone()));
@@ -669,12 +679,18 @@ impl Masks {
                 (Some(Fill::D4(m)), None, LayerMut::Conv(c)) => zero_param(&mut c.weight, m),
                 (Some(Fill::D2(m)), Some(Fill::D2(f)), LayerMut::Linear(l)) => freeze_param(&mut l.weight, m, f),
                 (Some(Fill::D4(m)), Some(Fill::D4(f)), LayerMut::Conv(c)) => freeze_param(&mut c.weight, m, f),
+                (Some(Fill::D2(m)), None, LayerMut::Embedding(e)) => zero_param(&mut e.weight, m),
+                (Some(Fill::D2(m)), Some(Fill::D2(f)), LayerMut::Embedding(e)) => freeze_param(&mut e.weight, m, f),
+                (Some(Fill::D1(m)), None, LayerMut::Norm(n)) => zero_param(&mut n.gamma, m),
+                (Some(Fill::D1(m)), Some(Fill::D1(f)), LayerMut::Norm(n)) => freeze_param(&mut n.gamma, m, f),
                 _ => return Err(bad()),
             }
             if let (Some(m), Some(f)) = (&self.bias_fills[i], &self.bias_frozen[i]) {
                 let b = match layer {
                     LayerMut::Linear(l) => l.bias.as_mut(),
                     LayerMut::Conv(c) => c.bias.as_mut(),
+                    LayerMut::Norm(n) => n.beta.as_mut(),
+                    LayerMut::Embedding(_) => None,
                 };
                 freeze_param(b.ok_or_else(bad)?, m, f);
             }

@@ -435,6 +435,7 @@ impl Reparam {
             net.set_weight(i, TensorData::new(w, weight_dims(&self.layers[i])));
             net.set_bias(i, TensorData::new(vec![0.0f32; s.rows], [s.rows]));
             let pre = net.valid().preactivation(x.clone(), i);
+            let pre = pre?;
             let dims = pre.shape().to_vec();
             let v: &[f32] = pre.as_slice().map_err(|e| format!("{e:?}"))?;
             // [b, out] or [b, out, h, w]
@@ -633,10 +634,7 @@ impl Reparam {
 
 /// burn-layout dims of a layer's weight.
 fn weight_dims(l: &LayerInfo) -> Vec<usize> {
-    match l.kind {
-        crate::model::LayerKind::Linear => vec![l.shape[1], l.shape[0]],
-        crate::model::LayerKind::Conv2d => l.shape.clone(),
-    }
+    l.storage_dims()
 }
 
 fn take<const D: usize>(grads: &mut GradientsParams, id: ParamId) -> Result<(TensorData, Device), String> {

@@ -283,7 +283,7 @@ fn weight_norm_data_init_standardizes_the_first_layer() {
     assert_ne!(before[1].data, after[1].data, "the bias is set by the initialisation");
     // pre-activations of layer 0 over the first 500 (all 240) examples: mean ≈ 0, sd ≈ 1
     let x = Tensor::<2>::from_data(TensorData::new(train.features.clone(), [240, 8]), &burn::tensor::Device::flex());
-    let pre = t.net.valid().preactivation(x, 0);
+    let pre = t.net.valid().preactivation(x, 0).unwrap();
     let v: &[f32] = pre.as_slice().unwrap();
     for u in 0..16 {
         let col: Vec<f64> = (0..240).map(|b| v[b * 16 + u] as f64).collect();
