@@ -474,6 +474,30 @@ fn for_each_logits<F: FnMut(&[usize], &[f32], usize)>(net: &Net, data: &Dataset,
     let dev = net.devices().into_iter().next().unwrap_or_else(Device::flex);
     let d = data.example_len();
     let idx: Vec<usize> = (0..data.len()).collect();
+    if let Net::Bert(b) = &net {
+        // Sentences in chunks of similar length (each chunk is cut to its longest sentence),
+        // the logits put back in index order: far less padding than chunks in index order.
+        let pad = b.pad as f32;
+        let len = |i: usize| data.example(i).iter().rposition(|&t| t != pad).map_or(1, |p| p + 1);
+        let mut order = idx.clone();
+        order.sort_by_key(|&i| (len(i), i));
+        let mut all: Vec<f32> = Vec::new();
+        let mut c = 0;
+        for chunk in order.chunks(64) {
+            let x: Vec<f32> = chunk.iter().flat_map(|&i| data.example(i).iter().copied()).collect();
+            let logits = net.forward(Tensor::<2>::from_data(TensorData::new(x, [chunk.len(), d]), &dev)).into_data();
+            let l: &[f32] = logits.as_slice().expect("f32 logits");
+            c = l.len() / chunk.len();
+            all.resize(data.len() * c, 0.0);
+            for (r, &i) in chunk.iter().enumerate() {
+                all[i * c..(i + 1) * c].copy_from_slice(&l[r * c..(r + 1) * c]);
+            }
+        }
+        for chunk in idx.chunks(1000) {
+            f(chunk, &all[chunk[0] * c..(chunk[chunk.len() - 1] + 1) * c], c);
+        }
+        return;
+    }
     for chunk in idx.chunks(1000) {
         let x: Vec<f32> = chunk.iter().flat_map(|&i| data.example(i).iter().copied()).collect();
         let logits = net.forward(Tensor::<2>::from_data(TensorData::new(x, [chunk.len(), d]), &dev)).into_data();
