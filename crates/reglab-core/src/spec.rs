@@ -187,6 +187,14 @@ impl Options<'_> {
         Ok(self.take_parsed::<usize>(key, "a non-negative integer")?.unwrap_or(default))
     }
 
+    /// A free string option (e.g. a glob pattern), if given; an empty value is an error.
+    pub fn string_opt(&mut self, key: &str) -> Result<Option<String>> {
+        match self.remaining.remove(key) {
+            Some(v) if v.trim().is_empty() => Err(self.spec.err(format!("option `{key}` is empty"))),
+            v => Ok(v),
+        }
+    }
+
     /// A string option restricted to `allowed`, or `default`.
     pub fn choice(&mut self, key: &str, allowed: &[&str], default: &str) -> Result<String> {
         match self.remaining.remove(key) {

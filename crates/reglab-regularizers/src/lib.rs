@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | weight size | [`weight`] | `l2` |
 //! | sparsity | [`sparsity`] | `l1`, `elastic-net`, `group-lasso`, `hypersparse`, `selective-decay` |
-//! | anchor to init | [`anchor`] | `l2-init`, `wasserstein-init` |
+//! | anchor to init | [`anchor`] | `l2-init`, `l2-sp`, `wasserstein-init` |
 //! | spectral | [`spectral`] | `spectral` |
 //! | orthogonality | [`orthogonality`] | `soft-orth`, `mhe`, `ortho-offdiag`, `group-orth`, `conv-orth` |
 //! | perturbation | [`perturbation`] | `shrink-perturb` |

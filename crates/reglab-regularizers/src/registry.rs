@@ -92,6 +92,14 @@ pub const ENTRIES: &[Entry] = &[
         build: |s| boxed(crate::anchor::l2_init::L2Init::from_spec(s)),
     },
     CatalogEntry {
+        name: "l2-sp",
+        family: "anchor",
+        formula: "α/2·‖W_S − W_S⁰‖² + β/2·‖W_head‖²  (W_S⁰ = the pretrained weights = the anchor; β = ratio·α, default 0; head = classifier.*|head.*)",
+        paper: "Li, Grandvalet & Davoine, Explicit Inductive Bias for Transfer Learning with Convolutional Networks, ICML 2018 (arXiv 1802.01483)",
+        options: "ratio=0, head=classifier.*|head.*",
+        build: |s| boxed(crate::anchor::l2_sp::L2Sp::from_spec(s)),
+    },
+    CatalogEntry {
         name: "wasserstein-init",
         family: "anchor",
         formula: "λ·Σᵢ (sort(W)ᵢ − sort(W₀)ᵢ)²  (= n·W₂² of the entry distributions; mean: /n)",

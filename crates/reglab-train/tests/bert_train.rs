@@ -61,7 +61,7 @@ fn fine_tuning_is_deterministic_restorable_and_named_like_the_checkpoint() {
     let data = sentences();
     assert!(data.len() >= 16);
     let dev = Device::flex().autodiff();
-    let cfg = config(&dir, &["l2-init=1e-2"], 3);
+    let cfg = config(&dir, &["l2-init=1e-2", "l2-sp=1e-2"], 3);
     let mut a = Trainer::new(&cfg, &[MAX_LEN], 2, &dev, None, 100).unwrap();
 
     // the layers: 3 embeddings, 1 + 2 per layer LayerNorms, 6 linear per layer, the head
@@ -100,6 +100,17 @@ fn fine_tuning_is_deterministic_restorable_and_named_like_the_checkpoint() {
     assert!(after.0 < before.0, "loss {} → {}", before.0, after.0);
     let reg = a.reg_values().unwrap();
     assert!(reg["l2-init"] > 0.0, "{reg:?}");
+    // L2-SP is l2-init without the head (which moved from its random start too)
+    assert!(reg["l2-sp"] > 0.0 && reg["l2-sp"] < reg["l2-init"], "{reg:?}");
+    let head_only = a
+        .net
+        .to_pytorch()
+        .iter()
+        .zip(&st)
+        .filter(|(t, _)| t.name == "classifier.weight")
+        .map(|(t, t0)| t.data.iter().zip(&t0.data).map(|(x, y)| 0.5 * ((x - y) as f64).powi(2)).sum::<f64>())
+        .sum::<f64>();
+    assert!(((reg["l2-init"] - reg["l2-sp"]) / 1e-2 - head_only).abs() < 1e-3 * head_only.max(1e-9), "{reg:?} {head_only}");
     // another seed: another head, same encoder start
     let d = Trainer::new(&config(&dir, &[], 4), &[MAX_LEN], 2, &dev, None, 100).unwrap();
     let b0 = Trainer::new(&config(&dir, &[], 3), &[MAX_LEN], 2, &dev, None, 100).unwrap();

@@ -1,4 +1,5 @@
-//! Anchors to initialisation (or a given checkpoint).
+//! Anchors to initialisation, to the pretrained weights (or a given checkpoint).
 
 pub mod l2_init;
+pub mod l2_sp;
 pub mod wasserstein_init;
