@@ -74,7 +74,13 @@ fn bench(c: &mut Criterion) {
     };
     let dev = Device::flex().autodiff();
     let mut t = Trainer::new(&cfg, &[SEQ], 2, &dev, None, 1_000_000).expect("trainer");
-    let data = Dataset { name: "bench".into(), example_shape: vec![SEQ], features: batch_ids(), labels: (0..BATCH).map(|i| (i % 2) as u8).collect(), classes: 2 };
+    let data = Dataset {
+        name: "bench".into(),
+        example_shape: vec![SEQ],
+        features: batch_ids(),
+        labels: (0..BATCH).map(|i| (i % 2) as u8).collect(),
+        classes: 2,
+    };
     let idx: Vec<usize> = (0..BATCH).collect();
     let (x, y) = t.batch_tensors(&data, &idx);
     t.step(x.clone(), y.clone()).expect("warm-up step");
