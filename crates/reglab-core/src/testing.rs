@@ -6,6 +6,20 @@ use crate::select::role_from_name;
 use crate::tensor::{Layout, TensorRef};
 use rand::{Rng, SeedableRng};
 
+/// `$REGLAB_DATA/path` if that file exists; otherwise `None` with a note on stderr — or a panic
+/// when `CI` is set, where the data must be present (a test must not pass by skipping there).
+pub fn shared_data(path: &str) -> Option<std::path::PathBuf> {
+    let p = std::env::var_os("REGLAB_DATA").filter(|v| !v.is_empty()).map(|d| std::path::PathBuf::from(d).join(path));
+    match p {
+        Some(p) if p.exists() => Some(p),
+        _ => {
+            assert!(std::env::var_os("CI").is_none_or(|v| v.is_empty()), "no $REGLAB_DATA/{path}, and CI is set: the data must be present in CI");
+            eprintln!("skipped: no $REGLAB_DATA/{path}");
+            None
+        }
+    }
+}
+
 /// `n` values uniform in `[-scale, scale)` from a generator seeded by `seed`.
 pub fn random_vec(n: usize, scale: f32, seed: u64) -> Vec<f32> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);

@@ -9,15 +9,7 @@ use reglab_train::model::bert::{BertEncoder, batch_tensors};
 use std::path::PathBuf;
 
 fn model_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("REGLAB_DATA").filter(|v| !v.is_empty()).map(|d| PathBuf::from(d).join("minilm"));
-    match dir {
-        Some(d) if d.join("model.safetensors").is_file() => Some(d),
-        _ => {
-            assert!(std::env::var_os("CI").is_none_or(|v| v.is_empty()), "no $REGLAB_DATA/minilm, and CI is set: the model must be present in CI");
-            eprintln!("skipped: no $REGLAB_DATA/minilm");
-            None
-        }
-    }
+    reglab_core::testing::shared_data("minilm/model.safetensors").map(|p| p.parent().expect("a folder").to_path_buf())
 }
 
 struct Reference {

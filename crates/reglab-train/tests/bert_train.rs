@@ -11,14 +11,7 @@ use reglab_train::trainer::{TrainConfig, Trainer};
 use std::path::PathBuf;
 
 fn model_dir() -> Option<PathBuf> {
-    let d = std::env::var_os("REGLAB_DATA").filter(|v| !v.is_empty()).map(|d| PathBuf::from(d).join("minilm"));
-    match d {
-        Some(d) if d.join("model.safetensors").is_file() => Some(d),
-        _ => {
-            assert!(std::env::var_os("CI").is_none_or(|v| v.is_empty()), "no $REGLAB_DATA/minilm, and CI is set: it must be present in CI");
-            None
-        }
-    }
+    reglab_core::testing::shared_data("minilm/model.safetensors").map(|p| p.parent().expect("a folder").to_path_buf())
 }
 
 const MAX_LEN: usize = 32;

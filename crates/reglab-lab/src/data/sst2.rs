@@ -163,17 +163,8 @@ mod tests {
 
     /// `$REGLAB_DATA` when it holds sst2/ and minilm/ (None without, except in CI).
     fn root() -> Option<PathBuf> {
-        let r = std::env::var_os("REGLAB_DATA").filter(|v| !v.is_empty()).map(PathBuf::from);
-        match r {
-            Some(r) if r.join("sst2/dev.tsv").is_file() && r.join("minilm/tokenizer.json").is_file() => Some(r),
-            _ => {
-                assert!(
-                    std::env::var_os("CI").is_none_or(|v| v.is_empty()),
-                    "no $REGLAB_DATA/sst2 or minilm, and CI is set: they must be present in CI"
-                );
-                None
-            }
-        }
+        let r = reglab_core::testing::shared_data("sst2/dev.tsv")?.parent()?.parent()?.to_path_buf();
+        reglab_core::testing::shared_data("minilm/tokenizer.json").map(|_| r)
     }
 
     #[test]

@@ -67,14 +67,7 @@ mod tests {
 
     /// `$REGLAB_DATA/minilm/tokenizer.json` (None without it, except in CI).
     fn tokenizer_json() -> Option<PathBuf> {
-        let p = std::env::var_os("REGLAB_DATA").filter(|v| !v.is_empty()).map(|d| PathBuf::from(d).join("minilm/tokenizer.json"));
-        match p {
-            Some(p) if p.is_file() => Some(p),
-            _ => {
-                assert!(std::env::var_os("CI").is_none_or(|v| v.is_empty()), "no $REGLAB_DATA/minilm, and CI is set: it must be present in CI");
-                None
-            }
-        }
+        reglab_core::testing::shared_data("minilm/tokenizer.json")
     }
 
     #[test]
