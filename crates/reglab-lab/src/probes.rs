@@ -311,9 +311,113 @@ pub fn probe_net(net: &Net, data: &Dataset, max_examples: usize) -> Result<Featu
     Ok(probe_features(f.view()))
 }
 
+/// Spearman's rank correlation of `a` and `b` (same length ≥ 2): Pearson's correlation of
+/// their ranks, ties given their average rank. NaN when either is constant.
+pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "spearman: lengths differ");
+    fn ranks(v: &[f64]) -> Vec<f64> {
+        let mut idx: Vec<usize> = (0..v.len()).collect();
+        idx.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
+        let mut r = vec![0.0; v.len()];
+        let mut k = 0;
+        while k < idx.len() {
+            let mut e = k;
+            while e + 1 < idx.len() && v[idx[e + 1]] == v[idx[k]] {
+                e += 1;
+            }
+            let avg = (k + e) as f64 / 2.0 + 1.0;
+            for &i in &idx[k..=e] {
+                r[i] = avg;
+            }
+            k = e + 1;
+        }
+        r
+    }
+    let (ra, rb) = (ranks(a), ranks(b));
+    let n = a.len() as f64;
+    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in ra.iter().zip(&rb) {
+        sab += (x - ma) * (y - mb);
+        saa += (x - ma) * (x - ma);
+        sbb += (y - mb) * (y - mb);
+    }
+    sab / (saa * sbb).sqrt()
+}
+
+/// How far a network's features moved from a reference network's (e.g. the pretrained one) on
+/// the same examples: `mean_cosine` = mean over examples of cos(f(x), f₀(x)) (1: no drift), and
+/// `similarity_spearman` = Spearman's correlation, over every pair of examples, between the
+/// pairwise cosine similarities under f and under f₀ (1: the similarity structure is kept).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FeatureDrift {
+    /// Mean cosine between the two networks' features of each example.
+    pub mean_cosine: f64,
+    /// Spearman correlation of the pairwise cosine similarities.
+    pub similarity_spearman: f64,
+}
+
+/// [`FeatureDrift`] of `net` against `reference` (same architecture) on the first `max_examples`
+/// examples of `data` (at least 3).
+pub fn feature_drift(net: &Net, reference: &Net, data: &Dataset, max_examples: usize) -> Result<FeatureDrift, String> {
+    let n = max_examples.min(data.len());
+    if n < 3 {
+        return Err(format!("feature drift needs at least 3 examples, has {n}"));
+    }
+    let x = &data.features[..n * data.example_len()];
+    let (f, f0) = (net_features(net, x, n)?, net_features(reference, x, n)?);
+    if f.cols != f0.cols {
+        return Err(format!("features of width {} against {}", f.cols, f0.cols));
+    }
+    let d = f.cols;
+    let row = |g: &Features, i: usize| -> Vec<f64> { g.data[i * d..(i + 1) * d].iter().map(|&v| v as f64).collect() };
+    let unit = |v: Vec<f64>| -> Vec<f64> {
+        let n = v.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-300);
+        v.into_iter().map(|x| x / n).collect()
+    };
+    let u: Vec<Vec<f64>> = (0..n).map(|i| unit(row(&f, i))).collect();
+    let u0: Vec<Vec<f64>> = (0..n).map(|i| unit(row(&f0, i))).collect();
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let mean_cosine = (0..n).map(|i| dot(&u[i], &u0[i])).sum::<f64>() / n as f64;
+    let (mut s, mut s0) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        for j in i + 1..n {
+            s.push(dot(&u[i], &u[j]));
+            s0.push(dot(&u0[i], &u0[j]));
+        }
+    }
+    Ok(FeatureDrift { mean_cosine, similarity_spearman: spearman(&s, &s0) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spearman_of_hand_cases() {
+        // monotone: 1; reversed: −1; ties get their average rank
+        assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[10.0, 20.0, 25.0, 100.0]) - 1.0).abs() < 1e-12);
+        assert!((spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+        // ranks a = (1, 2.5, 2.5, 4), b = (1, 2, 3, 4): Pearson of the ranks = 0.9486832980505138
+        let r = spearman(&[1.0, 2.0, 2.0, 3.0], &[1.0, 2.0, 3.0, 4.0]);
+        assert!((r - 0.9486832980505138).abs() < 1e-12, "{r}");
+        assert!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]).is_nan());
+    }
+
+    #[test]
+    fn feature_drift_is_none_for_the_same_network_and_some_for_another() {
+        let dev = burn::tensor::Device::flex().autodiff();
+        let spec: reglab_train::model::ModelSpec = "mlp:16".parse().unwrap();
+        let a = Net::new(&spec, &[8], 3, 1, &dev).unwrap();
+        let b = Net::new(&spec, &[8], 3, 2, &dev).unwrap();
+        let data = Dataset { name: "x".into(), example_shape: vec![8], features: random_vec(40 * 8, 1.0, 3), labels: vec![0; 40], classes: 3 };
+        let same = feature_drift(&a, &a, &data, 30).unwrap();
+        assert!((same.mean_cosine - 1.0).abs() < 1e-9 && (same.similarity_spearman - 1.0).abs() < 1e-9, "{same:?}");
+        let other = feature_drift(&a, &b, &data, 30).unwrap();
+        assert!(other.mean_cosine < 0.99 && other.similarity_spearman < 0.99, "{other:?}");
+        // scaling the features changes neither (cosines)
+        assert!(feature_drift(&a, &a, &data, 2).is_err());
+    }
 
     #[test]
     fn row_cosines_of_orthogonal_parallel_and_hand_rows() {

@@ -140,6 +140,12 @@ pub struct ProbeConfig {
     /// layer's mean `|W|` (`test_accuracy_binarized`, `train_accuracy_binarized`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub binarize: bool,
+    /// Also report how far the features moved from the initial (for a pretrained model: the
+    /// pretrained) network's on the first `examples` *test* examples: `feature_drift_cosine`
+    /// (mean cos(f(x), f₀(x))) and `feature_similarity_spearman` (Spearman correlation of the
+    /// pairwise cosine similarities under f and f₀) — forgetting, measured on held-out data.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drift: bool,
     /// `task` (default): one row per task; `epoch`: one row per epoch, with `task` = the epoch
     /// (single-task streams only), checkpointed after each epoch.
     #[serde(default, skip_serializing_if = "ProbeEvery::is_task")]
@@ -169,7 +175,7 @@ fn default_probe_examples() -> usize {
 
 impl Default for ProbeConfig {
     fn default() -> Self {
-        Self { examples: default_probe_examples(), spectrum: false, binarize: false, every: ProbeEvery::Task }
+        Self { examples: default_probe_examples(), spectrum: false, binarize: false, drift: false, every: ProbeEvery::Task }
     }
 }
 

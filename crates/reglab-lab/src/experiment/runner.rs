@@ -162,6 +162,13 @@ fn probe_row(
     }
     m.insert("sparsity".into(), if entries == 0 { 0.0 } else { zeros as f64 / entries as f64 });
     m.insert("distance_to_init".into(), dist2.sqrt());
+    if probe.drift {
+        let mut reference = trainer.net.clone();
+        reference.load_pytorch(init)?;
+        let d = probes::feature_drift(&trainer.net, &reference, &task.test, probe_examples)?;
+        m.insert("feature_drift_cosine".into(), d.mean_cosine);
+        m.insert("feature_similarity_spearman".into(), d.similarity_spearman);
+    }
     let f = probes::probe_net(&trainer.net, &task.train, probe_examples)?;
     m.insert("feature_effective_rank".into(), f.effective_rank);
     m.insert("dead_fraction".into(), f.dead_fraction);
