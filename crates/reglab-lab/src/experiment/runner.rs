@@ -165,6 +165,10 @@ fn probe_row(
     if probe.drift {
         let mut reference = trainer.net.clone();
         reference.load_pytorch(init)?;
+        // per tensor (every rank: embeddings, LayerNorm scales, biases too)
+        for (w, w0) in weights.iter().zip(init) {
+            m.insert(format!("distance_to_init/{}", w.name), probes::distance(&w.data, &w0.data));
+        }
         let d = probes::feature_drift(&trainer.net, &reference, &task.test, probe_examples)?;
         m.insert("feature_drift_cosine".into(), d.mean_cosine);
         m.insert("feature_similarity_spearman".into(), d.similarity_spearman);
