@@ -129,3 +129,19 @@ fn a_bert_on_data_that_is_not_token_ids_is_an_error() {
     let e = err(&config(&missing, &[], 0), &[MAX_LEN], 2);
     assert!(e.contains("config.json"), "{e}");
 }
+
+#[test]
+fn mixout_toward_the_pretrained_weights_is_deterministic_and_differs_from_plain_fine_tuning() {
+    let Some(dir) = model_dir() else { return };
+    let data = sentences();
+    let dev = Device::flex().autodiff();
+    let run = |regs: &[&str]| {
+        let mut t = Trainer::new(&config(&dir, regs, 5), &[MAX_LEN], 2, &dev, None, 100).unwrap();
+        t.train_epoch(&data, 1, &mut |_| {}).unwrap();
+        t.net.to_pytorch()
+    };
+    let (a, b, plain) = (run(&["mixout=0.3"]), run(&["mixout=0.3"]), run(&[]));
+    assert!(a == b, "same seed, same mixout masks, same weights");
+    let q = |v: &[reglab_core::NamedTensor]| v.iter().find(|t| t.name == "encoder.layer.0.attention.self.query.weight").unwrap().data.clone();
+    assert_ne!(q(&a), q(&plain), "mixout changes the encoder's updates");
+}
