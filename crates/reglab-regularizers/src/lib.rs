@@ -19,6 +19,7 @@
 //! | output (on the logits) | [`output`] | `label-smoothing`, `confidence-penalty`, `spectral-decoupling`, `elr` |
 //! | data (on each training batch) | [`data`] | `cutout`, `mixup`, `input-noise` |
 //! | stochastic (in the forward pass or the step) | [`stochastic`] | `dropout`, `mixout`, `amp`, `sam`, `grad-norm` |
+//! | on the features (a step hook of `reglab_train::hook::distill`, no module here) | — | `feature-distill` |
 
 pub mod anchor;
 pub mod cauchy_schwarz;

@@ -5,7 +5,7 @@ pub use crate::checkpoint::Checkpoint;
 pub use crate::config::TrainConfig;
 pub use crate::error::TrainError;
 pub use crate::hook::output::OUTPUT_PREFIX;
-use crate::hook::{Chain, EpochCx, LossCx, Pass, StepCx};
+use crate::hook::{Chain, EpochCx, FeatureCx, LossCx, Pass, StepCx};
 use crate::model::Net;
 use crate::prune::Masks;
 use crate::reparam::Reparam;
@@ -290,7 +290,12 @@ impl Trainer {
         for h in chain.iter_mut() {
             h.before_forward(&mut cx)?;
         }
-        let logits = pass.forward(cx.net, x.clone());
+        let (features, logits) = if chain.iter().any(|h| h.needs_features()) {
+            let (f, z) = pass.forward_features(cx.net, x.clone())?;
+            (Some(f), z)
+        } else {
+            (None, pass.forward(cx.net, x.clone()))
+        };
         let loss = self.loss_fn.forward(logits.clone(), y.clone());
         let lv = loss.clone().into_scalar::<f32>() as f64;
         if !lv.is_finite() {
@@ -320,6 +325,27 @@ impl Trainer {
             let g: Vec<f32> = g.into_iter().map(|v| v as f32).collect();
             let gt = Tensor::<2>::from_data(TensorData::new(g, [bn, c]), &self.device);
             loss + (logits * gt).sum()
+        };
+        // terms on the features (distillation), their gradient G entering as Σ G ⊙ f, G constant
+        let loss = match features {
+            None => loss,
+            Some(f) => {
+                let [fn_, fd] = f.dims();
+                let fdata = f.clone().detach().into_data();
+                let fs: &[f32] = fdata.as_slice().map_err(|e| TrainError::Other(format!("features: {e:?}")))?;
+                let fcx = FeatureCx { x: &x, features: fs, n: fn_, d: fd, step: self.step, total: self.total };
+                let mut g = vec![0.0f64; fn_ * fd];
+                let mut terms = Vec::new();
+                for h in chain.iter_mut() {
+                    h.feature_terms(&fcx, &mut g, &mut terms)?;
+                }
+                if let Some((label, v)) = terms.iter().find(|(_, v)| !v.is_finite()) {
+                    return Err(TrainError::non_finite(format!("regularizer `{label}`"), *v));
+                }
+                cx.values.extend(terms);
+                let g: Vec<f32> = g.into_iter().map(|v| v as f32).collect();
+                loss + (f * Tensor::<2>::from_data(TensorData::new(g, [fn_, fd]), &self.device)).sum()
+            }
         };
         let mut grads = GradientsParams::from_grads(loss.backward(), cx.net);
         // weights put back, gradients transformed (penalties, reparameterization, masks)

@@ -9,7 +9,7 @@
 //! | 1. the batch | [`StepHook::perturb_batch`] | data perturbations: cutout, mixup, input noise ([`data`]) |
 //! | 2. before the forward pass | [`StepHook::before_forward`] | weight perturbations: SAM and AMP move θ to θ + δ ([`sharpness`]), mixout swaps in W̃ ([`mixout`]) |
 //! | 3. in the forward pass | [`StepHook::activation_mask`] | dropout ([`dropout`]) |
-//! | 4. loss terms | [`StepHook::loss_terms`] | output regularizers on the logits ([`output`]), mixup's label term ([`data`]) |
+//! | 4. loss terms | [`StepHook::loss_terms`], [`StepHook::feature_terms`] | output regularizers on the logits ([`output`]), mixup's label term ([`data`]); terms on the features: distillation to the initial (pretrained) network ([`distill`]) |
 //! | 5. after the backward pass | [`StepHook::after_backward`] | weights put back and gradients transformed: mixout's mask, SAM/AMP's θ restored, the gradient-norm penalty ([`sharpness`]), the parameter penalties' analytic gradients ([`penalties`]), the reparameterization's chain rule ([`reparam`]), pruning masks on the gradients ([`prune`]) |
 //! | 6. after the optimizer step | [`StepHook::after_optimizer`] | proximal steps and post-step transforms ([`penalties`]), the reparameterization's extras and effective weights ([`reparam`]), pruning masks on the weights ([`prune`]) |
 //!
@@ -25,6 +25,7 @@
 //! catalog (`reglab list`) and `--reg NAME=…` then know; `trainer.rs` does not change.
 
 pub mod data;
+pub mod distill;
 pub mod dropout;
 pub mod mixout;
 pub mod output;
@@ -70,6 +71,19 @@ pub trait StepHook: AsAny + Send {
     /// Phase 4: terms on the logits. Add `∂R/∂z` into `grad` (`n × classes`, row-major) and
     /// push each term's `(label, λ_t·r)` into `values`.
     fn loss_terms(&mut self, cx: &LossCx<'_>, grad: &mut [f64], values: &mut Vec<(String, f64)>) -> Result<(), TrainError> {
+        let _ = (cx, grad, values);
+        Ok(())
+    }
+
+    /// Whether the hook adds terms on the features (the input of the last layer); then the
+    /// training forward pass also returns them ([`Pass::forward_features`]).
+    fn needs_features(&self) -> bool {
+        false
+    }
+
+    /// Phase 4b: terms on the features `f` (`n × d`, the input of the last layer). Add `∂R/∂f`
+    /// into `grad` (`n × d`, row-major) and push each term's `(label, λ_t·r)` into `values`.
+    fn feature_terms(&mut self, cx: &FeatureCx<'_>, grad: &mut [f64], values: &mut Vec<(String, f64)>) -> Result<(), TrainError> {
         let _ = (cx, grad, values);
         Ok(())
     }
@@ -180,6 +194,32 @@ impl Pass<'_> {
         })
     }
 
+    /// The features (the input of the last layer, after the activation masks) and the logits of
+    /// `net` on `x` in training mode; an error for a model without hidden features (a linear
+    /// MLP).
+    pub fn forward_features(&self, net: &Net, x: Tensor<2>) -> Result<(Tensor<2>, Tensor<2>), TrainError> {
+        let (seed, step) = (self.seed, self.step);
+        let mut last: Option<Tensor<2>> = None;
+        let logits = net.forward_with(x, &mut |layer, h| {
+            let out = if self.masks.is_empty() {
+                h
+            } else {
+                let [b, w] = h.dims();
+                let mut m = self.masks[0].mask(b * w, seed, step, layer);
+                for extra in &self.masks[1..] {
+                    for (a, v) in m.iter_mut().zip(extra.mask(b * w, seed, step, layer)) {
+                        *a *= v;
+                    }
+                }
+                h * Tensor::<2>::from_data(TensorData::new(m, [b, w]), &self.device.clone())
+            };
+            last = Some(out.clone());
+            out
+        });
+        let f = last.ok_or_else(|| TrainError::Config("a term on the features needs a model with hidden features (not a linear one)".into()))?;
+        Ok((f, logits))
+    }
+
     /// The cross-entropy of `net` on `(x, y)` (mixup's, with its labels).
     pub fn loss(&self, net: &Net, x: Tensor<2>, y: Tensor<1, Int>, mix: Option<&LabelMix>) -> Tensor<1> {
         let logits = self.forward(net, x);
@@ -231,6 +271,22 @@ pub struct LossCx<'a> {
     pub batch: &'a OutputBatch<'a>,
     /// Mixup's second labels and weight, if the inputs were mixed.
     pub mix: Option<&'a LabelMix>,
+    /// Optimizer step.
+    pub step: u64,
+    /// Steps planned.
+    pub total: u64,
+}
+
+/// What the feature-term hooks see.
+pub struct FeatureCx<'a> {
+    /// The batch's inputs (after the data perturbations).
+    pub x: &'a Tensor<2>,
+    /// The features, `n × d` row-major.
+    pub features: &'a [f32],
+    /// Examples.
+    pub n: usize,
+    /// Feature width.
+    pub d: usize,
     /// Optimizer step.
     pub step: u64,
     /// Steps planned.
@@ -308,6 +364,11 @@ impl Chain {
     /// Whether a hook needs the batch's labels and example indices.
     pub fn needs_batch_info(&self) -> bool {
         self.hooks.iter().any(|h| h.needs_batch_info())
+    }
+
+    /// Whether a hook adds terms on the features.
+    pub fn needs_features(&self) -> bool {
+        self.hooks.iter().any(|h| h.needs_features())
     }
 
     /// Every hook's checkpoint state, in chain order.

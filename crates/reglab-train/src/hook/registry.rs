@@ -64,6 +64,14 @@ pub const HOOK_ENTRIES: &[HookEntry] = &[
         build: |s, cx| Ok(Box::new(MixoutHook::new(Mixout::from_spec(s).map_err(spec_error)?, cx.net, cx.anchor)?)),
     },
     CatalogEntry {
+        name: "feature-distill",
+        family: "anchor",
+        formula: "λ·(1/n)Σᵢ‖f_θ(xᵢ) − f_θ₀(xᵢ)‖² on the mini-batch, f the features the last layer reads, θ₀ the initial (pretrained) weights; one more frozen forward pass per step",
+        paper: "Smith et al., A Closer Look at Rehearsal-Free Continual Learning, CVPR Workshops 2023 (arXiv 2203.17269)",
+        options: "",
+        build: |s, cx| Ok(Box::new(super::distill::FeatureDistill::new(s, cx.net, cx.anchor)?)),
+    },
+    CatalogEntry {
         name: "amp",
         family: "stochastic",
         formula: "gradient at θ + δ, δ_p ← Π_ε(δ_p + ζ·∇_p L(θ + δ)) K times, one ε-ball per tensor (ε = the strength); K + 1 passes per step",

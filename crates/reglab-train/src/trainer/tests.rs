@@ -679,3 +679,43 @@ fn amp_step_matches_the_official_amp_optimizer() {
         }
     }
 }
+
+/// Features of `net` on every example of `data`, row-major.
+fn features_of(net: &Net, data: &Dataset) -> Vec<f32> {
+    let x = Tensor::<2>::from_data(TensorData::new(data.features.clone(), [data.len(), data.example_len()]), &Device::flex());
+    net.valid().features(x).into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+}
+
+#[test]
+fn feature_distillation_reports_its_value_and_holds_the_features_near_the_initial_ones() {
+    // one mini-batch = the whole set, so each epoch is one step on the same examples
+    let data = blobs(32, 4);
+    let c = TrainConfig { batch: 32, ..cfg(&["feature-distill=0.5"]) };
+    let mut t = crate::test_data::blob_trainer(&c);
+    let f0 = features_of(&t.net, &data);
+    t.train_epoch(&data, 1, &mut |_| {}).unwrap();
+    // the first step's features are the reference's: the term is 0 there
+    assert_eq!(t.reg_values().unwrap()["feature-distill"], 0.0);
+    // the second step: λ·mean‖f_θ₁ − f_θ₀‖², computed independently from the weights after step 1
+    let f1 = features_of(&t.net, &data);
+    let want = 0.5 * f1.iter().zip(&f0).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>() / 32.0;
+    t.train_epoch(&data, 2, &mut |_| {}).unwrap();
+    let got = t.reg_values().unwrap()["feature-distill"];
+    assert!(want > 0.0 && (got - want).abs() <= 1e-4 * want, "{got} vs {want}");
+    // against no distillation, the features move less
+    let drift = |regs: &[&str]| {
+        let mut t = crate::test_data::blob_trainer(&TrainConfig { batch: 32, epochs: 1, ..cfg(regs) });
+        let f0 = features_of(&t.net, &data);
+        for e in 1..=30 {
+            t.train_epoch(&data, e, &mut |_| {}).unwrap();
+        }
+        features_of(&t.net, &data).iter().zip(&f0).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>()
+    };
+    let (plain, held) = (drift(&[]), drift(&["feature-distill=5"]));
+    assert!(held < 0.5 * plain, "distilled drift {held} against plain {plain}");
+    // a linear model has no features to distill
+    let linear = TrainConfig { model: "mlp".parse().unwrap(), ..c.clone() };
+    let mut t = crate::test_data::blob_trainer(&linear);
+    let e = t.train_epoch(&data, 1, &mut |_| {}).unwrap_err().to_string();
+    assert!(e.contains("hidden features"), "{e}");
+}
