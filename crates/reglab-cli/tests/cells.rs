@@ -217,3 +217,18 @@ fn a_killed_shard_resumes_and_merges_to_the_whole_run() {
         assert!(read(&whole.join(f)) == read(&merged.join(f)), "{f} of the resumed shards differs from the whole run's");
     }
 }
+
+#[test]
+fn every_shipped_experiment_file_parses_and_plans() {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments"));
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
+    files.sort();
+    assert!(files.len() >= 10, "{files:?}");
+    for f in files {
+        let p = plan(&f, &[]);
+        let cells = p["cells"].as_array().unwrap();
+        assert!(!cells.is_empty(), "{}: no cells", f.display());
+        assert!(p["kind"].as_str().is_some_and(|k| !k.is_empty()), "{}", f.display());
+    }
+}
