@@ -62,7 +62,7 @@ fn bench(c: &mut Criterion) {
         return;
     }
     let cfg = TrainConfig {
-        model: ModelSpec::Bert { dir: Some(dir) },
+        model: ModelSpec::Bert { dir: Some(dir), train: Default::default() },
         optim: OptimSpec::Adamw { weight_decay: 0.01 },
         lr: 5e-5,
         batch: BATCH,

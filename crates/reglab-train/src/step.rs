@@ -80,8 +80,10 @@ impl Regularization {
                 })
             };
             let has_b = b.layers[i].has_bias;
-            active.push((any(&tw, false), has_b && any(&tb, false)));
-            prox_active.push((any(&tw, true), has_b && any(&tb, true)));
+            // frozen layers (a BERT encoder's, `train = head`) take no term: they never change
+            let trains = net.layer_trainable(i);
+            active.push((trains && any(&tw, false), trains && has_b && any(&tb, false)));
+            prox_active.push((trains && any(&tw, true), trains && has_b && any(&tb, true)));
         }
         b.active = active;
         b.prox_active = prox_active;

@@ -36,7 +36,7 @@ fn sentences() -> Dataset {
 
 fn config(dir: &std::path::Path, regs: &[&str], seed: u64) -> TrainConfig {
     TrainConfig {
-        model: ModelSpec::Bert { dir: Some(dir.to_path_buf()) },
+        model: ModelSpec::Bert { dir: Some(dir.to_path_buf()), train: Default::default() },
         optim: OptimSpec::Adamw { weight_decay: 0.01 },
         lr: 1e-4,
         batch: 8,
@@ -144,4 +144,37 @@ fn mixout_toward_the_pretrained_weights_is_deterministic_and_differs_from_plain_
     assert!(a == b, "same seed, same mixout masks, same weights");
     let q = |v: &[reglab_core::NamedTensor]| v.iter().find(|t| t.name == "encoder.layer.0.attention.self.query.weight").unwrap().data.clone();
     assert_ne!(q(&a), q(&plain), "mixout changes the encoder's updates");
+}
+
+#[test]
+fn a_linear_probe_and_top_layers_train_only_what_they_name() {
+    let Some(dir) = model_dir() else { return };
+    let data = sentences();
+    let dev = Device::flex().autodiff();
+    let spec = |train: &str| -> ModelSpec { format!("bert:dir={},train={train}", dir.display()).parse().unwrap() };
+    assert_eq!(spec("top2").to_string(), format!("bert:dir={},train=top2", dir.display()));
+    let run = |train: &str| {
+        let cfg = TrainConfig { model: spec(train), ..config(&dir, &["l2-sp=1e-2"], 1) };
+        let mut t = Trainer::new(&cfg, &[MAX_LEN], 2, &dev, None, 100).unwrap();
+        let before = t.net.to_pytorch();
+        t.train_epoch(&data, 1, &mut |_| {}).unwrap();
+        let reg = t.reg_values().unwrap()["l2-sp"];
+        let changed: Vec<String> = t.net.to_pytorch().iter().zip(&before).filter(|(a, b)| a.data != b.data).map(|(a, _)| a.name.clone()).collect();
+        (changed, reg)
+    };
+    // head: only the classifier moves, and L2-SP (which never sees the head) is 0
+    let (changed, reg) = run("head");
+    assert_eq!(changed, vec!["classifier.weight".to_string(), "classifier.bias".to_string()], "{changed:?}");
+    assert_eq!(reg, 0.0);
+    // top1: the last layer and the head move; the embeddings and layers 0-4 do not
+    let (changed, reg) = run("top1");
+    assert!(changed.iter().all(|n| n.starts_with("encoder.layer.5.") || n.starts_with("classifier.")), "{changed:?}");
+    assert!(changed.iter().any(|n| n.starts_with("encoder.layer.5.")) && reg > 0.0, "{changed:?} {reg}");
+    // a bad choice
+    let e = match Trainer::new(&TrainConfig { model: spec("top7"), ..config(&dir, &[], 1) }, &[MAX_LEN], 2, &dev, None, 1) {
+        Ok(_) => panic!("top7 of 6 layers"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("6 layers"), "{e}");
+    assert!("bert:train=middle".parse::<ModelSpec>().unwrap_err().contains("expected all, head or topK"));
 }

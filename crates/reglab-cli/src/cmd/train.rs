@@ -22,7 +22,7 @@ pub struct Args {
     /// digits (embedded, fixed 80/20 split) | mnist[:DIR] | fashion[:DIR] | synthetic[:OPTIONS] | sst2[:train=N,max_len=L,dir=DIR,tokenizer=FILE]; DIR defaults to $REGLAB_DATA/mnist, $REGLAB_DATA/fashion-mnist or $REGLAB_DATA/sst2 (sst2: token ids for bert, tokenizer $REGLAB_DATA/minilm/tokenizer.json).
     #[arg(long, default_value = "digits")]
     data: String,
-    /// mlp:H1,H2,... or cnn[:C1,C2,...] or bert[:DIR] (a pretrained BERT folder, default $REGLAB_DATA/minilm, with a linear head on the mean-pooled last hidden state; fine-tunes every parameter).
+    /// mlp:H1,H2,... or cnn[:C1,C2,...] or bert[:dir=DIR][,train=all|head|topK] (a pretrained BERT folder, default $REGLAB_DATA/minilm, with a linear head on the mean-pooled last hidden state; train=all fine-tunes every parameter, head is a linear probe on the frozen encoder, topK trains the top K layers and the head).
     #[arg(long, default_value = "mlp:128")]
     model: String,
     /// A regularizer NAME=λ[:key=value,...] (see `reglab list`); repeat for a sum.

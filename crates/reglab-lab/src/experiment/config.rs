@@ -83,6 +83,9 @@ pub struct ModelConfig {
     /// The pretrained BERT folder (kind `bert`; default `$REGLAB_DATA/minilm`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dir: Option<std::path::PathBuf>,
+    /// Which BERT parameters train: `all` (default), `head` (linear probe), `topK`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<String>,
     /// Hidden widths of the MLP.
     #[serde(default)]
     pub hidden: Vec<usize>,
@@ -191,6 +194,10 @@ pub struct Arm {
     /// Reparameterization for this arm (overrides `[model] reparam`; `"none"` for none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reparam: Option<String>,
+    /// Which parameters of a `bert` model train for this arm (overrides `[model] train`:
+    /// `all`, `head` — a linear probe —, `topK`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<String>,
     /// Pruning masks for this arm (`magnitude:sparsity=S:at=E`, `random:sparsity=S`, …; see
     /// `reglab_train::prune`). Epochs count over the whole stream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -330,7 +337,9 @@ impl Experiment {
     /// The model.
     pub fn model_spec(&self) -> Result<ModelSpec, String> {
         match self.model.kind.as_str() {
-            _ if self.model.dir.is_some() && self.model.kind != "bert" => Err("`model.dir` is for kind = \"bert\"".into()),
+            _ if (self.model.dir.is_some() || self.model.train.is_some()) && self.model.kind != "bert" => {
+                Err("`model.dir` and `model.train` are for kind = \"bert\"".into())
+            }
             "mlp" => {
                 if !self.model.channels.is_empty() {
                     return Err("`model.channels` is for kind = \"cnn\"".into());
@@ -354,7 +363,11 @@ impl Experiment {
                 if !self.model.hidden.is_empty() || !self.model.channels.is_empty() {
                     return Err("`model.hidden` and `model.channels` are not for kind = \"bert\" (its size is the pretrained folder's)".into());
                 }
-                Ok(ModelSpec::Bert { dir: self.model.dir.clone() })
+                let train = match &self.model.train {
+                    None => reglab_train::model::BertTrain::All,
+                    Some(t) => t.parse().map_err(|e| format!("`model.train`: {e}"))?,
+                };
+                Ok(ModelSpec::Bert { dir: self.model.dir.clone(), train })
             }
             k => Err(format!("`model.kind` = \"{k}\": expected \"mlp\", \"cnn\" or \"bert\"")),
         }
@@ -400,8 +413,15 @@ impl Experiment {
 
     /// The training configuration of one arm and seed.
     pub fn train_config(&self, arm: &Arm, seed: u64) -> Result<TrainConfig, String> {
+        let model = match (self.model_spec()?, arm.train.as_deref()) {
+            (m, None) => m,
+            (reglab_train::model::ModelSpec::Bert { dir, .. }, Some(t)) => {
+                reglab_train::model::ModelSpec::Bert { dir, train: t.parse().map_err(|e| format!("arm `{}`: `train`: {e}", arm.name))? }
+            }
+            (_, Some(_)) => return Err(format!("arm `{}`: `train` is for [model] kind = \"bert\"", arm.name)),
+        };
         Ok(TrainConfig {
-            model: self.model_spec()?,
+            model,
             optim: self.optim_spec()?,
             lr: self.optim.lr,
             batch: self.optim.batch,

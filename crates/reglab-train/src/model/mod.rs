@@ -38,7 +38,49 @@ pub enum ModelSpec {
     Cnn { channels: Vec<usize> },
     /// A pretrained BERT encoder (a Hugging Face folder; `None`: `$REGLAB_DATA/minilm`) with a
     /// linear head on the mean-pooled last hidden state ([`bert::BertClassifier`]).
-    Bert { dir: Option<std::path::PathBuf> },
+    Bert {
+        /// The folder (`None`: `$REGLAB_DATA/minilm`).
+        dir: Option<std::path::PathBuf>,
+        /// Which parameters train.
+        train: BertTrain,
+    },
+}
+
+/// Which parameters of a BERT classifier train; the others are frozen (no gradient, no
+/// optimizer update, no regularizer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BertTrain {
+    /// Every parameter (full fine-tuning).
+    #[default]
+    All,
+    /// The head only: a linear probe on the frozen pretrained encoder.
+    Head,
+    /// The top `k` transformer layers and the head.
+    Top(usize),
+}
+
+impl fmt::Display for BertTrain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BertTrain::All => write!(f, "all"),
+            BertTrain::Head => write!(f, "head"),
+            BertTrain::Top(k) => write!(f, "top{k}"),
+        }
+    }
+}
+
+impl FromStr for BertTrain {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "all" => Ok(BertTrain::All),
+            "head" => Ok(BertTrain::Head),
+            t => match t.strip_prefix("top").map(str::parse::<usize>) {
+                Some(Ok(k)) if k >= 1 => Ok(BertTrain::Top(k)),
+                _ => Err(format!("train = `{t}`: expected all, head or topK (K ≥ 1 layers and the head)")),
+            },
+        }
+    }
 }
 
 impl FromStr for ModelSpec {
@@ -62,8 +104,20 @@ impl FromStr for ModelSpec {
                 let c = list(rest)?;
                 Ok(ModelSpec::Cnn { channels: if c.is_empty() { vec![16, 32] } else { c } })
             }
-            "bert" => Ok(ModelSpec::Bert { dir: (!rest.is_empty()).then(|| std::path::PathBuf::from(rest)) }),
-            other => Err(format!("unknown model `{other}` in `{s}`; expected mlp:H1,H2,... or cnn[:C1,C2,...] or bert[:DIR]")),
+            "bert" => {
+                let (mut dir, mut train) = (None, BertTrain::All);
+                for kv in rest.split(',').filter(|kv| !kv.trim().is_empty()) {
+                    match kv.split_once('=') {
+                        Some(("dir", d)) if !d.is_empty() => dir = Some(std::path::PathBuf::from(d)),
+                        Some(("train", t)) => train = t.parse().map_err(|e| format!("bad model `{s}`: {e}"))?,
+                        _ => return Err(format!("bad model `{s}`: `{kv}`; expected bert[:dir=DIR][,train=all|head|topK]")),
+                    }
+                }
+                Ok(ModelSpec::Bert { dir, train })
+            }
+            other => {
+                Err(format!("unknown model `{other}` in `{s}`; expected mlp:H1,H2,... or cnn[:C1,C2,...] or bert[:dir=DIR][,train=all|head|topK]"))
+            }
         }
     }
 }
@@ -88,8 +142,16 @@ impl fmt::Display for ModelSpec {
             ModelSpec::Mlp { hidden } if hidden.is_empty() => write!(f, "mlp"),
             ModelSpec::Mlp { hidden } => write!(f, "mlp:{}", join(hidden)),
             ModelSpec::Cnn { channels } => write!(f, "cnn:{}", join(channels)),
-            ModelSpec::Bert { dir: None } => write!(f, "bert"),
-            ModelSpec::Bert { dir: Some(d) } => write!(f, "bert:{}", d.display()),
+            ModelSpec::Bert { dir, train } => {
+                let mut opts = Vec::new();
+                if let Some(d) = dir {
+                    opts.push(format!("dir={}", d.display()));
+                }
+                if *train != BertTrain::All {
+                    opts.push(format!("train={train}"));
+                }
+                if opts.is_empty() { write!(f, "bert") } else { write!(f, "bert:{}", opts.join(",")) }
+            }
         }
     }
 }
@@ -230,7 +292,7 @@ fn bert_dir(dir: Option<&std::path::Path>) -> Result<std::path::PathBuf, String>
         None => std::env::var_os("REGLAB_DATA")
             .filter(|v| !v.is_empty())
             .map(|r| std::path::PathBuf::from(r).join("minilm"))
-            .ok_or_else(|| "model `bert` without a folder needs REGLAB_DATA (it reads $REGLAB_DATA/minilm), or give bert:DIR".to_string()),
+            .ok_or_else(|| "model `bert` without a folder needs REGLAB_DATA (it reads $REGLAB_DATA/minilm), or give bert:dir=DIR".to_string()),
     }
 }
 
@@ -265,9 +327,21 @@ impl Net {
                 }
                 Cnn::new([example_shape[0], example_shape[1], example_shape[2]], channels, classes, &mut rng, &mut Ids::new(), device).map(Net::Cnn)
             }
-            ModelSpec::Bert { dir } => {
+            ModelSpec::Bert { dir, train } => {
                 let dir = bert_dir(dir.as_deref())?;
-                let (m, config) = bert::BertClassifier::load(&dir, classes, &mut rng, device)?;
+                let (mut m, config) = bert::BertClassifier::load(&dir, classes, &mut rng, device)?;
+                let layers = m.encoder.layers.len();
+                match *train {
+                    BertTrain::All => {}
+                    BertTrain::Head => m.encoder = m.encoder.no_grad(),
+                    BertTrain::Top(k) if k > layers => return Err(format!("bert train = top{k}: the model has {layers} layers")),
+                    BertTrain::Top(k) => {
+                        m.encoder.embeddings = m.encoder.embeddings.no_grad();
+                        let top = m.encoder.layers.split_off(layers - k);
+                        let bottom: Vec<bert::BertLayer> = std::mem::take(&mut m.encoder.layers).into_iter().map(|l| l.no_grad()).collect();
+                        m.encoder.layers = bottom.into_iter().chain(top).collect();
+                    }
+                }
                 match example_shape {
                     [s] if *s >= 2 && *s <= config.max_position_embeddings => Ok(Net::Bert(m)),
                     _ => Err(format!(
@@ -399,6 +473,16 @@ impl Net {
                 LayerRef::Norm(n) => LayerInfo { name, kind: LayerKind::Norm, shape: n.gamma.val().dims().to_vec(), has_bias: n.beta.is_some() },
             })
             .collect()
+    }
+
+    /// Whether layer `i`'s weight trains (a frozen BERT part does not).
+    pub fn layer_trainable(&self, i: usize) -> bool {
+        match &self.layer_refs()[i].1 {
+            LayerRef::Linear(l) => l.weight.val().is_require_grad(),
+            LayerRef::Conv(c) => c.weight.val().is_require_grad(),
+            LayerRef::Embedding(e) => e.weight.val().is_require_grad(),
+            LayerRef::Norm(n) => n.gamma.val().is_require_grad(),
+        }
     }
 
     /// Parameter ids of layer `i`: `(weight, bias)`.
