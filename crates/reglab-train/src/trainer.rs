@@ -313,17 +313,8 @@ impl Trainer {
             let labels: Vec<usize> = info.labels.iter().map(|&l| l as usize).collect();
             let ob = reglab_core::OutputBatch { logits: zs, n: bn, classes: c, labels: &labels, index: info.index };
             let lcx = LossCx { batch: &ob, mix, step: self.step, total: self.total };
-            let mut g = vec![0.0f64; bn * c];
-            let mut terms = Vec::new();
-            for h in chain.iter_mut() {
-                h.loss_terms(&lcx, &mut g, &mut terms)?;
-            }
-            if let Some((label, v)) = terms.iter().find(|(_, v)| !v.is_finite()) {
-                return Err(TrainError::non_finite(format!("regularizer `{label}`"), *v));
-            }
-            cx.values.extend(terms);
-            let g: Vec<f32> = g.into_iter().map(|v| v as f32).collect();
-            let gt = Tensor::<2>::from_data(TensorData::new(g, [bn, c]), &self.device);
+            let gt =
+                surrogate_gradient([bn, c], cx.values, &self.device, |g, terms| chain.iter_mut().try_for_each(|h| h.loss_terms(&lcx, g, terms)))?;
             loss + (logits * gt).sum()
         };
         // terms on the features (distillation), their gradient G entering as Σ G ⊙ f, G constant
@@ -334,17 +325,10 @@ impl Trainer {
                 let fdata = f.clone().detach().into_data();
                 let fs: &[f32] = fdata.as_slice().map_err(|e| TrainError::Other(format!("features: {e:?}")))?;
                 let fcx = FeatureCx { x: &x, features: fs, n: fn_, d: fd, step: self.step, total: self.total };
-                let mut g = vec![0.0f64; fn_ * fd];
-                let mut terms = Vec::new();
-                for h in chain.iter_mut() {
-                    h.feature_terms(&fcx, &mut g, &mut terms)?;
-                }
-                if let Some((label, v)) = terms.iter().find(|(_, v)| !v.is_finite()) {
-                    return Err(TrainError::non_finite(format!("regularizer `{label}`"), *v));
-                }
-                cx.values.extend(terms);
-                let g: Vec<f32> = g.into_iter().map(|v| v as f32).collect();
-                loss + (f * Tensor::<2>::from_data(TensorData::new(g, [fn_, fd]), &self.device)).sum()
+                let gt = surrogate_gradient([fn_, fd], cx.values, &self.device, |g, terms| {
+                    chain.iter_mut().try_for_each(|h| h.feature_terms(&fcx, g, terms))
+                })?;
+                loss + (f * gt).sum()
             }
         };
         let mut grads = GradientsParams::from_grads(loss.backward(), cx.net);
@@ -530,6 +514,26 @@ fn for_each_logits<F: FnMut(&[usize], &[f32], usize)>(net: &Net, data: &Dataset,
         let l: &[f32] = logits.as_slice().expect("f32 logits");
         f(chunk, l, l.len() / chunk.len());
     }
+}
+
+/// The constant gradient `G` (`shape`) that a phase's terms put on a tensor of the forward pass
+/// (`add` fills it and pushes each term's `(label, λ_t·r)`), the values checked finite and kept
+/// in `values`. It enters the backward pass as the extra loss `Σ G ⊙ t`.
+fn surrogate_gradient(
+    shape: [usize; 2],
+    values: &mut Vec<(String, f64)>,
+    device: &Device,
+    add: impl FnOnce(&mut [f64], &mut Vec<(String, f64)>) -> Result<(), TrainError>,
+) -> Result<Tensor<2>, TrainError> {
+    let mut g = vec![0.0f64; shape[0] * shape[1]];
+    let mut terms = Vec::new();
+    add(&mut g, &mut terms)?;
+    if let Some((label, v)) = terms.iter().find(|(_, v)| !v.is_finite()) {
+        return Err(TrainError::non_finite(format!("regularizer `{label}`"), *v));
+    }
+    values.extend(terms);
+    let g: Vec<f32> = g.into_iter().map(|v| v as f32).collect();
+    Ok(Tensor::<2>::from_data(TensorData::new(g, shape), device))
 }
 
 fn argmax(row: &[f32]) -> usize {
