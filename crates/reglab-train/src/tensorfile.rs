@@ -29,6 +29,19 @@ pub fn read(path: &Path) -> Result<Vec<NamedTensor>, TensorFileError> {
 
 /// Parse safetensors bytes (`path` only names the source in errors).
 pub fn parse(bytes: &[u8], path: &Path) -> Result<Vec<NamedTensor>, TensorFileError> {
+    parse_floats(bytes, path, false)
+}
+
+/// Read the float tensors of a safetensors file, sorted by name, skipping tensors of other
+/// element types (a Hugging Face BERT file carries an I64 `position_ids`).
+pub fn read_floats(path: &Path) -> Result<Vec<NamedTensor>, TensorFileError> {
+    let bytes = std::fs::read(path).map_err(|source| TensorFileError::Io { path: path.into(), source })?;
+    parse_floats(&bytes, path, true)
+}
+
+/// [`parse`]; with `skip_others`, tensors of non-float element types are left out instead of
+/// being an error.
+fn parse_floats(bytes: &[u8], path: &Path, skip_others: bool) -> Result<Vec<NamedTensor>, TensorFileError> {
     let st = SafeTensors::deserialize(bytes).map_err(|e| TensorFileError::Format { path: path.into(), why: e.to_string() })?;
     let mut out = Vec::new();
     for (name, view) in st.tensors() {
@@ -38,6 +51,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Vec<NamedTensor>, TensorFileEr
             Dtype::F64 => raw.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32).collect(),
             Dtype::F16 => raw.chunks_exact(2).map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]]))).collect(),
             Dtype::BF16 => raw.chunks_exact(2).map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16)).collect(),
+            _ if skip_others => continue,
             dtype => return Err(TensorFileError::Dtype { path: path.into(), name, dtype }),
         };
         out.push(NamedTensor::new(name, view.shape().to_vec(), data));

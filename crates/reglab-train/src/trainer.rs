@@ -271,6 +271,7 @@ impl Trainer {
         let n = y.dims()[0];
         // output terms and mixup need the labels and indices, and a loss term on the logits
         let needs_terms = mix.is_some() || self.chain.needs_batch_info();
+        let needs_features = self.chain.needs_features();
         let (chain, masks) = self.chain.split();
         let pass = Pass { masks, loss: &self.loss_fn, seed: self.cfg.seed, step: self.step, device: &self.device };
         let mut values: Vec<(String, f64)> = Vec::new();
@@ -290,7 +291,7 @@ impl Trainer {
         for h in chain.iter_mut() {
             h.before_forward(&mut cx)?;
         }
-        let (features, logits) = if chain.iter().any(|h| h.needs_features()) {
+        let (features, logits) = if needs_features {
             let (f, z) = pass.forward_features(cx.net, x.clone())?;
             (Some(f), z)
         } else {
@@ -488,7 +489,7 @@ fn for_each_logits<F: FnMut(&[usize], &[f32], usize)>(net: &Net, data: &Dataset,
         // Sentences in chunks of similar length (each chunk is cut to its longest sentence),
         // the logits put back in index order: far less padding than chunks in index order.
         let pad = b.pad as f32;
-        let len = |i: usize| data.example(i).iter().rposition(|&t| t != pad).map_or(1, |p| p + 1);
+        let len = |i: usize| crate::model::bert::sequence_len(data.example(i), pad);
         let mut order = idx.clone();
         order.sort_by_key(|&i| (len(i), i));
         let mut all: Vec<f32> = Vec::new();

@@ -181,38 +181,31 @@ impl Pass<'_> {
         if self.masks.is_empty() {
             return net.forward(x);
         }
-        let (seed, step) = (self.seed, self.step);
-        net.forward_with(x, &mut |layer, h| {
-            let [b, w] = h.dims();
-            let mut m = self.masks[0].mask(b * w, seed, step, layer);
-            for extra in &self.masks[1..] {
-                for (a, v) in m.iter_mut().zip(extra.mask(b * w, seed, step, layer)) {
-                    *a *= v;
-                }
+        net.forward_with(x, &mut |layer, h| self.mask(layer, h))
+    }
+
+    /// `h` (hidden layer `layer`'s activations) times the product of the chain's masks.
+    fn mask(&self, layer: usize, h: Tensor<2>) -> Tensor<2> {
+        if self.masks.is_empty() {
+            return h;
+        }
+        let [b, w] = h.dims();
+        let mut m = self.masks[0].mask(b * w, self.seed, self.step, layer);
+        for extra in &self.masks[1..] {
+            for (a, v) in m.iter_mut().zip(extra.mask(b * w, self.seed, self.step, layer)) {
+                *a *= v;
             }
-            h * Tensor::<2>::from_data(TensorData::new(m, [b, w]), &self.device.clone())
-        })
+        }
+        h * Tensor::<2>::from_data(TensorData::new(m, [b, w]), &self.device.clone())
     }
 
     /// The features (the input of the last layer, after the activation masks) and the logits of
     /// `net` on `x` in training mode; an error for a model without hidden features (a linear
     /// MLP).
     pub fn forward_features(&self, net: &Net, x: Tensor<2>) -> Result<(Tensor<2>, Tensor<2>), TrainError> {
-        let (seed, step) = (self.seed, self.step);
         let mut last: Option<Tensor<2>> = None;
         let logits = net.forward_with(x, &mut |layer, h| {
-            let out = if self.masks.is_empty() {
-                h
-            } else {
-                let [b, w] = h.dims();
-                let mut m = self.masks[0].mask(b * w, seed, step, layer);
-                for extra in &self.masks[1..] {
-                    for (a, v) in m.iter_mut().zip(extra.mask(b * w, seed, step, layer)) {
-                        *a *= v;
-                    }
-                }
-                h * Tensor::<2>::from_data(TensorData::new(m, [b, w]), &self.device.clone())
-            };
+            let out = self.mask(layer, h);
             last = Some(out.clone());
             out
         });

@@ -31,7 +31,7 @@ use burn::module::Module;
 use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use safetensors::{Dtype, SafeTensors};
+use reglab_core::NamedTensor;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -206,26 +206,23 @@ pub fn parameter_names(c: &BertConfig) -> Vec<(String, Vec<usize>)> {
     v
 }
 
-/// A tensor's shape and values.
-type ShapedData = (Vec<usize>, Vec<f32>);
-
-/// Read the F32 tensors of a safetensors file by name (other dtypes are skipped: BERT files
-/// carry an I64 `position_ids`), with a leading `bert.` dropped and LayerNorm `gamma`/`beta`
-/// renamed `weight`/`bias`.
-fn read_f32_tensors(path: &Path) -> Result<HashMap<String, ShapedData>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| format!("{}: not a valid safetensors file: {e}", path.display()))?;
-    let mut out = HashMap::new();
-    for (name, view) in st.tensors() {
-        let data: Vec<f32> = match view.dtype() {
-            Dtype::F32 => view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-            _ => continue,
-        };
-        let name =
-            name.strip_prefix("bert.").unwrap_or(&name).replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias");
-        out.insert(name, (view.shape().to_vec(), data));
-    }
-    Ok(out)
+/// The float tensors of a safetensors file by name (any float element type, converted to f32;
+/// others skipped), with a leading `bert.` dropped and LayerNorm `gamma`/`beta` renamed
+/// `weight`/`bias`.
+fn read_float_tensors(path: &Path) -> Result<HashMap<String, NamedTensor>, String> {
+    let tensors = crate::tensorfile::read_floats(path).map_err(|e| e.to_string())?;
+    Ok(tensors
+        .into_iter()
+        .map(|t| {
+            let name = t
+                .name
+                .strip_prefix("bert.")
+                .unwrap_or(&t.name)
+                .replace("LayerNorm.gamma", "LayerNorm.weight")
+                .replace("LayerNorm.beta", "LayerNorm.bias");
+            (name, t)
+        })
+        .collect())
 }
 
 fn layer_norm(gamma: Vec<f32>, beta: Vec<f32>, eps: f64, ids: &mut Ids, device: &Device) -> LayerNorm {
@@ -249,15 +246,15 @@ impl BertEncoder {
     pub fn load(dir: &Path, device: &Device) -> Result<(Self, BertConfig), String> {
         let config = BertConfig::read(&dir.join("config.json"))?;
         let path = dir.join("model.safetensors");
-        let mut tensors = read_f32_tensors(&path)?;
+        let mut tensors = read_float_tensors(&path)?;
         let mut take = |name: &str, shape: &[usize]| -> Result<Vec<f32>, String> {
-            let (s, data) = tensors
-                .remove(name)
-                .ok_or_else(|| format!("{}: no tensor `{name}` (F32) — is it a BERT checkpoint matching its config.json?", path.display()))?;
-            if s != shape {
-                return Err(format!("{}: tensor `{name}` has shape {s:?}, config.json implies {shape:?}", path.display()));
+            let t = tensors.remove(name).ok_or_else(|| {
+                format!("{}: no tensor `{name}` of a float type — is it a BERT checkpoint matching its config.json?", path.display())
+            })?;
+            if t.shape != shape {
+                return Err(format!("{}: tensor `{name}` has shape {:?}, config.json implies {shape:?}", path.display(), t.shape));
             }
-            Ok(data)
+            Ok(t.data)
         };
         let names = parameter_names(&config);
         let mut values = Vec::with_capacity(names.len());
@@ -350,6 +347,12 @@ pub fn normalize(x: Tensor<2>) -> Tensor<2> {
     x / n
 }
 
+/// The length of a float-coded id row padded on the right with `pad`: up to its last non-pad
+/// id (at least 1).
+pub fn sequence_len(ids: &[f32], pad: f32) -> usize {
+    ids.iter().rposition(|&t| t != pad).map_or(1, |p| p + 1)
+}
+
 /// Pad token-id lists to the longest (with `pad`): ids `[B, S]` and mask `[B, S]` as tensors.
 pub fn batch_tensors(seqs: &[Vec<u32>], pad: u32, device: &Device) -> (Tensor<2, Int>, Tensor<2>) {
     let s = seqs.iter().map(Vec::len).max().unwrap_or(0).max(1);
@@ -395,7 +398,7 @@ impl BertClassifier {
         let pad = self.pad as f32;
         // the longest real sequence of the batch (ids are padded on the right)
         let host: Vec<f32> = x.clone().into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
-        let len = (0..b).map(|i| host[i * s..(i + 1) * s].iter().rposition(|&t| t != pad).map_or(1, |p| p + 1)).max().unwrap_or(1);
+        let len = (0..b).map(|i| sequence_len(&host[i * s..(i + 1) * s], pad)).max().unwrap_or(1);
         let x = x.slice([0..b, 0..len]);
         let mask = x.clone().not_equal_elem(pad).float();
         mean_pool(self.encoder.forward(x.int(), mask.clone()), mask)
