@@ -21,7 +21,12 @@ pub struct SweepOptions {
 pub fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), RunError> {
     let mut s = serde_json::to_string_pretty(v).map_err(|e| RunError::Failed(e.to_string()))?;
     s.push('\n');
-    write_atomic(path, s.as_bytes()).map_err(|e| RunError::Failed(format!("{}: {e}", path.display())))
+    write_text(path, &s)
+}
+
+/// Write `text` to `path` atomically; the error names the file.
+pub fn write_text(path: &Path, text: &str) -> Result<(), RunError> {
+    write_atomic(path, text.as_bytes()).map_err(|e| RunError::Failed(format!("{}: {e}", path.display())))
 }
 
 /// Write a kind's results into `out`: `results.json` (of `res`), `results.csv` (`csv`), then
@@ -30,7 +35,7 @@ pub fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), RunError> {
 pub fn write_results<R: Serialize>(out: &Path, res: &R, csv: &str, plots_and_report: impl FnOnce() -> Result<(), String>) -> Result<(), RunError> {
     std::fs::create_dir_all(out.join("plots")).map_err(|e| RunError::Failed(format!("{}: {e}", out.display())))?;
     write_json(&out.join("results.json"), res)?;
-    write_atomic(&out.join("results.csv"), csv.as_bytes()).map_err(|e| RunError::Failed(e.to_string()))?;
+    write_text(&out.join("results.csv"), csv)?;
     plots_and_report().map_err(RunError::Failed)
 }
 

@@ -97,7 +97,7 @@ pub fn run(cfg: &RunConfig, out: &Path, progress: &mut dyn FnMut(Progress<'_>)) 
         let _ = std::fs::remove_file(out.join(stale));
     }
     let toml = toml::to_string(cfg).map_err(|e| RunError::Failed(e.to_string()))?;
-    tensorfile::write_atomic(&out.join("config.toml"), toml.as_bytes()).map_err(|e| RunError::Failed(e.to_string()))?;
+    crate::rundir::write_text(&out.join("config.toml"), &toml)?;
     let ckpt = out.join("model.safetensors");
     tensorfile::write(&out.join("init.safetensors"), &trainer.reg().anchor_pytorch()).map_err(|e| RunError::Failed(e.to_string()))?;
     tensorfile::write(&ckpt, &trainer.net.to_pytorch()).map_err(|e| RunError::Failed(e.to_string()))?;

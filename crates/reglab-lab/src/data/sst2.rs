@@ -106,9 +106,21 @@ impl Sst2Spec {
     }
 }
 
-/// Read a `text<TAB>label` file (gzip'd or not) and tokenize it; with `keep`, only the first
-/// `keep` rows of a fixed permutation (seed 0), in that order (an error if the file has fewer).
-pub fn read_tsv(path: &Path, name: &str, tok: &WordPiece, max_len: usize, keep: Option<usize>) -> Result<Dataset, DataError> {
+/// One sentence of a `text<TAB>label` file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// 1-based line in the file.
+    pub line: usize,
+    /// The sentence.
+    pub text: String,
+    /// 0 (negative) or 1 (positive).
+    pub label: u8,
+}
+
+/// The rows of a `text<TAB>label` file (gzip'd or not), every row checked; with `keep`, only
+/// the first `keep` rows of a fixed permutation (seed 0), in that order (an error if the file
+/// has fewer).
+pub fn read_rows(path: &Path, keep: Option<usize>) -> Result<Vec<Row>, DataError> {
     let raw = read_file(path)?;
     let bytes = maybe_gunzip(&raw, path)?;
     let text =
@@ -120,7 +132,6 @@ pub fn read_tsv(path: &Path, name: &str, tok: &WordPiece, max_len: usize, keep: 
         Some((_, h)) => return Err(bad(1, format!("header {h:?}, expected \"text<TAB>label\""))),
         None => return Err(bad(1, "empty file".into())),
     }
-    // every row is checked, kept or not
     let mut rows: Vec<(usize, &str, u8)> = Vec::new();
     for (i, line) in lines {
         let line = line.trim_end_matches('\r');
@@ -138,21 +149,25 @@ pub fn read_tsv(path: &Path, name: &str, tok: &WordPiece, max_len: usize, keep: 
     if rows.is_empty() {
         return Err(bad(2, "no sentences".into()));
     }
-    if let Some(k) = keep {
-        if k > rows.len() {
-            return Err(bad(1, format!("{k} sentences asked for, the file has {}", rows.len())));
-        }
-        let perm = super::seeded_permutation(rows.len(), 0);
-        rows = perm[..k].iter().map(|&j| rows[j]).collect();
-    }
+    let order: Vec<usize> = match keep {
+        None => (0..rows.len()).collect(),
+        Some(k) if k > rows.len() => return Err(bad(1, format!("{k} sentences asked for, the file has {}", rows.len()))),
+        Some(k) => super::seeded_permutation(rows.len(), 0)[..k].to_vec(),
+    };
+    Ok(order.into_iter().map(|j| Row { line: rows[j].0, text: rows[j].1.to_string(), label: rows[j].2 }).collect())
+}
+
+/// Read a `text<TAB>label` file ([`read_rows`], `keep` as there) and tokenize it.
+pub fn read_tsv(path: &Path, name: &str, tok: &WordPiece, max_len: usize, keep: Option<usize>) -> Result<Dataset, DataError> {
+    let rows = read_rows(path, keep)?;
     let pad = tok.pad_id() as f32;
     let mut features = Vec::with_capacity(rows.len() * max_len);
     let mut labels = Vec::with_capacity(rows.len());
-    for (line, sentence, label) in rows {
-        let ids = tok.encode(sentence).map_err(|e| bad(line, e))?;
+    for r in rows {
+        let ids = tok.encode(&r.text).map_err(|what| DataError::Malformed { path: path.into(), problem: Problem::BadRow { line: r.line, what } })?;
         features.extend(ids.iter().map(|&t| t as f32));
         features.extend(std::iter::repeat_n(pad, max_len - ids.len()));
-        labels.push(label);
+        labels.push(r.label);
     }
     Ok(Dataset { name: name.into(), example_shape: vec![max_len], features, labels, classes: 2 })
 }

@@ -385,7 +385,7 @@ pub fn run_locked<G>(
     }
     std::fs::create_dir_all(out).map_err(|e| RunError::Input(format!("{}: {e}", out.display())))?;
     let _guard = open()?;
-    write_atomic(&out.join("config.toml"), config_text.as_bytes()).map_err(|e| RunError::Failed(e.to_string()))?;
+    crate::rundir::write_text(&out.join("config.toml"), &config_text)?;
 
     let stream = Stream::new(kind, base.clone()).with_noise(noise);
     let n_jobs = exp.arms.len() * exp.seeds.len();

@@ -26,7 +26,6 @@ use reglab_train::tensorfile::write_atomic;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -226,7 +225,7 @@ pub fn run_shard(kind: &str, prepared: &dyn Prepared, cells: &[Cell], which: &[u
     }
     let _lock = ctx.open_out()?;
     std::fs::create_dir_all(out.join("cells")).map_err(|e| RunError::Failed(format!("{}: {e}", out.display())))?;
-    write_atomic(&out.join("config.toml"), config_text.as_bytes()).map_err(|e| RunError::Failed(e.to_string()))?;
+    crate::rundir::write_text(&out.join("config.toml"), &config_text)?;
     let shard_plan = ShardPlan { kind: kind.into(), experiment: prepared.name().into(), cells: cells.to_vec(), asked: which.to_vec() };
     crate::rundir::write_json(&out.join("plan.json"), &shard_plan)?;
     let todo: Vec<usize> = which
@@ -363,10 +362,10 @@ pub fn run_all<P: Prepared + ?Sized>(
     pool.install(|| (0..n).into_par_iter().map(|i| prepared.run_cell(i, &cx)).collect())
 }
 
-/// The cells of `cells` by index, as a map (for `reglab plan`'s JSON).
+/// `reglab plan`'s JSON: the kind, the experiment, the total work and every cell.
 pub fn plan_json(kind: &str, experiment: &str, cells: &[Cell]) -> serde_json::Value {
-    let work: BTreeMap<&str, u64> = BTreeMap::from([("total", cells.iter().map(|c| c.work).sum())]);
-    serde_json::json!({ "kind": kind, "experiment": experiment, "work": work, "cells": cells })
+    let total: u64 = cells.iter().map(|c| c.work).sum();
+    serde_json::json!({ "kind": kind, "experiment": experiment, "work": { "total": total }, "cells": cells })
 }
 
 #[cfg(test)]

@@ -69,8 +69,7 @@ pub fn merge_shards(kind: &str, prepared: &dyn Prepared, from: &[PathBuf], out: 
         )));
     }
     std::fs::create_dir_all(out).map_err(|e| RunError::Input(format!("{}: {e}", out.display())))?;
-    reglab_train::tensorfile::write_atomic(&out.join("config.toml"), prepared.config_toml().as_bytes())
-        .map_err(|e| RunError::Failed(format!("{}: {e}", out.join("config.toml").display())))?;
+    crate::rundir::write_text(&out.join("config.toml"), &prepared.config_toml())?;
     let mut s = prepared.merge(outcomes, out)?;
     s.push_str(&format!("{} of {} cells from {} shards\n", plan.len() - missing.len(), plan.len(), from.len()));
     if !missing.is_empty() {
@@ -113,8 +112,7 @@ pub trait Prepared: Send + Sync {
         self.check(ctx.device)?;
         let n = self.cells().map_err(RunError::Input)?.len();
         let _lock = ctx.open_out()?;
-        reglab_train::tensorfile::write_atomic(&ctx.out.join("config.toml"), self.config_toml().as_bytes())
-            .map_err(|e| RunError::Failed(format!("{}: {e}", ctx.out.join("config.toml").display())))?;
+        crate::rundir::write_text(&ctx.out.join("config.toml"), &self.config_toml())?;
         let outcomes = cells::run_all(self, n, ctx.out, ctx.jobs, ctx.device, ctx.progress)?;
         let summary = self.merge(outcomes.into_iter().map(Some).collect(), ctx.out)?;
         let timing = serde_json::json!({ "total_seconds": t0.elapsed().as_secs_f64(), "threads": ctx.jobs });
