@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod device;
 pub mod error;
+pub mod fisher;
 pub mod hook;
 pub mod model;
 pub mod optim;

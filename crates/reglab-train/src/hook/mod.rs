@@ -10,14 +10,14 @@
 //! | 2. before the forward pass | [`StepHook::before_forward`] | weight perturbations: SAM and AMP move θ to θ + δ ([`sharpness`]), mixout swaps in W̃ ([`mixout`]) |
 //! | 3. in the forward pass | [`StepHook::activation_mask`] | dropout ([`dropout`]) |
 //! | 4. loss terms | [`StepHook::loss_terms`], [`StepHook::feature_terms`] | output regularizers on the logits ([`output`]), mixup's label term ([`data`]); terms on the features: distillation to the initial (pretrained) network ([`distill`]) |
-//! | 5. after the backward pass | [`StepHook::after_backward`] | weights put back and gradients transformed: mixout's mask, SAM/AMP's θ restored, the gradient-norm penalty ([`sharpness`]), the parameter penalties' analytic gradients ([`penalties`]), the reparameterization's chain rule ([`reparam`]), pruning masks on the gradients ([`prune`]) |
+//! | 5. after the backward pass | [`StepHook::after_backward`] | weights put back and gradients transformed: mixout's mask, SAM/AMP's θ restored, the gradient-norm penalty ([`sharpness`]), EWC's Fisher-weighted pull ([`ewc`]), the parameter penalties' analytic gradients ([`penalties`]), the reparameterization's chain rule ([`reparam`]), pruning masks on the gradients ([`prune`]), half fine-tuning's frozen layers ([`hft`]) |
 //! | 6. after the optimizer step | [`StepHook::after_optimizer`] | proximal steps and post-step transforms ([`penalties`]), the reparameterization's extras and effective weights ([`reparam`]), pruning masks on the weights ([`prune`]) |
 //!
 //! and once per epoch [`StepHook::start_of_epoch`] / [`StepHook::end_of_epoch`] (masks made
 //! from data, a data-dependent initialisation). Hooks run in the order of the chain, which
 //! [`registry::build_chain`] makes from the configuration: data perturbations, step
 //! perturbations (in the order given), output terms, parameter penalties, reparameterization,
-//! pruning. A hook's state goes into checkpoints ([`StepHook::state`]) so a resumed run continues
+//! pruning, and last half fine-tuning (which removes frozen layers' gradients). A hook's state goes into checkpoints ([`StepHook::state`]) so a resumed run continues
 //! bit for bit.
 //!
 //! Adding a technique that acts in the step: a file here implementing [`StepHook`] and one
@@ -27,6 +27,8 @@
 pub mod data;
 pub mod distill;
 pub mod dropout;
+pub mod ewc;
+pub mod hft;
 pub mod mixout;
 pub mod output;
 pub mod penalties;

@@ -30,6 +30,8 @@ use reglab_regularizers::stochastic::{dropout::Dropout, mixout::Mixout, sharpnes
 pub struct BuildCx<'a> {
     /// The model.
     pub net: &'a Net,
+    /// The run's seed.
+    pub seed: u64,
     /// PyTorch-layout anchor weights (`--anchor`), if any.
     pub anchor: Option<&'a [NamedTensor]>,
 }
@@ -70,6 +72,22 @@ pub const HOOK_ENTRIES: &[HookEntry] = &[
         paper: "Smith et al., A Closer Look at Rehearsal-Free Continual Learning, CVPR Workshops 2023 (arXiv 2203.17269)",
         options: "",
         build: |s, cx| Ok(Box::new(super::distill::FeatureDistill::new(s, cx.net, cx.anchor)?)),
+    },
+    CatalogEntry {
+        name: "ewc",
+        family: "anchor",
+        formula: "λ/2·Σᵢ F̂ᵢ(θᵢ − θ⁰ᵢ)², F the diagonal Fisher of the anchor's features f (Gaussian likelihood: F = E_x diag(JᵀJ), J = ∂f/∂θ) on n reference inputs, F̂ = F/mean(F); the head is free",
+        paper: "Kirkpatrick et al., Overcoming catastrophic forgetting in neural networks, PNAS 2017; as a fine-tuning baseline: Smith et al., CVPR Workshops 2023",
+        options: "n=256 (reference examples), probes=1 (Rademacher probes per example; exact: d passes), normalize=mean|none, head=classifier.*|head.*",
+        build: |s, cx| Ok(Box::new(super::ewc::EwcHook::new(s, cx.net, cx.anchor)?)),
+    },
+    CatalogEntry {
+        name: "hft",
+        family: "anchor",
+        formula: "per round, freeze round(ρ·n) of the matrices of each category (per BERT layer: attention q/k/v/o, feed-forward, norms; other models: all layers but the last), ρ = the strength (0.5: half); embeddings and head train",
+        paper: "Hui et al., HFT: Half Fine-Tuning for Large Language Models, ACL 2025 (arXiv 2404.18466)",
+        options: "redraw=never|epoch (a new draw before every epoch)",
+        build: |s, cx| Ok(Box::new(super::hft::HalfFineTuning::new(s, cx.net, cx.seed)?)),
     },
     CatalogEntry {
         name: "amp",
@@ -129,7 +147,7 @@ pub fn check(spec: &Spec) -> Result<(), String> {
             "mixout" => Mixout::from_spec(spec).map(drop).map_err(|e| e.to_string()),
             _ => {
                 let net = Net::Mlp(crate::model::Mlp { layers: Vec::new() });
-                (e.build)(spec, &BuildCx { net: &net, anchor: None }).map(drop).map_err(|e| e.to_string())
+                (e.build)(spec, &BuildCx { net: &net, seed: 0, anchor: None }).map(drop).map_err(|e| e.to_string())
             }
         };
     }
@@ -199,9 +217,11 @@ pub fn build_chain(
     let prune = cfg.prune.as_ref().map(|p| Masks::new(p, net, cfg.seed)).transpose().map_err(TrainError::Config)?;
     let reg = Regularization::new(set, net, anchor).map_err(TrainError::Config)?;
     let mut hooks: Vec<Box<dyn StepHook>> = vec![Box::new(OutputTerms::new(output)), Box::new(DataPerturbations { terms: batch_terms })];
+    // half fine-tuning removes the frozen layers' gradients once every other term has added its own
+    let (last, step_specs): (Vec<&Spec>, Vec<&Spec>) = step_specs.into_iter().partition(|s| s.name == "hft");
     for spec in step_specs {
         let e = entry(&spec.name).expect("a step hook");
-        hooks.push((e.build)(spec, &BuildCx { net, anchor })?);
+        hooks.push((e.build)(spec, &BuildCx { net, seed: cfg.seed, anchor })?);
     }
     hooks.push(Box::new(Penalties { reg }));
     if let Some(r) = reparam {
@@ -209,6 +229,10 @@ pub fn build_chain(
     }
     if let Some(m) = prune {
         hooks.push(Box::new(PruneHook { masks: m }));
+    }
+    for spec in last {
+        let e = entry(&spec.name).expect("a step hook");
+        hooks.push((e.build)(spec, &BuildCx { net, seed: cfg.seed, anchor })?);
     }
     Ok(Chain::new(hooks))
 }

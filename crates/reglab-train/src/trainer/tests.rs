@@ -719,3 +719,103 @@ fn feature_distillation_reports_its_value_and_holds_the_features_near_the_initia
     let e = t.train_epoch(&data, 1, &mut |_| {}).unwrap_err().to_string();
     assert!(e.contains("hidden features"), "{e}");
 }
+
+#[test]
+fn ewc_computes_the_fisher_once_applies_it_and_resumes_from_the_checkpoint() {
+    use crate::hook::ewc::EwcHook;
+    let data = blobs(64, 5);
+    let c = TrainConfig { batch: 16, ..cfg(&["ewc=2:n=20:probes=exact:normalize=none"]) };
+    let mut t = crate::test_data::blob_trainer(&c);
+    let theta0 = t.net.to_pytorch();
+    t.train_epoch(&data, 1, &mut |_| {}).unwrap();
+    // the Fisher is the exact one of the initial network on the 20 reference inputs
+    let fisher = t.chain().find::<EwcHook>().unwrap().fisher();
+    let mut at0 = t.net.clone();
+    at0.load_pytorch(&theta0).unwrap();
+    let idx = crate::prune::fish::sample_indices(data.len(), 20, 0x00e3_c0de);
+    let mut want = crate::fisher::feature_fisher(&at0, &data, &idx, reglab_regularizers::anchor::ewc::Probes::Exact, 0x00e3_c0de).unwrap();
+    want.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(fisher, want);
+    // the reported value is the epoch's mean of λ/2 Σ F (θ − θ⁰)² (0 at the first step, > 0 after;
+    // the value and gradient themselves are tested against direct sums in the regularizer)
+    let v = t.reg_values().unwrap()["ewc"];
+    assert!(v > 0.0 && v.is_finite(), "{v}");
+    // resume: the Fisher travels in the checkpoint and the run continues bit for bit
+    let mut a = crate::test_data::blob_trainer(&c);
+    for e in 1..=3 {
+        a.train_epoch(&data, e, &mut |_| {}).unwrap();
+    }
+    let mut b = crate::test_data::blob_trainer(&c);
+    b.train_epoch(&data, 1, &mut |_| {}).unwrap();
+    let ck = b.checkpoint().unwrap();
+    assert!(ck.reg.iter().any(|t| t.name.starts_with("ewc/fisher/")));
+    let mut b2 = crate::test_data::blob_trainer(&c);
+    b2.restore(ck).unwrap();
+    for e in 2..=3 {
+        b2.train_epoch(&data, e, &mut |_| {}).unwrap();
+    }
+    assert_eq!(a.net.to_pytorch(), b2.net.to_pytorch());
+    // a strong EWC keeps the weights closer to θ⁰ than none
+    let dist = |regs: &[&str]| {
+        let mut t = crate::test_data::blob_trainer(&TrainConfig { batch: 16, ..cfg(regs) });
+        let w0 = t.net.to_pytorch();
+        for e in 1..=5 {
+            t.train_epoch(&data, e, &mut |_| {}).unwrap();
+        }
+        t.net.to_pytorch().iter().zip(&w0).map(|(a, b)| a.data.iter().zip(&b.data).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>()).sum::<f64>()
+    };
+    let (plain, held) = (dist(&[]), dist(&["ewc=50:n=32"]));
+    assert!(held < 0.5 * plain, "EWC distance {held} against plain {plain}");
+    // bad specs are errors that name the option
+    for (s, want) in [("ewc=1:probes=0", "probes"), ("ewc=1:select=layers.0.*", "select"), ("ewc=1:n=0", "`n`")] {
+        assert!(config_error(&[s]).contains(want), "{s}: {}", config_error(&[s]));
+    }
+}
+
+#[test]
+fn half_fine_tuning_leaves_the_frozen_layers_bit_identical_and_redraws_per_epoch() {
+    use crate::hook::hft::HalfFineTuning;
+    let data = blobs(64, 6);
+    let c = TrainConfig { model: "mlp:16,16,16".parse().unwrap(), batch: 16, ..cfg(&["hft=0.5"]) };
+    let mut t = crate::test_data::blob_trainer(&c);
+    let w0 = t.net.to_pytorch();
+    let frozen = t.chain().find::<HalfFineTuning>().unwrap().frozen().to_vec();
+    assert_eq!(frozen.iter().filter(|&&f| f).count(), 2, "2 of the 4 layers before the head: {frozen:?}");
+    for e in 1..=3 {
+        t.train_epoch(&data, e, &mut |_| {}).unwrap();
+    }
+    let w = t.net.to_pytorch();
+    for (i, f) in frozen.iter().enumerate() {
+        let same = |suffix: &str| {
+            let n = format!("layers.{i}.{suffix}");
+            w.iter().find(|x| x.name == n).unwrap() == w0.iter().find(|x| x.name == n).unwrap()
+        };
+        assert_eq!(same("weight") && same("bias"), *f, "layer {i}: frozen {f}");
+    }
+    // AdamW's decoupled decay does not touch frozen layers either
+    let cw = TrainConfig { optim: OptimSpec::Adamw { weight_decay: 0.1 }, ..c.clone() };
+    let mut t = crate::test_data::blob_trainer(&cw);
+    let w0 = t.net.to_pytorch();
+    let frozen = t.chain().find::<HalfFineTuning>().unwrap().frozen().to_vec();
+    t.train_epoch(&data, 1, &mut |_| {}).unwrap();
+    let i = frozen.iter().position(|&f| f).unwrap();
+    let n = format!("layers.{i}.weight");
+    assert_eq!(t.net.to_pytorch().iter().find(|x| x.name == n), w0.iter().find(|x| x.name == n));
+    // redraw=epoch: the frozen half changes across epochs, repeatably
+    let cr = TrainConfig { model: "mlp:16,16,16,16,16,16".parse().unwrap(), ..cfg(&["hft=0.5:redraw=epoch"]) };
+    let draws = |c: &TrainConfig| {
+        let mut t = crate::test_data::blob_trainer(c);
+        (1..=4)
+            .map(|e| {
+                t.train_epoch(&data, e, &mut |_| {}).unwrap();
+                t.chain().find::<HalfFineTuning>().unwrap().frozen().to_vec()
+            })
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (draws(&cr), draws(&cr));
+    assert_eq!(a, b);
+    assert!(a.windows(2).any(|w| w[0] != w[1]), "{a:?}");
+    for (s, want) in [("hft=1", "(0, 1)"), ("hft=0", "(0, 1)"), ("hft=0.5:redraw=step", "redraw")] {
+        assert!(config_error(&[s]).contains(want), "{s}: {}", config_error(&[s]));
+    }
+}
