@@ -18,7 +18,7 @@
 //! | cauchy-schwarz | [`cauchy_schwarz`] | `cs-binary`, `cs-binary-pos`, `cs-ternary`, `cs-orth`, `cs-eig` |
 //! | output (on the logits) | [`output`] | `label-smoothing`, `confidence-penalty`, `spectral-decoupling`, `elr` |
 //! | data (on each training batch) | [`data`] | `cutout`, `mixup`, `input-noise` |
-//! | stochastic (in the forward pass or the step) | [`stochastic`] | `dropout`, `mixout`, `amp`, `sam`, `grad-norm` |
+//! | stochastic (in the forward pass or the step) | [`stochastic`] | `dropout`, `mixout`, `amp`, `sam`, `grad-norm`, `smart` |
 //! | on the features (a step hook of `reglab_train::hook::distill`, no module here) | — | `feature-distill` |
 //! | freezing half the matrices per round (a step hook of `reglab_train::hook::hft`, no module here) | — | `hft` |
 //! | Fisher-weighted anchor (the math here; the Fisher and the hook in `reglab_train::fisher`, `reglab_train::hook::ewc`) | [`anchor::ewc`] | `ewc` |

@@ -36,6 +36,7 @@ pub mod prune;
 pub mod registry;
 pub mod reparam;
 pub mod sharpness;
+pub mod smart;
 
 use crate::error::TrainError;
 use crate::model::Net;

@@ -90,6 +90,14 @@ pub const HOOK_ENTRIES: &[HookEntry] = &[
         build: |s, cx| Ok(Box::new(super::hft::HalfFineTuning::new(s, cx.net, cx.seed)?)),
     },
     CatalogEntry {
+        name: "smart",
+        family: "stochastic",
+        formula: "λ_s·(1/n)Σᵢ symKL(f(xᵢ + δᵢ), f(xᵢ)), δ by K projected ∞-norm ascent steps in the ε-ball on BERT's embedding output (other models: the input), + μ·(1/n)Σᵢ symKL(f(xᵢ; θ), f(xᵢ; θ̃)), θ̃ ← (1 − β)θ + βθ̃ (momentum Bregman proximal point)",
+        paper: "Jiang et al., SMART: Robust and Efficient Fine-Tuning for Pre-trained Natural Language Models through Principled Regularized Optimization, ACL 2020",
+        options: "eps=1e-5, sigma=1e-5, eta=1e-3, steps=1, mu=1, beta=0.99, beta_late=0.999, warm=0.1",
+        build: |s, cx| Ok(Box::new(super::smart::SmartHook::new(s, cx.net)?)),
+    },
+    CatalogEntry {
         name: "amp",
         family: "stochastic",
         formula: "gradient at θ + δ, δ_p ← Π_ε(δ_p + ζ·∇_p L(θ + δ)) K times, one ε-ball per tensor (ε = the strength); K + 1 passes per step",

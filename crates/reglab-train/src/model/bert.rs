@@ -294,14 +294,25 @@ impl BertEncoder {
     /// The last hidden states `[B, S, H]` of token ids `[B, S]` with the attention mask `[B, S]`
     /// (1.0 for a token, 0.0 for padding).
     pub fn forward(&self, ids: Tensor<2, Int>, mask: Tensor<2>) -> Tensor<3> {
+        self.encode(self.embeddings_output(ids), mask)
+    }
+
+    /// The embedding output `[B, S, H]` (word + position + token type, LayerNorm) of ids `[B, S]`.
+    pub fn embeddings_output(&self, ids: Tensor<2, Int>) -> Tensor<3> {
         let [b, s] = ids.dims();
         let device = ids.device();
         let positions = Tensor::<1, Int>::arange(0..s as i64, &device).reshape([1, s]).expand([b, s]);
         let types = Tensor::<2, Int>::zeros([b, s], &device);
         let e = &self.embeddings;
-        let mut x = e.norm.forward(e.word.forward(ids) + e.position.forward(positions) + e.token_type.forward(types));
+        e.norm.forward(e.word.forward(ids) + e.position.forward(positions) + e.token_type.forward(types))
+    }
+
+    /// The layers on an embedding output `x` `[B, S, H]` with the attention mask `[B, S]`.
+    pub fn encode(&self, x: Tensor<3>, mask: Tensor<2>) -> Tensor<3> {
+        let [b, s, _] = x.dims();
         // (1 − m) · f32::MIN on the keys, broadcast over heads and queries: [B, 1, 1, S]
         let bias = (mask.neg() + 1.0).mul_scalar(f32::MIN).reshape([b, 1, 1, s]);
+        let mut x = x;
         for layer in &self.layers {
             x = layer.forward(x, bias.clone(), self.heads);
         }
@@ -394,14 +405,37 @@ impl BertClassifier {
 
     /// The pooled features `[B, H]` of float-coded ids `[B, S_max]`.
     pub fn features(&self, x: Tensor<2>) -> Tensor<2> {
+        let (x, mask) = self.cut(x);
+        mean_pool(self.encoder.forward(x.int(), mask.clone()), mask)
+    }
+
+    /// The batch cut to its longest real sequence (ids are padded on the right) and its mask.
+    fn cut(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         let [b, s] = x.dims();
         let pad = self.pad as f32;
-        // the longest real sequence of the batch (ids are padded on the right)
         let host: Vec<f32> = x.clone().into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
         let len = (0..b).map(|i| sequence_len(&host[i * s..(i + 1) * s], pad)).max().unwrap_or(1);
         let x = x.slice([0..b, 0..len]);
         let mask = x.clone().not_equal_elem(pad).float();
-        mean_pool(self.encoder.forward(x.int(), mask.clone()), mask)
+        (x, mask)
+    }
+
+    /// The shape `[B, len·H]` of a perturbation of the embedding output of the batch `x`.
+    pub fn delta_dims(&self, x: Tensor<2>) -> [usize; 2] {
+        let (x, _) = self.cut(x);
+        let [b, len] = x.dims();
+        let h = self.classifier.weight.val().dims()[0];
+        [b, len * h]
+    }
+
+    /// Logits with `delta` (`[B, len·H]`, see [`Self::delta_dims`]) added to the embedding
+    /// output (after the embeddings' LayerNorm, before the first layer).
+    pub fn forward_delta(&self, x: Tensor<2>, delta: Tensor<2>) -> Tensor<2> {
+        let (x, mask) = self.cut(x);
+        let e = self.encoder.embeddings_output(x.int());
+        let [b, len, h] = e.dims();
+        let e = e + delta.reshape([b, len, h]);
+        self.classifier.forward(mean_pool(self.encoder.encode(e, mask.clone()), mask))
     }
 
     /// Logits `[B, classes]`.

@@ -362,6 +362,24 @@ impl Net {
         }
     }
 
+    /// The shape `[B, K]` of an input perturbation for the batch `x` (SMART): BERT's embedding
+    /// output (`K` = the batch's longest sequence × hidden size), otherwise the input itself.
+    pub fn delta_dims(&self, x: Tensor<2>) -> [usize; 2] {
+        match self {
+            Net::Bert(b) => b.delta_dims(x),
+            _ => x.dims(),
+        }
+    }
+
+    /// Logits with the perturbation `delta` (`[B, K]`, [`Net::delta_dims`]) added to BERT's
+    /// embedding output, or to the inputs of the other models.
+    pub fn forward_delta(&self, x: Tensor<2>, delta: Tensor<2>) -> Tensor<2> {
+        match self {
+            Net::Bert(b) => b.forward_delta(x, delta),
+            _ => self.forward(x + delta),
+        }
+    }
+
     /// Logits with `drop(i, h)` applied to each hidden representation `h` that feeds a later
     /// layer (MLP: after every hidden ReLU; CNN: the flattened conv features before the head).
     pub fn forward_with(&self, x: Tensor<2>, drop: &mut dyn FnMut(usize, Tensor<2>) -> Tensor<2>) -> Tensor<2> {

@@ -819,3 +819,89 @@ fn half_fine_tuning_leaves_the_frozen_layers_bit_identical_and_redraws_per_epoch
         assert!(config_error(&[s]).contains(want), "{s}: {}", config_error(&[s]));
     }
 }
+
+/// Mean cross-entropy plus `λ·mean symKL(f(x + δ), f(x))` of `net` on `(x, y)`, in f64 from
+/// the forward passes alone (no autodiff): SMART's objective with δ fixed.
+fn smart_objective(net: &Net, x: &Tensor<2>, y: &[u8], delta: &[f32], lambda: f64) -> f64 {
+    let host = |t: Tensor<2>| t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
+    let z = host(net.forward(x.clone()));
+    let d = Tensor::<2>::from_data(TensorData::new(delta.to_vec(), x.dims()), &x.device());
+    let za = host(net.forward_delta(x.clone(), d));
+    let c = z.len() / y.len();
+    let mut ce = 0.0;
+    for (i, &yi) in y.iter().enumerate() {
+        let row = &z[i * c..(i + 1) * c];
+        let lse = row.iter().map(|&v| (v as f64).exp()).sum::<f64>().ln();
+        ce += lse - row[yi as usize] as f64;
+    }
+    ce / y.len() as f64 + lambda * reglab_regularizers::stochastic::smart::sym_kl(&za, &z, c).0
+}
+
+#[test]
+fn smart_step_is_the_gradient_of_its_objective_and_its_teacher_moves_and_resumes() {
+    use crate::hook::smart::SmartHook;
+    let (mut t, data, idx) = sgd1(&["smart=5:mu=0:sigma=0.3:eps=0.5:eta=0.2"]);
+    let theta = crate::sharpness::params(&t.net).unwrap();
+    let (x, y) = t.batch_tensors(&data, &idx);
+    let labels: Vec<u8> = idx.iter().map(|&i| data.labels[i]).collect();
+    let before = flat(&t);
+    t.step_on(x.clone(), y, Some(BatchInfo { labels: &labels, index: &idx, mix: None })).unwrap();
+    let g: Vec<f32> = before.iter().zip(flat(&t)).map(|(a, b)| a - b).collect();
+    let delta = t.chain().find::<SmartHook>().unwrap().last_delta.clone();
+    // the ascent moved δ off its noise and kept it in the ε-ball
+    assert!(delta.iter().all(|d| d.abs() <= 0.5 + 1e-6) && delta.iter().any(|d| d.abs() > 0.0));
+    // central differences of CE + λ·R_s (δ fixed) at entries across every tensor (h small enough
+    // not to cross a ReLU kink of these 32 examples)
+    let h = 1e-4f32;
+    let sizes: Vec<usize> = theta.iter().map(|(v, _)| v.len()).collect();
+    let mut checked = 0;
+    let mut offset = 0;
+    for (k, &len) in sizes.iter().enumerate() {
+        for j in (0..len).step_by(len.div_ceil(4).max(1)) {
+            let mut f = |s: f32| {
+                let d: Vec<Vec<f32>> =
+                    sizes.iter().enumerate().map(|(kk, &l)| (0..l).map(|jj| if kk == k && jj == j { s } else { 0.0 }).collect()).collect();
+                crate::sharpness::set_params(&mut t.net, &theta, Some(&d));
+                smart_objective(&t.net, &x, &labels, &delta, 5.0)
+            };
+            let fd = (f(h) - f(-h)) / (2.0 * h as f64);
+            let got = g[offset + j] as f64;
+            assert!((fd - got).abs() < 2e-3 * (1.0 + fd.abs()), "tensor {k} entry {j}: finite differences {fd}, step {got}");
+            checked += 1;
+        }
+        offset += len;
+    }
+    assert!(checked >= 8);
+    // the teacher: θ̃₁ = (1 − β)θ₁ + βθ₀ after the first step
+    let (mut t, data, idx) = sgd1(&["smart=1:beta=0.25:warm=1"]);
+    let theta0 = flat(&t);
+    let (x, y) = t.batch_tensors(&data, &idx);
+    let labels: Vec<u8> = idx.iter().map(|&i| data.labels[i]).collect();
+    t.step_on(x, y, Some(BatchInfo { labels: &labels, index: &idx, mix: None })).unwrap();
+    let theta1 = flat(&t);
+    let mut teacher = t.net.clone();
+    teacher.load_pytorch(&t.chain().find::<SmartHook>().unwrap().teacher().unwrap()).unwrap();
+    let tilde: Vec<f32> = crate::sharpness::params(&teacher).unwrap().into_iter().flat_map(|(v, _)| v).collect();
+    for ((a, b), c) in tilde.iter().zip(&theta1).zip(&theta0) {
+        assert!((a - (0.75 * b + 0.25 * c)).abs() < 1e-6);
+    }
+    // two epochs against one, a checkpoint, a new trainer and one more: bit for bit
+    let c = TrainConfig { batch: 16, ..cfg(&["smart=1"]) };
+    let data = blobs(64, 8);
+    let mut a = crate::test_data::blob_trainer(&c);
+    for e in 1..=2 {
+        a.train_epoch(&data, e, &mut |_| {}).unwrap();
+    }
+    assert!(a.reg_values().unwrap()["smart"] > 0.0 && a.reg_values().unwrap()["smart-bregman"] > 0.0);
+    let mut b = crate::test_data::blob_trainer(&c);
+    b.train_epoch(&data, 1, &mut |_| {}).unwrap();
+    let ck = b.checkpoint().unwrap();
+    assert!(ck.reg.iter().any(|t| t.name.starts_with("smart/teacher/")));
+    let mut b2 = crate::test_data::blob_trainer(&c);
+    b2.restore(ck).unwrap();
+    b2.train_epoch(&data, 2, &mut |_| {}).unwrap();
+    assert_eq!(a.net.to_pytorch(), b2.net.to_pytorch());
+    for (s, want) in [("smart=1:eps=0", "eps"), ("smart=-1", "non-negative"), ("smart=1:select=x", "select")] {
+        assert!(config_error(&[s]).contains(want), "{s}: {}", config_error(&[s]));
+    }
+}
