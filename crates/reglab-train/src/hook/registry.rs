@@ -52,7 +52,7 @@ pub const HOOK_ENTRIES: &[HookEntry] = &[
     CatalogEntry {
         name: "dropout",
         family: "stochastic",
-        formula: "h ← h ⊙ m/(1 − p), m ~ Bernoulli(1 − p) per example and hidden unit, in training (MLP: every hidden layer; CNN: the features before the head)",
+        formula: "h ← h ⊙ m/(1 − p), m ~ Bernoulli(1 − p) per example and hidden unit, in training (MLP: every hidden layer; CNN: the features before the head; BERT: where BERT fine-tuning drops — embedding output, attention probabilities, each sub-layer output, pooled features)",
         paper: "Srivastava, Hinton, Krizhevsky, Sutskever, Salakhutdinov, Dropout: A Simple Way to Prevent Neural Networks from Overfitting, JMLR 2014",
         options: "",
         build: |s, _| Ok(Box::new(DropoutHook(Dropout::from_spec(s).map_err(spec_error)?))),

@@ -309,12 +309,27 @@ impl BertEncoder {
 
     /// The layers on an embedding output `x` `[B, S, H]` with the attention mask `[B, S]`.
     pub fn encode(&self, x: Tensor<3>, mask: Tensor<2>) -> Tensor<3> {
+        self.encode_with(x, mask, None)
+    }
+
+    /// [`Self::encode`] with `drop(site, t)` applied where BERT applies dropout in training
+    /// (`t` flattened to `[B, ·]`): the embedding output (site 1) and, in layer `l`, the
+    /// attention probabilities (site `2 + 3l`), the attention block's output before its residual
+    /// and LayerNorm (`3 + 3l`) and the feed-forward block's (`4 + 3l`).
+    pub fn encode_with(&self, x: Tensor<3>, mask: Tensor<2>, mut drop: Option<&mut dyn FnMut(usize, Tensor<2>) -> Tensor<2>>) -> Tensor<3> {
         let [b, s, _] = x.dims();
         // (1 − m) · f32::MIN on the keys, broadcast over heads and queries: [B, 1, 1, S]
         let bias = (mask.neg() + 1.0).mul_scalar(f32::MIN).reshape([b, 1, 1, s]);
-        let mut x = x;
-        for layer in &self.layers {
-            x = layer.forward(x, bias.clone(), self.heads);
+        let mut x = match drop.as_deref_mut() {
+            Some(d) => apply3(d, 1, x),
+            None => x,
+        };
+        for (l, layer) in self.layers.iter().enumerate() {
+            let d: Option<&mut dyn FnMut(usize, Tensor<2>) -> Tensor<2>> = match drop {
+                Some(ref mut f) => Some(&mut **f),
+                None => None,
+            };
+            x = layer.forward(x, bias.clone(), self.heads, d, 2 + 3 * l);
         }
         x
     }
@@ -326,8 +341,23 @@ impl BertEncoder {
     }
 }
 
+/// `drop(site, t)` on a 3-D tensor, through its `[B, ·]` view.
+fn apply3(drop: &mut dyn FnMut(usize, Tensor<2>) -> Tensor<2>, site: usize, t: Tensor<3>) -> Tensor<3> {
+    let [b, s, h] = t.dims();
+    drop(site, t.reshape([b, s * h])).reshape([b, s, h])
+}
+
 impl BertLayer {
-    fn forward(&self, x: Tensor<3>, bias: Tensor<4>, heads: usize) -> Tensor<3> {
+    /// The layer; with `drop`, dropout at sites `site` (attention probabilities), `site + 1`
+    /// (attention output) and `site + 2` (feed-forward output).
+    fn forward(
+        &self,
+        x: Tensor<3>,
+        bias: Tensor<4>,
+        heads: usize,
+        mut drop: Option<&mut dyn FnMut(usize, Tensor<2>) -> Tensor<2>>,
+        site: usize,
+    ) -> Tensor<3> {
         let [b, s, h] = x.dims();
         let d = h / heads;
         let split = |t: Tensor<3>| t.reshape([b, s, heads, d]).swap_dims(1, 2); // [B, A, S, d]
@@ -335,10 +365,20 @@ impl BertLayer {
         let k = split(self.key.forward(x.clone()));
         let v = split(self.value.forward(x.clone()));
         let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((d as f64).sqrt()) + bias;
-        let p = softmax(scores, 3);
+        let mut p = softmax(scores, 3);
+        if let Some(dr) = drop.as_deref_mut() {
+            p = dr(site, p.reshape([b, heads * s * s])).reshape([b, heads, s, s]);
+        }
         let ctx = p.matmul(v).swap_dims(1, 2).reshape([b, s, h]);
-        let a = self.attention_norm.forward(x + self.attention_output.forward(ctx));
-        let f = self.output.forward(gelu(self.intermediate.forward(a.clone())));
+        let mut ao = self.attention_output.forward(ctx);
+        if let Some(dr) = drop.as_deref_mut() {
+            ao = apply3(dr, site + 1, ao);
+        }
+        let a = self.attention_norm.forward(x + ao);
+        let mut f = self.output.forward(gelu(self.intermediate.forward(a.clone())));
+        if let Some(dr) = drop {
+            f = apply3(dr, site + 2, f);
+        }
         self.output_norm.forward(a + f)
     }
 }
@@ -443,8 +483,62 @@ impl BertClassifier {
         self.classifier.forward(self.features(x))
     }
 
-    /// Logits with `drop(0, h)` applied to the pooled features (dropout before the head).
+    /// Logits with `drop(site, h)` applied wherever BERT fine-tuning applies dropout: inside the
+    /// encoder ([`BertEncoder::encode_with`], sites ≥ 1) and on the pooled features before the
+    /// head (site 0, called last).
     pub fn forward_with(&self, x: Tensor<2>, drop: &mut dyn FnMut(usize, Tensor<2>) -> Tensor<2>) -> Tensor<2> {
-        self.classifier.forward(drop(0, self.features(x)))
+        let (x, mask) = self.cut(x);
+        let e = self.encoder.embeddings_output(x.int());
+        let pooled = mean_pool(self.encoder.encode_with(e, mask.clone(), Some(&mut *drop)), mask);
+        self.classifier.forward(drop(0, pooled))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    /// A random 2-layer BERT (hidden 8, 2 heads) with a 3-class head.
+    fn tiny() -> BertClassifier {
+        let c: BertConfig = serde_json::from_str(
+            r#"{"hidden_size": 8, "num_attention_heads": 2, "num_hidden_layers": 2, "intermediate_size": 12, "vocab_size": 20, "max_position_embeddings": 16}"#,
+        )
+        .unwrap();
+        let values: Vec<Vec<f32>> = parameter_names(&c)
+            .iter()
+            .enumerate()
+            .map(|(k, (_, shape))| reglab_core::testing::random_vec(shape.iter().product(), 0.3, k as u64))
+            .collect();
+        let device = Device::flex().autodiff();
+        let encoder = BertEncoder::from_values(&c, values, &device);
+        let mut ids = Ids::starting_after(parameter_names(&c).len() as u64);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let classifier = super::super::mlp::linear(8, 3, &mut rng, &mut ids, &device);
+        BertClassifier { encoder, classifier, pad: 0 }
+    }
+
+    #[test]
+    fn dropout_sites_are_the_embeddings_attention_probabilities_sublayer_outputs_and_pooled_features() {
+        let m = tiny();
+        // two sentences of 5 and 3 tokens, padded with 0 to 7
+        let x = Tensor::<2>::from_data(
+            TensorData::new(vec![3.0f32, 4.0, 5.0, 6.0, 7.0, 0.0, 0.0, 8.0, 9.0, 10.0, 0.0, 0.0, 0.0, 0.0], [2, 7]),
+            &Device::flex().autodiff(),
+        );
+        let mut seen = Vec::new();
+        let same = m.forward_with(x.clone(), &mut |site, t| {
+            seen.push((site, t.dims()));
+            t
+        });
+        // cut to 5 tokens: hidden [2, 5·8], attention probabilities [2, 2·5·5], pooled [2, 8]
+        let (hid, att) = ([2, 40], [2, 50]);
+        assert_eq!(seen, vec![(1, hid), (2, att), (3, hid), (4, hid), (5, att), (6, hid), (7, hid), (0, [2, 8])]);
+        // the identity at every site is the plain forward pass, bit for bit
+        let host = |t: Tensor<2>| t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
+        assert_eq!(host(same), host(m.forward(x.clone())));
+        // zeroing one site changes the logits
+        let dropped = m.forward_with(x.clone(), &mut |site, t| if site == 4 { t.mul_scalar(0.0) } else { t });
+        assert_ne!(host(dropped), host(m.forward(x)));
     }
 }
