@@ -124,6 +124,24 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
         }
         figures.push(Figure { png: format!("plots/{stem}.png"), svg: Some(format!("plots/{stem}.svg")), caption: title.clone() });
     }
+    // forgetting probes: accuracy against retention, one point per arm and seed at the end
+    let drift = results.rows.iter().any(|r| r.metrics.contains_key("feature_drift_cosine"));
+    if drift {
+        for (xm, stem, x_label, what) in [
+            ("feature_drift_cosine", "accuracy_vs_drift", "mean cos(f(x), f₀(x)) on held-out examples (1: no drift)", "feature retention"),
+            (
+                "feature_similarity_spearman",
+                "accuracy_vs_similarity",
+                "Spearman ρ of pairwise cosine similarities, f against f₀",
+                "retained similarity structure",
+            ),
+        ] {
+            let (png, svg) = (plots.join(format!("{stem}.png")), plots.join(format!("{stem}.svg")));
+            let title = format!("Test accuracy against {what}, one point per arm and seed (end of training)");
+            crate::report::scatter::plot_scatter(&results.rows, &results.arms, xm, "test_accuracy", &title, x_label, "test accuracy", &png, &svg)?;
+            figures.push(Figure { png: format!("plots/{stem}.png"), svg: Some(format!("plots/{stem}.svg")), caption: title });
+        }
+    }
     if by_epoch {
         return write_epoch_report(exp, results, out, figures);
     }

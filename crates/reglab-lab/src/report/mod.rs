@@ -5,6 +5,8 @@
 //!   (DejaVu Sans, `assets/DejaVuSans.ttf`, license in `assets/LICENSE-DejaVu`): no system fonts.
 //! - [`path_plot::plot_path`]: a quantity against λ on a log axis, one line per method (the
 //!   solver kinds' λ-path plots).
+//! - [`scatter::plot_scatter`]: one metric against another, one point per arm and seed at the
+//!   end of training (accuracy against retention of the pretrained representation).
 //! - [`html::write_report`]: one page with the question, a summary table, the plots and the
 //!   configuration; plain HTML and inline CSS, no JavaScript, no external resources.
 //!
@@ -14,6 +16,7 @@ pub mod by_arm;
 pub mod html;
 pub mod path_plot;
 pub mod plot;
+pub mod scatter;
 
 pub use by_arm::{Curve, plot_by_arm, plot_curves};
 pub use html::{Cell, Figure, ReportInput, SummaryRow, format_number, render_html, write_report};
