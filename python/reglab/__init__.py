@@ -4,7 +4,8 @@ A thin typed layer over the native module ``reglab._native`` (Rust, PyO3). Array
 arrays; the Rust computation runs with the GIL released.
 
 - :func:`penalty`: any parameter-space regularizer of reglab's catalog (``reglab list``) on one
-  weight array in PyTorch's orientation, value and gradient, as ``reglab penalty`` computes them.
+  weight array in PyTorch's orientation, value and gradient, as ``reglab penalty`` computes them;
+- :mod:`reglab.ot`: ``sinkhorn`` and ``sinkhorn_log`` with POT's signatures.
 
 Bad input raises ``TypeError`` (wrong type or dtype) or ``ValueError`` (wrong shape or rank,
 NaN/Inf, unknown regularizer, negative strength, ...), never a crash.
@@ -16,9 +17,9 @@ from typing import Iterable, Literal, Optional, Tuple, Union, overload
 
 import numpy as np
 
-from . import _native
+from . import _native, ot
 
-__all__ = ["penalty", "__version__"]
+__all__ = ["penalty", "ot", "__version__"]
 __version__: str = _native.__version__
 
 Spec = Union[str, Iterable[str]]

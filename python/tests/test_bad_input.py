@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import reglab
+import reglab.ot
 
 W = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
 
@@ -41,3 +42,46 @@ W = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
 def test_penalty(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+A, B = np.full(3, 1 / 3), np.full(4, 1 / 4)
+M = np.random.default_rng(1).random((3, 4))
+
+
+@pytest.mark.parametrize("solver", [reglab.ot.sinkhorn, reglab.ot.sinkhorn_log])
+@pytest.mark.parametrize(
+    "args, kwargs, exc, match",
+    [
+        ((2 * A, B, M, 0.1), {}, ValueError, "a sums to 2.0.*summing to 1"),
+        ((A, B / 2, M, 0.1), {}, ValueError, "b sums to 0.5"),
+        ((A, np.array([0.5, 0.5, 1e-7, 0.0]), M, 0.1), {}, ValueError, "different mass"),
+        ((np.array([0.5, 0.7, -0.2]), B, M, 0.1), {}, ValueError, "negative weight at index 2"),
+        ((np.array([0.5, np.nan, 0.5]), B, M, 0.1), {}, ValueError, "non-finite weight at index 1"),
+        ((A, B, np.where(M > 0.5, np.inf, M), 0.1), {}, ValueError, "non-finite"),
+        ((A, B, M.T, 0.1), {}, ValueError, "a has 3 weights but M has 4 rows"),
+        ((A, np.full(3, 1 / 3), M, 0.1), {}, ValueError, "b has 3 weights but M has 4 columns"),
+        ((A, np.full((4, 2), 1 / 4), M, 0.1), {}, ValueError, "several target histograms"),
+        ((A, B, M[0], 0.1), {}, ValueError, "M must be 2-D"),
+        ((A, B, M.astype(str), 0.1), {}, TypeError, "M must be a real"),
+        ((A, B, M, 0.0), {}, ValueError, "regularization"),
+        ((A, B, M, -1.0), {}, ValueError, "regularization"),
+        ((A, B, M, "x"), {}, TypeError, "numbers"),
+        ((A, B, M, 0.1), {"numItermax": 0}, ValueError, "numItermax"),
+        ((A, B, M, 0.1), {"numItermax": -3}, ValueError, "numItermax"),
+        ((A, B, M, 0.1), {"stopThr": -1.0}, ValueError, "tol"),
+    ],
+)
+def test_ot(solver, args, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        solver(*args, **kwargs)
+
+
+def test_ot_unknown_method_and_underflow():
+    with pytest.raises(ValueError, match="Unknown method"):
+        reglab.ot.sinkhorn(A, B, M, 0.1, method="greenkhorn")
+    # exp(−M/reg) underflows for every entry of a row: plain Sinkhorn fails, the log domain works
+    big = 1000.0 + M
+    with pytest.raises(FloatingPointError, match="sinkhorn_log"):
+        reglab.ot.sinkhorn(A, B, big, 1e-3)
+    plan = reglab.ot.sinkhorn_log(A, B, big, 1e-3, numItermax=5000)
+    assert np.allclose(plan.sum(axis=1), A, atol=1e-8)
