@@ -5,7 +5,8 @@ arrays; the Rust computation runs with the GIL released.
 
 - :func:`penalty`: any parameter-space regularizer of reglab's catalog (``reglab list``) on one
   weight array in PyTorch's orientation, value and gradient, as ``reglab penalty`` computes them;
-- :mod:`reglab.ot`: ``sinkhorn`` and ``sinkhorn_log`` with POT's signatures.
+- :mod:`reglab.ot`: ``sinkhorn`` and ``sinkhorn_log`` with POT's signatures;
+- :mod:`reglab.inverse`: ``denoise_tv_chambolle`` with scikit-image's signature.
 
 Bad input raises ``TypeError`` (wrong type or dtype) or ``ValueError`` (wrong shape or rank,
 NaN/Inf, unknown regularizer, negative strength, ...), never a crash.
@@ -17,9 +18,9 @@ from typing import Iterable, Literal, Optional, Tuple, Union, overload
 
 import numpy as np
 
-from . import _native, ot
+from . import _native, inverse, ot
 
-__all__ = ["penalty", "ot", "__version__"]
+__all__ = ["penalty", "inverse", "ot", "__version__"]
 __version__: str = _native.__version__
 
 Spec = Union[str, Iterable[str]]

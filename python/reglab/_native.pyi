@@ -18,3 +18,6 @@ def sinkhorn(
     stop_thr: float,
     log_domain: bool,
 ) -> Tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], int, float, float, bool, float]: ...
+def denoise_tv_chambolle(
+    image: npt.NDArray[np.float64], weight: float, eps: float, max_num_iter: int
+) -> Tuple[npt.NDArray[np.float64], int, bool]: ...

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import reglab
+import reglab.inverse
 import reglab.ot
 
 W = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
@@ -85,3 +86,28 @@ def test_ot_unknown_method_and_underflow():
         reglab.ot.sinkhorn(A, B, big, 1e-3)
     plan = reglab.ot.sinkhorn_log(A, B, big, 1e-3, numItermax=5000)
     assert np.allclose(plan.sum(axis=1), A, atol=1e-8)
+
+
+IMG = np.random.default_rng(2).random((8, 9))
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, exc, match",
+    [
+        ((IMG.astype(np.uint8),), {}, TypeError, "float array"),
+        ((IMG[0],), {}, ValueError, "2-D"),
+        ((np.stack([IMG, IMG]),), {}, ValueError, "channel_axis"),
+        ((IMG,), {"channel_axis": 0}, ValueError, "3-D"),
+        ((np.zeros((0, 3)),), {}, ValueError, "empty"),
+        ((np.where(IMG > 0.5, np.nan, IMG),), {}, ValueError, "non-finite"),
+        ((IMG,), {"weight": 0.0}, ValueError, "weight"),
+        ((IMG,), {"weight": -0.1}, ValueError, "weight"),
+        ((IMG,), {"eps": -1e-3}, ValueError, "eps"),
+        ((IMG,), {"max_num_iter": 0}, ValueError, "max_num_iter"),
+        ((IMG,), {"max_num_iter": 2.5}, ValueError, "max_num_iter"),
+        ((IMG,), {"weight": "x"}, TypeError, "numbers"),
+    ],
+)
+def test_denoise(args, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        reglab.inverse.denoise_tv_chambolle(*args, **kwargs)

@@ -38,7 +38,8 @@
 //! `|E_{k−1} − E_k| < eps·E_0` never fires) it returns `x` after `N − 1` updates of `p`: that is
 //! our result with `λ = w`, `τ = 1/4`, `max_iter = N − 1`, `tol = 0` (tested below to 1e-12).
 //! Its default `eps = 2e-4` stops on the change of its energy
-//! `E = (‖x − y‖² + w·TV(x)) / size` (note: no ½), which [`tv_denoise_chambolle`] reproduces.
+//! `E = (‖x − y‖² + w·TV(x)) / size` (note: no ½), which [`tv_denoise_chambolle`] reproduces
+//! (the Python binding's `reglab.inverse.denoise_tv_chambolle`).
 
 use crate::error::{Error, Result, check_finite};
 use crate::image::Image;

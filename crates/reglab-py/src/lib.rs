@@ -2,11 +2,12 @@
 //!
 //! The native module `reglab._native` behind the Python package `reglab` (`python/reglab/`).
 //! It is private: the typed Python layer checks and converts the arguments (dtypes, memory
-//! orders, POT's conventions) and calls these functions with contiguous `float32` / `float64`
-//! arrays. Every function here
+//! orders, POT's and scikit-image's conventions) and calls these functions with contiguous
+//! `float32` / `float64` arrays. Every function here
 //!
 //! - calls the same library path as the command line (`reglab penalty` →
-//!   [`reglab_regularizers::penalty::evaluate`], `reglab ot` → [`reglab_ot`]'s solvers);
+//!   [`reglab_regularizers::penalty::evaluate`], `reglab ot` → [`reglab_ot`]'s solvers,
+//!   `reglab denoise` → [`reglab_inverse`]);
 //! - releases the GIL for the Rust computation ([`Python::detach`]);
 //! - turns every error into a Python exception (`ValueError` for bad input, `FloatingPointError`
 //!   for a numerical failure of plain Sinkhorn) and catches panics as a last resort
@@ -15,6 +16,7 @@
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
+mod inverse;
 mod ot;
 mod penalty;
 
@@ -39,12 +41,13 @@ pub(crate) fn value_error(msg: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(msg.to_string())
 }
 
-/// The module: `penalty`, `sinkhorn` (see `python/reglab/` for the
+/// The module: `penalty`, `sinkhorn`, `denoise_tv_chambolle` (see `python/reglab/` for the
 /// public signatures).
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(penalty::penalty, m)?)?;
     m.add_function(wrap_pyfunction!(ot::sinkhorn, m)?)?;
+    m.add_function(wrap_pyfunction!(inverse::denoise_tv_chambolle, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
