@@ -22,7 +22,7 @@
 //!   phantom ([`piecewise_constant`]) and seeded Gaussian noise ([`add_gaussian_noise`], [`Rng`]);
 //! - [`tv`]: [`total_variation`], the ROF objective and dual ([`tv_objective`],
 //!   [`tv_dual_value`]) and TV denoising ([`tv_denoise`], [`TvOptions`], [`TvResult`]),
-//!   matching scikit-image's `denoise_tv_chambolle`;
+//!   matching scikit-image's `denoise_tv_chambolle`, whose stopping rule [`tv_denoise_chambolle`] has;
 //! - [`fbp`]: filtered back-projection ([`fbp()`](fn@fbp)) with the Ram–Lak, Shepp–Logan and Hann
 //!   filters ([`Filter`]), matching scikit-image's `iradon`;
 //! - [`regularizer`]: the [`Regularizer`] trait (value and prox) and [`Tikhonov`],
@@ -79,4 +79,4 @@ pub use regularizer::{
 };
 pub use solver::{BalancedSteps, SolverOptions, SolverResult, chambolle_pock, chambolle_pock_with_steps, fista};
 pub use tikhonov::tikhonov_cg;
-pub use tv::{TvOptions, TvResult, total_variation, tv_denoise, tv_dual_value, tv_objective};
+pub use tv::{TvOptions, TvResult, total_variation, tv_denoise, tv_denoise_chambolle, tv_dual_value, tv_objective};

@@ -38,7 +38,8 @@
 //! `|E_{k−1} − E_k| < eps·E_0` never fires) it returns `x` after `N − 1` updates of `p`: that is
 //! our result with `λ = w`, `τ = 1/4`, `max_iter = N − 1`, `tol = 0` (tested below to 1e-12).
 //! Its default `eps = 2e-4` stops on the change of its energy
-//! `E = (‖x − y‖² + w·TV(x)) / size` (note: no ½), which we do not reproduce.
+//! `E = (‖x − y‖² + w·TV(x)) / size` (note: no ½), which [`tv_denoise_chambolle`] reproduces
+//! (the Python binding's `reglab.inverse.denoise_tv_chambolle`).
 
 use crate::error::{Error, Result, check_finite};
 use crate::image::Image;
@@ -158,6 +159,78 @@ pub fn tv_denoise(y: &Image, lambda: f64, opts: &TvOptions) -> Result<TvResult> 
     let objective = tv_objective(&image, y, lambda)?;
     let dual_value = tv_dual_value(&p, y, lambda)?;
     Ok(TvResult { image, dual: p, iterations, converged, rel_change, objective, dual_value, gap: objective - dual_value })
+}
+
+/// scikit-image's `denoise_tv_chambolle(y, weight, eps, max_num_iter)` on a 2-D image: the
+/// iteration of [`tv_denoise`] with `λ = weight`, `τ = 1/4`, and scikit-image's stopping rule.
+///
+/// Its rule (0.26.0, `_denoise_tv_chambolle_nd`): at iterate `xᵏ` (from `pᵏ`, `x⁰ = y`) the
+/// energy `Eₖ = (‖xᵏ − y‖² + weight·TV(xᵏ)) / size` (no ½; TV with `√(g₁² + g₂²)` per pixel)
+/// is computed, `p` is updated, and the loop returns `xᵏ` at the first `k ≥ 1` with
+/// `|Eₖ₋₁ − Eₖ| < eps·E₀`, or `x^{N−1}` after `max_num_iter = N` passes. The result here is
+/// that `xᵏ` with its own `pᵏ` (`iterations = k` updates of `p`; `converged` when the energy rule
+/// fired). With `eps = 0` the rule never fires and this is [`tv_denoise`] with `max_iter = N − 1`
+/// and `tol = 0`, bit for bit. The energy costs one more pass over the image per iteration.
+///
+/// `Err` unless `weight > 0` finite, `eps ≥ 0` finite, `max_num_iter ≥ 1` and `y` finite.
+pub fn tv_denoise_chambolle(y: &Image, weight: f64, eps: f64, max_num_iter: usize) -> Result<TvResult> {
+    if !(weight.is_finite() && weight > 0.0) {
+        return Err(Error::Option { name: "weight", why: format!("must be finite and > 0, got {weight}") });
+    }
+    if !(eps.is_finite() && eps >= 0.0) {
+        return Err(Error::Option { name: "eps", why: format!("must be finite and ≥ 0, got {eps}") });
+    }
+    if max_num_iter == 0 {
+        return Err(Error::Option { name: "max_num_iter", why: "must be at least 1".into() });
+    }
+    check_finite("y", &y.data)?;
+    let n = y.len();
+    let mut p = vec![0.0; 2 * n];
+    let mut x = y.data.clone();
+    let (mut iterations, mut converged, mut rel_change) = (0, false, 0.0);
+    let (mut e_init, mut e_prev) = (0.0, 0.0);
+    let s = 0.25 / weight;
+    for k in 0..max_num_iter {
+        if eps > 0.0 {
+            let e = skimage_energy(&x, &y.data, y.rows, y.cols, weight) / n as f64;
+            if k == 0 {
+                (e_init, e_prev) = (e, e);
+            } else if (e_prev - e).abs() < eps * e_init {
+                converged = true;
+                break;
+            } else {
+                e_prev = e;
+            }
+        }
+        if k + 1 == max_num_iter {
+            break;
+        }
+        let (dx2, x2) = chambolle_sweep(&mut x, &y.data, &mut p, y.rows, y.cols, s, weight);
+        iterations += 1;
+        rel_change = relative_change(dx2, x2);
+    }
+    let image = Image::new(y.rows, y.cols, x)?;
+    let objective = tv_objective(&image, y, weight)?;
+    let dual_value = tv_dual_value(&p, y, weight)?;
+    Ok(TvResult { image, dual: p, iterations, converged, rel_change, objective, dual_value, gap: objective - dual_value })
+}
+
+/// `‖x − y‖² + weight·Σ_i √((∇x)¹_i² + (∇x)²_i²)` (forward differences, last row and column of
+/// the gradient 0): scikit-image's energy before its division by the size, in one pass.
+fn skimage_energy(x: &[f64], y: &[f64], rows: usize, cols: usize, weight: f64) -> f64 {
+    let (mut fit, mut tv) = (0.0, 0.0);
+    for i in 0..rows {
+        let row = &x[i * cols..(i + 1) * cols];
+        let next = if i + 1 < rows { Some(&x[(i + 1) * cols..(i + 2) * cols]) } else { None };
+        for j in 0..cols {
+            let d = row[j] - y[i * cols + j];
+            fit += d * d;
+            let g1 = next.map_or(0.0, |r| r[j] - row[j]);
+            let g2 = if j + 1 < cols { row[j + 1] - row[j] } else { 0.0 };
+            tv += (g1 * g1 + g2 * g2).sqrt();
+        }
+    }
+    fit + weight * tv
 }
 
 /// One iteration of Chambolle's algorithm in a single pass over the image:
@@ -363,6 +436,31 @@ mod tests {
             let err = r.image.data.iter().zip(want.iter()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
             assert!(err < 1e-12, "max_num_iter = {n}: max |ours − skimage| = {err}");
         }
+    }
+
+    #[test]
+    fn chambolle_with_eps_zero_is_tv_denoise_and_the_energy_rule_stops_where_it_should() {
+        let y = Image::new(12, 10, FIXTURE_Y.to_vec()).unwrap();
+        let r = tv_denoise_chambolle(&y, 0.3, 0.0, 51).unwrap();
+        let want = tv_denoise(&y, 0.3, &TvOptions { tau: 0.25, max_iter: 50, tol: 0.0 }).unwrap();
+        assert_eq!((r.iterations, r.converged), (50, false));
+        assert_eq!(r.image, want.image);
+        // The rule by brute force: xᵏ from k updates, E from its definition.
+        let energy = |x: &Image| {
+            let fit: f64 = x.data.iter().zip(&y.data).map(|(a, b)| (a - b) * (a - b)).sum();
+            (fit + 0.3 * total_variation(x)) / y.len() as f64
+        };
+        let xk = |k: usize| if k == 0 { y.clone() } else { tv_denoise(&y, 0.3, &TvOptions { tau: 0.25, max_iter: k, tol: 0.0 }).unwrap().image };
+        for eps in [1e-2, 2e-4, 1e-5] {
+            let e0 = energy(&y);
+            let stop = (1..200).find(|&k| (energy(&xk(k - 1)) - energy(&xk(k))).abs() < eps * e0).unwrap();
+            let r = tv_denoise_chambolle(&y, 0.3, eps, 200).unwrap();
+            assert_eq!((r.iterations, r.converged), (stop, true), "eps = {eps}");
+            assert_eq!(r.image, xk(stop));
+        }
+        assert!(tv_denoise_chambolle(&y, 0.0, 0.0, 10).is_err());
+        assert!(tv_denoise_chambolle(&y, 0.1, -1.0, 10).is_err());
+        assert!(tv_denoise_chambolle(&y, 0.1, 0.0, 0).is_err());
     }
 
     #[test]

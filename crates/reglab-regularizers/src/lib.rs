@@ -28,6 +28,7 @@ pub mod cauchy_schwarz;
 pub mod data;
 pub mod orthogonality;
 pub mod output;
+pub mod penalty;
 pub mod perturbation;
 pub mod registry;
 pub mod sparsity;

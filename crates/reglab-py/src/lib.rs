@@ -1,0 +1,53 @@
+//! # reglab-py
+//!
+//! The native module `reglab._native` behind the Python package `reglab` (`python/reglab/`).
+//! It is private: the typed Python layer checks and converts the arguments (dtypes, memory
+//! orders, POT's and scikit-image's conventions) and calls these functions with contiguous
+//! `float32` / `float64` arrays. Every function here
+//!
+//! - calls the same library path as the command line (`reglab penalty` →
+//!   [`reglab_regularizers::penalty::evaluate`], `reglab ot` → [`reglab_ot`]'s solvers,
+//!   `reglab denoise` → [`reglab_inverse`]);
+//! - releases the GIL for the Rust computation ([`Python::detach`]);
+//! - turns every error into a Python exception (`ValueError` for bad input, `FloatingPointError`
+//!   for a numerical failure of plain Sinkhorn) and catches panics as a last resort
+//!   (`RuntimeError`, never a `PanicException` or a crashed interpreter).
+
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+
+mod inverse;
+mod ot;
+mod penalty;
+
+/// Run `f` (the Rust computation, no Python objects) with the GIL released; a panic becomes a
+/// `RuntimeError` naming it.
+pub(crate) fn compute<T: Send>(py: Python<'_>, f: impl FnOnce() -> PyResult<T> + Send) -> PyResult<T> {
+    py.detach(|| match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(PyRuntimeError::new_err(format!("internal error in reglab (please report it): {what}")))
+        }
+    })
+}
+
+/// A `ValueError` with `msg`.
+pub(crate) fn value_error(msg: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(msg.to_string())
+}
+
+/// The module: `penalty`, `sinkhorn`, `denoise_tv_chambolle` (see `python/reglab/` for the
+/// public signatures).
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(penalty::penalty, m)?)?;
+    m.add_function(wrap_pyfunction!(ot::sinkhorn, m)?)?;
+    m.add_function(wrap_pyfunction!(inverse::denoise_tv_chambolle, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,105 @@
+"""reglab for Python: reglab's regularizers, optimal transport and inverse-problem solvers.
+
+A thin typed layer over the native module ``reglab._native`` (Rust, PyO3). Arrays are NumPy
+arrays; the Rust computation runs with the GIL released.
+
+- :func:`penalty`: any parameter-space regularizer of reglab's catalog (``reglab list``) on one
+  weight array in PyTorch's orientation, value and gradient, as ``reglab penalty`` computes them;
+- :mod:`reglab.ot`: ``sinkhorn`` and ``sinkhorn_log`` with POT's signatures;
+- :mod:`reglab.inverse`: ``denoise_tv_chambolle`` with scikit-image's signature.
+
+Bad input raises ``TypeError`` (wrong type or dtype) or ``ValueError`` (wrong shape or rank,
+NaN/Inf, unknown regularizer, negative strength, ...), never a crash.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Literal, Optional, Tuple, Union, overload
+
+import numpy as np
+
+from . import _native, inverse, ot
+
+__all__ = ["penalty", "inverse", "ot", "__version__"]
+__version__: str = _native.__version__
+
+Spec = Union[str, Iterable[str]]
+
+
+def _specs(spec: Spec) -> list:
+    if isinstance(spec, str):
+        return [spec]
+    try:
+        specs = list(spec)
+    except TypeError:
+        raise TypeError(f"spec must be a string such as 'spectral=1e-3' or a list of them, got {type(spec).__name__}") from None
+    if not all(isinstance(s, str) for s in specs):
+        raise TypeError("spec must be a string such as 'spectral=1e-3' or a list of them")
+    return specs
+
+
+def _weights(name: str, x: object) -> np.ndarray:
+    """A float32/float64 array of rank 1 to 4 with at least one value, as given (no copy)."""
+    arr = np.asarray(x)
+    if arr.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{name} must be a float32 or float64 array, got dtype {arr.dtype}")
+    if not 1 <= arr.ndim <= 4:
+        raise ValueError(
+            f"{name} must have 1 to 4 dimensions (a bias [out], a matrix [out, in], a conv kernel [out, in, k] or [out, in, kh, kw]), "
+            f"got shape {arr.shape}"
+        )
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    return arr
+
+
+def _as_f32(arr: np.ndarray) -> np.ndarray:
+    # float64 values beyond float32's range become inf, which the native side reports
+    with np.errstate(over="ignore"):
+        return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+@overload
+def penalty(spec: Spec, W: np.ndarray, W0: Optional[np.ndarray] = ..., grad: Literal[False] = ...) -> float: ...
+@overload
+def penalty(spec: Spec, W: np.ndarray, W0: Optional[np.ndarray], grad: Literal[True]) -> Tuple[float, np.ndarray]: ...
+@overload
+def penalty(spec: Spec, W: np.ndarray, W0: Optional[np.ndarray] = ..., *, grad: Literal[True]) -> Tuple[float, np.ndarray]: ...
+
+
+def penalty(spec: Spec, W: np.ndarray, W0: Optional[np.ndarray] = None, grad: bool = False) -> Union[float, Tuple[float, np.ndarray]]:
+    """The penalty ``Σ λ·r(W)`` of one or more regularizers on one weight array.
+
+    Parameters
+    ----------
+    spec : str or list of str
+        As on the command line, ``NAME=λ[:key=value,...]``: ``"spectral=1e-3"``,
+        ``"l2-init=1e-2"``, ``"soft-orth=1e-4"``; a list sums the terms. Every parameter-space
+        regularizer of ``reglab list``; ``l2 = λ/2·‖W‖²`` and ``l2-init = λ/2·‖W − W0‖²``, the
+        others their paper's form times λ.
+    W : ndarray, float32 or float64, 1-D to 4-D, any memory order
+        In PyTorch's orientation: ``[out, in]`` for a linear layer, ``[out, in, kh, kw]`` for a
+        convolution (read as the matrix ``[out, in·kh·kw]``); matrix regularizers refuse 1-D
+        arrays. Computed in float32 (float64 input is rounded to float32 first), values
+        accumulated in float64, as in training.
+    W0 : ndarray, optional
+        The anchor (initial weights) for ``l2-init``, ``wasserstein-init``, ...; W's shape.
+    grad : bool
+        Also return the gradient ``∂/∂W`` (W's shape and dtype).
+
+    Returns
+    -------
+    float, or (float, ndarray) with ``grad=True``; the same numbers as ``reglab penalty`` on a
+    file holding W alone (σ_max and other iterative quantities run to convergence).
+    """
+    specs = _specs(spec)
+    w = _weights("W", W)
+    w0 = None
+    if W0 is not None:
+        w0 = _weights("W0", W0)
+        if w0.shape != w.shape:
+            raise ValueError(f"W0 has shape {w0.shape}, W has {w.shape}: they must be the same")
+    value, g = _native.penalty(specs, _as_f32(w), None if w0 is None else _as_f32(w0), bool(grad))
+    if not grad:
+        return value
+    return value, g.astype(w.dtype, copy=False)

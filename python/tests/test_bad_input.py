@@ -1,0 +1,113 @@
+"""Bad input: a TypeError or ValueError with a message that says what is wrong, never a crash
+or a PanicException."""
+
+import numpy as np
+import pytest
+
+import reglab
+import reglab.inverse
+import reglab.ot
+
+W = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: reglab.penalty("l2=1", W.astype(np.int64)), TypeError, "float32 or float64"),
+        (lambda: reglab.penalty("l2=1", W.astype(np.float16)), TypeError, "float32 or float64"),
+        (lambda: reglab.penalty("l2=1", W.astype(np.complex128)), TypeError, "float32 or float64"),
+        (lambda: reglab.penalty("l2=1", "not an array"), TypeError, "float32 or float64"),
+        (lambda: reglab.penalty("l2=1", np.float32(1.0)), ValueError, "1 to 4 dimensions"),
+        (lambda: reglab.penalty("l2=1", np.zeros((2, 2, 2, 2, 2), np.float32)), ValueError, "1 to 4 dimensions"),
+        (lambda: reglab.penalty("l2=1", np.zeros((0, 3), np.float32)), ValueError, "empty"),
+        (lambda: reglab.penalty("l2=1", np.where(W > 0, np.nan, W)), ValueError, "non-finite value \\(NaN\\)"),
+        (lambda: reglab.penalty("l2=1", np.where(W > 0, np.inf, W)), ValueError, "non-finite value \\(inf\\)"),
+        (lambda: reglab.penalty("l2=1", np.full((2, 2), 1e300)), ValueError, "beyond float32's range"),
+        (lambda: reglab.penalty("l2-init=1", W, np.where(W > 0, np.nan, W)), ValueError, "W0 has a non-finite"),
+        (lambda: reglab.penalty("l2-init=1", W, W.T), ValueError, "W0 has shape \\(3, 4\\), W has \\(4, 3\\)"),
+        (lambda: reglab.penalty("l2-init=1", W), ValueError, "needs the initial weights: pass W0"),
+        (lambda: reglab.penalty("l2=-1", W), ValueError, "non-negative"),
+        (lambda: reglab.penalty("l2=nan", W), ValueError, "l2=nan"),
+        (lambda: reglab.penalty("l3=1", W), ValueError, "unknown regularizer `l3`"),
+        (lambda: reglab.penalty("spectral", W), ValueError, "spectral"),
+        (lambda: reglab.penalty("spectral=1:bogus=2", W), ValueError, "bogus"),
+        (lambda: reglab.penalty("spectral=1", W[0]), ValueError, "1-D"),
+        (lambda: reglab.penalty("label-smoothing=0.1", W), ValueError, "logits"),
+        (lambda: reglab.penalty("mixup=0.2", W), ValueError, "training batches"),
+        (lambda: reglab.penalty([], W), ValueError, "at least one"),
+        (lambda: reglab.penalty(3, W), TypeError, "spec must be a string"),
+        (lambda: reglab.penalty(["l2=1", 2], W), TypeError, "spec must be a string"),
+    ],
+)
+def test_penalty(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+A, B = np.full(3, 1 / 3), np.full(4, 1 / 4)
+M = np.random.default_rng(1).random((3, 4))
+
+
+@pytest.mark.parametrize("solver", [reglab.ot.sinkhorn, reglab.ot.sinkhorn_log])
+@pytest.mark.parametrize(
+    "args, kwargs, exc, match",
+    [
+        ((2 * A, B, M, 0.1), {}, ValueError, "a sums to 2.0.*summing to 1"),
+        ((A, B / 2, M, 0.1), {}, ValueError, "b sums to 0.5"),
+        ((A, np.array([0.5, 0.5, 1e-7, 0.0]), M, 0.1), {}, ValueError, "different mass"),
+        ((np.array([0.5, 0.7, -0.2]), B, M, 0.1), {}, ValueError, "negative weight at index 2"),
+        ((np.array([0.5, np.nan, 0.5]), B, M, 0.1), {}, ValueError, "non-finite weight at index 1"),
+        ((A, B, np.where(M > 0.5, np.inf, M), 0.1), {}, ValueError, "non-finite"),
+        ((A, B, M.T, 0.1), {}, ValueError, "a has 3 weights but M has 4 rows"),
+        ((A, np.full(3, 1 / 3), M, 0.1), {}, ValueError, "b has 3 weights but M has 4 columns"),
+        ((A, np.full((4, 2), 1 / 4), M, 0.1), {}, ValueError, "several target histograms"),
+        ((A, B, M[0], 0.1), {}, ValueError, "M must be 2-D"),
+        ((A, B, M.astype(str), 0.1), {}, TypeError, "M must be a real"),
+        ((A, B, M, 0.0), {}, ValueError, "regularization"),
+        ((A, B, M, -1.0), {}, ValueError, "regularization"),
+        ((A, B, M, "x"), {}, TypeError, "numbers"),
+        ((A, B, M, 0.1), {"numItermax": 0}, ValueError, "numItermax"),
+        ((A, B, M, 0.1), {"numItermax": -3}, ValueError, "numItermax"),
+        ((A, B, M, 0.1), {"stopThr": -1.0}, ValueError, "tol"),
+    ],
+)
+def test_ot(solver, args, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        solver(*args, **kwargs)
+
+
+def test_ot_unknown_method_and_underflow():
+    with pytest.raises(ValueError, match="Unknown method"):
+        reglab.ot.sinkhorn(A, B, M, 0.1, method="greenkhorn")
+    # exp(−M/reg) underflows for every entry of a row: plain Sinkhorn fails, the log domain works
+    big = 1000.0 + M
+    with pytest.raises(FloatingPointError, match="sinkhorn_log"):
+        reglab.ot.sinkhorn(A, B, big, 1e-3)
+    plan = reglab.ot.sinkhorn_log(A, B, big, 1e-3, numItermax=5000)
+    assert np.allclose(plan.sum(axis=1), A, atol=1e-8)
+
+
+IMG = np.random.default_rng(2).random((8, 9))
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, exc, match",
+    [
+        ((IMG.astype(np.uint8),), {}, TypeError, "float array"),
+        ((IMG[0],), {}, ValueError, "2-D"),
+        ((np.stack([IMG, IMG]),), {}, ValueError, "channel_axis"),
+        ((IMG,), {"channel_axis": 0}, ValueError, "3-D"),
+        ((np.zeros((0, 3)),), {}, ValueError, "empty"),
+        ((np.where(IMG > 0.5, np.nan, IMG),), {}, ValueError, "non-finite"),
+        ((IMG,), {"weight": 0.0}, ValueError, "weight"),
+        ((IMG,), {"weight": -0.1}, ValueError, "weight"),
+        ((IMG,), {"eps": -1e-3}, ValueError, "eps"),
+        ((IMG,), {"max_num_iter": 0}, ValueError, "max_num_iter"),
+        ((IMG,), {"max_num_iter": 2.5}, ValueError, "max_num_iter"),
+        ((IMG,), {"weight": "x"}, TypeError, "numbers"),
+    ],
+)
+def test_denoise(args, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        reglab.inverse.denoise_tv_chambolle(*args, **kwargs)
