@@ -190,9 +190,11 @@ pub fn tv_denoise_chambolle(y: &Image, weight: f64, eps: f64, max_num_iter: usiz
     let (mut iterations, mut converged, mut rel_change) = (0, false, 0.0);
     let (mut e_init, mut e_prev) = (0.0, 0.0);
     let s = 0.25 / weight;
+    let g = Gradient { rows: y.rows, cols: y.cols };
+    let mut grad = vec![0.0; if eps > 0.0 { g.output_len() } else { 0 }];
     for k in 0..max_num_iter {
         if eps > 0.0 {
-            let e = skimage_energy(&x, &y.data, y.rows, y.cols, weight) / n as f64;
+            let e = skimage_energy(&x, &y.data, &g, &mut grad, weight) / n as f64;
             if k == 0 {
                 (e_init, e_prev) = (e, e);
             } else if (e_prev - e).abs() < eps * e_init {
@@ -215,22 +217,12 @@ pub fn tv_denoise_chambolle(y: &Image, weight: f64, eps: f64, max_num_iter: usiz
     Ok(TvResult { image, dual: p, iterations, converged, rel_change, objective, dual_value, gap: objective - dual_value })
 }
 
-/// `‖x − y‖² + weight·Σ_i √((∇x)¹_i² + (∇x)²_i²)` (forward differences, last row and column of
-/// the gradient 0): scikit-image's energy before its division by the size, in one pass.
-fn skimage_energy(x: &[f64], y: &[f64], rows: usize, cols: usize, weight: f64) -> f64 {
-    let (mut fit, mut tv) = (0.0, 0.0);
-    for i in 0..rows {
-        let row = &x[i * cols..(i + 1) * cols];
-        let next = if i + 1 < rows { Some(&x[(i + 1) * cols..(i + 2) * cols]) } else { None };
-        for j in 0..cols {
-            let d = row[j] - y[i * cols + j];
-            fit += d * d;
-            let g1 = next.map_or(0.0, |r| r[j] - row[j]);
-            let g2 = if j + 1 < cols { row[j + 1] - row[j] } else { 0.0 };
-            tv += (g1 * g1 + g2 * g2).sqrt();
-        }
-    }
-    fit + weight * tv
+/// `‖x − y‖² + weight·TV(x)` ([`total_variation`]'s gradient and norms, `grad` a buffer of
+/// `2·rows·cols`): scikit-image's energy before its division by the size.
+fn skimage_energy(x: &[f64], y: &[f64], g: &Gradient, grad: &mut [f64], weight: f64) -> f64 {
+    let fit: f64 = x.iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum();
+    g.apply(x, grad);
+    fit + weight * sum_of_norms(grad)
 }
 
 /// One iteration of Chambolle's algorithm in a single pass over the image:

@@ -65,19 +65,8 @@ pub fn feature_fisher(net: &Net, data: &Dataset, idx: &[usize], probes: Probes, 
         Probes::Exact => idx.len() as f64,
         Probes::Random(p) => (idx.len() * p) as f64,
     };
-    let mut out = Vec::new();
-    let mut k = 0;
-    for l in net.layers() {
-        let w: Vec<f32> = acc[k].iter().map(|&v| (v / denom) as f32).collect();
-        out.push(NamedTensor::new(l.weight_name(), l.shape.clone(), l.weight_to_pytorch(&w)));
-        k += 1;
-        if l.has_bias {
-            let b: Vec<f32> = acc[k].iter().map(|&v| (v / denom) as f32).collect();
-            out.push(NamedTensor::new(l.bias_name(), vec![b.len()], b));
-            k += 1;
-        }
-    }
-    Ok(out)
+    let flat: Vec<Vec<f32>> = acc.iter().map(|a| a.iter().map(|&v| (v / denom) as f32).collect()).collect();
+    Ok(crate::sharpness::to_pytorch(net, &flat))
 }
 
 #[cfg(test)]
@@ -123,18 +112,8 @@ mod tests {
                 }
             }
         }
-        let mut named = Vec::new();
-        let mut k = 0;
-        for l in net.layers() {
-            let w: Vec<f32> = out[k].iter().map(|&x| x as f32).collect();
-            named.push(NamedTensor::new(l.weight_name(), l.shape.clone(), l.weight_to_pytorch(&w)));
-            k += 1;
-            if l.has_bias {
-                named.push(NamedTensor::new(l.bias_name(), vec![out[k].len()], out[k].iter().map(|&x| x as f32).collect()));
-                k += 1;
-            }
-        }
-        named
+        let flat: Vec<Vec<f32>> = out.iter().map(|o| o.iter().map(|&x| x as f32).collect()).collect();
+        crate::sharpness::to_pytorch(net, &flat)
     }
 
     #[test]

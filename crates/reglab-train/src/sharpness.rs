@@ -98,6 +98,22 @@ pub fn add_grads(net: &Net, grads: &mut GradientsParams, extra: &[Vec<f32>]) -> 
     Ok(())
 }
 
+/// Flat values in [`params`]'s order (burn layout) as PyTorch-named, PyTorch-layout tensors,
+/// as [`Net::to_pytorch`] names the parameters themselves.
+pub fn to_pytorch(net: &Net, flat: &[Vec<f32>]) -> Vec<reglab_core::NamedTensor> {
+    let mut out = Vec::new();
+    let mut k = 0;
+    for l in net.layers() {
+        out.push(reglab_core::NamedTensor::new(l.weight_name(), l.shape.clone(), l.weight_to_pytorch(&flat[k])));
+        k += 1;
+        if l.has_bias {
+            out.push(reglab_core::NamedTensor::new(l.bias_name(), vec![flat[k].len()], flat[k].clone()));
+            k += 1;
+        }
+    }
+    out
+}
+
 /// The burn-layout shapes of the layer parameters, in [`params`]'s order.
 pub fn shapes(net: &Net) -> Vec<Vec<usize>> {
     let mut out = Vec::new();

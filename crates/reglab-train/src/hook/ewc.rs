@@ -41,9 +41,8 @@ impl EwcHook {
         }
         let ewc = Ewc::from_spec(spec).map_err(cfg)?;
         let (n, probes) = (ewc.n, ewc.probes);
-        // the set's term reads only the strength and the common options (none are allowed)
-        let bare = Spec::parse(&format!("ewc={}", spec.strength)).map_err(cfg)?;
-        let set = RegSet::new(vec![Term::new(bare, Box::new(ewc)).map_err(cfg)?], Selection::LayerWeights);
+        // the term reads the strength and the common options, which a step hook refuses
+        let set = RegSet::new(vec![Term::new(spec.clone(), Box::new(ewc)).map_err(cfg)?], Selection::LayerWeights);
         let reg = Regularization::new(set, net, anchor).map_err(TrainError::Config)?;
         Ok(Self { reg, n, probes, has_fisher: false })
     }

@@ -81,8 +81,7 @@ impl StepHook for SmartHook {
             let (_, ga, _) = sym_kl(&host(za.clone().detach())?, &z0, c);
             let g = surrogate(za, &ga).backward();
             let gd = d.grad(&g).ok_or_else(|| TrainError::Other("smart: no gradient with respect to the perturbation".into()))?;
-            let gd: Vec<f32> = gd.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| TrainError::Other(format!("{e:?}")))?;
-            ascent(&mut delta, &gd, n, self.s.eta, self.s.eps);
+            ascent(&mut delta, &host(gd)?, n, self.s.eta, self.s.eps);
         }
         // the perturbed branch of λ_s·R_s at the final δ: its parameter gradient, kept for later
         let d = Tensor::<2>::from_data(TensorData::new(delta.clone(), [n, k]), &device);
