@@ -198,6 +198,10 @@ pub struct Arm {
     /// `all`, `head` — a linear probe —, `topK`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train: Option<String>,
+    /// Learning rate for this arm (overrides `[optim] lr`): e.g. a linear probe, whose head
+    /// trains from zero and needs a larger step than a fine-tuned encoder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
     /// Pruning masks for this arm (`magnitude:sparsity=S:at=E`, `random:sparsity=S`, …; see
     /// `reglab_train::prune`). Epochs count over the whole stream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -299,6 +303,9 @@ impl Experiment {
             }
             if a.group.is_some() != a.x.is_some() {
                 return Err(format!("`arm[{i}]` (arm `{}`): `group` and `x` go together", a.name));
+            }
+            if let Some(lr) = a.lr.filter(|lr| !(lr.is_finite() && *lr > 0.0)) {
+                return Err(format!("`arm[{i}].lr` (arm `{}`) = {lr}: expected a positive finite learning rate", a.name));
             }
             if a.x.is_some_and(|x| !x.is_finite()) {
                 return Err(format!("`arm[{i}].x` (arm `{}`) must be finite", a.name));
@@ -423,7 +430,7 @@ impl Experiment {
         Ok(TrainConfig {
             model,
             optim: self.optim_spec()?,
-            lr: self.optim.lr,
+            lr: arm.lr.unwrap_or(self.optim.lr),
             batch: self.optim.batch,
             epochs: self.stream.epochs_per_task,
             seed,
@@ -605,6 +612,18 @@ reg = ["spectral=1e-2"]
         let off = ok(&model.replacen("name = \"spectral\"", "name = \"spectral\"\nprune = \"random:sparsity=0.5\"\nreparam = \"none\"", 1), &[]);
         let c = off.train_config(&off.arms[1], 0).unwrap();
         assert!(c.prune.is_some() && c.reparam.is_none());
+    }
+
+    #[test]
+    fn an_arm_may_set_its_own_learning_rate() {
+        let e = ok(&edited("name = \"spectral\"", "name = \"spectral\"\nlr = 0.05"), &[]);
+        assert_eq!(e.train_config(&e.arms[0], 0).unwrap().lr, 1e-3);
+        assert_eq!(e.train_config(&e.arms[1], 0).unwrap().lr, 0.05);
+        // an arm without `lr` resolves to the same TOML as before the key existed
+        assert!(e.arms[0].lr.is_none() && !toml::to_string(&e.arms[0]).unwrap().contains("lr"));
+        for bad in ["0.0", "-1e-3", "nan", "inf"] {
+            err(&edited("name = \"spectral\"", &format!("name = \"spectral\"\nlr = {bad}")), &[], &["arm[1].lr", "spectral", "positive"]);
+        }
     }
 
     #[test]
