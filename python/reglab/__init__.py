@@ -6,7 +6,9 @@ arrays; the Rust computation runs with the GIL released.
 - :func:`penalty`: any parameter-space regularizer of reglab's catalog (``reglab list``) on one
   weight array in PyTorch's orientation, value and gradient, as ``reglab penalty`` computes them;
 - :mod:`reglab.ot`: ``sinkhorn`` and ``sinkhorn_log`` with POT's signatures;
-- :mod:`reglab.inverse`: ``denoise_tv_chambolle`` with scikit-image's signature.
+- :mod:`reglab.inverse`: ``denoise_tv_chambolle`` with scikit-image's signature;
+- :mod:`reglab.torch`: ``Regularizer``, the same terms in a PyTorch training loop (imported on
+  first use of ``reglab.torch``; PyTorch is needed for that module only).
 
 Bad input raises ``TypeError`` (wrong type or dtype) or ``ValueError`` (wrong shape or rank,
 NaN/Inf, unknown regularizer, negative strength, ...), never a crash.
@@ -20,10 +22,19 @@ import numpy as np
 
 from . import _native, inverse, ot
 
-__all__ = ["penalty", "inverse", "ot", "__version__"]
+__all__ = ["penalty", "inverse", "ot", "torch", "__version__"]
 __version__: str = _native.__version__
 
 Spec = Union[str, Iterable[str]]
+
+
+def __getattr__(name: str) -> object:
+    # `reglab.torch` on first use, so that `import reglab` does not import PyTorch
+    if name == "torch":
+        import importlib
+
+        return importlib.import_module(".torch", __name__)
+    raise AttributeError(f"module 'reglab' has no attribute {name!r}")
 
 
 def _specs(spec: Spec) -> list:

@@ -19,6 +19,7 @@ use pyo3::prelude::*;
 mod inverse;
 mod ot;
 mod penalty;
+mod regset;
 
 /// Run `f` (the Rust computation, no Python objects) with the GIL released; a panic becomes a
 /// `RuntimeError` naming it.
@@ -41,11 +42,12 @@ pub(crate) fn value_error(msg: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(msg.to_string())
 }
 
-/// The module: `penalty`, `sinkhorn`, `denoise_tv_chambolle` (see `python/reglab/` for the
+/// The module: `penalty`, `RegSet`, `sinkhorn`, `denoise_tv_chambolle` (see `python/reglab/` for the
 /// public signatures).
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(penalty::penalty, m)?)?;
+    m.add_class::<regset::RegSet>()?;
     m.add_function(wrap_pyfunction!(ot::sinkhorn, m)?)?;
     m.add_function(wrap_pyfunction!(inverse::denoise_tv_chambolle, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

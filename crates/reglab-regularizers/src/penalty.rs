@@ -50,12 +50,7 @@ pub fn evaluate(
         Some(p) => Selection::pattern(p)?,
         None => Selection::All,
     };
-    if let Some(s) = specs.iter().find(|s| crate::is_output(s)) {
-        return Err(format!("`{s}` acts on the logits of a training batch, not on tensors: use it with `reglab train` or `reglab run`"));
-    }
-    if let Some(s) = specs.iter().find(|s| crate::is_batch(s)) {
-        return Err(format!("`{s}` acts on training batches or the forward pass, not on tensors: use it with `reglab train` or `reglab run`"));
-    }
+    refuse_non_parameter(specs)?;
     let mut set = crate::build_set(specs, selection).map_err(|e| e.to_string())?;
     // init tensors by name, shapes checked
     let mut inits: Vec<Option<&NamedTensor>> = Vec::with_capacity(weights.len());
@@ -71,39 +66,9 @@ pub fn evaluate(
     if init.is_some() && inits.iter().all(|i| i.is_none()) {
         return Err("the init tensors share no name with the weights".into());
     }
-    let bias_of = |w: &NamedTensor| -> Option<usize> {
-        let prefix = w.name.strip_suffix("weight")?;
-        let rows = *w.shape.first()?;
-        weights.iter().position(|b| b.name == format!("{prefix}bias") && b.shape == [rows])
-    };
-    let companions: Vec<Option<usize>> = weights.iter().map(|w| if w.shape.len() >= 2 { bias_of(w) } else { None }).collect();
-    let targets: Vec<Target<'_>> = weights
-        .iter()
-        .zip(&inits)
-        .zip(&companions)
-        .map(|((w, i), c)| Target {
-            name: &w.name,
-            role: reglab_core::select::role_from_name(&w.name, w.shape.len()),
-            weight: TensorRef { shape: &w.shape, layout: Layout::RowMajor, data: &w.data },
-            bias: c.map(|c| weights[c].view()),
-            init: i.map(|i| i.view()),
-        })
-        .collect();
-    let mut gw: Vec<Vec<f32>> = if want_grad { weights.iter().map(|w| vec![0.0; w.data.len()]).collect() } else { vec![] };
-    let mut gb: Vec<Vec<f32>> =
-        if want_grad { companions.iter().map(|c| vec![0.0; c.map(|c| weights[c].data.len()).unwrap_or(0)]).collect() } else { vec![] };
-    let ev = if want_grad {
-        let mut grads: Vec<TargetGrad<'_>> = gw
-            .iter_mut()
-            .zip(gb.iter_mut())
-            .zip(&companions)
-            .map(|((w, b), c)| TargetGrad { weight: w.as_mut_slice(), bias: c.map(|_| b.as_mut_slice()) })
-            .collect();
-        set.eval(&targets, Some(&mut grads), 0, 1, Mode::Exact, false)
-    } else {
-        set.eval(&targets, None, 0, 1, Mode::Exact, false)
-    }
-    .map_err(|e| e.to_string())?;
+    let views: Vec<Named<'_>> = weights.iter().map(|w| Named { name: &w.name, shape: &w.shape, data: &w.data }).collect();
+    let init_data: Vec<Option<&[f32]>> = inits.iter().map(|i| i.map(|i| i.data.as_slice())).collect();
+    let (ev, grads) = eval_named(&mut set, &views, &init_data, 0, 1, Mode::Exact, false, want_grad)?;
     let labels = set.labels();
     let terms: Vec<TermRow> =
         ev.detail.iter().map(|d| TermRow { reg: labels[d.term].clone(), tensor: weights[d.target].name.clone(), value: d.value }).collect();
@@ -111,18 +76,134 @@ pub fn evaluate(
         return Err("no tensor is selected by any regularizer (matrix regularizers skip 1-D tensors)".into());
     }
     let report = PenaltyReport { total: ev.total(), terms };
-    let grads = want_grad.then(|| {
-        let mut out: Vec<NamedTensor> = weights.iter().zip(gw).map(|(w, g)| NamedTensor::new(w.name.clone(), w.shape.clone(), g)).collect();
-        for (c, b) in companions.iter().zip(gb) {
-            if let Some(c) = c {
-                for (o, v) in out[*c].data.iter_mut().zip(b) {
-                    *o += v;
-                }
+    let grads = grads.map(|g| weights.iter().zip(g).map(|(w, g)| NamedTensor::new(w.name.clone(), w.shape.clone(), g)).collect());
+    Ok((report, grads))
+}
+
+/// An error naming the first spec that is not a parameter-space term: terms on the logits or on
+/// training batches (they need `reglab train` or `reglab run`).
+pub fn refuse_non_parameter(specs: &[String]) -> Result<(), String> {
+    if let Some(s) = specs.iter().find(|s| crate::is_output(s)) {
+        return Err(format!("`{s}` acts on the logits of a training batch, not on tensors: use it with `reglab train` or `reglab run`"));
+    }
+    if let Some(s) = specs.iter().find(|s| crate::is_batch(s)) {
+        return Err(format!("`{s}` acts on training batches or the forward pass, not on tensors: use it with `reglab train` or `reglab run`"));
+    }
+    Ok(())
+}
+
+/// A tensor by name, borrowed: `shape` in PyTorch's orientation, `data` row-major.
+#[derive(Debug, Clone, Copy)]
+pub struct Named<'a> {
+    /// PyTorch-style name (`fc1.weight`); its role (layer weight, bias, other) follows from it.
+    pub name: &'a str,
+    /// Shape.
+    pub shape: &'a [usize],
+    /// Values.
+    pub data: &'a [f32],
+}
+
+/// For each tensor, the index of its layer's bias (`P.bias` of shape `[rows]` next to the matrix
+/// `P.weight`), which regularizers that join the bias read as the extra column of `[W | b]`.
+pub fn bias_companions(names: &[&str], shapes: &[&[usize]]) -> Vec<Option<usize>> {
+    names
+        .iter()
+        .zip(shapes)
+        .map(|(name, shape)| {
+            let prefix = name.strip_suffix("weight").filter(|_| shape.len() >= 2)?;
+            let bias = format!("{prefix}bias");
+            (0..names.len()).find(|&j| names[j] == bias && shapes[j] == [shape[0]])
+        })
+        .collect()
+}
+
+/// What [`eval_named`] returns: the evaluation and, when asked for, one gradient per tensor.
+pub type NamedEvaluation = (reglab_core::Evaluation, Option<Vec<Vec<f32>>>);
+
+/// Evaluate `set` on `weights` (with `init[i]` as tensor i's W₀, shapes already checked) at step
+/// `step` of `total`, as [`reglab_core::RegSet::eval`] does in training: a layer's bias joins its
+/// matrix for the terms that read `[W | b]`. With `want_grad`, also return `Σ λ_t ∇r` per tensor
+/// (aligned with `weights`; a bias gets its share through the matrix it joins). With
+/// `prox_aware`, terms applied by a proximal step add no gradient (their value still counts).
+#[allow(clippy::too_many_arguments)]
+pub fn eval_named(
+    set: &mut reglab_core::RegSet,
+    weights: &[Named<'_>],
+    init: &[Option<&[f32]>],
+    step: u64,
+    total: u64,
+    mode: Mode,
+    prox_aware: bool,
+    want_grad: bool,
+) -> Result<NamedEvaluation, String> {
+    assert_eq!(init.len(), weights.len(), "one init slot per tensor");
+    let names: Vec<&str> = weights.iter().map(|w| w.name).collect();
+    let shapes: Vec<&[usize]> = weights.iter().map(|w| w.shape).collect();
+    let companions = bias_companions(&names, &shapes);
+    let targets: Vec<Target<'_>> = weights
+        .iter()
+        .zip(init)
+        .zip(&companions)
+        .map(|((w, i), c)| Target {
+            name: w.name,
+            role: reglab_core::select::role_from_name(w.name, w.shape.len()),
+            weight: TensorRef { shape: w.shape, layout: Layout::RowMajor, data: w.data },
+            bias: c.map(|c| TensorRef { shape: weights[c].shape, layout: Layout::RowMajor, data: weights[c].data }),
+            init: i.map(|i| TensorRef { shape: w.shape, layout: Layout::RowMajor, data: i }),
+        })
+        .collect();
+    if !want_grad {
+        let ev = set.eval(&targets, None, step, total, mode, prox_aware).map_err(|e| e.to_string())?;
+        return Ok((ev, None));
+    }
+    let mut gw: Vec<Vec<f32>> = weights.iter().map(|w| vec![0.0; w.data.len()]).collect();
+    let mut gb: Vec<Vec<f32>> = companions.iter().map(|c| vec![0.0; c.map(|c| weights[c].data.len()).unwrap_or(0)]).collect();
+    let ev = {
+        let mut grads: Vec<TargetGrad<'_>> = gw
+            .iter_mut()
+            .zip(gb.iter_mut())
+            .zip(&companions)
+            .map(|((w, b), c)| TargetGrad { weight: w.as_mut_slice(), bias: c.map(|_| b.as_mut_slice()) })
+            .collect();
+        set.eval(&targets, Some(&mut grads), step, total, mode, prox_aware).map_err(|e| e.to_string())?
+    };
+    for (c, b) in companions.iter().zip(gb) {
+        if let Some(c) = c {
+            for (o, v) in gw[*c].iter_mut().zip(b) {
+                *o += v;
             }
         }
-        out
-    });
-    Ok((report, grads))
+    }
+    Ok((ev, Some(gw)))
+}
+
+/// After an optimizer step with learning rate `lr` (step `step` of `total`, the run's `seed`):
+/// every proximal step and post-step transform of `set`, in term order, in place on `weights`
+/// (`names[i]`, `shapes[i]`, row-major), as [`reglab_core::RegSet::after_step`] in training.
+#[allow(clippy::too_many_arguments)]
+pub fn after_step_named(
+    set: &mut reglab_core::RegSet,
+    names: &[&str],
+    shapes: &[&[usize]],
+    weights: &mut [&mut [f32]],
+    lr: f64,
+    step: u64,
+    total: u64,
+    seed: u64,
+) -> Result<(), String> {
+    assert!(names.len() == weights.len() && shapes.len() == weights.len(), "one name and shape per tensor");
+    let mut targets: Vec<reglab_core::TargetMut<'_>> = weights
+        .iter_mut()
+        .zip(names.iter().zip(shapes))
+        .map(|(w, (name, shape))| reglab_core::TargetMut {
+            name,
+            role: reglab_core::select::role_from_name(name, shape.len()),
+            shape,
+            layout: Layout::RowMajor,
+            weight: w,
+        })
+        .collect();
+    set.after_step(&mut targets, lr, step, total, seed).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

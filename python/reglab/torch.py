@@ -1,0 +1,297 @@
+"""reglab's regularizers in a PyTorch training loop.
+
+Two lines in an existing loop::
+
+    reg = reglab.torch.Regularizer(model, "spectral=1e-3", "l2-init=1e-2")
+    ...
+    loss = criterion(model(x), y) + reg()     # the penalty, with reglab's analytic gradient
+    loss.backward(); opt.step()
+    reg.after_step(lr)                        # proximal steps, post-step transforms, step count
+
+``reg()`` is one ``torch.autograd.Function`` over the whole sum of terms: its forward calls the
+Rust implementation (the same code as ``reglab train``) and its backward returns the gradient
+reglab computed there, so autograd never traces the penalty. Parameters are passed to Rust without
+a copy when they are contiguous ``float32`` CPU tensors; others (``float64``, CUDA, non-contiguous)
+are copied to ``float32`` on the CPU and the gradient comes back in their dtype and device.
+
+PyTorch is imported by this module only (``import reglab`` does not need it).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+from . import _native
+
+__all__ = ["Regularizer"]
+
+Params = Union[torch.nn.Module, Mapping[str, torch.Tensor], Iterable[Tuple[str, torch.Tensor]]]
+
+
+def _named(params: Params) -> List[Tuple[str, torch.Tensor]]:
+    if isinstance(params, torch.nn.Module):
+        return list(params.named_parameters())
+    if isinstance(params, Mapping):
+        items = list(params.items())
+    else:
+        try:
+            items = list(params)
+        except TypeError:
+            raise TypeError(
+                f"Regularizer takes a torch.nn.Module, a dict name → tensor or (name, tensor) pairs, got {type(params).__name__}"
+            ) from None
+    for item in items:
+        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], torch.Tensor)):
+            raise TypeError("Regularizer takes a torch.nn.Module, a dict name → tensor or (name, tensor) pairs")
+    return items
+
+
+def _check_tensor(name: str, t: torch.Tensor) -> None:
+    if t.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"parameter `{name}` has dtype {t.dtype}: reglab regularizes float32 and float64 parameters")
+    if t.numel() == 0:
+        raise ValueError(f"parameter `{name}` is empty (shape {tuple(t.shape)})")
+
+
+def _is_view(t: torch.Tensor) -> bool:
+    """Whether NumPy can see `t`'s memory as a C-contiguous float32 array."""
+    return t.device.type == "cpu" and t.dtype == torch.float32 and t.is_contiguous()
+
+
+def _host_f32(t: torch.Tensor) -> np.ndarray:
+    """`t` as a C-contiguous float32 NumPy array: its own memory when `_is_view(t)`, else a copy."""
+    t = t.detach()
+    if not _is_view(t):
+        t = t.to(device="cpu", dtype=torch.float32).contiguous()
+    return t.numpy()
+
+
+def _finite(what: str, a: np.ndarray) -> None:
+    if not np.isfinite(a).all():
+        i = int(np.flatnonzero(~np.isfinite(a))[0])
+        raise ValueError(f"{what} has a non-finite value ({a.reshape(-1)[i]}) at flat index {i}")
+
+
+class _Penalty(torch.autograd.Function):
+    """Σ λ_t r(θ) with reglab's analytic gradient as the backward."""
+
+    @staticmethod
+    def forward(ctx: Any, reg: "Regularizer", want_grad: bool, *tensors: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        value, grads = reg._evaluate(tensors, want_grad)
+        ctx.grads = grads
+        return torch.tensor(value, dtype=tensors[0].dtype, device=tensors[0].device)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, out: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:  # type: ignore[override]
+        grads = ctx.grads
+        if grads is None:
+            raise RuntimeError("reglab.torch: the penalty was computed without its gradient (under torch.no_grad())")
+        return (None, None, *[out * g for g in grads])
+
+
+class Regularizer:
+    """A sum of reglab regularizers on a module's parameters, for a PyTorch training loop.
+
+    Parameters
+    ----------
+    module : torch.nn.Module, dict name → tensor, or (name, tensor) pairs
+        Whose parameters are regularized, by their names (``fc1.weight``, ``0.bias``, ...).
+    *specs : str
+        Terms as on the command line, ``NAME=λ[:key=value,...]`` (``reglab list``): every
+        parameter-space regularizer. A term's ``select=GLOB[|GLOB...]`` chooses its parameters by
+        name; without it a term sees ``select`` below. Tensors in PyTorch's orientation
+        (``[out, in]``, conv kernels ``[out, in, kh, kw]`` read as ``[out, in·kh·kw]``); a term
+        that joins the bias (``spectral``) reads ``P.bias`` as the extra column of ``P.weight``.
+    select : str, optional
+        Glob patterns (joined by ``|``) of the parameters the terms without their own ``select``
+        see; default: the layer weights (``*.weight`` of rank ≥ 2), as in ``reglab train``.
+    prox : bool
+        Terms with a proximal step (``l1``, ``elastic-net``, ``group-lasso``) are applied by
+        ``after_step`` (default, as in training; ``reg()`` still counts their value but gives
+        them no gradient); ``False``: their subgradient goes through ``reg()`` instead.
+    exact : bool
+        Iterate σ_max (and other iterative quantities) to convergence at every call, as
+        ``reglab penalty`` does (for checks such as ``torch.autograd.gradcheck``). Default: one
+        refinement per call from the saved state, as in training (the state lives in
+        ``state_dict``).
+    seed : int
+        Seed of the post-step transforms' randomness (shrink-and-perturb's noise).
+    total_steps : int, optional
+        Number of optimizer steps, for strength schedules that need it (``schedule=cosine``).
+    init : dict name → tensor, optional
+        The anchor W₀ of the terms that need one (``l2-init``, ``l2-sp``, ``wasserstein-init``,
+        ...), e.g. the pretrained ``state_dict()``; it must hold every selected parameter, with its
+        shape. Default: the parameters' values when the Regularizer is created.
+
+    Strengths Strengths follow their schedules over ``step``, the number of
+    ``after_step`` calls.
+    """
+
+    def __init__(
+        self,
+        module: Params,
+        *specs: str,
+        select: Optional[str] = None,
+        prox: bool = True,
+        exact: bool = False,
+        seed: int = 0,
+        total_steps: Optional[int] = None,
+        init: Optional[Mapping[str, torch.Tensor]] = None,
+    ) -> None:
+        if not specs:
+            raise ValueError("give at least one regularizer spec, e.g. Regularizer(model, 'spectral=1e-3')")
+        if not all(isinstance(s, str) for s in specs):
+            raise TypeError("regularizer specs are strings such as 'spectral=1e-3'")
+        if select is not None and not isinstance(select, str):
+            raise TypeError(f"select must be a glob pattern string, got {type(select).__name__}")
+        if not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        self._set = _native.RegSet(list(specs), select)
+        self.specs: Tuple[str, ...] = tuple(specs)
+        self.select = select
+        self.prox = bool(prox)
+        self.exact = bool(exact)
+        self.seed = seed
+        if total_steps is not None and (not isinstance(total_steps, int) or total_steps <= 0):
+            raise ValueError(f"total_steps must be a positive integer, got {total_steps!r}")
+        if total_steps is None and self._set.needs_total():
+            raise ValueError("a term's strength schedule (cosine) needs the number of optimizer steps: pass total_steps=")
+        self.total_steps = total_steps
+        named = _named(module)
+        for name, t in named:
+            _check_tensor(name, t)
+        names = [n for n, _ in named]
+        selected = self._set.selected(names, [list(t.shape) for _, t in named])
+        if not any(selected):
+            raise ValueError(
+                f"no parameter is selected by {', '.join(specs)} (matrix regularizers skip 1-D tensors); "
+                f"the parameters are: {', '.join(names) or 'none'}"
+            )
+        # the selected tensors and the biases of selected layer weights (joined by some terms)
+        keep = set(n for n, s in zip(names, selected) if s)
+        keep |= {n[: -len("weight")] + "bias" for n in keep if n.endswith("weight")}
+        self._params: List[Tuple[str, torch.Tensor]] = [(n, t) for n, t in named if n in keep]
+        self._selected = {n for n, s in zip(names, selected) if s}
+        self._init: Dict[str, torch.Tensor] = {}
+        if self._set.needs_init():
+            source = dict(self._params) if init is None else init
+            if not isinstance(source, Mapping):
+                raise TypeError(f"init must be a dict name → tensor (a state_dict), got {type(source).__name__}")
+            self._init = self._anchor(source, "init")
+        elif init is not None:
+            raise ValueError(f"init is given but none of {', '.join(specs)} uses initial weights")
+        self.step = 0
+        self.last_values: Dict[str, float] = {}
+
+    def _anchor(self, source: Mapping[str, Any], what: str) -> Dict[str, torch.Tensor]:
+        """W₀ of every selected parameter from `source` (float32 CPU copies), checked."""
+        params = dict(self._params)
+        out = {}
+        for n in sorted(self._selected, key=self.names.index):
+            if n not in source:
+                raise ValueError(f"{what} has no initial value for the selected parameter `{n}`")
+            t = source[n]
+            if not isinstance(t, torch.Tensor):
+                raise TypeError(f"{what}[{n!r}] must be a tensor, got {type(t).__name__}")
+            if tuple(t.shape) != tuple(params[n].shape):
+                raise ValueError(f"{what}[{n!r}] has shape {tuple(t.shape)}, the parameter {tuple(params[n].shape)}")
+            out[n] = t.detach().to("cpu", torch.float32).clone()
+            _finite(f"{what}[{n!r}]", out[n].numpy())
+        return out
+
+    @property
+    def names(self) -> List[str]:
+        """The parameters the terms act on (with the biases that join their layer's weight)."""
+        return [n for n, _ in self._params]
+
+    def __call__(self) -> torch.Tensor:
+        """The penalty ``Σ λ_t r(θ)`` at ``step`` as a scalar tensor (the first parameter's dtype
+        and device) whose backward is reglab's analytic gradient. Per-term values: ``last_values``."""
+        tensors = [t for _, t in self._params]
+        want_grad = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+        return _Penalty.apply(self, want_grad, *tensors)
+
+    def _evaluate(self, tensors: Sequence[torch.Tensor], want_grad: bool) -> Tuple[float, Optional[List[torch.Tensor]]]:
+        names = [n for n, _ in self._params]
+        arrays = [_host_f32(t) for t in tensors]
+        for n, a in zip(names, arrays):
+            _finite(f"parameter `{n}`", a)
+        inits = [self._init[n].numpy() if n in self._init else None for n in names]
+        total = self.total_steps if self.total_steps is not None else 0
+        value, per_term, grads = self._set.eval(
+            names, arrays, inits, self.step, total, self.exact, self.prox, want_grad
+        )
+        self.last_values = dict(zip(self._set.labels(), per_term))
+        if grads is None:
+            return value, None
+        out = [torch.from_numpy(g).to(device=t.device, dtype=t.dtype) for g, t in zip(grads, tensors)]
+        return value, out
+
+    def after_step(self, lr: Optional[float] = None, optimizer: Optional[torch.optim.Optimizer] = None) -> None:
+        """After ``optimizer.step()``: the proximal steps ``θ ← prox_{lr·λ_t·r}(θ)`` and post-step
+        transforms (shrink-and-perturb), in term order and in place, then ``step += 1``.
+
+        ``lr`` is the learning rate of the step just taken (or give the ``optimizer``, whose
+        parameter groups must share one learning rate); needed only when a term has a proximal
+        step or a post-step transform."""
+        if self._set.has_after_step():
+            if lr is None and optimizer is not None:
+                lrs = {float(g["lr"]) for g in optimizer.param_groups}
+                if len(lrs) != 1:
+                    raise ValueError(f"the optimizer's parameter groups have different learning rates {sorted(lrs)}: pass lr=")
+                lr = lrs.pop()
+            if lr is None:
+                raise ValueError("a term has a proximal step or a post-step transform: pass the learning rate of the step just taken, after_step(lr)")
+            if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr < 0:
+                raise ValueError(f"lr must be a finite, non-negative number, got {lr!r}")
+            total = self.total_steps if self.total_steps is not None else 0
+            with torch.no_grad():
+                names = [n for n, _ in self._params]
+                arrays = [_host_f32(t) for _, t in self._params]
+                for n, a in zip(names, arrays):
+                    _finite(f"parameter `{n}`", a)
+                self._set.after_step(names, arrays, float(lr), self.step, total, self.seed)
+                for (_, t), a in zip(self._params, arrays):
+                    if not _is_view(t):
+                        t.copy_(torch.from_numpy(a).to(device=t.device, dtype=t.dtype))
+        self.step += 1
+
+    def state_dict(self) -> Dict[str, Any]:
+        """Everything needed to resume: the specs, the step, W₀ and each term's state (power
+        iteration vectors, ...), as tensors."""
+        return {
+            "specs": list(self.specs),
+            "select": self.select,
+            "step": self.step,
+            "init": {n: t.clone() for n, t in self._init.items()},
+            "state": {name: torch.from_numpy(np.asarray(v).reshape(shape).copy()) for name, shape, v in self._set.state()},
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what ``state_dict`` returned (for a Regularizer built with the same specs)."""
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict takes the dict state_dict() returned, got {type(state).__name__}")
+        missing = [k for k in ("specs", "select", "step", "init", "state") if k not in state]
+        if missing:
+            raise ValueError(f"not a reglab.torch.Regularizer state_dict: no {', '.join(missing)}")
+        if list(state["specs"]) != list(self.specs) or state["select"] != self.select:
+            raise ValueError(
+                f"the state_dict is of the regularizers {list(state['specs'])} (select={state['select']!r}), "
+                f"this one has {list(self.specs)} (select={self.select!r})"
+            )
+        step = state["step"]
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise ValueError(f"state_dict step must be a non-negative integer, got {step!r}")
+        new_init = self._anchor(dict(state["init"]), "the state_dict's init") if self._init else {}
+        tensors = []
+        for name, t in dict(state["state"]).items():
+            a = np.ascontiguousarray(torch.as_tensor(t).detach().to("cpu", torch.float32).numpy())
+            tensors.append((name, list(a.shape), a.reshape(-1)))
+        self._set.load_state(tensors)
+        self._init = new_init
+        self.step = step
