@@ -5,6 +5,8 @@ arrays; the Rust computation runs with the GIL released.
 
 - :func:`penalty`: any parameter-space regularizer of reglab's catalog (``reglab list``) on one
   weight array in PyTorch's orientation, value and gradient, as ``reglab penalty`` computes them;
+- :func:`inspect`: the weight health probes of ``reglab inspect`` on a state_dict or a
+  safetensors file;
 - :mod:`reglab.ot`: ``sinkhorn`` and ``sinkhorn_log`` with POT's signatures;
 - :mod:`reglab.inverse`: ``denoise_tv_chambolle`` with scikit-image's signature;
 - :mod:`reglab.torch`: ``Regularizer``, the same terms in a PyTorch training loop (imported on
@@ -16,13 +18,15 @@ NaN/Inf, unknown regularizer, negative strength, ...), never a crash.
 
 from __future__ import annotations
 
-from typing import Iterable, Literal, Optional, Tuple, Union, overload
+import json
+import os
+from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Tuple, Union, overload
 
 import numpy as np
 
 from . import _native, inverse, ot
 
-__all__ = ["penalty", "inverse", "ot", "torch", "__version__"]
+__all__ = ["penalty", "inspect", "inverse", "ot", "torch", "__version__"]
 __version__: str = _native.__version__
 
 Spec = Union[str, Iterable[str]]
@@ -114,3 +118,66 @@ def penalty(spec: Spec, W: np.ndarray, W0: Optional[np.ndarray] = None, grad: bo
     if not grad:
         return value
     return value, g.astype(w.dtype, copy=False)
+
+
+StateDict = Union[str, "os.PathLike[str]", Mapping[str, Any], Any]
+
+
+def _tensors(source: StateDict, what: str) -> List[Tuple[str, np.ndarray]]:
+    """(name, C-contiguous float32 array) for every floating-point entry of a state_dict, a
+    module (its ``state_dict()``) or a safetensors file; other entries (integer buffers such as
+    BatchNorm's ``num_batches_tracked``) are left out."""
+    if isinstance(source, (str, os.PathLike)):
+        if not os.path.isfile(source):
+            raise ValueError(f"{what}: {os.fspath(source)} is not a file")
+        return [(name, values.reshape(shape)) for name, shape, values in _native.read_safetensors(os.fspath(source))]
+    if hasattr(source, "state_dict") and callable(source.state_dict):
+        source = source.state_dict()
+    if not isinstance(source, Mapping):
+        raise TypeError(f"{what} must be a path to a safetensors file, a state_dict (dict name → tensor) or a module, got {type(source).__name__}")
+    out = []
+    for name, t in source.items():
+        if not isinstance(name, str):
+            raise TypeError(f"{what}: keys must be tensor names (str), got {type(name).__name__}")
+        if hasattr(t, "detach"):  # a torch tensor, without importing torch
+            t = t.detach().cpu()
+            if not t.is_floating_point():
+                continue
+            t = t.float().numpy()
+        arr = np.asarray(t)
+        if arr.dtype.kind != "f":
+            if arr.dtype.kind in "iub":
+                continue
+            raise TypeError(f"{what}[{name!r}] has dtype {arr.dtype}: expected a floating-point array")
+        with np.errstate(over="ignore"):
+            out.append((name, np.ascontiguousarray(arr, dtype=np.float32).reshape(arr.shape)))
+    return out
+
+
+def inspect(state_dict_or_path: StateDict, init: Optional[StateDict] = None) -> List[Dict[str, Any]]:
+    """Weight health of every tensor: what ``reglab inspect --json`` prints, one dict per tensor.
+
+    Parameters
+    ----------
+    state_dict_or_path : str or path, dict name → tensor/array, or torch.nn.Module
+        A safetensors file (F32, F64, F16, BF16; tensors sorted by name, as the command line
+        reads them) or a state_dict (its order). Tensors in PyTorch's orientation; integer and
+        boolean entries are left out.
+    init : same kinds, optional
+        The initial weights W₀, matched by name, for ``distance_to_init``.
+
+    Returns
+    -------
+    list of dict, one per tensor, with the keys ``name``, ``shape``, ``matrix`` ([rows, cols] of
+    the matrix view ``[out, in·kh·kw]``), ``sigma_max``, ``top_singular_values`` (five largest),
+    ``effective_rank`` (Roy & Vetterli), ``orthogonality_gap`` (``‖W Wᵀ − I‖_F / √out``),
+    ``sparsity`` (fraction of entries exactly 0), ``frobenius_norm``, ``distance_to_init``
+    (``‖W − W₀‖_F``) and ``non_finite`` (NaN/Inf entries); ``None`` where a key does not apply
+    (matrix quantities of 1-D tensors, the distance without ``init``, spectral quantities of a
+    tensor with NaN/Inf). ``pandas.DataFrame(reglab.inspect(...))`` makes it a table.
+    """
+    tensors = _tensors(state_dict_or_path, "state_dict_or_path")
+    if not tensors:
+        raise ValueError("state_dict_or_path holds no floating-point tensor")
+    init_tensors = None if init is None else _tensors(init, "init")
+    return json.loads(_native.inspect(tensors, init_tensors))

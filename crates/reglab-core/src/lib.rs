@@ -3,7 +3,8 @@
 //! The layer every other reglab crate builds on: the [`Regularizer`] interface (value,
 //! gradient, proximal step) for parameter-space regularizers, the `NAME=λ[:key=value]`
 //! [`Spec`] syntax, [`Selection`] of tensors by role or name pattern, strength [`Schedule`]s,
-//! and the [`RegSet`] sum that reports each term. No deep-learning framework here: regularizers
+//! the [`RegSet`] sum that reports each term, weight health probes ([`probe`]) and safetensors
+//! files ([`tensorfile`]). No deep-learning framework here: regularizers
 //! compute on plain `f32` buffers, in PyTorch layout `[out, in]` (see [`tensor`]).
 
 pub mod batch;
@@ -11,12 +12,14 @@ pub mod dataset;
 pub mod error;
 pub mod linalg;
 pub mod output;
+pub mod probe;
 pub mod regularizer;
 pub mod schedule;
 pub mod select;
 pub mod spec;
 pub mod sum;
 pub mod tensor;
+pub mod tensorfile;
 pub mod testing;
 
 pub use dataset::{Dataset, Split};

@@ -6,7 +6,7 @@
 //! `float32` / `float64` arrays. Every function here
 //!
 //! - calls the same library path as the command line (`reglab penalty` →
-//!   [`reglab_regularizers::penalty::evaluate`], `reglab ot` → [`reglab_ot`]'s solvers,
+//!   [`reglab_regularizers::penalty::evaluate`], `reglab inspect` → [`reglab_core::probe`], `reglab ot` → [`reglab_ot`]'s solvers,
 //!   `reglab denoise` → [`reglab_inverse`]);
 //! - releases the GIL for the Rust computation ([`Python::detach`]);
 //! - turns every error into a Python exception (`ValueError` for bad input, `FloatingPointError`
@@ -16,6 +16,7 @@
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
+mod inspect;
 mod inverse;
 mod ot;
 mod penalty;
@@ -37,17 +38,22 @@ pub(crate) fn compute<T: Send>(py: Python<'_>, f: impl FnOnce() -> PyResult<T> +
     })
 }
 
+/// A tensor handed to Python: `(name, shape, values)`, the values flat.
+pub(crate) type FlatTensor<'py> = (String, Vec<usize>, Bound<'py, numpy::PyArray1<f32>>);
+
 /// A `ValueError` with `msg`.
 pub(crate) fn value_error(msg: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(msg.to_string())
 }
 
-/// The module: `penalty`, `RegSet`, `sinkhorn`, `denoise_tv_chambolle` (see `python/reglab/` for the
+/// The module: `penalty`, `RegSet`, `inspect`, `read_safetensors`, `sinkhorn`, `denoise_tv_chambolle` (see `python/reglab/` for the
 /// public signatures).
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(penalty::penalty, m)?)?;
     m.add_class::<regset::RegSet>()?;
+    m.add_function(wrap_pyfunction!(inspect::inspect, m)?)?;
+    m.add_function(wrap_pyfunction!(inspect::read_safetensors, m)?)?;
     m.add_function(wrap_pyfunction!(ot::sinkhorn, m)?)?;
     m.add_function(wrap_pyfunction!(inverse::denoise_tv_chambolle, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -4,7 +4,7 @@
 //! refine their state once per call (`exact=False`, as in training) and that state (power-iteration
 //! vectors, …) is saved and restored by name, as in a job checkpoint.
 
-use crate::{compute, value_error};
+use crate::{FlatTensor, compute, value_error};
 use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn, PyReadwriteArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -29,9 +29,6 @@ impl RegSet {
 
 /// `(total, per-term values, one gradient per tensor when asked)`.
 type Evaluated<'py> = (f64, Vec<f64>, Option<Vec<Bound<'py, PyArrayDyn<f32>>>>);
-
-/// One tensor of the persistent state: `(name, shape, values)`.
-type StateTensor<'py> = (String, Vec<usize>, Bound<'py, PyArray1<f32>>);
 
 /// The contiguous values of `a` (named `name` in errors).
 fn slice<'a>(name: &str, a: &'a PyReadonlyArrayDyn<'_, f32>) -> PyResult<&'a [f32]> {
@@ -194,7 +191,7 @@ impl RegSet {
     }
 
     /// The persistent state: `(name, shape, values)` per tensor, named `reg.<j>.<term>/…`.
-    fn state<'py>(&self, py: Python<'py>) -> PyResult<Vec<StateTensor<'py>>> {
+    fn state<'py>(&self, py: Python<'py>) -> PyResult<Vec<FlatTensor<'py>>> {
         Ok(self.lock()?.state().into_iter().map(|t| (t.name, t.shape, PyArray1::from_vec(py, t.data))).collect())
     }
 

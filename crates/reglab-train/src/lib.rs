@@ -17,7 +17,7 @@ pub mod prune;
 pub mod reparam;
 pub mod sharpness;
 pub mod step;
-pub mod tensorfile;
+pub use reglab_core::tensorfile;
 #[cfg(test)]
 mod test_data;
 pub mod trainer;

@@ -3,7 +3,7 @@
 //! Written files hold f32 tensors in row-major PyTorch layout and load with
 //! `safetensors.torch.load_file`. Reading accepts F32, F64, F16 and BF16 (converted to f32).
 
-use reglab_core::NamedTensor;
+use crate::NamedTensor;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use std::path::{Path, PathBuf};
 
@@ -49,8 +49,8 @@ fn parse_floats(bytes: &[u8], path: &Path, skip_others: bool) -> Result<Vec<Name
         let data: Vec<f32> = match view.dtype() {
             Dtype::F32 => raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
             Dtype::F64 => raw.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32).collect(),
-            Dtype::F16 => raw.chunks_exact(2).map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]]))).collect(),
-            Dtype::BF16 => raw.chunks_exact(2).map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16)).collect(),
+            Dtype::F16 => raw.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+            Dtype::BF16 => raw.chunks_exact(2).map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
             _ if skip_others => continue,
             dtype => return Err(TensorFileError::Dtype { path: path.into(), name, dtype }),
         };
@@ -58,29 +58,6 @@ fn parse_floats(bytes: &[u8], path: &Path, skip_others: bool) -> Result<Vec<Name
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
-}
-
-fn f16_to_f32(h: u16) -> f32 {
-    let sign = ((h >> 15) as u32) << 31;
-    let exp = ((h >> 10) & 0x1f) as i32;
-    let mant = (h & 0x3ff) as u32;
-    let bits = match (exp, mant) {
-        (0, 0) => sign,
-        (0, m) => {
-            // subnormal: normalise
-            let mut e = -14i32;
-            let mut m = m;
-            while m & 0x400 == 0 {
-                m <<= 1;
-                e -= 1;
-            }
-            sign | (((e + 127) as u32) << 23) | ((m & 0x3ff) << 13)
-        }
-        (31, 0) => sign | 0x7f80_0000,
-        (31, m) => sign | 0x7f80_0000 | (m << 13),
-        (e, m) => sign | (((e - 15 + 127) as u32) << 23) | (m << 13),
-    };
-    f32::from_bits(bits)
 }
 
 /// Serialize tensors (f32, row-major) to safetensors bytes.
@@ -144,10 +121,18 @@ mod tests {
     }
 
     #[test]
-    fn half_precision_decodes() {
-        assert_eq!(f16_to_f32(0x3c00), 1.0);
-        assert_eq!(f16_to_f32(0xc000), -2.0);
-        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
-        assert!(f16_to_f32(0x7c00).is_infinite());
+    fn half_precision_tensors_decode() {
+        // F16 1.0, −2.0, the smallest subnormal 2⁻²⁴, +∞; BF16 1.0, −2.0 (hand-encoded bits)
+        let f16: Vec<u8> = [0x3c00u16, 0xc000, 0x0001, 0x7c00].iter().flat_map(|h| h.to_le_bytes()).collect();
+        let bf16: Vec<u8> = [0x3f80u16, 0xc000].iter().flat_map(|h| h.to_le_bytes()).collect();
+        let views = vec![
+            ("h".to_string(), TensorView::new(Dtype::F16, vec![4], &f16).unwrap()),
+            ("b".to_string(), TensorView::new(Dtype::BF16, vec![2], &bf16).unwrap()),
+        ];
+        let bytes = safetensors::serialize(views, None).unwrap();
+        let t = parse(&bytes, Path::new("x")).unwrap();
+        assert_eq!(t[0].data, vec![1.0, -2.0]);
+        assert_eq!(&t[1].data[..3], &[1.0, -2.0, 2f32.powi(-24)]);
+        assert!(t[1].data[3].is_infinite());
     }
 }
