@@ -21,6 +21,12 @@ Algorithms, chosen to match what reglab does in training:
   cached): Σ (sort(w) − sort(w0))².
 - soft-orth: ‖W Wᵀ − I‖²_F; l2: ½‖W‖²; l2-init: ½‖W − W0‖²; l1: Σ|w|.
 
+With --reglab (the Python package installed: `pip install .`), the same calls through
+reglab.torch.Regularizer in the same run: its forward computes the value and reglab's analytic
+gradient in Rust (one power-iteration step per call for spectral, as here), its backward hands
+that gradient to autograd; in the training step l1 is reglab's proximal step (after_step), as in
+`reglab train`. Tables then show both and the ratio PyTorch / reglab.torch.
+
 Timing: time.perf_counter, warm-up, then the median over many samples (each sample runs the
 call enough times to last about --sample-ms, and is divided by that count). Prints markdown
 tables of medians in µs. Run by hand, not in CI (see README.md).
@@ -126,6 +132,23 @@ def measure(fn, sample_ms, samples, warmup_s):
     return statistics.median(ts), inner
 
 
+def reglab_penalty_call(name, w, b, w0, lam):
+    """The same penalty through reglab.torch: value + gradient of [w, b] (b joined by spectral)."""
+    import reglab.torch as rt
+
+    joined = name == "spectral"
+    params = {"layer.weight": w, "layer.bias": b}
+    init = {"layer.weight": w0} if name in ("l2-init", "wasserstein-init") else None
+    reg = rt.Regularizer(params, f"{name}={lam}", prox=False, init=init)
+    wrt = [w, b] if joined else [w]
+
+    def call():
+        v = reg()
+        return v.detach(), torch.autograd.grad(v, wrt)
+
+    return call
+
+
 def bench_penalties(args):
     rows = []
     for s, (out, inp) in enumerate([(400, 400), (400, 784)]):
@@ -146,8 +169,22 @@ def bench_penalties(args):
             v, grads = call()
             assert torch.isfinite(v), (name, v)
             med, inner = measure(call, args.sample_ms, args.samples, args.warmup)
-            rows.append((name, f"{out}x{inp}", med, inner))
-            print(f"  penalty {name:17s} {out}x{inp}: {med * 1e6:9.1f} µs  ({inner} calls/sample)", flush=True)
+            rg = None
+            if args.reglab:
+                rcall = reglab_penalty_call(name, w, b, w0, 1.0)
+                rv, rgrads = rcall()
+                if name != "spectral":  # (spectral: both start their power iteration from different vectors)
+                    assert torch.allclose(rv, v, rtol=1e-4), (name, rv, v)
+                    for x, y in zip(rgrads, grads):
+                        if name == "wasserstein-init":
+                            # tied entries (torch.rand repeats float32 values) may take their
+                            # sorted targets in either order: compare the gradients as multisets
+                            x, y = torch.sort(x.reshape(-1)).values, torch.sort(y.reshape(-1)).values
+                        assert torch.allclose(x, y, rtol=1e-3, atol=1e-6 * float(y.abs().max())), name
+                rg, _ = measure(rcall, args.sample_ms, args.samples, args.warmup)
+            rows.append((name, f"{out}x{inp}", med, inner, rg))
+            extra = "" if rg is None else f"   reglab.torch {rg * 1e6:9.1f} µs  ({med / rg:.2f}×)"
+            print(f"  penalty {name:17s} {out}x{inp}: {med * 1e6:9.1f} µs  ({inner} calls/sample){extra}", flush=True)
     return rows
 
 
@@ -162,28 +199,37 @@ def bench_steps(args):
     y = torch.randint(0, 10, (128,), generator=g)
     rows = []
     for name in [None] + ORDER:
-        model = make_mlp(0)
-        linears = [m for m in model if isinstance(m, nn.Linear)]
-        inits = [l.weight.detach().clone() for l in linears]
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-        pen = None
-        if name is not None:
-            layers = [(l.weight, l.bias if name == "spectral" else None, w0) for l, w0 in zip(linears, inits)]
-            pen = Penalty(name, layers, 1e-4)
+        for via in ["torch", "reglab"] if args.reglab and name is not None else ["torch"]:
+            model = make_mlp(0)
+            linears = [m for m in model if isinstance(m, nn.Linear)]
+            inits = [l.weight.detach().clone() for l in linears]
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+            pen = reg = None
+            if name is not None and via == "torch":
+                layers = [(l.weight, l.bias if name == "spectral" else None, w0) for l, w0 in zip(linears, inits)]
+                pen = Penalty(name, layers, 1e-4)
+            if name is not None and via == "reglab":
+                import reglab.torch as rt
 
-        def step():
-            opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(x), y)
-            if pen is not None:
-                loss = loss + pen()
-            loss.backward()
-            opt.step()
-            return loss.detach()
+                reg = rt.Regularizer(model, f"{name}=1e-4")
 
-        step()
-        med, inner = measure(step, args.sample_ms, args.step_samples, args.warmup)
-        rows.append((name or "none", med, inner))
-        print(f"  step {name or 'none':17s}: {med * 1e6:9.1f} µs  ({inner} calls/sample)", flush=True)
+            def step():
+                opt.zero_grad(set_to_none=True)
+                loss = F.cross_entropy(model(x), y)
+                if pen is not None:
+                    loss = loss + pen()
+                if reg is not None:
+                    loss = loss + reg()
+                loss.backward()
+                opt.step()
+                if reg is not None:
+                    reg.after_step(1e-3)
+                return loss.detach()
+
+            step()
+            med, inner = measure(step, args.sample_ms, args.step_samples, args.warmup)
+            rows.append((name or "none", via, med, inner))
+            print(f"  step {name or 'none':17s} {via:6s}: {med * 1e6:9.1f} µs  ({inner} calls/sample)", flush=True)
     return rows
 
 
@@ -194,6 +240,7 @@ def main():
     ap.add_argument("--step-samples", type=int, default=60, help="samples per training step (median taken)")
     ap.add_argument("--sample-ms", type=float, default=5.0, help="target duration of one sample")
     ap.add_argument("--warmup", type=float, default=0.5, help="warm-up seconds per measurement")
+    ap.add_argument("--reglab", action="store_true", help="also time reglab.torch.Regularizer (pip install . first)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     try:
@@ -219,20 +266,39 @@ def main():
     print()
     print("### Penalty value + gradient (one layer; spectral with bias; median µs)")
     print()
-    print("| penalty | 400x400 | 400x784 |")
-    print("|---|---:|---:|")
-    by = {(n, s): m for n, s, m, _ in prow}
-    for n in ORDER:
-        print(f"| {n} | {by[(n, '400x400')] * 1e6:.1f} | {by[(n, '400x784')] * 1e6:.1f} |")
+    by = {(n, sz): (m, r) for n, sz, m, _, r in prow}
+    if args.reglab:
+        print("| penalty | 400x400 PyTorch | 400x400 reglab.torch | ratio | 400x784 PyTorch | 400x784 reglab.torch | ratio |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for n in ORDER:
+            cells = []
+            for sz in ("400x400", "400x784"):
+                m, r = by[(n, sz)]
+                cells += [f"{m * 1e6:.1f}", f"{r * 1e6:.1f}", f"{m / r:.2f}×"]
+            print(f"| {n} | " + " | ".join(cells) + " |")
+    else:
+        print("| penalty | 400x400 | 400x784 |")
+        print("|---|---:|---:|")
+        for n in ORDER:
+            print(f"| {n} | {by[(n, '400x400')][0] * 1e6:.1f} | {by[(n, '400x784')][0] * 1e6:.1f} |")
     print()
     print("### Training step, MLP 784-400-400-10, batch 128, Adam (median µs)")
     print()
-    base = srow[0][1]
-    print("| penalty (λ=1e-4) | step µs | overhead vs none |")
-    print("|---|---:|---:|")
-    for n, m, _ in srow:
-        ov = "—" if n == "none" else f"{(m / base - 1) * 100:+.1f} %"
-        print(f"| {n} | {m * 1e6:.1f} | {ov} |")
+    base = srow[0][2]
+    steps = {(n, via): m for n, via, m, _ in srow}
+    if args.reglab:
+        print("| penalty (λ=1e-4) | PyTorch step µs | overhead vs none | reglab.torch step µs | overhead vs none | PyTorch / reglab.torch |")
+        print("|---|---:|---:|---:|---:|---:|")
+        print(f"| none | {base * 1e6:.1f} | — | — | — | — |")
+        for n in ORDER:
+            t, r = steps[(n, "torch")], steps[(n, "reglab")]
+            print(f"| {n} | {t * 1e6:.1f} | {(t / base - 1) * 100:+.1f} % | {r * 1e6:.1f} | {(r / base - 1) * 100:+.1f} % | {t / r:.2f}× |")
+    else:
+        print("| penalty (λ=1e-4) | step µs | overhead vs none |")
+        print("|---|---:|---:|")
+        for n, via, m, _ in srow:
+            ov = "—" if n == "none" else f"{(m / base - 1) * 100:+.1f} %"
+            print(f"| {n} | {m * 1e6:.1f} | {ov} |")
 
 
 if __name__ == "__main__":

@@ -187,6 +187,12 @@ class Regularizer:
             raise ValueError(f"init is given but none of {', '.join(specs)} uses initial weights")
         self.step = 0
         self.last_values: Dict[str, float] = {}
+        self._names = [n for n, _ in self._params]
+        self._labels = self._set.labels()
+        self._set_inits()
+
+    def _set_inits(self) -> None:
+        self._inits = [self._init[n].numpy() if n in self._init else None for n in self._names]
 
     def _anchor(self, source: Mapping[str, Any], what: str) -> Dict[str, torch.Tensor]:
         """W₀ of every selected parameter from `source` (float32 CPU copies), checked."""
@@ -217,16 +223,11 @@ class Regularizer:
         return _Penalty.apply(self, want_grad, *tensors)
 
     def _evaluate(self, tensors: Sequence[torch.Tensor], want_grad: bool) -> Tuple[float, Optional[List[torch.Tensor]]]:
-        names = [n for n, _ in self._params]
         arrays = [_host_f32(t) for t in tensors]
-        for n, a in zip(names, arrays):
-            _finite(f"parameter `{n}`", a)
-        inits = [self._init[n].numpy() if n in self._init else None for n in names]
         total = self.total_steps if self.total_steps is not None else 0
-        value, per_term, grads = self._set.eval(
-            names, arrays, inits, self.step, total, self.exact, self.prox, want_grad
-        )
-        self.last_values = dict(zip(self._set.labels(), per_term))
+        # (the native side checks the values for NaN/Inf, with the GIL released)
+        value, per_term, grads = self._set.eval(self._names, arrays, self._inits, self.step, total, self.exact, self.prox, want_grad)
+        self.last_values = dict(zip(self._labels, per_term))
         if grads is None:
             return value, None
         out = [torch.from_numpy(g).to(device=t.device, dtype=t.dtype) for g, t in zip(grads, tensors)]
@@ -251,11 +252,8 @@ class Regularizer:
                 raise ValueError(f"lr must be a finite, non-negative number, got {lr!r}")
             total = self.total_steps if self.total_steps is not None else 0
             with torch.no_grad():
-                names = [n for n, _ in self._params]
                 arrays = [_host_f32(t) for _, t in self._params]
-                for n, a in zip(names, arrays):
-                    _finite(f"parameter `{n}`", a)
-                self._set.after_step(names, arrays, float(lr), self.step, total, self.seed)
+                self._set.after_step(self._names, arrays, float(lr), self.step, total, self.seed)
                 for (_, t), a in zip(self._params, arrays):
                     if not _is_view(t):
                         t.copy_(torch.from_numpy(a).to(device=t.device, dtype=t.dtype))
@@ -294,4 +292,5 @@ class Regularizer:
             tensors.append((name, list(a.shape), a.reshape(-1)))
         self._set.load_state(tensors)
         self._init = new_init
+        self._set_inits()
         self.step = step

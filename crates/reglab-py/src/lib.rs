@@ -41,6 +41,16 @@ pub(crate) fn compute<T: Send>(py: Python<'_>, f: impl FnOnce() -> PyResult<T> +
 /// A tensor handed to Python: `(name, shape, values)`, the values flat.
 pub(crate) type FlatTensor<'py> = (String, Vec<usize>, Bound<'py, numpy::PyArray1<f32>>);
 
+/// A `ValueError` at the first NaN or infinite value of `x`.
+pub(crate) fn check_finite(what: &str, x: &[f32]) -> PyResult<()> {
+    match x.iter().position(|v| !v.is_finite()) {
+        Some(i) => {
+            Err(value_error(format!("{what} has a non-finite value ({}) at flat index {i} (float64 values beyond float32's range become inf)", x[i])))
+        }
+        None => Ok(()),
+    }
+}
+
 /// A `ValueError` with `msg`.
 pub(crate) fn value_error(msg: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(msg.to_string())

@@ -1,6 +1,6 @@
 //! `reglab.penalty`: the command line's `reglab penalty` on one array.
 
-use crate::{compute, value_error};
+use crate::{check_finite, compute, value_error};
 use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use reglab_core::{NamedTensor, Selection};
@@ -62,14 +62,4 @@ pub fn penalty<'py>(
         None => None,
     };
     Ok((value, g))
-}
-
-/// A `ValueError` at the first NaN or infinite value of `x`.
-fn check_finite(what: &str, x: &[f32]) -> PyResult<()> {
-    match x.iter().position(|v| !v.is_finite()) {
-        Some(i) => {
-            Err(value_error(format!("{what} has a non-finite value ({}) at flat index {i} (float64 values beyond float32's range become inf)", x[i])))
-        }
-        None => Ok(()),
-    }
 }

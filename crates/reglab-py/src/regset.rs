@@ -4,7 +4,7 @@
 //! refine their state once per call (`exact=False`, as in training) and that state (power-iteration
 //! vectors, …) is saved and restored by name, as in a job checkpoint.
 
-use crate::{FlatTensor, compute, value_error};
+use crate::{FlatTensor, check_finite, compute, value_error};
 use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn, PyReadwriteArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -103,7 +103,8 @@ impl RegSet {
             .collect())
     }
 
-    /// Evaluate at step `step` of `total`: `(Σ λ_t r, [per term], [∇ per tensor] | None)`.
+    /// Evaluate at step `step` of `total`: `(Σ λ_t r, [per term], [∇ per tensor] | None)`; a
+    /// `ValueError` at the first NaN or infinite value of a tensor (W₀ is checked by the caller).
     /// `weights[i]` is the tensor `names[i]` (C-contiguous `float32`, PyTorch's orientation),
     /// `inits[i]` its W₀ or `None`. `exact`: iterate to convergence (σ_max, …) instead of one
     /// refinement from the saved state; `prox_aware`: terms with a proximal step add no gradient.
@@ -145,6 +146,9 @@ impl RegSet {
         let mut guard = self.lock()?;
         let set = &mut *guard;
         let (ev, grads) = compute(py, || {
+            for (name, d) in names.iter().zip(&data) {
+                check_finite(&format!("parameter `{name}`"), d)?;
+            }
             let views: Vec<Named<'_>> = names.iter().zip(&shapes).zip(&data).map(|((name, shape), data)| Named { name, shape, data }).collect();
             let mode = if exact { Mode::Exact } else { Mode::Step };
             eval_named(set, &views, &init, step, total, mode, prox_aware, grad).map_err(value_error)
@@ -184,6 +188,9 @@ impl RegSet {
         let mut guard = self.lock()?;
         let set = &mut *guard;
         compute(py, || {
+            for (name, d) in names.iter().zip(&data) {
+                check_finite(&format!("parameter `{name}`"), d)?;
+            }
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             let shapes: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
             after_step_named(set, &names, &shapes, &mut data, lr, step, total, seed).map_err(value_error)
