@@ -3,7 +3,9 @@
 
 Runs POT on the problems of crates/reglab-ot/benches/sinkhorn.rs (same splitmix64 points, same
 cost, ε, stopThr, numItermax), then `cargo bench -p reglab-ot --bench sinkhorn` with POT's
-iteration counts, then reads criterion's estimates and prints a markdown table. See
+iteration counts, then reads criterion's estimates and prints a markdown table. With --python
+(the package installed: `pip install .`), also times `reglab.ot.sinkhorn` called like POT's with
+the same iteration budget, whose time over criterion's is the cost of the binding. See
 bench/compare/README.md.
 """
 import os
@@ -84,6 +86,7 @@ def main():
     p.add_argument("--reps", type=int, default=0, help="POT repetitions (default 11/7/5 by size)")
     p.add_argument("--no-cargo", action="store_true", help="only report from existing criterion results")
     p.add_argument("--cargo-args", default="", help="extra args after `--` for the bench, e.g. '--quick'")
+    p.add_argument("--python", action="store_true", help="also time reglab.ot.sinkhorn from Python")
     args = p.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
@@ -107,6 +110,26 @@ def main():
         print("+", " ".join(cmd), file=sys.stderr)
         subprocess.run(cmd, cwd=ROOT, env=env, check=True)
 
+    py = {}
+    if args.python:
+        import reglab.ot
+
+        for n in sizes:
+            X, Y, M = problem(n)
+            a, b = np.full(n, 1.0 / n), np.full(n, 1.0 / n)
+            reps = args.reps or (11 if n <= 1000 else 7 if n <= 3000 else 5)
+
+            def solve():
+                return reglab.ot.sinkhorn(a, b, M, args.eps, numItermax=pot[n]["iterations"], stopThr=1e-9, log=True, warn=False)
+
+            _, lg = solve()
+            times = []
+            for _ in range(reps):
+                t = time.perf_counter()
+                solve()
+                times.append(time.perf_counter() - t)
+            py[n] = (statistics.median(times), int(lg["niter"]))
+
     print(f"\nε = {args.eps}, stopThr = tol = 1e-9, squared Euclidean cost on uniform [0,1)² points, 1 thread\n")
     print("| n | reglab median | POT median | POT / reglab | iterations reglab / POT | "
           "final err reglab (ℓ2) / POT | reglab eff. bandwidth (best run) |")
@@ -121,6 +144,12 @@ def main():
         print(f"| {n:,} | {med * 1e3:.1f} ms | {pot[n]['median_s'] * 1e3:.1f} ms | "
               f"{pot[n]['median_s'] / med:.2f} | {it} / {pit}{'' if it == pit else ' MISMATCH'} | "
               f"{rg['row_err_l2']:.2e} / {pot[n]['err']:.2e} | {bw:.1f} GB/s |")
+    if py:
+        print("\n| n | reglab (criterion) | reglab.ot.sinkhorn from Python | Python / criterion | iterations |")
+        print("|---|---:|---:|---:|---:|")
+        for n in sizes:
+            med, _ = criterion_stats(n)
+            print(f"| {n:,} | {med * 1e3:.1f} ms | {py[n][0] * 1e3:.1f} ms | {py[n][0] / med:.3f} | {py[n][1]} |")
     print("\nBandwidth: 2 reads of K (n·m·8 bytes) per iteration over the best run's time per iteration "
           "(whole solve / iterations). reglab's fused loop physically reads K once per iteration.")
     if not ok:

@@ -12,8 +12,9 @@ N − 1 dual updates with step 1/4 and returns x (crates/reglab-inverse/src/tv.r
 `reglab denoise noisy.png --reg tv=w --tau 0.25 --tol 0 --iters N-1 --bits 16 --out out.png`.
 
 Prints the median time of each (scikit-image: the function call; reglab: the solver time it
-prints, and the whole process including PNG reading/writing), the ratio, and the PSNR of both
-outputs against the clean image. See bench/compare/README.md.
+prints, and the whole process including PNG reading/writing; with the Python package installed,
+`reglab.inverse.denoise_tv_chambolle` called like scikit-image's, whose time over the solver's is
+the cost of the binding), the ratio, and the PSNR of both outputs against the clean image. See bench/compare/README.md.
 """
 import os
 
@@ -141,6 +142,16 @@ def main():
         iters = int(re.search(r"iterations:\s*(\d+)", p.stdout).group(1))
         assert iters == a.iters - 1, p.stdout
     x_rl = read_png16(out)
+    py_times, x_py = [], None
+    try:
+        import reglab.inverse
+    except ImportError:
+        reglab = None
+    if reglab is not None:
+        for _ in range(a.repeats):
+            t = time.perf_counter()
+            x_py = reglab.inverse.denoise_tv_chambolle(noisy, weight=a.weight, eps=0.0, max_num_iter=a.iters)
+            py_times.append(time.perf_counter() - t)
     x_sk_q = np.round(np.clip(x_sk, 0.0, 1.0) * 65535.0) / 65535.0
 
     sk, rs, rw = (statistics.median(v) for v in (sk_times, rl_solver, rl_wall))
@@ -152,6 +163,12 @@ def main():
     print(f"| scikit-image denoise_tv_chambolle | {sk:.4f} | 1.00 |")
     print(f"| reglab solver (printed `seconds`) | {rs:.4f} | {rs / sk:.2f} |")
     print(f"| reglab process (read + solve + write 16-bit PNG) | {rw:.4f} | {rw / sk:.2f} |")
+    if py_times:
+        py = statistics.median(py_times)
+        print(f"| reglab.inverse.denoise_tv_chambolle from Python | {py:.4f} | {py / sk:.2f} |")
+        print()
+        print(f"Binding cost: Python call / solver time = {py / rs:.3f} ({(py / rs - 1) * 100:+.1f} %); "
+              f"max |Python − scikit-image| = {np.max(np.abs(x_py - x_sk)):.3e}")
     print()
     print(f"PSNR vs clean: noisy {psnr(noisy, clean):.6f} dB")
     print(f"  scikit-image (float64)            {psnr(x_sk, clean):.9f} dB")
