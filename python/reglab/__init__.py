@@ -5,6 +5,8 @@ arrays; the Rust computation runs with the GIL released.
 
 - :func:`penalty`: any parameter-space regularizer of reglab's catalog (``reglab list``) on one
   weight array in PyTorch's orientation, value and gradient, as ``reglab penalty`` computes them;
+- :func:`prox`: the proximal step of the regularizers that have one (``l1``, ``elastic-net``,
+  ``group-lasso``), as training applies it after each optimizer step;
 - :func:`inspect`: the weight health probes of ``reglab inspect`` on a state_dict or a
   safetensors file;
 - :mod:`reglab.ot`: ``sinkhorn`` and ``sinkhorn_log`` with POT's signatures;
@@ -26,7 +28,7 @@ import numpy as np
 
 from . import _native, inverse, ot
 
-__all__ = ["penalty", "inspect", "inverse", "ot", "torch", "__version__"]
+__all__ = ["penalty", "prox", "inspect", "inverse", "ot", "torch", "__version__"]
 __version__: str = _native.__version__
 
 Spec = Union[str, Iterable[str]]
@@ -118,6 +120,43 @@ def penalty(spec: Spec, W: np.ndarray, W0: Optional[np.ndarray] = None, grad: bo
     if not grad:
         return value
     return value, g.astype(w.dtype, copy=False)
+
+
+def prox(spec: Spec, W: np.ndarray, step: float) -> np.ndarray:
+    """The proximal step ``prox_{step·λ·r}(W) = argmin_X ½‖X − W‖² + step·λ·r(X)``.
+
+    Parameters
+    ----------
+    spec : str or list of str
+        Regularizers with a proximal step, as on the command line: ``"l1=1e-3"`` (soft
+        threshold), ``"elastic-net=1e-3:alpha=0.5"``, ``"group-lasso=1e-2"`` (rows of
+        ``[out, in]``); a list applies them in order, as training does.
+    W : ndarray, float32 or float64, 1-D to 4-D, PyTorch's orientation
+    step : float
+        The learning rate η of the step just taken (the prox is that of ``η·λ·r``), ≥ 0.
+
+    Returns
+    -------
+    ndarray: a new array of W's shape and dtype (W is not modified), computed in float32 as in
+    training. ``ValueError`` for a regularizer without a proximal step.
+    """
+    specs = _specs(spec)
+    w = _weights("W", W)
+    if isinstance(step, bool) or not isinstance(step, (int, float, np.floating, np.integer)):
+        raise TypeError(f"step must be a number, got {type(step).__name__}")
+    step = float(step)
+    if not (np.isfinite(step) and step >= 0):
+        raise ValueError(f"step must be finite and non-negative, got {step}")
+    terms = _native.RegSet(specs, "*")
+    has = terms.prox_terms()
+    if not all(has):
+        names = [s for s, p in zip(specs, has) if not p]
+        raise ValueError(f"{', '.join(f'`{n}`' for n in names)} has no proximal step (those with one: l1, elastic-net, group-lasso)")
+    if not terms.selected(["weight"], [list(w.shape)])[0]:
+        raise ValueError(f"{', '.join(specs)} does not act on an array of shape {w.shape} (group-lasso needs a matrix)")
+    out = _as_f32(w).copy()
+    terms.after_step(["weight"], [out], step, 0, 1, 0)
+    return out.astype(w.dtype, copy=False)
 
 
 StateDict = Union[str, "os.PathLike[str]", Mapping[str, Any], Any]

@@ -144,3 +144,59 @@ def test_equals_the_command_line(tmp_path, specs, shape):
     value, g = reglab.penalty(specs, w, w0, grad=True)
     assert value == json.loads(out)["total"]
     assert np.array_equal(g, read_safetensors(tmp_path / "g.safetensors")["weight"])
+
+
+# ---------------------------------------------------------------- proximal steps, by their optimality conditions
+# x = prox_{s·r}(z) ⇔ 0 ∈ x − z + s·∂r(x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_prox_l1_is_the_soft_threshold(dtype):
+    z = weights((20, 30), dtype, seed=4)
+    lam, eta = 0.5, 0.3
+    x = reglab.prox(f"l1={lam}", z, eta)
+    assert x.dtype == dtype and x.shape == z.shape and not np.shares_memory(x, z)
+    s = lam * eta
+    r = z.astype(np.float64) - x
+    nz = x != 0
+    assert np.allclose(r[nz], s * np.sign(x[nz]), atol=1e-6)
+    assert np.all(np.abs(z[~nz]) <= s + 1e-7) and (~nz).sum() > 50
+
+
+def test_prox_elastic_net_and_group_lasso_optimality():
+    z = weights((12, 9), seed=5).astype(np.float64)
+    lam, eta, alpha = 0.8, 0.5, 0.3
+    x = reglab.prox(f"elastic-net={lam}:alpha={alpha}", z.astype(np.float32), eta)
+    s = lam * eta
+    # x − z + s·((1 − α)x + α·∂|x|) ∋ 0
+    r = z - x - s * (1 - alpha) * x
+    nz = x != 0
+    assert np.allclose(r[nz], s * alpha * np.sign(x[nz]), atol=1e-6)
+    assert np.all(np.abs(r[~nz]) <= s * alpha + 1e-6)
+    # group lasso on the rows: x_r = max(0, 1 − s/‖z_r‖)·z_r
+    s = float(np.median(np.linalg.norm(z, axis=1)))
+    x = reglab.prox("group-lasso=1", z.astype(np.float32), s)
+    norms = np.linalg.norm(z, axis=1)
+    for zr, xr, nr in zip(z, x, norms):
+        want = max(0.0, 1 - s / nr) * zr
+        assert np.allclose(xr, want, atol=1e-6)
+    # in order, as in training: l1 then group lasso
+    both = reglab.prox(["l1=0.1", "group-lasso=0.1"], z.astype(np.float32), 1.0)
+    assert np.array_equal(both, reglab.prox("group-lasso=0.1", reglab.prox("l1=0.1", z.astype(np.float32), 1.0), 1.0))
+
+
+def test_prox_bad_input():
+    w = weights((4, 5))
+    with pytest.raises(ValueError, match="`spectral=1` has no proximal step"):
+        reglab.prox("spectral=1", w, 0.1)
+    with pytest.raises(ValueError, match="step must be"):
+        reglab.prox("l1=1", w, -1.0)
+    with pytest.raises(ValueError, match="step must be"):
+        reglab.prox("l1=1", w, float("nan"))
+    with pytest.raises(ValueError, match="negative|λ"):
+        reglab.prox("l1=-1", w, 0.1)
+    with pytest.raises(ValueError, match="non-finite"):
+        reglab.prox("l1=1", np.full((2, 2), np.inf, dtype=np.float32), 0.1)
+    with pytest.raises(ValueError, match="group-lasso needs a matrix"):
+        reglab.prox("group-lasso=1", weights((5,)), 0.1)
+    assert np.array_equal(reglab.prox("l1=1", w, 0.0), w)
