@@ -56,8 +56,9 @@ OT_SOLVERS = {
     "smooth_ot_semi_dual": reglab.ot.smooth.smooth_ot_semi_dual,
     "sparsity_dual": lambda a, b, M, reg, **kw: reglab.ot.smooth.smooth_ot_dual(a, b, M, reg, reg_type="sparsity_constrained", max_nz=2, **kw),
     "sparse": lambda a, b, M, reg, **kw: reglab.ot.sparse(a, b, M, reg, 2, **kw),
+    "class_ot": lambda a, b, M, reg, **kw: reglab.ot.class_ot(a, [0, 1, 0], b, M, reg, **kw),
 }
-POSITIVE_REG = list(OT_SOLVERS)
+POSITIVE_REG = [k for k in OT_SOLVERS if k != "class_ot"]
 
 
 @pytest.mark.parametrize("solver", OT_SOLVERS)
@@ -124,6 +125,29 @@ def test_smooth_options(solver, kwargs, exc, match):
 def test_sparse_needs_max_nz(max_nz):
     with pytest.raises(ValueError, match="max_nz"):
         reglab.ot.sparse(A, B, M, 0.1, max_nz)
+
+
+@pytest.mark.parametrize(
+    "labels, kwargs, exc, match",
+    [
+        ([0, 1], {}, ValueError, "labels_a has 2 labels but M has 3 rows"),
+        ([0, 1, 2, 0], {}, ValueError, "labels_a has 4 labels"),
+        ([0, -1, 1], {}, ValueError, "negative label -1 at index 1.*unlabelled"),
+        ([[0, 1, 0]], {}, ValueError, "labels_a must be 1-D"),
+        ([0.0, 0.5, 1.0], {}, ValueError, "must hold integers, got 0.5 at index 1"),
+        ([0.0, np.nan, 1.0], {}, ValueError, "must hold integers, got nan at index 1"),
+        (["x", "y", "x"], {}, TypeError, "integer class labels"),
+        ([True, False, True], {}, TypeError, "integer class labels"),
+        ([0, 1, 0], {"reg": -1.0}, ValueError, "reg must be finite and ≥ 0"),
+        ([0, 1, 0], {"reg": np.nan}, ValueError, "reg must be finite and ≥ 0"),
+        ([0, 1, 0], {"gapThr": -1.0}, ValueError, "gapThr"),
+        ([0, 1, 0], {"gapThr": "x"}, TypeError, "numbers"),
+    ],
+)
+def test_class_ot(labels, kwargs, exc, match):
+    kwargs = {"reg": 0.1, **kwargs}
+    with pytest.raises(exc, match=match):
+        reglab.ot.class_ot(A, labels, B, M, **kwargs)
 
 
 def test_ot_unknown_method_and_underflow():

@@ -10,11 +10,14 @@ replace POT's: the same argument names, defaults and results (the plan, or ``(pl
   regularized (``reg_type='l2'``) and sparsity-constrained OT, as ``ot.smooth``'s (differences in
   :mod:`reglab.ot.smooth`'s docstring);
 
-and one of reglab's own, with POT's conventions:
+and two of reglab's own, with POT's conventions:
 
 - ``reglab.ot.sparse(a, b, M, reg, max_nz)``: sparsity-constrained OT, at most ``max_nz``
   non-zeros per column of the plan (``smooth_ot_semi_dual(..., reg_type='sparsity_constrained')``
-  with reglab's defaults, the method ``reglab ot --method sparse`` runs).
+  with reglab's defaults, the method ``reglab ot --method sparse`` runs);
+- ``reglab.ot.class_ot(a, labels_a, b, M, reg)``: class-based OT with a group lasso over the
+  source classes, without entropy (POT's ``ot.da.sinkhorn_l1l2_gl`` adds an entropic term; see
+  its docstring).
 
 Common to all: ``a`` and ``b`` must be histograms summing to 1 (within 1e-6, and to the same
 mass within 1e-9 relative); otherwise ``ValueError`` (POT does not check). Empty ``a``/``b`` mean
@@ -40,9 +43,10 @@ from typing import Any
 
 from . import smooth
 from ._checks import NORMALISATION_TOL, Result
+from ._class_ot import class_ot
 from ._sinkhorn import sinkhorn, sinkhorn_log
 
-__all__ = ["sinkhorn", "sinkhorn_log", "smooth", "sparse", "NORMALISATION_TOL"]
+__all__ = ["sinkhorn", "sinkhorn_log", "smooth", "sparse", "class_ot", "NORMALISATION_TOL"]
 
 
 def sparse(
