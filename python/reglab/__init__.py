@@ -9,7 +9,9 @@ arrays; the Rust computation runs with the GIL released.
   ``group-lasso``), as training applies it after each optimizer step;
 - :func:`inspect`: the weight health probes of ``reglab inspect`` on a state_dict or a
   safetensors file;
-- :mod:`reglab.ot`: ``sinkhorn`` and ``sinkhorn_log`` with POT's signatures;
+- :mod:`reglab.ot`: ``sinkhorn``, ``sinkhorn_log`` and ``smooth.smooth_ot_dual`` /
+  ``smooth.smooth_ot_semi_dual`` with POT's signatures, ``sparse`` (sparsity-constrained OT) and
+  ``class_ot`` (class-based OT with a group lasso);
 - :mod:`reglab.inverse`: ``denoise_tv_chambolle`` with scikit-image's signature;
 - :mod:`reglab.torch`: ``Regularizer``, the same terms in a PyTorch training loop (imported on
   first use of ``reglab.torch``; PyTorch is needed for that module only).

@@ -18,6 +18,26 @@ def sinkhorn(
     stop_thr: float,
     log_domain: bool,
 ) -> Tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], int, float, float, bool, float]: ...
+def smooth_ot(
+    a: npt.NDArray[np.float64],
+    b: npt.NDArray[np.float64],
+    m_cost: npt.NDArray[np.float64],
+    reg: float,
+    max_nz: Optional[int],
+    semi_dual: bool,
+    num_iter_max: int,
+    stop_thr: float,
+) -> Tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], int, int, float, float, float, bool, str]: ...
+def class_ot(
+    a: npt.NDArray[np.float64],
+    b: npt.NDArray[np.float64],
+    m_cost: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+    reg: float,
+    num_iter_max: int,
+    stop_thr: float,
+    gap_thr: float,
+) -> Tuple[npt.NDArray[np.float64], float, float, float, float, int, float, float, bool, List[int]]: ...
 def denoise_tv_chambolle(
     image: npt.NDArray[np.float64], weight: float, eps: float, max_num_iter: int
 ) -> Tuple[npt.NDArray[np.float64], int, bool]: ...

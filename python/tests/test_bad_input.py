@@ -49,7 +49,19 @@ A, B = np.full(3, 1 / 3), np.full(4, 1 / 4)
 M = np.random.default_rng(1).random((3, 4))
 
 
-@pytest.mark.parametrize("solver", [reglab.ot.sinkhorn, reglab.ot.sinkhorn_log])
+OT_SOLVERS = {
+    "sinkhorn": reglab.ot.sinkhorn,
+    "sinkhorn_log": reglab.ot.sinkhorn_log,
+    "smooth_ot_dual": reglab.ot.smooth.smooth_ot_dual,
+    "smooth_ot_semi_dual": reglab.ot.smooth.smooth_ot_semi_dual,
+    "sparsity_dual": lambda a, b, M, reg, **kw: reglab.ot.smooth.smooth_ot_dual(a, b, M, reg, reg_type="sparsity_constrained", max_nz=2, **kw),
+    "sparse": lambda a, b, M, reg, **kw: reglab.ot.sparse(a, b, M, reg, 2, **kw),
+    "class_ot": lambda a, b, M, reg, **kw: reglab.ot.class_ot(a, [0, 1, 0], b, M, reg, **kw),
+}
+POSITIVE_REG = [k for k in OT_SOLVERS if k != "class_ot"]
+
+
+@pytest.mark.parametrize("solver", OT_SOLVERS)
 @pytest.mark.parametrize(
     "args, kwargs, exc, match",
     [
@@ -59,22 +71,83 @@ M = np.random.default_rng(1).random((3, 4))
         ((np.array([0.5, 0.7, -0.2]), B, M, 0.1), {}, ValueError, "negative weight at index 2"),
         ((np.array([0.5, np.nan, 0.5]), B, M, 0.1), {}, ValueError, "non-finite weight at index 1"),
         ((A, B, np.where(M > 0.5, np.inf, M), 0.1), {}, ValueError, "non-finite"),
+        ((A, B, np.where(M > 0.5, np.nan, M), 0.1), {}, ValueError, "non-finite"),
         ((A, B, M.T, 0.1), {}, ValueError, "a has 3 weights but M has 4 rows"),
         ((A, np.full(3, 1 / 3), M, 0.1), {}, ValueError, "b has 3 weights but M has 4 columns"),
         ((A, np.full((4, 2), 1 / 4), M, 0.1), {}, ValueError, "several target histograms"),
         ((A, B, M[0], 0.1), {}, ValueError, "M must be 2-D"),
         ((A, B, M.astype(str), 0.1), {}, TypeError, "M must be a real"),
-        ((A, B, M, 0.0), {}, ValueError, "regularization"),
-        ((A, B, M, -1.0), {}, ValueError, "regularization"),
         ((A, B, M, "x"), {}, TypeError, "numbers"),
         ((A, B, M, 0.1), {"numItermax": 0}, ValueError, "numItermax"),
         ((A, B, M, 0.1), {"numItermax": -3}, ValueError, "numItermax"),
-        ((A, B, M, 0.1), {"stopThr": -1.0}, ValueError, "tol"),
+        ((A, B, M, 0.1), {"numItermax": 2.5}, ValueError, "numItermax"),
+        ((A, B, M, 0.1), {"stopThr": -1.0}, ValueError, "stopThr|tol"),
     ],
 )
 def test_ot(solver, args, kwargs, exc, match):
     with pytest.raises(exc, match=match):
-        solver(*args, **kwargs)
+        OT_SOLVERS[solver](*args, **kwargs)
+
+
+@pytest.mark.parametrize("solver", POSITIVE_REG)
+@pytest.mark.parametrize("reg", [0.0, -1.0, np.nan, np.inf])
+def test_ot_reg_must_be_positive(solver, reg):
+    with pytest.raises(ValueError, match="regularization"):
+        OT_SOLVERS[solver](A, B, M, reg)
+
+
+SMOOTH = [reglab.ot.smooth.smooth_ot_dual, reglab.ot.smooth.smooth_ot_semi_dual]
+
+
+@pytest.mark.parametrize("solver", SMOOTH, ids=["dual", "semi_dual"])
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"reg_type": "l1"}, ValueError, "Unknown reg_type 'l1'"),
+        ({"reg_type": 2}, TypeError, "reg_type must be a string"),
+        ({"reg_type": "kl"}, ValueError, "'kl' \\(entropic\\) is not supported.*reglab.ot.sinkhorn"),
+        ({"reg_type": "entropic"}, ValueError, "not supported"),
+        ({"reg_type": "sparsity_constrained"}, ValueError, "needs max_nz"),
+        ({"reg_type": "sparsity_constrained", "max_nz": 0}, ValueError, "max_nz must be at least 1"),
+        ({"reg_type": "sparsity_constrained", "max_nz": -2}, ValueError, "max_nz must be at least 1"),
+        ({"reg_type": "sparsity_constrained", "max_nz": 2.0}, ValueError, "max_nz 2.0 must be an integer"),
+        ({"reg_type": "sparsity_constrained", "max_nz": True}, ValueError, "must be an integer"),
+        ({"method": "BFGS"}, ValueError, "Unknown method 'BFGS'"),
+        ({"method": None}, ValueError, "Unknown method"),
+    ],
+)
+def test_smooth_options(solver, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        solver(A, B, M, 0.1, **kwargs)
+
+
+@pytest.mark.parametrize("max_nz", [0, None, 1.5])
+def test_sparse_needs_max_nz(max_nz):
+    with pytest.raises(ValueError, match="max_nz"):
+        reglab.ot.sparse(A, B, M, 0.1, max_nz)
+
+
+@pytest.mark.parametrize(
+    "labels, kwargs, exc, match",
+    [
+        ([0, 1], {}, ValueError, "labels_a has 2 labels but M has 3 rows"),
+        ([0, 1, 2, 0], {}, ValueError, "labels_a has 4 labels"),
+        ([0, -1, 1], {}, ValueError, "negative label -1 at index 1.*unlabelled"),
+        ([[0, 1, 0]], {}, ValueError, "labels_a must be 1-D"),
+        ([0.0, 0.5, 1.0], {}, ValueError, "must hold integers, got 0.5 at index 1"),
+        ([0.0, np.nan, 1.0], {}, ValueError, "must hold integers, got nan at index 1"),
+        (["x", "y", "x"], {}, TypeError, "integer class labels"),
+        ([True, False, True], {}, TypeError, "integer class labels"),
+        ([0, 1, 0], {"reg": -1.0}, ValueError, "reg must be finite and ≥ 0"),
+        ([0, 1, 0], {"reg": np.nan}, ValueError, "reg must be finite and ≥ 0"),
+        ([0, 1, 0], {"gapThr": -1.0}, ValueError, "gapThr"),
+        ([0, 1, 0], {"gapThr": "x"}, TypeError, "numbers"),
+    ],
+)
+def test_class_ot(labels, kwargs, exc, match):
+    kwargs = {"reg": 0.1, **kwargs}
+    with pytest.raises(exc, match=match):
+        reglab.ot.class_ot(A, labels, B, M, **kwargs)
 
 
 def test_ot_unknown_method_and_underflow():
