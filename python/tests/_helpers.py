@@ -48,3 +48,13 @@ def reglab_cli():
         if p.is_file():
             return str(p)
     return shutil.which("reglab")
+
+
+def ot_problem(n, m, seed, dtype=np.float64):
+    """Random histograms a (n), b (m) summing to 1 and the squared Euclidean costs (scaled to a
+    largest entry of 1) between two Gaussian clouds in the plane, shifted apart."""
+    rng = np.random.default_rng(seed)
+    x, y = rng.standard_normal((n, 2)), rng.standard_normal((m, 2)) + 0.5
+    a, b = rng.random(n) + 0.1, rng.random(m) + 0.1
+    M = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+    return a / a.sum(), b / b.sum(), (M / M.max()).astype(dtype)

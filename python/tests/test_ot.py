@@ -14,14 +14,7 @@ import ot
 import pytest
 
 import reglab.ot
-
-
-def problem(n, m, seed, dtype=np.float64):
-    rng = np.random.default_rng(seed)
-    x, y = rng.standard_normal((n, 2)), rng.standard_normal((m, 2)) + 0.5
-    a, b = rng.random(n) + 0.1, rng.random(m) + 0.1
-    M = ot.dist(x, y)
-    return a / a.sum(), b / b.sum(), (M / M.max()).astype(dtype)
+from _helpers import ot_problem as problem
 
 
 @pytest.mark.parametrize("n, m, reg", [(20, 30, 0.05), (60, 45, 0.02), (7, 7, 0.5)])

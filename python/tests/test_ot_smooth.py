@@ -26,15 +26,8 @@ import ot
 import pytest
 
 import reglab.ot
+from _helpers import ot_problem as problem
 from reglab.ot.smooth import smooth_ot_dual, smooth_ot_semi_dual
-
-
-def problem(n, m, seed, dtype=np.float64):
-    rng = np.random.default_rng(seed)
-    x, y = rng.standard_normal((n, 2)), rng.standard_normal((m, 2)) + 0.5
-    a, b = rng.random(n) + 0.1, rng.random(m) + 0.1
-    M = ot.dist(x, y)
-    return a / a.sum(), b / b.sum(), (M / M.max()).astype(dtype)
 
 
 def marginal_error(T, a, b):
