@@ -8,7 +8,9 @@ arrays; the Rust computation runs with the GIL released.
 - :func:`inspect`: the weight health probes of ``reglab inspect`` on a state_dict or a
   safetensors file;
 - :mod:`reglab.ot`: ``sinkhorn`` and ``sinkhorn_log`` with POT's signatures;
-- :mod:`reglab.inverse`: ``denoise_tv_chambolle`` with scikit-image's signature;
+- :mod:`reglab.inverse`: ``denoise_tv_chambolle`` (alias ``denoise_tv``), ``radon`` and ``iradon``
+  with scikit-image's signatures, weighted TV denoising (``denoise_tv_weighted``), the adjoint
+  ``radon_adjoint`` and TV-regularised few-view CT (``reconstruct_tv``);
 - :mod:`reglab.torch`: ``Regularizer``, the same terms in a PyTorch training loop (imported on
   first use of ``reglab.torch``; PyTorch is needed for that module only).
 
