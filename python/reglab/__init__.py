@@ -12,7 +12,9 @@ arrays; the Rust computation runs with the GIL released.
 - :mod:`reglab.ot`: ``sinkhorn``, ``sinkhorn_log`` and ``smooth.smooth_ot_dual`` /
   ``smooth.smooth_ot_semi_dual`` with POT's signatures, ``sparse`` (sparsity-constrained OT) and
   ``class_ot`` (class-based OT with a group lasso);
-- :mod:`reglab.inverse`: ``denoise_tv_chambolle`` with scikit-image's signature;
+- :mod:`reglab.inverse`: ``denoise_tv_chambolle`` (alias ``denoise_tv``), ``radon`` and ``iradon``
+  with scikit-image's signatures, weighted TV denoising (``denoise_tv_weighted``), the adjoint
+  ``radon_adjoint`` and TV-regularised few-view CT (``reconstruct_tv``);
 - :mod:`reglab.torch`: ``Regularizer``, the same terms in a PyTorch training loop (imported on
   first use of ``reglab.torch``; PyTorch is needed for that module only).
 

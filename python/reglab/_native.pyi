@@ -41,6 +41,34 @@ def class_ot(
 def denoise_tv_chambolle(
     image: npt.NDArray[np.float64], weight: float, eps: float, max_num_iter: int
 ) -> Tuple[npt.NDArray[np.float64], int, bool]: ...
+def denoise_tv_weighted(
+    image: npt.NDArray[np.float64], weights: npt.NDArray[np.float64], eps: float, max_num_iter: int
+) -> Tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int, bool]: ...
+def radon(
+    image: npt.NDArray[np.float64], angles: npt.NDArray[np.float64], n_det: int, centre: Tuple[float, float, float]
+) -> npt.NDArray[np.float64]: ...
+def radon_adjoint(
+    sinogram: npt.NDArray[np.float64], angles: npt.NDArray[np.float64], rows: int, cols: int, centre: Tuple[float, float, float]
+) -> npt.NDArray[np.float64]: ...
+def fbp(
+    sinogram: npt.NDArray[np.float64],
+    angles: npt.NDArray[np.float64],
+    rows: int,
+    cols: int,
+    filter: str,
+    centre: Tuple[float, float, float],
+) -> npt.NDArray[np.float64]: ...
+def reconstruct_tv(
+    sinogram: npt.NDArray[np.float64],
+    angles: npt.NDArray[np.float64],
+    rows: int,
+    cols: int,
+    centre: Tuple[float, float, float],
+    lambda_: float,
+    weights: Optional[npt.NDArray[np.float64]],
+    max_iter: int,
+    tol: float,
+) -> Tuple[npt.NDArray[np.float64], int, bool, float]: ...
 
 class RegSet:
     def __init__(self, specs: List[str], select: Optional[str] = None) -> None: ...

@@ -184,3 +184,73 @@ IMG = np.random.default_rng(2).random((8, 9))
 def test_denoise(args, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         reglab.inverse.denoise_tv_chambolle(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, exc, match",
+    [
+        ((IMG, -0.1), {}, ValueError, "weight must be finite and ≥ 0"),
+        ((IMG, np.where(IMG > 0.5, np.nan, 0.1)), {}, ValueError, "weight must be finite and ≥ 0 everywhere, got nan"),
+        ((IMG, np.full((8, 9), -1.0)), {}, ValueError, "got -1.0 at \\(0, 0\\)"),
+        ((IMG, np.zeros((9, 8))), {}, ValueError, "weight has shape \\(9, 8\\), image has \\(8, 9\\)"),
+        ((IMG, "x"), {}, TypeError, "weight must be a number"),
+        ((IMG, np.array(["a"])), {}, TypeError, "weight must be a number or a float array"),
+        ((np.where(IMG > 0.5, np.inf, IMG), 0.1), {}, ValueError, "non-finite"),
+        ((IMG.astype(np.int64), 0.1), {}, TypeError, "float array"),
+        ((np.zeros((0, 4)), 0.1), {}, ValueError, "empty"),
+        ((IMG[0], 0.1), {}, ValueError, "2-D"),
+        ((IMG, 0.1), {"channel_axis": 0}, ValueError, "3-D"),
+        ((np.stack([IMG, IMG]), np.ones((2, 8))), {"channel_axis": 0}, ValueError, "each channel has \\(8, 9\\)"),
+        ((IMG, 0.1), {"eps": -1.0}, ValueError, "eps must be finite"),
+        ((IMG, 0.1), {"eps": np.nan}, ValueError, "eps must be finite"),
+        ((IMG, 0.1), {"max_num_iter": 0}, ValueError, "max_num_iter"),
+    ],
+)
+def test_denoise_weighted(args, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        reglab.inverse.denoise_tv_weighted(*args, **kwargs)
+
+
+SINO = np.random.default_rng(3).random((8, 5))
+
+
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: reglab.inverse.radon(IMG, theta=[0, np.nan], circle=False), ValueError, "theta: non-finite value NaN"),
+        (lambda: reglab.inverse.radon(IMG, theta=[]), ValueError, "theta is empty"),
+        (lambda: reglab.inverse.radon(IMG, theta=[[0, 1]]), ValueError, "theta must be 1-D"),
+        (lambda: reglab.inverse.radon(IMG, theta=5), ValueError, "theta must be 1-D"),
+        (lambda: reglab.inverse.radon(IMG, theta=["a"]), TypeError, "theta must be angles"),
+        (lambda: reglab.inverse.radon(IMG[0]), ValueError, "2-D"),
+        (lambda: reglab.inverse.radon(np.zeros((0, 3))), ValueError, "empty"),
+        (lambda: reglab.inverse.radon(np.where(IMG > 0.5, np.nan, 0), circle=False), ValueError, "image: non-finite value NaN"),
+        (lambda: reglab.inverse.radon(IMG.astype(np.int32)), TypeError, "float array"),
+        (lambda: reglab.inverse.iradon(SINO, theta=np.arange(4)), ValueError, "does not match the number of projections"),
+        (lambda: reglab.inverse.iradon(SINO, filter_name="cosine"), ValueError, "unknown filter_name 'cosine'"),
+        (lambda: reglab.inverse.iradon(SINO, filter_name=None), ValueError, "unknown filter_name None"),
+        (lambda: reglab.inverse.iradon(SINO, interpolation="cubic"), ValueError, "interpolation must be 'linear'"),
+        (lambda: reglab.inverse.iradon(SINO, output_size=0), ValueError, "output_size"),
+        (lambda: reglab.inverse.iradon(SINO, output_size=10**6), ValueError, "too large to allocate"),
+        (lambda: reglab.inverse.iradon(np.where(SINO > 0.5, np.nan, SINO)), ValueError, "non-finite"),
+        (lambda: reglab.inverse.iradon(SINO, theta=[0, 1, 2, 3, np.inf]), ValueError, "theta: non-finite"),
+        (lambda: reglab.inverse.radon_adjoint(SINO, circle=False), ValueError, "give the image shape"),
+        (lambda: reglab.inverse.radon_adjoint(SINO, shape=(9, 9)), ValueError, "has 9 bins, the sinogram has 8"),
+        (lambda: reglab.inverse.radon_adjoint(SINO, shape=(10**6, 10**6), circle=False), ValueError, "has 1414214 bins"),
+        (lambda: reglab.inverse.radon_adjoint(SINO, shape=(0, 8)), ValueError, "shape must be positive"),
+        (lambda: reglab.inverse.radon_adjoint(SINO, shape=(8,)), TypeError, "shape must be \\(rows, cols\\)"),
+        (lambda: reglab.inverse.radon_adjoint(SINO, theta=[0, 1]), ValueError, "5 projections and theta 2 angles"),
+        (lambda: reglab.inverse.reconstruct_tv(SINO, None, -1.0), ValueError, "weight must be finite and ≥ 0"),
+        (lambda: reglab.inverse.reconstruct_tv(SINO, None, np.nan), ValueError, "weight must be finite and ≥ 0"),
+        (lambda: reglab.inverse.reconstruct_tv(SINO, None, np.ones((3, 3))), ValueError, "the reconstruction has \\(8, 8\\)"),
+        (lambda: reglab.inverse.reconstruct_tv(SINO, None, -np.ones((8, 8))), ValueError, "everywhere"),
+        (lambda: reglab.inverse.reconstruct_tv(SINO, np.arange(3), 0.1), ValueError, "5 projections and theta 3 angles"),
+        (lambda: reglab.inverse.reconstruct_tv(SINO, None, 0.1, max_num_iter=0), ValueError, "max_num_iter"),
+        (lambda: reglab.inverse.reconstruct_tv(SINO, None, 0.1, eps=-1), ValueError, "eps"),
+        (lambda: reglab.inverse.reconstruct_tv(np.where(SINO > 0.5, np.inf, SINO), None, 0.1), ValueError, "the sinogram: non-finite"),
+        (lambda: reglab.inverse.reconstruct_tv(SINO, None, 0.1, output_size=10**6), ValueError, "too large to allocate"),
+    ],
+)
+def test_tomography(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

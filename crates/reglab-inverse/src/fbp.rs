@@ -65,11 +65,13 @@
 //! interpolates linearly with zeros outside the detector and scales by `π/(2K)`. Its centres are
 //! `N // 2` (image) and `n_det // 2` (detector) and its back-projection coordinate is
 //! `(col − N//2) cos θ − (row − N//2) sin θ`, which is our `t = x cos θ + y sin θ` when `N` and
-//! `n_det` are **odd** (our centres are `(N−1)/2`, `(n_det−1)/2`; for even sizes the grids are
-//! offset by half a pixel). It returns exactly 0 where `t` falls beyond the outermost bin
-//! centres, where we still interpolate towards 0 over one bin; with [`Radon::new`]'s detector no
-//! pixel falls there. With odd sizes and unit spacing the two agree to ~1e-15 (test below;
-//! script in `bench/compare/fbp_skimage.py`). Its `shepp-logan` and `hann` filters window the
+//! `n_det` are **odd** (our default centres are `(N−1)/2`, `(n_det−1)/2`; for even sizes the grids
+//! are offset by half a pixel unless the [`Radon`] is built with scikit-image's centres,
+//! [`Radon::with_centres`]`(N//2, N//2, n_det//2)`, as the Python binding's `iradon` does). It
+//! returns exactly 0 where `t` falls beyond the outermost bin centres, where we still
+//! interpolate towards 0 over one bin; with [`Radon::new`]'s detector no pixel falls there.
+//! With odd sizes and unit spacing the two agree to ~1e-15 (test below; script in
+//! `bench/compare/fbp_skimage.py`). Its `shepp-logan` and `hann` filters window the
 //! *DFT* of the padded Ram–Lak kernel (sinc, and a shifted `np.hanning(P)`), so they differ
 //! slightly from the kernels here.
 

@@ -256,6 +256,12 @@ impl LinearOperator for Gradient {
 /// With [`Radon::new`]'s default detector (`n_det = ⌈√(rows² + cols²)⌉ + 1` bins of unit width,
 /// covering the image's diagonal), no weight is dropped and every projection carries the image's
 /// total mass.
+///
+/// **Other centres.** [`Radon::with_centres`] moves the rotation axis to any (fractional) pixel
+/// position `(r₀, c₀)`, `(x, y) = (j − c₀, r₀ − i)`, and `t = 0` to any (fractional) bin
+/// position `k₀`, `t_k = (k − k₀)·spacing`; the defaults are `((rows−1)/2, (cols−1)/2)` and
+/// `(n_det−1)/2`. scikit-image's `radon`/`iradon` put both at `n // 2` (its centre pixel and bin),
+/// which for even sizes is half a pixel off ours.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Radon {
     rows: usize,
@@ -263,6 +269,10 @@ pub struct Radon {
     angles: Vec<f64>,
     n_det: usize,
     spacing: f64,
+    /// The rotation axis `(r₀, c₀)` in pixel positions (row, column).
+    centre: (f64, f64),
+    /// The bin position `k₀` of `t = 0`.
+    centre_bin: f64,
 }
 
 impl Radon {
@@ -287,7 +297,26 @@ impl Radon {
         if !(spacing.is_finite() && spacing > 0.0) {
             return Err(Error::Option { name: "spacing", why: format!("must be finite and > 0, got {spacing}") });
         }
-        Ok(Self { rows, cols, angles, n_det, spacing })
+        let centre = ((rows as f64 - 1.0) / 2.0, (cols as f64 - 1.0) / 2.0);
+        Ok(Self { rows, cols, angles, n_det, spacing, centre, centre_bin: (n_det as f64 - 1.0) / 2.0 })
+    }
+
+    /// The same transform with the rotation axis at the pixel position `(row, col)` and `t = 0`
+    /// at the bin position `bin` (fractional positions allowed; see the type's docs); `Err`
+    /// unless all three are finite.
+    pub fn with_centres(self, row: f64, col: f64, bin: f64) -> Result<Self> {
+        check_finite("centres", &[row, col, bin])?;
+        Ok(Self { centre: (row, col), centre_bin: bin, ..self })
+    }
+
+    /// The rotation axis `(row, col)` in pixel positions.
+    pub fn centre(&self) -> (f64, f64) {
+        self.centre
+    }
+
+    /// The bin position of `t = 0`.
+    pub fn centre_bin(&self) -> f64 {
+        self.centre_bin
     }
 
     /// `n` equispaced angles in `[0, π)`: `θ_a = a·π/n`.
@@ -312,14 +341,14 @@ impl Radon {
 
     /// The detector coordinate `t_k` of bin `k`'s centre.
     pub fn bin_centre(&self, k: usize) -> f64 {
-        (k as f64 - (self.n_det as f64 - 1.0) / 2.0) * self.spacing
+        (k as f64 - self.centre_bin) * self.spacing
     }
 
     /// Calls `f(sino_index, pixel_index, weight)` for every term of the forward map.
     fn for_each_term(&self, mut f: impl FnMut(usize, usize, f64)) {
         let (r, c) = (self.rows, self.cols);
-        let (xc, yc) = ((c as f64 - 1.0) / 2.0, (r as f64 - 1.0) / 2.0);
-        let half = (self.n_det as f64 - 1.0) / 2.0;
+        let (yc, xc) = self.centre;
+        let half = self.centre_bin;
         for (a, &th) in self.angles.iter().enumerate() {
             let (s, co) = th.sin_cos();
             let row = a * self.n_det;
@@ -489,6 +518,13 @@ mod tests {
                 // A narrow detector drops weights: still an exact transpose.
                 let op = Radon::with_detector(r, c, angles.clone(), 3, 0.7).unwrap();
                 check_adjoint(&op, 400 + 10 * s as u64 + t as u64, &format!("narrow radon {r}×{c} set {t}"));
+                // So does one with moved centres (scikit-image's `n // 2`, and off the grid).
+                let op = Radon::new(r, c, angles.clone()).unwrap();
+                let nd = op.n_det();
+                let op = op.with_centres((r / 2) as f64, (c / 2) as f64, (nd / 2) as f64).unwrap();
+                check_adjoint(&op, 500 + 10 * s as u64 + t as u64, &format!("skimage-centred radon {r}×{c} set {t}"));
+                let op = Radon::with_detector(r, c, angles.clone(), 5, 1.3).unwrap().with_centres(0.3, -1.2, 3.7).unwrap();
+                check_adjoint(&op, 600 + 10 * s as u64 + t as u64, &format!("off-centre radon {r}×{c} set {t}"));
             }
         }
     }
@@ -531,6 +567,33 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Moving the centres is the same as padding: on an even `rows × cols` image with an even
+    /// detector, centres at `(rows/2, cols/2)` and bin `n_det/2` give the default transform of
+    /// the image with a zero row and column appended (odd sizes, default centres `rows/2`,
+    /// `cols/2`) on `n_det + 1` bins (default centre `n_det/2`), its last bin dropped.
+    #[test]
+    fn moved_centres_are_padding() {
+        let mut rng = Rng::new(8);
+        let angles = vec![0.0, 0.4, 1.3, 2.9, -0.6];
+        let (r, c, nd) = (6, 8, 10);
+        let x = random(&mut rng, r * c);
+        let op = Radon::with_detector(r, c, angles.clone(), nd, 1.0).unwrap().with_centres(3.0, 4.0, 5.0).unwrap();
+        assert_eq!((op.centre(), op.centre_bin(), op.bin_centre(5)), ((3.0, 4.0), 5.0, 0.0));
+        let sino = op.forward(&x).unwrap();
+        let padded: Vec<f64> =
+            (0..(r + 1) * (c + 1)).map(|p| if p / (c + 1) < r && p % (c + 1) < c { x[p / (c + 1) * c + p % (c + 1)] } else { 0.0 }).collect();
+        let big = Radon::with_detector(r + 1, c + 1, angles.clone(), nd + 1, 1.0).unwrap();
+        assert_eq!((big.centre(), big.centre_bin()), ((3.0, 4.0), 5.0));
+        let want = big.forward(&padded).unwrap();
+        for a in 0..angles.len() {
+            for k in 0..nd {
+                assert!((sino[a * nd + k] - want[a * (nd + 1) + k]).abs() < 1e-12, "angle {a}, bin {k}");
+            }
+        }
+        assert!(matches!(op.clone().with_centres(f64::NAN, 0.0, 0.0), Err(Error::NonFinite { .. })));
+        assert!(matches!(op.with_centres(0.0, 0.0, f64::INFINITY), Err(Error::NonFinite { .. })));
     }
 
     #[test]

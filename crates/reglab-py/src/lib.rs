@@ -56,8 +56,8 @@ pub(crate) fn value_error(msg: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(msg.to_string())
 }
 
-/// The module: `penalty`, `RegSet`, `inspect`, `read_safetensors`, `sinkhorn`, `smooth_ot`, `class_ot`, `denoise_tv_chambolle`
-/// (see `python/reglab/` for the public signatures).
+/// The module: `penalty`, `RegSet`, `inspect`, `read_safetensors`, `sinkhorn`, `smooth_ot`, `class_ot`, `denoise_tv_chambolle`,
+/// `denoise_tv_weighted`, `radon`, `radon_adjoint`, `fbp`, `reconstruct_tv` (see `python/reglab/` for the public signatures).
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(penalty::penalty, m)?)?;
@@ -68,6 +68,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ot::smooth_ot, m)?)?;
     m.add_function(wrap_pyfunction!(ot::class_ot, m)?)?;
     m.add_function(wrap_pyfunction!(inverse::denoise_tv_chambolle, m)?)?;
+    m.add_function(wrap_pyfunction!(inverse::denoise_tv_weighted, m)?)?;
+    m.add_function(wrap_pyfunction!(inverse::radon, m)?)?;
+    m.add_function(wrap_pyfunction!(inverse::radon_adjoint, m)?)?;
+    m.add_function(wrap_pyfunction!(inverse::fbp, m)?)?;
+    m.add_function(wrap_pyfunction!(inverse::reconstruct_tv, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
