@@ -146,7 +146,13 @@ def reglab_penalty_call(name, w, b, w0, lam):
         v = reg()
         return v.detach(), torch.autograd.grad(v, wrt)
 
-    return call
+    # the same through add_grad: written into .grad, no autograd (grads accumulate across calls,
+    # which does not change the cost)
+    reg2 = rt.Regularizer({"layer.weight": w.detach().clone(), "layer.bias": b.detach().clone()}, f"{name}={lam}", prox=False, init=init)
+    for _, t in reg2._params:
+        t.grad = torch.zeros_like(t)
+
+    return call, reg2.add_grad
 
 
 def bench_penalties(args):
@@ -169,9 +175,9 @@ def bench_penalties(args):
             v, grads = call()
             assert torch.isfinite(v), (name, v)
             med, inner = measure(call, args.sample_ms, args.samples, args.warmup)
-            rg = None
+            rg = ra = None
             if args.reglab:
-                rcall = reglab_penalty_call(name, w, b, w0, 1.0)
+                rcall, radd = reglab_penalty_call(name, w, b, w0, 1.0)
                 rv, rgrads = rcall()
                 if name != "spectral":  # (spectral: both start their power iteration from different vectors)
                     assert torch.allclose(rv, v, rtol=1e-4), (name, rv, v)
@@ -182,8 +188,9 @@ def bench_penalties(args):
                             x, y = torch.sort(x.reshape(-1)).values, torch.sort(y.reshape(-1)).values
                         assert torch.allclose(x, y, rtol=1e-3, atol=1e-6 * float(y.abs().max())), name
                 rg, _ = measure(rcall, args.sample_ms, args.samples, args.warmup)
-            rows.append((name, f"{out}x{inp}", med, inner, rg))
-            extra = "" if rg is None else f"   reglab.torch {rg * 1e6:9.1f} µs  ({med / rg:.2f}×)"
+                ra, _ = measure(radd, args.sample_ms, args.samples, args.warmup)
+            rows.append((name, f"{out}x{inp}", med, inner, (rg, ra)))
+            extra = "" if rg is None else f"   reglab.torch {rg * 1e6:9.1f} µs ({med / rg:.2f}×), add_grad {ra * 1e6:9.1f} µs ({med / ra:.2f}×)"
             print(f"  penalty {name:17s} {out}x{inp}: {med * 1e6:9.1f} µs  ({inner} calls/sample){extra}", flush=True)
     return rows
 
@@ -199,7 +206,7 @@ def bench_steps(args):
     y = torch.randint(0, 10, (128,), generator=g)
     rows = []
     for name in [None] + ORDER:
-        for via in ["torch", "reglab"] if args.reglab and name is not None else ["torch"]:
+        for via in ["torch", "reglab", "add_grad"] if args.reglab and name is not None else ["torch"]:
             model = make_mlp(0)
             linears = [m for m in model if isinstance(m, nn.Linear)]
             inits = [l.weight.detach().clone() for l in linears]
@@ -208,7 +215,7 @@ def bench_steps(args):
             if name is not None and via == "torch":
                 layers = [(l.weight, l.bias if name == "spectral" else None, w0) for l, w0 in zip(linears, inits)]
                 pen = Penalty(name, layers, 1e-4)
-            if name is not None and via == "reglab":
+            if name is not None and via in ("reglab", "add_grad"):
                 import reglab.torch as rt
 
                 reg = rt.Regularizer(model, f"{name}=1e-4")
@@ -218,9 +225,11 @@ def bench_steps(args):
                 loss = F.cross_entropy(model(x), y)
                 if pen is not None:
                     loss = loss + pen()
-                if reg is not None:
+                if reg is not None and via == "reglab":
                     loss = loss + reg()
                 loss.backward()
+                if reg is not None and via == "add_grad":
+                    reg.add_grad()
                 opt.step()
                 if reg is not None:
                     reg.after_step(1e-3)
@@ -229,7 +238,7 @@ def bench_steps(args):
             step()
             med, inner = measure(step, args.sample_ms, args.step_samples, args.warmup)
             rows.append((name or "none", via, med, inner))
-            print(f"  step {name or 'none':17s} {via:6s}: {med * 1e6:9.1f} µs  ({inner} calls/sample)", flush=True)
+            print(f"  step {name or 'none':17s} {via:8s}: {med * 1e6:9.1f} µs  ({inner} calls/sample)", flush=True)
     return rows
 
 
@@ -268,14 +277,12 @@ def main():
     print()
     by = {(n, sz): (m, r) for n, sz, m, _, r in prow}
     if args.reglab:
-        print("| penalty | 400x400 PyTorch | 400x400 reglab.torch | ratio | 400x784 PyTorch | 400x784 reglab.torch | ratio |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
+        print("| penalty | shape | PyTorch autograd | reglab.torch `reg()` | ratio | reglab.torch `add_grad()` | ratio |")
+        print("|---|---|---:|---:|---:|---:|---:|")
         for n in ORDER:
-            cells = []
             for sz in ("400x400", "400x784"):
-                m, r = by[(n, sz)]
-                cells += [f"{m * 1e6:.1f}", f"{r * 1e6:.1f}", f"{m / r:.2f}×"]
-            print(f"| {n} | " + " | ".join(cells) + " |")
+                m, (r, a) = by[(n, sz)]
+                print(f"| {n} | {sz} | {m * 1e6:.1f} | {r * 1e6:.1f} | {m / r:.2f}× | {a * 1e6:.1f} | {m / a:.2f}× |")
     else:
         print("| penalty | 400x400 | 400x784 |")
         print("|---|---:|---:|")
@@ -287,12 +294,12 @@ def main():
     base = srow[0][2]
     steps = {(n, via): m for n, via, m, _ in srow}
     if args.reglab:
-        print("| penalty (λ=1e-4) | PyTorch step µs | overhead vs none | reglab.torch step µs | overhead vs none | PyTorch / reglab.torch |")
-        print("|---|---:|---:|---:|---:|---:|")
-        print(f"| none | {base * 1e6:.1f} | — | — | — | — |")
+        print("| penalty (λ=1e-4) | PyTorch step µs | overhead vs none | reglab.torch `reg()` | overhead | reglab.torch `add_grad()` | overhead |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        print(f"| none | {base * 1e6:.1f} | — | — | — | — | — |")
         for n in ORDER:
-            t, r = steps[(n, "torch")], steps[(n, "reglab")]
-            print(f"| {n} | {t * 1e6:.1f} | {(t / base - 1) * 100:+.1f} % | {r * 1e6:.1f} | {(r / base - 1) * 100:+.1f} % | {t / r:.2f}× |")
+            t, r, a = steps[(n, "torch")], steps[(n, "reglab")], steps[(n, "add_grad")]
+            print(f"| {n} | {t * 1e6:.1f} | {(t / base - 1) * 100:+.1f} % | {r * 1e6:.1f} | {(r / base - 1) * 100:+.1f} % | {a * 1e6:.1f} | {(a / base - 1) * 100:+.1f} % |")
     else:
         print("| penalty (λ=1e-4) | step µs | overhead vs none |")
         print("|---|---:|---:|")

@@ -412,3 +412,29 @@ def test_bad_input():
     with pytest.raises(ValueError, match="total_steps"):
         rt.Regularizer(mlp(), "l2=1", total_steps=0)
     assert math.isfinite(good().item())
+
+
+def test_add_grad_equals_autograd_path_and_accumulates():
+    specs = ("spectral=0.5", "l2-init=0.1", "soft-orth=0.05", "l1=0.01")
+    a, b = mlp(), mlp()
+    ra, rb = rt.Regularizer(a, *specs), rt.Regularizer(b, *specs)
+    perturb(a)
+    perturb(b)
+    for _ in range(3):  # the power-iteration state advances alike on both paths
+        a.zero_grad()
+        b.zero_grad()
+        va = ra()
+        va.backward()
+        vb = rb.add_grad()
+        assert np.float32(vb) == va.item()
+        for (n, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
+            ga = pa.grad if pa.grad is not None else torch.zeros_like(pa)
+            gb = pb.grad if pb.grad is not None else torch.zeros_like(pb)
+            assert torch.equal(ga, gb), n
+    # add_grad adds into an existing .grad (float64 and non-view parameters through a copy)
+    lin = torch.nn.Linear(4, 3).double()
+    reg = rt.Regularizer(lin, "l2=1", exact=True)
+    lin.weight.grad = torch.ones_like(lin.weight)
+    reg.add_grad()
+    assert torch.allclose(lin.weight.grad, 1 + lin.weight.detach(), atol=1e-6)
+    assert lin.bias.grad is None  # untouched by l2 (layer weights): no zero .grad made up for it

@@ -9,7 +9,7 @@ use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyAr
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use reglab_core::{Mode, NamedTensor, Schedule, Selection};
-use reglab_regularizers::penalty::{Named, after_step_named, eval_named, refuse_non_parameter};
+use reglab_regularizers::penalty::{Named, after_step_named, eval_named, eval_named_into, refuse_non_parameter};
 use std::sync::{Mutex, MutexGuard};
 
 /// A set of parameter-space regularizers with its persistent state.
@@ -33,6 +33,29 @@ type Evaluated<'py> = (f64, Vec<f64>, Option<Vec<Bound<'py, PyArrayDyn<f32>>>>);
 /// The contiguous values of `a` (named `name` in errors).
 fn slice<'a>(name: &str, a: &'a PyReadonlyArrayDyn<'_, f32>) -> PyResult<&'a [f32]> {
     a.as_slice().map_err(|_| value_error(format!("`{name}` must be C-contiguous")))
+}
+
+/// The shapes, values and W₀ values of the tensors, checked (C-contiguous, W₀ of the tensor's shape).
+#[allow(clippy::type_complexity)]
+fn inputs<'a>(
+    names: &[String],
+    weights: &'a [PyReadonlyArrayDyn<'_, f32>],
+    inits: &'a [Option<PyReadonlyArrayDyn<'_, f32>>],
+) -> PyResult<(Vec<Vec<usize>>, Vec<&'a [f32]>, Vec<Option<&'a [f32]>>)> {
+    let shapes: Vec<Vec<usize>> = weights.iter().map(|w| w.shape().to_vec()).collect();
+    let mut data = Vec::with_capacity(weights.len());
+    let mut init = Vec::with_capacity(weights.len());
+    for ((n, w), i) in names.iter().zip(weights).zip(inits) {
+        data.push(slice(n, w)?);
+        init.push(match i {
+            Some(i) if i.shape() != w.shape() => {
+                return Err(value_error(format!("the initial value of `{n}` has shape {:?}, the tensor {:?}", i.shape(), w.shape())));
+            }
+            Some(i) => Some(slice(n, i)?),
+            None => None,
+        });
+    }
+    Ok((shapes, data, init))
 }
 
 #[pymethods]
@@ -130,19 +153,7 @@ impl RegSet {
                 inits.len()
             )));
         }
-        let shapes: Vec<Vec<usize>> = weights.iter().map(|w| w.shape().to_vec()).collect();
-        let mut data = Vec::with_capacity(weights.len());
-        let mut init = Vec::with_capacity(weights.len());
-        for ((n, w), i) in names.iter().zip(&weights).zip(&inits) {
-            data.push(slice(n, w)?);
-            init.push(match i {
-                Some(i) if i.shape() != w.shape() => {
-                    return Err(value_error(format!("the initial value of `{n}` has shape {:?}, the tensor {:?}", i.shape(), w.shape())));
-                }
-                Some(i) => Some(slice(n, i)?),
-                None => None,
-            });
-        }
+        let (shapes, data, init) = inputs(&names, &weights, &inits)?;
         let mut guard = self.lock()?;
         let set = &mut *guard;
         let (ev, grads) = compute(py, || {
@@ -158,6 +169,52 @@ impl RegSet {
             None => None,
         };
         Ok((ev.total(), ev.per_term, grads))
+    }
+
+    /// As `eval`, adding `Σ λ_t ∇r` into `grads[i]` (C-contiguous `float32`, `weights[i]`'s
+    /// shape; e.g. a `.grad` seen through NumPy, updated in place): `(Σ λ_t r, [per term])`.
+    #[pyo3(signature = (names, weights, inits, grads, step, total, exact, prox_aware))]
+    #[allow(clippy::too_many_arguments)]
+    fn eval_into<'py>(
+        &self,
+        py: Python<'py>,
+        names: Vec<String>,
+        weights: Vec<PyReadonlyArrayDyn<'py, f32>>,
+        inits: Vec<Option<PyReadonlyArrayDyn<'py, f32>>>,
+        mut grads: Vec<PyReadwriteArrayDyn<'py, f32>>,
+        step: u64,
+        total: u64,
+        exact: bool,
+        prox_aware: bool,
+    ) -> PyResult<(f64, Vec<f64>)> {
+        if names.len() != weights.len() || inits.len() != weights.len() || grads.len() != weights.len() {
+            return Err(value_error(format!(
+                "{} names, {} weights, {} inits and {} grads: give one of each per tensor",
+                names.len(),
+                weights.len(),
+                inits.len(),
+                grads.len()
+            )));
+        }
+        let (shapes, data, init) = inputs(&names, &weights, &inits)?;
+        let mut out: Vec<&mut [f32]> = Vec::with_capacity(grads.len());
+        for ((n, g), s) in names.iter().zip(grads.iter_mut()).zip(&shapes) {
+            if g.shape() != s.as_slice() {
+                return Err(value_error(format!("the gradient buffer of `{n}` has shape {:?}, the tensor {s:?}", g.shape())));
+            }
+            out.push(g.as_slice_mut().map_err(|_| value_error(format!("the gradient buffer of `{n}` must be C-contiguous")))?);
+        }
+        let mut guard = self.lock()?;
+        let set = &mut *guard;
+        let ev = compute(py, || {
+            for (name, d) in names.iter().zip(&data) {
+                check_finite(&format!("parameter `{name}`"), d)?;
+            }
+            let views: Vec<Named<'_>> = names.iter().zip(&shapes).zip(&data).map(|((name, shape), data)| Named { name, shape, data }).collect();
+            let mode = if exact { Mode::Exact } else { Mode::Step };
+            eval_named_into(set, &views, &init, step, total, mode, prox_aware, Some(&mut out)).map_err(value_error)
+        })?;
+        Ok((ev.total(), ev.per_term))
     }
 
     /// After an optimizer step with learning rate `lr` (step `step` of `total`, the run's

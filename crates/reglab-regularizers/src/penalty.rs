@@ -136,6 +136,30 @@ pub fn eval_named(
     prox_aware: bool,
     want_grad: bool,
 ) -> Result<NamedEvaluation, String> {
+    if !want_grad {
+        return Ok((eval_named_into(set, weights, init, step, total, mode, prox_aware, None)?, None));
+    }
+    let mut gw: Vec<Vec<f32>> = weights.iter().map(|w| vec![0.0; w.data.len()]).collect();
+    let ev = {
+        let mut out: Vec<&mut [f32]> = gw.iter_mut().map(Vec::as_mut_slice).collect();
+        eval_named_into(set, weights, init, step, total, mode, prox_aware, Some(&mut out))?
+    };
+    Ok((ev, Some(gw)))
+}
+
+/// [`eval_named`] adding `Σ λ_t ∇r` into the caller's buffers `grads` (one per tensor, of its
+/// size; e.g. a framework's `.grad`, updated in place without a copy) when given.
+#[allow(clippy::too_many_arguments)]
+pub fn eval_named_into(
+    set: &mut reglab_core::RegSet,
+    weights: &[Named<'_>],
+    init: &[Option<&[f32]>],
+    step: u64,
+    total: u64,
+    mode: Mode,
+    prox_aware: bool,
+    grads: Option<&mut [&mut [f32]]>,
+) -> Result<reglab_core::Evaluation, String> {
     assert_eq!(init.len(), weights.len(), "one init slot per tensor");
     let names: Vec<&str> = weights.iter().map(|w| w.name).collect();
     let shapes: Vec<&[usize]> = weights.iter().map(|w| w.shape).collect();
@@ -152,29 +176,32 @@ pub fn eval_named(
             init: i.map(|i| TensorRef { shape: w.shape, layout: Layout::RowMajor, data: i }),
         })
         .collect();
-    if !want_grad {
-        let ev = set.eval(&targets, None, step, total, mode, prox_aware).map_err(|e| e.to_string())?;
-        return Ok((ev, None));
+    let Some(out) = grads else {
+        return set.eval(&targets, None, step, total, mode, prox_aware).map_err(|e| e.to_string());
+    };
+    if out.len() != weights.len() || out.iter().zip(weights).any(|(g, w)| g.len() != w.data.len()) {
+        return Err("one gradient buffer per tensor, of its size".into());
     }
-    let mut gw: Vec<Vec<f32>> = weights.iter().map(|w| vec![0.0; w.data.len()]).collect();
+    // a joined bias gets its gradient in a buffer of its own (the bias may also be a target
+    // itself), added into its tensor's buffer at the end
     let mut gb: Vec<Vec<f32>> = companions.iter().map(|c| vec![0.0; c.map(|c| weights[c].data.len()).unwrap_or(0)]).collect();
     let ev = {
-        let mut grads: Vec<TargetGrad<'_>> = gw
+        let mut tg: Vec<TargetGrad<'_>> = out
             .iter_mut()
             .zip(gb.iter_mut())
             .zip(&companions)
-            .map(|((w, b), c)| TargetGrad { weight: w.as_mut_slice(), bias: c.map(|_| b.as_mut_slice()) })
+            .map(|((w, b), c)| TargetGrad { weight: w, bias: c.map(|_| b.as_mut_slice()) })
             .collect();
-        set.eval(&targets, Some(&mut grads), step, total, mode, prox_aware).map_err(|e| e.to_string())?
+        set.eval(&targets, Some(&mut tg), step, total, mode, prox_aware).map_err(|e| e.to_string())?
     };
     for (c, b) in companions.iter().zip(gb) {
         if let Some(c) = c {
-            for (o, v) in gw[*c].iter_mut().zip(b) {
+            for (o, v) in out[*c].iter_mut().zip(b) {
                 *o += v;
             }
         }
     }
-    Ok((ev, Some(gw)))
+    Ok(ev)
 }
 
 /// After an optimizer step with learning rate `lr` (step `step` of `total`, the run's `seed`):
