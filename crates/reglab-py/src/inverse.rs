@@ -75,12 +75,32 @@ pub fn denoise_tv_weighted<'py>(
     Ok((image, dual, r.iterations, r.converged))
 }
 
-/// `Err` unless `copies` buffers of `count` values could be allocated now: images and sinograms
-/// whose size comes from a number (`output_size`, `shape`) and not from an array in memory are
-/// refused with a `ValueError` instead of aborting the interpreter on a failed allocation.
+/// `Err` unless `copies` buffers of `count` `f64` values fit in the machine's physical memory:
+/// images and sinograms whose size comes from a number (`output_size`, `shape`) and not from an
+/// array in memory are refused with a `ValueError` instead of exhausting memory or aborting the
+/// interpreter. (Asking an allocator is not a test: mimalloc, the module's allocator, reserves
+/// address space without committing it, and measured in this module even the system allocator
+/// granted 16 TB; the first writes then run the machine out of memory.)
 fn check_room(count: usize, copies: usize, what: impl FnOnce() -> String) -> PyResult<()> {
-    let room = count.checked_mul(copies).filter(|&n| n <= isize::MAX as usize / 8).and_then(|n| Vec::<f64>::new().try_reserve_exact(n).ok());
-    room.ok_or_else(|| value_error(format!("{} is too large to allocate", what())))
+    let bytes = count.checked_mul(copies).and_then(|n| n.checked_mul(std::mem::size_of::<f64>()));
+    match (bytes, physical_memory()) {
+        (Some(b), Some(mem)) if b <= mem => Ok(()),
+        (Some(b), None) if Vec::<u8>::new().try_reserve_exact(b).is_ok() => Ok(()),
+        _ => Err(value_error(format!("{} is too large to allocate", what()))),
+    }
+}
+
+/// The machine's physical memory in bytes, where the platform says.
+#[cfg(unix)]
+fn physical_memory() -> Option<usize> {
+    // SAFETY: sysconf reads system configuration values and has no preconditions.
+    let (pages, size) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
+    (pages > 0 && size > 0).then(|| (pages as usize).saturating_mul(size as usize))
+}
+
+#[cfg(not(unix))]
+fn physical_memory() -> Option<usize> {
+    None
 }
 
 /// The Radon transform of `rows × cols` images at `angles` (radians) onto `n_det` unit bins,
