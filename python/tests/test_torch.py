@@ -438,3 +438,14 @@ def test_add_grad_equals_autograd_path_and_accumulates():
     reg.add_grad()
     assert torch.allclose(lin.weight.grad, 1 + lin.weight.detach(), atol=1e-6)
     assert lin.bias.grad is None  # untouched by l2 (layer weights): no zero .grad made up for it
+
+
+def test_gradcheck_cs_eig(tmp_path):
+    # cs-eig needs its symmetric matrix C [in, in] from a file (a CSV, one row per line)
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((6, 6))
+    np.savetxt(tmp_path / "c.csv", a + a.T, delimiter=",")
+    torch.manual_seed(6)
+    lin = torch.nn.Linear(6, 8).double()
+    reg = rt.Regularizer(lin, f"cs-eig=0.5:c={tmp_path / 'c.csv'}", exact=True)
+    assert torch.autograd.gradcheck(lambda *_: reg(), (lin.weight,), eps=1e-3, atol=1e-4, rtol=2e-2)
