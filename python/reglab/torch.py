@@ -190,6 +190,7 @@ class Regularizer:
             raise ValueError(f"init is given but none of {', '.join(specs)} uses initial weights")
         self.step = 0
         self.last_values: Dict[str, float] = {}
+        self._masks: Dict[str, torch.Tensor] = {}
         self._names = [n for n, _ in self._params]
         self._labels = self._set.labels()
         self._set_inits()
@@ -267,9 +268,41 @@ class Regularizer:
         self.last_values = dict(zip(self._labels, per_term))
         return value
 
+    def prune_magnitude(self, sparsity: float, scope: str = "global") -> Dict[str, float]:
+        """Magnitude pruning (Han et al., NeurIPS 2015), as ``reglab train --prune magnitude``:
+        zero the ``round(sparsity·n)`` entries of smallest ``|w|`` among the ``n`` entries of the
+        selected matrices (the terms' layer weights, rank ≥ 2), ranked together
+        (``scope="global"``) or each tensor its share (``"layer"``), and keep them zero: every
+        ``after_step`` writes the masks again after the optimizer's step. Called again with a
+        larger sparsity (e.g. Zhu & Gupta's gradual schedule), the mask only grows: entries
+        already pruned go first among equal ``|w|``. The masks are in ``state_dict``. Returns the
+        sparsity of each masked tensor."""
+        if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)) or not 0.0 <= sparsity < 1.0:
+            raise ValueError(f"sparsity must be a fraction in [0, 1), got {sparsity!r}")
+        if scope not in ("global", "layer"):
+            raise ValueError(f"scope must be 'global' or 'layer', got {scope!r}")
+        targets = [(n, t) for n, t in self._params if n in self._selected and t.dim() >= 2]
+        if not targets:
+            raise ValueError("no selected matrix to prune (magnitude pruning acts on tensors of rank ≥ 2)")
+        arrays = [_host_f32(t) for _, t in targets]
+        prev = [self._masks[n].numpy() if n in self._masks else None for n, _ in targets]
+        masks = _native.magnitude_masks(arrays, prev, float(sparsity), scope)
+        for (n, _), m in zip(targets, masks):
+            self._masks[n] = torch.from_numpy(m)
+        self._apply_masks()
+        return {n: float((m == 0).mean()) for (n, _), m in zip(targets, masks)}
+
+    def _apply_masks(self) -> None:
+        with torch.no_grad():
+            params = dict(self._params)
+            for n, m in self._masks.items():
+                t = params[n]
+                t.mul_(m.to(device=t.device, dtype=t.dtype))
+
     def after_step(self, lr: Optional[float] = None, optimizer: Optional[torch.optim.Optimizer] = None) -> None:
         """After ``optimizer.step()``: the proximal steps ``θ ← prox_{lr·λ_t·r}(θ)`` and post-step
-        transforms (shrink-and-perturb), in term order and in place, then ``step += 1``.
+        transforms (shrink-and-perturb), in term order and in place, then the pruning masks
+        (``prune_magnitude``), then ``step += 1``.
 
         ``lr`` is the learning rate of the step just taken (or give the ``optimizer``, whose
         parameter groups must share one learning rate); needed only when a term has a proximal
@@ -291,6 +324,8 @@ class Regularizer:
                 for (_, t), a in zip(self._params, arrays):
                     if not _is_view(t):
                         t.copy_(torch.from_numpy(a).to(device=t.device, dtype=t.dtype))
+        if self._masks:
+            self._apply_masks()
         self.step += 1
 
     def state_dict(self) -> Dict[str, Any]:
@@ -301,6 +336,7 @@ class Regularizer:
             "select": self.select,
             "step": self.step,
             "init": {n: t.clone() for n, t in self._init.items()},
+            "masks": {n: m.clone() for n, m in self._masks.items()},
             "state": {name: torch.from_numpy(np.asarray(v).reshape(shape).copy()) for name, shape, v in self._set.state()},
         }
 
@@ -324,7 +360,17 @@ class Regularizer:
         for name, t in dict(state["state"]).items():
             a = np.ascontiguousarray(torch.as_tensor(t).detach().to("cpu", torch.float32).numpy())
             tensors.append((name, list(a.shape), a.reshape(-1)))
+        masks = {}
+        params = dict(self._params)
+        for n, m in dict(state.get("masks", {})).items():
+            if n not in params:
+                raise ValueError(f"the state_dict has a mask for `{n}`, which this Regularizer does not regularize")
+            m = torch.as_tensor(m).detach().to("cpu", torch.float32)
+            if tuple(m.shape) != tuple(params[n].shape) or not bool(((m == 0) | (m == 1)).all()):
+                raise ValueError(f"the state_dict's mask of `{n}` must be 0/1 values of the parameter's shape {tuple(params[n].shape)}")
+            masks[n] = m.clone()
         self._set.load_state(tensors)
+        self._masks = masks
         self._init = new_init
         self._set_inits()
         self.step = step

@@ -449,3 +449,67 @@ def test_gradcheck_cs_eig(tmp_path):
     lin = torch.nn.Linear(6, 8).double()
     reg = rt.Regularizer(lin, f"cs-eig=0.5:c={tmp_path / 'c.csv'}", exact=True)
     assert torch.autograd.gradcheck(lambda *_: reg(), (lin.weight,), eps=1e-3, atol=1e-4, rtol=2e-2)
+
+
+# ---------------------------------------------------------------- pruning masks
+
+
+def test_prune_magnitude_global_and_layer_exact_counts():
+    model = mlp(sizes=(30, 20, 10))
+    w = [model[0].weight.detach().clone(), model[2].weight.detach().clone()]
+    bias = model[0].bias.detach().clone()
+    reg = rt.Regularizer(model, "l2=1e-4")
+    got = reg.prune_magnitude(0.7)
+    n = sum(x.numel() for x in w)
+    k = round(0.7 * n)
+    # global: the k smallest |w| over both layers are exactly the zeros
+    flat = torch.cat([x.reshape(-1) for x in w]).abs()
+    threshold = flat.sort().values[k - 1]
+    zeros = [(model[0].weight == 0), (model[2].weight == 0)]
+    assert sum(int(z.sum()) for z in zeros) == k
+    for x, z in zip(w, zeros):
+        assert (x.abs()[z] <= threshold).all() and (x.abs()[~z] >= threshold).all()
+    assert set(got) == {"0.weight", "2.weight"} and torch.equal(model[0].bias.detach(), bias)  # biases are not pruned
+    # layer scope: each tensor its share
+    model2 = mlp(sizes=(30, 20, 10))
+    got2 = rt.Regularizer(model2, "l2=1e-4").prune_magnitude(0.5, scope="layer")
+    assert got2 == {"0.weight": 0.5, "2.weight": 0.5}
+
+
+def test_masks_hold_through_training_grow_and_resume():
+    torch.manual_seed(0)
+    model = mlp(sizes=(10, 16, 3))
+    x, y = torch.randn(64, 10), torch.randint(0, 3, (64,))
+    reg = rt.Regularizer(model, "l2=1e-4")
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+
+    def steps(k):
+        for _ in range(k):
+            opt.zero_grad()
+            (torch.nn.functional.cross_entropy(model(x), y) + reg()).backward()
+            opt.step()
+            reg.after_step(optimizer=opt)
+
+    reg.prune_magnitude(0.5)
+    first = model[0].weight.detach() == 0
+    steps(20)
+    assert torch.equal(model[0].weight.detach() == 0, first)  # Adam moved them; the mask put them back
+    reg.prune_magnitude(0.8)  # gradual: the mask only grows
+    assert ((model[0].weight.detach() == 0) | ~first).all() and (model[0].weight == 0).float().mean() > 0.7
+    saved = copy.deepcopy(reg.state_dict())
+    fresh_model = mlp(sizes=(10, 16, 3))
+    fresh_model.load_state_dict(model.state_dict())
+    fresh = rt.Regularizer(fresh_model, "l2=1e-4")
+    fresh.load_state_dict(saved)
+    with torch.no_grad():
+        fresh_model[0].weight.add_(1.0)  # dense again until the next after_step
+    fresh.after_step()
+    assert torch.equal(fresh_model[0].weight.detach() == 0, model[0].weight.detach() == 0)
+    bad = copy.deepcopy(saved)
+    bad["masks"]["0.weight"] = torch.full((16, 10), 0.5)
+    with pytest.raises(ValueError, match="0/1"):
+        fresh.load_state_dict(bad)
+    with pytest.raises(ValueError, match="sparsity"):
+        reg.prune_magnitude(1.0)
+    with pytest.raises(ValueError, match="scope"):
+        reg.prune_magnitude(0.5, scope="row")

@@ -23,6 +23,7 @@ use pyo3::prelude::*;
 
 mod inspect;
 mod inverse;
+mod masks;
 mod ot;
 mod penalty;
 mod regset;
@@ -65,12 +66,13 @@ pub(crate) fn value_error(msg: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(msg.to_string())
 }
 
-/// The module: `penalty`, `RegSet`, `inspect`, `read_safetensors`, `sinkhorn`, `smooth_ot`, `class_ot`, `denoise_tv_chambolle`,
+/// The module: `penalty`, `RegSet`, `magnitude_masks`, `inspect`, `read_safetensors`, `sinkhorn`, `smooth_ot`, `class_ot`, `denoise_tv_chambolle`,
 /// `denoise_tv_weighted`, `radon`, `radon_adjoint`, `fbp`, `reconstruct_tv` (see `python/reglab/` for the public signatures).
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(penalty::penalty, m)?)?;
     m.add_class::<regset::RegSet>()?;
+    m.add_function(wrap_pyfunction!(masks::magnitude_masks, m)?)?;
     m.add_function(wrap_pyfunction!(inspect::inspect, m)?)?;
     m.add_function(wrap_pyfunction!(inspect::read_safetensors, m)?)?;
     m.add_function(wrap_pyfunction!(ot::sinkhorn, m)?)?;

@@ -6,4 +6,5 @@ pub mod elastic_net;
 pub mod group_lasso;
 pub mod hypersparse;
 pub mod l1;
+pub mod magnitude_mask;
 pub mod selective_decay;

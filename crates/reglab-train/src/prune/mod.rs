@@ -53,7 +53,9 @@
 //! configuration.
 
 pub mod fish;
-pub mod magnitude;
+/// Magnitude masks (the burn-free code is in `reglab-regularizers`, so the Python binding shares it).
+pub use reglab_regularizers::sparsity::magnitude_mask as magnitude;
+pub use reglab_regularizers::sparsity::magnitude_mask::{Scope, apportion, zeros_for};
 pub mod optim_state;
 pub mod random;
 
@@ -112,15 +114,6 @@ pub const CATALOG: &[CatalogEntry<()>] = &[
         build: (),
     },
 ];
-
-/// Rank all pruned layers together or each layer on its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// One ranking of `|w|` over every pruned layer.
-    Global,
-    /// Each layer loses its share `S·n_l` of its own smallest entries.
-    Layer,
-}
 
 /// When magnitude pruning happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -355,50 +348,6 @@ impl From<PruneSpec> for String {
     fn from(p: PruneSpec) -> String {
         p.to_string()
     }
-}
-
-/// `round(s·n)`, the number of zeros a mask of sparsity `s` puts among `n` entries.
-pub fn zeros_for(sparsity: f64, n: usize) -> usize {
-    ((sparsity * n as f64).round() as usize).min(n)
-}
-
-/// Integers `k_l ≤ caps[l]` adding up to `total`, as close to the real `quotas` as possible:
-/// `⌊q_l⌋` first, then the remaining units one at a time to the largest fractional parts (or,
-/// when the floors overshoot, taken from the smallest), ties to the earlier index. Needs
-/// `total ≤ Σ caps`.
-pub fn apportion(quotas: &[f64], caps: &[usize], total: usize) -> Vec<usize> {
-    let mut k: Vec<usize> = quotas.iter().zip(caps).map(|(&q, &c)| (q.max(0.0).floor() as usize).min(c)).collect();
-    let frac: Vec<f64> = quotas.iter().zip(&k).map(|(&q, &k)| q - k as f64).collect();
-    let mut order: Vec<usize> = (0..k.len()).collect();
-    let sum: usize = k.iter().sum();
-    if sum < total {
-        order.sort_by(|&a, &b| frac[b].total_cmp(&frac[a]).then(a.cmp(&b)));
-        let mut need = total - sum;
-        while need > 0 {
-            let before = need;
-            for &l in &order {
-                if need > 0 && k[l] < caps[l] {
-                    k[l] += 1;
-                    need -= 1;
-                }
-            }
-            if need == before {
-                break; // total > Σ caps: every layer is full
-            }
-        }
-    } else if sum > total {
-        order.sort_by(|&a, &b| frac[a].total_cmp(&frac[b]).then(a.cmp(&b)));
-        let mut extra = sum - total;
-        while extra > 0 {
-            for &l in &order {
-                if extra > 0 && k[l] > 0 {
-                    k[l] -= 1;
-                    extra -= 1;
-                }
-            }
-        }
-    }
-    k
 }
 
 /// Fraction of entries exactly 0 over every layer weight of `net` (biases excluded), and the

@@ -1,8 +1,8 @@
-//! Tests of the pruning masks: spec parsing, exact counts and ties of the magnitude masks, the
-//! random masks' layer densities against RigL's code, masks held through optimizer steps, and
+//! Tests of the pruning masks (the magnitude masks' own tests are in
+//! `reglab_regularizers::sparsity::magnitude_mask`): spec parsing, the random masks' layer densities against RigL's code, masks held through optimizer steps, and
 //! save / restore / resume through a [`crate::trainer::Trainer`].
 
-use super::magnitude::{cubic_sparsity, magnitude_masks};
+use super::magnitude::cubic_sparsity;
 use super::random::{kept_counts, layer_densities, random_masks};
 use super::*;
 use crate::model::ModelSpec;
@@ -59,105 +59,6 @@ fn specs_parse_print_and_reject_bad_ones() {
         let e = bad.parse::<PruneSpec>().unwrap_err();
         assert!(e.contains(why) && e.starts_with("bad pruning spec"), "{bad}: {e}");
     }
-}
-
-#[test]
-fn apportion_hits_the_total_within_floor_and_ceil() {
-    assert_eq!(apportion(&[1.5, 1.5, 1.0], &[3, 3, 3], 4), vec![2, 1, 1], "ties to the earlier index");
-    assert_eq!(apportion(&[0.2, 0.9, 2.4], &[5, 5, 5], 4), vec![0, 1, 3]);
-    assert_eq!(apportion(&[2.0, 2.0], &[2, 5], 5), vec![2, 3], "full layers are skipped");
-    assert_eq!(apportion(&[1.7, 1.2], &[5, 5], 1), vec![1, 0], "floors that overshoot give back");
-    for (n, s) in [(vec![3200usize, 160_000, 4000], 0.9), (vec![7, 11, 13, 1], 0.37), (vec![1, 1, 1], 0.5)] {
-        let total: usize = n.iter().sum();
-        let q: Vec<f64> = n.iter().map(|&n| s * n as f64).collect();
-        let k = apportion(&q, &n, zeros_for(s, total));
-        assert_eq!(k.iter().sum::<usize>(), zeros_for(s, total));
-        for (k, q) in k.iter().zip(&q) {
-            assert!((*k as f64 - q).abs() < 1.0, "{k} vs {q}");
-        }
-    }
-    assert_eq!(zeros_for(0.9, 432), 389);
-    assert_eq!(zeros_for(0.5, 3), 2, "round half away from zero");
-    assert_eq!(zeros_for(0.99, 10), 10);
-}
-
-#[test]
-fn magnitude_keeps_the_largest_entries_with_exact_counts() {
-    let a = random_vec(128, 1.0, 1);
-    let b = random_vec(256, 0.1, 2); // smaller weights: global pruning takes more of them
-    let c = random_vec(48, 1.0, 3);
-    let w: Vec<&[f32]> = vec![&a, &b, &c];
-    let s = 0.75;
-    let g = magnitude_masks(&w, &[None, None, None], s, Scope::Global);
-    let total: usize = g.iter().map(|m| zeros(m)).sum();
-    assert_eq!(total, zeros_for(s, 432));
-    // every kept |w| ≥ every pruned |w|, by an independent sort
-    let mut all: Vec<f32> = w.iter().flat_map(|w| w.iter().map(|x| x.abs())).collect();
-    all.sort_by(f32::total_cmp);
-    let cut = all[total - 1];
-    for (m, w) in g.iter().zip(&w) {
-        for (&k, &x) in m.iter().zip(w.iter()) {
-            assert!(if k == 0.0 { x.abs() <= cut } else { x.abs() >= cut }, "{x} {k} {cut}");
-        }
-    }
-    assert!(zeros(&g[1]) as f64 / 256.0 > 0.95, "global pruning takes the small layer: {}", zeros(&g[1]));
-    // per layer: the rounded shares, the smallest of each layer
-    let l = magnitude_masks(&w, &[None, None, None], s, Scope::Layer);
-    let counts: Vec<usize> = l.iter().map(|m| zeros(m)).collect();
-    assert_eq!(counts, vec![96, 192, 36]);
-    assert_eq!(counts.iter().sum::<usize>(), zeros_for(s, 432));
-    for (m, w) in l.iter().zip(&w) {
-        let mut v: Vec<f32> = w.iter().map(|x| x.abs()).collect();
-        v.sort_by(f32::total_cmp);
-        let k = zeros(m);
-        for (&keep, &x) in m.iter().zip(w.iter()) {
-            assert!(if keep == 0.0 { x.abs() <= v[k - 1] } else { x.abs() >= v[k] });
-        }
-    }
-    // uneven shares: 0.5 of 3 + 3 + 3 → 5 zeros: 2, 2, 1 (largest remainder, earlier layer first)
-    let (x, y, z) = (random_vec(3, 1.0, 4), random_vec(3, 1.0, 5), random_vec(3, 1.0, 6));
-    let m = magnitude_masks(&[&x, &y, &z], &[None, None, None], 0.5, Scope::Layer);
-    assert_eq!(m.iter().map(|m| zeros(m)).collect::<Vec<_>>(), vec![2, 2, 1]);
-}
-
-#[test]
-fn magnitude_ties_are_deterministic_and_keep_pruned_entries_pruned() {
-    // all |w| equal: the first entries (earlier layer, earlier index) go first
-    let a = vec![0.5f32, -0.5, 0.5, -0.5];
-    let b = vec![-0.5f32; 4];
-    let m = magnitude_masks(&[&a, &b], &[None, None], 0.75, Scope::Global);
-    assert_eq!(m, vec![vec![0.0; 4], vec![0.0, 0.0, 1.0, 1.0]]);
-    // zeros already pruned go before equal zeros that were not
-    let a = vec![0.0f32, 0.0, 0.0, 1.0];
-    let prev = vec![1.0f32, 1.0, 0.0, 1.0];
-    let m = magnitude_masks(&[&a], &[Some(&prev)], 0.25, Scope::Global);
-    assert_eq!(m[0], vec![1.0, 1.0, 0.0, 1.0]);
-    // a gradual sequence only grows the set of zeros
-    let w = random_vec(300, 1.0, 7);
-    let mut cur = w.clone();
-    let mut prev: Option<Vec<f32>> = None;
-    for t in 1..=4 {
-        let s = cubic_sparsity(0.9, 0, 4, t);
-        let m = magnitude_masks(&[&cur], &[prev.as_deref()], s, Scope::Layer).remove(0);
-        assert_eq!(zeros(&m), zeros_for(s, 300), "t={t}");
-        if let Some(p) = &prev {
-            assert!(p.iter().zip(&m).all(|(&p, &m)| p == 1.0 || m == 0.0), "t={t}: a pruned entry came back");
-        }
-        // training moves the kept weights; pruned ones are 0
-        cur = cur.iter().zip(&m).map(|(&x, &k)| if k == 0.0 { 0.0 } else { x * 0.9 + 0.01 }).collect();
-        prev = Some(m);
-    }
-}
-
-#[test]
-fn the_cubic_schedule_is_zhu_and_gupta() {
-    assert_eq!(cubic_sparsity(0.9, 2, 6, 2), 0.0);
-    assert_eq!(cubic_sparsity(0.9, 2, 6, 6), 0.9);
-    assert_eq!(cubic_sparsity(0.9, 2, 6, 9), 0.9);
-    assert_eq!(cubic_sparsity(0.9, 2, 6, 1), 0.0);
-    // s_t = S(1 − (1 − (t − t0)/(t1 − t0))³): t = 3 of [2, 6] → 0.9(1 − 0.75³)
-    assert!((cubic_sparsity(0.9, 2, 6, 3) - 0.9 * (1.0 - 0.421875)).abs() < 1e-15);
-    assert!((cubic_sparsity(0.8, 0, 4, 2) - 0.8 * 0.875).abs() < 1e-15);
 }
 
 /// RigL's `get_sparsities_erdos_renyi` (google-research/rigl, rigl/sparse_utils.py, commit
