@@ -28,8 +28,8 @@ static FONT_TTF: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
 
 /// Colour-blind-safe first (Okabe & Ito, without the yellow that vanishes on white), then
-/// Tableau 10; cycles beyond.
-const PALETTE: [(u8, u8, u8); 12] = [
+/// Tableau 10 and a few more; cycles beyond 16 arms.
+const PALETTE: [(u8, u8, u8); 16] = [
     (0x00, 0x72, 0xB2), // blue
     (0xD5, 0x5E, 0x00), // vermillion
     (0x00, 0x9E, 0x73), // bluish green
@@ -42,6 +42,10 @@ const PALETTE: [(u8, u8, u8); 12] = [
     (0x59, 0xA1, 0x4F), // green
     (0xE1, 0x57, 0x59), // red
     (0x9C, 0x9E, 0xDE), // lavender
+    (0x17, 0xBE, 0xCF), // cyan
+    (0xBC, 0xBD, 0x22), // olive
+    (0xF7, 0xB6, 0xD2), // pink
+    (0x1F, 0x3A, 0x5F), // navy
 ];
 
 /// The colour of the `i`-th arm in plots (the same order as `arms`).
