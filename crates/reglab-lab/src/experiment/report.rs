@@ -133,11 +133,11 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
                 "feature_similarity_spearman",
                 "accuracy_vs_similarity",
                 "Spearman ρ of pairwise cosine similarities, f against f₀",
-                "retained similarity structure",
+                "retained similarity",
             ),
         ] {
             let (png, svg) = (plots.join(format!("{stem}.png")), plots.join(format!("{stem}.svg")));
-            let title = format!("Test accuracy against {what}, one point per arm and seed (end of training)");
+            let title = format!("Test accuracy against {what}: one point per arm and seed");
             crate::report::scatter::plot_scatter(&results.rows, &results.arms, xm, "test_accuracy", &title, x_label, "test accuracy", &png, &svg)?;
             figures.push(Figure { png: format!("plots/{stem}.png"), svg: Some(format!("plots/{stem}.svg")), caption: title });
         }
