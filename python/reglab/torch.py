@@ -131,8 +131,9 @@ class Regularizer:
         ...), e.g. the pretrained ``state_dict()``; it must hold every selected parameter, with its
         shape. Default: the parameters' values when the Regularizer is created.
 
-    Strengths Strengths follow their schedules over ``step``, the number of
-    ``after_step`` calls.
+    Strengths follow their schedules over ``step``, the number of ``after_step`` calls. The
+    penalty enters training either through the loss (``loss + reg()``) or, without autograd,
+    through ``add_grad()`` after ``loss.backward()``; ``prune_magnitude`` adds pruning masks.
     """
 
     def __init__(
