@@ -195,19 +195,7 @@ pub fn probe_weight(name: &str, w: TensorRef<'_>, init: Option<&[f32]>) -> Weigh
 /// matched by name (a tensor absent from `init` gets no distance); a matched tensor of another
 /// shape, or an init sharing no name with `weights`, is an error.
 pub fn probe_weights(weights: &[NamedTensor], init: Option<&[NamedTensor]>) -> Result<Vec<WeightProbe>, String> {
-    let mut inits = Vec::with_capacity(weights.len());
-    for w in weights {
-        let i = init.and_then(|i| i.iter().find(|t| t.name == w.name));
-        if let Some(i) = i
-            && i.shape != w.shape
-        {
-            return Err(format!("init tensor `{}` has shape {:?}, the checkpoint has {:?}", w.name, i.shape, w.shape));
-        }
-        inits.push(i);
-    }
-    if init.is_some() && !weights.is_empty() && inits.iter().all(|i| i.is_none()) {
-        return Err("the init file shares no tensor name with the checkpoint".into());
-    }
+    let inits = crate::tensor::match_init(weights, init, "the checkpoint")?;
     Ok(weights.iter().zip(inits).map(|(w, i)| probe_weight(&w.name, w.view(), i.map(|i| i.data.as_slice()))).collect())
 }
 

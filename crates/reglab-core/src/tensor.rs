@@ -133,3 +133,24 @@ impl NamedTensor {
         TensorRef::new(&self.shape, &self.data)
     }
 }
+
+/// For each of `weights`, the tensor of `init` with its name (`None` where `init` has none),
+/// checked to have its shape: an error naming the tensor otherwise, and when `init` is given but
+/// shares no name with a non-empty `weights`. `what` names the weights in messages (`"the
+/// checkpoint"`).
+pub fn match_init<'a>(weights: &[NamedTensor], init: Option<&'a [NamedTensor]>, what: &str) -> Result<Vec<Option<&'a NamedTensor>>, String> {
+    let mut out = Vec::with_capacity(weights.len());
+    for w in weights {
+        let i = init.and_then(|i| i.iter().find(|t| t.name == w.name));
+        if let Some(i) = i
+            && i.shape != w.shape
+        {
+            return Err(format!("init tensor `{}` has shape {:?}, in {what} it has {:?}", w.name, i.shape, w.shape));
+        }
+        out.push(i);
+    }
+    if init.is_some() && !weights.is_empty() && out.iter().all(|i| i.is_none()) {
+        return Err(format!("the init shares no tensor name with {what}"));
+    }
+    Ok(out)
+}

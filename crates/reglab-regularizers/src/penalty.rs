@@ -52,20 +52,7 @@ pub fn evaluate(
     };
     refuse_non_parameter(specs)?;
     let mut set = crate::build_set(specs, selection).map_err(|e| e.to_string())?;
-    // init tensors by name, shapes checked
-    let mut inits: Vec<Option<&NamedTensor>> = Vec::with_capacity(weights.len());
-    for w in weights {
-        let i = init.and_then(|i| i.iter().find(|t| t.name == w.name));
-        if let Some(i) = i
-            && i.shape != w.shape
-        {
-            return Err(format!("init tensor `{}` has shape {:?}, the weights have {:?}", w.name, i.shape, w.shape));
-        }
-        inits.push(i);
-    }
-    if init.is_some() && inits.iter().all(|i| i.is_none()) {
-        return Err("the init tensors share no name with the weights".into());
-    }
+    let inits = reglab_core::tensor::match_init(weights, init, "the weights")?;
     let views: Vec<Named<'_>> = weights.iter().map(|w| Named { name: &w.name, shape: &w.shape, data: &w.data }).collect();
     let init_data: Vec<Option<&[f32]>> = inits.iter().map(|i| i.map(|i| i.data.as_slice())).collect();
     let (ev, grads) = eval_named(&mut set, &views, &init_data, 0, 1, Mode::Exact, false, want_grad)?;
