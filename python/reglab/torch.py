@@ -216,6 +216,11 @@ class Regularizer:
         return out
 
     @property
+    def _total(self) -> int:
+        """The step count schedules see as T (0 without ``total_steps``: only ``cosine`` reads it)."""
+        return self.total_steps if self.total_steps is not None else 0
+
+    @property
     def names(self) -> List[str]:
         """The parameters the terms act on (with the biases that join their layer's weight)."""
         return [n for n, _ in self._params]
@@ -229,9 +234,8 @@ class Regularizer:
 
     def _evaluate(self, tensors: Sequence[torch.Tensor], want_grad: bool) -> Tuple[float, Optional[List[torch.Tensor]]]:
         arrays = [_host_f32(t) for t in tensors]
-        total = self.total_steps if self.total_steps is not None else 0
         # (the native side checks the values for NaN/Inf, with the GIL released)
-        value, per_term, grads = self._set.eval(self._names, arrays, self._inits, self.step, total, self.exact, self.prox, want_grad)
+        value, per_term, grads = self._set.eval(self._names, arrays, self._inits, self.step, self._total, self.exact, self.prox, want_grad)
         self.last_values = dict(zip(self._labels, per_term))
         if grads is None:
             return value, None
@@ -257,8 +261,7 @@ class Regularizer:
         # `.grad` itself where NumPy can see it, else a zero buffer added in afterwards
         direct = [t.grad is not None and _is_view(t.grad) for t in tensors]
         grads = [_host_f32(t.grad) if d else np.zeros(tuple(t.shape), dtype=np.float32) for t, d in zip(tensors, direct)]
-        total = self.total_steps if self.total_steps is not None else 0
-        value, per_term = self._set.eval_into(self._names, arrays, self._inits, grads, self.step, total, self.exact, self.prox)
+        value, per_term = self._set.eval_into(self._names, arrays, self._inits, grads, self.step, self._total, self.exact, self.prox)
         for t, g, d in zip(tensors, grads, direct):
             if d:
                 continue
@@ -318,10 +321,9 @@ class Regularizer:
                 raise ValueError("a term has a proximal step or a post-step transform: pass the learning rate of the step just taken, after_step(lr)")
             if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr < 0:
                 raise ValueError(f"lr must be a finite, non-negative number, got {lr!r}")
-            total = self.total_steps if self.total_steps is not None else 0
             with torch.no_grad():
                 arrays = [_host_f32(t) for _, t in self._params]
-                self._set.after_step(self._names, arrays, float(lr), self.step, total, self.seed)
+                self._set.after_step(self._names, arrays, float(lr), self.step, self._total, self.seed)
                 for (_, t), a in zip(self._params, arrays):
                     if not _is_view(t):
                         t.copy_(torch.from_numpy(a).to(device=t.device, dtype=t.dtype))

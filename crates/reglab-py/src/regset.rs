@@ -9,7 +9,7 @@ use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyAr
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use reglab_core::{Mode, NamedTensor, Schedule, Selection};
-use reglab_regularizers::penalty::{Named, after_step_named, eval_named, eval_named_into, refuse_non_parameter};
+use reglab_regularizers::penalty::{Named, after_step_named, eval_named_into, refuse_non_parameter};
 use std::sync::{Mutex, MutexGuard};
 
 /// A set of parameter-space regularizers with its persistent state.
@@ -20,7 +20,33 @@ pub struct RegSet {
     set: Mutex<reglab_core::RegSet>,
 }
 
+/// `(step, total, exact, prox_aware)` of one evaluation (see `RegSet.eval`).
+type When = (u64, u64, bool, bool);
+
 impl RegSet {
+    /// `eval` and `eval_into`: with the GIL released, the tensors checked for NaN/Inf, then
+    /// [`eval_named_into`] on the locked set, adding the gradient into `grads` when given.
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate(
+        &self,
+        py: Python<'_>,
+        names: &[String],
+        shapes: &[Vec<usize>],
+        data: &[&[f32]],
+        init: &[Option<&[f32]>],
+        (step, total, exact, prox_aware): When,
+        grads: Option<&mut [&mut [f32]]>,
+    ) -> PyResult<reglab_core::Evaluation> {
+        let mut guard = self.lock()?;
+        let set = &mut *guard;
+        compute(py, || {
+            check_all_finite(names, data)?;
+            let views: Vec<Named<'_>> = names.iter().zip(shapes).zip(data).map(|((name, shape), data)| Named { name, shape, data }).collect();
+            let mode = if exact { Mode::Exact } else { Mode::Step };
+            eval_named_into(set, &views, init, step, total, mode, prox_aware, grads).map_err(value_error)
+        })
+    }
+
     /// The set, locked; a `RuntimeError` if an earlier call panicked while holding it.
     fn lock(&self) -> PyResult<MutexGuard<'_, reglab_core::RegSet>> {
         self.set.lock().map_err(|_| PyRuntimeError::new_err("this RegSet is unusable after an internal error in an earlier call"))
@@ -33,6 +59,14 @@ type Evaluated<'py> = (f64, Vec<f64>, Option<Vec<Bound<'py, PyArrayDyn<f32>>>>);
 /// The contiguous values of `a` (named `name` in errors).
 fn slice<'a>(name: &str, a: &'a PyReadonlyArrayDyn<'_, f32>) -> PyResult<&'a [f32]> {
     a.as_slice().map_err(|_| value_error(format!("`{name}` must be C-contiguous")))
+}
+
+/// A `ValueError` at the first NaN or infinite value of a parameter.
+fn check_all_finite(names: &[String], data: &[impl AsRef<[f32]>]) -> PyResult<()> {
+    for (name, d) in names.iter().zip(data) {
+        check_finite(&format!("parameter `{name}`"), d.as_ref())?;
+    }
+    Ok(())
 }
 
 /// The shapes, values and W₀ values of the tensors, checked (C-contiguous, W₀ of the tensor's shape).
@@ -154,21 +188,17 @@ impl RegSet {
             )));
         }
         let (shapes, data, init) = inputs(&names, &weights, &inits)?;
-        let mut guard = self.lock()?;
-        let set = &mut *guard;
-        let (ev, grads) = compute(py, || {
-            for (name, d) in names.iter().zip(&data) {
-                check_finite(&format!("parameter `{name}`"), d)?;
-            }
-            let views: Vec<Named<'_>> = names.iter().zip(&shapes).zip(&data).map(|((name, shape), data)| Named { name, shape, data }).collect();
-            let mode = if exact { Mode::Exact } else { Mode::Step };
-            eval_named(set, &views, &init, step, total, mode, prox_aware, grad).map_err(value_error)
-        })?;
-        let grads = match grads {
-            Some(g) => Some(g.into_iter().zip(&shapes).map(|(g, s)| PyArray1::from_vec(py, g).reshape(s.as_slice())).collect::<PyResult<Vec<_>>>()?),
-            None => None,
+        if !grad {
+            let ev = self.evaluate(py, &names, &shapes, &data, &init, (step, total, exact, prox_aware), None)?;
+            return Ok((ev.total(), ev.per_term, None));
+        }
+        let mut buffers: Vec<Vec<f32>> = data.iter().map(|d| vec![0.0; d.len()]).collect();
+        let ev = {
+            let mut out: Vec<&mut [f32]> = buffers.iter_mut().map(Vec::as_mut_slice).collect();
+            self.evaluate(py, &names, &shapes, &data, &init, (step, total, exact, prox_aware), Some(&mut out))?
         };
-        Ok((ev.total(), ev.per_term, grads))
+        let grads = buffers.into_iter().zip(&shapes).map(|(g, s)| PyArray1::from_vec(py, g).reshape(s.as_slice())).collect::<PyResult<Vec<_>>>()?;
+        Ok((ev.total(), ev.per_term, Some(grads)))
     }
 
     /// As `eval`, adding `Σ λ_t ∇r` into `grads[i]` (C-contiguous `float32`, `weights[i]`'s
@@ -204,16 +234,7 @@ impl RegSet {
             }
             out.push(g.as_slice_mut().map_err(|_| value_error(format!("the gradient buffer of `{n}` must be C-contiguous")))?);
         }
-        let mut guard = self.lock()?;
-        let set = &mut *guard;
-        let ev = compute(py, || {
-            for (name, d) in names.iter().zip(&data) {
-                check_finite(&format!("parameter `{name}`"), d)?;
-            }
-            let views: Vec<Named<'_>> = names.iter().zip(&shapes).zip(&data).map(|((name, shape), data)| Named { name, shape, data }).collect();
-            let mode = if exact { Mode::Exact } else { Mode::Step };
-            eval_named_into(set, &views, &init, step, total, mode, prox_aware, Some(&mut out)).map_err(value_error)
-        })?;
+        let ev = self.evaluate(py, &names, &shapes, &data, &init, (step, total, exact, prox_aware), Some(&mut out))?;
         Ok((ev.total(), ev.per_term))
     }
 
@@ -245,9 +266,7 @@ impl RegSet {
         let mut guard = self.lock()?;
         let set = &mut *guard;
         compute(py, || {
-            for (name, d) in names.iter().zip(&data) {
-                check_finite(&format!("parameter `{name}`"), d)?;
-            }
+            check_all_finite(&names, &data)?;
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             let shapes: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
             after_step_named(set, &names, &shapes, &mut data, lr, step, total, seed).map_err(value_error)
