@@ -19,10 +19,12 @@
 //! | output (on the logits) | [`output`] | `label-smoothing`, `confidence-penalty`, `spectral-decoupling`, `elr` |
 //! | data (on each training batch) | [`data`] | `cutout`, `mixup`, `input-noise` |
 //! | stochastic (in the forward pass or the step) | [`stochastic`] | `dropout`, `mixout`, `amp`, `sam`, `grad-norm`, `smart` |
+//! | adversarial (attacks and the terms of adversarial training; step hooks of `reglab_train::hook`) | [`adversarial`] | `fgsm-at`, `fgsm-rs-at`, `pgd-at`, `elle`, `elle-a`, `arow`, `trades`, `aaer` |
 //! | on the features (a step hook of `reglab_train::hook::distill`, no module here) | — | `feature-distill` |
 //! | freezing half the matrices per round (a step hook of `reglab_train::hook::hft`, no module here) | — | `hft` |
 //! | Fisher-weighted anchor (the math here; the Fisher and the hook in `reglab_train::fisher`, `reglab_train::hook::ewc`) | [`anchor::ewc`] | `ewc` |
 
+pub mod adversarial;
 pub mod anchor;
 pub mod cauchy_schwarz;
 pub mod data;
