@@ -27,6 +27,9 @@ pub enum Kind {
     /// A perturbation of the forward pass or of how the step's gradient is taken:
     /// `--reg NAME=VALUE`.
     Stochastic,
+    /// Adversarial training (the step trains on attacked inputs) and the terms that go with it:
+    /// `--reg NAME=ε` / `--reg NAME=λ:…`.
+    Adversarial,
     /// An effective weight `W = f(P, e)`: `--reparam SPEC`.
     Reparam,
     /// A mask on the weights: `--prune SPEC`.
@@ -41,6 +44,7 @@ impl Kind {
             Kind::Output => "logits",
             Kind::Data => "inputs",
             Kind::Stochastic => "forward pass",
+            Kind::Adversarial => "inputs (adversarial)",
             Kind::Reparam => "weights (reparameterized)",
             Kind::Prune => "weights (masked)",
         }
@@ -49,7 +53,7 @@ impl Kind {
     /// The command-line flag that takes it.
     pub fn flag(self) -> &'static str {
         match self {
-            Kind::Penalty | Kind::Output | Kind::Data | Kind::Stochastic => "--reg",
+            Kind::Penalty | Kind::Output | Kind::Data | Kind::Stochastic | Kind::Adversarial => "--reg",
             Kind::Reparam => "--reparam",
             Kind::Prune => "--prune",
         }
@@ -91,12 +95,13 @@ fn from<B>(kind: Kind, entries: &'static [CatalogEntry<B>]) -> impl Iterator<Ite
 }
 
 /// Every technique, in the order `reglab list` prints them: penalties, output terms, data and
-/// stochastic perturbations, reparameterizations, pruning methods.
+/// stochastic perturbations, adversarial training, reparameterizations, pruning methods.
 pub fn all() -> Vec<Technique> {
     from(Kind::Penalty, reglab_regularizers::ENTRIES)
         .chain(from(Kind::Output, reglab_regularizers::OUTPUT_ENTRIES))
         .chain(from(Kind::Data, reglab_regularizers::BATCH_ENTRIES))
-        .chain(from(Kind::Stochastic, crate::hook::registry::HOOK_ENTRIES))
+        .chain(from(Kind::Stochastic, crate::hook::registry::HOOK_ENTRIES).filter(|t| t.family != "adversarial"))
+        .chain(from(Kind::Adversarial, crate::hook::registry::HOOK_ENTRIES).filter(|t| t.family == "adversarial"))
         .chain(from(Kind::Reparam, reparam::CATALOG))
         .chain(from(Kind::Prune, prune::CATALOG))
         .collect()
@@ -134,6 +139,8 @@ mod tests {
         assert_eq!(find("fish").unwrap().flag, "--prune");
         assert_eq!(find("lawn").unwrap().kind, Kind::Reparam);
         assert_eq!(find("elr").unwrap().acts_on, "logits");
+        assert_eq!(find("elle").unwrap().kind, Kind::Adversarial);
+        assert_eq!(find("pgd-at").unwrap().flag, "--reg");
     }
 
     #[test]
@@ -182,7 +189,7 @@ mod tests {
             .collect();
         let registry: BTreeSet<String> = all()
             .iter()
-            .filter(|t| matches!(t.kind, Kind::Penalty | Kind::Output | Kind::Data | Kind::Stochastic))
+            .filter(|t| matches!(t.kind, Kind::Penalty | Kind::Output | Kind::Data | Kind::Stochastic | Kind::Adversarial))
             .map(|t| t.name.to_string())
             .collect();
         let missing: Vec<_> = registry.difference(&listed).collect();

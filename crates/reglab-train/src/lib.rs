@@ -4,6 +4,7 @@
 //! ([`step`]: gradients from autodiff, analytic penalty gradients added by parameter id,
 //! optimizer step, proximal steps), the loop ([`trainer`]) and tensor files ([`tensorfile`]).
 
+pub mod attack;
 pub mod catalog;
 pub mod checkpoint;
 pub mod config;

@@ -187,6 +187,22 @@ impl Trainer {
     /// initialisation of weight norm; magnitude and `fish` masks with `at=E` at the end of
     /// their epochs; see [`crate::prune`]).
     pub fn train_epoch(&mut self, data: &Dataset, epoch: usize, progress: &mut dyn FnMut(Progress<'_>)) -> Result<(f64, f64), TrainError> {
+        let steps = self.steps_per_epoch(data.len());
+        self.train_steps(data, epoch, 0..steps, progress)
+    }
+
+    /// The steps `range` (0-based, of [`Trainer::steps_per_epoch`]) of epoch `epoch`, in the
+    /// epoch's order: part of an epoch, for rows within it. The epoch's start phase runs when
+    /// the range starts at 0, its end phase when it reaches the last step; the hooks' reported
+    /// values ([`Trainer::reg_values`]) are the means over the range. Parts that cover an epoch
+    /// train exactly as [`Trainer::train_epoch`] does.
+    pub fn train_steps(
+        &mut self,
+        data: &Dataset,
+        epoch: usize,
+        range: std::ops::Range<usize>,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<(f64, f64), TrainError> {
         if data.example_shape.iter().product::<usize>() != self.example_shape.iter().product::<usize>() {
             return Err(TrainError::Config(format!(
                 "{}: examples of shape {:?}, the model expects {:?}",
@@ -197,12 +213,17 @@ impl Trainer {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch as u64);
         order.shuffle(&mut rng);
         let steps = self.steps_per_epoch(data.len());
+        if range.start >= range.end || range.end > steps {
+            return Err(TrainError::Other(format!("steps {range:?} of an epoch of {steps}")));
+        }
         self.value_sums.clear();
         self.value_seen = 0;
-        self.epoch_phase(data, epoch, &order, steps, true)?;
-        progress(Progress::EpochStart { epoch, steps });
+        if range.start == 0 {
+            self.epoch_phase(data, epoch, &order, steps, true)?;
+            progress(Progress::EpochStart { epoch, steps });
+        }
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
-        for (s, chunk) in order.chunks(self.cfg.batch).enumerate() {
+        for (s, chunk) in order.chunks(self.cfg.batch).enumerate().skip(range.start).take(range.end - range.start) {
             let (lv, pred) = self.train_batch(data, chunk).map_err(|e| match e {
                 TrainError::NonFinite { what, value, .. } => TrainError::NonFinite { epoch, step: s + 1, what, value },
                 other => other,
@@ -213,7 +234,9 @@ impl Trainer {
             loss_sum += lv * labels.len() as f64;
             progress(Progress::Step { epoch, step: s + 1, loss: lv });
         }
-        self.epoch_phase(data, epoch, &order, steps, false)?;
+        if range.end == steps {
+            self.epoch_phase(data, epoch, &order, steps, false)?;
+        }
         let n = self.value_seen.max(1) as f64;
         self.value_means = self.value_sums.iter().map(|(k, v)| (k.clone(), v / n)).collect();
         Ok((loss_sum / seen.max(1) as f64, correct as f64 / seen.max(1) as f64))
@@ -272,6 +295,7 @@ impl Trainer {
         // output terms and mixup need the labels and indices, and a loss term on the logits
         let needs_terms = mix.is_some() || self.chain.needs_batch_info();
         let needs_features = self.chain.needs_features();
+        let needs_graph = self.chain.needs_graph_terms();
         let (chain, masks) = self.chain.split();
         let pass = Pass { masks, loss: &self.loss_fn, seed: self.cfg.seed, step: self.step, device: &self.device };
         let mut values: Vec<(String, f64)> = Vec::new();
@@ -291,11 +315,21 @@ impl Trainer {
         for h in chain.iter_mut() {
             h.before_forward(&mut cx)?;
         }
+        // the inputs the step trains on (adversarial training: x + δ)
+        let mut x_train: Option<Tensor<2>> = None;
+        for h in chain.iter_mut() {
+            if let Some(xa) = h.train_inputs(&mut cx)?
+                && x_train.replace(xa).is_some()
+            {
+                return Err(TrainError::Config("two hooks replace the training inputs (adversarial training): give at most one".into()));
+            }
+        }
+        let x_main = x_train.unwrap_or_else(|| x.clone());
         let (features, logits) = if needs_features {
-            let (f, z) = pass.forward_features(cx.net, x.clone())?;
+            let (f, z) = pass.forward_features(cx.net, x_main.clone())?;
             (Some(f), z)
         } else {
-            (None, pass.forward(cx.net, x.clone()))
+            (None, pass.forward(cx.net, x_main.clone()))
         };
         let loss = self.loss_fn.forward(logits.clone(), y.clone());
         let lv = loss.clone().into_scalar::<f32>() as f64;
@@ -304,6 +338,38 @@ impl Trainer {
         }
         let z = logits.clone().detach().into_data();
         let pred = argmax_rows(&z);
+        // terms with forward passes of their own, in the autodiff graph (ELLE, ARoW, AAER)
+        let loss = if !needs_graph {
+            loss
+        } else {
+            let zs: &[f32] = z.as_slice().map_err(|e| TrainError::Other(format!("logits: {e:?}")))?;
+            let labels = crate::attack::labels_of(&y)?;
+            let classes = zs.len() / labels.len().max(1);
+            let gcx = crate::hook::GraphCx {
+                net: cx.net,
+                x: &x,
+                x_train: &x_main,
+                logits: &logits,
+                z: zs,
+                labels: &labels,
+                classes,
+                seed: self.cfg.seed,
+                step: self.step,
+                total: self.total,
+            };
+            let mut loss = loss;
+            let mut terms = Vec::new();
+            for h in chain.iter_mut() {
+                if let Some(t) = h.graph_terms(&gcx, &mut terms)? {
+                    loss = loss + t;
+                }
+            }
+            if let Some((label, v)) = terms.iter().find(|(_, v)| !v.is_finite()) {
+                return Err(TrainError::non_finite(format!("regularizer `{label}`"), *v));
+            }
+            cx.values.extend(terms);
+            loss
+        };
         // loss terms on the logits (output regularizers, mixup's labels)
         let loss = if !needs_terms {
             loss
@@ -325,7 +391,7 @@ impl Trainer {
                 let [fn_, fd] = f.dims();
                 let fdata = f.clone().detach().into_data();
                 let fs: &[f32] = fdata.as_slice().map_err(|e| TrainError::Other(format!("features: {e:?}")))?;
-                let fcx = FeatureCx { x: &x, features: fs, n: fn_, d: fd, step: self.step, total: self.total };
+                let fcx = FeatureCx { x: &x_main, features: fs, n: fn_, d: fd, step: self.step, total: self.total };
                 let gt = surrogate_gradient([fn_, fd], cx.values, &self.device, |g, terms| {
                     chain.iter_mut().try_for_each(|h| h.feature_terms(&fcx, g, terms))
                 })?;

@@ -8,8 +8,10 @@
 //! |---|---|---|
 //! | 1. the batch | [`StepHook::perturb_batch`] | data perturbations: cutout, mixup, input noise ([`data`]) |
 //! | 2. before the forward pass | [`StepHook::before_forward`] | weight perturbations: SAM and AMP move θ to θ + δ ([`sharpness`]), mixout swaps in W̃ ([`mixout`]) |
+//! | 2b. the training inputs | [`StepHook::train_inputs`] | adversarial training: the step trains on `x + δ` ([`adversarial`], [`aaer`]) |
 //! | 3. in the forward pass | [`StepHook::activation_mask`] | dropout ([`dropout`]) |
 //! | 4. loss terms | [`StepHook::loss_terms`], [`StepHook::feature_terms`] | output regularizers on the logits ([`output`]), mixup's label term ([`data`]); terms on the features: distillation to the initial (pretrained) network ([`distill`]) |
+//! | 4c. terms in the graph | [`StepHook::graph_terms`] | terms with forward passes of their own: ELLE's local-linearity error ([`elle`]), ARoW and TRADES ([`arow`]), AAER on the adversarial logits ([`aaer`]) |
 //! | 5. after the backward pass | [`StepHook::after_backward`] | weights put back and gradients transformed: mixout's mask, SAM/AMP's θ restored, the gradient-norm penalty ([`sharpness`]), EWC's Fisher-weighted pull ([`ewc`]), the parameter penalties' analytic gradients ([`penalties`]), the reparameterization's chain rule ([`reparam`]), pruning masks on the gradients ([`prune`]), half fine-tuning's frozen layers ([`hft`]) |
 //! | 6. after the optimizer step | [`StepHook::after_optimizer`] | proximal steps and post-step transforms ([`penalties`]), the reparameterization's extras and effective weights ([`reparam`]), pruning masks on the weights ([`prune`]) |
 //!
@@ -24,9 +26,15 @@
 //! line in [`registry::HOOK_ENTRIES`] (its name, family, formula, paper and builder), which the
 //! catalog (`reglab list`) and `--reg NAME=…` then know; `trainer.rs` does not change.
 
+pub mod aaer;
+pub mod adversarial;
+#[cfg(test)]
+mod adversarial_tests;
+pub mod arow;
 pub mod data;
 pub mod distill;
 pub mod dropout;
+pub mod elle;
 pub mod ewc;
 pub mod hft;
 pub mod mixout;
@@ -65,6 +73,18 @@ pub trait StepHook: AsAny + Send {
         Ok(())
     }
 
+    /// Phase 2b: the inputs the step trains on instead of the batch's (adversarial training:
+    /// `x + δ`); at most one hook of a chain returns some.
+    fn train_inputs(&mut self, cx: &mut StepCx<'_>) -> Result<Option<Tensor<2>>, TrainError> {
+        let _ = cx;
+        Ok(None)
+    }
+
+    /// Whether the hook replaces the training inputs ([`StepHook::train_inputs`]).
+    fn replaces_inputs(&self) -> bool {
+        false
+    }
+
     /// Phase 3: a multiplicative mask on the hidden activations of the training forward passes
     /// (asked once, when the chain is built).
     fn activation_mask(&self) -> Option<Box<dyn ActivationMask>> {
@@ -89,6 +109,20 @@ pub trait StepHook: AsAny + Send {
     fn feature_terms(&mut self, cx: &FeatureCx<'_>, grad: &mut [f64], values: &mut Vec<(String, f64)>) -> Result<(), TrainError> {
         let _ = (cx, grad, values);
         Ok(())
+    }
+
+    /// Whether the hook adds terms in the autodiff graph ([`StepHook::graph_terms`]).
+    fn needs_graph_terms(&self) -> bool {
+        false
+    }
+
+    /// Phase 4c: a term of the loss as a scalar of the autodiff graph (its own forward passes
+    /// through `cx.net`, the main pass's logits), added to the loss before the backward pass;
+    /// push its `(label, λ_t·r)` into `values`. For terms that need more forward passes with
+    /// gradients (ELLE's triplets, ARoW's adversarial predictions).
+    fn graph_terms(&mut self, cx: &GraphCx<'_>, values: &mut Vec<(String, f64)>) -> Result<Option<Tensor<1>>, TrainError> {
+        let _ = (cx, values);
+        Ok(None)
     }
 
     /// Phase 5: after the backward pass: put moved weights back and transform the gradients.
@@ -273,6 +307,30 @@ pub struct LossCx<'a> {
     pub total: u64,
 }
 
+/// What the graph-term hooks see.
+pub struct GraphCx<'a> {
+    /// The model.
+    pub net: &'a Net,
+    /// The batch's inputs (after the data perturbations), before any adversarial perturbation.
+    pub x: &'a Tensor<2>,
+    /// The inputs of the main pass (adversarial training's `x + δ`, or `x`).
+    pub x_train: &'a Tensor<2>,
+    /// The main pass's logits, in the graph.
+    pub logits: &'a Tensor<2>,
+    /// The same on the host, `n × classes` row-major.
+    pub z: &'a [f32],
+    /// The labels.
+    pub labels: &'a [usize],
+    /// Classes.
+    pub classes: usize,
+    /// The run's seed.
+    pub seed: u64,
+    /// Optimizer step.
+    pub step: u64,
+    /// Steps planned.
+    pub total: u64,
+}
+
 /// What the feature-term hooks see.
 pub struct FeatureCx<'a> {
     /// The batch's inputs (after the data perturbations).
@@ -365,6 +423,11 @@ impl Chain {
     /// Whether a hook adds terms on the features.
     pub fn needs_features(&self) -> bool {
         self.hooks.iter().any(|h| h.needs_features())
+    }
+
+    /// Whether a hook adds terms in the autodiff graph.
+    pub fn needs_graph_terms(&self) -> bool {
+        self.hooks.iter().any(|h| h.needs_graph_terms())
     }
 
     /// Every hook's checkpoint state, in chain order.

@@ -23,6 +23,7 @@ use crate::reparam::Reparam;
 use crate::step::Regularization;
 use burn::tensor::Device;
 use reglab_core::{NamedTensor, Selection, Spec};
+use reglab_regularizers::adversarial::{aaer::Aaer, attack::Attack, elle::Elle};
 use reglab_regularizers::registry::CatalogEntry;
 use reglab_regularizers::stochastic::{dropout::Dropout, mixout::Mixout, sharpness::Sharpness};
 
@@ -34,6 +35,8 @@ pub struct BuildCx<'a> {
     pub seed: u64,
     /// PyTorch-layout anchor weights (`--anchor`), if any.
     pub anchor: Option<&'a [NamedTensor]>,
+    /// The radius ε of the run's adversarial training, if any (ELLE's default).
+    pub attack_eps: Option<f64>,
 }
 
 /// Builds a step hook from its parsed spec.
@@ -121,7 +124,75 @@ pub const HOOK_ENTRIES: &[HookEntry] = &[
         options: "h=0.01",
         build: |s, _| Ok(Box::new(SharpnessHook::new(Sharpness::grad_norm(s).map_err(spec_error)?))),
     },
+    CatalogEntry {
+        name: "fgsm-at",
+        family: "adversarial",
+        formula: "train on x + δ, δ = ε·sign(∇ₓℓ(x, y)) (ε = the strength, data units), x + δ clipped to the data range; 1 attack pass per step",
+        paper: "Goodfellow, Shlens, Szegedy, Explaining and Harnessing Adversarial Examples, ICLR 2015",
+        options: "step=1 (α/ε), init=0 (random start radius/ε), steps=1, restarts=1, norm=linf|l2, project=true",
+        build: |s, _| Ok(Box::new(super::adversarial::AdversarialTraining::new(s)?)),
+    },
+    CatalogEntry {
+        name: "fgsm-rs-at",
+        family: "adversarial",
+        formula: "train on x + δ, δ = Π_ε(δ⁰ + α·sign(∇ℓ(x + δ⁰))), δ⁰ ~ U(−ε, ε), α = 1.25ε; clipped to the data range (N-FGSM: init=2,step=1,project=false)",
+        paper: "Wong, Rice, Kolter, Fast is better than free: Revisiting adversarial training, ICLR 2020",
+        options: "step=1.25 (α/ε), init=1, steps=1, restarts=1, norm=linf|l2, project=true",
+        build: |s, _| Ok(Box::new(super::adversarial::AdversarialTraining::new(s)?)),
+    },
+    CatalogEntry {
+        name: "pgd-at",
+        family: "adversarial",
+        formula: "train on x + δ, δ by K steps δ ← Π_ε(δ + α·sign(∇ℓ)) from δ⁰ ~ U(−ε, ε), α = 2.5ε/K; clipped to the data range; K attack passes per step",
+        paper: "Madry, Makelov, Schmidt, Tsipras, Vladu, Towards Deep Learning Models Resistant to Adversarial Attacks, ICLR 2018",
+        options: "steps=10 (K), step=2.5/K (α/ε), init=1, restarts=1, norm=linf|l2, project=true",
+        build: |s, _| Ok(Box::new(super::adversarial::AdversarialTraining::new(s)?)),
+    },
+    CatalogEntry {
+        name: "elle",
+        family: "adversarial",
+        formula: "λ·(1/n)Σᵢ(ℓ(x_c) − (1 − α)ℓ(x_a) − αℓ(x_b))², x_a, x_b ~ U(x ± ε), α ~ U[0, 1], x_c = (1 − α)x_a + αx_b; with adversarial training; 3n more forward and backward passes",
+        paper: "Abad Rocamora, Liu, Chrysos, Olmos, Cevher, Efficient local linearity regularization to overcome catastrophic overfitting, ICLR 2024 (code: LIONS-EPFL/ELLE)",
+        options: "eps=the run's adversarial-training ε",
+        build: |s, cx| Ok(Box::new(super::elle::ElleHook::new(s, cx.net, cx.attack_eps)?)),
+    },
+    CatalogEntry {
+        name: "elle-a",
+        family: "adversarial",
+        formula: "ELLE with λ_t: 0 at first; λ when E_lin > mean + s·std of the errors so far, else λ_t ← d·λ_{t−1}",
+        paper: "Abad Rocamora, Liu, Chrysos, Olmos, Cevher, Efficient local linearity regularization to overcome catastrophic overfitting, ICLR 2024 (code: LIONS-EPFL/ELLE)",
+        options: "eps=the run's adversarial-training ε, sensitivity=2 (s), decay=0.99 (d)",
+        build: |s, cx| Ok(Box::new(super::elle::ElleHook::new(s, cx.net, cx.attack_eps)?)),
+    },
+    CatalogEntry {
+        name: "arow",
+        family: "adversarial",
+        formula: "CE_s(f(x), y) + λ·(1/n)Σᵢ KL(p(xᵢ)‖p(x̂ᵢ))·(1 − p_y(x̂ᵢ)), x̂ by PGD-K on the KL in the ε-ball, CE_s label-smoothed (s = 0.2); K + 1 more passes per step",
+        paper: "Yang, Kim, Lee, Kim, Kim, Improving Adversarial Robustness by Putting More Regularizations on Less Robust Samples, ICML 2023 (code: dyoony/ARoW)",
+        options: "eps (required), steps=10 (K), step=0.25 (α/ε), ls=0.2 (s)",
+        build: |s, _| Ok(Box::new(super::arow::ArowHook::new(s)?)),
+    },
+    CatalogEntry {
+        name: "trades",
+        family: "adversarial",
+        formula: "CE(f(x), y) + λ·(1/n)Σᵢ KL(p(xᵢ)‖p(x̂ᵢ)), x̂ by PGD-K on the KL in the ε-ball; K + 1 more passes per step",
+        paper: "Zhang, Yu, Jiao, Xing, El Ghaoui, Jordan, Theoretically Principled Trade-off between Robustness and Accuracy, ICML 2019",
+        options: "eps (required), steps=10 (K), step=0.25 (α/ε)",
+        build: |s, _| Ok(Box::new(super::arow::ArowHook::new(s)?)),
+    },
+    CatalogEntry {
+        name: "aaer",
+        family: "adversarial",
+        formula: "FGSM-RS training + λ₁·(m/n)·(λ₂·CE_A + λ₃·max(V_A − V_N, 0)), A the m examples whose loss fell in the attack step, V the mean ‖z⁰ − z‖² (start vs adversarial logits)",
+        paper: "Lin, Yu, Liu, Eliminating Catastrophic Overfitting Via Abnormal Adversarial Examples Regularization, NeurIPS 2023 (code: tmllab/2023_NeurIPS_AAER)",
+        options: "eps (required), l2=2.5 (λ₂), l3=1.5 (λ₃), step=1.25, init=1, project=true, ce_grad=false",
+        build: |s, _| Ok(Box::new(super::aaer::AaerHook::new(s)?)),
+    },
 ];
+
+/// The hooks that choose the inputs the step trains on (adversarial training); at most one per
+/// run.
+pub const ADVERSARIAL_TRAINING: &[&str] = &["fgsm-at", "fgsm-rs-at", "pgd-at", "aaer"];
 
 /// The step-hook entry named `name`.
 pub fn entry(name: &str) -> Option<&'static HookEntry> {
@@ -153,9 +224,11 @@ pub fn check(spec: &Spec) -> Result<(), String> {
         return match e.name {
             // builders that need a model: parse the options alone
             "mixout" => Mixout::from_spec(spec).map(drop).map_err(|e| e.to_string()),
+            // ε may come from the run's adversarial training
+            "elle" | "elle-a" => Elle::from_spec(spec).map(drop).map_err(|e| e.to_string()),
             _ => {
                 let net = Net::Mlp(crate::model::Mlp { layers: Vec::new() });
-                (e.build)(spec, &BuildCx { net: &net, seed: 0, anchor: None }).map(drop).map_err(|e| e.to_string())
+                (e.build)(spec, &BuildCx { net: &net, seed: 0, anchor: None, attack_eps: None }).map(drop).map_err(|e| e.to_string())
             }
         };
     }
@@ -211,6 +284,27 @@ pub fn build_chain(
     if sharp == 1 && step_specs.iter().any(|s| s.name == "mixout") {
         return Err(TrainError::Config("mixout with amp, sam or grad-norm is not supported: give one of them".into()));
     }
+    let adversarial: Vec<&&Spec> = step_specs.iter().filter(|s| ADVERSARIAL_TRAINING.contains(&s.name.as_str())).collect();
+    if adversarial.len() > 1 {
+        return Err(TrainError::Config(format!(
+            "`{}` and `{}` each choose the inputs the step trains on: give at most one of {}",
+            adversarial[0].raw(),
+            adversarial[1].raw(),
+            ADVERSARIAL_TRAINING.join(", ")
+        )));
+    }
+    if let (Some(a), Some(r)) = (adversarial.first(), step_specs.iter().find(|s| matches!(s.name.as_str(), "arow" | "trades"))) {
+        return Err(TrainError::Config(format!(
+            "`{}` trains on the clean batch with its own attack; it does not combine with `{}`",
+            r.raw(),
+            a.raw()
+        )));
+    }
+    let attack_eps = match adversarial.first() {
+        Some(s) if s.name == "aaer" => Some(Aaer::from_spec(s).map_err(spec_error)?.attack.eps),
+        Some(s) => Some(Attack::from_spec(s).map_err(spec_error)?.eps),
+        None => None,
+    };
     let batch_terms = reglab_regularizers::build_batch_terms(&batch_specs).map_err(spec_error)?;
     for t in &batch_terms {
         t.transform.check_shape(example_shape).map_err(|e| TrainError::Config(format!("`{}`: {e}", t.spec.raw())))?;
@@ -229,7 +323,7 @@ pub fn build_chain(
     let (last, step_specs): (Vec<&Spec>, Vec<&Spec>) = step_specs.into_iter().partition(|s| s.name == "hft");
     for spec in step_specs {
         let e = entry(&spec.name).expect("a step hook");
-        hooks.push((e.build)(spec, &BuildCx { net, seed: cfg.seed, anchor })?);
+        hooks.push((e.build)(spec, &BuildCx { net, seed: cfg.seed, anchor, attack_eps })?);
     }
     hooks.push(Box::new(Penalties { reg }));
     if let Some(r) = reparam {
@@ -240,7 +334,7 @@ pub fn build_chain(
     }
     for spec in last {
         let e = entry(&spec.name).expect("a step hook");
-        hooks.push((e.build)(spec, &BuildCx { net, seed: cfg.seed, anchor })?);
+        hooks.push((e.build)(spec, &BuildCx { net, seed: cfg.seed, anchor, attack_eps })?);
     }
     Ok(Chain::new(hooks))
 }

@@ -905,3 +905,24 @@ fn smart_step_is_the_gradient_of_its_objective_and_its_teacher_moves_and_resumes
         assert!(config_error(&[s]).contains(want), "{s}: {}", config_error(&[s]));
     }
 }
+
+#[test]
+fn epochs_trained_in_parts_equal_whole_epochs_bit_for_bit() {
+    let dev = Device::flex().autodiff();
+    let c = cfg(&["l2=1e-3", "label-smoothing=0.1", "dropout=0.2"]);
+    let train = blobs(240, 1);
+    let steps = train.len().div_ceil(c.batch);
+    let mut a = Trainer::new(&c, &[8], 3, &dev, None, 100).unwrap();
+    let mut b = Trainer::new(&c, &[8], 3, &dev, None, 100).unwrap();
+    for e in 1..=2 {
+        a.train_epoch(&train, e, &mut |_| {}).unwrap();
+        for part in 0..4 {
+            b.train_steps(&train, e, part * steps / 4..(part + 1) * steps / 4, &mut |_| {}).unwrap();
+        }
+    }
+    assert_eq!(a.net.to_pytorch(), b.net.to_pytorch());
+    assert_eq!(a.steps_done(), b.steps_done());
+    // an empty or out-of-epoch range is an error, not a silent no-op
+    assert!(b.train_steps(&train, 3, 2..2, &mut |_| {}).is_err());
+    assert!(b.train_steps(&train, 3, 0..steps + 1, &mut |_| {}).is_err());
+}
