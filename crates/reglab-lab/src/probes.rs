@@ -348,3 +348,32 @@ mod noise_fit_tests {
         assert!(noise_fit(&pred, &clean, &clean).memorized.is_nan());
     }
 }
+
+/// Accuracy of the trainer's model on the first `r.examples` examples of `data` clean, under
+/// FGSM (α = ε, from 0) and under PGD (`r.steps` steps, `r.restarts` restarts; an example counts
+/// as robust only if every restart fails), ℓ∞ ball of radius `r.eps`, inputs clipped to [0, 1];
+/// in chunks of 500 examples, the attacks seeded by the restart alone.
+pub fn robust_accuracy(
+    trainer: &reglab_train::trainer::Trainer,
+    data: &Dataset,
+    r: &crate::experiment::config::RobustProbe,
+) -> Result<(f64, f64, f64), String> {
+    use reglab_regularizers::adversarial::attack::Attack;
+    let n = r.examples.min(data.len());
+    if n == 0 {
+        return Err(format!("{}: no examples to attack", data.name));
+    }
+    let (mut clean, mut fgsm, mut pgd) = (0usize, 0usize, 0usize);
+    let idx: Vec<usize> = (0..n).collect();
+    for chunk in idx.chunks(500) {
+        let (x, y) = trainer.batch_tensors(data, chunk);
+        let y = reglab_train::attack::labels_of(&y).map_err(|e| e.to_string())?;
+        let (c, f) = reglab_train::attack::robust_correct(&trainer.net, &x, &y, &Attack::fgsm(r.eps), 0).map_err(|e| e.to_string())?;
+        let (_, p) = reglab_train::attack::robust_correct(&trainer.net, &x, &y, &r.pgd(), 0).map_err(|e| e.to_string())?;
+        clean += c.iter().filter(|v| **v).count();
+        fgsm += f.iter().filter(|v| **v).count();
+        pgd += p.iter().filter(|v| **v).count();
+    }
+    let n = n as f64;
+    Ok((clean as f64 / n, fgsm as f64 / n, pgd as f64 / n))
+}

@@ -153,6 +153,80 @@ pub struct ProbeConfig {
     /// (single-task streams only), checkpointed after each epoch.
     #[serde(default, skip_serializing_if = "ProbeEvery::is_task")]
     pub every: ProbeEvery,
+    /// With `every = "epoch"`: rows at this many equal parts of each epoch (catastrophic
+    /// overfitting happens within an epoch); `task` is then the part's index and the metric
+    /// `epoch` the fraction of epochs trained.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub per_epoch: usize,
+    /// Robust accuracy on the first `examples` test examples (`[probe.robust]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robust: Option<RobustProbe>,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(v: &usize) -> bool {
+    *v == 1
+}
+
+/// `[probe.robust]`: accuracy under attack, on the first `examples` test examples, in every row:
+/// `robust/clean_accuracy`, `robust/fgsm_accuracy` (FGSM, α = ε) and `robust/pgd_accuracy`
+/// (PGD-`steps` with step `step·ε` from `restarts` uniform starts, an example robust only if
+/// every restart fails; ℓ∞, inputs clipped to [0, 1]). The attacks are seeded by the restart
+/// alone, the same in every row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RobustProbe {
+    /// The radius ε (data units).
+    pub eps: f64,
+    /// Test examples attacked.
+    #[serde(default = "default_robust_examples")]
+    pub examples: usize,
+    /// PGD steps.
+    #[serde(default = "default_pgd_steps")]
+    pub steps: usize,
+    /// PGD restarts.
+    #[serde(default = "default_pgd_restarts")]
+    pub restarts: usize,
+    /// PGD step α in units of ε.
+    #[serde(default = "default_pgd_step")]
+    pub step: f64,
+}
+
+fn default_robust_examples() -> usize {
+    1000
+}
+fn default_pgd_steps() -> usize {
+    50
+}
+fn default_pgd_restarts() -> usize {
+    10
+}
+fn default_pgd_step() -> f64 {
+    0.25
+}
+
+impl RobustProbe {
+    /// Check the values.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.eps > 0.0 && self.eps.is_finite()) {
+            return Err(format!("`probe.robust.eps` must be > 0, got {}", self.eps));
+        }
+        if self.examples == 0 || self.steps == 0 || self.restarts == 0 {
+            return Err("`probe.robust.examples`, `steps` and `restarts` must be ≥ 1".into());
+        }
+        if !(self.step > 0.0 && self.step.is_finite()) {
+            return Err(format!("`probe.robust.step` (α in units of ε) must be > 0, got {}", self.step));
+        }
+        Ok(())
+    }
+
+    /// The PGD attack.
+    pub fn pgd(&self) -> reglab_regularizers::adversarial::attack::Attack {
+        reglab_regularizers::adversarial::attack::Attack::pgd(self.eps, self.steps, self.step * self.eps, self.restarts)
+    }
 }
 
 /// When the probes run.
@@ -178,7 +252,15 @@ fn default_probe_examples() -> usize {
 
 impl Default for ProbeConfig {
     fn default() -> Self {
-        Self { examples: default_probe_examples(), spectrum: false, binarize: false, drift: false, every: ProbeEvery::Task }
+        Self {
+            examples: default_probe_examples(),
+            spectrum: false,
+            binarize: false,
+            drift: false,
+            every: ProbeEvery::Task,
+            per_epoch: 1,
+            robust: None,
+        }
     }
 }
 
@@ -285,6 +367,15 @@ impl Experiment {
         }
         if self.probe.every == ProbeEvery::Epoch && self.stream.tasks != 1 {
             return Err(format!("`probe.every` = \"epoch\" needs a single-task stream; this one has {} tasks", self.stream.tasks));
+        }
+        if self.probe.per_epoch == 0 {
+            return Err("`probe.per_epoch` must be ≥ 1".into());
+        }
+        if self.probe.per_epoch > 1 && self.probe.every != ProbeEvery::Epoch {
+            return Err("`probe.per_epoch` needs `probe.every` = \"epoch\"".into());
+        }
+        if let Some(r) = &self.probe.robust {
+            r.validate()?;
         }
         self.label_noise()?;
         if self.arms.is_empty() {
@@ -504,6 +595,28 @@ reg = ["spectral=1e-2"]
     fn ok(text: &str, overrides: &[&str]) -> Experiment {
         let sets: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
         Experiment::parse(text, &sets).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn robust_probes_and_rows_within_epochs_parse_and_bad_values_are_named() {
+        let single = edited("kind = \"permuted\"\ntasks = 3", "kind = \"single\"\ntasks = 1");
+        let with = |probe: &str| format!("{single}\n[probe]\n{probe}\n");
+        let e = ok(&with("every = \"epoch\"\nper_epoch = 4\nrobust = { eps = 0.3 }"), &[]);
+        assert_eq!(e.probe.per_epoch, 4);
+        let r = e.probe.robust.clone().unwrap();
+        assert_eq!((r.eps, r.examples, r.steps, r.restarts, r.step), (0.3, 1000, 50, 10, 0.25));
+        let pgd = r.pgd();
+        assert_eq!((pgd.steps, pgd.restarts), (50, 10));
+        assert!((pgd.alpha - 0.075).abs() < 1e-12);
+        assert_eq!(ok(&e.to_toml(), &[]), e, "config.toml reads back");
+        // per_epoch = 1 and no robust probe leave config.toml as before
+        assert!(!ok(&single, &[]).to_toml().contains("per_epoch"));
+        err(&with("per_epoch = 2"), &[], &["per_epoch", "every"]);
+        err(&with("every = \"epoch\"\nper_epoch = 0"), &[], &["per_epoch"]);
+        err(&with("robust = { eps = 0 }"), &[], &["probe.robust.eps"]);
+        err(&with("robust = { eps = 0.1, restarts = 0 }"), &[], &["restarts"]);
+        err(&with("robust = { eps = 0.1, step = -1.0 }"), &[], &["probe.robust.step"]);
+        err(&with("robust = { eps = 0.1, bogus = 1 }"), &[], &["bogus"]);
     }
 
     #[test]

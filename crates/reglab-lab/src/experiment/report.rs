@@ -120,7 +120,7 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
         if one_task {
             plot_by_arm(&results.rows, &results.arms, &[(m.as_str(), "mean ± std over seeds")], title, y, &png, &svg)?;
         } else {
-            plot_metric_x(&results.rows, &results.arms, m, title, x_axis, y, &png, &svg)?;
+            plot_metric_x(&results.rows, &results.arms, m, title, (x_axis, 1.0 / exp.probe.per_epoch as f64), y, &png, &svg)?;
         }
         figures.push(Figure { png: format!("plots/{stem}.png"), svg: Some(format!("plots/{stem}.svg")), caption: title.clone() });
     }

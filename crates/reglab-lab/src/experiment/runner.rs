@@ -125,6 +125,12 @@ fn probe_row(
     m.insert("train_accuracy".into(), train_accuracy);
     m.insert("test_loss".into(), test_loss);
     m.insert("test_accuracy".into(), test_accuracy);
+    if let Some(r) = &probe.robust {
+        let (clean, fgsm, pgd) = probes::robust_accuracy(trainer, &task.test, r)?;
+        m.insert("robust/clean_accuracy".into(), clean);
+        m.insert("robust/fgsm_accuracy".into(), fgsm);
+        m.insert("robust/pgd_accuracy".into(), pgd);
+    }
     let weights = trainer.net.to_pytorch();
     let (mut norm2, mut dist2) = (0.0f64, 0.0f64);
     for (w, w0) in weights.iter().zip(init) {
@@ -268,16 +274,29 @@ fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &
         let (data, clean) = stream.task_noisy(seed, 1);
         events(Event::JobStart { job, arm: arm.name.clone(), seed, first_task: 1, tasks: 1 });
         let mut acc = rows.last().map(|r: &Row| r.metrics["train_accuracy"]).unwrap_or(0.0);
-        for e in done + 1..=cfg.epochs {
+        // `k` rows per epoch: after each part of its steps (`done` counts parts)
+        let k = exp.probe.per_epoch;
+        let steps = trainer.steps_per_epoch(data.train.len());
+        if steps < k {
+            return Err(format!("`probe.per_epoch` = {k} is more than the {steps} steps of an epoch"));
+        }
+        for p in done + 1..=cfg.epochs * k {
             if sh.failed.load(Ordering::Relaxed) {
                 return Err("stopped: another job failed".into());
             }
-            trainer.train_epoch(&data.train, e, &mut |_| {}).map_err(|err| format!("arm `{}`, seed {seed}, epoch {e}: {err}", arm.name))?;
-            events(Event::Epoch { job, task: 1, epoch: e, epochs: cfg.epochs });
-            let metrics = probe_row(&mut trainer, &init, &data, clean.as_deref(), &exp.probe)?;
+            let (e, part) = ((p - 1) / k + 1, (p - 1) % k);
+            let range = part * steps / k..(part + 1) * steps / k;
+            trainer.train_steps(&data.train, e, range, &mut |_| {}).map_err(|err| format!("arm `{}`, seed {seed}, epoch {e}: {err}", arm.name))?;
+            if part + 1 == k {
+                events(Event::Epoch { job, task: 1, epoch: e, epochs: cfg.epochs });
+            }
+            let mut metrics = probe_row(&mut trainer, &init, &data, clean.as_deref(), &exp.probe)?;
+            if k > 1 {
+                metrics.insert("epoch".into(), p as f64 / k as f64);
+            }
             acc = metrics["train_accuracy"];
-            rows.push(Row { arm: arm.name.clone(), seed, task: e, metrics });
-            save_job(&path, &trainer.checkpoint().map_err(|e| e.to_string())?, e, &rows)?;
+            rows.push(Row { arm: arm.name.clone(), seed, task: p, metrics });
+            save_job(&path, &trainer.checkpoint().map_err(|e| e.to_string())?, p, &rows)?;
             publish_rows(&rows)?;
         }
         events(Event::TaskEnd { job, task: 1, train_accuracy: acc });

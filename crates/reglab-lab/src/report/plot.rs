@@ -96,18 +96,18 @@ impl Series {
 /// An arm without the metric is listed in the legend as "(no data)"; with no data at all the
 /// axes are drawn empty with a note. Errors (unwritable directory, …) are one line of text.
 pub fn plot_metric(rows: &[Row], arms: &[String], metric: &str, title: &str, y_label: &str, png: &Path, svg: &Path) -> Result<(), String> {
-    plot_metric_x(rows, arms, metric, title, "task", y_label, png, svg)
+    plot_metric_x(rows, arms, metric, title, ("task", 1.0), y_label, png, svg)
 }
 
-/// [`plot_metric`] with another name for the x axis (the rows' `task` field), e.g. `epoch`
-/// for the per-epoch rows of a single-task experiment.
+/// [`plot_metric`] with another name for the x axis and a scale (`x = task·scale`), e.g.
+/// `("epoch", 1/k)` for the rows at `k` parts of each epoch of a single-task experiment.
 #[allow(clippy::too_many_arguments)]
 pub fn plot_metric_x(
     rows: &[Row],
     arms: &[String],
     metric: &str,
     title: &str,
-    x_label: &str,
+    (x_label, x_scale): (&str, f64),
     y_label: &str,
     png: &Path,
     svg: &Path,
@@ -122,7 +122,7 @@ pub fn plot_metric_x(
             let points = s
                 .into_iter()
                 .filter(|&(_, m, _, _)| m.is_finite())
-                .map(|(t, m, sd, _)| (t as f64, m, if sd.is_finite() { sd } else { 0.0 }))
+                .map(|(t, m, sd, _)| (t as f64 * x_scale, m, if sd.is_finite() { sd } else { 0.0 }))
                 .collect();
             Series { name: arm.clone(), color: arm_color(i), points, min_n, max_n }
         })
