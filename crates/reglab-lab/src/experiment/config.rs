@@ -295,6 +295,10 @@ pub struct Arm {
     /// This arm's abscissa on its `group`'s curve (e.g. the target sparsity, or λ).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x: Option<f64>,
+    /// The ε of `[probe.robust]` for this arm (e.g. its adversarial-training ε in an ε sweep),
+    /// instead of `probe.robust.eps`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robust_eps: Option<f64>,
 }
 
 /// The kinds of task stream.
@@ -394,6 +398,14 @@ impl Experiment {
             }
             if a.group.is_some() != a.x.is_some() {
                 return Err(format!("`arm[{i}]` (arm `{}`): `group` and `x` go together", a.name));
+            }
+            if let Some(e) = a.robust_eps {
+                if self.probe.robust.is_none() {
+                    return Err(format!("`arm[{i}].robust_eps` (arm `{}`) needs `[probe.robust]`", a.name));
+                }
+                if !(e.is_finite() && e > 0.0) {
+                    return Err(format!("`arm[{i}].robust_eps` (arm `{}`) = {e}: expected ε > 0", a.name));
+                }
             }
             if let Some(lr) = a.lr.filter(|lr| !(lr.is_finite() && *lr > 0.0)) {
                 return Err(format!("`arm[{i}].lr` (arm `{}`) = {lr}: expected a positive finite learning rate", a.name));
@@ -617,6 +629,13 @@ reg = ["spectral=1e-2"]
         err(&with("robust = { eps = 0.1, restarts = 0 }"), &[], &["restarts"]);
         err(&with("robust = { eps = 0.1, step = -1.0 }"), &[], &["probe.robust.step"]);
         err(&with("robust = { eps = 0.1, bogus = 1 }"), &[], &["bogus"]);
+        // an arm's own ε for the robust probe
+        let arm_eps = |eps: &str| single.replacen("[[arm]]\n", &format!("[[arm]]\nrobust_eps = {eps}\n"), 1);
+        let e = ok(&format!("{}\n[probe]\nrobust = {{ eps = 0.3 }}\n", arm_eps("0.2")), &[]);
+        assert_eq!((e.arms[0].robust_eps, e.arms[1].robust_eps), (Some(0.2), None));
+        assert_eq!(ok(&e.to_toml(), &[]), e, "config.toml reads back");
+        err(&arm_eps("0.2"), &[], &["arm[0].robust_eps", "[probe.robust]"]);
+        err(&format!("{}\n[probe]\nrobust = {{ eps = 0.3 }}\n", arm_eps("-0.1")), &[], &["arm[0].robust_eps", "-0.1"]);
     }
 
     #[test]

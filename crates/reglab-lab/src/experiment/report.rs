@@ -106,8 +106,18 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
     if !curves.is_empty() {
         let reference = exp.arms.iter().find(|a| a.group.is_none()).map(|a| a.name.as_str());
         let x_label = exp.x_label.clone().unwrap_or_else(|| "x".into());
-        for (m, title) in [("test_accuracy", "Test accuracy"), ("train_accuracy", "Train accuracy")] {
-            let stem = format!("curves_{m}");
+        // with the robust probe, its three accuracies too (at the last row of each job)
+        let robust = results.rows.iter().any(|r| r.metrics.contains_key("robust/pgd_accuracy"));
+        let mut curve_metrics = vec![("test_accuracy", "Test accuracy"), ("train_accuracy", "Train accuracy")];
+        if robust {
+            curve_metrics.extend([
+                ("robust/pgd_accuracy", "PGD robust accuracy"),
+                ("robust/fgsm_accuracy", "FGSM robust accuracy"),
+                ("robust/clean_accuracy", "Clean accuracy on the robust-probe subset"),
+            ]);
+        }
+        for (m, title) in curve_metrics {
+            let stem = format!("curves_{}", file_stem(m));
             let (png, svg) = (plots.join(format!("{stem}.png")), plots.join(format!("{stem}.svg")));
             let title = format!("{title} against {x_label}");
             plot_curves(&results.rows, &curves, reference, m, &title, &x_label, "accuracy", &png, &svg)?;

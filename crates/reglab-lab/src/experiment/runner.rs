@@ -245,6 +245,11 @@ fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &
     let exp = sh.exp;
     let (arm, seed) = (&exp.arms[job / exp.seeds.len()], exp.seeds[job % exp.seeds.len()]);
     let cfg = exp.train_config(arm, seed)?;
+    // this arm's probes: `robust_eps` replaces the robust probe's ε
+    let mut probe = exp.probe.clone();
+    if let (Some(r), Some(e)) = (probe.robust.as_mut(), arm.robust_eps) {
+        r.eps = e;
+    }
     let steps_per_task = base.train.len().div_ceil(cfg.batch) * cfg.epochs;
     let total = (steps_per_task * exp.stream.tasks) as u64;
     let device = reglab_train::device::autodiff_device(sh.device)?;
@@ -290,7 +295,7 @@ fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &
             if part + 1 == k {
                 events(Event::Epoch { job, task: 1, epoch: e, epochs: cfg.epochs });
             }
-            let mut metrics = probe_row(&mut trainer, &init, &data, clean.as_deref(), &exp.probe)?;
+            let mut metrics = probe_row(&mut trainer, &init, &data, clean.as_deref(), &probe)?;
             if k > 1 {
                 metrics.insert("epoch".into(), p as f64 / k as f64);
             }
@@ -316,7 +321,7 @@ fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &
                 .map_err(|err| format!("arm `{}`, seed {seed}, task {task}: {err}", arm.name))?;
             events(Event::Epoch { job, task, epoch: e, epochs: cfg.epochs });
         }
-        let metrics = probe_row(&mut trainer, &init, &data, clean.as_deref(), &exp.probe)?;
+        let metrics = probe_row(&mut trainer, &init, &data, clean.as_deref(), &probe)?;
         let acc = metrics["train_accuracy"];
         rows.push(Row { arm: arm.name.clone(), seed, task, metrics });
         save_job(&path, &trainer.checkpoint().map_err(|e| e.to_string())?, task, &rows)?;
