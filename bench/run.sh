@@ -12,6 +12,9 @@
 #   train_step.rs    step/<none|name>: Trainer::step of the MLP 784-400-400-10, batch 128, Adam
 #                    batch/<none|name>: Trainer::train_batch (batch built, perturbed, stepped) for
 #                    the output terms, data perturbations, dropout, mixout, amp, sam, grad-norm
+#   adversarial.rs   adv/<none|method>: Trainer::train_batch of the small CNN, batch 100, ε = 0.3,
+#                    for each adversarial-training method, with its cost over adv/none and as a
+#                    fraction of adv/pgd-at
 #
 # Old results of these groups are removed first, so the table (and the overhead of each
 # regularizer over step/none) comes from this run only.
@@ -23,8 +26,8 @@ target="${CARGO_TARGET_DIR:-$root/target}"
 crit="$target/criterion"
 export RAYON_NUM_THREADS=1
 
-rm -rf "$crit/reg-grad" "$crit/reg-prox" "$crit/reg-rows" "$crit/step" "$crit/batch"
-for b in regularizers train_step; do
+rm -rf "$crit/reg-grad" "$crit/reg-prox" "$crit/reg-rows" "$crit/step" "$crit/batch" "$crit/adv"
+for b in regularizers train_step adversarial; do
     echo "== cargo bench --bench $b (RAYON_NUM_THREADS=$RAYON_NUM_THREADS)" >&2
     cargo bench -p reglab-train --bench "$b" -- --noplot "$@" 1>&2
 done
@@ -35,7 +38,7 @@ import json, os, platform, subprocess, sys
 crit = sys.argv[1]
 res = {}  # (group, function, value) -> (median, lo, hi) in ns
 order = {}  # (group, function) -> when it was measured (criterion runs them in registry order)
-for group in ("reg-grad", "reg-prox", "reg-rows", "step", "batch"):
+for group in ("reg-grad", "reg-prox", "reg-rows", "step", "batch", "adv"):
     gdir = os.path.join(crit, group)
     for dirpath, _, files in os.walk(gdir):
         if os.path.basename(dirpath) != "new" or "benchmark.json" not in files:
@@ -128,5 +131,20 @@ for group, title in (
         else:
             over = f"(no {group}/none in this run)"
         print(f"| {group}/{n} | {fmt(m)} | {fmt(lo)} – {fmt(hi)} | {over} |")
+    print()
+
+# Adversarial training: each method's step against the plain step and against PGD-10-AT.
+adv = {n: r for (g, n, _), r in res.items() if g == "adv"}
+if adv:
+    base, pgd = adv.get("none"), adv.get("pgd-at")
+    print("### Adversarial training step: small CNN (conv 16, conv 32), batch 100, ε = 0.3, Adam")
+    print()
+    print("| bench | median | 95% CI of the median | × `adv/none` | fraction of `adv/pgd-at` |")
+    print("|---|---:|---:|---:|---:|")
+    for n in sorted(adv, key=lambda n: order[("adv", n)]):
+        m, lo, hi = adv[n]
+        x_none = f"{m / base[0]:.2f}×" if base else "–"
+        x_pgd = f"{m / pgd[0]:.2f}" if pgd else "–"
+        print(f"| adv/{n} | {fmt(m)} | {fmt(lo)} – {fmt(hi)} | {x_none} | {x_pgd} |")
     print()
 PY
