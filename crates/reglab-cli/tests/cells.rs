@@ -92,6 +92,19 @@ fn every_kind_merged_from_shards_equals_its_whole_run() {
         assert!(stdout(&o).contains(&format!("ran {} of {} cells", n_cells.div_ceil(2), n_cells.div_ceil(2))), "{}", stdout(&o));
         assert!(even.join("cells/00000.cbor").is_file() && even.join("plan.json").is_file() && even.join("config.toml").is_file());
         assert!(!even.join("results.json").exists(), "a shard holds cells, not results");
+        // timing.json: each cell's wall time, and for training cells the training time within it
+        let t: serde_json::Value = serde_json::from_slice(&read(&even.join("timing.json"))).unwrap();
+        let secs = t["cell_seconds"].as_array().unwrap();
+        assert_eq!(secs.len(), n_cells.div_ceil(2), "{kind}: {t}");
+        for (c, i) in secs.iter().zip((0..n_cells).step_by(2)) {
+            assert_eq!((c["index"].as_u64(), c["label"].as_str()), (Some(i as u64), cells[i]["label"].as_str()), "{kind}: {t}");
+            let all = c["seconds"].as_f64().unwrap();
+            assert!(all > 0.0, "{kind}: {t}");
+            match c.get("train_seconds") {
+                Some(train) => assert!(kind == "train" && train.as_f64().unwrap() > 0.0 && train.as_f64().unwrap() <= all, "{kind}: {t}"),
+                None => assert_ne!(kind, "train", "{t}"),
+            }
+        }
         let mut from: Vec<&Path> = vec![&even];
         if n_cells > 1 {
             let od = args(&pick(1), "2");

@@ -138,6 +138,10 @@ fn a_run_writes_every_file_and_jobs_do_not_change_the_results() {
     assert!(t["total_seconds"].as_f64().unwrap() > 0.0);
     assert_eq!(t["jobs"], 1);
     assert_eq!(t["job_seconds"].as_array().unwrap().len(), 4);
+    for j in t["job_seconds"].as_array().unwrap() {
+        let (all, train) = (j["seconds"].as_f64().unwrap(), j["train_seconds"].as_f64().unwrap());
+        assert!(train > 0.0 && train <= all, "{j}");
+    }
 
     // report and plots
     let html = std::fs::read_to_string(a.join("report.html")).unwrap();

@@ -146,7 +146,10 @@ impl Prepared for Experiment {
     }
     fn run_cell(&self, index: usize, cx: &CellContext<'_>) -> Result<CellValue, RunError> {
         let bars = JobBars { exp: self, progress: cx.progress, bars: Mutex::new(HashMap::new()) };
-        let rows = super::runner::run_cell(self, cx.dir, index, cx.device, &|e| bars.on(e))?;
+        let (rows, train_seconds) = super::runner::run_cell(self, cx.dir, index, cx.device, &|e| bars.on(e))?;
+        if let Some(t) = cx.times {
+            t.lock().expect("times").push(("train_seconds".into(), train_seconds));
+        }
         cells::encode(&rows)
     }
     fn merge(&self, outcomes: Vec<Option<CellValue>>, out: &Path) -> Result<String, RunError> {

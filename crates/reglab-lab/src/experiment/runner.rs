@@ -239,9 +239,11 @@ pub(crate) fn publish(exp: &Experiment, out: &Path, rows: &mut [Row]) -> Result<
     write_atomic(&out.join("results.csv"), to_csv(rows).as_bytes()).map_err(|e| e.to_string())
 }
 
-/// Run one job from its checkpoint (if any) to the last task. Returns its seconds.
-fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &(dyn Fn(Event) + Sync)) -> Result<f64, String> {
+/// Run one job from its checkpoint (if any) to the last task. Returns its seconds, in all and
+/// in training alone (without the probes).
+fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &(dyn Fn(Event) + Sync)) -> Result<(f64, f64), String> {
     let t0 = Instant::now();
+    let mut train_seconds = 0.0;
     let exp = sh.exp;
     let (arm, seed) = (&exp.arms[job / exp.seeds.len()], exp.seeds[job % exp.seeds.len()]);
     let cfg = exp.train_config(arm, seed)?;
@@ -291,7 +293,9 @@ fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &
             }
             let (e, part) = ((p - 1) / k + 1, (p - 1) % k);
             let range = part * steps / k..(part + 1) * steps / k;
+            let t = Instant::now();
             trainer.train_steps(&data.train, e, range, &mut |_| {}).map_err(|err| format!("arm `{}`, seed {seed}, epoch {e}: {err}", arm.name))?;
+            train_seconds += t.elapsed().as_secs_f64();
             if part + 1 == k {
                 events(Event::Epoch { job, task: 1, epoch: e, epochs: cfg.epochs });
             }
@@ -306,7 +310,7 @@ fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &
         }
         events(Event::TaskEnd { job, task: 1, train_accuracy: acc });
         events(Event::JobEnd { job });
-        return Ok(t0.elapsed().as_secs_f64());
+        return Ok((t0.elapsed().as_secs_f64(), train_seconds));
     }
     events(Event::JobStart { job, arm: arm.name.clone(), seed, first_task: done + 1, tasks: exp.stream.tasks });
     for task in done + 1..=exp.stream.tasks {
@@ -316,9 +320,11 @@ fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &
         let (data, clean) = stream.task_noisy(seed, task);
         for e in 1..=cfg.epochs {
             let global_epoch = (task - 1) * cfg.epochs + e;
+            let t = Instant::now();
             trainer
                 .train_epoch(&data.train, global_epoch, &mut |_| {})
                 .map_err(|err| format!("arm `{}`, seed {seed}, task {task}: {err}", arm.name))?;
+            train_seconds += t.elapsed().as_secs_f64();
             events(Event::Epoch { job, task, epoch: e, epochs: cfg.epochs });
         }
         let metrics = probe_row(&mut trainer, &init, &data, clean.as_deref(), &probe)?;
@@ -329,7 +335,7 @@ fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &
         events(Event::TaskEnd { job, task, train_accuracy: acc });
     }
     events(Event::JobEnd { job });
-    Ok(t0.elapsed().as_secs_f64())
+    Ok((t0.elapsed().as_secs_f64(), train_seconds))
 }
 
 /// Check everything that can be checked before anything is written — the file, the data, the
@@ -350,14 +356,15 @@ pub fn check(exp: &Experiment, device: reglab_train::device::DeviceKind) -> Resu
 }
 
 /// Run job `job` (arm `job / seeds`, seed `job % seeds`) of `exp` alone — one cell — with its
-/// checkpoint in `dir/checkpoints/` (continued from there if it exists) and return its rows.
+/// checkpoint in `dir/checkpoints/` (continued from there if it exists) and return its rows and
+/// the seconds it spent training (without the probes).
 pub fn run_cell(
     exp: &Experiment,
     dir: &Path,
     job: usize,
     device: reglab_train::device::DeviceKind,
     events: &(dyn Fn(Event) + Sync),
-) -> Result<Vec<Row>, RunError> {
+) -> Result<(Vec<Row>, f64), RunError> {
     if job >= exp.arms.len() * exp.seeds.len() {
         return Err(RunError::Input(format!("job {job} is not in the experiment")));
     }
@@ -366,11 +373,11 @@ pub fn run_cell(
     let kind = exp.stream_kind().map_err(RunError::Input)?;
     let stream = Stream::new(kind, base.clone()).with_noise(noise);
     let sh = Shared { exp, out: dir, device, rows: Mutex::new(Vec::new()), failed: AtomicBool::new(false), publish: false };
-    run_job(&sh, &stream, &base, job, events).map_err(RunError::Failed)?;
+    let (_, train_seconds) = run_job(&sh, &stream, &base, job, events).map_err(RunError::Failed)?;
     let mut rows = sh.rows.into_inner().expect("rows");
     let arms: Vec<String> = exp.arms.iter().map(|a| a.name.clone()).collect();
     sort_rows(&mut rows, &arms);
-    Ok(rows)
+    Ok((rows, train_seconds))
 }
 
 /// Run (or resume) the experiment into `opts.out`. Every input is checked before anything is
@@ -415,7 +422,7 @@ pub fn run_locked<G>(
     let n_jobs = exp.arms.len() * exp.seeds.len();
     let sh = Shared { exp, out, device: opts.device, rows: Mutex::new(Vec::new()), failed: AtomicBool::new(false), publish: true };
     let next = AtomicUsize::new(0);
-    let seconds: Mutex<Vec<(usize, f64)>> = Mutex::new(Vec::new());
+    let seconds: Mutex<Vec<(usize, (f64, f64))>> = Mutex::new(Vec::new());
     let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..opts.jobs.clamp(1, n_jobs) {
@@ -451,8 +458,8 @@ pub fn run_locked<G>(
     let timing = serde_json::json!({
         "total_seconds": t0.elapsed().as_secs_f64(),
         "jobs": opts.jobs,
-        "job_seconds": secs.iter().map(|(j, t)| serde_json::json!({
-            "arm": exp.arms[j / exp.seeds.len()].name, "seed": exp.seeds[j % exp.seeds.len()], "seconds": t
+        "job_seconds": secs.iter().map(|(j, (t, train))| serde_json::json!({
+            "arm": exp.arms[j / exp.seeds.len()].name, "seed": exp.seeds[j % exp.seeds.len()], "seconds": t, "train_seconds": train
         })).collect::<Vec<_>>(),
     });
     write_json(&out.join("timing.json"), &timing)?;

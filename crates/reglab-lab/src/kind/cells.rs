@@ -155,6 +155,9 @@ pub struct CellContext<'a> {
     pub device: DeviceKind,
     /// Progress, advanced by one per unit of the cell's work.
     pub progress: &'a Progress,
+    /// Where the cell may report named wall-clock seconds about itself (e.g. `train_seconds`:
+    /// training alone, without the probes) for the shard's `timing.json`; never in its record.
+    pub times: Option<&'a Mutex<Vec<(String, f64)>>>,
 }
 
 /// The file of cell `index` in a shard.
@@ -242,6 +245,7 @@ pub fn run_shard(kind: &str, prepared: &dyn Prepared, cells: &[Cell], which: &[u
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let cell_seconds: Mutex<Vec<serde_json::Value>> = Mutex::new(Vec::new());
     let t0 = std::time::Instant::now();
     std::thread::scope(|s| {
         for _ in 0..concurrent.clamp(1, todo.len().max(1)) {
@@ -260,8 +264,15 @@ pub fn run_shard(kind: &str, prepared: &dyn Prepared, cells: &[Cell], which: &[u
                         break;
                     }
                     let i = todo[k];
-                    let cx = CellContext { dir: out, threads, device: ctx.device, progress: ctx.progress };
+                    let times = Mutex::new(Vec::new());
+                    let cx = CellContext { dir: out, threads, device: ctx.device, progress: ctx.progress, times: Some(&times) };
+                    let t = std::time::Instant::now();
                     let r = pool.install(|| prepared.run_cell(i, &cx)).and_then(|outcome| {
+                        let mut entry = serde_json::json!({ "index": i, "label": cells[i].label, "seconds": t.elapsed().as_secs_f64() });
+                        for (name, secs) in times.into_inner().expect("times") {
+                            entry[name] = secs.into();
+                        }
+                        cell_seconds.lock().expect("cell seconds").push(entry);
                         let rec = CellRecord {
                             format: 1,
                             kind: kind.into(),
@@ -284,7 +295,9 @@ pub fn run_shard(kind: &str, prepared: &dyn Prepared, cells: &[Cell], which: &[u
     if let Some(e) = errors.into_inner().expect("errors").into_iter().next() {
         return Err(RunError::Failed(format!("{e}; finished cells are kept in {}: rerun with --resume", out.display())));
     }
-    let timing = serde_json::json!({ "total_seconds": t0.elapsed().as_secs_f64(), "jobs": ctx.jobs, "cells": todo });
+    let mut cell_seconds = cell_seconds.into_inner().expect("cell seconds");
+    cell_seconds.sort_by_key(|e| e["index"].as_u64());
+    let timing = serde_json::json!({ "total_seconds": t0.elapsed().as_secs_f64(), "jobs": ctx.jobs, "cells": todo, "cell_seconds": cell_seconds });
     crate::rundir::write_json(&out.join("timing.json"), &timing)?;
     let mut s = format!("ran {} of {} cells into {}", todo.len(), which.len(), out.display());
     if skipped > 0 {
@@ -358,7 +371,7 @@ pub fn run_all<P: Prepared + ?Sized>(
 ) -> Result<Vec<CellValue>, RunError> {
     use rayon::prelude::*;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).build().map_err(|e| RunError::Failed(e.to_string()))?;
-    let cx = CellContext { dir, threads: jobs.max(1), device, progress };
+    let cx = CellContext { dir, threads: jobs.max(1), device, progress, times: None };
     pool.install(|| (0..n).into_par_iter().map(|i| prepared.run_cell(i, &cx)).collect())
 }
 
