@@ -957,3 +957,77 @@ fn bad_inverse_files_are_input_errors_and_write_nothing() {
         ],
     );
 }
+
+#[test]
+fn adversarial_arms_report_robust_accuracy_within_epochs_and_plot_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"name = "adv"
+seeds = [0]
+x_label = "ε"
+
+[data]
+source = "digits"
+subset = 300
+test_subset = 200
+
+[model]
+kind = "mlp"
+hidden = [32]
+
+[optim]
+kind = "adam"
+lr = 3e-3
+batch = 50
+
+[stream]
+kind = "single"
+tasks = 1
+epochs_per_task = 2
+
+[probe]
+examples = 100
+every = "epoch"
+per_epoch = 2
+robust = { eps = 0.1, examples = 100, steps = 10, restarts = 2 }
+
+[[arm]]
+name = "plain"
+robust_eps = 0.05
+
+[[arm]]
+name = "fgsm-at"
+group = "FGSM-AT"
+x = 0.1
+reg = ["fgsm-at=0.1"]
+
+[[arm]]
+name = "pgd-at"
+group = "PGD-AT"
+x = 0.1
+reg = ["pgd-at=0.1:steps=3"]
+"#;
+    let exp = write(dir.path(), "adv.toml", text);
+    let out = dir.path().join("out");
+    assert_ok(&run(&exp, &out, &["--jobs", "2"]));
+    let v: serde_json::Value = serde_json::from_slice(&read(&out.join("results.json"))).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3 * 4, "two rows per epoch, two epochs, three arms");
+    for (i, r) in rows.iter().enumerate() {
+        let m = &r["metrics"];
+        assert_eq!(m["epoch"].as_f64(), Some((i % 4 + 1) as f64 / 2.0), "{r}");
+        let acc = |k: &str| m[k].as_f64().unwrap_or_else(|| panic!("{k} in {r}"));
+        let (clean, fgsm, pgd) = (acc("robust/clean_accuracy"), acc("robust/fgsm_accuracy"), acc("robust/pgd_accuracy"));
+        // an example is robust only if it is also classified correctly without attack
+        assert!(fgsm <= clean && pgd <= clean && (0.0..=1.0).contains(&pgd), "{r}");
+    }
+    // the plain network at the end: PGD (10 steps, 2 restarts) finds more than FGSM at ε = 0.05
+    let last = &rows[3]["metrics"];
+    assert!(last["robust/pgd_accuracy"].as_f64() <= last["robust/fgsm_accuracy"].as_f64(), "{last}");
+    for f in ["plots/robust_pgd_accuracy.png", "plots/robust_fgsm_accuracy.svg", "plots/curves_robust_pgd_accuracy.png"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    // the same run again: the same results, byte for byte
+    let again = dir.path().join("again");
+    assert_ok(&run(&exp, &again, &["--jobs", "1"]));
+    assert!(read(&out.join("results.csv")) == read(&again.join("results.csv")));
+}

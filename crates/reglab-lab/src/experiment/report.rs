@@ -50,6 +50,19 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
         };
         metrics.push((k, title, y));
     }
+    // the robust probe: its three accuracies, after the test accuracy
+    if results.rows.iter().any(|r| r.metrics.contains_key("robust/pgd_accuracy")) {
+        for (i, (m, t)) in [
+            ("robust/pgd_accuracy", "PGD robust accuracy (robust-probe subset)"),
+            ("robust/fgsm_accuracy", "FGSM robust accuracy (robust-probe subset)"),
+            ("robust/clean_accuracy", "Clean accuracy on the robust-probe subset"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            metrics.insert(2 + i, (m.into(), t.into(), "accuracy".into()));
+        }
+    }
     // label noise: the fit of the changed labels
     if results.rows.iter().any(|r| r.metrics.contains_key("noisy_memorized")) {
         metrics.insert(
