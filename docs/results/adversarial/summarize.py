@@ -9,7 +9,9 @@ Each arm of EXPERIMENT.toml with `group` and `x` is one (method, ε) point; arms
 (the unregularized reference) are listed with ε = their `robust_eps`. --timing gives the shards'
 or the run's timing.json files: the training time of an arm is the mean over the seeds that have
 `train_seconds` (training only, without the probes). Writes OUT-summary.csv and three figures,
-OUT-pgd-vs-eps.png, OUT-pgd-vs-epoch.png and OUT-pgd-vs-time.png (matplotlib).
+OUT-pgd-vs-eps.png, OUT-pgd-vs-epoch.png and OUT-pgd-vs-time.png (matplotlib), and
+OUT-train-seconds.csv (each method's training time: median and range over its timed cells). Spreads are population standard deviations over
+seeds, as in reglab's reports.
 
 "Collapsed" counts the seeds whose PGD robust accuracy after the last epoch is below 0.05 while
 their FGSM robust accuracy is above 0.3: the signature of catastrophic overfitting (the model
@@ -30,7 +32,7 @@ def mean_std(v):
     v = [x for x in v if x is not None and not math.isnan(x)]
     if not v:
         return (float("nan"), float("nan"), 0)
-    return (statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else 0.0, len(v))
+    return (statistics.fmean(v), statistics.pstdev(v), len(v))
 
 
 def main():
@@ -40,6 +42,7 @@ def main():
     ap.add_argument("--timing", nargs="*", default=[])
     ap.add_argument("--out", required=True)
     ap.add_argument("--eps-label", default="ε (ℓ∞)")
+    ap.add_argument("--within", help="a run with rows within epochs (probe.per_epoch > 1): its PGD and FGSM accuracies against the epoch")
     a = ap.parse_args()
 
     with open(a.experiment, "rb") as f:
@@ -87,6 +90,8 @@ def main():
         for key, col in (("test_accuracy", "test_acc"), ("robust/clean_accuracy", "clean_acc"), ("robust/fgsm_accuracy", "fgsm_acc"), ("robust/pgd_accuracy", "pgd_acc")):
             m, s, _ = mean_std([num(r, key) for r in last])
             row[f"{col}_mean"], row[f"{col}_std"] = m, s
+        for key in sorted({k for r in last for k in r if k.startswith("reg/") and r[k] != ""}):
+            row[f"{key}_mean"] = mean_std([num(r, key) for r in last])[0]
         row["pgd_best_epoch_mean"] = statistics.fmean(best)
         for e, v in zip(epochs, pgd_by_epoch):
             row[f"pgd_acc_epoch{e}_mean"] = v
@@ -104,12 +109,13 @@ def main():
         w = csv.DictWriter(f, fieldnames=cols)
         w.writeheader()
         for r in out_rows:
-            w.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()})
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
 
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     groups = []
     for r in out_rows:
@@ -152,22 +158,58 @@ def main():
     fig.tight_layout()
     fig.savefig(f"{a.out}-pgd-vs-epoch.png", dpi=120)
 
-    # PGD robust accuracy against training time, one panel per ε
+    # PGD robust accuracy against training time, one panel per ε. A method's cost per step does
+    # not depend on ε, so its time is the median over all its timed cells (every ε and seed):
+    # one cell's time depends on what else ran on the machine meanwhile.
+    pooled = {}
+    for g in swept:
+        ts = [t for r in out_rows if r["method"] == g for t in train_s.get(r["arm"], [])]
+        if ts:
+            pooled[g] = (statistics.median(ts), min(ts), max(ts))
+    with open(f"{a.out}-train-seconds.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["method", "cells", "train_seconds_median", "min", "max"])
+        for g, (m, lo, hi) in pooled.items():
+            w.writerow([g, sum(len(train_s.get(r["arm"], [])) for r in out_rows if r["method"] == g), f"{m:.2f}", f"{lo:.2f}", f"{hi:.2f}"])
     fig, axes = plt.subplots(1, n, figsize=(3.4 * n, 3.6), sharey=True)
     for ax, e in zip(axes if n > 1 else [axes], eps_values):
         for g in swept:
             r = next((r for r in out_rows if r["method"] == g and r["eps"] == e), None)
-            if r is None or not r["train_seconds_n"]:
+            if r is None or g not in pooled:
                 continue
-            ax.errorbar([r["train_seconds_mean"]], [r["pgd_acc_mean"]], yerr=[r["pgd_acc_std"]], xerr=[r["train_seconds_std"]], marker="o", capsize=3, label=g)
+            m, lo, hi = pooled[g]
+            ax.errorbar([m], [r["pgd_acc_mean"]], yerr=[r["pgd_acc_std"]], xerr=[[m - lo], [hi - m]], marker="o", capsize=3, label=g)
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xticks([20, 50, 100, 200])
         ax.set_title(f"{a.eps_label} = {e:g}")
-        ax.set_xlabel("training seconds (1 core, log)")
+        ax.set_xlabel("training seconds (median, range)")
         ax.grid(alpha=0.3)
     (axes[0] if n > 1 else axes).set_ylabel("PGD-50 robust accuracy after the last epoch")
     (axes[-1] if n > 1 else axes).legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(f"{a.out}-pgd-vs-time.png", dpi=120)
+    if a.within:
+        within = defaultdict(lambda: defaultdict(list))  # arm -> epoch -> rows over seeds
+        with open(f"{a.within}/results.csv") as f:
+            for r in csv.DictReader(f):
+                within[r["arm"]][float(r["epoch"])].append(r)
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+        for ax, (key, title) in zip(axes, (("robust/pgd_accuracy", "PGD-50"), ("robust/fgsm_accuracy", "FGSM"))):
+            for arm, by_epoch in within.items():
+                es = sorted(by_epoch)
+                for seed in sorted({r["seed"] for v in by_epoch.values() for r in v}):
+                    ys = [next(num(r, key) for r in by_epoch[e] if r["seed"] == seed) for e in es]
+                    ax.plot(es, ys, color="C0" if arms[arm][0] == "FGSM-AT" else "C6", alpha=0.8, marker=".",
+                            label=f"{arms[arm][0]}, ε = {arms[arm][1]:g}" if seed == "0" else None)
+            ax.set_title(f"{title} robust accuracy, every quarter epoch (one line per seed)", fontsize=9)
+            ax.set_xlabel("epoch")
+            ax.grid(alpha=0.3)
+        axes[0].set_ylabel("robust accuracy (500 test images)")
+        axes[0].legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(f"{a.out}-quarter-epochs.png", dpi=120)
     print(f"{a.out}-summary.csv: {len(out_rows)} arms")
 
 
