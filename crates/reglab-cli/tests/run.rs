@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::experiments::{experiment, inverse_experiment, lasso_path_experiment, ot_sparse_experiment, recovery_experiment};
+use common::experiments::{adversarial_experiment, experiment, inverse_experiment, lasso_path_experiment, ot_sparse_experiment, recovery_experiment};
 use common::{assert_input_error_all as assert_input_error, reglab, stderr};
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
@@ -961,52 +961,8 @@ fn bad_inverse_files_are_input_errors_and_write_nothing() {
 #[test]
 fn adversarial_arms_report_robust_accuracy_within_epochs_and_plot_it() {
     let dir = tempfile::tempdir().unwrap();
-    let text = r#"name = "adv"
-seeds = [0]
-x_label = "ε"
-
-[data]
-source = "digits"
-subset = 300
-test_subset = 200
-
-[model]
-kind = "mlp"
-hidden = [32]
-
-[optim]
-kind = "adam"
-lr = 3e-3
-batch = 50
-
-[stream]
-kind = "single"
-tasks = 1
-epochs_per_task = 2
-
-[probe]
-examples = 100
-every = "epoch"
-per_epoch = 2
-robust = { eps = 0.1, examples = 100, steps = 10, restarts = 2 }
-
-[[arm]]
-name = "plain"
-robust_eps = 0.05
-
-[[arm]]
-name = "fgsm-at"
-group = "FGSM-AT"
-x = 0.1
-reg = ["fgsm-at=0.1"]
-
-[[arm]]
-name = "pgd-at"
-group = "PGD-AT"
-x = 0.1
-reg = ["pgd-at=0.1:steps=3"]
-"#;
-    let exp = write(dir.path(), "adv.toml", text);
+    let text = adversarial_experiment();
+    let exp = write(dir.path(), "adv.toml", &text);
     let out = dir.path().join("out");
     assert_ok(&run(&exp, &out, &["--jobs", "2"]));
     let v: serde_json::Value = serde_json::from_slice(&read(&out.join("results.json"))).unwrap();

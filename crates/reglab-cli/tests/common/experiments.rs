@@ -37,6 +37,42 @@ reg = ["spectral=1e-2"]
     )
 }
 
+/// [`experiment`] as one seed of adversarial training on a single task of 2 epochs, a row every
+/// half epoch with the robust probe: a plain arm (probed at ε = 0.05), FGSM-AT and PGD-AT at 0.1.
+pub fn adversarial_experiment() -> String {
+    let base = experiment(1, 2);
+    let head = &base[..base.find("[probe]").expect("a probe table")];
+    let head = head
+        .replace("name = \"tiny\"\nseeds = [0, 1]", "name = \"adv\"\nseeds = [0]\nx_label = \"ε\"")
+        .replace("subset = 200", "subset = 300\ntest_subset = 200")
+        .replace("batch = 32", "batch = 50")
+        .replace("kind = \"random-label\"", "kind = \"single\"");
+    format!(
+        r#"{head}[probe]
+examples = 100
+every = "epoch"
+per_epoch = 2
+robust = {{ eps = 0.1, examples = 100, steps = 10, restarts = 2 }}
+
+[[arm]]
+name = "plain"
+robust_eps = 0.05
+
+[[arm]]
+name = "fgsm-at"
+group = "FGSM-AT"
+x = 0.1
+reg = ["fgsm-at=0.1"]
+
+[[arm]]
+name = "pgd-at"
+group = "PGD-AT"
+x = 0.1
+reg = ["pgd-at=0.1:steps=3"]
+"#
+    )
+}
+
 /// A tiny `kind = "cs-recovery"` experiment: N = 30, two ratios, three trials, three methods.
 pub fn recovery_experiment() -> String {
     r#"kind = "cs-recovery"
