@@ -43,6 +43,7 @@ pub struct Perturbed {
     pub passes: usize,
 }
 
+/// A tensor's values on the host, row-major.
 pub(crate) fn host(t: Tensor<2>) -> Result<Vec<f32>, TrainError> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| TrainError::Other(format!("{e:?}")))
 }
@@ -135,9 +136,7 @@ pub fn apply(x: &Tensor<2>, p: &Perturbed) -> Tensor<2> {
 /// examples still classified correctly): `(clean correct, robust correct)` per example.
 pub fn robust_correct(net: &Net, x: &Tensor<2>, y: &[usize], attack: &Attack, seed: u64) -> Result<(Vec<bool>, Vec<bool>), TrainError> {
     let n = y.len();
-    let argmax = |z: &[f32], c: usize| -> Vec<usize> {
-        z.chunks(c).map(|r| r.iter().enumerate().fold(0, |b, (j, &v)| if v > r[b] { j } else { b })).collect()
-    };
+    let argmax = |z: &[f32], c: usize| -> Vec<usize> { z.chunks(c).map(crate::trainer::argmax).collect() };
     let frozen = net.clone().no_grad();
     let z = host(frozen.forward(x.clone()))?;
     let c = z.len() / n.max(1);

@@ -345,18 +345,8 @@ impl Trainer {
             let zs: &[f32] = z.as_slice().map_err(|e| TrainError::Other(format!("logits: {e:?}")))?;
             let labels = crate::attack::labels_of(&y)?;
             let classes = zs.len() / labels.len().max(1);
-            let gcx = crate::hook::GraphCx {
-                net: cx.net,
-                x: &x,
-                x_train: &x_main,
-                logits: &logits,
-                z: zs,
-                labels: &labels,
-                classes,
-                seed: self.cfg.seed,
-                step: self.step,
-                total: self.total,
-            };
+            let gcx =
+                crate::hook::GraphCx { net: cx.net, x: &x, logits: &logits, z: zs, labels: &labels, classes, seed: self.cfg.seed, step: self.step };
             let mut loss = loss;
             let mut terms = Vec::new();
             for h in chain.iter_mut() {
@@ -603,7 +593,7 @@ fn surrogate_gradient(
     Ok(Tensor::<2>::from_data(TensorData::new(g, shape), device))
 }
 
-fn argmax(row: &[f32]) -> usize {
+pub(crate) fn argmax(row: &[f32]) -> usize {
     let mut best = 0;
     for (j, &v) in row.iter().enumerate() {
         if v > row[best] {

@@ -9,6 +9,10 @@ use std::path::Path;
 
 /// Metrics plotted, with titles and axis labels (σ_max and regularizer plots are added per
 /// layer and per regularizer found in the rows).
+/// The robust probe's accuracies, with their titles.
+const ROBUST_PLOTS: [(&str, &str); 3] =
+    [("robust/pgd_accuracy", "PGD robust accuracy"), ("robust/fgsm_accuracy", "FGSM robust accuracy"), ("robust/clean_accuracy", "Clean accuracy")];
+
 const PLOTS: &[(&str, &str, &str)] = &[
     ("train_accuracy", "End-of-task train accuracy", "accuracy"),
     ("test_accuracy", "End-of-task test accuracy", "accuracy"),
@@ -51,16 +55,10 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
         metrics.push((k, title, y));
     }
     // the robust probe: its three accuracies, after the test accuracy
-    if results.rows.iter().any(|r| r.metrics.contains_key("robust/pgd_accuracy")) {
-        for (i, (m, t)) in [
-            ("robust/pgd_accuracy", "PGD robust accuracy (robust-probe subset)"),
-            ("robust/fgsm_accuracy", "FGSM robust accuracy (robust-probe subset)"),
-            ("robust/clean_accuracy", "Clean accuracy on the robust-probe subset"),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            metrics.insert(2 + i, (m.into(), t.into(), "accuracy".into()));
+    let robust = results.rows.iter().any(|r| r.metrics.contains_key("robust/pgd_accuracy"));
+    if robust {
+        for (i, (m, t)) in ROBUST_PLOTS.iter().enumerate() {
+            metrics.insert(2 + i, (m.to_string(), format!("{t} (robust-probe subset)"), "accuracy".into()));
         }
     }
     // label noise: the fit of the changed labels
@@ -120,14 +118,9 @@ pub fn write(exp: &Experiment, results: &Results, out: &Path) -> Result<(), Stri
         let reference = exp.arms.iter().find(|a| a.group.is_none()).map(|a| a.name.as_str());
         let x_label = exp.x_label.clone().unwrap_or_else(|| "x".into());
         // with the robust probe, its three accuracies too (at the last row of each job)
-        let robust = results.rows.iter().any(|r| r.metrics.contains_key("robust/pgd_accuracy"));
         let mut curve_metrics = vec![("test_accuracy", "Test accuracy"), ("train_accuracy", "Train accuracy")];
         if robust {
-            curve_metrics.extend([
-                ("robust/pgd_accuracy", "PGD robust accuracy"),
-                ("robust/fgsm_accuracy", "FGSM robust accuracy"),
-                ("robust/clean_accuracy", "Clean accuracy on the robust-probe subset"),
-            ]);
+            curve_metrics.extend(ROBUST_PLOTS);
         }
         for (m, title) in curve_metrics {
             let stem = format!("curves_{}", file_stem(m));

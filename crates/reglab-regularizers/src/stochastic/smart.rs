@@ -108,15 +108,9 @@ pub fn initial_noise(len: usize, sigma: f64, seed: u64, step: u64) -> Vec<f32> {
     (0..len).map(|_| normal.sample(&mut rng) as f32).collect()
 }
 
-/// Row-wise softmax and log-softmax of logits `[n, c]` in f64.
+/// Row-wise log-softmax of logits `[n, c]` in f64.
 fn log_softmax(z: &[f32], c: usize) -> Vec<f64> {
-    let mut out = Vec::with_capacity(z.len());
-    for row in z.chunks(c) {
-        let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
-        let lse = m + row.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
-        out.extend(row.iter().map(|&v| v as f64 - lse));
-    }
-    out
+    z.chunks(c).flat_map(reglab_core::output::log_softmax).collect()
 }
 
 /// `(1/n) Σ_i KL(p_i‖q_i)` of logits `zp`, `zq` (`[n, c]`), and its gradients with respect to

@@ -25,10 +25,6 @@ impl AaerHook {
 }
 
 impl StepHook for AaerHook {
-    fn replaces_inputs(&self) -> bool {
-        true
-    }
-
     fn train_inputs(&mut self, cx: &mut StepCx<'_>) -> Result<Option<Tensor<2>>, TrainError> {
         let y = labels_of(cx.y)?;
         let p = perturb(cx.net, cx.x, &y, &self.a.attack, Objective::CrossEntropy, cx.seed, cx.step)?;

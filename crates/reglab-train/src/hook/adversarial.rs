@@ -26,10 +26,6 @@ impl AdversarialTraining {
 }
 
 impl StepHook for AdversarialTraining {
-    fn replaces_inputs(&self) -> bool {
-        true
-    }
-
     fn train_inputs(&mut self, cx: &mut StepCx<'_>) -> Result<Option<Tensor<2>>, TrainError> {
         let y = labels_of(cx.y)?;
         let p = perturb(cx.net, cx.x, &y, &self.attack, Objective::CrossEntropy, cx.seed, cx.step)?;

@@ -80,11 +80,6 @@ pub trait StepHook: AsAny + Send {
         Ok(None)
     }
 
-    /// Whether the hook replaces the training inputs ([`StepHook::train_inputs`]).
-    fn replaces_inputs(&self) -> bool {
-        false
-    }
-
     /// Phase 3: a multiplicative mask on the hidden activations of the training forward passes
     /// (asked once, when the chain is built).
     fn activation_mask(&self) -> Option<Box<dyn ActivationMask>> {
@@ -313,8 +308,6 @@ pub struct GraphCx<'a> {
     pub net: &'a Net,
     /// The batch's inputs (after the data perturbations), before any adversarial perturbation.
     pub x: &'a Tensor<2>,
-    /// The inputs of the main pass (adversarial training's `x + δ`, or `x`).
-    pub x_train: &'a Tensor<2>,
     /// The main pass's logits, in the graph.
     pub logits: &'a Tensor<2>,
     /// The same on the host, `n × classes` row-major.
@@ -327,8 +320,6 @@ pub struct GraphCx<'a> {
     pub seed: u64,
     /// Optimizer step.
     pub step: u64,
-    /// Steps planned.
-    pub total: u64,
 }
 
 /// What the feature-term hooks see.

@@ -13,6 +13,7 @@
 //! step. Activation masks (dropout) act in the main pass only.
 
 use super::{LossCx, StepCx, StepHook};
+use crate::attack::host;
 use crate::error::TrainError;
 use crate::model::Net;
 use crate::sharpness::{add_grads, grads as flat_grads, params, set_params};
@@ -34,10 +35,6 @@ pub struct SmartHook {
     adv_grads: Option<Vec<Vec<f32>>>,
     /// The last step's final perturbation `[n, K]` (for tests and diagnostics).
     pub last_delta: Vec<f32>,
-}
-
-fn host(t: Tensor<2>) -> Result<Vec<f32>, TrainError> {
-    t.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| TrainError::Other(format!("{e:?}")))
 }
 
 impl SmartHook {
