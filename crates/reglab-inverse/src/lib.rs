@@ -36,6 +36,9 @@
 //! - [`metrics`]: [`psnr`] and [`ssim`] (as scikit-image's `structural_similarity`);
 //! - [`io`]: grayscale PNG reading (8/16-bit; gray+alpha and RGB through BT.601 luma) and
 //!   atomic writing ([`read_png`], [`write_png`], [`PngBits`]);
+//! - [`smooth_tv`]: the smoothed TV `TV_ν` with its gradient and Hessian-vector product ([`SmoothTv`]);
+//! - [`bilevel`]: learning the TV strength λ from training images by MAID (#14): [`TvBilevel`],
+//!   its inexact hypergradient, and [`maid`];
 //! - [`error`]: the crate's [`Error`](enum@Error).
 //!
 //! ```
@@ -50,20 +53,24 @@
 
 #![warn(missing_docs)]
 
+pub mod bilevel;
 pub(crate) mod cg;
 pub mod error;
 pub mod fbp;
 pub mod graph_laplacian;
 pub mod image;
 pub mod io;
+pub(crate) mod lbfgs;
 pub mod metrics;
 pub mod operator;
 pub mod phantom;
 pub mod regularizer;
+pub mod smooth_tv;
 pub mod solver;
 pub mod tikhonov;
 pub mod tv;
 
+pub use bilevel::{Hypergradient, LowerSolutions, MaidOptions, MaidResult, MaidStep, TrainingPair, TvBilevel, maid};
 pub use error::{Error, Result};
 pub use fbp::{Filter, fbp, filter_sinogram};
 pub use graph_laplacian::{
@@ -73,10 +80,13 @@ pub use image::Image;
 pub use io::{PngBits, PngError, PngErrorKind, read_png, write_png};
 pub use metrics::{psnr, ssim, ssim_map};
 pub use operator::{Convolution, Gradient, Identity, LinearOperator, Radon, dot, norm_squared_estimate};
-pub use phantom::{Ellipse, MODIFIED_SHEPP_LOGAN, Rng, add_gaussian_noise, ellipses, piecewise_constant, pixel_centre, shepp_logan};
+pub use phantom::{
+    Ellipse, MODIFIED_SHEPP_LOGAN, Rng, add_gaussian_noise, ellipses, piecewise_constant, pixel_centre, random_ellipse_phantom, shepp_logan,
+};
 pub use regularizer::{
     GradientTikhonov, Regularizer, Tikhonov, TotalVariation, WeightedTv, WeightedTvResult, weighted_total_variation, weighted_tv_denoise,
 };
+pub use smooth_tv::{SmoothTv, SmoothTvAt};
 pub use solver::{BalancedSteps, SolverOptions, SolverResult, chambolle_pock, chambolle_pock_with_steps, fista};
 pub use tikhonov::tikhonov_cg;
 pub use tv::{TvOptions, TvResult, total_variation, tv_denoise, tv_denoise_chambolle, tv_dual_value, tv_objective};

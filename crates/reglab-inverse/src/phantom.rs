@@ -13,6 +13,7 @@
 //!   checked with 0.26.0) are those of this modified phantom; no pixelwise comparison is made.
 //! - [`piecewise_constant`]: a background of 0 with a rectangle (1.0), a second overlapping
 //!   rectangle (+0.5), a disk (0.75) and a small disk (−0.5, a hole in the first rectangle).
+//! - [`random_ellipse_phantom`]: seeded random ellipse phantoms (training images, not the test phantom).
 //! - [`add_gaussian_noise`] / [`Rng`]: seeded i.i.d. `N(0, σ²)` noise (SplitMix64 + Box–Muller),
 //!   reproducible from the seed on every platform.
 
@@ -104,6 +105,39 @@ pub fn piecewise_constant(rows: usize, cols: usize) -> Result<Image> {
         }
         v
     })
+}
+
+/// A random phantom of ellipses for training (bilevel learning of [`crate::bilevel`]), built as
+/// the Shepp–Logan phantom is: a rim ellipse of intensity 1 (semi-axes `a ∈ [0.6, 0.85]`,
+/// `b ∈ [0.75, 0.95]`, rotation within ±15°), its interior lowered by `U[0.6, 0.85]` (a thickness
+/// of 3–8 % of the axes), and 4–8 inner ellipses of intensity `±U[0.1, 0.3]` (sign even odds),
+/// semi-axes `U[0.03, 0.25]`, centres uniform in the disk of radius 0.45, rotation `U[0°, 180°)`;
+/// the sum clamped to `[0, 1]`. Everything is drawn from [`Rng::new(seed)`](Rng::new).
+pub fn random_ellipse_phantom(rows: usize, cols: usize, seed: u64) -> Result<Image> {
+    let mut rng = Rng::new(seed);
+    let mut u = |lo: f64, hi: f64| lo + (hi - lo) * rng.uniform();
+    let (a, b, phi) = (u(0.6, 0.85), u(0.75, 0.95), u(-15.0, 15.0));
+    let (inner, thick) = (u(0.6, 0.85), u(0.03, 0.08));
+    let mut table = vec![
+        Ellipse { value: 1.0, a, b, x0: 0.0, y0: 0.0, phi_deg: phi },
+        Ellipse { value: -inner, a: a * (1.0 - thick), b: b * (1.0 - thick), x0: 0.0, y0: 0.0, phi_deg: phi },
+    ];
+    let count = 4 + (u(0.0, 5.0) as usize).min(4);
+    for _ in 0..count {
+        let sign = if u(0.0, 1.0) < 0.5 { -1.0 } else { 1.0 };
+        let (r, t) = (0.45 * u(0.0, 1.0).sqrt(), u(0.0, std::f64::consts::TAU));
+        table.push(Ellipse {
+            value: sign * u(0.1, 0.3),
+            a: u(0.03, 0.25),
+            b: u(0.03, 0.25),
+            x0: r * t.cos(),
+            y0: r * t.sin(),
+            phi_deg: u(0.0, 180.0),
+        });
+    }
+    let mut img = ellipses(rows, cols, &table)?;
+    img.data.iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
+    Ok(img)
 }
 
 /// SplitMix64 with Box–Muller normals: small, seeded, reproducible.
