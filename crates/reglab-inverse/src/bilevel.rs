@@ -21,38 +21,47 @@
 //! `f'(θ) = −Σ_s q_sᵀ b_s`,  `H_s q_s = ∇_{x_s} f = (x̂_s − x†_s)/(nS)`.
 //!
 //! MAID evaluates it inexactly: `x̃_s` from the lower-level solver (L-BFGS, [`crate::lbfgs`]) run
-//! until `‖∇ₓg_s(x̃_s)‖ ≤ μ·ε`, so `‖x̃_s − x̂_s‖ ≤ ε`; `q̃_s` from conjugate gradients run until the
-//! residual `‖H̃_s q̃_s − ∇f‖ ≤ δ`; `h̃ = −Σ_s q̃_sᵀ b̃_s`.
+//! until `‖∇ₓg_s(x̃_s)‖ ≤ ε ‖∇ₓg_s(0)‖` (accuracy `ε` relative to the gradient at the start, so it
+//! does not depend on the scale of `A` and `y`); `q̃_s` from conjugate gradients run until the
+//! residual `‖H̃_s q̃_s − ∇f‖ ≤ δ ‖∇f‖`; `h̃ = −Σ_s q̃_sᵀ b̃_s`.
 //!
 //! **The algorithm** (the paper's Algorithms 1–3, the constants of the official code
 //! `MohammadSadeghSalehi/MAID`, `MAID.py` at 208d073, read for this implementation):
 //!
 //! 1. *Inexact hypergradient with an accuracy test*: compute `h̃` at accuracies `(ε, δ)` and an
-//!    error bound `ω ≥ |h̃ − f'(θ)|` (below); while `ω/|h̃| > 1 − η`, shrink `ε ← τε`, `δ ← τδ`
+//!    error bound `ω ≈ |h̃ − f'(θ)|` (below); while `ω/|h̃| > 1 − η`, shrink `ε ← τε`, `δ ← τδ`
 //!    and recompute (`MAID.inexact_gradient`).
 //! 2. *Inexact backtracking*: try `θ' = θ − βρⁱ h̃`, `i = 0, 1, …, 9 + j` (`j` the retry below),
 //!    with `x̃'` from the lower level at `θ'` to accuracy `ε`, and accept the first `i` with
-//!    `f̃(θ') + E(x̃') − f̃(θ) + E(x̃) ≤ −η βρⁱ h̃²`, where `E(x̃) = Σ_s ‖∇_{x_s}f(x̃)‖ε + Sε²/(2nS)`
-//!    bounds `|f(θ) − f̃(θ)|` (`f̃` = `f` at `x̃`), so acceptance implies a true decrease
-//!    (`MAID.backtrack`; the code multiplies by `η²`, we keep the paper's `η`).
+//!    `f̃(θ') + E(x̃') − f̃(θ) + E(x̃) ≤ −η βρⁱ h̃²`, where `E(x̃) = Σ_s (‖∇_{x_s}f(x̃)‖ e_s + e_s²/(2nS))`
+//!    bounds `|f(θ) − f̃(θ)|` when `‖x̃_s − x̂_s‖ ≤ e_s` (`f̃` = `f` at `x̃`), so acceptance means a
+//!    decrease of the true `f` (`MAID.backtrack`; the code multiplies by `η²`, we keep the
+//!    paper's `η`).
 //! 3. *Adaptive accuracy and step*: on acceptance `ε ← ν ε`, `δ ← ν δ` (`ν = 1.05`, loosen) and
 //!    `β ← βρⁱ·10/9`; if no `i` is accepted, `ε ← τε`, `δ ← τδ` and go back to 1, at most
 //!    3 times per iteration (`max_bt_loop`) (`MAID.main`).
 //!
-//! Defaults as the official code's TV example: `η = 10⁻⁴`, `ρ = 0.5`, `τ = 0.5`, `ν = 1.05`,
-//! `ε₀ = δ₀ = 10⁻¹` (its own default; its TV runs vary them to show the method does not depend on
-//! them). The first step is `β = step0/|h̃₀|` (a change of `log λ` by `step0`) instead of a fixed
-//! `β = 0.01`, because our `f` is a per-pixel mean and the size of `h̃` depends on the image.
+//! Defaults as the official code's TV example where they carry over: `η = 10⁻⁴`, `ρ = 0.5`,
+//! `τ = 0.5`, `ν = 1.05`. Its `ε₀ = δ₀ = 10⁻¹` are absolute (its images are denoised, `A = I`);
+//! ours are relative, default `10⁻²`. The first step is `β = step0/|h̃₀|` (a change of `log λ` by
+//! `step0`) instead of a fixed `β = 0.01`, because our `f` is a per-pixel mean and the size of
+//! `h̃` depends on the images.
 //!
-//! **The error bound.** Three terms per sample, from `‖x̃_s − x̂_s‖ ≤ ε` and the CG residual:
-//! `ω = Σ_s [ ‖b̃_s‖ (δ + ε/(nS)) / μ̂_s + ‖q̃_s‖ L̂_s ε ]`: the error of `q̃_s` through the
-//! linear-system residual and through `∇f` at `x̃_s`, times `‖b_s‖`; and the error of `b` at `x̃_s`.
-//! `μ̂_s` is the smallest Rayleigh quotient `dᵀH_sd/dᵀd` over the CG directions (an estimate of
-//! `H_s`'s smallest eigenvalue, never below `μ`) and `L̂_s = ‖b(x̃_s + εr) − b(x̃_s)‖/ε` for one
-//! random unit `r` (a local secant estimate of `b`'s Lipschitz constant, as the official code
-//! probes its constants with one random perturbation). The term of the official bound in the
-//! Lipschitz constant of the Hessian is left out (for `TV_ν` it is `O(e^θ/ν²)`, a worst case
-//! that would force `ε` to rounding level). So `ω` is an estimate, as the official code's.
+//! **The error estimates.** `e_s = ‖∇ₓg_s(x̃_s)‖ / μ̂_s` bounds `‖x̃_s − x̂_s‖` when `μ̂_s` is the
+//! strong-convexity modulus of `g_s`; we take for `μ̂_s` the smallest Rayleigh quotient `dᵀH_sd/dᵀd`
+//! over the CG directions of the last hypergradient (an estimate of `H_s`'s smallest eigenvalue
+//! from above, never below the ridge `μ`, which is the guaranteed but, for few-view `A`, very
+//! pessimistic modulus). The hypergradient's error is estimated by three terms per sample,
+//! `ω = Σ_s [ ‖b̃_s‖ (δ‖∇f‖ + e_s/(nS)) / μ̂_s + ‖q̃_s‖ L̂_s e_s ]`: the error of `q̃_s` through the
+//! linear-system residual and through `∇f` at `x̃_s`, times `‖b_s‖`; and the error of `b` at `x̃_s`,
+//! with `L̂_s = ‖b(x̃_s + e_s r) − b(x̃_s)‖/e_s` for one random unit `r` (a local secant estimate of
+//! `b`'s Lipschitz constant, as the official code probes its constants with one random
+//! perturbation). The term of the paper's bound in the Lipschitz constant of the Hessian is left
+//! out (for `TV_ν` it is `O(e^θ/ν²)`, a worst case that would force `ε` to rounding level). So `ω`
+//! and `E` are estimates, as the official code's.
+//!
+//! **Stopping.** After `max_iter` upper-level iterations, or after an accepted step that moves
+//! `θ` by less than `theta_tol` (default `10⁻³`, λ by 0.1 %).
 //!
 //! **Cost.** Every lower-level evaluation and every CG iteration applies `A` and `Aᵀ` once:
 //! [`MaidResult::operator_pairs`] counts them (the unit in which a grid search over `λ` is
@@ -80,6 +89,8 @@ pub struct TvBilevel<'a, A: LinearOperator> {
     tv: SmoothTv,
     mu: f64,
     pairs: Vec<TrainingPair>,
+    /// `‖∇ₓg_s(0)‖ = ‖Aᵀy_s‖`, the scale of the lower-level accuracy.
+    grad0: Vec<f64>,
 }
 
 impl<A: LinearOperator> std::fmt::Debug for TvBilevel<'_, A> {
@@ -95,8 +106,10 @@ pub struct LowerSolutions {
     pub xs: Vec<Vec<f64>>,
     /// Evaluations of `g_s` and its gradient (each applies `A` and `Aᵀ` once).
     pub evaluations: usize,
-    /// The largest `‖∇ₓg_s(x̃_s)‖`.
-    pub max_grad_norm: f64,
+    /// `‖∇ₓg_s(x̃_s)‖`, one per training pair.
+    pub grad_norms: Vec<f64>,
+    /// Whether every solve met its tolerance (not: it hit `max_iter` or rounding).
+    pub converged: bool,
 }
 
 /// An inexact hypergradient and its error bound.
@@ -109,6 +122,9 @@ pub struct Hypergradient {
     /// CG iterations over all pairs (each applies `A` and `Aᵀ` once).
     pub cg_iterations: usize,
 }
+
+/// The estimate `μ̂_s` of each lower level's strong-convexity modulus (see the [module docs](self)).
+pub type Moduli = Vec<f64>;
 
 impl<'a, A: LinearOperator> TvBilevel<'a, A> {
     /// The problem for `rows × cols` images under `op`, smoothing `ν`, ridge `μ` and the training
@@ -134,7 +150,8 @@ impl<'a, A: LinearOperator> TvBilevel<'a, A> {
             check_finite("training data", &p.data)?;
             check_finite("training image", &p.truth)?;
         }
-        Ok(Self { op, tv, mu, pairs })
+        let grad0 = pairs.iter().map(|p| op.transpose(&p.data).map(|g| dot(&g, &g).sqrt())).collect::<Result<Vec<f64>>>()?;
+        Ok(Self { op, tv, mu, pairs, grad0 })
     }
 
     /// `S`, the number of training pairs.
@@ -168,16 +185,17 @@ impl<'a, A: LinearOperator> TvBilevel<'a, A> {
         0.5 * dot(&r, &r) + lambda * at.value() + 0.5 * self.mu * dot(x, x)
     }
 
-    /// `x̃_s` at `θ` to accuracy `ε` (`‖∇ₓg_s‖ ≤ μ ε`), warm-started from `start` (zeros if `None`),
-    /// at most `max_iter` L-BFGS iterations per pair.
+    /// `x̃_s` at `θ` to relative accuracy `ε` (`‖∇ₓg_s(x̃_s)‖ ≤ ε‖∇ₓg_s(0)‖`), warm-started from
+    /// `start` (zeros if `None`), at most `max_iter` L-BFGS iterations per pair.
     pub fn solve_lower(&self, theta: f64, start: Option<&[Vec<f64>]>, eps: f64, max_iter: usize) -> LowerSolutions {
         let lambda = theta.exp();
-        let mut out = LowerSolutions { xs: Vec::with_capacity(self.len()), evaluations: 0, max_grad_norm: 0.0 };
+        let mut out = LowerSolutions { xs: Vec::with_capacity(self.len()), evaluations: 0, grad_norms: Vec::new(), converged: true };
         for s in 0..self.len() {
             let x0 = start.map(|st| st[s].clone()).unwrap_or_else(|| vec![0.0; self.n()]);
-            let m = minimize(|x, g| self.lower(s, lambda, x, g), x0, self.mu * eps, max_iter, 10);
+            let m = minimize(|x, g| self.lower(s, lambda, x, g), x0, eps * self.grad0[s], max_iter, 10);
             out.evaluations += m.evaluations;
-            out.max_grad_norm = out.max_grad_norm.max(m.grad_norm);
+            out.grad_norms.push(m.grad_norm);
+            out.converged &= m.converged;
             out.xs.push(m.x);
         }
         out
@@ -189,12 +207,19 @@ impl<'a, A: LinearOperator> TvBilevel<'a, A> {
         xs.iter().zip(&self.pairs).map(|(x, p)| x.iter().zip(&p.truth).map(|(a, b)| (a - b) * (a - b)).sum::<f64>()).sum::<f64>() * scale
     }
 
-    /// `E(x̃) = Σ_s ‖∇_{x_s} f‖ ε + S ε²/(2nS)`: a bound on `|f − f̃|` when every `‖x̃_s − x̂_s‖ ≤ ε`.
-    fn value_error(&self, xs: &[Vec<f64>], eps: f64) -> f64 {
+    /// `E(x̃) = Σ_s (‖∇_{x_s} f‖ e_s + e_s²/(2nS))`, `e_s = ‖∇ₓg_s(x̃_s)‖/μ̂_s`: a bound on `|f − f̃|`
+    /// when every `‖x̃_s − x̂_s‖ ≤ e_s`.
+    pub fn value_error(&self, sol: &LowerSolutions, moduli: &[f64]) -> f64 {
         let scale = 1.0 / (self.n() as f64 * self.len() as f64);
-        let grads: f64 =
-            xs.iter().zip(&self.pairs).map(|(x, p)| x.iter().zip(&p.truth).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt() * scale).sum();
-        grads * eps + eps * eps * scale * self.len() as f64 / 2.0
+        sol.xs
+            .iter()
+            .zip(&self.pairs)
+            .zip(sol.grad_norms.iter().zip(moduli))
+            .map(|((x, p), (g, m))| {
+                let e = g / m;
+                x.iter().zip(&p.truth).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt() * scale * e + e * e * scale / 2.0
+            })
+            .sum()
     }
 
     /// `b = e^θ ∇TV_ν(x)`.
@@ -205,15 +230,16 @@ impl<'a, A: LinearOperator> TvBilevel<'a, A> {
         b
     }
 
-    /// The inexact hypergradient at `θ` and lower-level solutions `xs` (accuracy `ε`), the linear
-    /// systems solved by CG to residual `δ` (at most `max_cg` iterations each); `seed` draws the
-    /// probe of the bound.
-    pub fn hypergradient(&self, theta: f64, xs: &[Vec<f64>], eps: f64, delta: f64, max_cg: usize, seed: u64) -> Hypergradient {
+    /// The inexact hypergradient at `θ` and the lower-level solutions `sol`, the linear systems
+    /// solved by CG to relative residual `δ` (at most `max_cg` iterations each), with the new
+    /// estimates `μ̂_s` of the lower levels' moduli; `seed` draws the probe of the bound.
+    pub fn hypergradient(&self, theta: f64, sol: &LowerSolutions, delta: f64, max_cg: usize, seed: u64) -> (Hypergradient, Moduli) {
         let lambda = theta.exp();
         let (n, big_s) = (self.n(), self.len() as f64);
         let mut out = Hypergradient { value: 0.0, bound: 0.0, cg_iterations: 0 };
+        let mut moduli = Vec::with_capacity(self.len());
         let mut rng = Rng::new(seed);
-        for (s, x) in xs.iter().enumerate() {
+        for (s, x) in sol.xs.iter().enumerate() {
             let at = self.tv.at(x);
             let b = self.mixed(lambda, x);
             let rhs: Vec<f64> = x.iter().zip(&self.pairs[s].truth).map(|(a, t)| (a - t) / (n as f64 * big_s)).collect();
@@ -233,8 +259,9 @@ impl<'a, A: LinearOperator> TvBilevel<'a, A> {
                 }
             };
             let mut cg = crate::cg::Cg::new(&rhs, vec![0.0; n], &vec![0.0; n]);
+            let rhs_norm = dot(&rhs, &rhs).sqrt();
             let mut its = 0;
-            while cg.rr.sqrt() > delta && its < max_cg && cg.step(&mut apply) {
+            while cg.rr.sqrt() > delta * rhs_norm && its < max_cg && cg.step(&mut apply) {
                 its += 1;
             }
             out.cg_iterations += its;
@@ -242,16 +269,22 @@ impl<'a, A: LinearOperator> TvBilevel<'a, A> {
             out.value -= dot(&q, &b);
             // The bound's local constants.
             let mu_hat = if mu_hat.is_finite() { mu_hat.max(self.mu) } else { self.mu };
-            let mut r: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
-            let rn = dot(&r, &r).sqrt();
-            r.iter_mut().for_each(|v| *v *= eps / rn);
-            let xp: Vec<f64> = x.iter().zip(&r).map(|(a, b)| a + b).collect();
-            let bp = self.mixed(lambda, &xp);
-            let lip = bp.iter().zip(&b).map(|(p, q)| (p - q) * (p - q)).sum::<f64>().sqrt() / eps;
+            moduli.push(mu_hat);
+            let e = sol.grad_norms[s] / mu_hat;
+            let lip = if e > 0.0 {
+                let mut r: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
+                let rn = dot(&r, &r).sqrt();
+                r.iter_mut().for_each(|v| *v *= e / rn);
+                let xp: Vec<f64> = x.iter().zip(&r).map(|(a, b)| a + b).collect();
+                let bp = self.mixed(lambda, &xp);
+                bp.iter().zip(&b).map(|(p, q)| (p - q) * (p - q)).sum::<f64>().sqrt() / e
+            } else {
+                0.0
+            };
             let bn = dot(&b, &b).sqrt();
-            out.bound += bn * (delta + eps / (n as f64 * big_s)) / mu_hat + dot(&q, &q).sqrt() * lip * eps;
+            out.bound += bn * (delta * rhs_norm + e / (n as f64 * big_s)) / mu_hat + dot(&q, &q).sqrt() * lip * e;
         }
-        out
+        (out, moduli)
     }
 }
 
@@ -262,9 +295,9 @@ pub struct MaidOptions {
     pub theta0: f64,
     /// Upper-level iterations.
     pub max_iter: usize,
-    /// Initial lower-level accuracy `ε₀` (a bound on `‖x̃ − x̂‖`).
+    /// Initial lower-level accuracy `ε₀` (the gradient norm relative to its value at 0).
     pub eps0: f64,
-    /// Initial CG residual tolerance `δ₀`.
+    /// Initial CG tolerance `δ₀` (the residual relative to the right-hand side).
     pub delta0: f64,
     /// The first trial step in `θ` (`β₀ = step0/|h̃₀|`).
     pub step0: f64,
@@ -282,6 +315,8 @@ pub struct MaidOptions {
     pub max_lower_iter: usize,
     /// CG iterations per linear system.
     pub max_cg: usize,
+    /// Stop after an accepted step that changes `θ` by less than this (`0`: run `max_iter`).
+    pub theta_tol: f64,
     /// Seed of the bound's probes.
     pub seed: u64,
 }
@@ -291,16 +326,17 @@ impl Default for MaidOptions {
         Self {
             theta0: 0.0,
             max_iter: 30,
-            eps0: 0.1,
-            delta0: 0.1,
+            eps0: 1e-2,
+            delta0: 1e-2,
             step0: 1.0,
             eta: 1e-4,
             rho: 0.5,
             tau: 0.5,
             nu_growth: 1.05,
-            eps_min: 1e-10,
+            eps_min: 1e-12,
             max_lower_iter: 2000,
             max_cg: 2000,
+            theta_tol: 1e-3,
             seed: 0,
         }
     }
@@ -322,6 +358,9 @@ impl MaidOptions {
             if !(v > 0.0 && v < 1.0) {
                 return bad(name, format!("must be in (0, 1), got {v}"));
             }
+        }
+        if !(self.theta_tol >= 0.0 && self.theta_tol.is_finite()) {
+            return bad("theta_tol", format!("must be finite and ≥ 0, got {}", self.theta_tol));
         }
         if !(self.nu_growth >= 1.0 && self.nu_growth.is_finite()) {
             return bad("nu_growth", format!("must be finite and ≥ 1, got {}", self.nu_growth));
@@ -375,22 +414,28 @@ pub fn maid<A: LinearOperator>(problem: &TvBilevel<'_, A>, opts: &MaidOptions) -
     let (mut theta, mut eps, mut delta) = (opts.theta0, opts.eps0, opts.delta0);
     let mut beta: Option<f64> = None;
     let (mut lower_evals, mut cg_its, mut failed) = (0usize, 0usize, 0usize);
+    let mut moduli: Moduli = vec![problem.mu; problem.len()];
     let mut sol = problem.solve_lower(theta, None, eps, opts.max_lower_iter);
     lower_evals += sol.evaluations;
     let mut trajectory = vec![MaidStep { theta, loss: problem.upper(&sol.xs), grad: 0.0, eps, delta, step: 0.0, operator_pairs: lower_evals }];
     let mut probe = opts.seed;
+    let tighten = |eps: &mut f64, delta: &mut f64| {
+        *eps = (*eps * opts.tau).max(opts.eps_min);
+        *delta = (*delta * opts.tau).max(opts.eps_min);
+    };
     for _ in 0..opts.max_iter {
         let mut accepted = None;
         let mut last_h = 0.0;
         for retry in 0..3 {
-            // 1. The inexact hypergradient, accurate enough for its own bound.
+            // 1. The inexact hypergradient, accurate enough for its own error estimate.
             let h = loop {
                 probe = probe.wrapping_add(1);
-                let h = problem.hypergradient(theta, &sol.xs, eps, delta, opts.max_cg, probe);
+                let (h, m) = problem.hypergradient(theta, &sol, delta, opts.max_cg, probe);
+                moduli = m;
                 cg_its += h.cg_iterations;
-                if h.bound / h.value.abs() > 1.0 - opts.eta && eps > opts.eps_min {
-                    eps = (eps * opts.tau).max(opts.eps_min);
-                    delta = (delta * opts.tau).max(opts.eps_min);
+                let at_floor = eps <= opts.eps_min && delta <= opts.eps_min;
+                if !(h.bound <= (1.0 - opts.eta) * h.value.abs()) && !at_floor {
+                    tighten(&mut eps, &mut delta);
                     sol = problem.solve_lower(theta, Some(&sol.xs), eps, opts.max_lower_iter);
                     lower_evals += sol.evaluations;
                     continue;
@@ -398,18 +443,18 @@ pub fn maid<A: LinearOperator>(problem: &TvBilevel<'_, A>, opts: &MaidOptions) -
                 break h.value;
             };
             last_h = h;
-            if !(h.is_finite()) || h == 0.0 {
+            if !h.is_finite() || h == 0.0 {
                 break;
             }
             let b = *beta.get_or_insert(opts.step0 / h.abs());
             // 2. Backtracking on inexact values.
-            let f_old = problem.upper(&sol.xs) + problem.value_error(&sol.xs, eps);
+            let f_old = problem.upper(&sol.xs) + problem.value_error(&sol, &moduli);
             let mut t = b;
             for _ in 0..(10 + retry) {
                 let th = theta - t * h;
                 let trial = problem.solve_lower(th, Some(&sol.xs), eps, opts.max_lower_iter);
                 lower_evals += trial.evaluations;
-                let f_new = problem.upper(&trial.xs) + problem.value_error(&trial.xs, eps);
+                let f_new = problem.upper(&trial.xs) + problem.value_error(&trial, &moduli);
                 if f_new - f_old <= -opts.eta * t * h * h {
                     accepted = Some((th, trial, t));
                     break;
@@ -420,13 +465,13 @@ pub fn maid<A: LinearOperator>(problem: &TvBilevel<'_, A>, opts: &MaidOptions) -
                 break;
             }
             // 3. No decrease: tighten the accuracy and retry.
-            eps = (eps * opts.tau).max(opts.eps_min);
-            delta = (delta * opts.tau).max(opts.eps_min);
+            tighten(&mut eps, &mut delta);
             sol = problem.solve_lower(theta, Some(&sol.xs), eps, opts.max_lower_iter);
             lower_evals += sol.evaluations;
         }
         match accepted {
             Some((th, trial, t)) => {
+                let small = (th - theta).abs() < opts.theta_tol;
                 theta = th;
                 sol = trial;
                 beta = Some(t * 10.0 / 9.0);
@@ -441,6 +486,9 @@ pub fn maid<A: LinearOperator>(problem: &TvBilevel<'_, A>, opts: &MaidOptions) -
                 });
                 eps *= opts.nu_growth;
                 delta *= opts.nu_growth;
+                if small {
+                    break;
+                }
             }
             None => failed += 1,
         }

@@ -22,10 +22,8 @@ fn radon16() -> Radon {
 
 /// `f(θ)` with the lower level solved to rounding accuracy.
 fn exact_f<A: LinearOperator>(p: &TvBilevel<'_, A>, theta: f64) -> f64 {
-    let t0 = std::time::Instant::now();
-    let sol = p.solve_lower(theta, None, 1e-9, 20_000);
-    eprintln!("exact solve θ={theta}: {} evaluations, ‖∇g‖ = {:.2e}, {:.2?}", sol.evaluations, sol.max_grad_norm, t0.elapsed());
-    assert!(sol.max_grad_norm <= p.mu * 1e-9 * 1.0001, "lower level not solved: {}", sol.max_grad_norm);
+    let sol = p.solve_lower(theta, None, 1e-13, 20_000);
+    assert!(sol.converged, "lower level not solved: {:?}", sol.grad_norms);
     p.upper(&sol.xs)
 }
 
@@ -34,8 +32,8 @@ fn hypergradient_matches_central_differences_of_the_upper_loss() {
     let radon = radon16();
     let p = TvBilevel::new(&radon, 16, 16, 0.05, 1e-3, ct_problem(&radon)).unwrap();
     for theta in [-1.0f64, 0.5] {
-        let sol = p.solve_lower(theta, None, 1e-9, 20_000);
-        let h = p.hypergradient(theta, &sol.xs, 1e-9, 1e-14, 20_000, 1);
+        let sol = p.solve_lower(theta, None, 1e-13, 20_000);
+        let (h, _) = p.hypergradient(theta, &sol, 1e-12, 20_000, 1);
         let step = 1e-3;
         let fd = (exact_f(&p, theta + step) - exact_f(&p, theta - step)) / (2.0 * step);
         let rel = (h.value - fd).abs() / fd.abs();
@@ -46,24 +44,23 @@ fn hypergradient_matches_central_differences_of_the_upper_loss() {
 }
 
 #[test]
-fn the_error_bound_covers_the_error_of_a_loose_hypergradient() {
+fn the_error_estimate_covers_the_error_of_a_loose_hypergradient() {
     let radon = radon16();
     let p = TvBilevel::new(&radon, 16, 16, 0.05, 1e-3, ct_problem(&radon)).unwrap();
     let theta = 0.0;
-    let exact = {
-        let sol = p.solve_lower(theta, None, 1e-9, 20_000);
-        p.hypergradient(theta, &sol.xs, 1e-9, 1e-14, 20_000, 1).value
-    };
-    for (eps, delta) in [(1e-2, 1e-4), (1e-3, 1e-6), (1e-4, 1e-7)] {
+    let exact = p.hypergradient(theta, &p.solve_lower(theta, None, 1e-13, 20_000), 1e-12, 20_000, 1).0.value;
+    let mut bounds = Vec::new();
+    for (eps, delta) in [(1e-2, 1e-2), (1e-3, 1e-3), (1e-4, 1e-4), (1e-5, 1e-6)] {
         let sol = p.solve_lower(theta, None, eps, 20_000);
-        let h = p.hypergradient(theta, &sol.xs, eps, delta, 20_000, 2);
+        let (h, moduli) = p.hypergradient(theta, &sol, delta, 20_000, 2);
         let err = (h.value - exact).abs();
-        assert!(err <= h.bound, "ε = {eps}, δ = {delta}: error {err:.3e} above the bound {:.3e}", h.bound);
+        assert!(err <= h.bound, "ε = {eps}, δ = {delta}: error {err:.3e} above the estimate {:.3e}", h.bound);
+        assert!(moduli.iter().all(|&m| m >= 1e-3));
+        bounds.push(h.bound);
     }
-    // and the bound shrinks with the accuracies
-    let loose = p.hypergradient(theta, &p.solve_lower(theta, None, 1e-2, 20_000).xs, 1e-2, 1e-4, 20_000, 3).bound;
-    let tight = p.hypergradient(theta, &p.solve_lower(theta, None, 1e-4, 20_000).xs, 1e-4, 1e-7, 20_000, 3).bound;
-    assert!(tight < loose / 10.0, "{tight} vs {loose}");
+    // and the estimate shrinks with the accuracies
+    assert!(bounds.windows(2).all(|w| w[1] < w[0]), "{bounds:?}");
+    assert!(bounds[3] < bounds[0] / 100.0, "{bounds:?}");
 }
 
 /// On denoising (`A = I`) MAID reaches the minimizer of `f` that a fine golden-section search on
@@ -79,7 +76,7 @@ fn maid_finds_the_best_lambda_of_a_denoising_problem() {
         })
         .collect();
     let p = TvBilevel::new(&id, 16, 16, 0.01, 1e-3, pairs).unwrap();
-    let opts = MaidOptions { theta0: -5.0, max_iter: 25, ..MaidOptions::default() };
+    let opts = MaidOptions { theta0: -5.0, max_iter: 40, theta_tol: 1e-4, ..MaidOptions::default() };
     let r = maid(&p, &opts).unwrap();
     // Golden-section search of f over θ ∈ [−6, 1] with exact solves.
     let (mut a, mut b) = (-6.0f64, 1.0f64);
@@ -104,8 +101,11 @@ fn maid_finds_the_best_lambda_of_a_denoising_problem() {
     );
     assert!((r.theta - best).abs() < 0.01, "MAID θ {} vs golden section {best}", r.theta);
     assert!(f_maid <= f_best * (1.0 + 1e-4), "{f_maid} vs {f_best}");
-    for w in r.trajectory.windows(2) {
-        assert!(w[1].loss < w[0].loss + 1e-12, "loss rose: {:?} → {:?}", w[0], w[1]);
+    // Every accepted step decreases the exact upper loss (the inexact values f̃ may not, as
+    // their accuracy changes between steps: the acceptance test corrects for that).
+    let exact: Vec<f64> = r.trajectory.iter().map(|s| exact_f(&p, s.theta)).collect();
+    for (w, s) in exact.windows(2).zip(r.trajectory.windows(2)) {
+        assert!(w[1] <= w[0] * (1.0 + 1e-12), "exact loss rose: {:?} → {:?} ({} → {})", s[0], s[1], w[0], w[1]);
     }
     assert_eq!(r.operator_pairs, r.lower_evaluations + r.cg_iterations);
     // Deterministic.
@@ -133,6 +133,7 @@ fn bad_input_is_an_error() {
         MaidOptions { theta0: f64::NAN, ..MaidOptions::default() },
         MaidOptions { max_iter: 0, ..MaidOptions::default() },
         MaidOptions { nu_growth: 0.5, ..MaidOptions::default() },
+        MaidOptions { theta_tol: -1.0, ..MaidOptions::default() },
     ] {
         assert!(maid(&p, &o).is_err(), "{o:?}");
     }

@@ -49,6 +49,51 @@ pub struct InverseExperiment {
     /// The calibrated λ rule (absent: the oracle rule only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<CalibrationConfig>,
+    /// The learned λ rule (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learned: Option<LearnedConfig>,
+}
+
+/// `[learned]`: λ of the named TV methods learned per setting by MAID (bilevel learning,
+/// catalog #14, [`reglab_inverse::bilevel`]) from `phantoms` random ellipse phantoms
+/// ([`reglab_inverse::random_ellipse_phantom`]; never the test phantom) measured with the
+/// setting's geometry and relative noise level, then applied to the test problem. The lower
+/// level is smoothed TV (`smoothing` ν) with a ridge `ridge` μ; the test reconstruction at the
+/// learned λ uses the method's own solver (exact TV, as the grid rows).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LearnedConfig {
+    /// Labels of `tv` methods whose λ is learned.
+    pub methods: Vec<String>,
+    /// Number of training phantoms (≥ 1).
+    pub phantoms: usize,
+    /// Seed of the training phantoms and their noise (mixed per setting and phantom).
+    pub seed: u64,
+    /// Starting λ (> 0).
+    #[serde(default = "default_lambda0")]
+    pub lambda0: f64,
+    /// MAID's upper-level iterations (≥ 1).
+    #[serde(default = "default_learned_iter")]
+    pub max_iter: usize,
+    /// The TV smoothing ν of the lower level (> 0).
+    #[serde(default = "default_smoothing")]
+    pub smoothing: f64,
+    /// The ridge μ of the lower level (> 0).
+    #[serde(default = "default_ridge")]
+    pub ridge: f64,
+}
+
+fn default_lambda0() -> f64 {
+    0.1
+}
+fn default_learned_iter() -> usize {
+    20
+}
+fn default_smoothing() -> f64 {
+    0.01
+}
+fn default_ridge() -> f64 {
+    1e-3
 }
 
 /// `[calibration]`: a second, independent problem per setting — the same geometry and relative
@@ -238,6 +283,32 @@ impl InverseExperiment {
                 return Err(format!("`calibration.seed` = {} is `problem.seed`: the calibration noise must be an independent draw", c.seed));
             }
         }
+        if let Some(l) = &self.learned {
+            if l.methods.is_empty() {
+                return Err("`learned.methods` is empty: name at least one `tv` method's label".into());
+            }
+            for name in &l.methods {
+                match self.method.iter().find(|m| m.label() == name) {
+                    Some(m) if m.name == "tv" => {}
+                    Some(m) => return Err(format!("`learned.methods`: \"{name}\" is a `{}` method; only `tv` λ can be learned", m.name)),
+                    None => return Err(format!("`learned.methods`: \"{name}\" is not the label of a method")),
+                }
+            }
+            if l.phantoms == 0 {
+                return Err("`learned.phantoms` must be ≥ 1".into());
+            }
+            if l.seed == p.seed {
+                return Err(format!("`learned.seed` = {} is `problem.seed`: the training noise must be an independent draw", l.seed));
+            }
+            if l.max_iter == 0 {
+                return Err("`learned.max_iter` must be ≥ 1".into());
+            }
+            for (key, v) in [("lambda0", l.lambda0), ("smoothing", l.smoothing), ("ridge", l.ridge)] {
+                if !positive_finite(v) {
+                    return Err(format!("`learned.{key}` must be finite and > 0, got {v}"));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -366,6 +437,25 @@ lambdas = [0.1, 1.0]
         assert_eq!(g.problem.views, [4]);
         let m = &g.method[3];
         assert_eq!((m.label(), m.sigma, m.radius, m.norm.as_deref()), ("graphLa+TV", Some(DEFAULT_SIGMA), Some(DEFAULT_RADIUS), Some("l1")));
+    }
+
+    #[test]
+    fn learned_config_parses_and_errors_name_the_key() {
+        let l = "\n[learned]\nmethods = [\"tv\"]\nphantoms = 3\nseed = 5\n";
+        let e = InverseExperiment::parse(&format!("{BASE}{l}"), &[]).unwrap();
+        let c = e.learned.as_ref().unwrap();
+        assert_eq!((c.phantoms, c.lambda0, c.max_iter, c.smoothing, c.ridge), (3, 0.1, 20, 0.01, 1e-3));
+        assert_eq!(InverseExperiment::parse(&e.to_toml(), &[]).unwrap(), e);
+        err(&format!("{BASE}{l}"), &["learned.methods=[\"weighted-tv\"]"], &["learned.methods", "weighted-tv", "only `tv`"]);
+        err(&format!("{BASE}{l}"), &["learned.methods=[\"cat\"]"], &["learned.methods", "cat", "not the label"]);
+        err(&format!("{BASE}{l}"), &["learned.methods=[]"], &["learned.methods", "empty"]);
+        err(&format!("{BASE}{l}"), &["learned.phantoms=0"], &["learned.phantoms"]);
+        err(&format!("{BASE}{l}"), &["learned.seed=0"], &["learned.seed", "problem.seed"]);
+        err(&format!("{BASE}{l}"), &["learned.max_iter=0"], &["learned.max_iter"]);
+        err(&format!("{BASE}{l}"), &["learned.lambda0=-1.0"], &["learned.lambda0"]);
+        err(&format!("{BASE}{l}"), &["learned.smoothing=0.0"], &["learned.smoothing"]);
+        err(&format!("{BASE}{l}"), &["learned.ridge=nan"], &["learned.ridge"]);
+        err(&format!("{BASE}{l}colour = 2\n"), &[], &["unknown field", "colour"]);
     }
 
     #[test]

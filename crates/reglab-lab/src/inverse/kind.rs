@@ -78,8 +78,14 @@ impl Prepared for InverseExperiment {
         if res.has_calibration() {
             rules.push((" (cal. λ)", super::InverseResults::calibrated));
         }
+        if !res.learned.is_empty() {
+            rules.push((" (learned λ)", super::InverseResults::learned));
+        }
         for (suffix, pick) in rules {
             for m in &res.methods {
+                if res.settings.iter().all(|st| pick(res, m, st.views, st.noise).is_none()) {
+                    continue;
+                }
                 let _ = write!(s, "{:<22}", format!("{m}{suffix}"));
                 for st in &res.settings {
                     let cell = match pick(res, m, st.views, st.noise) {
@@ -90,6 +96,18 @@ impl Prepared for InverseExperiment {
                 }
                 let _ = writeln!(s);
             }
+        }
+        for t in &res.learned {
+            let _ = writeln!(
+                s,
+                "learned {} ({} views, noise {}): λ = {:.4} after {} iterations, {} operator pairs",
+                t.method,
+                t.views,
+                t.noise,
+                t.lambda,
+                t.trajectory.len() - 1,
+                t.operator_pairs
+            );
         }
         Ok(s)
     }

@@ -10,12 +10,14 @@
 //! PSNR-against-λ plots, the images of the best reconstructions.
 //!
 //! - [`config`]: the experiment file.
+//! - [`learned`]: the learned λ rule of `[learned]` (MAID, #14, from random ellipse phantoms).
 //! - [`sweep`](mod@sweep): the reconstructions in parallel (results independent of the thread
 //!   count) and the run directory (`results.csv|json`, `plots/*.png|svg`, `images/`,
 //!   `report.html`).
 
 pub mod config;
 pub mod kind;
+pub mod learned;
 pub mod sweep;
 
 pub use config::InverseExperiment;

@@ -48,6 +48,9 @@ pub enum Stage {
     /// The test problem at the calibrated λ, estimates from the calibrated chain on the test
     /// problem (one row per method and setting).
     Calibrated,
+    /// The test problem at the λ learned by MAID from random training phantoms (`[learned]`; one
+    /// row per learned method and setting).
+    Learned,
 }
 
 impl Stage {
@@ -57,6 +60,7 @@ impl Stage {
             Stage::Oracle => "oracle",
             Stage::Calibration => "calibration",
             Stage::Calibrated => "calibrated",
+            Stage::Learned => "learned",
         }
     }
 }
@@ -118,6 +122,9 @@ pub struct InverseResults {
     pub methods: Vec<String>,
     /// Every reconstruction: setting-major, then method, then λ.
     pub rows: Vec<InverseRow>,
+    /// With `[learned]`: what MAID did per setting and learned method.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub learned: Vec<super::learned::LearnedTrace>,
 }
 
 impl InverseResults {
@@ -133,6 +140,12 @@ impl InverseResults {
         self.find(method, views, noise, Stage::Calibrated)
     }
 
+    /// The row of `method` in setting (`views`, `noise`) at the λ learned by MAID (none without
+    /// `[learned]` or for a method not learned).
+    pub fn learned(&self, method: &str, views: usize, noise: f64) -> Option<&InverseRow> {
+        self.find(method, views, noise, Stage::Learned)
+    }
+
     /// The best row of `stage` (a row without a stage is an oracle row).
     fn find(&self, method: &str, views: usize, noise: f64, stage: Stage) -> Option<&InverseRow> {
         self.rows.iter().find(|r| r.best && r.stage.unwrap_or(Stage::Oracle) == stage && r.method == method && r.views == views && r.noise == noise)
@@ -140,6 +153,11 @@ impl InverseResults {
 
     /// Whether the run has the calibrated rule.
     pub fn has_calibration(&self) -> bool {
+        self.rows.iter().any(|r| matches!(r.stage, Some(Stage::Calibration | Stage::Calibrated)))
+    }
+
+    /// Whether the run has rows of any stage but the oracle (the CSV's `stage` column).
+    pub fn has_stages(&self) -> bool {
         self.rows.iter().any(|r| r.stage.is_some())
     }
 }
@@ -185,9 +203,10 @@ pub fn named_phantom(name: &str, n: usize) -> Result<Image, String> {
 pub fn job_count(exp: &InverseExperiment) -> usize {
     let per_setting: usize = exp.method.iter().map(|m| m.lambdas().len().max(1)).sum();
     let settings = exp.problem.views.len() * exp.problem.noise.len();
+    let learned = exp.learned.as_ref().map_or(0, |l| l.methods.len());
     match exp.calibration {
-        None => per_setting * settings,
-        Some(_) => (2 * per_setting + exp.method.iter().filter(|m| m.estimate.is_some()).count()) * settings,
+        None => (per_setting + learned) * settings,
+        Some(_) => (2 * per_setting + exp.method.iter().filter(|m| m.estimate.is_some()).count() + learned) * settings,
     }
 }
 
@@ -340,6 +359,12 @@ pub struct SettingRun {
     pub calibration: Vec<InverseRow>,
     /// With `[calibration]`: its calibrated rows, one per method.
     pub calibrated: Vec<InverseRow>,
+    /// With `[learned]`: its learned-λ rows, one per learned method.
+    #[serde(default)]
+    pub learned: Vec<InverseRow>,
+    /// With `[learned]`: what MAID did, one per learned method.
+    #[serde(default)]
+    pub learned_traces: Vec<super::learned::LearnedTrace>,
     /// The noisy sinogram (views × detector bins).
     #[serde(with = "image_serde")]
     pub sinogram: Image,
@@ -466,6 +491,22 @@ pub fn run_setting(exp: &InverseExperiment, cell: usize, progress: &(dyn Fn() + 
         debug_assert!(best.iter().all(|b| b.len() == mi + 1));
         debug_assert!(!calibrating || cal_rows.len() == mi + 1);
     }
+    // The learned chain: λ from MAID on the training phantoms, applied to the test problem.
+    let (mut learned_rows, mut traces) = (Vec::new(), Vec::new());
+    if let Some(l) = &exp.learned {
+        let p = &probs[0];
+        let pairs = super::learned::training_pairs(exp, l, &p.radon, p.setting.views, k)?;
+        for label in &l.methods {
+            let m = exp.method.iter().find(|m| m.label() == label).expect("validated: a tv label");
+            let ctx = |e: String| format!("{} ({}, learned λ): {e}", m.label(), p.setting.title());
+            let trace = super::learned::learn(exp, l, &p.radon, pairs.clone(), p.setting.views, k, m.label()).map_err(ctx)?;
+            let prep = prepare(exp, m, p, None).map_err(ctx)?;
+            let r = solve(exp, m, p, Some(trace.lambda), &prep).map_err(ctx)?;
+            learned_rows.push(InverseRow { best: true, ..row_of(m, p, Some(trace.lambda), &r, Some(Stage::Learned))? });
+            traces.push(trace);
+            progress();
+        }
+    }
     let mut rows = rows.into_iter();
     let oracle = rows.next().expect("the test problem").into_iter().flatten().collect();
     let calibration = rows.next().map(|r| r.into_iter().flatten().collect()).unwrap_or_default();
@@ -476,6 +517,8 @@ pub fn run_setting(exp: &InverseExperiment, cell: usize, progress: &(dyn Fn() + 
         oracle,
         calibration,
         calibrated: cal_rows,
+        learned: learned_rows,
+        learned_traces: traces,
         best: best.swap_remove(0),
         calibrated_images: cal_images,
     })
@@ -503,6 +546,8 @@ pub fn aggregate(exp: &InverseExperiment, cells: Vec<SettingRun>) -> Result<Inve
     let mut all_rows: Vec<InverseRow> = cells.iter().flat_map(|c| c.oracle.iter().cloned()).collect();
     all_rows.extend(cells.iter().flat_map(|c| c.calibration.iter().cloned()));
     all_rows.extend(cells.iter().flat_map(|c| c.calibrated.iter().cloned()));
+    all_rows.extend(cells.iter().flat_map(|c| c.learned.iter().cloned()));
+    let learned = cells.iter().flat_map(|c| c.learned_traces.iter().cloned()).collect();
     let settings: Vec<Setting> = cells.iter().map(|c| c.setting.clone()).collect();
     let calibrated: Vec<Vec<Image>> = cells.iter().map(|c| c.calibrated_images.clone()).collect();
     let images = cells.into_iter().map(|c| (c.sinogram, c.best)).collect();
@@ -515,6 +560,7 @@ pub fn aggregate(exp: &InverseExperiment, cells: Vec<SettingRun>) -> Result<Inve
             settings,
             methods: exp.method.iter().map(|m| m.label().to_string()).collect(),
             rows: all_rows,
+            learned,
         },
         truth,
         images,
@@ -568,9 +614,10 @@ fn opt_num(v: Option<impl std::fmt::Display>) -> String {
 }
 
 /// `results.csv`: one line per reconstruction, numbers in Rust's shortest round-trip form.
-/// With `[calibration]`, a last column `stage` (`oracle`, `calibration`, `calibrated`).
+/// With `[calibration]` or `[learned]`, a last column `stage` (`oracle`, `calibration`,
+/// `calibrated`, `learned`).
 pub fn to_csv(res: &InverseResults) -> String {
-    let staged = res.has_calibration();
+    let staged = res.has_stages();
     let mut s = String::from("views,noise,method,lambda,psnr,ssim,rel_error,iterations,converged,objective,best");
     s.push_str(if staged { ",stage\n" } else { "\n" });
     for r in &res.rows {
@@ -652,6 +699,9 @@ fn labelled<'r>(methods: &[String], pick: impl Fn(&str) -> Option<&'r InverseRow
 
 fn write_images_plots_and_report(exp: &InverseExperiment, run: &InverseRun, out: &Path) -> Result<(), String> {
     let res = &run.results;
+    if !res.learned.is_empty() {
+        crate::rundir::write_text(&out.join("learned.csv"), &super::learned::to_csv(&res.learned)).map_err(|e| e.to_string())?;
+    }
     let png = |path: &Path, img: &Image| write_png(path, img, PngBits::Sixteen).map_err(|e| e.to_string());
     let mut figures = Vec::new();
     // Best PSNR against the number of views, one plot per noise level.
@@ -887,6 +937,28 @@ seed = 3
 
     fn rows(r: &InverseResults, stage: Stage) -> Vec<InverseRow> {
         r.rows.iter().filter(|x| x.stage == Some(stage)).cloned().collect()
+    }
+
+    #[test]
+    fn inverse_learned_lambda_never_sees_the_test_truth() {
+        // MAID on two training phantoms of 32×32, 8 views; the same under two test phantoms.
+        let learned = "[learned]\nmethods = [\"TV\"]\nphantoms = 2\nseed = 7\nmax_iter = 4\nsmoothing = 0.05";
+        let text = format!("{}\n{learned}\n", EXP.replace("noise = [0.01, 0.05]", "noise = [0.05]"));
+        let run = |over: &[&str]| {
+            let e = InverseExperiment::parse(&text, &over.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+            sweep(&e, 2, &|| {}).unwrap().results
+        };
+        let (a, b) = (run(&[]), run(&["problem.phantom=\"piecewise-constant\""]));
+        assert_eq!(a.learned, b.learned, "the learned λ depends only on the training phantoms");
+        assert_eq!(a.learned.len(), 1);
+        let t = &a.learned[0];
+        assert!(t.trajectory.len() >= 2 && t.lambda != 0.1, "MAID moved λ: {t:?}");
+        assert!(t.trajectory.windows(2).all(|w| w[1].loss < w[0].loss));
+        let row = a.learned("TV", 8, 0.05).unwrap();
+        assert_eq!(row.lambda, Some(t.lambda));
+        assert!(a.learned("wTV", 8, 0.05).is_none());
+        assert!(to_csv(&a).lines().any(|l| l.ends_with(",learned")));
+        assert_eq!(super::super::learned::to_csv(&a.learned).lines().count(), 1 + t.trajectory.len());
     }
 
     #[test]
