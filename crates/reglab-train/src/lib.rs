@@ -12,6 +12,7 @@ pub mod device;
 pub mod error;
 pub mod fisher;
 pub mod hook;
+pub mod hypergrad;
 pub mod model;
 pub mod optim;
 pub mod prune;
