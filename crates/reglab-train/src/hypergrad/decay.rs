@@ -1,11 +1,14 @@
-//! Per-group weight decay with learnable strengths, the first target of the IFT hypergradient.
+//! Per-group weight decay with learnable strengths, the first target of the IFT hypergradient,
+//! and its anchored form, the L2-init strengths (`l2-init`), the second.
 //!
 //! ```text
-//! R(w; θ) = Σ_l (λ_l/2) ‖w_l‖²,   λ_l = exp(θ_l)
-//! ∇_w R   = λ_l w_l                       on the entries of group l (a gradient transformation)
+//! R(w; θ) = Σ_l (λ_l/2) ‖w_l − a_l‖²,   λ_l = exp(θ_l)
+//! ∇_w R   = λ_l (w_l − a_l)               on the entries of group l (a gradient transformation)
 //! ∇²_w R  = diag(λ_l)                     (exact, added to the Hessian-vector products)
-//! ∂²_{wθ_l} R = λ_l w_l                   on group l, 0 elsewhere (the IFT's mixed term)
+//! ∂²_{wθ_l} R = λ_l (w_l − a_l)           on group l, 0 elsewhere (the IFT's mixed term)
 //! ```
+//! `a` the anchor: 0 for weight decay, the initial weights `w₀` for L2-init
+//! ([`DecayGroups::with_anchor`]).
 //! `w_l` the concatenated entries of the tensors of group `l` (by default one group per layer
 //! weight, biases undecayed, as `l2=λ` selects; burn stores a `Linear` weight `[d_in, d_out]`,
 //! which does not matter for an elementwise penalty). The convention `λ/2` is reglab's
@@ -36,6 +39,8 @@ pub struct DecayGroups {
     members: Vec<Vec<Slot>>,
     /// `θ_l = ln λ_l`.
     theta: Vec<f64>,
+    /// The anchor `a` (flat, every parameter), `None`: 0.
+    anchor: Option<Vec<f64>>,
 }
 
 fn check_lambda(what: &str, l: f64) -> Result<f64, TrainError> {
@@ -97,7 +102,31 @@ impl DecayGroups {
             members.push(m);
             theta.push(check_lambda(&format!("group `{name}`"), lambda[if lambda.len() == 1 { 0 } else { g }])?);
         }
-        Ok(Self { names: groups.iter().map(|(n, _)| n.clone()).collect(), members, theta })
+        Ok(Self { names: groups.iter().map(|(n, _)| n.clone()).collect(), members, theta, anchor: None })
+    }
+
+    /// The same groups pulled toward `anchor` (flat, every parameter of the model in
+    /// [`super::slots`] order, e.g. the initial weights for L2-init) instead of 0.
+    pub fn with_anchor(mut self, anchor: Vec<f64>) -> Result<Self, TrainError> {
+        let n = self.members.iter().flatten().map(|s| s.range.end).max().unwrap_or(0);
+        if anchor.len() < n {
+            return Err(TrainError::Config(format!("an anchor of {} entries for parameters up to entry {n}", anchor.len())));
+        }
+        if let Some(i) = anchor.iter().position(|x| !x.is_finite()) {
+            return Err(TrainError::non_finite(format!("entry {i} of the anchor"), anchor[i]));
+        }
+        self.anchor = Some(anchor);
+        Ok(self)
+    }
+
+    /// The anchor (flat), if any.
+    pub fn anchor(&self) -> Option<&[f64]> {
+        self.anchor.as_deref()
+    }
+
+    /// `w_i − a_i`.
+    fn offset(&self, w: &[f64], i: usize) -> f64 {
+        w[i] - self.anchor.as_ref().map_or(0.0, |a| a[i])
     }
 
     /// Number of groups.
@@ -145,26 +174,32 @@ impl DecayGroups {
         &self.members[l]
     }
 
-    /// `R(w) = Σ_l (λ_l/2)‖w_l‖²` on the flat parameters `w`.
+    /// `R(w) = Σ_l (λ_l/2)‖w_l − a_l‖²` on the flat parameters `w`.
     pub fn penalty(&self, w: &[f64]) -> f64 {
-        self.groups().map(|(lam, m)| 0.5 * lam * m.iter().flat_map(|s| &w[s.range.clone()]).map(|x| x * x).sum::<f64>()).sum()
+        self.groups().map(|(lam, m)| 0.5 * lam * m.iter().flat_map(|s| s.range.clone()).map(|i| self.offset(w, i).powi(2)).sum::<f64>()).sum()
     }
 
-    /// `out += λ_l x_l` on every group's entries: the decay's gradient at `x = w`, its
-    /// Hessian-vector product at `x = v`.
-    pub fn add_scaled(&self, x: &[f64], out: &mut [f64]) {
+    /// `out += ∇R(w) = λ_l (w_l − a_l)` on every group's entries.
+    pub fn add_gradient(&self, w: &[f64], out: &mut [f64]) {
         for (lam, m) in self.groups() {
-            for s in m {
-                for i in s.range.clone() {
-                    out[i] += lam * x[i];
-                }
+            for i in m.iter().flat_map(|s| s.range.clone()) {
+                out[i] += lam * self.offset(w, i);
             }
         }
     }
 
-    /// `pᵀ ∂²_{wθ_l} L_T = λ_l ⟨p_l, w_l⟩` for every group `l` (flat `w`, `p`).
+    /// `out += ∇²R v = λ_l v_l` on every group's entries.
+    pub fn add_hessian_product(&self, v: &[f64], out: &mut [f64]) {
+        for (lam, m) in self.groups() {
+            for i in m.iter().flat_map(|s| s.range.clone()) {
+                out[i] += lam * v[i];
+            }
+        }
+    }
+
+    /// `pᵀ ∂²_{wθ_l} L_T = λ_l ⟨p_l, w_l − a_l⟩` for every group `l` (flat `w`, `p`).
     pub fn mixed_products(&self, w: &[f64], p: &[f64]) -> Vec<f64> {
-        self.groups().map(|(lam, m)| lam * m.iter().flat_map(|s| s.range.clone()).map(|i| w[i] * p[i]).sum::<f64>()).collect()
+        self.groups().map(|(lam, m)| lam * m.iter().flat_map(|s| s.range.clone()).map(|i| self.offset(w, i) * p[i]).sum::<f64>()).collect()
     }
 
     fn groups(&self) -> impl Iterator<Item = (f64, &Vec<Slot>)> {
@@ -172,7 +207,7 @@ impl DecayGroups {
     }
 }
 
-/// The learned decay as a step hook: after the backward pass, `λ_l w_l` is added to the
+/// The learned decay as a step hook: after the backward pass, `λ_l (w_l − a_l)` is added to the
 /// gradient of each tensor of group `l` (an optax-style gradient transformation; the tuning
 /// loop changes `θ` between steps through [`crate::hook::Chain::find_mut`]).
 pub struct LearnedDecay {
@@ -186,7 +221,7 @@ impl StepHook for LearnedDecay {
     }
 }
 
-/// Add `λ_l w_l` to the gradients in `grads` of every tensor of every group.
+/// Add `λ_l (w_l − a_l)` to the gradients in `grads` of every tensor of every group.
 pub fn add_decay_gradient(net: &Net, groups: &DecayGroups, grads: &mut GradientsParams) -> Result<(), TrainError> {
     for (lam, m) in groups.groups() {
         let lam = lam as f32;
@@ -203,8 +238,9 @@ pub fn add_decay_gradient(net: &Net, groups: &DecayGroups, grads: &mut Gradients
             let (mut g, dev) =
                 crate::model::remove_grad(grads, id, rank).ok_or_else(|| TrainError::Other(format!("no gradient for `{}`", s.name)))?;
             let gs = g.as_mut_slice::<f32>().map_err(|e| TrainError::Other(format!("gradient of `{}`: {e:?}", s.name)))?;
-            for (gi, &wi) in gs.iter_mut().zip(vals) {
-                *gi += lam * wi;
+            match groups.anchor() {
+                None => gs.iter_mut().zip(vals).for_each(|(gi, &wi)| *gi += lam * wi),
+                Some(a) => gs.iter_mut().zip(vals).zip(&a[s.range.clone()]).for_each(|((gi, &wi), &ai)| *gi += lam * (wi - ai as f32)),
             }
             crate::model::register_grad(grads, id, g, &dev);
         }

@@ -2,7 +2,7 @@
 //! (see the [module documentation](super) for the formula and the paper):
 //!
 //! ```text
-//! dL_V/dθ_l ≈ − λ_l ⟨p_l, w_l⟩,    p = α Σ_{j=0..K} (I − αH)^j ∇_w L_V(w)
+//! dL_V/dθ_l ≈ − λ_l ⟨p_l, w_l − a_l⟩,    p = α Σ_{j=0..K} (I − αH)^j ∇_w L_V(w)
 //! H u = (∇CE_T(w + εu) − ∇CE_T(w − εu)) / (2ε) + λ ⊙ u
 //! ```
 //! at the current weights `w` (ideally a minimum of `L_T`), `CE_T` on the training batch,
@@ -68,7 +68,7 @@ pub fn hypergradient(net: &mut Net, groups: &DecayGroups, train: &Batch, val: &B
     let p = neumann::inverse_hvp(
         |u| {
             let mut h = fd.apply(u)?;
-            groups.add_scaled(u, &mut h);
+            groups.add_hessian_product(u, &mut h);
             Ok(h)
         },
         &v,

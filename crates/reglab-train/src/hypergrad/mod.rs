@@ -3,12 +3,13 @@
 //! learning regularization strengths by gradient descent on the validation loss.
 //!
 //! ## Formula
-//! Training loss `L_T(w, θ) = CE_T(w) + Σ_l (λ_l/2)‖w_l‖²`, `λ_l = exp(θ_l)` ([`decay`]);
+//! Training loss `L_T(w, θ) = CE_T(w) + Σ_l (λ_l/2)‖w_l − a_l‖²`, `λ_l = exp(θ_l)`, the anchor
+//! `a = 0` (per-layer weight decay) or `a = w₀` (L2-init strengths) ([`decay`]);
 //! validation loss `L_V(w) = CE_V(w)` (no penalty, no direct dependence on `θ`). At a minimum
 //! `w*(θ)` of `L_T`, `∇_w L_T(w*(θ), θ) = 0`; differentiating that identity (IFT) gives
 //! `dw*/dθ = −H⁻¹ ∂²_{wθ} L_T` and
 //! ```text
-//! dL_V/dθ_l = ∂_{θ_l} L_V − ∇_w L_Vᵀ H⁻¹ ∂²_{wθ_l} L_T = − λ_l ⟨(H⁻¹ ∇_w L_V)_l, w_l⟩
+//! dL_V/dθ_l = ∂_{θ_l} L_V − ∇_w L_Vᵀ H⁻¹ ∂²_{wθ_l} L_T = − λ_l ⟨(H⁻¹ ∇_w L_V)_l, w_l − a_l⟩
 //! ```
 //! - `w ∈ ℝⁿ`: every trainable parameter, flat, in [`crate::sharpness::params`]'s order (per
 //!   layer its weight, burn layout — `Linear` stores `[d_in, d_out]`, transposed against
@@ -16,7 +17,8 @@
 //! - `H = ∇²_w L_T = ∇²CE_T + diag(λ_l on the entries of group l)` (`n × n`), only ever applied
 //!   to vectors: the cross-entropy part by central differences of burn's gradient ([`hvp`]),
 //!   the decay part exactly;
-//! - `∂²_{wθ_l} L_T = ∂(λ_l w_l)/∂θ_l = λ_l w_l` on the entries of group `l`, 0 elsewhere;
+//! - `∂²_{wθ_l} L_T = ∂(λ_l (w_l − a_l))/∂θ_l = λ_l (w_l − a_l)` on the entries of group `l`,
+//!   0 elsewhere;
 //! - `∂_θ L_V = 0` here (the validation loss carries no penalty);
 //! - `H⁻¹ ∇_w L_V` by the truncated Neumann series `α Σ_{j=0..K} (I − αH)^j ∇_w L_V`
 //!   ([`neumann`]), the paper's Algorithm 3.

@@ -41,9 +41,11 @@ fn linear_net(seed: u64) -> crate::model::Net {
     crate::model::Net::new(&ModelSpec::Mlp { hidden: vec![] }, &[D], C, seed, &dev).unwrap()
 }
 
-/// The f64 logistic-regression problem: data, and the decay `(λ_W, λ_b)`.
+/// The f64 logistic-regression problem on `data`, the penalty anchored at `anchor` (0 when
+/// empty).
 struct Logreg<'a> {
     data: &'a Dataset,
+    anchor: Vec<f64>,
 }
 
 impl Logreg<'_> {
@@ -101,13 +103,17 @@ impl Logreg<'_> {
         if i < D * C { lw } else { lb }
     }
 
-    /// `L_T = CE + Σ λ/2 w²` minimized by damped Newton from 0 to ‖∇L_T‖ < 1e-13.
+    fn a(&self, i: usize) -> f64 {
+        self.anchor.get(i).copied().unwrap_or(0.0)
+    }
+
+    /// `L_T = CE + Σ λ/2 (w − a)²` minimized by damped Newton from 0 to ‖∇L_T‖ < 1e-13.
     fn solve(&self, lw: f64, lb: f64) -> Vec<f64> {
-        let obj = |w: &[f64]| self.ce(w).0 + (0..P).map(|i| 0.5 * Self::lam(lw, lb, i) * w[i] * w[i]).sum::<f64>();
+        let obj = |w: &[f64]| self.ce(w).0 + (0..P).map(|i| 0.5 * Self::lam(lw, lb, i) * (w[i] - self.a(i)).powi(2)).sum::<f64>();
         let mut w = vec![0.0; P];
         for _ in 0..100 {
             let (_, mut g) = self.ce(&w);
-            (0..P).for_each(|i| g[i] += Self::lam(lw, lb, i) * w[i]);
+            (0..P).for_each(|i| g[i] += Self::lam(lw, lb, i) * (w[i] - self.a(i)));
             if norm(&g) < 1e-13 {
                 return w;
             }
@@ -189,7 +195,7 @@ fn get_flat(net: &crate::model::Net) -> Vec<f64> {
 #[test]
 fn fd_hvp_matches_the_exact_hessian_of_logistic_regression() {
     let data = overlapping(90, 1);
-    let lr = Logreg { data: &data };
+    let lr = Logreg { data: &data, anchor: vec![] };
     let mut net = linear_net(3);
     // a point away from the optimum, with weights of order 1
     let w0: Vec<f64> = reglab_core::testing::random_vec(P, 1.0, 5).into_iter().map(f64::from).collect();
@@ -218,11 +224,15 @@ fn fd_hvp_matches_the_exact_hessian_of_logistic_regression() {
     assert_eq!(get_flat(&net), w);
 }
 
-#[test]
-fn hypergradient_matches_finite_differences_of_the_retrained_validation_loss() {
+/// The hypergradient of the two groups `{W}`, `{b}` of logistic regression with the penalty
+/// anchored at `anchor` (empty: weight decay), against central differences in θ of the
+/// validation loss at the optimum re-solved by f64 Newton. Returns the relative errors of the
+/// exact f64 IFT formula and of the module (f32 burn model, FD products, Neumann series).
+fn check_hypergradient(anchor: Vec<f64>) -> (f64, f64) {
     let train = overlapping(45, 11);
     let val = overlapping(300, 12);
-    let (lt, lv) = (Logreg { data: &train }, Logreg { data: &val });
+    let lt = Logreg { data: &train, anchor: anchor.clone() };
+    let lv = Logreg { data: &val, anchor: vec![] };
     let (lw, lb) = (0.05f64, 0.02f64);
     let ws = lt.solve(lw, lb);
     // reference: central differences in θ = ln λ of L_V at the re-solved optimum (f64 Newton)
@@ -233,15 +243,21 @@ fn hypergradient_matches_finite_differences_of_the_retrained_validation_loss() {
     // the IFT formula in f64 with an exact solve: checks the derivation itself
     let (_, gv) = lv.ce(&ws);
     let q = solve(&lt.hessian(&ws, lw, lb), &gv);
-    let ift_exact = [-lw * (0..D * C).map(|i| q[i] * ws[i]).sum::<f64>(), -lb * (D * C..P).map(|i| q[i] * ws[i]).sum::<f64>()];
+    let mixed = |q: &[f64]| {
+        [-lw * (0..D * C).map(|i| q[i] * (ws[i] - lt.a(i))).sum::<f64>(), -lb * (D * C..P).map(|i| q[i] * (ws[i] - lt.a(i))).sum::<f64>()]
+    };
+    let ift_exact = mixed(&q);
     let e_formula = rel(&ift_exact, &reference);
 
     // the module: burn model at the optimum (f32), FD Hessian-vector products, Neumann series
     let mut net = linear_net(3);
     set_flat(&mut net, &ws);
-    let dev = net.devices().into_iter().next().unwrap().clone();
-    let groups =
+    let dev = net.devices().into_iter().next().unwrap();
+    let mut groups =
         DecayGroups::new(&net, &[("w".into(), vec!["layers.0.weight".into()]), ("b".into(), vec!["layers.0.bias".into()])], &[lw, lb]).unwrap();
+    if !anchor.is_empty() {
+        groups = groups.with_anchor(anchor).unwrap();
+    }
     let hexact = |u: &[f64]| -> Result<Vec<f64>, crate::error::TrainError> {
         let mut o = lt.hvp(&ws, u);
         (0..P).for_each(|i| o[i] += Logreg::lam(lw, lb, i) * u[i]);
@@ -257,22 +273,37 @@ fn hypergradient_matches_finite_differences_of_the_retrained_validation_loss() {
     assert_eq!(hg.examples, 300 + 2 * k * 45);
     // the same Neumann series with exact f64 products: its truncation error alone
     let p = inverse_hvp(hexact, &gv, alpha, k).unwrap();
-    let neumann_exact = [-lw * (0..D * C).map(|i| p[i] * ws[i]).sum::<f64>(), -lb * (D * C..P).map(|i| p[i] * ws[i]).sum::<f64>()];
-    let e_neumann = rel(&neumann_exact, &ift_exact);
+    let e_neumann = rel(&mixed(&p), &ift_exact);
     let e_module = rel(&hg.grad, &reference);
     eprintln!(
         "dL_V/dθ: FD of re-trained L_V {reference:?}; IFT exact f64 {ift_exact:?} (rel. err {e_formula:.2e}); \
          Neumann K={k} α=1/{mu_max:.4} exact HVP (truncation {e_neumann:.2e}); module (f32, FD-HVP, Neumann) {:?} (rel. err {e_module:.2e})",
         hg.grad
     );
-    assert!(e_formula < 1e-6, "the IFT formula against FD: {e_formula}");
-    // measured 2.0e-5 at the default ε_rel = 1e-2 (6.1e-7 at 1e-3: at this optimum truncation
-    // dominates); the Neumann truncation is ~1e-19 at K = 600
-    assert!(e_module < 1e-4, "module against FD: {e_module}");
+    assert!(e_neumann < 1e-8, "{e_neumann}");
     // the sign and the size are those of the reference, group by group
     for (a, b) in hg.grad.iter().zip(&reference) {
         assert!((a - b).abs() < 1e-3 * b.abs(), "{a} vs {b}");
     }
+    (e_formula, e_module)
+}
+
+#[test]
+fn hypergradient_matches_finite_differences_of_the_retrained_validation_loss() {
+    let (e_formula, e_module) = check_hypergradient(vec![]);
+    assert!(e_formula < 1e-6, "the IFT formula against FD: {e_formula}");
+    // measured 2.0e-5 at the default ε_rel = 1e-2 (6.1e-7 at 1e-3: at this optimum truncation
+    // dominates); the Neumann truncation is ~1e-19 at K = 600
+    assert!(e_module < 1e-4, "module against FD: {e_module}");
+}
+
+#[test]
+fn l2_init_hypergradient_matches_finite_differences_of_the_retrained_validation_loss() {
+    // the anchor: the linear model's own initial weights
+    let w0 = get_flat(&linear_net(8));
+    let (e_formula, e_module) = check_hypergradient(w0);
+    assert!(e_formula < 1e-6, "the IFT formula against FD: {e_formula}");
+    assert!(e_module < 1e-4, "module against FD: {e_module}");
 }
 
 #[test]
@@ -292,7 +323,7 @@ fn mixed_term_is_the_theta_derivative_of_the_decay_gradient() {
             th[l] = t;
             g.set_theta(&th).unwrap();
             let mut out = vec![0.0; w.len()];
-            g.add_scaled(&w, &mut out);
+            g.add_gradient(&w, &mut out);
             out
         };
         let (gp, gm) = (grad_at(&mut g, theta[l] + h), grad_at(&mut g, theta[l] - h));
@@ -302,7 +333,7 @@ fn mixed_term_is_the_theta_derivative_of_the_decay_gradient() {
         g.set_theta(&theta).unwrap();
     }
     let mut grad = vec![0.0; w.len()];
-    g.add_scaled(&w, &mut grad);
+    g.add_gradient(&w, &mut grad);
     let e = 1e-6;
     for i in [0usize, 7, 19, 20, 24, 40] {
         let (mut a, mut b) = (w.clone(), w.clone());
@@ -344,6 +375,23 @@ fn learned_decay_hook_equals_the_l2_regularizer() {
     let d = rel(&a, &b);
     assert!(d < 1e-6, "learned decay vs l2: {d}");
     assert!(rel(&a, &p) > 1e-3, "the decay had no effect");
+    // anchored at the initial weights: `l2-init`
+    let mut learned = blob_trainer(&crate::trainer::TrainConfig { regs: vec![], ..c.clone() });
+    let w0 = get_flat(&learned.net);
+    let groups = DecayGroups::per_layer(&learned.net, &[0.05, 0.2]).unwrap().with_anchor(w0).unwrap();
+    learned.chain_mut().insert_after::<crate::hook::penalties::Penalties>(Box::new(LearnedDecay { groups })).unwrap();
+    c.regs = vec![
+        reglab_core::Spec::parse("l2-init=0.05:select=layers.0.weight").unwrap(),
+        reglab_core::Spec::parse("l2-init=0.2:select=layers.1.weight").unwrap(),
+    ];
+    let mut l2i = blob_trainer(&c);
+    for t in [&mut learned, &mut l2i] {
+        t.train_epoch(&data, 1, &mut |_| {}).unwrap();
+    }
+    let (a, b) = (get_flat(&learned.net), get_flat(&l2i.net));
+    let d = rel(&a, &b);
+    assert!(d < 1e-6, "learned L2-init vs l2-init: {d}");
+    assert!(rel(&a, &p) > 1e-3 && rel(&a, &get_flat(&l2.net)) > 1e-4, "the anchored decay acted as plain decay or not at all");
 }
 
 #[test]
@@ -405,6 +453,7 @@ fn tune_config() -> crate::trainer::TrainConfig {
 fn tune_options() -> TuneOptions {
     TuneOptions {
         lambda0: vec![0.5],
+        anchor_init: false,
         steps_per_hyper: 25,
         hyper_steps: 8,
         hyper_lr: 0.3,

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! repeat H times:
-//!     T steps of the run's optimizer on w, minimizing CE_T(w) + Σ_l (λ_l/2)‖w_l‖²
+//!     T steps of the run's optimizer on w, minimizing CE_T(w) + Σ_l (λ_l/2)‖w_l − a_l‖²
+//!         (a = 0: per-layer weight decay; a = w₀, the initial weights: per-layer L2-init)
 //!     g = dL_V/dθ at the current w       (IFT, K Neumann terms: super::hypergradient)
 //!     θ ← θ − η · Adam(g)  (or SGD)      λ = exp(θ)
 //! ```
@@ -44,6 +45,9 @@ pub enum HyperOptim {
 pub struct TuneOptions {
     /// Starting `λ_l` of the per-layer weight decay (one for all layers, or one per layer).
     pub lambda0: Vec<f64>,
+    /// Pull toward the initial weights (L2-init, `l2-init`) instead of 0 (weight decay, `l2`).
+    #[serde(default)]
+    pub anchor_init: bool,
     /// `T`: training steps between hyper-steps (≥ 1).
     pub steps_per_hyper: usize,
     /// Hyper-steps (≥ 1).
@@ -142,7 +146,11 @@ pub fn tune(cfg: &TrainConfig, train: &Dataset, val: &Dataset, o: &TuneOptions, 
     }
     let total = (o.hyper_steps * o.steps_per_hyper) as u64;
     let mut t = Trainer::new(cfg, &train.example_shape, train.classes, device, None, total)?;
-    let groups = DecayGroups::per_layer(&t.net, &o.lambda0)?;
+    let mut groups = DecayGroups::per_layer(&t.net, &o.lambda0)?;
+    if o.anchor_init {
+        let w0 = crate::sharpness::params(&t.net)?.into_iter().map(|(v, _)| v).collect::<Vec<_>>();
+        groups = groups.with_anchor(super::flatten(&w0))?;
+    }
     let names = groups.names().to_vec();
     t.chain_mut().insert_after::<crate::hook::penalties::Penalties>(Box::new(LearnedDecay { groups }))?;
     let per_epoch = t.steps_per_epoch(train.len());
