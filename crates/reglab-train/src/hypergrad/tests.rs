@@ -488,3 +488,82 @@ fn tuning_lowers_an_excessive_decay_and_the_validation_loss_deterministically() 
     assert_eq!(last.examples, train_examples + h * (240 + 2 * o.ift.k as u64 * 128));
     assert_eq!(last.train_steps, h * o.steps_per_hyper as u64);
 }
+
+/// Full-batch heavy-ball descent (f64 iterates, burn's f32 gradients) on
+/// `L_T = CE_T + R(w; θ)` from `net`'s weights, `steps` steps, the last half at a tenth of the
+/// learning rate (the zigzag across ReLU kinks shrinks with it); returns `‖∇L_T‖` at the end.
+fn descend(net: &mut crate::model::Net, groups: &DecayGroups, batch: &Batch, lr: f64, steps: usize) -> f64 {
+    let mut w = get_flat(net);
+    let mut vel = vec![0.0; w.len()];
+    let mut gnorm = f64::INFINITY;
+    for it in 0..steps {
+        let lr = if it < steps / 2 { lr } else { lr / 10.0 };
+        let (_, mut g) = ce_gradient(net, batch).unwrap();
+        groups.add_gradient(&w, &mut g);
+        gnorm = norm(&g);
+        for ((wi, vi), gi) in w.iter_mut().zip(vel.iter_mut()).zip(&g) {
+            *vi = 0.9 * *vi - lr * gi;
+            *wi += *vi;
+        }
+        set_flat(net, &w);
+    }
+    gnorm
+}
+
+/// Per-layer weight decay of a ReLU MLP 6 → 12 → 3 on 400 examples, trained close to a
+/// minimum by full-batch descent (‖∇L_T‖ ≈ 1e-4: the minimum lies on ReLU kinks, where the
+/// gradient jumps by O(1/N), so it does not vanish), against central differences (h = 0.1) of
+/// the validation loss re-trained from w* at θ ± h. Measured: relative error 7.2e-3 with
+/// K = 2000 Neumann terms (1.5e-2 with K = 400: the rescaling direction below has curvature
+/// only ~λ, so the series needs K ≈ 1/(αλ) terms to reach it), against 2e-5 on the smooth
+/// logistic regression.
+///
+/// Invariant: a ReLU layer's output scales with its weights and bias, so `(W₀, b₀, W₁) →
+/// (cW₀, cb₀, W₁/c)` leaves the network unchanged and the penalty `λ₀c²‖W₀‖² + λ₁‖W₁‖²/c²`
+/// minimized over `c` is `2√(λ₀λ₁)‖W₀‖‖W₁‖`: the optimum depends on `θ₀ + θ₁` only, so
+/// `dL_V/dθ₀ = dL_V/dθ₁`, which the reference shows (0.16 % apart) and the IFT value must (0.41 % apart).
+#[test]
+fn per_layer_hypergradient_of_a_relu_mlp_matches_finite_differences() {
+    const LR: f64 = 0.1;
+    const STEPS: usize = 8000;
+    let train = overlapping(400, 31);
+    let val = overlapping(300, 32);
+    let dev = Device::flex().autodiff();
+    let (tb, vb) = (Batch::new(&train, None, &dev).unwrap(), Batch::new(&val, None, &dev).unwrap());
+    let mut net = crate::model::Net::new(&"mlp:12".parse().unwrap(), &[D], C, 5, &dev).unwrap();
+    let groups = DecayGroups::per_layer(&net, &[0.03, 0.01]).unwrap();
+    let g0 = descend(&mut net, &groups, &tb, LR, STEPS);
+    assert!(g0 < 1e-3, "not trained: ‖∇L_T‖ = {g0}");
+    let ws = get_flat(&net);
+    // reference: re-train from w* at θ ± h, then central differences of L_V
+    let h = 0.1;
+    let mut reference = Vec::new();
+    for l in 0..2 {
+        let mut at = |s: f64| {
+            let mut g = groups.clone();
+            let mut th = g.theta().to_vec();
+            th[l] += s * h;
+            g.set_theta(&th).unwrap();
+            set_flat(&mut net, &ws);
+            assert!(descend(&mut net, &g, &tb, LR, STEPS) < 1e-3);
+            ce_gradient(&net, &vb).unwrap().0
+        };
+        reference.push((at(1.0) - at(-1.0)) / (2.0 * h));
+    }
+    set_flat(&mut net, &ws);
+    let o = IftOptions { alpha: 0.5, k: 2000, eps_rel: hvp::DEFAULT_EPS_REL };
+    let hg = hypergradient(&mut net, &groups, &tb, &vb, &o).unwrap();
+    let e = rel(&hg.grad, &reference);
+    let asym = |g: &[f64]| (g[0] - g[1]).abs() / (0.5 * (g[0] + g[1]).abs());
+    eprintln!(
+        "ReLU MLP, per-layer decay: IFT {:?} vs FD {reference:?}: rel. err {e:.2e}; asymmetry IFT {:.1e}, FD {:.1e}",
+        hg.grad,
+        asym(&hg.grad),
+        asym(&reference)
+    );
+    assert!(reference.iter().all(|g| *g > 0.0), "{reference:?}");
+    assert!(asym(&reference) < 1e-2, "the reference breaks the rescaling symmetry: {reference:?}");
+    assert!(e < 2e-2, "IFT vs FD: {e}");
+    assert!(asym(&hg.grad) < 1.5e-2, "the IFT hypergradient breaks the rescaling symmetry: {:?}", hg.grad);
+    assert_eq!(get_flat(&net), ws, "the hypergradient left the weights as they were");
+}
