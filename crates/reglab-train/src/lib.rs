@@ -2,7 +2,8 @@
 //!
 //! Training on burn with reglab's regularizers: models ([`model`]), the regularized step
 //! ([`step`]: gradients from autodiff, analytic penalty gradients added by parameter id,
-//! optimizer step, proximal steps), the loop ([`trainer`]) and tensor files ([`tensorfile`]).
+//! optimizer step, proximal steps), the loop ([`trainer`]), tensor files ([`tensorfile`]) and
+//! regularization strengths learned by implicit differentiation ([`hypergrad`]).
 
 pub mod attack;
 pub mod catalog;

@@ -28,6 +28,21 @@
 //! validation gradient and `K` Hessian-vector products of two gradients each, `1 + 2K`
 //! gradient evaluations ([`hypergradient::hypergradient`]).
 //!
+//! ## Checks (`hypergrad::tests`, measured)
+//! | what | against | relative error |
+//! |---|---|---|
+//! | FD Hessian-vector product, ε_rel = 1e-2 | closed-form HVP of multinomial logistic regression (f64) | 2.7e-5 |
+//! | Neumann series, K terms | direct solve on an SPD matrix | exactly ‖(I − αH)^{K+1}H⁻¹v‖ (to 1e-10) |
+//! | hypergradient, groups {W}, {b} of logistic regression, weight decay | central differences in θ of L_V at the optimum re-solved by f64 Newton | 2.0e-5 (IFT formula alone in f64: 7.7e-11) |
+//! | the same, L2-init (anchor w₀) | the same | 3.6e-5 |
+//! | per-layer decay of a ReLU MLP 6-12-3 (K = 2000) | central differences (h = 0.1) of L_V re-trained from w* | 7.2e-3 (minima on ReLU kinks) |
+//! | the same | the layer-rescaling invariant dL_V/dθ₀ = dL_V/dθ₁ | 0.41 % apart |
+//!
+//! Cost, MLP 784-256-256-10 on one thread (ignored test `hyperstep_cost_on_an_mnist_sized_mlp`):
+//! a training step (batch 128) 3.2–3.4 ms, one gradient for the Hessian (128 examples) 3.6 ms,
+//! a hypergradient with K = 20 on 128 training and 1,000 validation examples 270–360 ms
+//! (41 gradient evaluations; the rest is host-side copying of the 270k parameters).
+//!
 //! ## Tuning (Algorithm 1)
 //! [`tune::tune`] alternates `T` steps of the run's optimizer on `w` (the decay added to the
 //! gradients analytically, outside the autodiff graph, by the [`decay::LearnedDecay`] hook)

@@ -567,3 +567,51 @@ fn per_layer_hypergradient_of_a_relu_mlp_matches_finite_differences() {
     assert!(asym(&hg.grad) < 1.5e-2, "the IFT hypergradient breaks the rescaling symmetry: {:?}", hg.grad);
     assert_eq!(get_flat(&net), ws, "the hypergradient left the weights as they were");
 }
+
+/// The cost of a hyper-step on an MNIST-sized MLP 784-256-256-10 (random data: timing only).
+/// `cargo test -p reglab-train --release hyperstep_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing, not a check"]
+fn hyperstep_cost_on_an_mnist_sized_mlp() {
+    let n = 2000;
+    let x = reglab_core::testing::random_vec(n * 784, 0.5, 1).into_iter().map(|v| v + 0.5).collect();
+    let data =
+        Dataset { name: "random".into(), example_shape: vec![784], features: x, labels: (0..n).map(|i| (i % 10) as u8).collect(), classes: 10 };
+    let dev = Device::flex().autodiff();
+    let mut c = tune_config();
+    c.model = "mlp:256,256".parse().unwrap();
+    c.batch = 128;
+    let mut t = crate::trainer::Trainer::new(&c, &[784], 10, &dev, None, 1000).unwrap();
+    let groups = DecayGroups::per_layer(&t.net, &[1e-4]).unwrap();
+    t.chain_mut().insert_after::<crate::hook::penalties::Penalties>(Box::new(LearnedDecay { groups: groups.clone() })).unwrap();
+    let t0 = std::time::Instant::now();
+    t.train_steps(&data, 1, 0..15, &mut |_| {}).unwrap();
+    let step = t0.elapsed().as_secs_f64() / 15.0;
+    let (tb, vb) = (
+        Batch::new(&data, Some(&(0..128).collect::<Vec<_>>()), &dev).unwrap(),
+        Batch::new(&data, Some(&(0..1000).collect::<Vec<_>>()), &dev).unwrap(),
+    );
+    let t0 = std::time::Instant::now();
+    for _ in 0..10 {
+        ce_gradient(&t.net, &tb).unwrap();
+    }
+    let grad = t0.elapsed().as_secs_f64() / 10.0;
+    let base = crate::sharpness::params(&t.net).unwrap();
+    let t0 = std::time::Instant::now();
+    for _ in 0..10 {
+        crate::sharpness::set_params(&mut t.net, &base, None);
+    }
+    let set = t0.elapsed().as_secs_f64() / 10.0;
+    eprintln!("ce_gradient (128) {:.1} ms, set_params {:.1} ms", grad * 1e3, set * 1e3);
+    let t0 = std::time::Instant::now();
+    let hg = hypergradient(&mut t.net, &groups, &tb, &vb, &IftOptions { alpha: 0.05, k: 20, eps_rel: hvp::DEFAULT_EPS_REL }).unwrap();
+    let hyper = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "MLP 784-256-256-10: training step (batch 128) {:.1} ms; hypergradient (K = 20, Hessian batch 128, validation 1,000) {:.0} ms = {} gradient evaluations, {} examples ≈ {:.1} training steps",
+        step * 1e3,
+        hyper * 1e3,
+        hg.grad_evals,
+        hg.examples,
+        hyper / step
+    );
+}
