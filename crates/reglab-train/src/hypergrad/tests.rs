@@ -615,3 +615,30 @@ fn hyperstep_cost_on_an_mnist_sized_mlp() {
         hyper / step
     );
 }
+
+#[test]
+fn hyper_steps_follow_their_update_rules() {
+    let train = overlapping(96, 23);
+    let val = overlapping(96, 24);
+    let dev = Device::flex().autodiff();
+    let c = tune_config();
+    // SGD on θ: λ_next = λ · exp(−η g), here anchored at the initial weights (L2-init)
+    let o = TuneOptions { hyper_optim: HyperOptim::Sgd, hyper_lr: 50.0, hyper_steps: 3, steps_per_hyper: 4, anchor_init: true, ..tune_options() };
+    let (_, r) = tune(&c, &train, &val, &o, &dev).unwrap();
+    for rec in &r.records {
+        for l in 0..2 {
+            let want = rec.lambda[l] * (-o.hyper_lr * rec.hypergrad[l]).exp();
+            assert!((rec.lambda_next[l] - want).abs() <= 1e-12 * want, "{rec:?}");
+        }
+    }
+    assert!(r.records.windows(2).all(|w| w[1].lambda == w[0].lambda_next));
+    assert!(r.records.iter().any(|rec| rec.lambda_next != rec.lambda), "θ never moved");
+    // Adam's first step moves every θ by η (its m̂/√v̂ is ±1)
+    let o = TuneOptions { hyper_steps: 1, steps_per_hyper: 4, ..tune_options() };
+    let (_, r) = tune(&c, &train, &val, &o, &dev).unwrap();
+    let rec = &r.records[0];
+    for l in 0..2 {
+        let moved = (rec.lambda_next[l] / rec.lambda[l]).ln();
+        assert!((moved + o.hyper_lr * rec.hypergrad[l].signum()).abs() < 1e-3 * o.hyper_lr, "{rec:?}");
+    }
+}
