@@ -16,6 +16,15 @@
 //! evaluations recorded per hyper-step are forward passes only and not counted (a grid needs
 //! them as well, to pick its best point).
 //!
+//! Choosing `α` and `K`: the series converges for `α < 2/μ_max(H)` (the paper takes the
+//! training learning rate of SGD) and reaches a direction of curvature `μ` only after
+//! `K ≈ 1/(αμ)` terms; directions of curvature ~λ (weight decay is the only curvature along
+//! a ReLU network's layer-rescaling directions) need `K ≈ 1/(αλ)`. With a small `K` the
+//! hypergradient is the paper's biased, cheaper approximation (in `hypergrad::tests` a ReLU
+//! MLP's error is 1.5e-2 at K = 400 and 7.2e-3 at K = 2000, with αλ = 0.005–0.015).
+//! The hypergradient's `L_T` is the plain cross-entropy plus the learned decay, so the run may
+//! have no other regularizer, dropout, reparameterization or pruning ([`tune`] refuses them).
+//!
 //! Same seed, same options → the same records, bit for bit.
 
 use super::decay::{DecayGroups, LearnedDecay};
