@@ -22,9 +22,12 @@
 //! [`DEFAULT_EPS_REL`] = 1e-2 (a perturbation of 1 % of ‖w‖).
 //!
 //! With ReLU networks the gradient jumps where a unit's pre-activation crosses 0 between
-//! `w − εv` and `w + εv`; the difference quotient then includes those kinks, which the
-//! generalized Hessian (ReLU'' = 0) does not: a bias of the order of the fraction of units
-//! within `ε|Δa|` of 0, which shrinks with `ε`.
+//! `w − εv` and `w + εv`; the difference quotient then includes those jumps, which the
+//! generalized Hessian (ReLU'' = 0) leaves out. The crossings grow like `ε` and each weighs
+//! `~1/ε`, so that part does not vanish as `ε → 0`: it measures the density of
+//! pre-activations near 0, i.e. how the gradient really changes over a finite step (what the
+//! minimum's response to `θ` also sees; a ReLU MLP's hypergradient matches central
+//! differences of its re-trained validation loss to 7.2e-3 in `hypergrad::tests`).
 
 use super::{flatten, norm, unflatten};
 use crate::error::TrainError;
