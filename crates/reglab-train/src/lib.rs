@@ -2,7 +2,8 @@
 //!
 //! Training on burn with reglab's regularizers: models ([`model`]), the regularized step
 //! ([`step`]: gradients from autodiff, analytic penalty gradients added by parameter id,
-//! optimizer step, proximal steps), the loop ([`trainer`]) and tensor files ([`tensorfile`]).
+//! optimizer step, proximal steps), the loop ([`trainer`]), tensor files ([`tensorfile`]) and
+//! regularization strengths learned by implicit differentiation ([`hypergrad`]).
 
 pub mod attack;
 pub mod catalog;
@@ -12,6 +13,7 @@ pub mod device;
 pub mod error;
 pub mod fisher;
 pub mod hook;
+pub mod hypergrad;
 pub mod model;
 pub mod optim;
 pub mod prune;

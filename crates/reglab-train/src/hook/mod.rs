@@ -395,6 +395,20 @@ impl Chain {
         (&mut self.hooks, &self.masks)
     }
 
+    /// Insert `hook` right after the first hook of type `T` (at the end if there is none), e.g.
+    /// a gradient transformation added by a caller after the chain was built (the learned weight
+    /// decay of [`crate::hypergrad`], after the parameter penalties and before pruning masks and
+    /// frozen layers act on the gradients). A hook that contributes an activation mask cannot be
+    /// inserted this way (the masks are collected when the chain is made).
+    pub fn insert_after<T: 'static>(&mut self, hook: Box<dyn StepHook>) -> Result<(), TrainError> {
+        if hook.activation_mask().is_some() {
+            return Err(TrainError::Config("a hook with an activation mask must be in the chain when it is built".into()));
+        }
+        let at = self.hooks.iter().position(|h| (**h).as_any().is::<T>()).map_or(self.hooks.len(), |i| i + 1);
+        self.hooks.insert(at, hook);
+        Ok(())
+    }
+
     /// The first hook of type `T`.
     pub fn find<T: 'static>(&self) -> Option<&T> {
         // `(**h)`: the hook itself, not its box (which is `Any` too, through the blanket impl)
