@@ -33,6 +33,10 @@ use serde::{Deserialize, Serialize};
 
 /// Smallest learned σ², relative to `‖y‖²/N`.
 pub const NOISE_FLOOR_REL: f64 = 1e-10;
+/// Smallest learned τ², relative to `‖y‖² / tr(ΦᵀΦ)` (a prior signal variance `τ² tr(ΦᵀΦ)/N`
+/// of 10⁻¹² of the targets' mean square): the evidence can peak at τ² = 0 (no signal the
+/// features can explain), a boundary optimum, flagged by [`Fit::tau2_at_floor`].
+pub const TAU2_FLOOR_REL: f64 = 1e-12;
 
 /// The variational family of q.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +97,8 @@ pub struct Fit {
     pub converged: bool,
     /// Whether σ² sits at the floor [`NOISE_FLOOR_REL`] (a degenerate optimum).
     pub noise_at_floor: bool,
+    /// Whether τ² sits at the floor [`TAU2_FLOOR_REL`] (the optimum is τ² = 0).
+    pub tau2_at_floor: bool,
 }
 
 fn check(o: &FitOptions) -> Result<(), String> {
@@ -134,9 +140,13 @@ fn noise_floor(spec: &Spectrum) -> f64 {
     (NOISE_FLOOR_REL * spec.yy / spec.n as f64).max(f64::MIN_POSITIVE)
 }
 
+fn tau2_floor(spec: &Spectrum) -> f64 {
+    (TAU2_FLOOR_REL * spec.yy / spec.trace().max(f64::MIN_POSITIVE)).max(f64::MIN_POSITIVE)
+}
+
 fn finite_positive(tau2: f64, sigma2: f64, it: usize) -> Result<(), String> {
     if !(tau2.is_finite() && tau2 > 0.0) {
-        return Err(format!("τ² left (0, ∞) at iteration {it} (τ² = {tau2}): the data carry no signal for the prior variance"));
+        return Err(format!("τ² left (0, ∞) at iteration {it} (τ² = {tau2})"));
     }
     if !(sigma2.is_finite() && sigma2 > 0.0) {
         return Err(format!("σ² left (0, ∞) at iteration {it} (σ² = {sigma2})"));
@@ -156,7 +166,7 @@ pub fn fit_elbo(spec: &Spectrum, o: &FitOptions) -> Result<Fit, String> {
     let (mut converged, mut iterations) = (false, 0);
     for it in 1..=o.max_iter {
         let (q, _) = q_step(spec, o.q, o.kappa, tau2, sigma2);
-        let new_tau2 = update_tau2(&q, spec.d);
+        let new_tau2 = update_tau2(&q, spec.d).max(tau2_floor(spec));
         let new_sigma2 = if o.learn_noise { update_sigma2(&q, spec.n).max(floor) } else { sigma2 };
         finite_positive(new_tau2, new_sigma2, it)?;
         trajectory.push(Step { tau2: new_tau2, sigma2: new_sigma2, objective: bound.value(&q, new_tau2, new_sigma2) });
@@ -177,6 +187,7 @@ pub fn fit_elbo(spec: &Spectrum, o: &FitOptions) -> Result<Fit, String> {
         iterations,
         converged,
         noise_at_floor: o.learn_noise && sigma2 <= floor,
+        tau2_at_floor: tau2 <= tau2_floor(spec),
     })
 }
 
@@ -192,7 +203,7 @@ pub fn fit_type2_ml(spec: &Spectrum, o: &FitOptions) -> Result<Fit, String> {
         let (beta, alpha) = (1.0 / sigma2, 1.0 / tau2);
         let gamma: f64 = spec.e.iter().take(spec.rank).map(|&e| beta * e / (beta * e + alpha)).sum();
         let q = spec.full_q(beta, alpha);
-        let new_tau2 = q.mu_sq / gamma;
+        let new_tau2 = (q.mu_sq / gamma).max(tau2_floor(spec));
         let new_sigma2 = if o.learn_noise { (q.res / (spec.n as f64 - gamma)).max(floor) } else { sigma2 };
         finite_positive(new_tau2, new_sigma2, it)?;
         trajectory.push(Step { tau2: new_tau2, sigma2: new_sigma2, objective: spec.log_evidence(new_tau2, new_sigma2) });
@@ -212,5 +223,6 @@ pub fn fit_type2_ml(spec: &Spectrum, o: &FitOptions) -> Result<Fit, String> {
         iterations,
         converged,
         noise_at_floor: o.learn_noise && sigma2 <= floor,
+        tau2_at_floor: tau2 <= tau2_floor(spec),
     })
 }

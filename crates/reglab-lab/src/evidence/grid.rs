@@ -3,6 +3,11 @@
 //! for each λ of a log-spaced grid the exact posterior (κ = 1) with `τ² = σ²/λ` fitted on the
 //! fitting part and scored by its mean predictive log-likelihood on the validation part; the
 //! best λ (largest validation log-likelihood) is refitted on the whole training set.
+//!
+//! When the noise is not known, each fit takes the σ² that maximises the evidence along the
+//! ray `τ² = σ²/λ` ([`profile_sigma2`]): `σ̂²(λ) = yᵀ (I + ΦΦᵀ/λ)⁻¹ y / N` (the evidence's
+//! covariance is `σ² (I + ΦΦᵀ/λ)`, whose scale has this maximiser) — a 1-D grid over λ with the
+//! scale profiled out, so the grid needs no second axis.
 
 use super::posterior::{Metrics, Posterior};
 use super::problem::Problem;
@@ -42,20 +47,36 @@ pub fn rows(phi: &DMatrix<f64>, y: &DVector<f64>, idx: &[usize]) -> (DMatrix<f64
     (DMatrix::from_fn(idx.len(), phi.ncols(), |i, j| phi[(idx[i], j)]), DVector::from_fn(idx.len(), |i, _| y[idx[i]]))
 }
 
+/// `σ̂²(λ) = yᵀ (I + ΦΦᵀ/λ)⁻¹ y / N`: the maximiser over σ² of `log N(y | 0, σ²(I + ΦΦᵀ/λ))`.
+pub fn profile_sigma2(p: &Problem, lambda: f64) -> Result<f64, String> {
+    let mut c = &p.phi * p.phi.transpose() / lambda;
+    for i in 0..p.n() {
+        c[(i, i)] += 1.0;
+    }
+    let chol = nalgebra::Cholesky::new(c).ok_or("I + ΦΦᵀ/λ is not positive definite")?;
+    let s = p.y.dot(&chol.solve(&p.y)) / p.n() as f64;
+    if s.is_finite() && s > 0.0 { Ok(s) } else { Err(format!("the profiled σ² at λ = {lambda} is {s} (targets without variation?)")) }
+}
+
 /// Fit the exact posterior with `τ² = σ²/λ` on `(phi, y)` (targets centred by their mean) and
-/// score it on `(phi_eval, y_eval)`.
+/// score it on `(phi_eval, y_eval)`; `sigma2` the known noise, or `None` for [`profile_sigma2`].
+/// Returns the metrics and the σ² used.
 pub fn fit_and_score(
     phi: &DMatrix<f64>,
     y: &DVector<f64>,
     phi_eval: &DMatrix<f64>,
     y_eval: &DVector<f64>,
     lambda: f64,
-    sigma2: f64,
-) -> Result<Metrics, String> {
+    sigma2: Option<f64>,
+) -> Result<(Metrics, f64), String> {
     if !(lambda.is_finite() && lambda > 0.0) {
         return Err(format!("λ must be finite and > 0, got {lambda}"));
     }
     let offset = if y.is_empty() { 0.0 } else { y.mean() };
     let p = Problem::new(phi.clone(), y.add_scalar(-offset))?;
-    Posterior::gaussian(&p, 1.0, sigma2 / lambda, sigma2)?.evaluate(phi_eval, y_eval, offset, sigma2)
+    let sigma2 = match sigma2 {
+        Some(s) => s,
+        None => profile_sigma2(&p, lambda)?,
+    };
+    Ok((Posterior::gaussian(&p, 1.0, sigma2 / lambda, sigma2)?.evaluate(phi_eval, y_eval, offset, sigma2)?, sigma2))
 }

@@ -77,16 +77,18 @@
 //! - [`config`], [`kind`], [`sweep`](mod@sweep): the experiment kind.
 
 pub mod bound;
-
+pub mod config;
 pub mod data;
 pub mod features;
 pub mod fit;
 pub mod grid;
-
+pub mod kind;
 pub mod posterior;
 pub mod problem;
 pub mod spectral;
+pub mod sweep;
 
+pub use config::EvidenceExperiment;
 pub use problem::Problem;
 
 #[cfg(test)]
