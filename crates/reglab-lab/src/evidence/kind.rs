@@ -46,8 +46,8 @@ impl Prepared for EvidenceExperiment {
             .collect())
     }
     fn run_cell(&self, index: usize, cx: &CellContext<'_>) -> Result<CellValue, RunError> {
-        let r = super::sweep::run_cell(self, index)
-            .map_err(|e| RunError::Failed(format!("cell {index} ({}): {e}", cell_label(self, &cell_keys(self)[index]))))?;
+        let label = cell_keys(self).get(index).map_or_else(|| "not in the plan".to_string(), |k| cell_label(self, k));
+        let r = super::sweep::run_cell(self, index).map_err(|e| RunError::Failed(format!("cell {index} ({label}): {e}")))?;
         cx.progress.tick();
         cells::encode(&r)
     }

@@ -666,8 +666,8 @@ fn write_plots_and_report(
                 ]
             })
             .collect();
-        if !curves.is_empty() {
-            let vals: Vec<f64> = curves.iter().flat_map(|c| c.points.iter().map(|p| p.1)).filter(|v| v.is_finite()).collect();
+        let vals: Vec<f64> = curves.iter().flat_map(|c| c.points.iter().map(|p| p.1)).filter(|v| v.is_finite()).collect();
+        if !vals.is_empty() {
             let lo = vals.iter().copied().fold(f64::INFINITY, f64::min);
             let mut sorted = vals.clone();
             sorted.sort_by(f64::total_cmp);
