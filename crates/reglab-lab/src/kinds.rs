@@ -15,6 +15,7 @@ pub const KINDS: &[&dyn ExperimentKind] = &[
     &crate::lasso_path::kind::LassoPathKind,
     &crate::ot_sparse::kind::OtSparseKind,
     &crate::inverse::kind::InverseKind,
+    &crate::evidence::kind::EvidenceKind,
 ];
 
 /// The default kind of a file without `kind`.

@@ -25,6 +25,7 @@
 
 pub mod data;
 pub mod denoise;
+pub mod evidence;
 pub mod experiment;
 pub mod experiment_file;
 pub mod inverse;
