@@ -834,7 +834,7 @@ fn write_images_plots_and_report(exp: &InverseExperiment, run: &InverseRun, out:
         }
     }
     let columns: Vec<String> = res.settings.iter().map(|s| s.title()).collect();
-    let rows = rules
+    let mut rows: Vec<SummaryRow> = rules
         .iter()
         .enumerate()
         .flat_map(|(k, rule)| res.methods.iter().map(move |m| (k, rule.3, m)))
@@ -855,6 +855,29 @@ fn write_images_plots_and_report(exp: &InverseExperiment, run: &InverseRun, out:
                 .collect(),
         })
         .collect();
+    // Rows "(learned λ)": each learned method's test reconstruction at the λ MAID learned.
+    let mut learned_methods: Vec<&str> = res.learned.iter().map(|t| t.method.as_str()).collect();
+    learned_methods.dedup();
+    for m in learned_methods {
+        let cells = res
+            .settings
+            .iter()
+            .map(|s| {
+                let trace = res.learned.iter().find(|t| t.method == m && t.views == s.views && t.noise == s.noise);
+                match (res.learned(m, s.views, s.noise), trace) {
+                    (Some(r), Some(t)) => Cell::Text(format!(
+                        "{} dB · SSIM {} · λ = {} · {} operator pairs",
+                        format_number(r.psnr),
+                        format_number(r.ssim),
+                        format_number(t.lambda),
+                        t.operator_pairs
+                    )),
+                    _ => Cell::Missing,
+                }
+            })
+            .collect();
+        rows.push(SummaryRow { arm: format!("{m} (learned λ)"), cells });
+    }
     let input = ReportInput {
         title: exp.name.clone(),
         question: if exp.question.is_empty() {
@@ -874,6 +897,14 @@ fn write_images_plots_and_report(exp: &InverseExperiment, run: &InverseRun, out:
                  calibrated chain; the test phantom plays no part in that choice."
             } else {
                 ""
+            }
+            + if res.learned.is_empty() {
+                ""
+            } else {
+                " Rows \"(learned λ)\": λ learned by MAID (bilevel learning with inexact hypergradients, catalog #14) from \
+                 random ellipse phantoms measured like the test problem, minimizing their mean squared error (learned.csv: the \
+                 λ trajectories), applied to the test problem; operator pairs: applications of A and Aᵀ that MAID took (one \
+                 Chambolle–Pock iteration of the grid applies each once)."
             },
         figures,
         config_toml: exp.to_toml(),
