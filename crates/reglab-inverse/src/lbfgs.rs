@@ -59,7 +59,8 @@ pub(crate) fn minimize(mut fg: impl FnMut(&[f64], &mut [f64]) -> f64, x0: Vec<f6
         }
         let mut d: Vec<f64> = q.iter().map(|v| -v).collect();
         let mut slope = dot(&g, &d);
-        if !(slope < 0.0) {
+        let descent = slope < 0.0; // false for NaN too
+        if !descent {
             // Not a descent direction (rounding): restart from steepest descent.
             pairs.clear();
             d = g.iter().map(|v| -v / gn).collect();
