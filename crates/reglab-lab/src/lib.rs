@@ -45,6 +45,7 @@ pub mod rundir;
 pub mod synthetic;
 pub mod text;
 pub mod train_run;
+pub mod tune;
 
 /// Why a run (`reglab train` or `reglab run`) failed: bad input, found before anything is
 /// written (exit code 2), or a failure while training (exit code 1).
