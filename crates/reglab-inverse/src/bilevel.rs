@@ -434,7 +434,8 @@ pub fn maid<A: LinearOperator>(problem: &TvBilevel<'_, A>, opts: &MaidOptions) -
                 moduli = m;
                 cg_its += h.cg_iterations;
                 let at_floor = eps <= opts.eps_min && delta <= opts.eps_min;
-                if !(h.bound <= (1.0 - opts.eta) * h.value.abs()) && !at_floor {
+                // not `bound ≤ (1 − η)|value|`, NaN included
+                if matches!(h.bound.partial_cmp(&((1.0 - opts.eta) * h.value.abs())), None | Some(std::cmp::Ordering::Greater)) && !at_floor {
                     tighten(&mut eps, &mut delta);
                     sol = problem.solve_lower(theta, Some(&sol.xs), eps, opts.max_lower_iter);
                     lower_evals += sol.evaluations;

@@ -59,7 +59,7 @@ pub(crate) fn minimize(mut fg: impl FnMut(&[f64], &mut [f64]) -> f64, x0: Vec<f6
         }
         let mut d: Vec<f64> = q.iter().map(|v| -v).collect();
         let mut slope = dot(&g, &d);
-        if !(slope < 0.0) {
+        if slope.partial_cmp(&0.0) != Some(std::cmp::Ordering::Less) {
             // Not a descent direction (rounding): restart from steepest descent.
             pairs.clear();
             d = g.iter().map(|v| -v / gn).collect();
