@@ -170,7 +170,7 @@ impl TuneExperiment {
         if let Some(l) = u.lambda0.iter().find(|l| !positive_finite(**l)) {
             return Err(format!("`tuned.lambda0`: {l} is not finite and > 0 (λ is learned as exp(θ))"));
         }
-        if u.steps_per_hyper == 0 || t.steps % u.steps_per_hyper != 0 {
+        if u.steps_per_hyper == 0 || !t.steps.is_multiple_of(u.steps_per_hyper) {
             return Err(format!("`tuned.steps_per_hyper` = {} must be ≥ 1 and divide `train.steps` = {}", u.steps_per_hyper, t.steps));
         }
         if !positive_finite(u.hyper_lr) {
