@@ -20,6 +20,8 @@
 //!   entropic and exact OT between two drawn clouds.
 //! - [`inverse`]: few-view CT experiments (`kind = "inverse"`): FBP, Tikhonov, TV, weighted and
 //!   space-variant TV and graphLa+Ψ reconstructions over λ grids, PSNR/SSIM tables and images.
+//! - [`tune`]: learned per-layer weight decay by IFT hypergradients against a λ grid
+//!   (`kind = "tune"`): validation and test accuracy, compute per method.
 //! - [`text`]: WordPiece tokenization (`tokenizer.json`) and the sentence embeddings of a BERT
 //!   encoder folder (`reglab embed`).
 

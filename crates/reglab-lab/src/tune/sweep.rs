@@ -608,7 +608,7 @@ fn write_plots_and_report(exp: &TuneExperiment, res: &TuneResults, out: &Path) -
             let mut cells: Vec<Cell> = l
                 .log10_lambda
                 .iter()
-                .map(|m| m.map_or(Cell::Text("λ = 0 (a seed)".into()), |m| Cell::MeanStd { mean: m.mean, std: m.std }))
+                .map(|m| m.map_or(Cell::Text("λ = 0 (≥ 1 seed)".into()), |m| Cell::MeanStd { mean: m.mean, std: m.std }))
                 .collect();
             cells.push(Cell::MeanStd { mean: 100.0 * l.val_accuracy.mean, std: 100.0 * l.val_accuracy.std });
             cells.push(Cell::MeanStd { mean: 100.0 * l.test_accuracy.mean, std: 100.0 * l.test_accuracy.std });
