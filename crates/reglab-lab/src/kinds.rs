@@ -16,6 +16,7 @@ pub const KINDS: &[&dyn ExperimentKind] = &[
     &crate::ot_sparse::kind::OtSparseKind,
     &crate::inverse::kind::InverseKind,
     &crate::evidence::kind::EvidenceKind,
+    &crate::tune::kind::TuneKind,
 ];
 
 /// The default kind of a file without `kind`.

@@ -20,6 +20,8 @@
 //!   entropic and exact OT between two drawn clouds.
 //! - [`inverse`]: few-view CT experiments (`kind = "inverse"`): FBP, Tikhonov, TV, weighted and
 //!   space-variant TV and graphLa+Ψ reconstructions over λ grids, PSNR/SSIM tables and images.
+//! - [`tune`]: learned per-layer weight decay by IFT hypergradients against a λ grid
+//!   (`kind = "tune"`): validation and test accuracy, compute per method.
 //! - [`text`]: WordPiece tokenization (`tokenizer.json`) and the sentence embeddings of a BERT
 //!   encoder folder (`reglab embed`).
 
@@ -45,6 +47,7 @@ pub mod rundir;
 pub mod synthetic;
 pub mod text;
 pub mod train_run;
+pub mod tune;
 
 /// Why a run (`reglab train` or `reglab run`) failed: bad input, found before anything is
 /// written (exit code 2), or a failure while training (exit code 1).
