@@ -447,15 +447,7 @@ fn a_bad_file_writes_nothing() {
     assert!(e.contains("`setting[0].dim`"), "{e}");
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, bad).unwrap();
-    let req = crate::kind::RunRequest {
-        out: Some(out.clone()),
-        jobs: 1,
-        resume: false,
-        device: reglab_train::device::DeviceKind::Cpu,
-        show_progress: false,
-        cell: vec![],
-        cell_ranges: vec![],
-    };
+    let req = crate::kind::RunRequest::quiet(out.clone());
     assert!(crate::kinds::run_file(&path, &[], &req).is_err());
     assert!(!out.exists());
 }

@@ -140,6 +140,14 @@ pub struct RunRequest {
     pub cell_ranges: Vec<String>,
 }
 
+impl RunRequest {
+    /// A whole run into `out` on one thread, on the CPU, without progress bars (what the tests
+    /// and library callers usually want; set the fields for more).
+    pub fn quiet(out: PathBuf) -> Self {
+        Self { out: Some(out), jobs: 1, resume: false, device: DeviceKind::Cpu, show_progress: false, cell: vec![], cell_ranges: vec![] }
+    }
+}
+
 /// What a kind's [`Prepared::run`] gets.
 pub struct RunContext<'a> {
     /// The run directory (created and locked by [`RunContext::open_out`]).

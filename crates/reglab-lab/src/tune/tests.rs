@@ -52,15 +52,7 @@ fn config_errors_name_the_key() {
 }
 
 fn request(out: std::path::PathBuf) -> crate::kind::RunRequest {
-    crate::kind::RunRequest {
-        out: Some(out),
-        jobs: 1,
-        resume: false,
-        device: reglab_train::device::DeviceKind::Cpu,
-        show_progress: false,
-        cell: vec![],
-        cell_ranges: vec![],
-    }
+    crate::kind::RunRequest::quiet(out)
 }
 
 #[test]
