@@ -46,6 +46,21 @@ fn list_names_every_regularizer_with_its_paper() {
     assert!(v.as_array().unwrap().iter().all(|e| !e["paper"].as_str().unwrap().is_empty()));
 }
 
+/// The λ-learning methods are procedures (experiment kinds), not terms: `reglab list PAPER` finds
+/// them by their papers' names too; a name nothing contains is an error.
+#[test]
+fn list_finds_experiment_kinds_by_their_papers() {
+    for (needle, kind) in [("salehi", "inverse"), ("MAID", "inverse"), ("DE-ELBo", "evidence"), ("lorraine", "tune")] {
+        let o = run(&["list", needle]);
+        assert!(o.status.success(), "{needle}");
+        let out = stdout(&o);
+        assert!(out.contains("Experiment kinds") && out.lines().any(|l| l.starts_with(kind)), "{needle}: {out}");
+    }
+    let o = run(&["list", "no-such-paper-xyz"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-paper-xyz"));
+}
+
 /// The done-criterion table: digits, mlp:128, ≤ 30 epochs, test accuracy ≥ 0.95 with no
 /// regularizer and with each of the six at a sensible strength.
 #[test]

@@ -14,7 +14,8 @@ pub struct Args {
     /// List the experiment kinds (`kind = …` in experiment files) instead.
     #[arg(long)]
     kinds: bool,
-    /// Only the techniques whose name, family or paper contains this text (case-insensitive).
+    /// Only the techniques whose name, family or paper contains this text (case-insensitive);
+    /// when none does, the experiment kinds whose description does.
     filter: Option<String>,
 }
 
@@ -36,13 +37,34 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let needle = a.filter.as_deref().map(str::to_lowercase);
     let keep = |t: &Technique| needle.as_ref().is_none_or(|n| [t.name, t.family, t.paper].iter().any(|s| s.to_lowercase().contains(n.as_str())));
     let entries: Vec<Technique> = catalog::all().into_iter().filter(keep).collect();
+    // With a filter, also the experiment kinds whose name or description contains it (the
+    // methods that are whole procedures rather than terms, e.g. MAID or DE-ELBo).
+    let kinds: Vec<&dyn reglab_lab::kind::ExperimentKind> = match &needle {
+        Some(n) => reglab_lab::kinds::KINDS
+            .iter()
+            .copied()
+            .filter(|k| k.name().to_lowercase().contains(n.as_str()) || k.about().to_lowercase().contains(n.as_str()))
+            .collect(),
+        None => Vec::new(),
+    };
     if let Some(n) = &needle
         && entries.is_empty()
+        && kinds.is_empty()
     {
-        return Err(Failure::input(format!("no technique's name, family or paper contains `{n}` (run `reglab list` for all)")));
+        return Err(Failure::input(format!(
+            "no technique's name, family or paper, and no experiment kind's description, contains `{n}` (run `reglab list` for all)"
+        )));
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&entries).map_err(Failure::failed)?);
+        return Ok(());
+    }
+    if entries.is_empty() {
+        println!("Experiment kinds (kind = \"…\" in experiment files; `reglab list --kinds` for all):\n");
+        let w = kinds.iter().map(|k| k.name().len()).max().unwrap_or(4);
+        for k in &kinds {
+            println!("{:w$}  {}", k.name(), k.about());
+        }
         return Ok(());
     }
     let w = entries.iter().map(|e| e.name.len()).max().unwrap_or(4);

@@ -19,7 +19,7 @@ impl ExperimentKind for EvidenceKind {
         KIND
     }
     fn about(&self) -> &'static str {
-        "the prior variance (L2 strength) of Bayesian linear and random-Fourier-feature regression learned by DE-ELBo, ELBo and type-II ML, against a validation grid (test log-likelihood, RMSE, compute)"
+        "the prior variance (L2 strength) of Bayesian linear and random-Fourier-feature regression learned by DE-ELBo (Harvey, Petrov & Hughes, data-emphasized ELBo), ELBo and type-II ML, against a validation grid (test log-likelihood, RMSE, compute)"
     }
     fn prepare(&self, text: &str, overrides: &[String]) -> Result<Box<dyn Prepared>, String> {
         Ok(Box::new(EvidenceExperiment::parse(text, overrides)?))

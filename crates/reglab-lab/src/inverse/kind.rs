@@ -19,7 +19,7 @@ impl ExperimentKind for InverseKind {
         KIND
     }
     fn about(&self) -> &'static str {
-        "few-view CT of a phantom: FBP, Tikhonov, TV, weighted and space-variant TV, graphLa+Ψ over λ grids (PSNR/SSIM tables, images)"
+        "few-view CT of a phantom: FBP, Tikhonov, TV, weighted and space-variant TV, graphLa+Ψ over λ grids; λ by oracle, calibration or learned by MAID (Salehi, Mukherjee, Roberts & Ehrhardt, bilevel learning) from training phantoms (PSNR/SSIM tables, images)"
     }
     fn prepare(&self, text: &str, overrides: &[String]) -> Result<Box<dyn Prepared>, String> {
         Ok(Box::new(InverseExperiment::parse(text, overrides)?))
