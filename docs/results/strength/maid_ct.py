@@ -1,6 +1,6 @@
 """Tables and plot of the learned-λ (MAID) few-view CT run.
 
-    python docs/results/strength/maid_ct.py RUN_DIR OUT_PREFIX
+    python docs/results/strength/maid_ct.py RUN_DIR OUT_PREFIX [OTHER_DRAW_RUN_DIR ...]
 
 RUN_DIR: the merged run of experiments/ct-few-view-learned.toml (results.json, learned.csv).
 Writes OUT_PREFIX.csv (one line per setting), OUT_PREFIX-lambda.png (λ against the operator
@@ -9,6 +9,7 @@ pairs MAID applied) and prints the Markdown table.
 import csv
 import json
 import sys
+import tomllib
 from pathlib import Path
 
 import matplotlib
@@ -89,3 +90,30 @@ axes[0].set_ylabel("λ (dotted: the oracle grid's best)")
 fig.suptitle("TV's λ learned by MAID from 5 random ellipse phantoms, few-view CT 128²")
 fig.tight_layout()
 fig.savefig(f"{prefix}-lambda.png", dpi=110)
+
+# Other draws of the training phantoms (runs of the same file with --set learned.seed=S): one
+# line per draw and setting in OUT_PREFIX-draws.csv, and the spread printed.
+extra = [Path(p) for p in sys.argv[3:]]
+if extra:
+    draws = []
+    for d in [run] + extra:
+        r = json.loads((d / "results.json").read_text())
+        seed = tomllib.loads((d / "config.toml").read_text())["learned"]["seed"]
+        for t in r["learned"]:
+            row = next(x for x in r["rows"] if x.get("stage") == "learned" and x["views"] == t["views"] and x["noise"] == t["noise"])
+            oracle = next(x for x in r["rows"] if x.get("stage", "oracle") == "oracle" and x["best"] and x["views"] == t["views"] and x["noise"] == t["noise"])
+            draws.append({"learned_seed": seed, "views": t["views"], "noise": t["noise"], "lambda": t["lambda"], "psnr": row["psnr"], "ssim": row["ssim"], "minus_oracle_db": row["psnr"] - oracle["psnr"], "operator_pairs": t["operator_pairs"]})
+    with open(f"{prefix}-draws.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(draws[0]))
+        w.writeheader()
+        w.writerows(draws)
+    import statistics
+
+    print("\n| views | noise | draws | learned λ (each draw) | learned − oracle, dB: mean ± std | worst | MAID pairs: mean |")
+    print("|---|---|---|---|---|---|---|")
+    for s in res["settings"]:
+        ds = [d for d in draws if d["views"] == s["views"] and d["noise"] == s["noise"]]
+        diffs = [d["minus_oracle_db"] for d in ds]
+        sd = statistics.stdev(diffs) if len(diffs) > 1 else float("nan")
+        lams = ", ".join(f"{d['lambda']:.3g}" for d in ds)
+        print(f"| {s['views']} | {100 * s['noise']:g} % | {len(ds)} | {lams} | {statistics.mean(diffs):+.2f} ± {sd:.2f} | {min(diffs):+.2f} | {statistics.mean(d['operator_pairs'] for d in ds):,.0f} |")
