@@ -97,7 +97,13 @@ extra = [Path(p) for p in sys.argv[3:]]
 if extra:
     draws = []
     for d in [run] + extra:
-        r = json.loads((d / "results.json").read_text())
+        if (d / "results.json").exists():
+            r = json.loads((d / "results.json").read_text())
+        else:  # a shard of `reglab run --cells` not merged yet (some cells may be missing)
+            import cbor2
+
+            outs = [cbor2.loads(c.read_bytes())["outcome"] for c in sorted((d / "cells").glob("*.cbor"))]
+            r = {"learned": [t for o in outs for t in o["learned_traces"]], "rows": [x for o in outs for x in o["oracle"] + o["learned"]]}
         seed = tomllib.loads((d / "config.toml").read_text())["learned"]["seed"]
         for t in r["learned"]:
             row = next(x for x in r["rows"] if x.get("stage") == "learned" and x["views"] == t["views"] and x["noise"] == t["noise"])
@@ -113,6 +119,8 @@ if extra:
     print("|---|---|---|---|---|---|---|")
     for s in res["settings"]:
         ds = [d for d in draws if d["views"] == s["views"] and d["noise"] == s["noise"]]
+        if not ds:
+            continue
         diffs = [d["minus_oracle_db"] for d in ds]
         sd = statistics.stdev(diffs) if len(diffs) > 1 else float("nan")
         lams = ", ".join(f"{d['lambda']:.3g}" for d in ds)
