@@ -8,6 +8,7 @@ pairs MAID applied) and prints the Markdown table.
 """
 import csv
 import json
+import statistics
 import sys
 import tomllib
 from pathlib import Path
@@ -22,19 +23,27 @@ res = json.loads((run / "results.json").read_text())
 rows = res["rows"]
 
 
-def pick(stage, views, noise, best=True):
+def pick(rows, stage, views, noise, best=True):
+    """TV's rows of `stage` in setting (views, noise): its best (the chosen λ) or all."""
     return [r for r in rows if r.get("stage", "oracle") == stage and r["views"] == views and r["noise"] == noise and r["method"] == "TV" and (r["best"] or not best)]
+
+
+def write_csv(path, dicts):
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(dicts[0]))
+        w.writeheader()
+        w.writerows(dicts)
 
 
 out = []
 for s in res["settings"]:
     v, n = s["views"], s["noise"]
-    oracle = pick("oracle", v, n)[0]
-    cal = pick("calibrated", v, n)[0]
-    learned = pick("learned", v, n)[0]
+    oracle = pick(rows, "oracle", v, n)[0]
+    cal = pick(rows, "calibrated", v, n)[0]
+    learned = pick(rows, "learned", v, n)[0]
     trace = next(t for t in res["learned"] if t["views"] == v and t["noise"] == n)
-    grid_test = sum(r["iterations"] for r in pick("oracle", v, n, best=False))
-    grid_cal = sum(r["iterations"] for r in pick("calibration", v, n, best=False))
+    grid_test = sum(r["iterations"] for r in pick(rows, "oracle", v, n, best=False))
+    grid_cal = sum(r["iterations"] for r in pick(rows, "calibration", v, n, best=False))
     out.append(
         {
             "views": v,
@@ -57,10 +66,7 @@ for s in res["settings"]:
             "grid_calibration_pairs": grid_cal,
         }
     )
-with open(f"{prefix}.csv", "w", newline="") as f:
-    w = csv.DictWriter(f, fieldnames=list(out[0]))
-    w.writeheader()
-    w.writerows(out)
+write_csv(f"{prefix}.csv", out)
 
 print("| views | noise | oracle λ | oracle PSNR | calibrated λ | calibrated PSNR | learned λ | learned PSNR | learned − oracle | MAID pairs (5 phantoms) | per phantom | 8-λ grid, one image |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -79,7 +85,7 @@ for ax, noise in zip(axes, sorted({o["noise"] for o in out})):
         xs = [p["operator_pairs"] / 1000 for p in t["trajectory"]]
         ys = [p["lambda"] for p in t["trajectory"]]
         (line,) = ax.plot(xs, ys, marker="o", ms=3, label=f"{t['views']} views")
-        o = pick("oracle", t["views"], noise)[0]
+        o = pick(rows, "oracle", t["views"], noise)[0]
         ax.axhline(o["lambda"], color=line.get_color(), ls=":", lw=1)
     ax.set_xlim(left=0)
     ax.set_yscale("log")
@@ -106,14 +112,10 @@ if extra:
             r = {"learned": [t for o in outs for t in o["learned_traces"]], "rows": [x for o in outs for x in o["oracle"] + o["learned"]]}
         seed = tomllib.loads((d / "config.toml").read_text())["learned"]["seed"]
         for t in r["learned"]:
-            row = next(x for x in r["rows"] if x.get("stage") == "learned" and x["views"] == t["views"] and x["noise"] == t["noise"])
-            oracle = next(x for x in r["rows"] if x.get("stage", "oracle") == "oracle" and x["best"] and x["views"] == t["views"] and x["noise"] == t["noise"])
+            row = pick(r["rows"], "learned", t["views"], t["noise"])[0]
+            oracle = pick(r["rows"], "oracle", t["views"], t["noise"])[0]
             draws.append({"learned_seed": seed, "views": t["views"], "noise": t["noise"], "lambda": t["lambda"], "psnr": row["psnr"], "ssim": row["ssim"], "minus_oracle_db": row["psnr"] - oracle["psnr"], "operator_pairs": t["operator_pairs"]})
-    with open(f"{prefix}-draws.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(draws[0]))
-        w.writeheader()
-        w.writerows(draws)
-    import statistics
+    write_csv(f"{prefix}-draws.csv", draws)
 
     print("\n| views | noise | draws | learned λ (each draw) | learned − oracle, dB: mean ± std | worst | MAID pairs: mean |")
     print("|---|---|---|---|---|---|---|")
