@@ -71,7 +71,7 @@ use crate::error::{Error, Result, check_finite};
 use crate::lbfgs::minimize;
 use crate::operator::{LinearOperator, dot};
 use crate::phantom::Rng;
-use crate::smooth_tv::SmoothTv;
+use crate::smooth_tv::{SmoothTv, SmoothTvAt};
 
 /// One training pair: data `y_s = A x†_s + noise` and the image `x†_s`.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,31 +201,51 @@ impl<'a, A: LinearOperator> TvBilevel<'a, A> {
         out
     }
 
+    /// `‖x_s − x†_s‖²`, one per training pair: what [`upper`](Self::upper) and
+    /// [`value_error`](Self::value_error) are made of.
+    fn squared_errors(&self, xs: &[Vec<f64>]) -> Vec<f64> {
+        xs.iter().zip(&self.pairs).map(|(x, p)| x.iter().zip(&p.truth).map(|(a, b)| (a - b) * (a - b)).sum::<f64>()).collect()
+    }
+
     /// `f` at the lower-level solutions: `(1/S) Σ_s ‖x_s − x†_s‖²/(2n)`.
     pub fn upper(&self, xs: &[Vec<f64>]) -> f64 {
-        let scale = 1.0 / (2.0 * self.n() as f64 * self.len() as f64);
-        xs.iter().zip(&self.pairs).map(|(x, p)| x.iter().zip(&p.truth).map(|(a, b)| (a - b) * (a - b)).sum::<f64>()).sum::<f64>() * scale
+        self.upper_of(&self.squared_errors(xs))
+    }
+
+    fn upper_of(&self, squared_errors: &[f64]) -> f64 {
+        squared_errors.iter().sum::<f64>() * (1.0 / (2.0 * self.n() as f64 * self.len() as f64))
     }
 
     /// `E(x̃) = Σ_s (‖∇_{x_s} f‖ e_s + e_s²/(2nS))`, `e_s = ‖∇ₓg_s(x̃_s)‖/μ̂_s`: a bound on `|f − f̃|`
     /// when every `‖x̃_s − x̂_s‖ ≤ e_s`.
     pub fn value_error(&self, sol: &LowerSolutions, moduli: &[f64]) -> f64 {
+        self.value_error_of(&self.squared_errors(&sol.xs), sol, moduli)
+    }
+
+    fn value_error_of(&self, squared_errors: &[f64], sol: &LowerSolutions, moduli: &[f64]) -> f64 {
         let scale = 1.0 / (self.n() as f64 * self.len() as f64);
-        sol.xs
+        squared_errors
             .iter()
-            .zip(&self.pairs)
             .zip(sol.grad_norms.iter().zip(moduli))
-            .map(|((x, p), (g, m))| {
+            .map(|(sq, (g, m))| {
                 let e = g / m;
-                x.iter().zip(&p.truth).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt() * scale * e + e * e * scale / 2.0
+                sq.sqrt() * scale * e + e * e * scale / 2.0
             })
             .sum()
     }
 
-    /// `b = e^θ ∇TV_ν(x)`.
-    fn mixed(&self, lambda: f64, x: &[f64]) -> Vec<f64> {
-        let mut b = vec![0.0; x.len()];
-        self.tv.at(x).gradient(&mut b);
+    /// `(f̃, f̃ + E)`: the upper loss at `sol` and that plus its error bound, from one pass over
+    /// the images.
+    fn upper_and_bound(&self, sol: &LowerSolutions, moduli: &[f64]) -> (f64, f64) {
+        let sq = self.squared_errors(&sol.xs);
+        let f = self.upper_of(&sq);
+        (f, f + self.value_error_of(&sq, sol, moduli))
+    }
+
+    /// `b = e^θ ∇TV_ν(x)` from `TV_ν` at `x`.
+    fn mixed(lambda: f64, at: &SmoothTvAt) -> Vec<f64> {
+        let mut b = vec![0.0; at.len()];
+        at.gradient(&mut b);
         b.iter_mut().for_each(|v| *v *= lambda);
         b
     }
@@ -241,7 +261,7 @@ impl<'a, A: LinearOperator> TvBilevel<'a, A> {
         let mut rng = Rng::new(seed);
         for (s, x) in sol.xs.iter().enumerate() {
             let at = self.tv.at(x);
-            let b = self.mixed(lambda, x);
+            let b = Self::mixed(lambda, &at);
             let rhs: Vec<f64> = x.iter().zip(&self.pairs[s].truth).map(|(a, t)| (a - t) / (n as f64 * big_s)).collect();
             let mut mu_hat = f64::INFINITY;
             let mut ax = vec![0.0; self.op.output_len()];
@@ -276,7 +296,7 @@ impl<'a, A: LinearOperator> TvBilevel<'a, A> {
                 let rn = dot(&r, &r).sqrt();
                 r.iter_mut().for_each(|v| *v *= e / rn);
                 let xp: Vec<f64> = x.iter().zip(&r).map(|(a, b)| a + b).collect();
-                let bp = self.mixed(lambda, &xp);
+                let bp = Self::mixed(lambda, &self.tv.at(&xp));
                 bp.iter().zip(&b).map(|(p, q)| (p - q) * (p - q)).sum::<f64>().sqrt() / e
             } else {
                 0.0
@@ -414,7 +434,6 @@ pub fn maid<A: LinearOperator>(problem: &TvBilevel<'_, A>, opts: &MaidOptions) -
     let (mut theta, mut eps, mut delta) = (opts.theta0, opts.eps0, opts.delta0);
     let mut beta: Option<f64> = None;
     let (mut lower_evals, mut cg_its, mut failed) = (0usize, 0usize, 0usize);
-    let mut moduli: Moduli = vec![problem.mu; problem.len()];
     let mut sol = problem.solve_lower(theta, None, eps, opts.max_lower_iter);
     lower_evals += sol.evaluations;
     let mut trajectory = vec![MaidStep { theta, loss: problem.upper(&sol.xs), grad: 0.0, eps, delta, step: 0.0, operator_pairs: lower_evals }];
@@ -428,10 +447,9 @@ pub fn maid<A: LinearOperator>(problem: &TvBilevel<'_, A>, opts: &MaidOptions) -
         let mut last_h = 0.0;
         for retry in 0..3 {
             // 1. The inexact hypergradient, accurate enough for its own error estimate.
-            let h = loop {
+            let (h, moduli) = loop {
                 probe = probe.wrapping_add(1);
-                let (h, m) = problem.hypergradient(theta, &sol, delta, opts.max_cg, probe);
-                moduli = m;
+                let (h, moduli) = problem.hypergradient(theta, &sol, delta, opts.max_cg, probe);
                 cg_its += h.cg_iterations;
                 let at_floor = eps <= opts.eps_min && delta <= opts.eps_min;
                 let accurate = h.bound <= (1.0 - opts.eta) * h.value.abs(); // false for NaN too
@@ -441,7 +459,7 @@ pub fn maid<A: LinearOperator>(problem: &TvBilevel<'_, A>, opts: &MaidOptions) -
                     lower_evals += sol.evaluations;
                     continue;
                 }
-                break h.value;
+                break (h.value, moduli);
             };
             last_h = h;
             if !h.is_finite() || h == 0.0 {
@@ -449,15 +467,15 @@ pub fn maid<A: LinearOperator>(problem: &TvBilevel<'_, A>, opts: &MaidOptions) -
             }
             let b = *beta.get_or_insert(opts.step0 / h.abs());
             // 2. Backtracking on inexact values.
-            let f_old = problem.upper(&sol.xs) + problem.value_error(&sol, &moduli);
+            let f_old = problem.upper_and_bound(&sol, &moduli).1;
             let mut t = b;
             for _ in 0..(10 + retry) {
                 let th = theta - t * h;
                 let trial = problem.solve_lower(th, Some(&sol.xs), eps, opts.max_lower_iter);
                 lower_evals += trial.evaluations;
-                let f_new = problem.upper(&trial.xs) + problem.value_error(&trial, &moduli);
+                let (loss, f_new) = problem.upper_and_bound(&trial, &moduli);
                 if f_new - f_old <= -opts.eta * t * h * h {
-                    accepted = Some((th, trial, t));
+                    accepted = Some((th, trial, t, loss));
                     break;
                 }
                 t *= opts.rho;
@@ -471,20 +489,12 @@ pub fn maid<A: LinearOperator>(problem: &TvBilevel<'_, A>, opts: &MaidOptions) -
             lower_evals += sol.evaluations;
         }
         match accepted {
-            Some((th, trial, t)) => {
+            Some((th, trial, t, loss)) => {
                 let small = (th - theta).abs() < opts.theta_tol;
                 theta = th;
                 sol = trial;
                 beta = Some(t * 10.0 / 9.0);
-                trajectory.push(MaidStep {
-                    theta,
-                    loss: problem.upper(&sol.xs),
-                    grad: last_h.abs(),
-                    eps,
-                    delta,
-                    step: t,
-                    operator_pairs: lower_evals + cg_its,
-                });
+                trajectory.push(MaidStep { theta, loss, grad: last_h.abs(), eps, delta, step: t, operator_pairs: lower_evals + cg_its });
                 eps *= opts.nu_growth;
                 delta *= opts.nu_growth;
                 if small {

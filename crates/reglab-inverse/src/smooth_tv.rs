@@ -76,6 +76,16 @@ pub struct SmoothTvAt {
 }
 
 impl SmoothTvAt {
+    /// `n = rows·cols`, the length of `x`.
+    pub fn len(&self) -> usize {
+        self.phi.len()
+    }
+
+    /// Always false (the image is never empty).
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
     /// `TV_ν(x)`.
     pub fn value(&self) -> f64 {
         self.phi.iter().map(|p| p - self.tv.nu).sum()
