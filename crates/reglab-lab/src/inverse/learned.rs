@@ -4,7 +4,7 @@
 //! their mean squared reconstruction error; the test problem's ground truth is never seen.
 
 use super::config::{InverseExperiment, LearnedConfig, setting_seed};
-use reglab_inverse::{Image, LinearOperator, MaidOptions, Radon, TrainingPair, TvBilevel, add_gaussian_noise, maid, random_ellipse_phantom};
+use reglab_inverse::{MaidOptions, Radon, TrainingPair, TvBilevel, maid, random_ellipse_phantom};
 use serde::{Deserialize, Serialize};
 
 /// One accepted MAID iteration (index 0: the start).
@@ -53,15 +53,11 @@ fn phantom_seed(seed: u64, j: usize) -> u64 {
 /// own clean sinogram.
 pub fn training_pairs(exp: &InverseExperiment, l: &LearnedConfig, radon: &Radon, views: usize, k: usize) -> Result<Vec<TrainingPair>, String> {
     let (n, noise) = (exp.problem.size, exp.problem.noise[k]);
-    let e = |e: reglab_inverse::Error| e.to_string();
     (0..l.phantoms)
         .map(|j| {
-            let truth = random_ellipse_phantom(n, n, phantom_seed(l.seed, j)).map_err(e)?;
-            let clean = radon.forward(&truth.data).map_err(e)?;
-            let rms = (clean.iter().map(|v| v * v).sum::<f64>() / clean.len() as f64).sqrt();
-            let sino = Image::new(views, radon.n_det(), clean).map_err(e)?;
-            let y = add_gaussian_noise(&sino, noise * rms, setting_seed(l.seed.wrapping_add(1 + j as u64), views, k)).map_err(e)?;
-            Ok(TrainingPair { data: y.data, truth: truth.data })
+            let truth = random_ellipse_phantom(n, n, phantom_seed(l.seed, j)).map_err(|e| e.to_string())?;
+            let (y, _) = super::sweep::measure(radon, &truth, noise, setting_seed(l.seed.wrapping_add(1 + j as u64), views, k))?;
+            Ok(TrainingPair { data: y, truth: truth.data })
         })
         .collect()
 }

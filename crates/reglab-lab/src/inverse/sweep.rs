@@ -227,15 +227,20 @@ fn problem_at(exp: &InverseExperiment, truth: &Image, t: usize, seed: u64, vi: u
     let n = exp.problem.size;
     let (views, noise) = (exp.problem.views[vi], exp.problem.noise[k]);
     let radon = Radon::new(n, n, Radon::equispaced_angles(views)).map_err(|e| e.to_string())?;
-    let clean = radon.forward(&truth.data).map_err(|e| e.to_string())?;
-    let m = clean.len();
-    let rms = (clean.iter().map(|v| v * v).sum::<f64>() / m as f64).sqrt();
     let seed = setting_seed(seed, views, k);
-    let sigma = noise * rms;
-    let sino = Image::new(views, radon.n_det(), clean).map_err(|e| e.to_string())?;
-    let y = add_gaussian_noise(&sino, sigma, seed).map_err(|e| e.to_string())?.data;
-    let setting = Setting { views, noise, sigma, seed, measurements: m, calibration_sigma: None, calibration_seed: None };
+    let (y, sigma) = measure(&radon, truth, noise, seed)?;
+    let setting = Setting { views, noise, sigma, seed, measurements: y.len(), calibration_sigma: None, calibration_seed: None };
     Ok(Problem { setting, truth: t, radon, y, tv_steps: OnceLock::new() })
+}
+
+/// The noisy sinogram of `truth` under `radon` and its noise level: `y = A x + σ z`,
+/// `σ = noise ·` the root-mean-square of `A x`, `z` from `seed`. Returns `(y, σ)`.
+pub(super) fn measure(radon: &Radon, truth: &Image, noise: f64, seed: u64) -> Result<(Vec<f64>, f64), String> {
+    let clean = radon.forward(&truth.data).map_err(|e| e.to_string())?;
+    let rms = (clean.iter().map(|v| v * v).sum::<f64>() / clean.len() as f64).sqrt();
+    let sigma = noise * rms;
+    let sino = Image::new(radon.angles().len(), radon.n_det(), clean).map_err(|e| e.to_string())?;
+    Ok((add_gaussian_noise(&sino, sigma, seed).map_err(|e| e.to_string())?.data, sigma))
 }
 
 /// The settings' (views index, noise index), views-major: cell `c` of the experiment is setting
