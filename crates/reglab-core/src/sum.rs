@@ -91,6 +91,18 @@ impl RegSet {
         self.terms.is_empty()
     }
 
+    /// Change the strength λ of term `j` (a strength learned during training); the schedule
+    /// still multiplies it. An error for an unknown term or a λ that is negative or not finite.
+    pub fn set_strength(&mut self, j: usize, strength: f64) -> Result<()> {
+        let n = self.terms.len();
+        let t = self.terms.get_mut(j).ok_or_else(|| Error::Spec { spec: format!("term {j}"), why: format!("the set has {n} terms") })?;
+        if !(strength >= 0.0 && strength.is_finite()) {
+            return Err(Error::Spec { spec: t.spec.raw().into(), why: format!("strength must be finite and non-negative, got {strength}") });
+        }
+        t.spec.strength = strength;
+        Ok(())
+    }
+
     /// Whether term `j` acts on `target`.
     pub fn applies(&self, j: usize, target: &Target<'_>) -> bool {
         let t = &self.terms[j];
@@ -303,5 +315,20 @@ mod until_tests {
             let e = Spec::parse(bad).unwrap().common().unwrap_err().to_string();
             assert!(e.contains("until"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn set_strength_changes_lambda_and_refuses_bad_values() {
+        let mut set = RegSet::new(vec![term("zero=0.5:warmup=10")], Selection::All);
+        set.set_strength(0, 2.0).unwrap();
+        assert_eq!(set.terms()[0].spec.strength, 2.0);
+        // the schedule still multiplies the new λ: half-way through the warm-up
+        assert_eq!(set.terms()[0].strength(5, 100), 2.0 * set.terms()[0].schedule.factor(5, 100));
+        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+            let e = set.set_strength(0, bad).unwrap_err().to_string();
+            assert!(e.contains("non-negative") && e.contains("zero=0.5"), "{e}");
+        }
+        assert!(set.set_strength(1, 1.0).unwrap_err().to_string().contains("1 terms"));
+        assert_eq!(set.terms()[0].spec.strength, 2.0);
     }
 }

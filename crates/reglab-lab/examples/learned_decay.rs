@@ -47,6 +47,7 @@ fn run() -> Result<(), String> {
     let o = TuneOptions {
         lambda0: vec![1e-3],
         anchor_init: false,
+        penalty: reglab_train::hypergrad::tune::TunedPenalty::L2,
         steps_per_hyper: t,
         hyper_steps,
         hyper_lr: 0.1,

@@ -6,6 +6,7 @@ use crate::data::DataSource;
 use crate::experiment_file::{self, check_kind_and_name};
 use reglab_train::hypergrad::HyperOptim;
 use reglab_train::hypergrad::hvp::DEFAULT_EPS_REL;
+use reglab_train::hypergrad::tune::TunedPenalty;
 use reglab_train::model::ModelSpec;
 use reglab_train::optim::OptimSpec;
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,10 @@ pub struct TuneExperiment {
     pub split_seed: u64,
     /// Seeds of the runs (initialisation, shuffling, Hessian and validation samples).
     pub seeds: Vec<u64>,
+    /// The penalty of the grid and of the learned strengths: `l2` (weight decay, the default)
+    /// or `spectral` (`(σ_max(W̃)² − 1)²` per layer, bias joined).
+    #[serde(default, skip_serializing_if = "is_l2")]
+    pub penalty: TunedPenalty,
     /// The training run every cell shares.
     pub train: TrainSection,
     /// The λ grid.
@@ -66,12 +71,13 @@ pub struct TrainSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GridSection {
-    /// The uniform weight decays `λ` (reglab's `l2=λ`: `(λ/2)‖W_l‖²` on every layer weight,
-    /// biases undecayed), increasing, ≥ 0, at least 8.
+    /// The uniform strengths `λ` of the penalty on every layer weight (reglab's `l2=λ`:
+    /// `(λ/2)‖W_l‖²`, biases undecayed; or `spectral=λ`), increasing, ≥ 0, at least 8.
     pub lambdas: Vec<f64>,
 }
 
-/// `[tuned]`: Algorithm 1 of Lorraine, Vicol & Duvenaud (2020) with per-layer `λ_l = exp(θ_l)`.
+/// `[tuned]`: Algorithm 1 of Lorraine, Vicol & Duvenaud (2020) with per-layer `λ_l = exp(θ_l)`
+/// of the experiment's `penalty`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TunedSection {
@@ -98,6 +104,10 @@ pub struct TunedSection {
     /// Validation examples of the hypergradient per hyper-step (default: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub val_batch: Option<usize>,
+}
+
+fn is_l2(p: &TunedPenalty) -> bool {
+    *p == TunedPenalty::L2
 }
 
 fn default_split_seed() -> u64 {

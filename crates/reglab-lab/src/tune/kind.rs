@@ -40,7 +40,7 @@ impl ExperimentKind for TuneKind {
         KIND
     }
     fn about(&self) -> &'static str {
-        "per-layer weight decay learned by IFT hypergradients (Lorraine, Vicol & Duvenaud, Optimizing Millions of Hyperparameters by Implicit Differentiation) against a grid of uniform weight decays (validation and test accuracy, compute)"
+        "per-layer weight decay or spectral strength (`penalty`) learned by IFT hypergradients (Lorraine, Vicol & Duvenaud, Optimizing Millions of Hyperparameters by Implicit Differentiation) against a grid of uniform strengths (validation and test accuracy, compute)"
     }
     fn prepare(&self, text: &str, overrides: &[String]) -> Result<Box<dyn Prepared>, String> {
         Ok(Box::new(TuneRun::new(TuneExperiment::parse(text, overrides)?)))

@@ -10,7 +10,8 @@ use crate::report::html::{Cell, Figure, ReportInput, SummaryRow, format_number};
 use crate::report::path_plot::{PathCurve, PathPlot, plot_path};
 use reglab_core::Dataset;
 use reglab_train::config::TrainConfig;
-use reglab_train::hypergrad::{DecayGroups, IftOptions, TuneOptions, TuneRecord, tune};
+use reglab_train::hypergrad::tune::TunedPenalty;
+use reglab_train::hypergrad::{DecayGroups, IftOptions, SpectralGroups, TuneOptions, TuneRecord, tune};
 use reglab_train::trainer::Trainer;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
@@ -75,7 +76,10 @@ pub fn load_parts(exp: &TuneExperiment) -> Result<Parts, String> {
 pub fn train_config(exp: &TuneExperiment, seed: u64, lambda: Option<f64>) -> Result<TrainConfig, String> {
     let t = &exp.train;
     let regs = match lambda {
-        Some(l) if l > 0.0 => vec![reglab_core::Spec::parse(&format!("l2={l}")).map_err(|e| format!("`grid.lambdas`: l2={l}: {e}"))?],
+        Some(l) if l > 0.0 => {
+            let spec = format!("{}={l}", exp.penalty.reg_name());
+            vec![reglab_core::Spec::parse(&spec).map_err(|e| format!("`grid.lambdas`: {spec}: {e}"))?]
+        }
         _ => vec![],
     };
     let per_epoch = exp.n_train.div_ceil(t.batch);
@@ -98,6 +102,7 @@ pub fn tune_options(exp: &TuneExperiment) -> TuneOptions {
     TuneOptions {
         lambda0: u.lambda0.clone(),
         anchor_init: false,
+        penalty: exp.penalty,
         steps_per_hyper: u.steps_per_hyper,
         hyper_steps: exp.hyper_steps(),
         hyper_lr: u.hyper_lr,
@@ -113,7 +118,11 @@ pub fn tune_options(exp: &TuneExperiment) -> TuneOptions {
 pub fn check(exp: &TuneExperiment, parts: &Parts, device: &burn::tensor::Device) -> Result<(), String> {
     let cfg = train_config(exp, exp.seeds[0], None)?;
     let t = Trainer::new(&cfg, &parts.train.example_shape, parts.train.classes, device, None, 1).map_err(|e| format!("[train]: {e}"))?;
-    DecayGroups::per_layer(&t.net, &exp.tuned.lambda0).map_err(|e| format!("`tuned.lambda0`: {e}"))?;
+    match exp.penalty {
+        TunedPenalty::L2 => DecayGroups::per_layer(&t.net, &exp.tuned.lambda0).map(|_| ()),
+        TunedPenalty::Spectral => SpectralGroups::per_layer(&t.net, &exp.tuned.lambda0, 2.0).map(|_| ()),
+    }
+    .map_err(|e| format!("`tuned.lambda0`: {e}"))?;
     tune_options(exp).validate().map_err(|e| format!("[tuned]: {e}"))?;
     Ok(())
 }
@@ -543,7 +552,7 @@ fn write_plots_and_report(exp: &TuneExperiment, res: &TuneResults, out: &Path) -
             format!("hyper-optimizer {:?}, η = {}", exp.tuned.hyper_optim, format_number(exp.tuned.hyper_lr)),
         ];
         let opts = PathPlot {
-            title: "Learned weight decay per layer",
+            title: &format!("Learned {} per layer", penalty_words(exp.penalty)),
             y_label: "log10 λ",
             notes: &notes,
             y_min: Some(lo - 0.2),
@@ -584,7 +593,7 @@ fn write_plots_and_report(exp: &TuneExperiment, res: &TuneResults, out: &Path) -
         let t = &res.summary[0];
         notes.push(format!("tuned: validation {:.2} ± {:.2} %", 100.0 * t.val_accuracy.mean, 100.0 * t.val_accuracy.std));
         let opts = PathPlot {
-            title: "Grid: accuracy against the uniform weight decay",
+            title: &format!("Grid: accuracy against the uniform {}", penalty_words(exp.penalty)),
             y_label: "accuracy (%)",
             notes: &notes,
             y_min: Some(lo - 0.1 * (hi - lo).max(0.1)),
@@ -621,7 +630,10 @@ fn write_plots_and_report(exp: &TuneExperiment, res: &TuneResults, out: &Path) -
     let input = ReportInput {
         title: exp.name.clone(),
         question: if exp.question.is_empty() {
-            "Does per-layer weight decay learned by IFT hypergradients reach the best grid point's validation accuracy at a fraction of the grid's compute?".into()
+            format!(
+                "Does the per-layer {} learned by IFT hypergradients reach the best grid point's validation accuracy at a fraction of the grid's compute?",
+                penalty_words(exp.penalty)
+            )
         } else {
             exp.question.clone()
         },
@@ -642,4 +654,12 @@ fn write_plots_and_report(exp: &TuneExperiment, res: &TuneResults, out: &Path) -
     };
     let path = out.join("report.html");
     crate::report::write_report(&path, &input).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The penalty in words, for titles.
+fn penalty_words(p: TunedPenalty) -> &'static str {
+    match p {
+        TunedPenalty::L2 => "weight decay",
+        TunedPenalty::Spectral => "spectral strength",
+    }
 }

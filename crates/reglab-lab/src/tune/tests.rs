@@ -116,3 +116,33 @@ fn a_run_writes_its_files_and_is_the_same_on_any_thread_count() {
         assert_eq!(g.val_accuracy, best);
     }
 }
+
+#[test]
+fn spectral_penalty_runs_its_grid_and_its_learned_strengths() {
+    // the key is optional and absent from a weight-decay file's resolved TOML (its hash is kept)
+    let l2 = TuneExperiment::parse(SMALL, &[]).unwrap();
+    assert!(!l2.to_toml().contains("penalty"));
+    let text = SMALL.replace("kind = \"tune\"", "kind = \"tune\"\npenalty = \"spectral\"");
+    let e = TuneExperiment::parse(&text.replace("\"spectral\"", "\"spectrall\""), &[]).unwrap_err();
+    assert!(e.contains("penalty") && e.contains("spectrall"), "{e}");
+    let exp = TuneExperiment::parse(&text, &[]).unwrap();
+    assert!(exp.to_toml().contains("penalty = \"spectral\""));
+    // the grid's runs carry `spectral=λ` on every layer, the tuned one learns one λ per layer
+    let cfg = super::sweep::train_config(&exp, 1, Some(1e-3)).unwrap();
+    assert_eq!(cfg.regs.iter().map(|s| s.to_string()).collect::<Vec<_>>(), ["spectral=0.001"]);
+    assert_eq!(super::sweep::tune_options(&exp).penalty, reglab_train::hypergrad::tune::TunedPenalty::Spectral);
+    let exp = super::kind::TuneRun::new(TuneExperiment::parse(&text, &["seeds=[1]".into()]).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let r: TuneResults = crate::kind::run_solver(&exp, &SweepOptions { out: dir.path().join("s"), threads: 2 }).unwrap();
+    let tuned = r.cells.iter().find(|c| c.method == "tuned").unwrap();
+    assert_eq!(tuned.groups, ["layers.0.weight", "layers.1.weight"]);
+    assert!(tuned.lambda.iter().all(|l| l.is_finite() && (l.ln() - 1e-3f64.ln()).abs() > 0.05), "{:?}", tuned.lambda);
+    // a spectral grid point differs from the weight-decay one at the same λ
+    let l2r: TuneResults = crate::kind::run_solver(
+        &super::kind::TuneRun::new(TuneExperiment::parse(SMALL, &["seeds=[1]".into()]).unwrap()),
+        &SweepOptions { out: dir.path().join("l"), threads: 2 },
+    )
+    .unwrap();
+    let at = |r: &TuneResults| r.cells.iter().find(|c| c.grid_lambda == Some(1e-1)).unwrap().val_loss;
+    assert_ne!(at(&r), at(&l2r));
+}

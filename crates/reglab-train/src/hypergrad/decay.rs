@@ -24,7 +24,7 @@
 //! parameter id after the backward pass, outside the autodiff graph, like every parameter
 //! penalty of reglab ([`crate::step`]).
 
-use super::{Slot, slots};
+use super::{Slot, Strengths, slots};
 use crate::error::TrainError;
 use crate::hook::{StepCx, StepHook};
 use crate::model::Net;
@@ -188,8 +188,18 @@ impl DecayGroups {
         }
     }
 
-    /// `out += ∇²R v = λ_l v_l` on every group's entries.
-    pub fn add_hessian_product(&self, v: &[f64], out: &mut [f64]) {
+    fn groups(&self) -> impl Iterator<Item = (f64, &Vec<Slot>)> {
+        self.theta.iter().map(|t| t.exp()).zip(&self.members)
+    }
+}
+
+impl Strengths for DecayGroups {
+    fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// `out += ∇²R v = λ_l v_l` on every group's entries (`w` does not enter).
+    fn add_hessian_product(&self, _w: &[f64], v: &[f64], out: &mut [f64]) {
         for (lam, m) in self.groups() {
             for i in m.iter().flat_map(|s| s.range.clone()) {
                 out[i] += lam * v[i];
@@ -198,12 +208,8 @@ impl DecayGroups {
     }
 
     /// `pᵀ ∂²_{wθ_l} L_T = λ_l ⟨p_l, w_l − a_l⟩` for every group `l` (flat `w`, `p`).
-    pub fn mixed_products(&self, w: &[f64], p: &[f64]) -> Vec<f64> {
+    fn mixed_products(&self, w: &[f64], p: &[f64]) -> Vec<f64> {
         self.groups().map(|(lam, m)| lam * m.iter().flat_map(|s| s.range.clone()).map(|i| self.offset(w, i) * p[i]).sum::<f64>()).collect()
-    }
-
-    fn groups(&self) -> impl Iterator<Item = (f64, &Vec<Slot>)> {
-        self.theta.iter().map(|t| t.exp()).zip(&self.members)
     }
 }
 

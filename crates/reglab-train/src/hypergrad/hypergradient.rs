@@ -10,7 +10,7 @@
 //! validation batch, `2K` on the training batch).
 
 use super::hvp::{Batch, DEFAULT_EPS_REL, FdHvp, ce_gradient};
-use super::{DecayGroups, flatten, neumann};
+use super::{Strengths, flatten, neumann};
 use crate::error::TrainError;
 use crate::model::Net;
 
@@ -58,9 +58,10 @@ pub struct Hypergradient {
     pub examples: usize,
 }
 
-/// The hypergradient at `net`'s current weights (left unchanged, bit for bit) for the decay
-/// `groups`, the Hessian on `train`, the validation loss on `val`.
-pub fn hypergradient(net: &mut Net, groups: &DecayGroups, train: &Batch, val: &Batch, o: &IftOptions) -> Result<Hypergradient, TrainError> {
+/// The hypergradient at `net`'s current weights (left unchanged, bit for bit) for the learned
+/// strengths `groups` (weight decay, L2-init or `spectral`: the penalty's own Hessian and mixed
+/// term come from [`Strengths`]), the Hessian on `train`, the validation loss on `val`.
+pub fn hypergradient(net: &mut Net, groups: &dyn Strengths, train: &Batch, val: &Batch, o: &IftOptions) -> Result<Hypergradient, TrainError> {
     o.validate()?;
     let (val_loss, v) = ce_gradient(net, val)?;
     let w = flatten(&crate::sharpness::params(net)?.into_iter().map(|(v, _)| v).collect::<Vec<_>>());
@@ -68,7 +69,7 @@ pub fn hypergradient(net: &mut Net, groups: &DecayGroups, train: &Batch, val: &B
     let p = neumann::inverse_hvp(
         |u| {
             let mut h = fd.apply(u)?;
-            groups.add_hessian_product(u, &mut h);
+            groups.add_hessian_product(&w, u, &mut h);
             Ok(h)
         },
         &v,

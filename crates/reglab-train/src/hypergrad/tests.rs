@@ -14,13 +14,13 @@ use burn::module::Module;
 use burn::tensor::Device;
 use reglab_core::Dataset;
 
-const D: usize = 6;
-const C: usize = 3;
-const P: usize = D * C + C;
+pub(super) const D: usize = 6;
+pub(super) const C: usize = 3;
+pub(super) const P: usize = D * C + C;
 
 /// `n` examples of `C` overlapping classes in `D` dimensions: class means drawn from seed 7,
 /// noise uniform ±1 (sum of two uniforms ±0.5) from `seed`.
-fn overlapping(n: usize, seed: u64) -> Dataset {
+pub(super) fn overlapping(n: usize, seed: u64) -> Dataset {
     let means = reglab_core::testing::random_vec(C * D, 0.8, 7);
     let a = reglab_core::testing::random_vec(n * D, 0.5, seed);
     let b = reglab_core::testing::random_vec(n * D, 0.5, seed ^ 0xabcdef);
@@ -36,20 +36,20 @@ fn overlapping(n: usize, seed: u64) -> Dataset {
     Dataset { name: "overlapping".into(), example_shape: vec![D], features, labels, classes: C }
 }
 
-fn linear_net(seed: u64) -> crate::model::Net {
+pub(super) fn linear_net(seed: u64) -> crate::model::Net {
     let dev = Device::flex().autodiff();
     crate::model::Net::new(&ModelSpec::Mlp { hidden: vec![] }, &[D], C, seed, &dev).unwrap()
 }
 
 /// The f64 logistic-regression problem on `data`, the penalty anchored at `anchor` (0 when
 /// empty).
-struct Logreg<'a> {
-    data: &'a Dataset,
-    anchor: Vec<f64>,
+pub(super) struct Logreg<'a> {
+    pub(super) data: &'a Dataset,
+    pub(super) anchor: Vec<f64>,
 }
 
 impl Logreg<'_> {
-    fn probs(&self, w: &[f64], n: usize) -> Vec<f64> {
+    pub(super) fn probs(&self, w: &[f64], n: usize) -> Vec<f64> {
         let x = self.data.example(n);
         let z: Vec<f64> = (0..C).map(|c| w[D * C + c] + (0..D).map(|i| x[i] as f64 * w[i * C + c]).sum::<f64>()).collect();
         let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
@@ -59,7 +59,7 @@ impl Logreg<'_> {
     }
 
     /// Mean cross-entropy and its gradient.
-    fn ce(&self, w: &[f64]) -> (f64, Vec<f64>) {
+    pub(super) fn ce(&self, w: &[f64]) -> (f64, Vec<f64>) {
         let nn = self.data.len();
         let (mut l, mut g) = (0.0, vec![0.0; P]);
         for n in 0..nn {
@@ -79,7 +79,7 @@ impl Logreg<'_> {
     }
 
     /// `∇²CE v`, from the closed form.
-    fn hvp(&self, w: &[f64], v: &[f64]) -> Vec<f64> {
+    pub(super) fn hvp(&self, w: &[f64], v: &[f64]) -> Vec<f64> {
         let nn = self.data.len();
         let mut out = vec![0.0; P];
         for n in 0..nn {
@@ -108,7 +108,7 @@ impl Logreg<'_> {
     }
 
     /// `L_T = CE + Σ λ/2 (w − a)²` minimized by damped Newton from 0 to ‖∇L_T‖ < 1e-13.
-    fn solve(&self, lw: f64, lb: f64) -> Vec<f64> {
+    pub(super) fn solve(&self, lw: f64, lb: f64) -> Vec<f64> {
         let obj = |w: &[f64]| self.ce(w).0 + (0..P).map(|i| 0.5 * Self::lam(lw, lb, i) * (w[i] - self.a(i)).powi(2)).sum::<f64>();
         let mut w = vec![0.0; P];
         for _ in 0..100 {
@@ -168,12 +168,12 @@ pub(super) fn solve(a: &[f64], b: &[f64]) -> Vec<f64> {
     x
 }
 
-fn rel(a: &[f64], b: &[f64]) -> f64 {
+pub(super) fn rel(a: &[f64], b: &[f64]) -> f64 {
     let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
     norm(&d) / norm(b)
 }
 
-fn set_flat(net: &mut crate::model::Net, w: &[f64]) {
+pub(super) fn set_flat(net: &mut crate::model::Net, w: &[f64]) {
     let shapes = crate::sharpness::shapes(net);
     let mut at = 0;
     let base: Vec<crate::sharpness::Flat> = shapes
@@ -188,7 +188,7 @@ fn set_flat(net: &mut crate::model::Net, w: &[f64]) {
     crate::sharpness::set_params(net, &base, None);
 }
 
-fn get_flat(net: &crate::model::Net) -> Vec<f64> {
+pub(super) fn get_flat(net: &crate::model::Net) -> Vec<f64> {
     flatten(&crate::sharpness::params(net).unwrap().into_iter().map(|(v, _)| v).collect::<Vec<_>>())
 }
 
@@ -436,7 +436,7 @@ fn bad_inputs_are_named_errors() {
     assert!(e.contains("without other regularizers"), "{e}");
 }
 
-fn tune_config() -> crate::trainer::TrainConfig {
+pub(super) fn tune_config() -> crate::trainer::TrainConfig {
     crate::trainer::TrainConfig {
         model: "mlp:16".parse().unwrap(),
         optim: crate::optim::OptimSpec::Sgd { momentum: 0.9 },
@@ -450,10 +450,11 @@ fn tune_config() -> crate::trainer::TrainConfig {
     }
 }
 
-fn tune_options() -> TuneOptions {
+pub(super) fn tune_options() -> TuneOptions {
     TuneOptions {
         lambda0: vec![0.5],
         anchor_init: false,
+        penalty: crate::hypergrad::tune::TunedPenalty::L2,
         steps_per_hyper: 25,
         hyper_steps: 8,
         hyper_lr: 0.3,

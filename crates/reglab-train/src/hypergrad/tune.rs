@@ -1,10 +1,11 @@
-//! Learning per-layer weight decay during training: the paper's Algorithm 1 (Lorraine, Vicol &
-//! Duvenaud 2020).
+//! Learning per-layer regularization strengths during training: the paper's Algorithm 1
+//! (Lorraine, Vicol & Duvenaud 2020).
 //!
 //! ```text
 //! repeat H times:
-//!     T steps of the run's optimizer on w, minimizing CE_T(w) + Σ_l (λ_l/2)‖w_l − a_l‖²
-//!         (a = 0: per-layer weight decay; a = w₀, the initial weights: per-layer L2-init)
+//!     T steps of the run's optimizer on w, minimizing CE_T(w) + Σ_l λ_l r_l(w)
+//!         r_l = ½‖w_l − a_l‖² (a = 0: per-layer weight decay; a = w₀, the initial weights:
+//!         per-layer L2-init), or r_l = (σ_max(W̃_l)² − 1)² (per-layer `spectral`)
 //!     g = dL_V/dθ at the current w       (IFT, K Neumann terms: super::hypergradient)
 //!     θ ← θ − η · Adam(g)  (or SGD)      λ = exp(θ)
 //! ```
@@ -22,16 +23,18 @@
 //! a ReLU network's layer-rescaling directions) need `K ≈ 1/(αλ)`. With a small `K` the
 //! hypergradient is the paper's biased, cheaper approximation (in `hypergrad::tests` a ReLU
 //! MLP's error is 1.5e-2 at K = 400 and 7.2e-3 at K = 2000, with αλ = 0.005–0.015).
-//! The hypergradient's `L_T` is the plain cross-entropy plus the learned decay, so the run may
+//! The hypergradient's `L_T` is the plain cross-entropy plus the learned penalty, so the run may
 //! have no other regularizer, dropout, reparameterization or pruning ([`tune`] refuses them).
 //!
 //! Same seed, same options → the same records, bit for bit.
 
 use super::decay::{DecayGroups, LearnedDecay};
 use super::hvp::Batch;
-use super::hypergradient::{IftOptions, hypergradient};
+use super::hypergradient::{Hypergradient, IftOptions, hypergradient};
+use super::spectral::SpectralGroups;
 use crate::config::TrainConfig;
 use crate::error::TrainError;
+use crate::hook::penalties::Penalties;
 use crate::trainer::Trainer;
 use burn::tensor::Device;
 use rand::SeedableRng;
@@ -49,6 +52,30 @@ pub enum HyperOptim {
     Adam,
 }
 
+/// The penalty whose per-layer strengths are learned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TunedPenalty {
+    /// Weight decay `(λ_l/2)‖w_l − a_l‖²` on each layer weight ([`DecayGroups`]; `a = 0`, or the
+    /// initial weights with [`TuneOptions::anchor_init`]).
+    #[default]
+    L2,
+    /// `spectral` (`λ_l (σ_max(W̃_l)² − 1)²`, k = 2, bias joined) on each layer
+    /// ([`super::SpectralGroups`]), applied in training by the run's own `spectral` terms, one
+    /// per layer.
+    Spectral,
+}
+
+impl TunedPenalty {
+    /// The `reglab list` name of the penalty.
+    pub fn reg_name(self) -> &'static str {
+        match self {
+            Self::L2 => "l2",
+            Self::Spectral => "spectral",
+        }
+    }
+}
+
 /// Options of [`tune`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TuneOptions {
@@ -57,6 +84,9 @@ pub struct TuneOptions {
     /// Pull toward the initial weights (L2-init, `l2-init`) instead of 0 (weight decay, `l2`).
     #[serde(default)]
     pub anchor_init: bool,
+    /// The penalty learned (default weight decay).
+    #[serde(default)]
+    pub penalty: TunedPenalty,
     /// `T`: training steps between hyper-steps (≥ 1).
     pub steps_per_hyper: usize,
     /// Hyper-steps (≥ 1).
@@ -90,7 +120,10 @@ impl TuneOptions {
             return bad("hessian_batch and val_batch must be ≥ 1 when given".into());
         }
         if let Some(l) = self.lambda0.iter().find(|l| !(**l > 0.0 && l.is_finite())) {
-            return bad(format!("the starting weight decay λ must be finite and > 0 (it is learned as exp(θ)), got {l}"));
+            return bad(format!("the starting strength λ must be finite and > 0 (it is learned as exp(θ)), got {l}"));
+        }
+        if self.anchor_init && self.penalty != TunedPenalty::L2 {
+            return bad("anchor_init (L2-init) applies to the weight decay only, not to `spectral`".into());
         }
         self.ift.validate()
     }
@@ -154,22 +187,45 @@ pub fn tune(cfg: &TrainConfig, train: &Dataset, val: &Dataset, o: &TuneOptions, 
         )));
     }
     let total = (o.hyper_steps * o.steps_per_hyper) as u64;
-    let mut t = Trainer::new(cfg, &train.example_shape, train.classes, device, None, total)?;
-    let mut groups = DecayGroups::per_layer(&t.net, &o.lambda0)?;
-    if o.anchor_init {
-        let w0 = crate::sharpness::params(&t.net)?.into_iter().map(|(v, _)| v).collect::<Vec<_>>();
-        groups = groups.with_anchor(super::flatten(&w0))?;
-    }
-    let names = groups.names().to_vec();
-    t.chain_mut().insert_after::<crate::hook::penalties::Penalties>(Box::new(LearnedDecay { groups }))?;
-    let per_epoch = t.steps_per_epoch(train.len());
+    // the learned penalty: weight decay as its own hook, `spectral` as the run's own terms (one
+    // per layer, so that each has its strength and its power-iteration vectors)
+    let mut learned = match o.penalty {
+        TunedPenalty::L2 => {
+            let mut t = Trainer::new(cfg, &train.example_shape, train.classes, device, None, total)?;
+            let mut groups = DecayGroups::per_layer(&t.net, &o.lambda0)?;
+            if o.anchor_init {
+                let w0 = crate::sharpness::params(&t.net)?.into_iter().map(|(v, _)| v).collect::<Vec<_>>();
+                groups = groups.with_anchor(super::flatten(&w0))?;
+            }
+            t.chain_mut().insert_after::<crate::hook::penalties::Penalties>(Box::new(LearnedDecay { groups }))?;
+            Learned::Decay(t)
+        }
+        TunedPenalty::Spectral => {
+            let probe = crate::model::Net::new(&cfg.model, &train.example_shape, train.classes, cfg.seed, device).map_err(TrainError::Config)?;
+            let groups = SpectralGroups::per_layer(&probe, &o.lambda0, SPECTRAL_K)?;
+            let mut with_terms = cfg.clone();
+            with_terms.regs = groups
+                .names()
+                .iter()
+                .zip(groups.lambdas())
+                .map(|(n, l)| {
+                    reglab_core::Spec::parse(&format!("spectral={l:e}:k={SPECTRAL_K}:select={n}")).map_err(|e| TrainError::Config(e.to_string()))
+                })
+                .collect::<Result<_, _>>()?;
+            let t = Trainer::new(&with_terms, &train.example_shape, train.classes, device, None, total)?;
+            Learned::Spectral(t, groups)
+        }
+    };
+    let names = learned.names();
+    let per_epoch = learned.trainer().steps_per_epoch(train.len());
     let (mut epoch, mut in_epoch) = (1usize, 0usize);
     let (mut evals, mut examples) = (0u64, 0u64);
     let mut adam = Adam::new(names.len());
     let mut records = Vec::with_capacity(o.hyper_steps);
     let hb = o.hessian_batch.unwrap_or(cfg.batch).min(train.len());
     for h in 1..=o.hyper_steps {
-        let lambda = decay(&t)?.lambdas();
+        let lambda = learned.lambdas()?;
+        let t = learned.trainer_mut();
         // T training steps, across epoch boundaries
         let mut left = o.steps_per_hyper;
         while left > 0 {
@@ -193,21 +249,19 @@ pub fn tune(cfg: &TrainConfig, train: &Dataset, val: &Dataset, o: &TuneOptions, 
             None => Batch::new(val, None, device)?,
             Some(n) => Batch::new(val, Some(&sample(val.len(), n.min(val.len()), &mut rng)), device)?,
         };
-        let groups = decay(&t)?.clone();
-        let hg = hypergradient(&mut t.net, &groups, &tb, &vb, &o.ift)?;
+        let (hg, theta) = learned.hypergradient(&tb, &vb, &o.ift)?;
         evals += hg.grad_evals as u64;
         examples += hg.examples as u64;
         let step = match o.hyper_optim {
             HyperOptim::Sgd => hg.grad.clone(),
             HyperOptim::Adam => adam.direction(&hg.grad),
         };
-        let theta: Vec<f64> = groups.theta().iter().zip(&step).map(|(th, s)| th - o.hyper_lr * s).collect();
-        let d = t.chain_mut().find_mut::<LearnedDecay>().ok_or_else(|| TrainError::Other("the learned decay left the chain".into()))?;
-        d.groups.set_theta(&theta)?;
-        let lambda_next = d.groups.lambdas();
+        let theta: Vec<f64> = theta.iter().zip(&step).map(|(th, s)| th - o.hyper_lr * s).collect();
+        learned.set_theta(&theta)?;
+        let lambda_next = learned.lambdas()?;
         records.push(TuneRecord {
             hyper_step: h,
-            train_steps: t.steps_done(),
+            train_steps: learned.trainer().steps_done(),
             lambda,
             val_loss,
             val_accuracy,
@@ -217,7 +271,104 @@ pub fn tune(cfg: &TrainConfig, train: &Dataset, val: &Dataset, o: &TuneOptions, 
             examples,
         });
     }
-    Ok((t, TuneResult { groups: names, records }))
+    Ok((learned.into_trainer(), TuneResult { groups: names, records }))
+}
+
+/// The exponent `k` of the learned `spectral` (its default).
+const SPECTRAL_K: f64 = 2.0;
+
+/// The trainer with its learned penalty.
+enum Learned {
+    /// Weight decay (or L2-init) as the [`LearnedDecay`] hook.
+    Decay(Trainer),
+    /// `spectral`, one term per layer in the run's penalties (term `l` ↔ group `l`), and the
+    /// groups that hold the strengths and the hypergradient's vectors.
+    Spectral(Trainer, SpectralGroups),
+}
+
+impl Learned {
+    fn trainer(&self) -> &Trainer {
+        match self {
+            Self::Decay(t) | Self::Spectral(t, _) => t,
+        }
+    }
+
+    fn trainer_mut(&mut self) -> &mut Trainer {
+        match self {
+            Self::Decay(t) | Self::Spectral(t, _) => t,
+        }
+    }
+
+    fn into_trainer(self) -> Trainer {
+        match self {
+            Self::Decay(t) | Self::Spectral(t, _) => t,
+        }
+    }
+
+    fn names(&self) -> Vec<String> {
+        match self {
+            Self::Decay(t) => decay(t).map(|d| d.names().to_vec()).unwrap_or_default(),
+            Self::Spectral(_, g) => g.names().to_vec(),
+        }
+    }
+
+    fn lambdas(&self) -> Result<Vec<f64>, TrainError> {
+        match self {
+            Self::Decay(t) => Ok(decay(t)?.lambdas()),
+            Self::Spectral(_, g) => Ok(g.lambdas()),
+        }
+    }
+
+    /// The hypergradient at the current weights and the `θ` it was taken at.
+    fn hypergradient(&mut self, tb: &Batch, vb: &Batch, o: &IftOptions) -> Result<(Hypergradient, Vec<f64>), TrainError> {
+        match self {
+            Self::Decay(t) => {
+                let groups = decay(t)?.clone();
+                Ok((hypergradient(&mut t.net, &groups, tb, vb, o)?, groups.theta().to_vec()))
+            }
+            Self::Spectral(t, groups) => {
+                // the vectors each term holds after the last step, one power iteration further
+                let w = super::flatten(&crate::sharpness::params(&t.net)?.into_iter().map(|(v, _)| v).collect::<Vec<_>>());
+                let pen = t.chain().find::<Penalties>().ok_or_else(|| TrainError::Other("the penalties left the chain".into()))?;
+                let state = pen.reg.set().state();
+                let vectors = groups
+                    .names()
+                    .iter()
+                    .enumerate()
+                    .map(|(l, n)| {
+                        let get = |which: &str| {
+                            let key = format!("reg.{l}.spectral/{n}/{which}");
+                            state
+                                .iter()
+                                .find(|s| s.name == key)
+                                .map(|s| s.data.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>())
+                                .ok_or_else(|| TrainError::Other(format!("no power-iteration state `{key}` (has the run taken a step?)")))
+                        };
+                        Ok((get("u")?, get("v")?))
+                    })
+                    .collect::<Result<Vec<_>, TrainError>>()?;
+                groups.set_vectors(vectors, Some(&w))?;
+                Ok((hypergradient(&mut t.net, &*groups, tb, vb, o)?, groups.theta().to_vec()))
+            }
+        }
+    }
+
+    fn set_theta(&mut self, theta: &[f64]) -> Result<(), TrainError> {
+        match self {
+            Self::Decay(t) => {
+                let d = t.chain_mut().find_mut::<LearnedDecay>().ok_or_else(|| TrainError::Other("the learned decay left the chain".into()))?;
+                d.groups.set_theta(theta)
+            }
+            Self::Spectral(t, groups) => {
+                groups.set_theta(theta)?;
+                let pen = t.chain_mut().find_mut::<Penalties>().ok_or_else(|| TrainError::Other("the penalties left the chain".into()))?;
+                for (l, lam) in groups.lambdas().into_iter().enumerate() {
+                    pen.reg.set_mut().set_strength(l, lam).map_err(|e| TrainError::Other(e.to_string()))?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 fn decay(t: &Trainer) -> Result<&DecayGroups, TrainError> {
