@@ -1,10 +1,14 @@
 """Tables and plot of the learned-λ (MAID) few-view CT run.
 
     python docs/results/strength/maid_ct.py RUN_DIR OUT_PREFIX [OTHER_DRAW_RUN_DIR ...]
+    python docs/results/strength/maid_ct.py --add-draw RUN_DIR OUT_PREFIX
 
 RUN_DIR: the merged run of experiments/ct-few-view-learned.toml (results.json, learned.csv).
 Writes OUT_PREFIX.csv (one line per setting), OUT_PREFIX-lambda.png (λ against the operator
-pairs MAID applied) and prints the Markdown table.
+pairs MAID applied) and prints the Markdown table. With other draws (runs of the same file with
+--set learned.seed=S), also OUT_PREFIX-draws.csv and the spread over draws. --add-draw puts one
+more draw's lines into an existing OUT_PREFIX-draws.csv (replacing that seed's, if any) and
+prints the spread, without the other draws' run directories.
 """
 import csv
 import json
@@ -18,9 +22,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-run, prefix = Path(sys.argv[1]), sys.argv[2]
-res = json.loads((run / "results.json").read_text())
-rows = res["rows"]
 
 
 def pick(rows, stage, views, noise, best=True):
@@ -33,6 +34,56 @@ def write_csv(path, dicts):
         w = csv.DictWriter(f, fieldnames=list(dicts[0]))
         w.writeheader()
         w.writerows(dicts)
+
+
+def draw_rows(d):
+    """One line per setting of the run (or unmerged shard) `d`: its learned λ and PSNR."""
+    if (d / "results.json").exists():
+        r = json.loads((d / "results.json").read_text())
+    else:  # a shard of `reglab run --cells` not merged yet (some cells may be missing)
+        import cbor2
+
+        outs = [cbor2.loads(c.read_bytes())["outcome"] for c in sorted((d / "cells").glob("*.cbor"))]
+        r = {"learned": [t for o in outs for t in o["learned_traces"]], "rows": [x for o in outs for x in o["oracle"] + o["learned"]]}
+    seed = tomllib.loads((d / "config.toml").read_text())["learned"]["seed"]
+    out = []
+    for t in r["learned"]:
+        row = pick(r["rows"], "learned", t["views"], t["noise"])[0]
+        oracle = pick(r["rows"], "oracle", t["views"], t["noise"])[0]
+        out.append({"learned_seed": seed, "views": t["views"], "noise": t["noise"], "lambda": t["lambda"], "psnr": row["psnr"], "ssim": row["ssim"], "minus_oracle_db": row["psnr"] - oracle["psnr"], "operator_pairs": t["operator_pairs"]})
+    return out
+
+
+def print_draws(draws, settings):
+    print("\n| views | noise | draws | learned λ (each draw) | learned − oracle, dB: mean ± std | worst | MAID pairs: mean |")
+    print("|---|---|---|---|---|---|---|")
+    for v, n in settings:
+        ds = [d for d in draws if int(d["views"]) == v and float(d["noise"]) == n]
+        if not ds:
+            continue
+        diffs = [float(d["minus_oracle_db"]) for d in ds]
+        sd = statistics.stdev(diffs) if len(diffs) > 1 else float("nan")
+        lams = ", ".join(f"{float(d['lambda']):.3g}" for d in ds)
+        pairs = statistics.mean(float(d["operator_pairs"]) for d in ds)
+        print(f"| {v} | {100 * n:g} % | {len(ds)} | {lams} | {statistics.mean(diffs):+.2f} ± {sd:.2f} | {min(diffs):+.2f} | {pairs:,.0f} |")
+
+
+if sys.argv[1] == "--add-draw":
+    run, prefix = Path(sys.argv[2]), sys.argv[3]
+    new = draw_rows(run)
+    with open(f"{prefix}-draws.csv", newline="") as f:
+        old = list(csv.DictReader(f))
+    seed = new[0]["learned_seed"]
+    draws = [d for d in old if int(d["learned_seed"]) != seed] + new
+    draws.sort(key=lambda d: (int(d["learned_seed"]), int(d["views"]), float(d["noise"])))
+    write_csv(f"{prefix}-draws.csv", draws)
+    settings = sorted({(int(d["views"]), float(d["noise"])) for d in draws})
+    print_draws(draws, settings)
+    sys.exit(0)
+
+run, prefix = Path(sys.argv[1]), sys.argv[2]
+res = json.loads((run / "results.json").read_text())
+rows = res["rows"]
 
 
 out = []
@@ -101,29 +152,6 @@ fig.savefig(f"{prefix}-lambda.png", dpi=110)
 # line per draw and setting in OUT_PREFIX-draws.csv, and the spread printed.
 extra = [Path(p) for p in sys.argv[3:]]
 if extra:
-    draws = []
-    for d in [run] + extra:
-        if (d / "results.json").exists():
-            r = json.loads((d / "results.json").read_text())
-        else:  # a shard of `reglab run --cells` not merged yet (some cells may be missing)
-            import cbor2
-
-            outs = [cbor2.loads(c.read_bytes())["outcome"] for c in sorted((d / "cells").glob("*.cbor"))]
-            r = {"learned": [t for o in outs for t in o["learned_traces"]], "rows": [x for o in outs for x in o["oracle"] + o["learned"]]}
-        seed = tomllib.loads((d / "config.toml").read_text())["learned"]["seed"]
-        for t in r["learned"]:
-            row = pick(r["rows"], "learned", t["views"], t["noise"])[0]
-            oracle = pick(r["rows"], "oracle", t["views"], t["noise"])[0]
-            draws.append({"learned_seed": seed, "views": t["views"], "noise": t["noise"], "lambda": t["lambda"], "psnr": row["psnr"], "ssim": row["ssim"], "minus_oracle_db": row["psnr"] - oracle["psnr"], "operator_pairs": t["operator_pairs"]})
+    draws = [row for d in [run] + extra for row in draw_rows(d)]
     write_csv(f"{prefix}-draws.csv", draws)
-
-    print("\n| views | noise | draws | learned λ (each draw) | learned − oracle, dB: mean ± std | worst | MAID pairs: mean |")
-    print("|---|---|---|---|---|---|---|")
-    for s in res["settings"]:
-        ds = [d for d in draws if d["views"] == s["views"] and d["noise"] == s["noise"]]
-        if not ds:
-            continue
-        diffs = [d["minus_oracle_db"] for d in ds]
-        sd = statistics.stdev(diffs) if len(diffs) > 1 else float("nan")
-        lams = ", ".join(f"{d['lambda']:.3g}" for d in ds)
-        print(f"| {s['views']} | {100 * s['noise']:g} % | {len(ds)} | {lams} | {statistics.mean(diffs):+.2f} ± {sd:.2f} | {min(diffs):+.2f} | {statistics.mean(d['operator_pairs'] for d in ds):,.0f} |")
+    print_draws(draws, [(s["views"], s["noise"]) for s in res["settings"]])

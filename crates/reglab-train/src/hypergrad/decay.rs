@@ -24,7 +24,7 @@
 //! parameter id after the backward pass, outside the autodiff graph, like every parameter
 //! penalty of reglab ([`crate::step`]).
 
-use super::{Slot, Strengths, slots};
+use super::{LogStrengths, Slot, Strengths, slots};
 use crate::error::TrainError;
 use crate::hook::{StepCx, StepHook};
 use crate::model::Net;
@@ -33,24 +33,12 @@ use burn::optim::GradientsParams;
 /// Weight-decay groups and their log-strengths `θ` (see the module documentation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecayGroups {
-    /// Group names.
-    names: Vec<String>,
+    /// Group names and `θ_l = ln λ_l`.
+    strengths: LogStrengths,
     /// Per group, the flat slots of its tensors.
     members: Vec<Vec<Slot>>,
-    /// `θ_l = ln λ_l`.
-    theta: Vec<f64>,
     /// The anchor `a` (flat, every parameter), `None`: 0.
     anchor: Option<Vec<f64>>,
-}
-
-fn check_lambda(what: &str, l: f64) -> Result<f64, TrainError> {
-    if l > 0.0 && l.is_finite() {
-        Ok(l.ln())
-    } else {
-        Err(TrainError::Config(format!(
-            "the weight decay λ of {what} must be finite and > 0 (it is learned as λ = exp(θ); λ = 0 is out of reach), got {l}"
-        )))
-    }
 }
 
 impl DecayGroups {
@@ -70,19 +58,12 @@ impl DecayGroups {
         if groups.is_empty() {
             return Err(TrainError::Config("weight decay groups: none given".into()));
         }
-        if lambda.len() != 1 && lambda.len() != groups.len() {
-            return Err(TrainError::Config(format!(
-                "weight decay: {} strengths for {} groups (give 1 or {})",
-                lambda.len(),
-                groups.len(),
-                groups.len()
-            )));
-        }
+        // the strengths first: a count or a value that is wrong is named before the tensors
+        let strengths = LogStrengths::new("weight decay", groups.iter().map(|(n, _)| n.clone()).collect(), lambda)?;
         let all = slots(net);
         let mut seen = std::collections::BTreeSet::new();
         let mut members = Vec::new();
-        let mut theta = Vec::new();
-        for (g, (name, tensors)) in groups.iter().enumerate() {
+        for (name, tensors) in groups {
             if tensors.is_empty() {
                 return Err(TrainError::Config(format!("weight decay group `{name}` has no tensors")));
             }
@@ -100,9 +81,8 @@ impl DecayGroups {
                 m.push(s.clone());
             }
             members.push(m);
-            theta.push(check_lambda(&format!("group `{name}`"), lambda[if lambda.len() == 1 { 0 } else { g }])?);
         }
-        Ok(Self { names: groups.iter().map(|(n, _)| n.clone()).collect(), members, theta, anchor: None })
+        Ok(Self { strengths, members, anchor: None })
     }
 
     /// The same groups pulled toward `anchor` (flat, every parameter of the model in
@@ -131,42 +111,37 @@ impl DecayGroups {
 
     /// Number of groups.
     pub fn len(&self) -> usize {
-        self.theta.len()
+        self.strengths.theta().len()
     }
 
     /// True without groups (never, once built).
     pub fn is_empty(&self) -> bool {
-        self.theta.is_empty()
+        self.strengths.theta().is_empty()
+    }
+
+    /// Group names and strengths.
+    pub fn strengths(&self) -> &LogStrengths {
+        &self.strengths
     }
 
     /// Group names.
     pub fn names(&self) -> &[String] {
-        &self.names
+        self.strengths.names()
     }
 
     /// `θ_l = ln λ_l`.
     pub fn theta(&self) -> &[f64] {
-        &self.theta
+        self.strengths.theta()
     }
 
     /// `λ_l = exp(θ_l)`.
     pub fn lambdas(&self) -> Vec<f64> {
-        self.theta.iter().map(|t| t.exp()).collect()
+        self.strengths.lambdas()
     }
 
-    /// Set `θ` (one per group, finite, with `exp(θ)` finite and > 0).
+    /// Set `θ` ([`LogStrengths::set_theta`]).
     pub fn set_theta(&mut self, theta: &[f64]) -> Result<(), TrainError> {
-        if theta.len() != self.theta.len() {
-            return Err(TrainError::Config(format!("{} log-strengths for {} weight decay groups", theta.len(), self.theta.len())));
-        }
-        for (n, &t) in self.names.iter().zip(theta) {
-            let l = t.exp();
-            if !(t.is_finite() && l > 0.0 && l.is_finite()) {
-                return Err(TrainError::non_finite(format!("the log weight decay θ of group `{n}` (λ = {l})"), t));
-            }
-        }
-        self.theta.copy_from_slice(theta);
-        Ok(())
+        self.strengths.set_theta(theta)
     }
 
     /// The slots of group `l`.
@@ -189,13 +164,13 @@ impl DecayGroups {
     }
 
     fn groups(&self) -> impl Iterator<Item = (f64, &Vec<Slot>)> {
-        self.theta.iter().map(|t| t.exp()).zip(&self.members)
+        self.strengths.lambdas().into_iter().zip(&self.members)
     }
 }
 
 impl Strengths for DecayGroups {
     fn names(&self) -> &[String] {
-        &self.names
+        self.strengths.names()
     }
 
     /// `out += ∇²R v = λ_l v_l` on every group's entries (`w` does not enter).

@@ -87,6 +87,69 @@ pub trait Strengths {
     fn mixed_products(&self, w: &[f64], p: &[f64]) -> Vec<f64>;
 }
 
+/// Named log-strengths `θ_l = ln λ_l`, `λ_l = exp(θ_l) > 0`, of one penalty (its groups'
+/// common bookkeeping: [`DecayGroups`], [`SpectralGroups`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogStrengths {
+    /// The penalty, for messages (`weight decay`, `spectral`).
+    what: &'static str,
+    names: Vec<String>,
+    theta: Vec<f64>,
+}
+
+impl LogStrengths {
+    /// One strength per name from `lambda`: one for all or one per name, each finite and > 0
+    /// (λ = 0 is the limit θ → −∞, out of reach).
+    pub fn new(what: &'static str, names: Vec<String>, lambda: &[f64]) -> Result<Self, crate::error::TrainError> {
+        use crate::error::TrainError;
+        if lambda.len() != 1 && lambda.len() != names.len() {
+            return Err(TrainError::Config(format!("{what}: {} strengths for {} groups (give 1 or {})", lambda.len(), names.len(), names.len())));
+        }
+        let mut theta = Vec::with_capacity(names.len());
+        for (g, n) in names.iter().enumerate() {
+            let l = lambda[if lambda.len() == 1 { 0 } else { g }];
+            if !(l > 0.0 && l.is_finite()) {
+                return Err(TrainError::Config(format!(
+                    "the {what} λ of `{n}` must be finite and > 0 (it is learned as λ = exp(θ); λ = 0 is out of reach), got {l}"
+                )));
+            }
+            theta.push(l.ln());
+        }
+        Ok(Self { what, names, theta })
+    }
+
+    /// Group names.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// `θ_l = ln λ_l`.
+    pub fn theta(&self) -> &[f64] {
+        &self.theta
+    }
+
+    /// `λ_l = exp(θ_l)`.
+    pub fn lambdas(&self) -> Vec<f64> {
+        self.theta.iter().map(|t| t.exp()).collect()
+    }
+
+    /// Set `θ` (one per group, finite, with `exp(θ)` finite and > 0).
+    pub fn set_theta(&mut self, theta: &[f64]) -> Result<(), crate::error::TrainError> {
+        use crate::error::TrainError;
+        if theta.len() != self.theta.len() {
+            return Err(TrainError::Config(format!("{} log-strengths for {} {} groups", theta.len(), self.theta.len(), self.what)));
+        }
+        for (n, &t) in self.names.iter().zip(theta) {
+            let l = t.exp();
+            if !(t.is_finite() && l > 0.0 && l.is_finite()) {
+                return Err(TrainError::non_finite(format!("the log {} θ of `{n}` (λ = {l})", self.what), t));
+            }
+        }
+        self.theta.copy_from_slice(theta);
+        Ok(())
+    }
+}
+
 /// One parameter tensor of a model as the flat vector sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Slot {

@@ -33,7 +33,7 @@
 //! Regularization", ICLR 2025 (`reglab_regularizers::spectral`); of the hypergradient: Lorraine,
 //! Vicol & Duvenaud 2020 (the [module documentation](super)).
 
-use super::{Slot, Strengths, slots};
+use super::{LogStrengths, Slot, Strengths, slots};
 use crate::error::TrainError;
 use crate::model::Net;
 use reglab_core::Layout;
@@ -121,9 +121,9 @@ fn normalize_into(x: &[f64], out: &mut [f64]) {
 /// module documentation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpectralGroups {
-    names: Vec<String>,
+    /// Group names (the layer weights) and `θ_l = ln λ_l`.
+    strengths: LogStrengths,
     layers: Vec<Layer>,
-    theta: Vec<f64>,
     k: f64,
     /// Per layer `u` `[out]`, `v` `[in(+1)]` (PyTorch orientation).
     u: Vec<Vec<f64>>,
@@ -140,12 +140,9 @@ impl SpectralGroups {
             return Err(TrainError::Config(format!("the exponent k of `spectral` must be finite and ≥ 1, got {k}")));
         }
         let info = net.layers();
-        if lambda.len() != 1 && lambda.len() != info.len() {
-            return Err(TrainError::Config(format!("spectral: {} strengths for {} layers (give 1 or {})", lambda.len(), info.len(), info.len())));
-        }
+        let strengths = LogStrengths::new("spectral", info.iter().map(|l| l.weight_name()).collect(), lambda)?;
         let all = slots(net);
         let mut layers = Vec::new();
-        let mut theta = Vec::new();
         for (l, li) in info.iter().enumerate() {
             let weight =
                 all.iter().find(|s| s.layer == l && !s.bias).cloned().ok_or_else(|| TrainError::Other(format!("layer {l} has no weight")))?;
@@ -156,48 +153,30 @@ impl SpectralGroups {
             let rows = li.shape[0];
             let cols = li.shape[1..].iter().product();
             layers.push(Layer { weight, bias, rows, cols, layout: li.layout() });
-            let lam = lambda[if lambda.len() == 1 { 0 } else { l }];
-            if !(lam > 0.0 && lam.is_finite()) {
-                return Err(TrainError::Config(format!(
-                    "the spectral λ of `{}` must be finite and > 0 (it is learned as λ = exp(θ)), got {lam}",
-                    li.weight_name()
-                )));
-            }
-            theta.push(lam.ln());
         }
         let u = layers.iter().map(|l| (0..l.rows).map(|j| f64::from(u8::from(j == 0))).collect()).collect();
         let v = layers.iter().map(|l| vec![1.0 / (l.tilde_cols() as f64).sqrt(); l.tilde_cols()]).collect();
-        Ok(Self { names: info.iter().map(|l| l.weight_name()).collect(), layers, theta, k, u, v })
+        Ok(Self { strengths, layers, k, u, v })
     }
 
-    /// Group names (the layer weights).
-    pub fn names(&self) -> &[String] {
-        &self.names
+    /// Group names (the layer weights) and strengths.
+    pub fn strengths(&self) -> &LogStrengths {
+        &self.strengths
     }
 
     /// `θ_l = ln λ_l`.
     pub fn theta(&self) -> &[f64] {
-        &self.theta
+        self.strengths.theta()
     }
 
     /// `λ_l`.
     pub fn lambdas(&self) -> Vec<f64> {
-        self.theta.iter().map(|t| t.exp()).collect()
+        self.strengths.lambdas()
     }
 
-    /// Set `θ` (one per layer, with `exp(θ)` finite and > 0).
+    /// Set `θ` ([`LogStrengths::set_theta`]).
     pub fn set_theta(&mut self, theta: &[f64]) -> Result<(), TrainError> {
-        if theta.len() != self.theta.len() {
-            return Err(TrainError::Config(format!("{} log-strengths for {} spectral groups", theta.len(), self.theta.len())));
-        }
-        for (n, &t) in self.names.iter().zip(theta) {
-            let l = t.exp();
-            if !(t.is_finite() && l > 0.0 && l.is_finite()) {
-                return Err(TrainError::non_finite(format!("the log spectral strength θ of `{n}` (λ = {l})"), t));
-            }
-        }
-        self.theta.copy_from_slice(theta);
-        Ok(())
+        self.strengths.set_theta(theta)
     }
 
     /// The vectors `u_l` `[out]`, `v_l` `[in(+1)]` of every layer (e.g. those `spectral` holds
@@ -211,7 +190,7 @@ impl SpectralGroups {
             if u.len() != ly.rows || v.len() != ly.tilde_cols() {
                 return Err(TrainError::Other(format!(
                     "singular vectors of `{}`: u has {} entries, v {} (expected {} and {})",
-                    self.names[l],
+                    self.strengths.names()[l],
                     u.len(),
                     v.len(),
                     ly.rows,
@@ -219,7 +198,7 @@ impl SpectralGroups {
                 )));
             }
             if u.iter().chain(&v).any(|x| !x.is_finite()) {
-                return Err(TrainError::non_finite(format!("the singular vectors of `{}`", self.names[l]), f64::NAN));
+                return Err(TrainError::non_finite(format!("the singular vectors of `{}`", self.strengths.names()[l]), f64::NAN));
             }
             self.u[l] = u;
             self.v[l] = v;
@@ -253,13 +232,13 @@ impl SpectralGroups {
 
     /// `R(w) = Σ_l λ_l (σ̂_l^k − 1)²`.
     pub fn penalty(&self, w: &[f64]) -> f64 {
-        (0..self.layers.len()).map(|l| self.theta[l].exp() * (self.sigma(l, w).max(0.0).powf(self.k) - 1.0).powi(2)).sum()
+        (0..self.layers.len()).map(|l| self.strengths.theta()[l].exp() * (self.sigma(l, w).max(0.0).powf(self.k) - 1.0).powi(2)).sum()
     }
 
     /// `out += ∇R(w) = λ_l c(σ̂_l) u_l v_lᵀ` on every layer's `W̃` entries.
     pub fn add_gradient(&self, w: &[f64], out: &mut [f64]) {
         for (l, ly) in self.layers.iter().enumerate() {
-            let a = self.theta[l].exp() * self.c(self.sigma(l, w).max(0.0));
+            let a = self.strengths.theta()[l].exp() * self.c(self.sigma(l, w).max(0.0));
             ly.add_outer(a, &self.u[l], &self.v[l], out);
         }
     }
@@ -267,7 +246,7 @@ impl SpectralGroups {
 
 impl Strengths for SpectralGroups {
     fn names(&self) -> &[String] {
-        &self.names
+        self.strengths.names()
     }
 
     /// `out += λ_l c'(σ̂_l) ⟨g_l, v⟩ g_l` (the surrogate's exact Hessian; see the module
@@ -275,7 +254,7 @@ impl Strengths for SpectralGroups {
     fn add_hessian_product(&self, w: &[f64], v: &[f64], out: &mut [f64]) {
         for (l, ly) in self.layers.iter().enumerate() {
             let s = self.sigma(l, w).max(0.0);
-            let a = self.theta[l].exp() * self.c_prime(s) * ly.bilinear(v, &self.u[l], &self.v[l]);
+            let a = self.strengths.theta()[l].exp() * self.c_prime(s) * ly.bilinear(v, &self.u[l], &self.v[l]);
             ly.add_outer(a, &self.u[l], &self.v[l], out);
         }
     }
@@ -283,7 +262,7 @@ impl Strengths for SpectralGroups {
     /// `λ_l c(σ̂_l) ⟨g_l, p⟩`.
     fn mixed_products(&self, w: &[f64], p: &[f64]) -> Vec<f64> {
         (0..self.layers.len())
-            .map(|l| self.theta[l].exp() * self.c(self.sigma(l, w).max(0.0)) * self.layers[l].bilinear(p, &self.u[l], &self.v[l]))
+            .map(|l| self.strengths.theta()[l].exp() * self.c(self.sigma(l, w).max(0.0)) * self.layers[l].bilinear(p, &self.u[l], &self.v[l]))
             .collect()
     }
 }

@@ -373,3 +373,21 @@ fn tuning_spectral_strengths_runs_the_penalty_it_learns_deterministically() {
     let bad = TuneOptions { anchor_init: true, ..o };
     assert!(tune(&c, &train, &val, &bad, &dev).err().unwrap().to_string().contains("anchor_init"));
 }
+
+#[test]
+fn bad_spectral_inputs_are_named_errors() {
+    let net = linear_net(1);
+    for (l, what) in [(-0.1, "-0.1"), (0.0, "> 0"), (f64::NAN, "NaN")] {
+        let e = SpectralGroups::per_layer(&net, &[l], 2.0).unwrap_err().to_string();
+        assert!(e.contains("spectral") && e.contains(what), "{e}");
+    }
+    assert!(SpectralGroups::per_layer(&net, &[0.1, 0.2], 2.0).unwrap_err().to_string().contains("2 strengths for 1 groups"));
+    assert!(SpectralGroups::per_layer(&net, &[0.1], 0.5).unwrap_err().to_string().contains("k"));
+    let mut g = SpectralGroups::per_layer(&net, &[0.1], 2.0).unwrap();
+    assert!(g.set_theta(&[f64::NAN]).is_err() && g.set_theta(&[1000.0]).is_err() && g.set_theta(&[0.0, 1.0]).is_err());
+    // W̃ is [3, 6 + 1]: u has 3 entries, v 7
+    let e = g.set_vectors(vec![(vec![1.0; 3], vec![1.0; 6])], None).unwrap_err().to_string();
+    assert!(e.contains("expected 3 and 7"), "{e}");
+    assert!(g.set_vectors(vec![(vec![f64::NAN; 3], vec![1.0; 7])], None).is_err());
+    assert!(g.set_vectors(vec![], None).is_err());
+}

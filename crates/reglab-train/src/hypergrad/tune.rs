@@ -28,6 +28,7 @@
 //!
 //! Same seed, same options → the same records, bit for bit.
 
+use super::Strengths;
 use super::decay::{DecayGroups, LearnedDecay};
 use super::hvp::Batch;
 use super::hypergradient::{Hypergradient, IftOptions, hypergradient};
