@@ -1,10 +1,13 @@
-//! The IFT hypergradient of the validation loss with respect to the log weight decays
-//! (see the [module documentation](super) for the formula and the paper):
+//! The IFT hypergradient of the validation loss with respect to the log-strengths of a learned
+//! penalty `R(w; θ) = Σ_l e^{θ_l} r_l(w)` (see the [module documentation](super) for the formula
+//! and the paper):
 //!
 //! ```text
-//! dL_V/dθ_l ≈ − λ_l ⟨p_l, w_l − a_l⟩,    p = α Σ_{j=0..K} (I − αH)^j ∇_w L_V(w)
-//! H u = (∇CE_T(w + εu) − ∇CE_T(w − εu)) / (2ε) + λ ⊙ u
+//! dL_V/dθ_l ≈ − λ_l ⟨p, ∇r_l(w)⟩,    p = α Σ_{j=0..K} (I − αH)^j ∇_w L_V(w)
+//! H u = (∇CE_T(w + εu) − ∇CE_T(w − εu)) / (2ε) + ∇²R(w) u
 //! ```
+//! with `∇r_l = w_l − a_l` and `∇²R u = λ ⊙ u` for the weight decay ([`super::decay`]), the
+//! surrogate's terms for `spectral` ([`super::spectral`]), both through [`Strengths`].
 //! at the current weights `w` (ideally a minimum of `L_T`), `CE_T` on the training batch,
 //! `L_V = CE_V` on the validation batch. Cost: `1 + 2K` gradient evaluations (one on the
 //! validation batch, `2K` on the training batch).

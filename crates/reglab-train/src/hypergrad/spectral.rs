@@ -180,7 +180,7 @@ impl SpectralGroups {
     }
 
     /// The vectors `u_l` `[out]`, `v_l` `[in(+1)]` of every layer (e.g. those `spectral` holds
-    /// in training); with `refresh`, one power iteration on the flat weights `w` follows.
+    /// in training); with the flat weights `w`, one power iteration on them follows.
     pub fn set_vectors(&mut self, vectors: Vec<(Vec<f64>, Vec<f64>)>, w: Option<&[f64]>) -> Result<(), TrainError> {
         if vectors.len() != self.layers.len() {
             return Err(TrainError::Other(format!("{} vector pairs for {} layers", vectors.len(), self.layers.len())));
