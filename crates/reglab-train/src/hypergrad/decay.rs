@@ -119,31 +119,6 @@ impl DecayGroups {
         self.strengths.theta().is_empty()
     }
 
-    /// Group names and strengths.
-    pub fn strengths(&self) -> &LogStrengths {
-        &self.strengths
-    }
-
-    /// Group names.
-    pub fn names(&self) -> &[String] {
-        self.strengths.names()
-    }
-
-    /// `θ_l = ln λ_l`.
-    pub fn theta(&self) -> &[f64] {
-        self.strengths.theta()
-    }
-
-    /// `λ_l = exp(θ_l)`.
-    pub fn lambdas(&self) -> Vec<f64> {
-        self.strengths.lambdas()
-    }
-
-    /// Set `θ` ([`LogStrengths::set_theta`]).
-    pub fn set_theta(&mut self, theta: &[f64]) -> Result<(), TrainError> {
-        self.strengths.set_theta(theta)
-    }
-
     /// The slots of group `l`.
     pub fn members(&self, l: usize) -> &[Slot] {
         &self.members[l]
@@ -169,8 +144,12 @@ impl DecayGroups {
 }
 
 impl Strengths for DecayGroups {
-    fn names(&self) -> &[String] {
-        self.strengths.names()
+    fn strengths(&self) -> &LogStrengths {
+        &self.strengths
+    }
+
+    fn strengths_mut(&mut self) -> &mut LogStrengths {
+        &mut self.strengths
     }
 
     /// `out += ∇²R v = λ_l v_l` on every group's entries (`w` does not enter).

@@ -79,8 +79,26 @@ use crate::model::Net;
 /// needs of it ([`DecayGroups`]: weight decay and L2-init; [`SpectralGroups`]: `spectral`).
 /// Vectors are flat, in [`slots`] order.
 pub trait Strengths {
+    /// The groups' names and log-strengths.
+    fn strengths(&self) -> &LogStrengths;
+    /// The same, to change `θ`.
+    fn strengths_mut(&mut self) -> &mut LogStrengths;
     /// Group names, one per `θ_l`.
-    fn names(&self) -> &[String];
+    fn names(&self) -> &[String] {
+        self.strengths().names()
+    }
+    /// `θ_l = ln λ_l`.
+    fn theta(&self) -> &[f64] {
+        self.strengths().theta()
+    }
+    /// `λ_l = exp(θ_l)`.
+    fn lambdas(&self) -> Vec<f64> {
+        self.strengths().lambdas()
+    }
+    /// Set `θ` ([`LogStrengths::set_theta`]).
+    fn set_theta(&mut self, theta: &[f64]) -> Result<(), crate::error::TrainError> {
+        self.strengths_mut().set_theta(theta)
+    }
     /// `out += ∇²_w R(w) v`.
     fn add_hessian_product(&self, w: &[f64], v: &[f64], out: &mut [f64]);
     /// `pᵀ ∂²_{wθ_l} R(w) = λ_l ⟨p, ∇r_l(w)⟩`, one per group.

@@ -159,26 +159,6 @@ impl SpectralGroups {
         Ok(Self { strengths, layers, k, u, v })
     }
 
-    /// Group names (the layer weights) and strengths.
-    pub fn strengths(&self) -> &LogStrengths {
-        &self.strengths
-    }
-
-    /// `θ_l = ln λ_l`.
-    pub fn theta(&self) -> &[f64] {
-        self.strengths.theta()
-    }
-
-    /// `λ_l`.
-    pub fn lambdas(&self) -> Vec<f64> {
-        self.strengths.lambdas()
-    }
-
-    /// Set `θ` ([`LogStrengths::set_theta`]).
-    pub fn set_theta(&mut self, theta: &[f64]) -> Result<(), TrainError> {
-        self.strengths.set_theta(theta)
-    }
-
     /// The vectors `u_l` `[out]`, `v_l` `[in(+1)]` of every layer (e.g. those `spectral` holds
     /// in training); with the flat weights `w`, one power iteration on them follows.
     pub fn set_vectors(&mut self, vectors: Vec<(Vec<f64>, Vec<f64>)>, w: Option<&[f64]>) -> Result<(), TrainError> {
@@ -245,8 +225,12 @@ impl SpectralGroups {
 }
 
 impl Strengths for SpectralGroups {
-    fn names(&self) -> &[String] {
-        self.strengths.names()
+    fn strengths(&self) -> &LogStrengths {
+        &self.strengths
+    }
+
+    fn strengths_mut(&mut self) -> &mut LogStrengths {
+        &mut self.strengths
     }
 
     /// `out += λ_l c'(σ̂_l) ⟨g_l, v⟩ g_l` (the surrogate's exact Hessian; see the module

@@ -280,7 +280,7 @@ fn module_and_reference(
     let mut groups = SpectralGroups::per_layer(&net, &[lam], 2.0).unwrap();
     groups.set_vectors(vec![uv.clone()], None).unwrap();
     let decay = DecayGroups::new(&net, &[("all".into(), vec!["layers.0.weight".into(), "layers.0.bias".into()])], &[MU]).unwrap();
-    let both = WithDecay { spectral: &groups, decay: &decay };
+    let both = WithDecay { spectral: groups, decay };
     let w = get_flat(&net);
     let g = g_flat(&uv.0, &uv.1);
     let s: f64 = g.iter().zip(&w).map(|(a, b)| a * b).sum();
@@ -299,14 +299,17 @@ fn module_and_reference(
 
 /// The learned `spectral` strengths with a fixed decay beside them: the decay's curvature is in
 /// the Hessian, only the spectral strengths are differentiated.
-struct WithDecay<'a> {
-    spectral: &'a SpectralGroups,
-    decay: &'a DecayGroups,
+struct WithDecay {
+    spectral: SpectralGroups,
+    decay: DecayGroups,
 }
 
-impl Strengths for WithDecay<'_> {
-    fn names(&self) -> &[String] {
-        self.spectral.names()
+impl Strengths for WithDecay {
+    fn strengths(&self) -> &LogStrengths {
+        self.spectral.strengths()
+    }
+    fn strengths_mut(&mut self) -> &mut LogStrengths {
+        self.spectral.strengths_mut()
     }
     fn add_hessian_product(&self, w: &[f64], v: &[f64], out: &mut [f64]) {
         self.spectral.add_hessian_product(w, v, out);
