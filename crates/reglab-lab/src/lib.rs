@@ -25,6 +25,7 @@
 //! - [`text`]: WordPiece tokenization (`tokenizer.json`) and the sentence embeddings of a BERT
 //!   encoder folder (`reglab embed`).
 
+pub mod collapse;
 pub mod data;
 pub mod denoise;
 pub mod evidence;
