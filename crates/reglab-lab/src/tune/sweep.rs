@@ -120,7 +120,7 @@ pub fn check(exp: &TuneExperiment, parts: &Parts, device: &burn::tensor::Device)
     let t = Trainer::new(&cfg, &parts.train.example_shape, parts.train.classes, device, None, 1).map_err(|e| format!("[train]: {e}"))?;
     match exp.penalty {
         TunedPenalty::L2 => DecayGroups::per_layer(&t.net, &exp.tuned.lambda0).map(|_| ()),
-        TunedPenalty::Spectral => SpectralGroups::per_layer(&t.net, &exp.tuned.lambda0, 2.0).map(|_| ()),
+        TunedPenalty::Spectral => SpectralGroups::per_layer(&t.net, &exp.tuned.lambda0, reglab_train::hypergrad::spectral::DEFAULT_K).map(|_| ()),
     }
     .map_err(|e| format!("`tuned.lambda0`: {e}"))?;
     tune_options(exp).validate().map_err(|e| format!("[tuned]: {e}"))?;

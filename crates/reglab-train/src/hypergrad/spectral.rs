@@ -38,6 +38,9 @@ use crate::error::TrainError;
 use crate::model::Net;
 use reglab_core::Layout;
 
+/// The exponent `k` of `spectral` whose strengths are learned: the regularizer's default.
+pub const DEFAULT_K: f64 = 2.0;
+
 /// One regularized layer: where its entries are in the flat vector and how to read them.
 #[derive(Debug, Clone, PartialEq)]
 struct Layer {
@@ -64,16 +67,19 @@ impl Layer {
         self.cols + usize::from(self.bias.is_some())
     }
 
+    /// `X̃ v` `[out]` for the entries `x` of this layer's `W̃` (the weights, or a direction).
+    fn matvec(&self, x: &[f64], v: &[f64]) -> Vec<f64> {
+        (0..self.rows)
+            .map(|j| {
+                (0..self.cols).map(|i| x[self.at(j, i)] * v[i]).sum::<f64>() + self.bias.as_ref().map_or(0.0, |b| x[b.range.start + j] * v[self.cols])
+            })
+            .collect()
+    }
+
     /// `uᵀ X̃ v` for the entries `x` of this layer's `W̃` (the bilinear form is linear in `x`,
     /// so it gives both `σ̂ = uᵀW̃v` and `⟨g, x⟩`).
     fn bilinear(&self, x: &[f64], u: &[f64], v: &[f64]) -> f64 {
-        let mut s = 0.0;
-        for (j, &uj) in u.iter().enumerate() {
-            let row: f64 = (0..self.cols).map(|i| x[self.at(j, i)] * v[i]).sum();
-            let b = self.bias.as_ref().map_or(0.0, |b| x[b.range.start + j] * v[self.cols]);
-            s += uj * (row + b);
-        }
-        s
+        u.iter().zip(self.matvec(x, v)).map(|(a, b)| a * b).sum()
     }
 
     /// `out += a · u vᵀ` on this layer's `W̃` entries.
@@ -101,12 +107,7 @@ impl Layer {
             }
         }
         normalize_into(&nv, v);
-        let nu: Vec<f64> = (0..self.rows)
-            .map(|j| {
-                (0..self.cols).map(|i| w[self.at(j, i)] * v[i]).sum::<f64>() + self.bias.as_ref().map_or(0.0, |b| w[b.range.start + j] * v[self.cols])
-            })
-            .collect();
-        normalize_into(&nu, u);
+        normalize_into(&self.matvec(w, v), u);
     }
 }
 

@@ -32,7 +32,7 @@ use super::Strengths;
 use super::decay::{DecayGroups, LearnedDecay};
 use super::hvp::Batch;
 use super::hypergradient::{Hypergradient, IftOptions, hypergradient};
-use super::spectral::SpectralGroups;
+use super::spectral::{DEFAULT_K, SpectralGroups};
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::hook::penalties::Penalties;
@@ -203,21 +203,21 @@ pub fn tune(cfg: &TrainConfig, train: &Dataset, val: &Dataset, o: &TuneOptions, 
         }
         TunedPenalty::Spectral => {
             let probe = crate::model::Net::new(&cfg.model, &train.example_shape, train.classes, cfg.seed, device).map_err(TrainError::Config)?;
-            let groups = SpectralGroups::per_layer(&probe, &o.lambda0, SPECTRAL_K)?;
+            let groups = SpectralGroups::per_layer(&probe, &o.lambda0, DEFAULT_K)?;
             let mut with_terms = cfg.clone();
             with_terms.regs = groups
                 .names()
                 .iter()
                 .zip(groups.lambdas())
                 .map(|(n, l)| {
-                    reglab_core::Spec::parse(&format!("spectral={l:e}:k={SPECTRAL_K}:select={n}")).map_err(|e| TrainError::Config(e.to_string()))
+                    reglab_core::Spec::parse(&format!("spectral={l:e}:k={DEFAULT_K}:select={n}")).map_err(|e| TrainError::Config(e.to_string()))
                 })
                 .collect::<Result<_, _>>()?;
             let t = Trainer::new(&with_terms, &train.example_shape, train.classes, device, None, total)?;
             Learned::Spectral(t, groups)
         }
     };
-    let names = learned.names();
+    let names = learned.names()?;
     let per_epoch = learned.trainer().steps_per_epoch(train.len());
     let (mut epoch, mut in_epoch) = (1usize, 0usize);
     let (mut evals, mut examples) = (0u64, 0u64);
@@ -275,9 +275,6 @@ pub fn tune(cfg: &TrainConfig, train: &Dataset, val: &Dataset, o: &TuneOptions, 
     Ok((learned.into_trainer(), TuneResult { groups: names, records }))
 }
 
-/// The exponent `k` of the learned `spectral` (its default).
-const SPECTRAL_K: f64 = 2.0;
-
 /// The trainer with its learned penalty.
 enum Learned {
     /// Weight decay (or L2-init) as the [`LearnedDecay`] hook.
@@ -306,10 +303,10 @@ impl Learned {
         }
     }
 
-    fn names(&self) -> Vec<String> {
+    fn names(&self) -> Result<Vec<String>, TrainError> {
         match self {
-            Self::Decay(t) => decay(t).map(|d| d.names().to_vec()).unwrap_or_default(),
-            Self::Spectral(_, g) => g.names().to_vec(),
+            Self::Decay(t) => Ok(decay(t)?.names().to_vec()),
+            Self::Spectral(_, g) => Ok(g.names().to_vec()),
         }
     }
 
@@ -331,20 +328,21 @@ impl Learned {
                 // the vectors each term holds after the last step, one power iteration further
                 let w = super::flatten(&crate::sharpness::params(&t.net)?.into_iter().map(|(v, _)| v).collect::<Vec<_>>());
                 let pen = t.chain().find::<Penalties>().ok_or_else(|| TrainError::Other("the penalties left the chain".into()))?;
-                let state = pen.reg.set().state();
+                let terms = pen.reg.set().terms();
                 let vectors = groups
                     .names()
                     .iter()
                     .enumerate()
                     .map(|(l, n)| {
-                        let get = |which: &str| {
-                            let key = format!("reg.{l}.spectral/{n}/{which}");
-                            state
-                                .iter()
-                                .find(|s| s.name == key)
-                                .map(|s| s.data.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>())
-                                .ok_or_else(|| TrainError::Other(format!("no power-iteration state `{key}` (has the run taken a step?)")))
-                        };
+                        // term l's own state: `<tensor>/u`, `<tensor>/v`
+                        let state = terms.get(l).map(|t| t.reg.state()).unwrap_or_default();
+                        let get =
+                            |which: &str| {
+                                let key = format!("{n}/{which}");
+                                state.iter().find(|s| s.name == key).map(|s| s.data.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>()).ok_or_else(
+                                    || TrainError::Other(format!("no power-iteration state `{key}` in term {l} (has the run taken a step?)")),
+                                )
+                            };
                         Ok((get("u")?, get("v")?))
                     })
                     .collect::<Result<Vec<_>, TrainError>>()?;
