@@ -50,7 +50,14 @@ fn list_names_every_regularizer_with_its_paper() {
 /// them by their papers' names too; a name nothing contains is an error.
 #[test]
 fn list_finds_experiment_kinds_by_their_papers() {
-    for (needle, kind) in [("salehi", "inverse"), ("MAID", "inverse"), ("DE-ELBo", "evidence"), ("lorraine", "tune")] {
+    for (needle, kind) in [
+        ("salehi", "inverse"),
+        ("MAID", "inverse"),
+        ("DE-ELBo", "evidence"),
+        ("lorraine", "tune"),
+        ("Dohmatob", "collapse"),
+        ("model collapse", "collapse"),
+    ] {
         let o = run(&["list", needle]);
         assert!(o.status.success(), "{needle}");
         let out = stdout(&o);

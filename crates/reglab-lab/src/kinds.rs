@@ -17,6 +17,7 @@ pub const KINDS: &[&dyn ExperimentKind] = &[
     &crate::inverse::kind::InverseKind,
     &crate::evidence::kind::EvidenceKind,
     &crate::tune::kind::TuneKind,
+    &crate::collapse::kind::CollapseKind,
 ];
 
 /// The default kind of a file without `kind`.

@@ -51,7 +51,8 @@ pub fn to_csv(rows: &[Row]) -> String {
     out
 }
 
-fn csv_field(s: &str) -> String {
+/// A CSV field: quoted (quotes doubled) when it holds a comma, a quote or a newline.
+pub(crate) fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 

@@ -743,6 +743,7 @@ fn write_images_plots_and_report(exp: &InverseExperiment, run: &InverseRun, out:
                 y_min: Some(lo - 0.1 * span),
                 x_label: Some("views (log scale)"),
                 lambda_max: None,
+                linear_x: false,
             };
             let plots = out.join("plots");
             plot_path(&curves, &opts, &plots.join(format!("{stem}.png")), &plots.join(format!("{stem}.svg")))?;

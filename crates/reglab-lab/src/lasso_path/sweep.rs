@@ -6,6 +6,7 @@ use crate::RunError;
 use crate::linear::{self, LeastSquares, StepRule};
 use crate::report::path_plot::{PathCurve, PathPlot, plot_path};
 use crate::report::{Cell, Figure, ReportInput, SummaryRow};
+use crate::results::csv_field;
 use crate::synthetic::Regression;
 use rayon::prelude::*;
 use reglab_core::{Regularizer, Spec};
@@ -301,10 +302,6 @@ pub fn aggregate(exp: &LassoPathExperiment, mut per_method: Vec<Vec<PathRow>>) -
         reference,
         summaries,
     })
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
 /// `results.csv`: the methods' rows, then the reference's; numbers in Rust's shortest

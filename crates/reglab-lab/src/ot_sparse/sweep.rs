@@ -475,6 +475,7 @@ fn write_plots_and_report(exp: &OtSparseExperiment, run: &OtSparseRun, out: &Pat
         y_min: Some((lo - 0.1 * span).max(0.0)),
         x_label: Some(x_label),
         lambda_max: None,
+        linear_x: false,
     };
     plot_path(&cost_curves, &cost_opts, &plots.join("cost.png"), &plots.join("cost.svg"))?;
     let mut nz_curves = vec![

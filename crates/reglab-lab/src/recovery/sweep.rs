@@ -7,6 +7,7 @@ use super::problem::{Problem, Projector, method_stream, trial_rng};
 use super::solve::{Method, Outcome, solve};
 use crate::RunError;
 use crate::report::{Cell, Figure, ReportInput, SummaryRow};
+use crate::results::csv_field;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -210,10 +211,6 @@ pub fn aggregate(exp: &RecoveryExperiment, per_ratio: &[Vec<Vec<Outcome>>]) -> R
         rows,
         crossings,
     })
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
 /// `results.csv`: one line per row, numbers in Rust's shortest round-trip form.

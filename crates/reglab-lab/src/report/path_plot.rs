@@ -1,5 +1,6 @@
-//! A quantity against λ (log scale), one line per method and a dashed line for the reference
-//! solution, as PNG and SVG (the look, font and colours of [`crate::report::plot`]).
+//! A quantity against λ (log scale, or any x on a linear axis), one line per method and a dashed
+//! line for the reference solution, as PNG and SVG (the look, font and colours of
+//! [`crate::report::plot`]).
 
 use crate::report::plot::{SideLegend, arm_color, font, side_mesh, write_png_svg};
 use plotters::coord::Shift;
@@ -35,6 +36,8 @@ pub struct PathPlot<'a> {
     pub x_label: Option<&'a str>,
     /// Bottom of the y axis (default 0).
     pub y_min: Option<f64>,
+    /// A linear x axis (x ≥ 0 allowed) instead of the log axis, e.g. generations.
+    pub linear_x: bool,
 }
 
 /// Draw `curves` (methods coloured in order) and write `png` and `svg`, each through a
@@ -85,6 +88,21 @@ fn lambda_ticks(lo: f64, hi: f64) -> Vec<f64> {
     t
 }
 
+/// Ticks of a linear axis over `[lo, hi]`: a step of 1, 2 or 5 × 10^k giving 4 to 10 ticks.
+fn linear_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let span = (hi - lo).max(1e-12);
+    let mut step = 10f64.powf((span / 10.0).log10().floor());
+    for m in [1.0, 2.0, 5.0, 10.0] {
+        if span / (step * m) <= 10.0 {
+            step *= m;
+            break;
+        }
+    }
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    (first..=last).map(|k| k as f64 * step).collect()
+}
+
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, curves: &[PathCurve], opts: &PathPlot<'_>) -> Result<(), String>
 where
     DB::ErrorType: 'static,
@@ -95,12 +113,15 @@ where
     let fig = SideLegend::new(root, opts.title, &labels, &legend_font, opts.notes, (2, 5)).map_err(err)?;
     let plot_area = &fig.plot;
 
+    let linear = opts.linear_x;
+    let fx = |x: f64| if linear { x } else { x.log10() };
+    let shown = |x: f64| x.is_finite() && (linear || x > 0.0);
     let (mut x0, mut x1, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
     for c in curves {
         for &(l, v) in &c.points {
-            if l > 0.0 && l.is_finite() {
-                x0 = x0.min(l.log10());
-                x1 = x1.max(l.log10());
+            if shown(l) {
+                x0 = x0.min(fx(l));
+                x1 = x1.max(fx(l));
             }
             if v.is_finite() {
                 y1 = y1.max(v);
@@ -117,16 +138,17 @@ where
     let y1 = opts.y_max.unwrap_or(y1).max(y0 + 1e-12);
     let (xpad, ypad) = ((x1 - x0) * 0.02, (y1 - y0) * 0.03);
     let mut chart = fig.chart().build_cartesian_2d((x0 - xpad)..(x1 + xpad), (y0 - ypad)..(y1 + ypad)).map_err(err)?;
-    let ticks = lambda_ticks(x0, x1);
+    let ticks = if linear { linear_ticks(x0, x1) } else { lambda_ticks(x0, x1) };
+    let tick_text = |t: f64| if linear { crate::report::html::format_number((t * 1e9).round() / 1e9) } else { lambda_label(t) };
     side_mesh(&mut chart.configure_mesh())
-        .x_desc(opts.x_label.unwrap_or("λ (log scale)"))
+        .x_desc(opts.x_label.unwrap_or(if linear { "x" } else { "λ (log scale)" }))
         .y_desc(opts.y_label)
         .x_labels(0)
         .y_label_formatter(&|y| crate::report::html::format_number((*y * 1e6).round() / 1e6))
         .y_labels(10)
         .draw()
         .map_err(err)?;
-    // x ticks by hand (decades on a log axis)
+    // x ticks by hand (decades on a log axis, round steps on a linear one)
     let grid = BLACK.mix(0.12);
     for &t in &ticks {
         chart.draw_series(std::iter::once(PathElement::new(vec![(t, y0 - ypad), (t, y1 + ypad)], grid.stroke_width(1)))).map_err(err)?;
@@ -135,11 +157,11 @@ where
     let (bx, by) = plot_area.get_base_pixel();
     for &t in &ticks {
         let (px, py) = chart.plotting_area().map_coordinate(&(t, y0 - ypad));
-        plot_area.draw(&Text::new(lambda_label(t), (px - bx, py - by + 8), tick_font.clone())).map_err(err)?;
+        plot_area.draw(&Text::new(tick_text(t), (px - bx, py - by + 8), tick_font.clone())).map_err(err)?;
     }
     let grey = RGBColor(0x88, 0x88, 0x88);
-    if let Some(lm) = opts.lambda_max.filter(|v| *v > 0.0 && v.log10() >= x0 - xpad && v.log10() <= x1 + xpad) {
-        let x = lm.log10();
+    if let Some(lm) = opts.lambda_max.filter(|v| shown(*v) && fx(*v) >= x0 - xpad && fx(*v) <= x1 + xpad) {
+        let x = fx(lm);
         let dash = (y1 - y0 + 2.0 * ypad) / 60.0;
         let mut y = y0 - ypad;
         while y < y1 + ypad {
@@ -160,7 +182,7 @@ where
             method_index += 1;
         }
     }
-    let pts = |c: &PathCurve| -> Vec<(f64, f64)> { c.points.iter().filter(|p| p.0 > 0.0 && p.1.is_finite()).map(|&(l, v)| (l.log10(), v)).collect() };
+    let pts = |c: &PathCurve| -> Vec<(f64, f64)> { c.points.iter().filter(|p| shown(p.0) && p.1.is_finite()).map(|&(l, v)| (fx(l), v)).collect() };
     for (c, &color) in curves.iter().zip(&colors).filter(|(c, _)| c.reference) {
         let p = pts(c);
         for seg in p.windows(2) {
@@ -218,6 +240,26 @@ mod tests {
             &s[..300]
         );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "no temporary files left");
+    }
+
+    #[test]
+    fn a_linear_x_axis_keeps_zero_and_labels_round_steps() {
+        let dir = tempfile::tempdir().unwrap();
+        let (png, svg) = (dir.path().join("g.png"), dir.path().join("g.svg"));
+        let curves = vec![
+            PathCurve { label: "ols".into(), points: (0..=20).map(|n| (n as f64, 0.1 + 0.05 * n as f64)).collect(), reference: false },
+            PathCurve { label: "theory".into(), points: vec![(0.0, 0.1), (20.0, 1.1)], reference: true },
+        ];
+        let opts = PathPlot { title: "E_n", y_label: "excess risk", linear_x: true, x_label: Some("generation n"), ..Default::default() };
+        plot_path(&curves, &opts, &png, &svg).unwrap();
+        let s = std::fs::read_to_string(&svg).unwrap();
+        assert!(s.contains("generation n") && s.contains("\n0\n") && s.contains("\n10\n") && s.contains("\n20\n"), "{}", &s[..300]);
+        assert_eq!(linear_ticks(0.0, 20.0), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 18.0, 20.0]);
+        assert_eq!(linear_ticks(0.0, 50.0), vec![0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 45.0, 50.0]);
+        assert_eq!(linear_ticks(0.0, 60.0), vec![0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0]);
+        let t = linear_ticks(-0.4, 0.4);
+        assert_eq!(t.len(), 9, "{t:?}");
+        assert!((t[0] + 0.4).abs() < 1e-12 && t[4].abs() < 1e-12 && (t[8] - 0.4).abs() < 1e-12, "{t:?}");
     }
 
     #[test]
