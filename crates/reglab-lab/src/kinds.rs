@@ -18,6 +18,7 @@ pub const KINDS: &[&dyn ExperimentKind] = &[
     &crate::evidence::kind::EvidenceKind,
     &crate::tune::kind::TuneKind,
     &crate::collapse::kind::CollapseKind,
+    &crate::grokking::kind::GrokkingKind,
 ];
 
 /// The default kind of a file without `kind`.

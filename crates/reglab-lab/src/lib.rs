@@ -31,6 +31,7 @@ pub mod denoise;
 pub mod evidence;
 pub mod experiment;
 pub mod experiment_file;
+pub mod grokking;
 pub mod inverse;
 pub mod kind;
 pub mod kinds;
