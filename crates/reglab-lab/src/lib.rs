@@ -41,6 +41,7 @@ pub mod linear;
 pub mod ot;
 pub mod ot_sparse;
 pub mod penalty;
+pub mod pixels;
 pub mod probes;
 pub mod recovery;
 pub mod report;

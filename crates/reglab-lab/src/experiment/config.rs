@@ -72,6 +72,13 @@ pub struct DataConfig {
     /// `asymmetric:A>B,…`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_noise_kind: Option<String>,
+    /// `shuffled` (one permutation of the pixel positions for every image) or `random` (one
+    /// per image), drawn from `pixel_seed`; see [`crate::pixels`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pixels: Option<String>,
+    /// Seed of the pixel permutations (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pixel_seed: Option<u64>,
 }
 
 /// `[model]`.
@@ -336,6 +343,15 @@ impl Experiment {
         }
     }
 
+    /// The pixel reordering of `[data]`, if any.
+    pub fn pixel_order(&self) -> Result<Option<crate::pixels::PixelOrder>, String> {
+        match (&self.data.pixels, self.data.pixel_seed) {
+            (None, Some(_)) => Err("`data.pixel_seed` is set without `data.pixels`".into()),
+            (None, None) => Ok(None),
+            (Some(p), _) => p.parse().map(Some).map_err(|e| format!("`data.pixels` = {e}")),
+        }
+    }
+
     /// Check values that types do not rule out, naming the key.
     pub fn validate(&self) -> Result<(), String> {
         if let Some(k) = self.kind.as_deref().filter(|k| *k != "train") {
@@ -382,6 +398,7 @@ impl Experiment {
             r.validate()?;
         }
         self.label_noise()?;
+        self.pixel_order()?;
         if self.arms.is_empty() {
             return Err("no `[[arm]]`: give at least one arm (an arm with no `reg` trains without regularizer)".into());
         }
@@ -607,6 +624,25 @@ reg = ["spectral=1e-2"]
     fn ok(text: &str, overrides: &[&str]) -> Experiment {
         let sets: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
         Experiment::parse(text, &sets).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn pixel_orders_parse_and_bad_values_are_named() {
+        assert_eq!(ok(BASE, &[]).pixel_order().unwrap(), None);
+        let e = ok(&edited("subset = 200", "subset = 200\npixels = \"shuffled\"\npixel_seed = 4"), &[]);
+        assert_eq!(e.pixel_order().unwrap(), Some(crate::pixels::PixelOrder::Shuffled));
+        assert_eq!(ok(BASE, &["data.pixels=random"]).pixel_order().unwrap(), Some(crate::pixels::PixelOrder::Random));
+        err(BASE, &["data.pixels=columns"], &["`data.pixels`", "columns"]);
+        err(BASE, &["data.pixel_seed=3"], &["`data.pixel_seed`", "without"]);
+        // the loaded images are permuted, the labels kept
+        let plain = crate::experiment::runner::load_split(&ok(BASE, &[])).unwrap();
+        let shuffled = crate::experiment::runner::load_split(&e).unwrap();
+        assert_eq!(plain.train.labels, shuffled.train.labels);
+        assert_ne!(plain.train.features, shuffled.train.features);
+        let (mut a, mut b) = (plain.train.example(3).to_vec(), shuffled.train.example(3).to_vec());
+        a.sort_by(f32::total_cmp);
+        b.sort_by(f32::total_cmp);
+        assert_eq!(a, b);
     }
 
     #[test]
