@@ -19,6 +19,7 @@ pub const KINDS: &[&dyn ExperimentKind] = &[
     &crate::tune::kind::TuneKind,
     &crate::collapse::kind::CollapseKind,
     &crate::grokking::kind::GrokkingKind,
+    &crate::starvation::kind::StarvationKind,
 ];
 
 /// The default kind of a file without `kind`.

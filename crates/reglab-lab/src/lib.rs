@@ -47,6 +47,7 @@ pub mod recovery;
 pub mod report;
 pub mod results;
 pub mod rundir;
+pub mod starvation;
 pub mod synthetic;
 pub mod text;
 pub mod train_run;
