@@ -33,6 +33,19 @@ pub(crate) fn check_kind_and_name(kind: &str, name: &str, want: &str) -> Result<
     Ok(())
 }
 
+/// `seeds`: not empty, no seed twice.
+pub(crate) fn check_seeds(seeds: &[u64]) -> Result<(), String> {
+    if seeds.is_empty() {
+        return Err("`seeds` is empty: give at least one seed".into());
+    }
+    for (i, s) in seeds.iter().enumerate() {
+        if seeds[..i].contains(s) {
+            return Err(format!("`seeds[{i}]` = {s} repeats an earlier seed"));
+        }
+    }
+    Ok(())
+}
+
 /// A list key of an experiment file: not empty (else `` `key` is empty: {empty_hint}``), every
 /// value `valid` (else `` `key[i]` {rule}, got v``) and strictly increasing.
 pub(crate) fn check_increasing_list<T: PartialOrd + std::fmt::Display + Copy>(

@@ -48,6 +48,7 @@ pub mod report;
 pub mod results;
 pub mod rundir;
 pub mod starvation;
+pub mod stats;
 pub mod synthetic;
 pub mod text;
 pub mod train_run;

@@ -13,6 +13,7 @@ use crate::RunError;
 use crate::report::path_plot::{PathCurve, PathPlot, plot_path};
 use crate::report::{Cell, Figure, ReportInput, SummaryRow, format_number};
 use crate::results::csv_field;
+pub use crate::stats::MeanStd;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -111,10 +112,8 @@ pub fn run_cell(exp: &CollapseExperiment, index: usize, tick: &(dyn Fn() + Sync)
 
 /// Mean and sample standard deviation (0 for one value).
 fn mean_sd(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let sd = if v.len() > 1 { (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
-    (mean, sd)
+    let m = MeanStd::of(v);
+    (m.mean, m.std)
 }
 
 /// The least-squares slope of `y` against `0, 1, …`.
@@ -124,20 +123,6 @@ pub fn slope(y: &[f64]) -> f64 {
     let ym = y.iter().sum::<f64>() / n;
     let (num, den) = y.iter().enumerate().fold((0.0, 0.0), |(a, b), (i, v)| (a + (i as f64 - xm) * (v - ym), b + (i as f64 - xm).powi(2)));
     num / den
-}
-
-/// A mean and standard deviation over seeds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct MeanStd {
-    /// Mean.
-    pub mean: f64,
-    /// Sample standard deviation (0 for one seed).
-    pub std: f64,
-}
-
-fn ms(v: &[f64]) -> MeanStd {
-    let (mean, std) = mean_sd(v);
-    MeanStd { mean, std }
 }
 
 /// One row of `results.csv`.
@@ -241,11 +226,11 @@ pub fn aggregate(exp: &CollapseExperiment, cells: &[CellResult]) -> Result<Colla
                 setting: s.label(),
                 method: meth.name.clone(),
                 seeds: traces.len(),
-                excess: (0..g).map(|n| ms(&traces.iter().map(|(_, t)| t.excess[n]).collect::<Vec<_>>())).collect(),
+                excess: (0..g).map(|n| MeanStd::of(&traces.iter().map(|(_, t)| t.excess[n]).collect::<Vec<_>>())).collect(),
                 lambda: (0..g).map(|n| traces.iter().map(|(_, t)| t.lambda[n]).sum::<f64>() / traces.len() as f64).collect(),
                 theory_slope: theory.as_ref().map(|th| th[1] - th[0]),
                 theory,
-                slope: ms(&traces.iter().map(|(_, t)| slope(&t.excess)).collect::<Vec<_>>()),
+                slope: MeanStd::of(&traces.iter().map(|(_, t)| slope(&t.excess)).collect::<Vec<_>>()),
                 on_grid_edge: traces.iter().flat_map(|(_, t)| t.on_grid_edge.iter().copied()).fold(0.0, f64::max),
             });
         }

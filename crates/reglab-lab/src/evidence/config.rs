@@ -194,14 +194,7 @@ impl EvidenceExperiment {
     /// Check values that types do not rule out, naming the key.
     pub fn validate(&self) -> Result<(), String> {
         check_kind_and_name(&self.kind, &self.name, KIND)?;
-        if self.seeds.is_empty() {
-            return Err("`seeds` is empty: give at least one seed".into());
-        }
-        for (i, s) in self.seeds.iter().enumerate() {
-            if self.seeds[..i].contains(s) {
-                return Err(format!("`seeds[{i}]` = {s} repeats an earlier seed"));
-            }
-        }
+        crate::experiment_file::check_seeds(&self.seeds)?;
         if self.methods.is_empty() {
             return Err(format!("`methods` is empty: give some of {}", METHOD_NAMES.join(", ")));
         }

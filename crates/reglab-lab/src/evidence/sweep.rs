@@ -19,6 +19,7 @@ use super::spectral::Spectrum;
 use crate::RunError;
 use crate::report::path_plot::{PathCurve, PathPlot, plot_path};
 use crate::report::{Cell, Figure, ReportInput, SummaryRow, format_number};
+pub use crate::stats::MeanStd;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -299,22 +300,6 @@ pub struct Row {
     pub test_rmse: f64,
 }
 
-/// Mean and standard deviation over the seeds (sample std, n − 1; 0 for one seed).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct MeanStd {
-    /// Mean.
-    pub mean: f64,
-    /// Standard deviation.
-    pub std: f64,
-}
-
-fn mean_std(v: &[f64]) -> MeanStd {
-    let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let std = if v.len() > 1 { (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
-    MeanStd { mean, std }
-}
-
 /// A method in a setting over the seeds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -461,7 +446,7 @@ pub fn aggregate(exp: &EvidenceExperiment, cells: &[CellResult]) -> Result<(Evid
     for s in &exp.settings {
         for m in &exp.methods {
             let r: Vec<&Row> = rows.iter().filter(|r| r.setting == s.label() && &r.method == m).collect();
-            let col = |f: &dyn Fn(&Row) -> f64| mean_std(&r.iter().map(|r| f(r)).collect::<Vec<_>>());
+            let col = |f: &dyn Fn(&Row) -> f64| MeanStd::of(&r.iter().map(|r| f(r)).collect::<Vec<_>>());
             summary.push(Summary {
                 setting: s.label(),
                 method: m.clone(),

@@ -14,6 +14,7 @@ use crate::RunError;
 use crate::report::path_plot::{PathCurve, PathPlot, plot_path};
 use crate::report::{Cell, Figure, ReportInput, SummaryRow, format_number};
 use crate::results::csv_field;
+pub use crate::stats::MeanStd;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -63,22 +64,6 @@ pub fn run_cell(exp: &GrokkingExperiment, index: usize, device: &Device, tick: &
     let data = modular_addition(exp.p, exp.train_fraction, xi, exp.split_seed, seed)?;
     let run = train(&data, &exp.train_config(a), weight_seed(seed), device, tick)?;
     Ok(CellResult { xi, arm: exp.arms[a].name.clone(), seed, run })
-}
-
-/// A mean and standard deviation over seeds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct MeanStd {
-    /// Mean.
-    pub mean: f64,
-    /// Sample standard deviation (0 for one seed).
-    pub std: f64,
-}
-
-fn ms(v: &[f64]) -> MeanStd {
-    let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let std = if v.len() > 1 { (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
-    MeanStd { mean, std }
 }
 
 /// One arm at one ξ at the last step, over the seeds.
@@ -136,8 +121,8 @@ pub fn aggregate(exp: &GrokkingExperiment, cells: &[CellResult]) -> Result<Grokk
                 return Err(format!("ξ = {xi}, {}: {} of {} seeds", arm.name, mine.len(), exp.seeds.len()));
             }
             let last: Vec<&Probe> = mine.iter().map(|c| c.run.probes.last().ok_or("a run without probes")).collect::<Result<_, _>>()?;
-            let col = |f: &dyn Fn(&Probe) -> f64| ms(&last.iter().map(|p| f(p)).collect::<Vec<_>>());
-            let opt = |f: &dyn Fn(&Probe) -> Option<f64>| last.iter().map(|p| f(p)).collect::<Option<Vec<f64>>>().map(|v| ms(&v));
+            let col = |f: &dyn Fn(&Probe) -> f64| MeanStd::of(&last.iter().map(|p| f(p)).collect::<Vec<_>>());
+            let opt = |f: &dyn Fn(&Probe) -> Option<f64>| last.iter().map(|p| f(p)).collect::<Option<Vec<f64>>>().map(|v| MeanStd::of(&v));
             let reached: Vec<f64> = mine.iter().filter_map(|c| first_step(&c.run.probes, |p| p.test_acc >= 0.95)).map(|s| s as f64).collect();
             summary.push(Summary {
                 xi,
@@ -150,7 +135,7 @@ pub fn aggregate(exp: &GrokkingExperiment, cells: &[CellResult]) -> Result<Grokk
                 corrupted_true: opt(&|p| p.corrupted_true_acc),
                 ipr_mean: col(&|p| p.ipr_mean),
                 ipr_high: col(&|p| p.ipr_high),
-                steps_to_test95: (!reached.is_empty()).then(|| ms(&reached)),
+                steps_to_test95: (!reached.is_empty()).then(|| MeanStd::of(&reached)),
                 reached_test95: reached.len(),
             });
         }

@@ -13,6 +13,7 @@ use super::train::{ToyRun, train_toy};
 use crate::RunError;
 use crate::report::{Cell, Figure, ReportInput, SummaryRow, format_number};
 use crate::results::csv_field;
+pub use crate::stats::MeanStd;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -68,22 +69,6 @@ pub fn run_cell(exp: &StarvationExperiment, index: usize, device: &Device, tick:
     Ok(CellResult { margin, arm: exp.arms[a].name.clone(), seed, run })
 }
 
-/// A mean and standard deviation over seeds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct MeanStd {
-    /// Mean.
-    pub mean: f64,
-    /// Sample standard deviation (0 for one seed).
-    pub std: f64,
-}
-
-fn ms(v: &[f64]) -> MeanStd {
-    let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let std = if v.len() > 1 { (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
-    MeanStd { mean, std }
-}
-
 /// One arm at one Δ over the seeds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -125,7 +110,7 @@ pub fn aggregate(exp: &StarvationExperiment, cells: &[CellResult]) -> Result<Sta
             if mine.len() != exp.seeds.len() {
                 return Err(format!("Δ = {margin}, {}: {} of {} seeds", arm.name, mine.len(), exp.seeds.len()));
             }
-            let col = |f: &dyn Fn(&ToyRun) -> f64| ms(&mine.iter().map(|r| f(r)).collect::<Vec<_>>());
+            let col = |f: &dyn Fn(&ToyRun) -> f64| MeanStd::of(&mine.iter().map(|r| f(r)).collect::<Vec<_>>());
             summary.push(Summary {
                 margin,
                 arm: arm.name.clone(),

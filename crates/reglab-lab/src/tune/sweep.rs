@@ -8,6 +8,7 @@ use crate::RunError;
 use crate::data::{DataSource, seeded_permutation};
 use crate::report::html::{Cell, Figure, ReportInput, SummaryRow, format_number};
 use crate::report::path_plot::{PathCurve, PathPlot, plot_path};
+pub use crate::stats::MeanStd;
 use reglab_core::Dataset;
 use reglab_train::config::TrainConfig;
 use reglab_train::hypergrad::tune::TunedPenalty;
@@ -220,25 +221,6 @@ pub fn run_cell(exp: &TuneExperiment, parts: &Parts, index: usize, device: &burn
                 trajectory: vec![],
             })
         }
-    }
-}
-
-/// Mean and sample standard deviation.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct MeanStd {
-    /// Mean.
-    pub mean: f64,
-    /// Sample standard deviation (n − 1; 0 for one value).
-    pub std: f64,
-}
-
-impl MeanStd {
-    /// Of `v` (NaN for none).
-    pub fn of(v: &[f64]) -> Self {
-        let n = v.len() as f64;
-        let mean = v.iter().sum::<f64>() / n;
-        let std = if v.len() > 1 { (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
-        Self { mean, std }
     }
 }
 
