@@ -57,12 +57,18 @@ fn list_finds_experiment_kinds_by_their_papers() {
         ("lorraine", "tune"),
         ("Dohmatob", "collapse"),
         ("model collapse", "collapse"),
+        ("Doshi", "grokking"),
+        ("grok", "grokking"),
+        ("gradient starvation", "starvation"),
     ] {
         let o = run(&["list", needle]);
         assert!(o.status.success(), "{needle}");
         let out = stdout(&o);
         assert!(out.contains("Experiment kinds") && out.lines().any(|l| l.starts_with(kind)), "{needle}: {out}");
     }
+    // a paper with both a term and an experiment lists both
+    let out = stdout(&run(&["list", "gradient starvation"]));
+    assert!(out.contains("spectral-decoupling") && out.lines().any(|l| l.starts_with("starvation")), "{out}");
     let o = run(&["list", "no-such-paper-xyz"]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-paper-xyz"));

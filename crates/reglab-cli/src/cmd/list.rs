@@ -86,6 +86,14 @@ pub fn run(a: Args) -> Result<(), Failure> {
         }
         println!("{:w$}  {:f$}  {}", "", "", e.paper, w = w, f = f);
     }
+    if !kinds.is_empty() {
+        // a paper can give both a term and an experiment (spectral decoupling and its toy)
+        println!("\nExperiment kinds (kind = \"…\" in experiment files):\n");
+        let wk = kinds.iter().map(|k| k.name().len()).max().unwrap_or(4);
+        for k in &kinds {
+            println!("{:wk$}  {}", k.name(), k.about());
+        }
+    }
     if needle.is_none() {
         println!(
             "\nEvery --reg term also takes schedule=constant|warmup|cosine, warmup=STEPS, schedule=exp:factor=F[:every=STEPS][:max=L], until=STEPS, and those on weights select=PATTERN. Family `output` acts on the logits of each batch, through the loss; family `data` transforms each training batch, family `stochastic` acts in the forward pass or on how the step's gradient is taken (none of these with `reglab penalty`; `data` and `stochastic` take no common option). `reglab list --kinds` lists the experiment kinds."

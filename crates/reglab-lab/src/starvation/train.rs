@@ -7,6 +7,9 @@ use super::data::Moons;
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData, activation::softplus};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
 use reglab_core::OutputBatch;
 use reglab_train::model::{ModelSpec, Net};
 use reglab_train::optim::OptimSpec;
@@ -38,8 +41,9 @@ pub struct ToyRun {
     pub train_acc: f64,
     /// Accuracy on fresh points of the same distribution.
     pub test_acc: f64,
-    /// Accuracy on those points with the linear feature `x₁` permuted across them (its link to
-    /// the label broken): above 1/2 only if the network uses the moons' feature `x₂`.
+    /// Accuracy on those points with the linear feature `x₁` randomly permuted across them (its
+    /// link to the label broken): about 1/2 for a network that reads `x₁` alone, more the more it
+    /// uses the moons' feature `x₂`.
     pub shuffled_linear_acc: f64,
     /// Accuracy on them with the moons' feature `x₂` permuted: what `x₁` alone gives.
     pub shuffled_moons_acc: f64,
@@ -107,14 +111,16 @@ pub fn train_toy(
     if !train_loss.is_finite() {
         return Err(format!("the training loss is {train_loss}: diverged (lower the learning rate)"));
     }
-    // the feature tests: one feature permuted across the test points (a fixed cyclic shift by
-    // half the set, which pairs points of the two classes about half the time)
+    // the feature tests: one feature's values permuted across the test points (a seeded random
+    // permutation: the values stay, their link to the label goes)
     let m = test.x.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_F00D));
     let permuted = |k: usize| -> Vec<[f64; 2]> {
         (0..m)
             .map(|i| {
                 let mut p = test.x[i];
-                p[k] = test.x[(i + m / 2 + 1) % m][k];
+                p[k] = test.x[order[i]][k];
                 p
             })
             .collect()
