@@ -46,6 +46,20 @@ pub(crate) fn check_seeds(seeds: &[u64]) -> Result<(), String> {
     Ok(())
 }
 
+/// The `name`s of a list of tables (`arm`, `method`): each non-empty and used once.
+pub(crate) fn check_names<'a>(key: &str, names: impl IntoIterator<Item = &'a str>) -> Result<(), String> {
+    let names: Vec<&str> = names.into_iter().collect();
+    for (i, n) in names.iter().enumerate() {
+        if n.trim().is_empty() {
+            return Err(format!("`{key}[{i}].name` is empty"));
+        }
+        if names[..i].contains(n) {
+            return Err(format!("`{key}[{i}].name` = \"{n}\" is used twice"));
+        }
+    }
+    Ok(())
+}
+
 /// A list key of an experiment file: not empty (else `` `key` is empty: {empty_hint}``), every
 /// value `valid` (else `` `key[i]` {rule}, got v``) and strictly increasing.
 pub(crate) fn check_increasing_list<T: PartialOrd + std::fmt::Display + Copy>(

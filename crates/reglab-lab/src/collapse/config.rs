@@ -239,13 +239,8 @@ impl CollapseExperiment {
         if self.methods.is_empty() {
             return Err("no `[[method]]`: give at least one".into());
         }
+        crate::experiment_file::check_names("method", self.methods.iter().map(|m| m.name.as_str()))?;
         for (m, meth) in self.methods.iter().enumerate() {
-            if meth.name.trim().is_empty() {
-                return Err(format!("`method[{m}].name` is empty"));
-            }
-            if self.methods[..m].iter().any(|o| o.name == meth.name) {
-                return Err(format!("`method[{m}].name` = \"{}\" is used twice", meth.name));
-            }
             for i in 0..self.settings.len() {
                 let sim = self.setting(i, m)?;
                 let rule = self.downstream(i, m)?;

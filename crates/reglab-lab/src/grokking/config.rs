@@ -161,13 +161,8 @@ impl GrokkingExperiment {
         if self.arms.is_empty() {
             return Err("no `[[arm]]`: give at least one".into());
         }
+        crate::experiment_file::check_names("arm", self.arms.iter().map(|a| a.name.as_str()))?;
         for (i, a) in self.arms.iter().enumerate() {
-            if a.name.trim().is_empty() {
-                return Err(format!("`arm[{i}].name` is empty"));
-            }
-            if self.arms[..i].iter().any(|o| o.name == a.name) {
-                return Err(format!("`arm[{i}].name` = \"{}\" is used twice", a.name));
-            }
             if !(a.weight_decay >= 0.0 && a.weight_decay.is_finite()) {
                 return Err(format!("`arm[{i}].weight_decay` must be finite and ≥ 0, got {}", a.weight_decay));
             }

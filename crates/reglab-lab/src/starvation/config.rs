@@ -149,13 +149,8 @@ impl StarvationExperiment {
         if self.arms.is_empty() {
             return Err("no `[[arm]]`: give at least one".into());
         }
+        crate::experiment_file::check_names("arm", self.arms.iter().map(|a| a.name.as_str()))?;
         for (i, a) in self.arms.iter().enumerate() {
-            if a.name.trim().is_empty() {
-                return Err(format!("`arm[{i}].name` is empty"));
-            }
-            if self.arms[..i].iter().any(|o| o.name == a.name) {
-                return Err(format!("`arm[{i}].name` = \"{}\" is used twice", a.name));
-            }
             reglab_regularizers::registry::build_output_set(&a.reg).map_err(|e| format!("`arm[{i}].reg` (arm `{}`): {e}", a.name))?;
         }
         Ok(())
