@@ -246,7 +246,7 @@ impl CollapseExperiment {
                 let rule = self.downstream(i, m)?;
                 let fits = [
                     ("generator", sim.generator, sim.t0),
-                    ("downstream", if let Downstream::Fixed(f) = rule { f } else { Fit::Ridge { lambda: 0.0 } }, sim.t),
+                    ("downstream", if let Downstream::Fixed(f) = &rule { *f } else { Fit::Ridge { lambda: 0.0 } }, sim.t),
                 ];
                 for (what, f, n) in fits {
                     if f == Fit::Ols && n < sim.d + 2 {
@@ -256,7 +256,7 @@ impl CollapseExperiment {
                         ));
                     }
                 }
-                if matches!(self.downstream(i, m)?, Downstream::Adaptive) && (sim.generator != Fit::Ols) {
+                if rule == Downstream::Adaptive && sim.generator != Fit::Ols {
                     return Err(format!(
                         "`method[{m}].downstream` = \"ridge:adaptive\" adapts to OLS generators; `method[{m}].generator` is \"{}\"",
                         meth.generator

@@ -98,9 +98,9 @@ pub fn run_cell(exp: &CollapseExperiment, index: usize, tick: &(dyn Fn() + Sync)
             let mut t = MethodTrace { method: meth.name.clone(), excess: vec![], excess_se: vec![], lambda: vec![], on_grid_edge: vec![] };
             for n in 0..g {
                 let e = col(n, &|t, n| t.excess[n]);
-                let (mean, sd) = mean_sd(&e);
-                t.excess.push(mean);
-                t.excess_se.push(sd / reps.sqrt());
+                let m = MeanStd::of(&e);
+                t.excess.push(m.mean);
+                t.excess_se.push(m.std / reps.sqrt());
                 t.lambda.push(col(n, &|t, n| t.lambda[n]).iter().sum::<f64>() / reps);
                 t.on_grid_edge.push(col(n, &|t, n| f64::from(u8::from(t.on_grid_edge[n]))).iter().sum::<f64>() / reps);
             }
@@ -108,12 +108,6 @@ pub fn run_cell(exp: &CollapseExperiment, index: usize, tick: &(dyn Fn() + Sync)
         })
         .collect();
     Ok(CellResult { setting: si, seed, replicates: exp.replicates, methods })
-}
-
-/// Mean and sample standard deviation (0 for one value).
-fn mean_sd(v: &[f64]) -> (f64, f64) {
-    let m = MeanStd::of(v);
-    (m.mean, m.std)
 }
 
 /// The least-squares slope of `y` against `0, 1, …`.
