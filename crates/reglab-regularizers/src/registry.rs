@@ -174,6 +174,14 @@ pub const ENTRIES: &[Entry] = &[
         build: |s| boxed(crate::orthogonality::soft_orth::SoftOrth::from_spec(s)),
     },
     CatalogEntry {
+        name: "lambda-orth",
+        family: "orthogonality",
+        formula: "s(α(x − τ))·x, x = ‖W Wᵀ − I‖_F (unsquared), s the logistic sigmoid: free within τ of orthogonality, the distance beyond (gradient r'(x)·2(W Wᵀ − I)W/x)",
+        paper: "Ricci, Biondi, Pernici, Patras, Del Bimbo, λ-Orthogonality Regularization for Compatible Representation Learning, NeurIPS 2025 (arXiv 2509.16664)",
+        options: "threshold=12 (τ, the paper's λ), alpha=1 (α), gram=rows (cols: WᵀW − I)",
+        build: |s| boxed(crate::orthogonality::lambda_orth::LambdaOrth::from_spec(s)),
+    },
+    CatalogEntry {
         name: "ortho-offdiag",
         family: "orthogonality",
         formula: "‖(W Wᵀ) ⊙ (1 − I)‖²_F  (rows of [out, in], norms free; gradient 4((W Wᵀ) ⊙ (1 − I))W; BigGAN code's β = 2λ, paper's β = λ)",

@@ -2,6 +2,7 @@
 
 pub mod conv_orth;
 pub mod group_orth;
+pub mod lambda_orth;
 pub mod mhe;
 pub mod ortho_offdiag;
 pub mod soft_orth;
