@@ -13,7 +13,7 @@
 //! | sparsity | [`sparsity`] | `l1`, `elastic-net`, `group-lasso`, `hypersparse`, `selective-decay` |
 //! | anchor to init | [`anchor`] | `l2-init`, `l2-sp`, `wasserstein-init` |
 //! | spectral | [`spectral`] | `spectral` |
-//! | orthogonality | [`orthogonality`] | `soft-orth`, `mhe`, `ortho-offdiag`, `group-orth`, `conv-orth` |
+//! | orthogonality | [`orthogonality`] | `soft-orth`, `lambda-orth`, `mhe`, `ortho-offdiag`, `group-orth`, `conv-orth` |
 //! | perturbation | [`perturbation`] | `shrink-perturb` |
 //! | cauchy-schwarz | [`cauchy_schwarz`] | `cs-binary`, `cs-binary-pos`, `cs-ternary`, `cs-orth`, `cs-eig` |
 //! | output (on the logits) | [`output`] | `label-smoothing`, `confidence-penalty`, `spectral-decoupling`, `elr` |
@@ -21,6 +21,7 @@
 //! | stochastic (in the forward pass or the step) | [`stochastic`] | `dropout`, `mixout`, `amp`, `sam`, `grad-norm`, `smart` |
 //! | adversarial (attacks and the terms of adversarial training; step hooks of `reglab_train::hook`) | [`adversarial`] | `fgsm-at`, `fgsm-rs-at`, `pgd-at`, `elle`, `elle-a`, `arow`, `trades`, `aaer` |
 //! | on the features (a step hook of `reglab_train::hook::distill`, no module here) | — | `feature-distill` |
+//! | on the features, with the labels (the math here; the step hooks in `reglab_train::hook::neural_collapse`, `reglab_train::hook::ridg`) | [`feature`] | `neural-collapse`, `ridg` |
 //! | freezing half the matrices per round (a step hook of `reglab_train::hook::hft`, no module here) | — | `hft` |
 //! | Fisher-weighted anchor (the math here; the Fisher and the hook in `reglab_train::fisher`, `reglab_train::hook::ewc`) | [`anchor::ewc`] | `ewc` |
 
@@ -28,6 +29,7 @@ pub mod adversarial;
 pub mod anchor;
 pub mod cauchy_schwarz;
 pub mod data;
+pub mod feature;
 pub mod orthogonality;
 pub mod output;
 pub mod penalty;

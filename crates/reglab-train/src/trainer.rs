@@ -381,7 +381,8 @@ impl Trainer {
                 let [fn_, fd] = f.dims();
                 let fdata = f.clone().detach().into_data();
                 let fs: &[f32] = fdata.as_slice().map_err(|e| TrainError::Other(format!("features: {e:?}")))?;
-                let fcx = FeatureCx { x: &x_main, features: fs, n: fn_, d: fd, step: self.step, total: self.total };
+                let labels = crate::attack::labels_of(&y)?;
+                let fcx = FeatureCx { x: &x_main, features: fs, labels: &labels, n: fn_, d: fd, step: self.step, total: self.total };
                 let gt = surrogate_gradient([fn_, fd], cx.values, &self.device, |g, terms| {
                     chain.iter_mut().try_for_each(|h| h.feature_terms(&fcx, g, terms))
                 })?;

@@ -10,7 +10,7 @@
 //! | 2. before the forward pass | [`StepHook::before_forward`] | weight perturbations: SAM and AMP move θ to θ + δ ([`sharpness`]), mixout swaps in W̃ ([`mixout`]) |
 //! | 2b. the training inputs | [`StepHook::train_inputs`] | adversarial training: the step trains on `x + δ` ([`adversarial`], [`aaer`]) |
 //! | 3. in the forward pass | [`StepHook::activation_mask`] | dropout ([`dropout`]) |
-//! | 4. loss terms | [`StepHook::loss_terms`], [`StepHook::feature_terms`] | output regularizers on the logits ([`output`]), mixup's label term ([`data`]); terms on the features: distillation to the initial (pretrained) network ([`distill`]) |
+//! | 4. loss terms | [`StepHook::loss_terms`], [`StepHook::feature_terms`] | output regularizers on the logits ([`output`]), mixup's label term ([`data`]); terms on the features: distillation to the initial (pretrained) network ([`distill`]), neural collapse ([`neural_collapse`]), rationale invariance ([`ridg`], which also adds to the head's gradient after the backward pass) |
 //! | 4c. terms in the graph | [`StepHook::graph_terms`] | terms with forward passes of their own: ELLE's local-linearity error ([`elle`]), ARoW and TRADES ([`arow`]), AAER on the adversarial logits ([`aaer`]) |
 //! | 5. after the backward pass | [`StepHook::after_backward`] | weights put back and gradients transformed: mixout's mask, SAM/AMP's θ restored, the gradient-norm penalty ([`sharpness`]), EWC's Fisher-weighted pull ([`ewc`]), the parameter penalties' analytic gradients ([`penalties`]), the reparameterization's chain rule ([`reparam`]), pruning masks on the gradients ([`prune`]), half fine-tuning's frozen layers ([`hft`]) |
 //! | 6. after the optimizer step | [`StepHook::after_optimizer`] | proximal steps and post-step transforms ([`penalties`]), the reparameterization's extras and effective weights ([`reparam`]), pruning masks on the weights ([`prune`]) |
@@ -38,11 +38,13 @@ pub mod elle;
 pub mod ewc;
 pub mod hft;
 pub mod mixout;
+pub mod neural_collapse;
 pub mod output;
 pub mod penalties;
 pub mod prune;
 pub mod registry;
 pub mod reparam;
+pub mod ridg;
 pub mod sharpness;
 pub mod smart;
 
@@ -328,6 +330,8 @@ pub struct FeatureCx<'a> {
     pub x: &'a Tensor<2>,
     /// The features, `n × d` row-major.
     pub features: &'a [f32],
+    /// The batch's labels, `[n]`.
+    pub labels: &'a [usize],
     /// Examples.
     pub n: usize,
     /// Feature width.

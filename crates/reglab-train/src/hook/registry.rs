@@ -77,6 +77,22 @@ pub const HOOK_ENTRIES: &[HookEntry] = &[
         build: |s, cx| Ok(Box::new(super::distill::FeatureDistill::new(s, cx.net, cx.anchor)?)),
     },
     CatalogEntry {
+        name: "neural-collapse",
+        family: "output",
+        formula: "λ₁·(1/C)Σ_c Σ_{y_i = c}‖h_i − m_c‖²/n_c + λ₂·L₂(M), h the penultimate features, M learnable class means (SGD, α = means_lr, on the gradient of R/λ₁), L₂ = −mean angle to the nearest other centred mean (variant=etf: ‖cosines with diagonal −1/(C − 1)‖_F)",
+        paper: "Liu, Zhang, Hu, Cao, Pan, Yao, Inducing Neural Collapse in Deep Long-tailed Learning, AISTATS 2023 (arXiv 2302.12453; code: Pepper-lll/NCfeature)",
+        options: "sep=0.1 (λ₂), means_lr=0.5 (α), variant=nearest|etf",
+        build: |s, cx| Ok(Box::new(super::neural_collapse::NeuralCollapseHook::new(s, cx.net, cx.seed)?)),
+    },
+    CatalogEntry {
+        name: "ridg",
+        family: "output",
+        formula: "λ·Σ_c 1/(C·n_c) Σ_{y_i = c} ‖R(x_i) − R̄_c‖²_F, R(x) = W ⊙ h(x) (C × d: each feature's contribution to each logit, W the head), R̄_c ← (1 − μ)R̄_c + μ·(batch class mean) before the loss (first time: the mean); gradient to h and W",
+        paper: "Chen, Zhang, Li, Wang, Zhang, Domain Generalization via Rationale Invariance, ICCV 2023 (arXiv 2308.11158; code: liangchen527/RIDG)",
+        options: "momentum=0.001 (μ)",
+        build: |s, cx| Ok(Box::new(super::ridg::RidgHook::new(s, cx.net)?)),
+    },
+    CatalogEntry {
         name: "ewc",
         family: "anchor",
         formula: "λ/2·Σᵢ F̂ᵢ(θᵢ − θ⁰ᵢ)², F the diagonal Fisher of the anchor's features f (Gaussian likelihood: F = E_x diag(JᵀJ), J = ∂f/∂θ) on n reference inputs, F̂ = F/mean(F); the head is free",
