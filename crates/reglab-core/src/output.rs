@@ -96,6 +96,13 @@ pub trait OutputRegularizer: Send {
     /// ∂r/∂z` added into it.
     fn eval(&self, batch: &OutputBatch<'_>, grad: Option<&mut [f64]>, scale: f64) -> Result<f64>;
 
+    /// Whether the term replaces the cross-entropy instead of being added to it: the training
+    /// step then minimizes the output terms alone (feasible learning's Lagrangian, whose
+    /// per-example weights take the place of the mean). Default: added.
+    fn replaces_loss(&self) -> bool {
+        false
+    }
+
     /// Persistent state, for checkpoints (names start with the regularizer's name).
     fn state(&self) -> Vec<NamedTensor> {
         Vec::new()
@@ -165,6 +172,11 @@ impl OutputSet {
     /// [`crate::RegSet::labels`]).
     pub fn labels(&self) -> Vec<String> {
         crate::spec::unique_labels(&self.terms.iter().map(|t| &t.spec).collect::<Vec<_>>())
+    }
+
+    /// Whether a term replaces the cross-entropy ([`OutputRegularizer::replaces_loss`]).
+    pub fn replaces_loss(&self) -> bool {
+        self.terms.iter().any(|t| t.reg.replaces_loss())
     }
 
     /// Bind every term to the training set.

@@ -314,6 +314,28 @@ pub struct NoiseFit {
     pub clean_accuracy: f64,
 }
 
+/// The tail of a loss distribution: `train_loss_max`, `train_loss_q90`, `train_loss_q99` (the
+/// nearest-rank quantiles: the ⌈q·n⌉-th smallest), `train_loss_cvar10` (the mean of the
+/// ⌈n/10⌉ largest) and `train_loss_above_0.511` (the fraction above ln(1/0.6)). Empty input:
+/// NaN.
+pub fn loss_tail(losses: &[f64]) -> Vec<(String, f64)> {
+    let n = losses.len();
+    let mut v = losses.to_vec();
+    v.sort_by(f64::total_cmp);
+    let q = |p: f64| if n == 0 { f64::NAN } else { v[((p * n as f64).ceil() as usize).clamp(1, n) - 1] };
+    let k = n.div_ceil(10);
+    let cvar = if n == 0 { f64::NAN } else { v[n - k..].iter().sum::<f64>() / k as f64 };
+    let eps = (1.0f64 / 0.6).ln();
+    let above = if n == 0 { f64::NAN } else { v.iter().filter(|&&l| l > eps).count() as f64 / n as f64 };
+    vec![
+        ("train_loss_max".into(), if n == 0 { f64::NAN } else { v[n - 1] }),
+        ("train_loss_q90".into(), q(0.9)),
+        ("train_loss_q99".into(), q(0.99)),
+        ("train_loss_cvar10".into(), cvar),
+        ("train_loss_above_0.511".into(), above),
+    ]
+}
+
 /// The fit of the noisy labels: `pred` the predicted classes, `noisy` the training labels the
 /// network was given, `clean` the true ones (all of one length). With no changed label,
 /// `memorized` and `true_predicted` are NaN.
@@ -376,4 +398,26 @@ pub fn robust_accuracy(
     }
     let n = n as f64;
     Ok((clean as f64 / n, fgsm as f64 / n, pgd as f64 / n))
+}
+
+#[cfg(test)]
+mod loss_tail_tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn quantiles_cvar_and_the_fraction_above_by_hand() {
+        // 20 losses 0.1, 0.2, …, 2.0 (shuffled): q90 = the 18th smallest = 1.8, q99 = the 20th =
+        // 2.0, CVaR₁₀ = mean of the 2 largest = 1.95, above ln(1/0.6) ≈ 0.511: 0.6 … 2.0 = 15 of 20
+        let mut l: Vec<f64> = (1..=20).map(|i| i as f64 / 10.0).collect();
+        l.swap(0, 19);
+        l.swap(3, 11);
+        let t: BTreeMap<String, f64> = loss_tail(&l).into_iter().collect();
+        assert_eq!(t["train_loss_max"], 2.0);
+        assert_eq!(t["train_loss_q90"], 1.8);
+        assert_eq!(t["train_loss_q99"], 2.0);
+        assert!((t["train_loss_cvar10"] - 1.95).abs() < 1e-15);
+        assert_eq!(t["train_loss_above_0.511"], 0.75);
+        assert!(loss_tail(&[]).iter().all(|(_, v)| v.is_nan()));
+    }
 }

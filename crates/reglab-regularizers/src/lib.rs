@@ -16,7 +16,7 @@
 //! | orthogonality | [`orthogonality`] | `soft-orth`, `lambda-orth`, `mhe`, `ortho-offdiag`, `group-orth`, `conv-orth` |
 //! | perturbation | [`perturbation`] | `shrink-perturb` |
 //! | cauchy-schwarz | [`cauchy_schwarz`] | `cs-binary`, `cs-binary-pos`, `cs-ternary`, `cs-orth`, `cs-eig` |
-//! | output (on the logits) | [`output`] | `label-smoothing`, `confidence-penalty`, `spectral-decoupling`, `elr` |
+//! | output (on the logits) | [`output`] | `label-smoothing`, `confidence-penalty`, `spectral-decoupling`, `elr`, `feasible` |
 //! | data (on each training batch) | [`data`] | `cutout`, `mixup`, `input-noise` |
 //! | stochastic (in the forward pass or the step) | [`stochastic`] | `dropout`, `mixout`, `amp`, `sam`, `grad-norm`, `smart` |
 //! | adversarial (attacks and the terms of adversarial training; step hooks of `reglab_train::hook`) | [`adversarial`] | `fgsm-at`, `fgsm-rs-at`, `pgd-at`, `elle`, `elle-a`, `arow`, `trades`, `aaer` |

@@ -254,6 +254,14 @@ pub const OUTPUT_ENTRIES: &[OutputEntry] = &[
         options: "beta=0.7",
         build: |s| boxed_output(crate::output::elr::Elr::from_spec(s)),
     },
+    CatalogEntry {
+        name: "feasible",
+        family: "output",
+        formula: "replaces the cross-entropy by Σ_{i∈B} λ_i(ℓ_i − ε), λ_i ← max(0, λ_i + η(ℓ_i − ε − w·λ_i)) first (per training example; w > 0: resilient): every example's loss ≤ ε instead of the mean",
+        paper: "Ramirez, Hounie, Elenter, Gallego-Posada, Hashemizadeh, Ribeiro, Lacoste-Julien, Feasible Learning, AISTATS 2025 (arXiv 2501.14912; code: juan43ramirez/feasible-learning)",
+        options: "eps=ln(1/0.6), dual_lr=0.01 (η), decay=0 (w = 1/α, resilient)",
+        build: |s| boxed_output(crate::output::feasible::Feasible::from_spec(s)),
+    },
 ];
 
 fn boxed_batch<R: BatchTransform + 'static>(r: Result<R>) -> Result<Box<dyn BatchTransform>> {

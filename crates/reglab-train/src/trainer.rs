@@ -296,6 +296,7 @@ impl Trainer {
         let needs_terms = mix.is_some() || self.chain.needs_batch_info();
         let needs_features = self.chain.needs_features();
         let needs_graph = self.chain.needs_graph_terms();
+        let replaces_loss = self.chain.replaces_loss();
         let (chain, masks) = self.chain.split();
         let pass = Pass { masks, loss: &self.loss_fn, seed: self.cfg.seed, step: self.step, device: &self.device };
         let mut values: Vec<(String, f64)> = Vec::new();
@@ -336,6 +337,9 @@ impl Trainer {
         if !lv.is_finite() {
             return Err(TrainError::non_finite("the training loss", lv));
         }
+        // a term that replaces the cross-entropy (feasible learning): the step minimizes the
+        // terms alone; the cross-entropy is still reported
+        let loss = if replaces_loss { loss * 0.0 } else { loss };
         let z = logits.clone().detach().into_data();
         let pred = argmax_rows(&z);
         // terms with forward passes of their own, in the autodiff graph (ELLE, ARoW, AAER)
@@ -420,6 +424,21 @@ impl Trainer {
     /// pass (no autodiff).
     pub fn evaluate_and_predict(&self, data: &Dataset) -> (f64, f64, Vec<usize>) {
         evaluate(&self.net, data, true)
+    }
+
+    /// The cross-entropy of every example of `data` under the current model, in order (no
+    /// autodiff): the loss distribution whose tail feasible learning targets.
+    pub fn example_losses(&self, data: &Dataset) -> Vec<f64> {
+        let mut out = vec![0.0; data.len()];
+        for_each_logits(&self.net, data, |chunk, l, c| {
+            for (r, &i) in chunk.iter().enumerate() {
+                let row = &l[r * c..(r + 1) * c];
+                let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+                let lse = m + row.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
+                out[i] = lse - row[data.labels[i] as usize] as f64;
+            }
+        });
+        out
     }
 
     /// Mean cross-entropy and accuracy of the current model on `data` (no autodiff).

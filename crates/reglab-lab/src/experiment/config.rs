@@ -156,6 +156,12 @@ pub struct ProbeConfig {
     /// pairwise cosine similarities under f and f₀) — forgetting, measured on held-out data.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub drift: bool,
+    /// Also report the tail of the per-example training loss (cross-entropy over the whole
+    /// training set): `train_loss_max`, the quantiles `train_loss_q90` and `train_loss_q99`
+    /// (nearest rank), `train_loss_cvar10` (the mean of the worst 10 %) and
+    /// `train_loss_above_0.511` (the fraction above ln(1/0.6), feasible learning's default ε).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tail: bool,
     /// `task` (default): one row per task; `epoch`: one row per epoch, with `task` = the epoch
     /// (single-task streams only), checkpointed after each epoch.
     #[serde(default, skip_serializing_if = "ProbeEvery::is_task")]
@@ -264,6 +270,7 @@ impl Default for ProbeConfig {
             spectrum: false,
             binarize: false,
             drift: false,
+            tail: false,
             every: ProbeEvery::Task,
             per_epoch: 1,
             robust: None,

@@ -123,6 +123,11 @@ fn probe_row(
         m.insert("noisy_true_predicted".into(), fit.true_predicted);
         m.insert("clean_train_accuracy".into(), fit.clean_accuracy);
     }
+    if probe.tail {
+        for (k, v) in probes::loss_tail(&trainer.example_losses(&task.train)) {
+            m.insert(k, v);
+        }
+    }
     let (test_loss, test_accuracy) = trainer.evaluate(&task.test);
     m.insert("train_loss".into(), train_loss);
     m.insert("train_accuracy".into(), train_accuracy);

@@ -270,7 +270,8 @@ mod tests {
         let labels = [0, 1, 2, 0, 1, 2];
         // identical features within each class: 0 on the first step
         let same: Vec<f32> = labels.iter().flat_map(|&y| h[y * d..(y + 1) * d].to_vec()).collect();
-        assert_eq!(ridg("ridg=1", c, d).step(&same, &labels, n, &w, &mut vec![0.0; n * d], &mut vec![0.0; c * d]).unwrap(), 0.0);
+        // (≈ 0: the bank holds the class means at f32 precision)
+        assert!(ridg("ridg=1", c, d).step(&same, &labels, n, &w, &mut vec![0.0; n * d], &mut vec![0.0; c * d]).unwrap() < 1e-12);
         // features ×2, W ×1/2: the same rationale, the same value
         let base = ridg("ridg=1", c, d).step(&h, &labels, n, &w, &mut vec![0.0; n * d], &mut vec![0.0; c * d]).unwrap();
         let h2: Vec<f32> = h.iter().map(|v| 2.0 * v).collect();

@@ -7,9 +7,11 @@
 //! | `confidence-penalty` | [`confidence_penalty`] | `Σ_k p_k log p_k = −H(p)` |
 //! | `spectral-decoupling` | [`spectral_decoupling`] | `½‖z − γ‖²` |
 //! | `elr` | [`elr`] | `log(1 − ⟨t_i, p_i⟩)`, `t_i` a running mean of the model's predictions for example `i` |
+//! | `feasible` | [`feasible`] | `Σ_i λ_i(ℓ_i − ε)` in place of the cross-entropy, `λ_i` per-example multipliers by dual ascent |
 
 pub mod confidence_penalty;
 pub mod elr;
+pub mod feasible;
 pub mod label_smoothing;
 pub mod spectral_decoupling;
 

@@ -151,6 +151,12 @@ pub trait StepHook: AsAny + Send {
         false
     }
 
+    /// Whether its loss terms replace the cross-entropy instead of being added to it (feasible
+    /// learning); the reported training loss stays the cross-entropy.
+    fn replaces_loss(&self) -> bool {
+        false
+    }
+
     /// Its state for checkpoints (names unique to the hook, e.g. under a prefix).
     fn state(&self) -> Result<Vec<NamedTensor>, TrainError> {
         Ok(Vec::new())
@@ -427,6 +433,11 @@ impl Chain {
     /// Whether a hook needs the batch's labels and example indices.
     pub fn needs_batch_info(&self) -> bool {
         self.hooks.iter().any(|h| h.needs_batch_info())
+    }
+
+    /// Whether a hook's terms replace the cross-entropy.
+    pub fn replaces_loss(&self) -> bool {
+        self.hooks.iter().any(|h| h.replaces_loss())
     }
 
     /// Whether a hook adds terms on the features.

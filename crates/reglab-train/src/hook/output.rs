@@ -36,6 +36,10 @@ impl StepHook for OutputTerms {
         !self.set.is_empty()
     }
 
+    fn replaces_loss(&self) -> bool {
+        self.set.replaces_loss()
+    }
+
     fn loss_terms(&mut self, cx: &LossCx<'_>, grad: &mut [f64], values: &mut Vec<(String, f64)>) -> Result<(), TrainError> {
         let v = self.set.eval(cx.batch, grad, cx.step, cx.total).map_err(|e| TrainError::Other(e.to_string()))?;
         values.extend(self.set.labels().into_iter().zip(v));

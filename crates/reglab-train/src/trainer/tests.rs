@@ -246,6 +246,35 @@ fn output_terms_report_their_epoch_mean_and_elr_targets_resume_bit_for_bit() {
 }
 
 #[test]
+fn feasible_learning_replaces_the_cross_entropy_and_lowers_the_worst_losses() {
+    let data = blobs(60, 4);
+    let sgd = |regs: &[&str]| TrainConfig { batch: 20, optim: OptimSpec::Sgd { momentum: 0.0 }, lr: 0.1, ..cfg(regs) };
+    // every constraint met (ε = 100): every multiplier stays 0, so nothing moves — the
+    // cross-entropy is not in the step
+    let mut t = crate::test_data::blob_trainer(&sgd(&["feasible=1:eps=100"]));
+    let w0 = t.net.to_pytorch();
+    let (loss, _) = t.train_epoch(&data, 1, &mut |_| {}).unwrap();
+    assert_eq!(t.net.to_pytorch(), w0);
+    assert!(loss > 0.5, "the reported loss is still the cross-entropy: {loss}");
+    // with ε below the losses it trains, and its worst example ends better than ERM's at the
+    // same budget and step size
+    let worst = |regs: &[&str]| {
+        let mut t = crate::test_data::blob_trainer(&sgd(regs));
+        for e in 1..=10 {
+            t.train_epoch(&data, e, &mut |_| {}).unwrap();
+        }
+        t.example_losses(&data).into_iter().fold(0.0f64, f64::max)
+    };
+    let (erm, feasible) = (worst(&[]), worst(&["feasible=1:eps=0.05:dual_lr=0.5"]));
+    assert!(feasible < erm, "max loss {feasible} under feasible learning against {erm} under ERM");
+    // the per-example losses average to the reported mean
+    let t = crate::test_data::blob_trainer(&sgd(&[]));
+    let l = t.example_losses(&data);
+    let (mean, _) = t.evaluate(&data);
+    assert!((l.iter().sum::<f64>() / 60.0 - mean).abs() < 1e-9);
+}
+
+#[test]
 fn output_terms_without_indices_or_with_bad_specs_are_errors() {
     let mut t = crate::test_data::blob_trainer(&cfg(&["elr=3"]));
     let train = blobs(240, 1);
