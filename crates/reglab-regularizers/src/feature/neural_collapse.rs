@@ -98,7 +98,7 @@ impl NeuralCollapse {
                 why: format!("neural-collapse needs at least 2 classes and features, got {classes} classes of width {dim}"),
             });
         }
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x4e43_6d65_616e_73);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x004e_436d_6561_6e73);
         self.means = (0..classes * dim).map(|_| StandardNormal.sample(&mut rng)).map(|v: f64| v as f32 as f64).collect();
         self.classes = classes;
         self.dim = dim;
@@ -410,7 +410,7 @@ mod tests {
         // M − α(∇_M L₁ + (λ₂/λ₁)∇_M L₂)
         let (l2, g2) = separation(&again, 3, 4, Separation::Nearest);
         let mut gm = vec![0.0; 12];
-        let l1 = compactness(&h, &labels, &again, 3, 4, Some((&mut vec![0.0; 24], &mut gm)), 1.0);
+        let l1 = compactness(&h, &labels, &again, 3, 4, Some((&mut [0.0; 24], &mut gm)), 1.0);
         assert!((value - (0.01 * l1 + 0.1 * l2)).abs() < 1e-15);
         for k in 0..12 {
             let want = again[k] - 0.5 * (gm[k] + 10.0 * g2[k]);
@@ -420,7 +420,7 @@ mod tests {
         let mut q = nc("neural-collapse=0.01:sep=0:means_lr=0.5");
         q.bind(3, 4, 7).unwrap();
         let before = compactness(&h, &labels, &q.means, 3, 4, None, 1.0);
-        q.step(&h, &labels, 6, &mut vec![0.0; 24]).unwrap();
+        q.step(&h, &labels, 6, &mut [0.0; 24]).unwrap();
         assert!(compactness(&h, &labels, &q.means, 3, 4, None, 1.0) < before);
         // the feature gradient is λ₁·∂L₁/∂h at the means before the step
         let mut want = vec![0.0; 24];

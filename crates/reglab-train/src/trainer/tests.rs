@@ -749,6 +749,26 @@ fn feature_distillation_reports_its_value_and_holds_the_features_near_the_initia
     assert!(e.contains("hidden features"), "{e}");
 }
 
+/// Train `c` 3 epochs on `data` in one go, and again with a checkpoint after epoch 1 restored
+/// into a fresh trainer: the checkpoint must hold a hook state tensor named per `state`, and the
+/// two runs must end with the same weights, bit for bit.
+fn assert_resumes_bit_for_bit(c: &TrainConfig, data: &Dataset, state: impl Fn(&str) -> bool) {
+    let mut a = crate::test_data::blob_trainer(c);
+    for e in 1..=3 {
+        a.train_epoch(data, e, &mut |_| {}).unwrap();
+    }
+    let mut b = crate::test_data::blob_trainer(c);
+    b.train_epoch(data, 1, &mut |_| {}).unwrap();
+    let ck = b.checkpoint().unwrap();
+    assert!(ck.reg.iter().any(|t| state(&t.name)), "{:?}", ck.reg.iter().map(|t| &t.name).collect::<Vec<_>>());
+    let mut b2 = crate::test_data::blob_trainer(c);
+    b2.restore(ck).unwrap();
+    for e in 2..=3 {
+        b2.train_epoch(data, e, &mut |_| {}).unwrap();
+    }
+    assert_eq!(a.net.to_pytorch(), b2.net.to_pytorch());
+}
+
 /// Within-class over between-class scatter of the features, `tr Σ_W / tr Σ_B` (the NC1 measure).
 fn within_over_between(f: &[f32], labels: &[u8], d: usize) -> f64 {
     let classes = *labels.iter().max().unwrap() as usize + 1;
@@ -782,20 +802,7 @@ fn neural_collapse_reports_its_value_tightens_the_classes_and_resumes_bit_for_bi
     assert!(v.is_finite() && v > 0.0, "{v}");
     assert_ne!(t.chain().find::<NeuralCollapseHook>().unwrap().means(), &m0[..], "the means moved");
     // resume: the means travel in the checkpoint and the run continues bit for bit
-    let mut a = crate::test_data::blob_trainer(&c);
-    for e in 1..=3 {
-        a.train_epoch(&data, e, &mut |_| {}).unwrap();
-    }
-    let mut b = crate::test_data::blob_trainer(&c);
-    b.train_epoch(&data, 1, &mut |_| {}).unwrap();
-    let ck = b.checkpoint().unwrap();
-    assert!(ck.reg.iter().any(|t| t.name.ends_with("neural-collapse.means")), "{:?}", ck.reg.iter().map(|t| &t.name).collect::<Vec<_>>());
-    let mut b2 = crate::test_data::blob_trainer(&c);
-    b2.restore(ck).unwrap();
-    for e in 2..=3 {
-        b2.train_epoch(&data, e, &mut |_| {}).unwrap();
-    }
-    assert_eq!(a.net.to_pytorch(), b2.net.to_pytorch());
+    assert_resumes_bit_for_bit(&c, &data, |n| n.ends_with("neural-collapse.means"));
     // the features' within-class scatter, relative to the between-class one, ends lower than
     // without the term
     let nc1 = |regs: &[&str]| {
@@ -840,27 +847,13 @@ fn ridg_adds_its_head_gradient_reports_its_value_and_resumes_bit_for_bit() {
     assert!(v > 0.0);
     assert!((reg.reg_values().unwrap()["ridg"] - v).abs() <= 1e-5 * v, "{} vs {v}", reg.reg_values().unwrap()["ridg"]);
     let (wp, wr) = (head(&plain), head(&reg));
-    for k in 0..48 {
-        let got = (wr.data[k] - wp.data[k]) as f64;
-        assert!((got + 0.1 * gw[k]).abs() < 1e-5, "head [{k}]: {got} vs {}", -0.1 * gw[k]);
+    for (k, ((r, p), g)) in wr.data.iter().zip(&wp.data).zip(&gw).enumerate() {
+        let got = (r - p) as f64;
+        assert!((got + 0.1 * g).abs() < 1e-5, "head [{k}]: {got} vs {}", -0.1 * g);
     }
     assert!(gw.iter().any(|g| g.abs() > 1e-3), "the check can fail");
     // resume: the bank travels in the checkpoint
-    let c = TrainConfig { batch: 16, ..cfg(&["ridg=1:momentum=0.1"]) };
-    let mut a = crate::test_data::blob_trainer(&c);
-    for e in 1..=3 {
-        a.train_epoch(&data, e, &mut |_| {}).unwrap();
-    }
-    let mut b = crate::test_data::blob_trainer(&c);
-    b.train_epoch(&data, 1, &mut |_| {}).unwrap();
-    let ck = b.checkpoint().unwrap();
-    assert!(ck.reg.iter().any(|t| t.name.ends_with("ridg.bank")));
-    let mut b2 = crate::test_data::blob_trainer(&c);
-    b2.restore(ck).unwrap();
-    for e in 2..=3 {
-        b2.train_epoch(&data, e, &mut |_| {}).unwrap();
-    }
-    assert_eq!(a.net.to_pytorch(), b2.net.to_pytorch());
+    assert_resumes_bit_for_bit(&TrainConfig { batch: 16, ..cfg(&["ridg=1:momentum=0.1"]) }, &data, |n| n.ends_with("ridg.bank"));
     assert!(config_error(&["ridg=1:momentum=2"]).contains("momentum"));
 }
 
@@ -885,20 +878,7 @@ fn ewc_computes_the_fisher_once_applies_it_and_resumes_from_the_checkpoint() {
     let v = t.reg_values().unwrap()["ewc"];
     assert!(v > 0.0 && v.is_finite(), "{v}");
     // resume: the Fisher travels in the checkpoint and the run continues bit for bit
-    let mut a = crate::test_data::blob_trainer(&c);
-    for e in 1..=3 {
-        a.train_epoch(&data, e, &mut |_| {}).unwrap();
-    }
-    let mut b = crate::test_data::blob_trainer(&c);
-    b.train_epoch(&data, 1, &mut |_| {}).unwrap();
-    let ck = b.checkpoint().unwrap();
-    assert!(ck.reg.iter().any(|t| t.name.starts_with("ewc/fisher/")));
-    let mut b2 = crate::test_data::blob_trainer(&c);
-    b2.restore(ck).unwrap();
-    for e in 2..=3 {
-        b2.train_epoch(&data, e, &mut |_| {}).unwrap();
-    }
-    assert_eq!(a.net.to_pytorch(), b2.net.to_pytorch());
+    assert_resumes_bit_for_bit(&c, &data, |n| n.starts_with("ewc/fisher/"));
     // a strong EWC keeps the weights closer to θ⁰ than none
     let dist = |regs: &[&str]| {
         let mut t = crate::test_data::blob_trainer(&TrainConfig { batch: 16, ..cfg(regs) });
