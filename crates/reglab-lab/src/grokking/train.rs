@@ -138,9 +138,13 @@ pub fn train(data: &ModularData, cfg: &TrainConfig, seed: u64, device: &Device, 
     let targets = Tensor::<2>::from_data(TensorData::new(onehot, [n, p]), device);
     let dropout = (cfg.dropout > 0.0).then_some(Dropout { p: cfg.dropout });
     let mut probes = Vec::new();
+    // every neuron's IPR at the last probe, which is taken on the final weights
+    let mut final_ipr = Vec::new();
     for step in 0..=cfg.steps {
         if step % cfg.log_every == 0 || step == cfg.steps {
-            probes.push(probe(&model.valid(), data, step));
+            let (pr, iprs) = probe(&model.valid(), data, step);
+            probes.push(pr);
+            final_ipr = iprs;
         }
         if step == cfg.steps {
             break;
@@ -156,13 +160,13 @@ pub fn train(data: &ModularData, cfg: &TrainConfig, seed: u64, device: &Device, 
     if !last.train_loss.is_finite() {
         return Err(format!("the training loss is {} at step {}: diverged (lower the learning rate)", last.train_loss, last.step));
     }
-    let valid = model.valid();
-    let final_ipr = neuron_iprs(&host(valid.w1.val()), &host(valid.w2.val()), p, width);
     Ok(RunResult { probes, final_ipr })
 }
 
 /// The probes of `model` (evaluation mode).
-fn probe(model: &QuadraticMlp, data: &ModularData, step: usize) -> Probe {
+/// The probes at `step`, and every hidden neuron's IPR (of which the probe keeps the mean and
+/// the high share).
+fn probe(model: &QuadraticMlp, data: &ModularData, step: usize) -> (Probe, Vec<f64>) {
     let p = data.p;
     let device = model.w1.val().device();
     let outputs = |pairs: &[(u32, u32)]| -> Vec<f32> {
@@ -197,7 +201,7 @@ fn probe(model: &QuadraticMlp, data: &ModularData, step: usize) -> Probe {
     let (w1, w2) = (host(model.w1.val()), host(model.w2.val()));
     let iprs = neuron_iprs(&w1, &w2, p, w2.len() / p);
     let norm2 = w1.iter().chain(&w2).map(|&v| f64::from(v) * f64::from(v)).sum();
-    Probe {
+    let pr = Probe {
         step,
         train_loss: loss / (data.train.len() * p) as f64,
         train_acc_clean: share(clean, clean_n).unwrap_or(f64::NAN),
@@ -208,5 +212,6 @@ fn probe(model: &QuadraticMlp, data: &ModularData, step: usize) -> Probe {
         ipr_mean: iprs.iter().sum::<f64>() / iprs.len() as f64,
         ipr_high: iprs.iter().filter(|&&v| v >= 0.5).count() as f64 / iprs.len() as f64,
         weight_norm2: norm2,
-    }
+    };
+    (pr, iprs)
 }
