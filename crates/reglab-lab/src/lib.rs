@@ -38,6 +38,7 @@ pub mod kinds;
 pub mod label_noise;
 pub mod lasso_path;
 pub mod linear;
+pub mod long_tail;
 pub mod ot;
 pub mod ot_sparse;
 pub mod penalty;

@@ -79,6 +79,10 @@ pub struct DataConfig {
     /// Seed of the pixel permutations (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pixel_seed: Option<u64>,
+    /// Imbalance ratio ρ ≥ 1 of a long-tailed training set (after `subset`): class `c` keeps
+    /// `n_c·ρ^{−c/(C−1)}` of its examples; see [`crate::long_tail`]. The test set stays balanced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_tail: Option<f64>,
 }
 
 /// `[model]`.
@@ -406,6 +410,11 @@ impl Experiment {
         }
         self.label_noise()?;
         self.pixel_order()?;
+        if let Some(rho) = self.data.long_tail
+            && !(rho >= 1.0 && rho.is_finite())
+        {
+            return Err(format!("`data.long_tail` = {rho}: expected an imbalance ratio ≥ 1"));
+        }
         if self.arms.is_empty() {
             return Err("no `[[arm]]`: give at least one arm (an arm with no `reg` trains without regularizer)".into());
         }
@@ -641,6 +650,9 @@ reg = ["spectral=1e-2"]
         assert_eq!(ok(BASE, &["data.pixels=random"]).pixel_order().unwrap(), Some(crate::pixels::PixelOrder::Random));
         err(BASE, &["data.pixels=columns"], &["`data.pixels`", "columns"]);
         err(BASE, &["data.pixel_seed=3"], &["`data.pixel_seed`", "without"]);
+        err(BASE, &["data.long_tail=0.5"], &["`data.long_tail`", "≥ 1"]);
+        let lt = crate::experiment::runner::load_split(&ok(BASE, &["data.long_tail=10"])).unwrap();
+        assert!(lt.train.len() < crate::experiment::runner::load_split(&ok(BASE, &[])).unwrap().train.len());
         // the loaded images are permuted, the labels kept
         let plain = crate::experiment::runner::load_split(&ok(BASE, &[])).unwrap();
         let shuffled = crate::experiment::runner::load_split(&e).unwrap();

@@ -69,6 +69,9 @@ pub fn load_split(exp: &Experiment) -> Result<Split, RunError> {
     if let Some(n) = exp.data.test_subset {
         split.test = split.test.take(n);
     }
+    if let Some(rho) = exp.data.long_tail {
+        split.train = crate::long_tail::long_tail(&split.train, rho);
+    }
     if let Some(order) = exp.pixel_order().map_err(RunError::Input)? {
         crate::pixels::apply(&mut split, order, exp.data.pixel_seed.unwrap_or(0));
     }

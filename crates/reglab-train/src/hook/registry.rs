@@ -24,6 +24,7 @@ use crate::step::Regularization;
 use burn::tensor::Device;
 use reglab_core::{NamedTensor, Selection, Spec};
 use reglab_regularizers::adversarial::{aaer::Aaer, attack::Attack, elle::Elle};
+use reglab_regularizers::feature::{neural_collapse::NeuralCollapse, ridg::Ridg};
 use reglab_regularizers::registry::CatalogEntry;
 use reglab_regularizers::stochastic::{dropout::Dropout, mixout::Mixout, sharpness::Sharpness};
 
@@ -240,6 +241,8 @@ pub fn check(spec: &Spec) -> Result<(), String> {
         return match e.name {
             // builders that need a model: parse the options alone
             "mixout" => Mixout::from_spec(spec).map(drop).map_err(|e| e.to_string()),
+            "neural-collapse" => NeuralCollapse::from_spec(spec).map(drop).map_err(|e| e.to_string()),
+            "ridg" => Ridg::from_spec(spec).map(drop).map_err(|e| e.to_string()),
             // ε may come from the run's adversarial training
             "elle" | "elle-a" => Elle::from_spec(spec).map(drop).map_err(|e| e.to_string()),
             _ => {
@@ -353,4 +356,20 @@ pub fn build_chain(
         hooks.push((e.build)(spec, &BuildCx { net, seed: cfg.seed, anchor, attack_eps })?);
     }
     Ok(Chain::new(hooks))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hooks_that_need_a_model_are_checked_without_one() {
+        // experiment files are checked before any model exists
+        for ok in ["neural-collapse=0.01:sep=0.1", "ridg=0.01:momentum=0.1", "mixout=0.1", "feature-distill=1"] {
+            check(&Spec::parse(ok).unwrap()).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in ["neural-collapse=0.01:variant=x", "neural-collapse=0", "ridg=0.01:momentum=3", "ridg=1:k=1"] {
+            assert!(check(&Spec::parse(bad).unwrap()).is_err(), "{bad}");
+        }
+    }
 }
