@@ -328,6 +328,11 @@ pub enum StreamKind {
     Permuted,
     /// One task (the plain data set).
     Single,
+    /// Class-incremental: the classes split into `tasks` groups, one task each, tested on all.
+    Split {
+        /// The number of tasks.
+        tasks: usize,
+    },
 }
 
 impl Experiment {
@@ -550,7 +555,8 @@ impl Experiment {
             "random-label" => Ok(StreamKind::RandomLabel),
             "permuted" => Ok(StreamKind::Permuted),
             "single" => Ok(StreamKind::Single),
-            k => Err(format!("`stream.kind` = \"{k}\": expected \"random-label\", \"permuted\" or \"single\"")),
+            "split" => Ok(StreamKind::Split { tasks: self.stream.tasks }),
+            k => Err(format!("`stream.kind` = \"{k}\": expected \"random-label\", \"permuted\", \"single\" or \"split\"")),
         }
     }
 

@@ -357,7 +357,8 @@ pub fn check(exp: &Experiment, device: reglab_train::device::DeviceKind) -> Resu
     if let Some(n) = exp.label_noise().map_err(RunError::Input)? {
         n.validate(base.train.classes).map_err(|e| RunError::Input(format!("`data.label_noise_kind`: {e}")))?;
     }
-    exp.stream_kind().map_err(RunError::Input)?;
+    let kind = exp.stream_kind().map_err(RunError::Input)?;
+    Stream::new(kind, base.clone()).check().map_err(RunError::Input)?;
     let device = reglab_train::device::autodiff_device(device).map_err(RunError::Input)?;
     for arm in &exp.arms {
         let cfg = exp.train_config(arm, exp.seeds[0]).map_err(RunError::Input)?;
@@ -383,6 +384,7 @@ pub fn run_cell(
     let noise = exp.label_noise().map_err(RunError::Input)?;
     let kind = exp.stream_kind().map_err(RunError::Input)?;
     let stream = Stream::new(kind, base.clone()).with_noise(noise);
+    stream.check().map_err(RunError::Input)?;
     let sh = Shared { exp, out: dir, device, rows: Mutex::new(Vec::new()), failed: AtomicBool::new(false), publish: false };
     let (_, train_seconds) = run_job(&sh, &stream, &base, job, events).map_err(RunError::Failed)?;
     let mut rows = sh.rows.into_inner().expect("rows");

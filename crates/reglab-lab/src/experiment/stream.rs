@@ -8,6 +8,10 @@
 //!   examples with the same labels, so its accuracy is the fit of the task in evaluation mode:
 //!   the measure of pure trainability.
 //! - `single`: one task, the data as it is.
+//! - `split`: class-incremental learning (Split-MNIST with 5 tasks on 10 classes). Task t of T
+//!   trains on the examples of classes ⌊(t − 1)C/T⌋ … ⌊tC/T⌋ − 1 (labels kept: one head over
+//!   all C classes) and is tested on the whole test set, so that its accuracy measures every
+//!   class seen so far and forgotten (after the last task: the class-incremental accuracy).
 //!
 //! With `[data] label_noise`, each task's training labels are then corrupted from the seed
 //! ([`crate::label_noise`]); [`Stream::task_noisy`] returns the true ones beside them.
@@ -56,10 +60,28 @@ impl Stream {
         }
     }
 
+    /// Check the stream against its data: a `split` stream needs at least one class per task.
+    pub fn check(&self) -> Result<(), String> {
+        let classes = self.base.train.classes;
+        if let StreamKind::Split { tasks } = self.kind
+            && tasks > classes
+        {
+            return Err(format!("`stream.kind` = \"split\" with {tasks} tasks: the data have only {classes} classes (at most one task per class)"));
+        }
+        Ok(())
+    }
+
     /// The data of task `task` (1-based) for `seed`.
     pub fn task(&self, seed: u64, task: usize) -> Split {
         match self.kind {
             StreamKind::Single => self.base.clone(),
+            StreamKind::Split { tasks } => {
+                let c = self.base.train.classes;
+                let (lo, hi) = ((task - 1) * c / tasks, task * c / tasks);
+                let idx: Vec<usize> = (0..self.base.train.len()).filter(|&i| (lo..hi).contains(&(self.base.train.labels[i] as usize))).collect();
+                let train = self.base.train.subset(&idx, format!("{}/classes{lo}-{}", self.base.train.name, hi - 1));
+                Split { train, test: self.base.test.clone() }
+            }
             StreamKind::Permuted => {
                 let d = self.base.train.example_len();
                 let perm = crate::data::seeded_permutation(d, seed.wrapping_mul(31) ^ (task as u64).wrapping_mul(0x5851_F42D_4C95_7F2D) ^ 0x9e3779b9);
@@ -118,6 +140,21 @@ mod tests {
         let perm: Vec<usize> = t1.train.example(0).iter().map(|&v| v as usize).collect();
         let want: Vec<f32> = perm.iter().map(|&p| base().test.example(3)[p]).collect();
         assert_eq!(t1.test.example(3), &want[..]);
+    }
+
+    #[test]
+    fn split_tasks_partition_the_classes_and_test_on_all_of_them() {
+        // 3 classes in 2 tasks: classes {0} then {1, 2}
+        let s = Stream::new(StreamKind::Split { tasks: 2 }, base());
+        let (t1, t2) = (s.task(0, 1), s.task(0, 2));
+        assert!(t1.train.labels.iter().all(|&y| y == 0) && t1.train.len() == 7);
+        assert!(t2.train.labels.iter().all(|&y| y == 1 || y == 2) && t2.train.len() == 13);
+        assert_eq!((t1.test.clone(), t2.test.clone()), (base().test, base().test));
+        // the examples keep their features
+        assert_eq!(t2.train.example(0), base().train.example(1));
+        s.check().unwrap();
+        let e = Stream::new(StreamKind::Split { tasks: 4 }, base()).check().unwrap_err();
+        assert!(e.contains("only 3 classes"), "{e}");
     }
 
     #[test]
