@@ -38,20 +38,11 @@ impl Prepared for CollapseExperiment {
     }
     fn cells(&self) -> Result<Vec<CellSpec>, String> {
         self.validate()?;
-        let config = cells::toml_as_json(&self.to_toml());
-        Ok(cell_keys(self)
-            .iter()
-            .enumerate()
-            .map(|(i, k)| CellSpec {
-                label: cell_label(self, *k),
-                work: u64::from(self.replicates),
-                config: serde_json::json!({ "experiment": config, "cell": i }),
-            })
-            .collect())
+        Ok(cells::sweep_specs(&self.to_toml(), cell_keys(self).iter().map(|k| cell_label(self, *k)), u64::from(self.replicates)))
     }
     fn run_cell(&self, index: usize, cx: &CellContext<'_>) -> Result<CellValue, RunError> {
-        let label = cell_keys(self).get(index).map_or_else(|| "not in the plan".to_string(), |k| cell_label(self, *k));
-        let r = super::sweep::run_cell(self, index, &|| cx.progress.tick()).map_err(|e| RunError::Failed(format!("cell {index} ({label}): {e}")))?;
+        let r = super::sweep::run_cell(self, index, &|| cx.progress.tick())
+            .map_err(|e| cells::cell_failed(index, cell_keys(self).get(index).map(|k| cell_label(self, *k)), e))?;
         cells::encode(&r)
     }
     fn merge(&self, outcomes: Vec<Option<CellValue>>, out: &Path) -> Result<String, RunError> {

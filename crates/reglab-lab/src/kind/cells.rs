@@ -85,6 +85,23 @@ pub fn toml_as_json(toml_text: &str) -> serde_json::Value {
     serde_json::to_value(v).expect("TOML values convert to JSON")
 }
 
+/// The cells of a sweep, one per label in order, each of `work` units: its config is the
+/// resolved experiment file and the cell's index, so an edit to the file changes every hash.
+pub fn sweep_specs(toml_text: &str, labels: impl IntoIterator<Item = String>, work: u64) -> Vec<CellSpec> {
+    let config = toml_as_json(toml_text);
+    labels
+        .into_iter()
+        .enumerate()
+        .map(|(i, label)| CellSpec { label, work, config: serde_json::json!({ "experiment": config, "cell": i }) })
+        .collect()
+}
+
+/// A cell's failure, naming the cell: `cell INDEX (LABEL): why`; `label` is `None` for an index
+/// outside the plan.
+pub fn cell_failed(index: usize, label: Option<String>, why: impl std::fmt::Display) -> RunError {
+    RunError::Failed(format!("cell {index} ({}): {why}", label.as_deref().unwrap_or("not in the plan")))
+}
+
 /// A cell's result as a [`CellValue`].
 pub fn encode<T: Serialize>(v: &T) -> Result<CellValue, RunError> {
     CellValue::serialized(v).map_err(|e| RunError::Failed(format!("encoding a cell's result: {e}")))

@@ -59,16 +59,7 @@ impl Prepared for TuneRun {
     }
     fn cells(&self) -> Result<Vec<CellSpec>, String> {
         self.exp.validate()?;
-        let config = cells::toml_as_json(&self.exp.to_toml());
-        Ok(cell_keys(&self.exp)
-            .iter()
-            .enumerate()
-            .map(|(i, k)| CellSpec {
-                label: cell_label(&self.exp, k),
-                work: self.exp.train.steps as u64,
-                config: serde_json::json!({ "experiment": config, "cell": i }),
-            })
-            .collect())
+        Ok(cells::sweep_specs(&self.exp.to_toml(), cell_keys(&self.exp).iter().map(|k| cell_label(&self.exp, k)), self.exp.train.steps as u64))
     }
     fn check(&self, device: DeviceKind) -> Result<(), RunError> {
         let parts = self.parts()?;
@@ -76,10 +67,10 @@ impl Prepared for TuneRun {
         super::sweep::check(&self.exp, &parts, &dev).map_err(RunError::Input)
     }
     fn run_cell(&self, index: usize, cx: &CellContext<'_>) -> Result<CellValue, RunError> {
-        let label = cell_keys(&self.exp).get(index).map_or_else(|| "not in the plan".to_string(), |k| cell_label(&self.exp, k));
         let parts = self.parts()?;
         let dev = autodiff_device(cx.device).map_err(RunError::Input)?;
-        let r = super::sweep::run_cell(&self.exp, &parts, index, &dev).map_err(|e| RunError::Failed(format!("cell {index} ({label}): {e}")))?;
+        let r = super::sweep::run_cell(&self.exp, &parts, index, &dev)
+            .map_err(|e| cells::cell_failed(index, cell_keys(&self.exp).get(index).map(|k| cell_label(&self.exp, k)), e))?;
         cx.progress.inc(self.exp.train.steps as u64);
         cells::encode(&r)
     }
