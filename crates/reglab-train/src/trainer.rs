@@ -432,10 +432,7 @@ impl Trainer {
         let mut out = vec![0.0; data.len()];
         for_each_logits(&self.net, data, |chunk, l, c| {
             for (r, &i) in chunk.iter().enumerate() {
-                let row = &l[r * c..(r + 1) * c];
-                let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
-                let lse = m + row.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
-                out[i] = lse - row[data.labels[i] as usize] as f64;
+                out[i] = row_cross_entropy(&l[r * c..(r + 1) * c], data.labels[i] as usize);
             }
         });
         out
@@ -531,16 +528,21 @@ fn placeholder() -> Net {
 
 /// Mean cross-entropy and accuracy of `net` on `data` (no autodiff), and the predicted classes
 /// when `predictions`.
+/// The cross-entropy of one row of logits against label `y` (max-shifted log-sum-exp, f64).
+fn row_cross_entropy(row: &[f32], y: usize) -> f64 {
+    let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+    let lse = m + row.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
+    lse - row[y] as f64
+}
+
 fn evaluate(net: &Net, data: &Dataset, predictions: bool) -> (f64, f64, Vec<usize>) {
     let (mut loss, mut correct) = (0.0f64, 0usize);
     let mut pred = Vec::with_capacity(if predictions { data.len() } else { 0 });
     for_each_logits(net, data, |chunk, l, c| {
         for (r, &i) in chunk.iter().enumerate() {
             let row = &l[r * c..(r + 1) * c];
-            let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
-            let lse = m + row.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
             let y = data.labels[i] as usize;
-            loss += lse - row[y] as f64;
+            loss += row_cross_entropy(row, y);
             let p = argmax(row);
             if p == y {
                 correct += 1;

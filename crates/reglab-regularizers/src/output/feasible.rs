@@ -35,7 +35,7 @@
 //! ε = ln(1/0.6). The paper's dual step sizes are for 200-epoch CIFAR-10 runs (10⁻⁴) and its
 //! two-moons MLP (10⁻²); the default here is the latter.
 
-use reglab_core::output::log_softmax;
+use crate::adversarial::attack::cross_entropy_rows;
 use reglab_core::{Error, NamedTensor, OutputBatch, OutputRegularizer, Result, Spec};
 
 /// The name of the multipliers in checkpoints.
@@ -84,12 +84,6 @@ impl Feasible {
     }
 }
 
-/// The cross-entropy of row `i` and its log-probabilities.
-fn example_loss(b: &OutputBatch<'_>, i: usize) -> (f64, Vec<f64>) {
-    let lp = log_softmax(b.row(i));
-    (-lp[b.labels[i]], lp)
-}
-
 impl OutputRegularizer for Feasible {
     fn name(&self) -> &'static str {
         "feasible"
@@ -108,8 +102,8 @@ impl OutputRegularizer for Feasible {
 
     fn observe(&mut self, b: &OutputBatch<'_>) -> Result<()> {
         self.check(b)?;
-        for i in 0..b.n {
-            let (loss, _) = example_loss(b, i);
+        let (losses, _) = cross_entropy_rows(b.logits, b.labels, b.classes);
+        for (i, &loss) in losses.iter().enumerate() {
             let lam = &mut self.multipliers[b.index[i]];
             let l = *lam as f64;
             *lam = (l + self.dual_lr * (loss - self.eps - self.decay * l)).max(0.0) as f32;
@@ -119,19 +113,19 @@ impl OutputRegularizer for Feasible {
 
     fn eval(&self, b: &OutputBatch<'_>, grad: Option<&mut [f64]>, scale: f64) -> Result<f64> {
         self.check(b)?;
-        let mut value = 0.0;
+        // ℓ_i and ∂ℓ_i/∂z_i = softmax(z_i) − e_{y_i}
+        let (losses, dl) = cross_entropy_rows(b.logits, b.labels, b.classes);
         let c = b.classes;
+        let mut value = 0.0;
         let mut grad = grad;
-        for i in 0..b.n {
+        for (i, &loss) in losses.iter().enumerate() {
             let lam = self.multipliers[b.index[i]] as f64;
-            let (loss, lp) = example_loss(b, i);
             value += lam * (loss - self.eps);
             if let Some(g) = grad.as_deref_mut()
                 && lam > 0.0
             {
-                for (k, &l) in lp.iter().enumerate() {
-                    let target = if k == b.labels[i] { 1.0 } else { 0.0 };
-                    g[i * c + k] += scale * lam * (l.exp() - target);
+                for (gk, &d) in g[i * c..(i + 1) * c].iter_mut().zip(&dl[i * c..(i + 1) * c]) {
+                    *gk += scale * lam * d;
                 }
             }
         }
