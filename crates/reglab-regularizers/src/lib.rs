@@ -23,8 +23,10 @@
 //! | on the features (a step hook of `reglab_train::hook::distill`, no module here) | — | `feature-distill` |
 //! | on the features, with the labels (the math here; the step hooks in `reglab_train::hook::neural_collapse`, `reglab_train::hook::ridg`) | [`feature`] | `neural-collapse`, `ridg` |
 //! | freezing half the matrices per round (a step hook of `reglab_train::hook::hft`, no module here) | — | `hft` |
+//! | activations replacing the hidden ReLU (the math here; the burn version in `reglab_train::model`, `--model mlp:H,act=NAME`) | [`activation`] | `soft-ash`, `hard-ash` |
 //! | Fisher-weighted anchor (the math here; the Fisher and the hook in `reglab_train::fisher`, `reglab_train::hook::ewc`) | [`anchor::ewc`] | `ewc` |
 
+pub mod activation;
 pub mod adversarial;
 pub mod anchor;
 pub mod cauchy_schwarz;

@@ -34,6 +34,8 @@ pub enum Kind {
     Reparam,
     /// A mask on the weights: `--prune SPEC`.
     Prune,
+    /// The hidden activation of an MLP: `--model mlp:H,act=NAME`.
+    Activation,
 }
 
 impl Kind {
@@ -47,6 +49,7 @@ impl Kind {
             Kind::Adversarial => "inputs (adversarial)",
             Kind::Reparam => "weights (reparameterized)",
             Kind::Prune => "weights (masked)",
+            Kind::Activation => "hidden activations",
         }
     }
 
@@ -56,6 +59,7 @@ impl Kind {
             Kind::Penalty | Kind::Output | Kind::Data | Kind::Stochastic | Kind::Adversarial => "--reg",
             Kind::Reparam => "--reparam",
             Kind::Prune => "--prune",
+            Kind::Activation => "--model",
         }
     }
 }
@@ -95,7 +99,8 @@ fn from<B>(kind: Kind, entries: &'static [CatalogEntry<B>]) -> impl Iterator<Ite
 }
 
 /// Every technique, in the order `reglab list` prints them: penalties, output terms, data and
-/// stochastic perturbations, adversarial training, reparameterizations, pruning methods.
+/// stochastic perturbations, adversarial training, reparameterizations, pruning methods,
+/// activations.
 pub fn all() -> Vec<Technique> {
     from(Kind::Penalty, reglab_regularizers::ENTRIES)
         .chain(from(Kind::Output, reglab_regularizers::OUTPUT_ENTRIES))
@@ -104,6 +109,7 @@ pub fn all() -> Vec<Technique> {
         .chain(from(Kind::Adversarial, crate::hook::registry::HOOK_ENTRIES).filter(|t| t.family == "adversarial"))
         .chain(from(Kind::Reparam, reparam::CATALOG))
         .chain(from(Kind::Prune, prune::CATALOG))
+        .chain(from(Kind::Activation, reglab_regularizers::activation::CATALOG))
         .collect()
 }
 
@@ -141,6 +147,11 @@ mod tests {
         assert_eq!(find("elr").unwrap().acts_on, "logits");
         assert_eq!(find("elle").unwrap().kind, Kind::Adversarial);
         assert_eq!(find("pgd-at").unwrap().flag, "--reg");
+        assert_eq!(find("hard-ash").unwrap().flag, "--model");
+        // every activation entry names an activation that parses
+        for t in from(Kind::Activation, reglab_regularizers::activation::CATALOG) {
+            assert!(t.name.parse::<crate::model::activation::Act>().is_ok(), "{}", t.name);
+        }
     }
 
     #[test]
@@ -189,7 +200,7 @@ mod tests {
             .collect();
         let registry: BTreeSet<String> = all()
             .iter()
-            .filter(|t| matches!(t.kind, Kind::Penalty | Kind::Output | Kind::Data | Kind::Stochastic | Kind::Adversarial))
+            .filter(|t| matches!(t.kind, Kind::Penalty | Kind::Output | Kind::Data | Kind::Stochastic | Kind::Adversarial | Kind::Activation))
             .map(|t| t.name.to_string())
             .collect();
         let missing: Vec<_> = registry.difference(&listed).collect();

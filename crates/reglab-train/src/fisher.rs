@@ -1,6 +1,7 @@
 //! The diagonal Fisher information of a network's features, from per-example gradients: the
 //! importance weights of `ewc` ([`reglab_regularizers::anchor::ewc`], where the choice of
-//! likelihood is explained).
+//! likelihood is explained). [`label_fisher`]: the empirical Fisher of the classifier's
+//! cross-entropy with the true labels, `F_i = (1/N) Σ_(x,y) (∂ℓ(x, y)/∂θ_i)²` (`fisher=labels`).
 //!
 //! ```text
 //! F_i = (1/N) Σ_x Σ_k (∂f_k(x)/∂θ_i)²                    (exact: d backward passes per example)
@@ -69,6 +70,36 @@ pub fn feature_fisher(net: &Net, data: &Dataset, idx: &[usize], probes: Probes, 
     Ok(crate::sharpness::to_pytorch(net, &flat))
 }
 
+/// The empirical Fisher of `net`'s cross-entropy on the examples `idx` of `data` with their
+/// labels, `F_i = (1/N) Σ (∂ℓ(x, y)/∂θ_i)²`, one backward pass per example; PyTorch names and
+/// layout, one tensor per layer weight and bias.
+pub fn label_fisher(net: &Net, data: &Dataset, idx: &[usize]) -> Result<Vec<NamedTensor>, TrainError> {
+    if idx.is_empty() {
+        return Err(TrainError::Config("the Fisher needs at least one reference example".into()));
+    }
+    let device = net.devices().into_iter().next().ok_or_else(|| TrainError::Other("the model has no device".into()))?;
+    let len = data.example_len();
+    let mut acc: Vec<Vec<f64>> = crate::sharpness::shapes(net).iter().map(|s| vec![0.0; s.iter().product()]).collect();
+    for &i in idx {
+        if i >= data.len() {
+            return Err(TrainError::Config(format!("reference example {i} is outside {} ({} examples)", data.name, data.len())));
+        }
+        let x = Tensor::<2>::from_data(TensorData::new(data.example(i).to_vec(), [1, len]), &device);
+        let y = data.labels[i] as usize;
+        let loss = burn::tensor::activation::log_softmax(net.forward(x), 1).slice([0..1, y..y + 1]).sum().neg();
+        let grads = GradientsParams::from_grads(loss.backward(), net);
+        let g = crate::sharpness::grads(net, &grads).map_err(TrainError::Other)?;
+        for (a, gk) in acc.iter_mut().zip(&g) {
+            for (ai, &gi) in a.iter_mut().zip(gk) {
+                *ai += (gi as f64) * (gi as f64);
+            }
+        }
+    }
+    let n = idx.len() as f64;
+    let flat: Vec<Vec<f32>> = acc.iter().map(|a| a.iter().map(|&v| (v / n) as f32).collect()).collect();
+    Ok(crate::sharpness::to_pytorch(net, &flat))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +145,51 @@ mod tests {
         }
         let flat: Vec<Vec<f32>> = out.iter().map(|o| o.iter().map(|&x| x as f32).collect()).collect();
         crate::sharpness::to_pytorch(net, &flat)
+    }
+
+    /// The label Fisher against central differences of each example's cross-entropy.
+    #[test]
+    fn label_fisher_equals_brute_force_squared_loss_gradients() {
+        let (net, data) = tiny();
+        let got = label_fisher(&net, &data, &[0, 1, 2]).unwrap();
+        let base = crate::sharpness::params(&net).unwrap();
+        let ce = |net: &Net, i: usize| -> f64 {
+            let x = Tensor::<2>::from_data(TensorData::new(data.example(i).to_vec(), [1, 4]), &Device::flex().autodiff());
+            let z: Vec<f64> = net.forward(x).into_data().convert::<f32>().try_into_vec::<f32>().unwrap().into_iter().map(|v| v as f64).collect();
+            let m = z.iter().cloned().fold(f64::MIN, f64::max);
+            let lse = m + z.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+            lse - z[data.labels[i] as usize]
+        };
+        let h = 1e-3f32;
+        let mut nonzero = 0;
+        let flat_names: Vec<(usize, usize)> = base.iter().enumerate().flat_map(|(k, (v, _))| (0..v.len()).map(move |j| (k, j))).collect();
+        let mut want: Vec<Vec<f64>> = base.iter().map(|(v, _)| vec![0.0; v.len()]).collect();
+        for (k, j) in flat_names {
+            let delta = |s: f32| -> Vec<Vec<f32>> {
+                base.iter().enumerate().map(|(kk, (vv, _))| (0..vv.len()).map(|jj| if kk == k && jj == j { s } else { 0.0 }).collect()).collect()
+            };
+            let mut moved = net.clone();
+            for i in 0..data.len() {
+                crate::sharpness::set_params(&mut moved, &base, Some(&delta(h)));
+                let p = ce(&moved, i);
+                crate::sharpness::set_params(&mut moved, &base, Some(&delta(-h)));
+                let m = ce(&moved, i);
+                want[k][j] += ((p - m) / (2.0 * h as f64)).powi(2) / data.len() as f64;
+            }
+        }
+        let want = crate::sharpness::to_pytorch(&net, &want.iter().map(|o| o.iter().map(|&x| x as f32).collect()).collect::<Vec<_>>());
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!((&g.name, &g.shape), (&w.name, &w.shape));
+            for (a, b) in g.data.iter().zip(&w.data) {
+                assert!((a - b).abs() <= 5e-3 * (1.0 + b.abs()), "{}: {a} vs {b}", g.name);
+                nonzero += (*b > 1e-6) as usize;
+            }
+        }
+        assert!(nonzero > 10, "a Fisher that is mostly 0 tests nothing");
+        // unlike the features' Fisher, the head's is not 0
+        assert!(got.iter().filter(|t| t.name.starts_with("layers.2")).any(|t| t.data.iter().any(|&v| v > 0.0)));
+        assert!(label_fisher(&net, &data, &[]).is_err());
+        assert!(label_fisher(&net, &data, &[5]).is_err());
     }
 
     #[test]

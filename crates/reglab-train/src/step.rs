@@ -105,6 +105,25 @@ impl Regularization {
         self.set.labels()
     }
 
+    /// Move the anchor to `net`'s current weights, or to `anchor` (PyTorch layout) when given
+    /// (a continual stream's consolidation, or its restore from a checkpoint).
+    pub fn set_anchor(&mut self, net: &Net, anchor: Option<&[NamedTensor]>) -> Result<(), String> {
+        let mut copy;
+        let src = match anchor {
+            None => net,
+            Some(tensors) => {
+                copy = net.clone();
+                copy.load_pytorch(tensors).map_err(|e| format!("anchor: {e}"))?;
+                &copy
+            }
+        };
+        for (i, init) in self.b.init.iter_mut().enumerate() {
+            let (w, b) = src.layer_data(i);
+            *init = (slice(&w).to_vec(), b.as_ref().map(|b| slice(b).to_vec()));
+        }
+        Ok(())
+    }
+
     /// The initial-weight snapshot in PyTorch layout (what `init.safetensors` holds).
     pub fn anchor_pytorch(&self) -> Vec<NamedTensor> {
         let mut out = Vec::new();

@@ -242,6 +242,27 @@ impl Trainer {
         Ok((loss_sum / seen.max(1) as f64, correct as f64 / seen.max(1) as f64))
     }
 
+    /// The end of a task of a continual stream whose training set was `data`: every hook's
+    /// [`crate::hook::StepHook::end_of_task`] (EWC's consolidation). The caller checkpoints
+    /// after it, so a resumed run continues from the consolidated state.
+    pub fn end_task(&mut self, data: &Dataset) -> Result<(), TrainError> {
+        // not an epoch: no epoch number, order or steps
+        let mut cx = EpochCx {
+            net: &mut self.net,
+            data,
+            epoch: 0,
+            order: &[],
+            steps: 0,
+            device: &self.device,
+            optim: &mut self.optim,
+            optim_spec: &self.cfg.optim,
+        };
+        for h in self.chain.hooks_mut() {
+            h.end_of_task(&mut cx)?;
+        }
+        Ok(())
+    }
+
     /// Every hook's [`crate::hook::StepHook::start_of_epoch`] (`start`) or `end_of_epoch`.
     fn epoch_phase(&mut self, data: &Dataset, epoch: usize, order: &[usize], steps: usize, start: bool) -> Result<(), TrainError> {
         let mut cx =
@@ -523,7 +544,7 @@ fn make_batch(
 /// An empty stand-in while the model is moved into the optimizer (so its tensors stay
 /// uniquely owned and can be updated in place).
 fn placeholder() -> Net {
-    Net::Mlp(crate::model::Mlp { layers: Vec::new() })
+    Net::Mlp(crate::model::Mlp { layers: Vec::new(), act: Default::default() })
 }
 
 /// Mean cross-entropy and accuracy of `net` on `data` (no autodiff), and the predicted classes

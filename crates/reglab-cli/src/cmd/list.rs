@@ -75,6 +75,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             let what = match e.flag {
                 "--reparam" => "Reparameterizations: --reparam SPEC (reparam = \"SPEC\" in experiment files)",
                 "--prune" => "Pruning: --prune SPEC (prune = \"SPEC\" per arm in experiment files)",
+                "--model" => "Activations: --model mlp:H,act=NAME[:key=value...] (activation = \"NAME\" in experiment files, per model or arm)",
                 _ => "Regularizers: --reg NAME=λ[:key=value,...] (reg = [...] in experiment files)",
             };
             println!("{}{what}\n", if flag.is_empty() { "" } else { "\n" });

@@ -28,7 +28,7 @@ pub struct Args {
     /// A regularizer NAME=λ[:key=value,...] (see `reglab list`); repeat for a sum.
     #[arg(long = "reg")]
     regs: Vec<String>,
-    /// sgd[:MOMENTUM] | adam | adamw[:WEIGHT_DECAY].
+    /// sgd[:MOMENTUM] | adam | adamw[:WEIGHT_DECAY] | adagrad[:EPS].
     #[arg(long, default_value = "adam")]
     optim: String,
     /// Learning rate.

@@ -83,6 +83,10 @@ pub struct DataConfig {
     /// `n_c·ρ^{−c/(C−1)}` of its examples; see [`crate::long_tail`]. The test set stays balanced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub long_tail: Option<f64>,
+    /// `[mean, std]`: every input value, train and test, becomes `(x − mean)/std` (e.g.
+    /// `[0.1307, 0.3081]`, MNIST's pixel statistics, as much published code does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standardize: Option<Vec<f64>>,
 }
 
 /// `[model]`.
@@ -103,6 +107,13 @@ pub struct ModelConfig {
     /// Channels of the CNN (default 16, 32).
     #[serde(default)]
     pub channels: Vec<usize>,
+    /// The MLP's hidden activation: `relu` (default), `soft-ash`, `hard-ash[:z=Z:alpha=A]`; an
+    /// arm's `activation` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation: Option<String>,
+    /// Whether the MLP's layers have biases (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bias: Option<bool>,
     /// Reparameterization of every arm's layers (`weight-norm`, `spectral-norm`,
     /// `multipliers[:scalar|rowcol]`, `lawn:free=E:layers=K`); an arm's `reparam` overrides it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,7 +124,7 @@ pub struct ModelConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OptimConfig {
-    /// `sgd`, `adam` or `adamw`.
+    /// `sgd`, `adam`, `adamw` or `adagrad`.
     pub kind: String,
     /// Learning rate.
     pub lr: f64,
@@ -125,6 +136,9 @@ pub struct OptimConfig {
     /// AdamW decoupled weight decay (default 0.01).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_decay: Option<f64>,
+    /// Adagrad's ε (default 1e-10, PyTorch's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eps: Option<f64>,
 }
 
 /// `[stream]`.
@@ -291,6 +305,9 @@ pub struct Arm {
     /// Regularizer specs (empty: none).
     #[serde(default)]
     pub reg: Vec<String>,
+    /// The MLP's hidden activation for this arm (overrides `[model] activation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation: Option<String>,
     /// Reparameterization for this arm (overrides `[model] reparam`; `"none"` for none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reparam: Option<String>,
@@ -420,6 +437,19 @@ impl Experiment {
         {
             return Err(format!("`data.long_tail` = {rho}: expected an imbalance ratio ≥ 1"));
         }
+        if let Some(st) = &self.data.standardize {
+            match st[..] {
+                [m, sd] if m.is_finite() && sd.is_finite() && sd > 0.0 => {}
+                _ => return Err(format!("`data.standardize` = {st:?}: expected [mean, std], finite, std > 0")),
+            }
+            let in_pixel_space = |r: &String| {
+                let name = r.split(['=', ':']).next().unwrap_or("").trim();
+                name == "cutout" || reglab_train::catalog::find(name).is_some_and(|t| t.kind == reglab_train::catalog::Kind::Adversarial)
+            };
+            if self.probe.robust.is_some() || self.arms.iter().flat_map(|a| &a.reg).any(in_pixel_space) {
+                return Err("`data.standardize` with attacks or cutout: those work in [0, 1] pixel space; leave the inputs as they are".into());
+            }
+        }
         if self.arms.is_empty() {
             return Err("no `[[arm]]`: give at least one arm (an arm with no `reg` trains without regularizer)".into());
         }
@@ -488,6 +518,9 @@ impl Experiment {
             _ if (self.model.dir.is_some() || self.model.train.is_some()) && self.model.kind != "bert" => {
                 Err("`model.dir` and `model.train` are for kind = \"bert\"".into())
             }
+            _ if (self.model.activation.is_some() || self.model.bias.is_some()) && self.model.kind != "mlp" => {
+                Err("`model.activation` and `model.bias` are for kind = \"mlp\"".into())
+            }
             "mlp" => {
                 if !self.model.channels.is_empty() {
                     return Err("`model.channels` is for kind = \"cnn\"".into());
@@ -495,7 +528,14 @@ impl Experiment {
                 if self.model.hidden.contains(&0) {
                     return Err("`model.hidden`: widths must be ≥ 1".into());
                 }
-                Ok(ModelSpec::Mlp { hidden: self.model.hidden.clone() })
+                let act = match &self.model.activation {
+                    None => reglab_train::model::activation::Act::Relu,
+                    Some(a) => a.parse().map_err(|e| format!("`model.activation`: {e}"))?,
+                };
+                if self.model.hidden.is_empty() && act != reglab_train::model::activation::Act::Relu {
+                    return Err("`model.activation` needs hidden layers (`model.hidden`)".into());
+                }
+                Ok(ModelSpec::Mlp { hidden: self.model.hidden.clone(), act, bias: self.model.bias.unwrap_or(true) })
             }
             "cnn" => {
                 if !self.model.hidden.is_empty() {
@@ -530,7 +570,14 @@ impl Experiment {
         if o.batch == 0 {
             return Err("`optim.batch` must be ≥ 1".into());
         }
+        if o.eps.is_some() && o.kind != "adagrad" {
+            return Err("`optim.eps` is for kind = \"adagrad\"".into());
+        }
         let spec = match o.kind.as_str() {
+            "adagrad" if o.momentum.is_some() || o.weight_decay.is_some() => {
+                return Err("`optim.momentum` and `optim.weight_decay` are not for kind = \"adagrad\"".into());
+            }
+            "adagrad" => OptimSpec::Adagrad { eps: o.eps.unwrap_or(1e-10) },
             "sgd" => {
                 if o.weight_decay.is_some() {
                     return Err("`optim.weight_decay` is for kind = \"adamw\" (use an l2 regularizer with sgd)".into());
@@ -543,7 +590,7 @@ impl Experiment {
             }
             "adam" => OptimSpec::Adam,
             "adamw" => OptimSpec::Adamw { weight_decay: o.weight_decay.unwrap_or(0.01) },
-            k => return Err(format!("`optim.kind` = \"{k}\": expected \"sgd\", \"adam\" or \"adamw\"")),
+            k => return Err(format!("`optim.kind` = \"{k}\": expected \"sgd\", \"adam\", \"adamw\" or \"adagrad\"")),
         };
         spec.validate().map_err(|e| format!("`optim`: {e}"))?;
         Ok(spec)
@@ -568,6 +615,17 @@ impl Experiment {
                 reglab_train::model::ModelSpec::Bert { dir, train: t.parse().map_err(|e| format!("arm `{}`: `train`: {e}", arm.name))? }
             }
             (_, Some(_)) => return Err(format!("arm `{}`: `train` is for [model] kind = \"bert\"", arm.name)),
+        };
+        let model = match (model, arm.activation.as_deref()) {
+            (m, None) => m,
+            (reglab_train::model::ModelSpec::Mlp { hidden, bias, .. }, Some(a)) => {
+                let act = a.parse().map_err(|e| format!("arm `{}`: `activation`: {e}", arm.name))?;
+                if hidden.is_empty() {
+                    return Err(format!("arm `{}`: `activation` needs an MLP with hidden layers", arm.name));
+                }
+                reglab_train::model::ModelSpec::Mlp { hidden, act, bias }
+            }
+            (_, Some(_)) => return Err(format!("arm `{}`: `activation` is for [model] kind = \"mlp\"", arm.name)),
         };
         Ok(TrainConfig {
             model,
@@ -657,6 +715,13 @@ reg = ["spectral=1e-2"]
         err(BASE, &["data.pixels=columns"], &["`data.pixels`", "columns"]);
         err(BASE, &["data.pixel_seed=3"], &["`data.pixel_seed`", "without"]);
         err(BASE, &["data.long_tail=0.5"], &["`data.long_tail`", "≥ 1"]);
+        err(BASE, &["data.standardize=[0.1, 0]"], &["`data.standardize`", "std > 0"]);
+        err(BASE, &["data.standardize=[0.1]"], &["`data.standardize`", "[mean, std]"]);
+        let st = crate::experiment::runner::load_split(&ok(BASE, &["data.standardize=[0.5, 0.25]"])).unwrap();
+        let raw = crate::experiment::runner::load_split(&ok(BASE, &[])).unwrap();
+        for (a, b) in st.train.features.iter().zip(&raw.train.features).chain(st.test.features.iter().zip(&raw.test.features)) {
+            assert_eq!(*a, (*b - 0.5) / 0.25);
+        }
         let lt = crate::experiment::runner::load_split(&ok(BASE, &["data.long_tail=10"])).unwrap();
         assert!(lt.train.len() < crate::experiment::runner::load_split(&ok(BASE, &[])).unwrap().train.len());
         // the loaded images are permuted, the labels kept
@@ -706,7 +771,7 @@ reg = ["spectral=1e-2"]
         assert_eq!(e.question, "");
         assert_eq!(e.seeds, vec![0, 1]);
         assert_eq!(e.data.subset, Some(200));
-        assert_eq!(e.model_spec().unwrap(), ModelSpec::Mlp { hidden: vec![32] });
+        assert_eq!(e.model_spec().unwrap(), ModelSpec::mlp(&[32]));
         assert_eq!(e.optim_spec().unwrap(), OptimSpec::Adam);
         assert_eq!(e.stream_kind().unwrap(), StreamKind::Permuted);
         assert_eq!((e.stream.tasks, e.stream.epochs_per_task), (3, 2));

@@ -75,6 +75,12 @@ pub fn load_split(exp: &Experiment) -> Result<Split, RunError> {
     if let Some(order) = exp.pixel_order().map_err(RunError::Input)? {
         crate::pixels::apply(&mut split, order, exp.data.pixel_seed.unwrap_or(0));
     }
+    if let Some([m, s]) = exp.data.standardize.as_deref().and_then(|v| <[f64; 2]>::try_from(v).ok()) {
+        let (m, s) = (m as f32, s as f32);
+        for x in split.train.features.iter_mut().chain(split.test.features.iter_mut()) {
+            *x = (*x - m) / s;
+        }
+    }
     Ok(split)
 }
 
@@ -337,6 +343,12 @@ fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &
                 .map_err(|err| format!("arm `{}`, seed {seed}, task {task}: {err}", arm.name))?;
             train_seconds += t.elapsed().as_secs_f64();
             events(Event::Epoch { job, task, epoch: e, epochs: cfg.epochs });
+        }
+        if task < exp.stream.tasks {
+            // consolidation (EWC with consolidate=task) before the checkpoint below
+            let t = Instant::now();
+            trainer.end_task(&data.train).map_err(|err| format!("arm `{}`, seed {seed}, end of task {task}: {err}", arm.name))?;
+            train_seconds += t.elapsed().as_secs_f64();
         }
         let metrics = probe_row(&mut trainer, &init, &data, clean.as_deref(), &probe)?;
         let acc = metrics["train_accuracy"];

@@ -79,7 +79,7 @@ pub fn train_toy(
     tick: &dyn Fn(),
 ) -> Result<ToyRun, String> {
     let n = train.x.len();
-    let mut net = Net::new(&ModelSpec::Mlp { hidden: vec![cfg.width] }, &[2], 1, seed, device)?;
+    let mut net = Net::new(&ModelSpec::mlp(&[cfg.width]), &[2], 1, seed, device)?;
     let mut optim = OptimSpec::Sgd { momentum: cfg.momentum }.init();
     let mut outputs = reglab_regularizers::registry::build_output_set(terms).map_err(|e| e.to_string())?;
     outputs.prepare(n, 1).map_err(|e| e.to_string())?;

@@ -1,6 +1,7 @@
-//! `ewc=λ[:n=N][:probes=P|exact][:normalize=mean|none][:head=PATTERN]`: elastic weight
-//! consolidation toward the pretrained (or initial) weights — L2-SP with each entry weighted by
-//! its diagonal Fisher information.
+//! `ewc=λ[:n=N][:probes=P|exact][:normalize=mean|none][:head=PATTERN][:fisher=features|labels]
+//! [:consolidate=start|task][:gamma=Γ]`: elastic weight consolidation toward the pretrained (or
+//! initial) weights — L2-SP with each entry weighted by its diagonal Fisher information — or,
+//! with `consolidate=task`, toward the weights at the end of the last task of a stream.
 //!
 //! ## Formula
 //! `Ω(θ) = λ/2 · Σ_i F̂_i (θ_i − θ⁰_i)²` (Kirkpatrick et al., eq. 3), gradient `λ F̂ ⊙ (θ − θ⁰)`,
@@ -28,16 +29,30 @@
 //! approximation, around `θ⁰`, of feature distillation on the reference set:
 //! `(1/N) Σ_x ‖f_θ(x) − f_θ⁰(x)‖² ≈ (θ − θ⁰)ᵀ F (θ − θ⁰)`.
 //!
-//! Symbols: `θ`, `θ⁰`, `F` tensors of one shape (PyTorch layout; any storage layout is matched
-//! entry by entry), `λ ≥ 0`, `N ≥ 1`, `P ≥ 1`.
+//! `fisher=labels` takes instead the empirical Fisher of the classifier's own likelihood, the
+//! cross-entropy `ℓ(x, y)` of the reference examples with their labels:
+//! `F_i = (1/N) Σ_(x,y) (∂ℓ(x, y)/∂θ_i)²` (one backward pass per example; the head included) —
+//! the Fisher of EWC in continual learning, where the classifier is the model of every task.
+//!
+//! **Between the tasks of a stream** (`consolidate=task`; the lab's task streams): no penalty
+//! during the first task; at the end of each task `t` the trainer computes `F⁽ᵗ⁾` at the current
+//! weights on `n` examples of that task's training set, and the term becomes
+//! `λ/2 · Σ_i F̂_i (θ_i − θ*_i)²` with `θ* ←` the weights at the end of task `t` and
+//! `F ← γ·F + F⁽ᵗ⁾` (`gamma`, default 1): online EWC (Schwarz et al. 2018), with `γ = 1` the
+//! sum of the per-task Fishers around the latest anchor. The anchor and the running Fisher are
+//! saved with every checkpoint. (With `consolidate=start`, the default, the Fisher is that of
+//! the anchor, computed once before the first step.)
+//!
+//! Symbols: `θ`, `θ⁰`, `θ*`, `F` tensors of one shape (PyTorch layout; any storage layout is
+//! matched entry by entry), `λ ≥ 0`, `N ≥ 1`, `P ≥ 1`, `γ ∈ [0, 1]`.
 //!
 //! ## Paper
 //! Kirkpatrick et al., "Overcoming catastrophic forgetting in neural networks", PNAS 2017
 //! (arXiv 1612.00796); as a fine-tuning baseline beside L2 to the pretrained weights: Smith et
 //! al., "A Closer Look at Rehearsal-Free Continual Learning", CVPR Workshops 2023 (arXiv
-//! 2203.17269; catalog #102), `λ Σ F_i (θ_i − θ*_i)²`. The anchor is the weights training starts
-//! from; EWC between consecutive tasks of a continual stream (a new Fisher at each task's end) is
-//! not what this term does.
+//! 2203.17269; catalog #102), `λ Σ F_i (θ_i − θ*_i)²`. Online EWC: Schwarz et al., "Progress &
+//! Compress: A scalable framework for continual learning", ICML 2018 (arXiv 1805.06370), the
+//! running Fisher `γF + F⁽ᵗ⁾` around the latest anchor.
 
 use super::l2_init::{check_grad_len, checked_init};
 use super::l2_sp::DEFAULT_HEAD;
@@ -55,6 +70,27 @@ pub enum Probes {
     Exact,
 }
 
+/// Whose likelihood the Fisher is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Likelihood {
+    /// The features, Gaussian (no labels read).
+    Features,
+    /// The classifier's cross-entropy with the true labels (empirical Fisher).
+    Labels,
+}
+
+/// When the anchor and the Fisher are taken.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Consolidate {
+    /// Once, at the anchor, before the first step.
+    Start,
+    /// At the end of every task of a stream: `θ* ←` the weights, `F ← γ·F + F⁽ᵗ⁾`.
+    Task {
+        /// Decay of the earlier tasks' Fisher.
+        gamma: f64,
+    },
+}
+
 /// EWC. See the module documentation.
 #[derive(Debug, Clone)]
 pub struct Ewc {
@@ -66,6 +102,10 @@ pub struct Ewc {
     pub normalize: bool,
     /// Tensors of the new head (not penalized).
     pub head: Selection,
+    /// Whose likelihood.
+    pub likelihood: Likelihood,
+    /// When to consolidate.
+    pub consolidate: Consolidate,
     /// The Fisher per tensor name (PyTorch shape and layout).
     fisher: BTreeMap<String, NamedTensor>,
     /// `1/mean(F)` over the targets of the last [`Regularizer::prepare`], by target name.
@@ -87,13 +127,19 @@ impl Ewc {
             },
         };
         let normalize = o.choice("normalize", &["mean", "none"], "mean")? == "mean";
+        let likelihood = if o.choice("fisher", &["features", "labels"], "features")? == "labels" { Likelihood::Labels } else { Likelihood::Features };
+        let task = o.choice("consolidate", &["start", "task"], "start")? == "task";
+        let gamma = o.f64("gamma", 1.0)?;
+        o.ensure((0.0..=1.0).contains(&gamma), format!("option `gamma` must be in [0, 1], got {gamma}"))?;
+        o.ensure(task || gamma == 1.0, "option `gamma` is for consolidate=task")?;
+        let consolidate = if task { Consolidate::Task { gamma } } else { Consolidate::Start };
         let pattern = o.string_opt("head")?.unwrap_or_else(|| DEFAULT_HEAD.to_string());
         let head = match Selection::pattern(&pattern) {
             Ok(h) => h,
             Err(e) => return Err(o.ensure(false, format!("option `head`: {e}")).expect_err("ensure(false)")),
         };
         o.finish()?;
-        Ok(Self { n, probes, normalize, head, fisher: BTreeMap::new(), factor: None })
+        Ok(Self { n, probes, normalize, head, likelihood, consolidate, fisher: BTreeMap::new(), factor: None })
     }
 
     /// Whether `name` is a head tensor.
@@ -338,11 +384,18 @@ mod tests {
             ("ewc=1:probes=x", "probes"),
             ("ewc=1:normalize=max", "normalize"),
             ("ewc=1:k=1", "unknown"),
+            ("ewc=1:fisher=outputs", "fisher"),
+            ("ewc=1:consolidate=epoch", "consolidate"),
+            ("ewc=1:consolidate=task:gamma=1.5", "gamma"),
+            ("ewc=1:gamma=0.5", "consolidate=task"),
         ] {
             let e = Spec::parse(s).and_then(|sp| Ewc::from_spec(&sp)).unwrap_err().to_string();
             assert!(e.contains(want), "{s}: {e}");
         }
         assert_eq!(reg("ewc=1:probes=exact").probes, Probes::Exact);
         assert_eq!(reg("ewc=1:probes=4:n=10").probes, Probes::Random(4));
+        let online = reg("ewc=1:fisher=labels:consolidate=task:gamma=0.9");
+        assert_eq!((online.likelihood, online.consolidate), (Likelihood::Labels, Consolidate::Task { gamma: 0.9 }));
+        assert_eq!((reg("ewc=1").likelihood, reg("ewc=1").consolidate), (Likelihood::Features, Consolidate::Start));
     }
 }

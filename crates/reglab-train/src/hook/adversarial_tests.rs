@@ -95,7 +95,7 @@ fn perturbations_stay_in_the_ball_and_the_data_range() {
 fn fgsm_on_a_linear_model_is_its_closed_form() {
     // z = W x + b, ∇ₓ CE = Wᵀ(p − e_y), δ = ε·sign(∇ₓ CE), then clipped to [0, 1]
     let t = trainer(&[], "mlp:");
-    assert!(matches!(cfg(&[], "mlp:").model, ModelSpec::Mlp { ref hidden } if hidden.is_empty()));
+    assert!(matches!(cfg(&[], "mlp:").model, ModelSpec::Mlp { ref hidden, .. } if hidden.is_empty()));
     let data = blobs01(12, 4);
     let idx: Vec<usize> = (0..12).collect();
     let (x, y) = t.batch_tensors(&data, &idx);

@@ -146,6 +146,13 @@ pub trait StepHook: AsAny + Send {
         Ok(())
     }
 
+    /// At the end of a task of a continual stream (`cx.data` its training set), after its last
+    /// epoch and before the next task's first (EWC consolidates here).
+    fn end_of_task(&mut self, cx: &mut EpochCx<'_>) -> Result<(), TrainError> {
+        let _ = cx;
+        Ok(())
+    }
+
     /// Whether it needs the batch's labels and example indices (output terms, mixup).
     fn needs_batch_info(&self) -> bool {
         false

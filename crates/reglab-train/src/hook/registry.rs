@@ -97,8 +97,8 @@ pub const HOOK_ENTRIES: &[HookEntry] = &[
         name: "ewc",
         family: "anchor",
         formula: "λ/2·Σᵢ F̂ᵢ(θᵢ − θ⁰ᵢ)², F the diagonal Fisher of the anchor's features f (Gaussian likelihood: F = E_x diag(JᵀJ), J = ∂f/∂θ) on n reference inputs, F̂ = F/mean(F); the head is free",
-        paper: "Kirkpatrick et al., Overcoming catastrophic forgetting in neural networks, PNAS 2017; as a fine-tuning baseline: Smith et al., CVPR Workshops 2023",
-        options: "n=256 (reference examples), probes=1 (Rademacher probes per example; exact: d passes), normalize=mean|none, head=classifier.*|head.*",
+        paper: "Kirkpatrick et al., Overcoming catastrophic forgetting in neural networks, PNAS 2017; online: Schwarz et al., Progress & Compress, ICML 2018; as a fine-tuning baseline: Smith et al., CVPR Workshops 2023",
+        options: "n=256 (reference examples), probes=1 (Rademacher probes per example; exact: d passes), normalize=mean|none, head=classifier.*|head.*, fisher=features|labels (labels: the empirical Fisher of the cross-entropy, head included), consolidate=start|task (task: at each task end of a stream θ⁰ ← θ, F ← γF + F_t: online EWC), gamma=1",
         build: |s, cx| Ok(Box::new(super::ewc::EwcHook::new(s, cx.net, cx.anchor)?)),
     },
     CatalogEntry {
@@ -246,7 +246,7 @@ pub fn check(spec: &Spec) -> Result<(), String> {
             // ε may come from the run's adversarial training
             "elle" | "elle-a" => Elle::from_spec(spec).map(drop).map_err(|e| e.to_string()),
             _ => {
-                let net = Net::Mlp(crate::model::Mlp { layers: Vec::new() });
+                let net = Net::Mlp(crate::model::Mlp { layers: Vec::new(), act: Default::default() });
                 (e.build)(spec, &BuildCx { net: &net, seed: 0, anchor: None, attack_eps: None }).map(drop).map_err(|e| e.to_string())
             }
         };

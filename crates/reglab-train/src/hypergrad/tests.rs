@@ -38,7 +38,7 @@ pub(super) fn overlapping(n: usize, seed: u64) -> Dataset {
 
 pub(super) fn linear_net(seed: u64) -> crate::model::Net {
     let dev = Device::flex().autodiff();
-    crate::model::Net::new(&ModelSpec::Mlp { hidden: vec![] }, &[D], C, seed, &dev).unwrap()
+    crate::model::Net::new(&ModelSpec::mlp(&[]), &[D], C, seed, &dev).unwrap()
 }
 
 /// The f64 logistic-regression problem on `data`, the penalty anchored at `anchor` (0 when

@@ -3,6 +3,9 @@
 //! Parameter names follow PyTorch (what `state_dict()` of the equivalent module gives):
 //! - `mlp:H1,H2,...`: `layers.{i}.weight` `[out, in]` and `layers.{i}.bias` `[out]`, i.e. a
 //!   module with `self.layers = nn.ModuleList([nn.Linear(...), ...])` and ReLU between layers.
+//!   Options after the widths: `act=relu|soft-ash|hard-ash[:z=Z:alpha=A]` (the hidden
+//!   activation, [`activation::Act`]) and `bias=false` (no biases: no `layers.{i}.bias`),
+//!   e.g. `mlp:1000,act=hard-ash,bias=false`.
 //! - `cnn[:C1,C2]` (default 16,32): `convs.{i}.weight` `[out, in, 3, 3]` (padding 1, each followed
 //!   by ReLU and 2×2 max-pooling), `convs.{i}.bias`, then `head.weight` `[classes, C·h·w]`,
 //!   `head.bias` on the flattened features (PyTorch's `flatten(1)` order, channels first).
@@ -12,6 +15,7 @@
 //! biases. burn's `Linear` stores `[in, out]`: the views below transpose where PyTorch layout
 //! is asked for, and report [`Layout::Transposed`] to regularizers so they work in place.
 
+pub mod activation;
 pub mod bert;
 mod cnn;
 mod mlp;
@@ -32,8 +36,15 @@ use std::str::FromStr;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum ModelSpec {
-    /// Fully connected, ReLU, the given hidden widths.
-    Mlp { hidden: Vec<usize> },
+    /// Fully connected, the given hidden widths.
+    Mlp {
+        /// Hidden widths.
+        hidden: Vec<usize>,
+        /// The hidden activation (ReLU by default).
+        act: activation::Act,
+        /// Whether the layers have biases (default true).
+        bias: bool,
+    },
     /// Conv(3×3, pad 1)–ReLU–MaxPool(2) blocks with the given channels, then a linear head.
     Cnn { channels: Vec<usize> },
     /// A pretrained BERT encoder (a Hugging Face folder; `None`: `$REGLAB_DATA/minilm`) with a
@@ -83,6 +94,13 @@ impl FromStr for BertTrain {
     }
 }
 
+impl ModelSpec {
+    /// A ReLU MLP with biases and the given hidden widths.
+    pub fn mlp(hidden: &[usize]) -> Self {
+        ModelSpec::Mlp { hidden: hidden.to_vec(), act: activation::Act::Relu, bias: true }
+    }
+}
+
 impl FromStr for ModelSpec {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -99,7 +117,28 @@ impl FromStr for ModelSpec {
                 .collect()
         };
         match kind.trim() {
-            "mlp" => Ok(ModelSpec::Mlp { hidden: list(rest)? }),
+            "mlp" => {
+                let (mut act, mut bias) = (activation::Act::Relu, true);
+                let mut widths = Vec::new();
+                for item in rest.split(',').filter(|x| !x.trim().is_empty()) {
+                    match item.split_once('=') {
+                        Some(("act", a)) => act = a.parse().map_err(|e| format!("bad model `{s}`: {e}"))?,
+                        Some(("bias", "true")) => bias = true,
+                        Some(("bias", "false")) => bias = false,
+                        Some((k, v)) => {
+                            return Err(format!(
+                                "bad model `{s}`: `{k}={v}`; the MLP options are act=relu|soft-ash|hard-ash[:z=Z:alpha=A] and bias=true|false"
+                            ));
+                        }
+                        None => widths.push(item),
+                    }
+                }
+                let hidden = list(&widths.join(","))?;
+                if hidden.is_empty() && act != activation::Act::Relu {
+                    return Err(format!("bad model `{s}`: `act` needs at least one hidden layer"));
+                }
+                Ok(ModelSpec::Mlp { hidden, act, bias })
+            }
             "cnn" => {
                 let c = list(rest)?;
                 Ok(ModelSpec::Cnn { channels: if c.is_empty() { vec![16, 32] } else { c } })
@@ -139,8 +178,17 @@ impl fmt::Display for ModelSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let join = |v: &[usize]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",");
         match self {
-            ModelSpec::Mlp { hidden } if hidden.is_empty() => write!(f, "mlp"),
-            ModelSpec::Mlp { hidden } => write!(f, "mlp:{}", join(hidden)),
+            ModelSpec::Mlp { hidden, act, bias } => {
+                let mut items = vec![join(hidden)];
+                if *act != activation::Act::Relu {
+                    items.push(format!("act={act}"));
+                }
+                if !bias {
+                    items.push("bias=false".into());
+                }
+                items.retain(|i| !i.is_empty());
+                if items.is_empty() { write!(f, "mlp") } else { write!(f, "mlp:{}", items.join(",")) }
+            }
             ModelSpec::Cnn { channels } => write!(f, "cnn:{}", join(channels)),
             ModelSpec::Bert { dir, train } => {
                 let mut opts = Vec::new();
@@ -320,7 +368,9 @@ impl Net {
     pub fn new(spec: &ModelSpec, example_shape: &[usize], classes: usize, seed: u64, device: &Device) -> Result<Self, String> {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_1417);
         match spec {
-            ModelSpec::Mlp { hidden } => Ok(Net::Mlp(Mlp::new(example_shape.iter().product(), hidden, classes, &mut rng, &mut Ids::new(), device))),
+            ModelSpec::Mlp { hidden, act, bias } => {
+                Ok(Net::Mlp(Mlp::new(example_shape.iter().product(), hidden, classes, *act, *bias, &mut rng, &mut Ids::new(), device)))
+            }
             ModelSpec::Cnn { channels } => {
                 if example_shape.len() != 3 {
                     return Err(format!("the cnn needs image inputs [c, h, w], the data has examples of shape {example_shape:?}"));
@@ -630,7 +680,7 @@ mod tests {
 
     #[test]
     fn model_specs_parse_and_print() {
-        assert_eq!("mlp:128,64".parse::<ModelSpec>().unwrap(), ModelSpec::Mlp { hidden: vec![128, 64] });
+        assert_eq!("mlp:128,64".parse::<ModelSpec>().unwrap(), ModelSpec::mlp(&[128, 64]));
         assert_eq!("cnn".parse::<ModelSpec>().unwrap().to_string(), "cnn:16,32");
         assert!("mlp:0".parse::<ModelSpec>().is_err());
         assert!("mlp:a".parse::<ModelSpec>().is_err());

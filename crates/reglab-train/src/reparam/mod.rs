@@ -7,6 +7,7 @@
 //! | `spectral-norm` | `W = P / σ_max(P)` (persistent power iteration) | – | [`spectral_norm`] |
 //! | `multipliers[:scalar]` | `W = s · P` | `s ∈ R` | [`multipliers`] |
 //! | `multipliers:rowcol` | `W = diag(r) · P · diag(c)` | `r ∈ R^out`, `c ∈ R^in` | [`multipliers`] |
+//! | `centered-norm` | `W_i = (P_i − mean P_i) / ‖P_i − mean P_i‖` per row, hidden layers only | – | [`centered_norm`] |
 //! | `lawn:free=E:layers=K` | `W = P`; after `E` epochs the last `K` layers keep their norm | – | [`lawn`] |
 //!
 //! Rows are units (`[out, in]`, a convolution `[out, in, kh, kw]` read as `[out, in·kh·kw]`).
@@ -29,6 +30,7 @@
 //! under `reparam/…` names beside the regularizers' state, so a resumed run continues bit for
 //! bit.
 
+pub mod centered_norm;
 pub mod lawn;
 pub mod multipliers;
 pub mod spectral_norm;
@@ -72,6 +74,14 @@ pub const CATALOG: &[CatalogEntry<()>] = &[
         build: (),
     },
     CatalogEntry {
+        name: "centered-norm",
+        family: "reparameterization",
+        formula: "W_i = (P_i − mean P_i)/‖P_i − mean P_i‖ per unit of the hidden layers (the output layer is left alone)",
+        paper: "Keskinen, Hard ASH: Sparsity and the right optimizer make a continual learner, 2024 (the official code's weight normalisation)",
+        options: "",
+        build: (),
+    },
+    CatalogEntry {
         name: "lawn",
         family: "reparameterization",
         formula: "after E epochs the last K layers keep their Frobenius norm (tangent gradient, renormalized)",
@@ -97,6 +107,8 @@ pub enum ReparamSpec {
         /// Per row and column (`true`) or one scalar per layer.
         rowcol: bool,
     },
+    /// Centred unit-norm rows on the hidden layers.
+    CenteredNorm,
     /// Logit-attenuating weight normalization.
     Lawn {
         /// Epochs of free training before the norms are frozen.
@@ -143,6 +155,7 @@ impl FromStr for ReparamSpec {
                 ReparamSpec::WeightNorm { data_init }
             }
             "spectral-norm" => ReparamSpec::SpectralNorm,
+            "centered-norm" => ReparamSpec::CenteredNorm,
             "multipliers" => {
                 let rowcol = match flags.pop().as_deref() {
                     None | Some("scalar") => false,
@@ -161,7 +174,7 @@ impl FromStr for ReparamSpec {
             }
             other => {
                 return bad(format!(
-                    "unknown reparameterization `{other}`; known: weight-norm[:init=data|none], spectral-norm, multipliers[:scalar|rowcol], lawn[:free=E:layers=K]"
+                    "unknown reparameterization `{other}`; known: weight-norm[:init=data|none], spectral-norm, centered-norm, multipliers[:scalar|rowcol], lawn[:free=E:layers=K]"
                 ));
             }
         };
@@ -181,6 +194,7 @@ impl fmt::Display for ReparamSpec {
             ReparamSpec::WeightNorm { data_init: true } => write!(f, "weight-norm"),
             ReparamSpec::WeightNorm { data_init: false } => write!(f, "weight-norm:init=none"),
             ReparamSpec::SpectralNorm => write!(f, "spectral-norm"),
+            ReparamSpec::CenteredNorm => write!(f, "centered-norm"),
             ReparamSpec::Multipliers { rowcol: false } => write!(f, "multipliers:scalar"),
             ReparamSpec::Multipliers { rowcol: true } => write!(f, "multipliers:rowcol"),
             ReparamSpec::Lawn { free_epochs, layers } => write!(f, "lawn:free={free_epochs}:layers={layers}"),
@@ -343,6 +357,12 @@ impl Reparam {
         let (rule, on): (Box<dyn Rule>, Vec<bool>) = match spec {
             ReparamSpec::WeightNorm { .. } => (Box::new(weight_norm::WeightNorm), vec![true; n]),
             ReparamSpec::SpectralNorm => (Box::new(spectral_norm::SpectralNorm::new(&layers)), vec![true; n]),
+            ReparamSpec::CenteredNorm => {
+                if n < 2 {
+                    return Err("centered-norm acts on the hidden layers, and the model has none".into());
+                }
+                (Box::new(centered_norm::CenteredNorm), (0..n).map(|i| i + 1 < n).collect())
+            }
             ReparamSpec::Multipliers { rowcol } => (Box::new(multipliers::Multipliers { rowcol: *rowcol }), vec![true; n]),
             ReparamSpec::Lawn { free_epochs, layers: k } => {
                 if *k > n {

@@ -81,7 +81,9 @@ fn layer_infos(s: &[Shape2]) -> Vec<LayerInfo> {
 
 #[test]
 fn specs_parse_print_and_reject_bad_ones() {
-    for s in ["weight-norm", "weight-norm:init=none", "spectral-norm", "multipliers:scalar", "multipliers:rowcol", "lawn:free=3:layers=2"] {
+    for s in
+        ["weight-norm", "weight-norm:init=none", "spectral-norm", "centered-norm", "multipliers:scalar", "multipliers:rowcol", "lawn:free=3:layers=2"]
+    {
         let r: ReparamSpec = s.parse().unwrap();
         assert_eq!(r.to_string(), s);
     }
@@ -120,6 +122,37 @@ fn weight_norm_chain_rule_and_row_norms() {
             assert!((a - b).abs() < 1e-6);
         }
     }
+}
+
+#[test]
+fn centered_norm_chain_rule_and_invariants() {
+    for (k, s) in shapes().into_iter().enumerate() {
+        let e = chain_rule_error(&mut centered_norm::CenteredNorm, s, 50 + k as u64);
+        assert!(e < 2e-3, "{s:?}: {e}");
+        let p = random_vec(s.len(), 1.0, 60 + k as u64);
+        let mut w = vec![0.0; s.len()];
+        centered_norm::CenteredNorm.forward(0, s, &p, &[], &mut w, true);
+        // rows of mean 0 and norm 1, computed independently of the rule's own statistics
+        for i in 0..s.rows {
+            let row: Vec<f64> = (0..s.cols).map(|j| w[s.at(i, j)] as f64).collect();
+            assert!(row.iter().sum::<f64>().abs() < 1e-5, "row {i} mean");
+            assert!((row.iter().map(|v| v * v).sum::<f64>() - 1.0).abs() < 1e-5, "row {i} norm");
+        }
+        // adding a constant to a row of P and scaling it changes nothing
+        let mut q = p.clone();
+        s.each(|i, _, x| q[x] = (p[x] + 0.3 * i as f32) * (1.0 + i as f32));
+        let mut wq = vec![0.0; s.len()];
+        centered_norm::CenteredNorm.forward(0, s, &q, &[], &mut wq, true);
+        for (a, b) in w.iter().zip(&wq) {
+            assert!((a - b).abs() < 1e-5);
+        }
+    }
+    // by hand: the row [1, 2, 3] centres to [−1, 0, 1] and normalises to [−1, 0, 1]/√2
+    let s = Shape2 { rows: 1, cols: 3, layout: Layout::RowMajor };
+    let mut w = vec![0.0; 3];
+    centered_norm::CenteredNorm.forward(0, s, &[1.0, 2.0, 3.0], &[], &mut w, true);
+    let r = std::f32::consts::FRAC_1_SQRT_2;
+    assert_eq!(w, vec![-r, 0.0, r]);
 }
 
 #[test]
@@ -237,7 +270,7 @@ fn cfg(reparam: &str, optim: OptimSpec) -> TrainConfig {
 #[test]
 fn every_reparam_trains_and_checkpoints_hold_effective_weights() {
     let (train, test) = (blobs(240, 1), blobs(90, 2));
-    for r in ["weight-norm", "spectral-norm", "multipliers:scalar", "multipliers:rowcol", "lawn:free=1:layers=2"] {
+    for r in ["weight-norm", "spectral-norm", "centered-norm", "multipliers:scalar", "multipliers:rowcol", "lawn:free=1:layers=2"] {
         let c = cfg(r, OptimSpec::Adam);
         let mut t = trainer(&c);
         let m = t.fit(&train, &test, &mut |_| {}, &mut |_, _| Ok(())).unwrap();
@@ -310,7 +343,7 @@ fn same(a: &crate::trainer::Checkpoint, b: &crate::trainer::Checkpoint, what: &s
 #[test]
 fn resume_continues_bit_for_bit() {
     let (train, _) = (blobs(240, 1), ());
-    for r in ["weight-norm", "spectral-norm", "multipliers:rowcol", "lawn:free=1:layers=1"] {
+    for r in ["weight-norm", "spectral-norm", "centered-norm", "multipliers:rowcol", "lawn:free=1:layers=1"] {
         let c = cfg(r, OptimSpec::Adamw { weight_decay: 0.01 });
         let mut a = trainer(&c);
         for e in 1..=3 {

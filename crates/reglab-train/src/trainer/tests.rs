@@ -897,6 +897,67 @@ fn ewc_computes_the_fisher_once_applies_it_and_resumes_from_the_checkpoint() {
 }
 
 #[test]
+fn online_ewc_consolidates_at_each_task_end_and_resumes_from_the_checkpoint() {
+    use crate::hook::ewc::EwcHook;
+    let (task1, task2) = (blobs(64, 5), blobs(64, 9));
+    let spec = "ewc=5:n=20:fisher=labels:consolidate=task:gamma=0.5:normalize=none";
+    let c = TrainConfig { batch: 16, ..cfg(&[spec]) };
+    let mut t = crate::test_data::blob_trainer(&c);
+    // the first task trains as without EWC, bit for bit: nothing to consolidate toward yet
+    let mut plain = crate::test_data::blob_trainer(&TrainConfig { batch: 16, ..cfg(&[]) });
+    t.train_epoch(&task1, 1, &mut |_| {}).unwrap();
+    plain.train_epoch(&task1, 1, &mut |_| {}).unwrap();
+    assert_eq!(t.net.to_pytorch(), plain.net.to_pytorch());
+    // end of task 1: F = F₁ (the label Fisher of the current weights), anchor = current weights
+    let idx = crate::prune::fish::sample_indices(task1.len(), 20, 0x00e3_c0de);
+    let mut f1 = crate::fisher::label_fisher(&t.net, &task1, &idx).unwrap();
+    f1.sort_by(|a, b| a.name.cmp(&b.name));
+    let theta1 = t.net.to_pytorch();
+    t.end_task(&task1).unwrap();
+    assert_eq!(t.chain().find::<EwcHook>().unwrap().fisher(), f1);
+    let ck = t.checkpoint().unwrap();
+    for w in &theta1 {
+        let a = ck.reg.iter().find(|x| x.name == format!("ewc/anchor/{}", w.name)).expect("anchor in the checkpoint");
+        assert_eq!(a.data, w.data, "{}", w.name);
+    }
+    // task 2 is held near θ₁: EWC moves less than plain training from the same start
+    let mut free = crate::test_data::blob_trainer(&TrainConfig { batch: 16, ..cfg(&[]) });
+    free.restore(Checkpoint { reg: vec![], ..ck.clone() }).unwrap();
+    let mut t2 = crate::test_data::blob_trainer(&c);
+    t2.restore(ck.clone()).unwrap();
+    for e in 2..=4 {
+        t.train_epoch(&task2, e, &mut |_| {}).unwrap();
+        t2.train_epoch(&task2, e, &mut |_| {}).unwrap();
+        free.train_epoch(&task2, e, &mut |_| {}).unwrap();
+    }
+    // resumed from the checkpoint after the consolidation: bit for bit
+    assert_eq!(t.net.to_pytorch(), t2.net.to_pytorch());
+    let dist = |w: &[NamedTensor]| {
+        w.iter().zip(&theta1).map(|(a, b)| a.data.iter().zip(&b.data).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>()).sum::<f64>()
+    };
+    assert!(dist(&t.net.to_pytorch()) < dist(&free.net.to_pytorch()), "EWC should stay nearer θ₁ than plain training");
+    // end of task 2: F = γ·F₁ + F₂
+    let mut f2 = crate::fisher::label_fisher(&t.net, &task2, &crate::prune::fish::sample_indices(task2.len(), 20, 0x00e3_c0de)).unwrap();
+    f2.sort_by(|a, b| a.name.cmp(&b.name));
+    t.end_task(&task2).unwrap();
+    for ((got, a), b) in t.chain().find::<EwcHook>().unwrap().fisher().iter().zip(&f1).zip(&f2) {
+        for ((g, x), y) in got.data.iter().zip(&a.data).zip(&b.data) {
+            assert!((g - (0.5 * x + y)).abs() <= 1e-6 * (1.0 + y.abs()), "{}: {g} vs {}", got.name, 0.5 * x + y);
+        }
+    }
+    // a checkpoint with the Fisher but without the anchor is refused
+    let mut broken = t.checkpoint().unwrap();
+    broken.reg.retain(|x| !x.name.starts_with("ewc/anchor/"));
+    assert!(crate::test_data::blob_trainer(&c).restore(broken).unwrap_err().to_string().contains("anchor"));
+    // a plain `ewc` ignores the task ends
+    let mut start = crate::test_data::blob_trainer(&TrainConfig { batch: 16, ..cfg(&["ewc=5:n=20"]) });
+    start.train_epoch(&task1, 1, &mut |_| {}).unwrap();
+    let before = start.chain().find::<EwcHook>().unwrap().fisher();
+    start.end_task(&task1).unwrap();
+    assert_eq!(start.chain().find::<EwcHook>().unwrap().fisher(), before);
+}
+
+#[test]
 fn half_fine_tuning_leaves_the_frozen_layers_bit_identical_and_redraws_per_epoch() {
     use crate::hook::hft::HalfFineTuning;
     let data = blobs(64, 6);
