@@ -122,9 +122,9 @@ mod tests {
         net.features(x).into_data().convert::<f32>().try_into_vec::<f32>().unwrap().into_iter().map(|v| v as f64).collect()
     }
 
-    /// Brute force: the Jacobian of the features by central differences in f64-accumulated
-    /// perturbations of each parameter entry, then (1/N) Σ_x Σ_k J_ki², PyTorch layout.
-    fn brute_force(net: &Net, data: &Dataset) -> Vec<NamedTensor> {
+    /// Brute force: the Jacobian of `f(net, example)` by central differences in each parameter
+    /// entry, then (1/N) Σ_x Σ_k J_ki², PyTorch layout.
+    fn brute_force(net: &Net, data: &Dataset, f: impl Fn(&Net, usize) -> Vec<f64>) -> Vec<NamedTensor> {
         let base = crate::sharpness::params(net).unwrap();
         let mut out: Vec<Vec<f64>> = base.iter().map(|(v, _)| vec![0.0; v.len()]).collect();
         let h = 1e-3f32;
@@ -136,9 +136,9 @@ mod tests {
                 };
                 for i in 0..data.len() {
                     crate::sharpness::set_params(&mut moved, &base, Some(&delta(h)));
-                    let p = feats(&moved, data, i);
+                    let p = f(&moved, i);
                     crate::sharpness::set_params(&mut moved, &base, Some(&delta(-h)));
-                    let m = feats(&moved, data, i);
+                    let m = f(&moved, i);
                     *out_kj += p.iter().zip(&m).map(|(a, b)| ((a - b) / (2.0 * h as f64)).powi(2)).sum::<f64>() / data.len() as f64;
                 }
             }
@@ -147,38 +147,12 @@ mod tests {
         crate::sharpness::to_pytorch(net, &flat)
     }
 
-    /// The label Fisher against central differences of each example's cross-entropy.
-    #[test]
-    fn label_fisher_equals_brute_force_squared_loss_gradients() {
-        let (net, data) = tiny();
-        let got = label_fisher(&net, &data, &[0, 1, 2]).unwrap();
-        let base = crate::sharpness::params(&net).unwrap();
-        let ce = |net: &Net, i: usize| -> f64 {
-            let x = Tensor::<2>::from_data(TensorData::new(data.example(i).to_vec(), [1, 4]), &Device::flex().autodiff());
-            let z: Vec<f64> = net.forward(x).into_data().convert::<f32>().try_into_vec::<f32>().unwrap().into_iter().map(|v| v as f64).collect();
-            let m = z.iter().cloned().fold(f64::MIN, f64::max);
-            let lse = m + z.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
-            lse - z[data.labels[i] as usize]
-        };
-        let h = 1e-3f32;
+    /// `got` equals `want` entry by entry (central differences, h = 1e-3, of a piecewise-smooth
+    /// map: exact away from ReLU kinks, up to f32 rounding), and is not mostly 0.
+    fn assert_matches(got: &[NamedTensor], want: &[NamedTensor]) {
+        assert_eq!(got.len(), want.len());
         let mut nonzero = 0;
-        let flat_names: Vec<(usize, usize)> = base.iter().enumerate().flat_map(|(k, (v, _))| (0..v.len()).map(move |j| (k, j))).collect();
-        let mut want: Vec<Vec<f64>> = base.iter().map(|(v, _)| vec![0.0; v.len()]).collect();
-        for (k, j) in flat_names {
-            let delta = |s: f32| -> Vec<Vec<f32>> {
-                base.iter().enumerate().map(|(kk, (vv, _))| (0..vv.len()).map(|jj| if kk == k && jj == j { s } else { 0.0 }).collect()).collect()
-            };
-            let mut moved = net.clone();
-            for i in 0..data.len() {
-                crate::sharpness::set_params(&mut moved, &base, Some(&delta(h)));
-                let p = ce(&moved, i);
-                crate::sharpness::set_params(&mut moved, &base, Some(&delta(-h)));
-                let m = ce(&moved, i);
-                want[k][j] += ((p - m) / (2.0 * h as f64)).powi(2) / data.len() as f64;
-            }
-        }
-        let want = crate::sharpness::to_pytorch(&net, &want.iter().map(|o| o.iter().map(|&x| x as f32).collect()).collect::<Vec<_>>());
-        for (g, w) in got.iter().zip(&want) {
+        for (g, w) in got.iter().zip(want) {
             assert_eq!((&g.name, &g.shape), (&w.name, &w.shape));
             for (a, b) in g.data.iter().zip(&w.data) {
                 assert!((a - b).abs() <= 5e-3 * (1.0 + b.abs()), "{}: {a} vs {b}", g.name);
@@ -186,6 +160,21 @@ mod tests {
             }
         }
         assert!(nonzero > 10, "a Fisher that is mostly 0 tests nothing");
+    }
+
+    /// The label Fisher against central differences of each example's cross-entropy.
+    #[test]
+    fn label_fisher_equals_brute_force_squared_loss_gradients() {
+        let (net, data) = tiny();
+        let got = label_fisher(&net, &data, &[0, 1, 2]).unwrap();
+        let ce = |net: &Net, i: usize| -> Vec<f64> {
+            let x = Tensor::<2>::from_data(TensorData::new(data.example(i).to_vec(), [1, 4]), &Device::flex().autodiff());
+            let z: Vec<f64> = net.forward(x).into_data().convert::<f32>().try_into_vec::<f32>().unwrap().into_iter().map(|v| v as f64).collect();
+            let m = z.iter().cloned().fold(f64::MIN, f64::max);
+            let lse = m + z.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+            vec![lse - z[data.labels[i] as usize]]
+        };
+        assert_matches(&got, &brute_force(&net, &data, ce));
         // unlike the features' Fisher, the head's is not 0
         assert!(got.iter().filter(|t| t.name.starts_with("layers.2")).any(|t| t.data.iter().any(|&v| v > 0.0)));
         assert!(label_fisher(&net, &data, &[]).is_err());
@@ -196,19 +185,7 @@ mod tests {
     fn exact_fisher_equals_a_brute_force_jacobian() {
         let (net, data) = tiny();
         let got = feature_fisher(&net, &data, &[0, 1, 2], Probes::Exact, 0).unwrap();
-        let want = brute_force(&net, &data);
-        assert_eq!(got.len(), want.len());
-        let mut nonzero = 0;
-        for (g, w) in got.iter().zip(&want) {
-            assert_eq!((&g.name, &g.shape), (&w.name, &w.shape));
-            for (a, b) in g.data.iter().zip(&w.data) {
-                // central differences (h = 1e-3) of a piecewise-linear map: exact away from ReLU
-                // kinks, up to f32 rounding of the forward passes
-                assert!((a - b).abs() <= 5e-3 * (1.0 + b.abs()), "{}: {a} vs {b}", g.name);
-                nonzero += (*b > 1e-6) as usize;
-            }
-        }
-        assert!(nonzero > 10, "a Fisher that is mostly 0 tests nothing");
+        assert_matches(&got, &brute_force(&net, &data, |n, i| feats(n, &data, i)));
         // the last layer (the head) does not move the features: its Fisher is 0
         assert!(got.iter().filter(|t| t.name.starts_with("layers.2")).all(|t| t.data.iter().all(|&v| v == 0.0)));
     }
