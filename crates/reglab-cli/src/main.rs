@@ -30,6 +30,8 @@ enum Command {
     Report(cmd::report::Args),
     /// List an experiment's cells (index, label, content hash), the units of `reglab run --cell`.
     Plan(cmd::plan::Args),
+    /// Hand an experiment's cells to a cluster scheduler: a Slurm job array or a Kubernetes Indexed Job, and a merge.
+    Submit(cmd::submit::Args),
     /// Evaluate regularizers (and their gradients) on the tensors of a safetensors file.
     Penalty(cmd::penalty::Args),
     /// Health probes of every tensor of a checkpoint: spectrum, effective rank, orthogonality gap, sparsity, norms.
@@ -85,6 +87,7 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd::run::run(a),
         Command::Report(a) => cmd::report::run(a),
         Command::Plan(a) => cmd::plan::run(a),
+        Command::Submit(a) => cmd::submit::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Ot(a) => cmd::ot::run(a),
         Command::Denoise(a) => cmd::denoise::run(a),

@@ -50,6 +50,7 @@ pub mod results;
 pub mod rundir;
 pub mod starvation;
 pub mod stats;
+pub mod submit;
 pub mod synthetic;
 pub mod text;
 pub mod train_run;

@@ -9,4 +9,5 @@ pub mod penalty;
 pub mod plan;
 pub mod report;
 pub mod run;
+pub mod submit;
 pub mod train;
