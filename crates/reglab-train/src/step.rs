@@ -6,10 +6,11 @@
 //! optimizer step, [`Regularization::after_step`] runs the proximal steps (ℓ1 soft-threshold
 //! and friends) in place. Nothing here enters the autodiff graph, which costs ≈0.1 ms per op.
 
+use crate::error::TrainError;
 use crate::model::{LayerInfo, Net};
 use burn::module::ParamId;
 use burn::optim::GradientsParams;
-use burn::tensor::TensorData;
+use burn::tensor::{Device, TensorData};
 use reglab_core::{Evaluation, Layout, Mode, NamedTensor, RegSet, Role, Target, TargetGrad, TargetMut, TensorRef};
 
 /// Regularizers bound to a model: initial-weight snapshots and which layers they touch.
@@ -138,8 +139,10 @@ impl Regularization {
     }
 
     /// Add `λ_t ∇R` to `grads` (proximal terms excepted) and return `λ_t r_j` per term, at
-    /// optimizer step `step` of `total`.
-    pub fn add_gradients(&mut self, net: &Net, grads: &mut GradientsParams, step: u64, total: u64) -> Result<Vec<f64>, String> {
+    /// optimizer step `step` of `total`. The gradients of the layers concerned are checked on
+    /// the host, where they are anyway, before and after the terms are added: a non-finite entry
+    /// is an error naming the layer, the entry and whether it came from the loss or the terms.
+    pub fn add_gradients(&mut self, net: &Net, grads: &mut GradientsParams, step: u64, total: u64) -> Result<Vec<f64>, TrainError> {
         if self.set.is_empty() {
             return Ok(vec![]);
         }
@@ -152,11 +155,39 @@ impl Regularization {
         let mut gb = Vec::with_capacity(idx.len());
         for &i in &idx {
             let (wid, bid) = net.param_ids(i);
-            gw.push(take(grads, wid, b.layers[i].shape.len(), &b.layers[i])?);
+            gw.push(take(grads, wid, b.layers[i].shape.len(), &b.layers[i]).map_err(TrainError::Other)?);
             gb.push(match bid {
-                Some(bid) => Some(take(grads, bid, 1, &b.layers[i])?),
+                Some(bid) => Some(take(grads, bid, 1, &b.layers[i]).map_err(TrainError::Other)?),
                 None => None,
             });
+        }
+        // the first non-finite entry: (layer position in idx, bias?, entry, value); names are made
+        // only then, so the check costs one pass over the buffers and nothing else
+        let find = |gw: &[(TensorData, Device)], gb: &[Option<(TensorData, Device)>], scratch: Option<&[Vec<f32>]>| {
+            for k in 0..idx.len() {
+                let w = slice(&gw[k].0);
+                if !all_finite(w) {
+                    let j = w.iter().position(|x| !x.is_finite()).unwrap_or(0);
+                    return Some((k, false, j, w[j]));
+                }
+                if let Some((g, _)) = &gb[k] {
+                    let extra = scratch.map(|s| s[k].as_slice()).unwrap_or(&[]);
+                    let v = slice(g);
+                    let sum = |j: usize| v[j] + extra.get(j).copied().unwrap_or(0.0);
+                    if let Some(j) = (0..v.len()).find(|&j| !sum(j).is_finite()) {
+                        return Some((k, true, j, sum(j)));
+                    }
+                }
+            }
+            None
+        };
+        let error = |(k, bias, j, x): (usize, bool, usize, f32), from: String| {
+            let l = &b.layers[idx[k]];
+            let name = if bias { l.bias_name() } else { l.weight_name() };
+            TrainError::non_finite(format!("the gradient of `{name}` (entry {j}, storage order; {from})"), x as f64)
+        };
+        if let Some(bad) = find(&gw, &gb, None) {
+            return Err(error(bad, "from the loss, before the regularizers".into()));
         }
         // Bias targets get their own buffers, added below, to keep borrows disjoint.
         let mut bias_scratch: Vec<Vec<f32>> = idx.iter().map(|&i| vec![0.0f32; if b.active[i].1 { b.layers[i].shape[0] } else { 0 }]).collect();
@@ -179,8 +210,14 @@ impl Regularization {
                     tgrads.push(TargetGrad { weight: s.as_mut_slice(), bias: None });
                 }
             }
-            self.set.eval(&targets, Some(&mut tgrads), step, total, Mode::Step, true).map_err(|e| e.to_string())?
+            self.set.eval(&targets, Some(&mut tgrads), step, total, Mode::Step, true).map_err(|e| TrainError::Other(e.to_string()))?
         };
+        if let Some(bad) = find(&gw, &gb, Some(&bias_scratch)) {
+            return Err(error(
+                bad,
+                format!("after the regularizers {}", self.set.labels().iter().map(|l| format!("`{l}`")).collect::<Vec<_>>().join(", ")),
+            ));
+        }
         for (k, &i) in idx.iter().enumerate() {
             let (wid, bid) = net.param_ids(i);
             let (g, dev) = gw[k].clone();
@@ -276,6 +313,13 @@ impl Binding {
     }
 }
 
-fn take(grads: &mut GradientsParams, id: ParamId, rank: usize, l: &LayerInfo) -> Result<(TensorData, burn::tensor::Device), String> {
+/// Whether every entry is finite: the largest exponent field is below all-ones (an integer max
+/// the compiler vectorizes; no early exit, no float compare).
+fn all_finite(v: &[f32]) -> bool {
+    const EXP: u32 = 0x7f80_0000;
+    v.iter().map(|x| x.to_bits() & EXP).max().unwrap_or(0) != EXP
+}
+
+fn take(grads: &mut GradientsParams, id: ParamId, rank: usize, l: &LayerInfo) -> Result<(TensorData, Device), String> {
     crate::model::remove_grad(grads, id, rank).ok_or_else(|| format!("no gradient for `{}`", l.name))
 }

@@ -356,7 +356,7 @@ impl Trainer {
         let loss = self.loss_fn.forward(logits.clone(), y.clone());
         let lv = loss.clone().into_scalar::<f32>() as f64;
         if !lv.is_finite() {
-            return Err(TrainError::non_finite("the training loss", lv));
+            return Err(TrainError::non_finite(format!("the training loss ({})", loss_culprit(cx.net, &x_main)), lv));
         }
         // a term that replaces the cross-entropy (feasible learning): the step minimizes the
         // terms alone; the cross-entropy is still reported
@@ -654,3 +654,23 @@ fn argmax_rows(d: &TensorData) -> Vec<usize> {
 
 #[cfg(test)]
 mod tests;
+
+/// Why the loss is not finite, as far as can be told: a non-finite input in the batch (its row
+/// and column), a non-finite weight (its layer and entry), or else the forward pass overflowed.
+fn loss_culprit(net: &Net, x: &Tensor<2>) -> String {
+    let [_, d] = x.dims();
+    if let Ok(v) = x.clone().into_data().convert::<f32>().try_into_vec::<f32>()
+        && let Some(k) = v.iter().position(|v| !v.is_finite())
+    {
+        return format!("the batch holds the input {} at row {}, column {}", v[k], k / d.max(1), k % d.max(1));
+    }
+    for (i, l) in net.layers().iter().enumerate() {
+        let (w, b) = net.layer_data(i);
+        for (name, data) in [(l.weight_name(), Some(w)), (l.bias_name(), b)] {
+            if let Some(k) = data.and_then(|d| d.try_into_vec::<f32>().ok()).and_then(|v| v.iter().position(|v| !v.is_finite()).map(|k| (k, v[k]))) {
+                return format!("`{name}` holds {} at entry {} (storage order)", k.1, k.0);
+            }
+        }
+    }
+    "inputs and weights are finite: the forward pass overflowed".into()
+}

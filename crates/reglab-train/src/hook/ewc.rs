@@ -121,7 +121,7 @@ impl StepHook for EwcHook {
             }
             return Err(TrainError::Other("ewc: no Fisher yet (it is computed at the start of the first epoch)".into()));
         }
-        let v = self.reg.add_gradients(cx.net, grads, cx.step, cx.total).map_err(TrainError::Other)?;
+        let v = self.reg.add_gradients(cx.net, grads, cx.step, cx.total)?;
         let v = v.first().copied().unwrap_or(0.0);
         if !v.is_finite() {
             return Err(TrainError::non_finite("regularizer `ewc`".to_string(), v));

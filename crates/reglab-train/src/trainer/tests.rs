@@ -1111,3 +1111,39 @@ fn epochs_trained_in_parts_equal_whole_epochs_bit_for_bit() {
     assert!(b.train_steps(&train, 3, 2..2, &mut |_| {}).is_err());
     assert!(b.train_steps(&train, 3, 0..steps + 1, &mut |_| {}).is_err());
 }
+
+/// A NaN or infinity in the batch, in a weight or in a gradient stops training before the
+/// weights change, naming epoch and step and where it was: the input's row and column, the
+/// layer and entry, or the layer, the entry and the regularizers whose gradient made it.
+#[test]
+fn non_finite_batches_weights_and_gradients_are_named() {
+    let c = TrainConfig { batch: 16, ..cfg(&[]) };
+    let (train, test) = (blobs(64, 1), blobs(16, 2));
+    // the weights as bits (a NaN weight equals itself)
+    let bits = |t: &Trainer| -> Vec<Vec<u32>> { t.net.to_pytorch().iter().map(|x| x.data.iter().map(|v| v.to_bits()).collect()).collect() };
+    let msg = |mut t: Trainer, data: &Dataset| -> String {
+        let before = bits(&t);
+        let e = t.fit(data, &test, &mut |_| {}, &mut |_, _| Ok(())).unwrap_err();
+        assert!(matches!(e, TrainError::NonFinite { epoch: 1, step: 1.., .. }), "{e}");
+        assert!(bits(&t) == before, "the weights changed");
+        e.to_string()
+    };
+    // an input: row and column of the batch (column 5 of every example, so row 0 of the first)
+    let mut bad = train.clone();
+    bad.features.iter_mut().skip(5).step_by(8).for_each(|v| *v = f32::INFINITY);
+    let e = msg(crate::test_data::blob_trainer(&c), &bad);
+    assert!(e.contains("the training loss") && e.contains("input inf at row 0, column 5"), "{e}");
+    // a weight: its layer and entry
+    let mut t = crate::test_data::blob_trainer(&c);
+    let mut w = t.net.to_pytorch();
+    let l0 = w.iter_mut().find(|x| x.name == "layers.0.weight").unwrap();
+    l0.data[7] = f32::NAN;
+    t.net.load_pytorch(&w).unwrap();
+    let e = msg(t, &train);
+    assert!(e.contains("`layers.0.weight` holds NaN"), "{e}");
+    // a gradient: λ = 10⁴⁰ keeps the penalty's value finite (f64) but its gradient λW overflows
+    // f32; the layer, the entry and the term are named
+    let e = msg(crate::test_data::blob_trainer(&TrainConfig { batch: 16, ..cfg(&["l2=1e40"]) }), &train);
+    assert!(e.contains("the gradient of `layers.0.weight`") && e.contains("after the regularizers `l2`"), "{e}");
+    assert!(e.contains("epoch 1, step 1"), "{e}");
+}
