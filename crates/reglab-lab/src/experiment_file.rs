@@ -33,6 +33,19 @@ pub(crate) fn check_kind_and_name(kind: &str, name: &str, want: &str) -> Result<
     Ok(())
 }
 
+/// The most points a generated λ grid may have (`path.points`, `grid.points`,
+/// `best_grid.points`): the grid is built when the file is checked, so a larger count is
+/// refused there instead of asking for an allocation the machine cannot make.
+pub const MAX_GRID_POINTS: usize = 10_000;
+
+/// `key` = `points`: at most [`MAX_GRID_POINTS`].
+pub(crate) fn check_grid_points(key: &str, points: usize) -> Result<(), String> {
+    if points > MAX_GRID_POINTS {
+        return Err(format!("`{key}` must be ≤ {MAX_GRID_POINTS}, got {points}"));
+    }
+    Ok(())
+}
+
 /// `seeds`: not empty, no seed twice.
 pub(crate) fn check_seeds(seeds: &[u64]) -> Result<(), String> {
     if seeds.is_empty() {

@@ -65,7 +65,7 @@ pub fn run_file(path: &Path, overrides: &[String], req: &RunRequest) -> Result<O
                 "--cell/--cells write a shard: name it with --out (`reglab report FILE --from SHARD …` merges shards)".into(),
             ));
         };
-        let total = which.iter().map(|&i| plan[i].work).sum();
+        let total = which.iter().fold(0u64, |t, &i| t.saturating_add(plan[i].work));
         let progress = Progress::new(req.show_progress, prepared.name(), total, prepared.work().1);
         let ctx = RunContext { out: &out, jobs: req.jobs, resume: req.resume, device: req.device, progress: &progress };
         let r = cells::run_shard(kind.name(), prepared.as_ref(), &plan, &which, &ctx);

@@ -219,6 +219,7 @@ impl CollapseExperiment {
         if g.points < 3 {
             return Err(format!("`best_grid.points` must be ≥ 3, got {}", g.points));
         }
+        crate::experiment_file::check_grid_points("best_grid.points", g.points)?;
         if self.settings.is_empty() {
             return Err("no `[[setting]]`: give at least one".into());
         }
@@ -316,6 +317,13 @@ downstream = "ridge:clean"
 
     fn err(text: &str, overrides: &[&str], want: &[&str]) {
         crate::experiment_file::testing::assert_parse_error(CollapseExperiment::parse, text, overrides, want);
+    }
+
+    /// Found with the `experiment` fuzz target (fuzz/): a `ridge:best` method built a grid of
+    /// `best_grid.points = 4000000000000` λ while the file was checked (an abort, not an error).
+    #[test]
+    fn fuzz_huge_best_grid_points_is_an_error_not_an_allocation() {
+        err(BASE, &["best_grid.points=4000000000000"], &["`best_grid.points`", "≤ 10000", "4000000000000"]);
     }
 
     #[test]

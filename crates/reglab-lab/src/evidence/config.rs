@@ -273,6 +273,7 @@ impl EvidenceExperiment {
         if g.points < 8 {
             return Err(format!("`grid.points` must be ≥ 8, got {}", g.points));
         }
+        crate::experiment_file::check_grid_points("grid.points", g.points)?;
         if !(g.validation_fraction > 0.0 && g.validation_fraction < 1.0) {
             return Err(format!("`grid.validation_fraction` must be in (0, 1), got {}", g.validation_fraction));
         }
@@ -316,6 +317,13 @@ map = "linear"
 
     fn err(text: &str, overrides: &[&str], want: &[&str]) {
         crate::experiment_file::testing::assert_parse_error(EvidenceExperiment::parse, text, overrides, want);
+    }
+
+    /// Found with the `experiment` fuzz target (fuzz/): `grid.points = 4000000000000` made
+    /// the cell list (one cell per point) ask for ~160 TB (an abort, not an error).
+    #[test]
+    fn fuzz_huge_grid_points_is_an_error_not_an_allocation() {
+        err(BASE, &["grid.points=4000000000000"], &["`grid.points`", "≤ 10000", "4000000000000"]);
     }
 
     #[test]

@@ -118,7 +118,7 @@ impl Prepared for Experiment {
         &self.name
     }
     fn work(&self) -> (u64, &'static str) {
-        ((self.arms.len() * self.seeds.len() * self.stream.tasks) as u64, "tasks")
+        (((self.arms.len() * self.seeds.len()) as u64).saturating_mul(self.stream.tasks as u64), "tasks")
     }
     fn config_toml(&self) -> String {
         self.to_toml()

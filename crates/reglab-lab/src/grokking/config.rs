@@ -217,6 +217,15 @@ dropout = 0.5
         crate::experiment_file::testing::assert_parse_error(GrokkingExperiment::parse, text, overrides, want);
     }
 
+    /// Found by review with the `experiment` fuzz target (fuzz/): the work total (cells × steps)
+    /// overflowed u64 for `steps = 9223372036854775807` (a panic in builds with overflow checks).
+    #[test]
+    fn fuzz_huge_steps_saturate_the_work_total() {
+        use crate::kind::Prepared;
+        let e = GrokkingExperiment::parse(BASE, &["steps=9223372036854775807".into()]).unwrap();
+        assert_eq!(e.work().0, (super::super::sweep::cell_keys(&e).len() as u64).saturating_mul(9223372036854775807));
+    }
+
     #[test]
     fn grokking_config_parses_with_the_official_defaults_and_round_trips() {
         let e = GrokkingExperiment::parse(BASE, &[]).unwrap();

@@ -394,7 +394,7 @@ pub fn run_all<P: Prepared + ?Sized>(
 
 /// `reglab plan`'s JSON: the kind, the experiment, the total work and every cell.
 pub fn plan_json(kind: &str, experiment: &str, cells: &[Cell]) -> serde_json::Value {
-    let total: u64 = cells.iter().map(|c| c.work).sum();
+    let total = cells.iter().fold(0u64, |t, c| t.saturating_add(c.work));
     serde_json::json!({ "kind": kind, "experiment": experiment, "work": { "total": total }, "cells": cells })
 }
 

@@ -199,6 +199,7 @@ impl LassoPathExperiment {
                 if points < 2 {
                     return Err(format!("`path.points` must be ≥ 2, got {points}"));
                 }
+                crate::experiment_file::check_grid_points("path.points", points)?;
                 let ratio = (hi / lo).ln();
                 Ok((0..points).map(|i| if i + 1 == points { hi } else { lo * (ratio * i as f64 / (points - 1) as f64).exp() }).collect())
             }
@@ -350,6 +351,14 @@ tol = 1e-8
 
     fn err(text: &str, overrides: &[&str], want: &[&str]) {
         crate::experiment_file::testing::assert_parse_error(LassoPathExperiment::parse, text, overrides, want);
+    }
+
+    /// Found with the `experiment` fuzz target (fuzz/): `points = 4000000000000` asked for a
+    /// 32 TB grid while the file was checked (an abort, not an error).
+    #[test]
+    fn fuzz_huge_path_points_is_an_error_not_an_allocation() {
+        err(BASE, &["path.points=4000000000000"], &["`path.points`", "≤ 10000", "4000000000000"]);
+        assert!(LassoPathExperiment::parse(BASE, &["path.points=10000".into()]).is_ok());
     }
 
     #[test]

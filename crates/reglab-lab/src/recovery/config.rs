@@ -270,6 +270,15 @@ name = "linf"
         crate::experiment_file::testing::assert_parse_error(RecoveryExperiment::parse, text, overrides, want);
     }
 
+    /// Found by review with the `experiment` fuzz target (fuzz/): the work total (ratios × trials)
+    /// overflowed for `trials = 9223372036854775807` (a panic in builds with overflow checks).
+    #[test]
+    fn fuzz_huge_trials_saturate_the_work_total() {
+        use crate::kind::Prepared;
+        let e = RecoveryExperiment::parse(BASE, &["problem.trials=9223372036854775807".into()]).unwrap();
+        assert_eq!(e.work().0, u64::MAX);
+    }
+
     #[test]
     fn recovery_config_parses_with_defaults_and_round_trips() {
         let e = RecoveryExperiment::parse(BASE, &[]).unwrap();

@@ -31,7 +31,7 @@ impl Prepared for RecoveryExperiment {
         &self.name
     }
     fn work(&self) -> (u64, &'static str) {
-        ((self.problem.ratios.len() * self.problem.trials) as u64, "trials")
+        ((self.problem.ratios.len() as u64).saturating_mul(self.problem.trials as u64), "trials")
     }
     fn config_toml(&self) -> String {
         self.to_toml()

@@ -30,7 +30,7 @@ impl Prepared for StarvationExperiment {
         &self.name
     }
     fn work(&self) -> (u64, &'static str) {
-        (cell_keys(self).len() as u64 * self.steps as u64, "steps")
+        ((cell_keys(self).len() as u64).saturating_mul(self.steps as u64), "steps")
     }
     fn config_toml(&self) -> String {
         self.to_toml()

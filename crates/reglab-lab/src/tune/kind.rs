@@ -52,7 +52,7 @@ impl Prepared for TuneRun {
         &self.exp.name
     }
     fn work(&self) -> (u64, &'static str) {
-        (cell_keys(&self.exp).len() as u64 * self.exp.train.steps as u64, "steps")
+        ((cell_keys(&self.exp).len() as u64).saturating_mul(self.exp.train.steps as u64), "steps")
     }
     fn config_toml(&self) -> String {
         self.exp.to_toml()

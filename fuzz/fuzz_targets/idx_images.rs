@@ -1,0 +1,8 @@
+//! IDX image files (MNIST / Fashion-MNIST, plain or gzip): `reglab_lab::data::parse_idx_images`.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use std::path::Path;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = reglab_lab::data::idx::parse_idx_images(data, Path::new("fuzz-images.idx"));
+});
