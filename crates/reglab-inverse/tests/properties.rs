@@ -3,19 +3,13 @@
 //! linearity `A(αx + z) = αAx + Az`.
 
 use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
 use reglab_inverse::{Convolution, Gradient, Image, LinearOperator, Radon, dot};
 
-/// Deterministic values in [−1, 1) from a seed (xorshift), so a failure reproduces from its case.
+/// Values in [−1, 1) drawn from a seed, so a failure reproduces from its case.
 fn values(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        })
-        .collect()
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..n).map(|_| rng.random_range(-1.0..1.0)).collect()
 }
 
 /// `|⟨Ax, y⟩ − ⟨x, Aᵀy⟩|` relative to `‖Ax‖‖y‖ + ‖x‖‖Aᵀy‖`, and the linearity error, for one draw.

@@ -5,18 +5,12 @@
 //! same plan.
 
 use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
 use reglab_ot::{Matrix, SinkhornOptions, sinkhorn, sinkhorn_log};
 
 fn values(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64
-        })
-        .collect()
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..n).map(|_| rng.random_range(0.0..1.0)).collect()
 }
 
 fn histogram(n: usize, seed: u64) -> Vec<f64> {
