@@ -71,33 +71,31 @@ pub fn feature_fisher(net: &Net, data: &Dataset, idx: &[usize], probes: Probes, 
 }
 
 /// The empirical Fisher of `net`'s cross-entropy on the examples `idx` of `data` with their
-/// labels, `F_i = (1/N) Σ (∂ℓ(x, y)/∂θ_i)²`, one backward pass per example; PyTorch names and
-/// layout, one tensor per layer weight and bias.
+/// labels, `F_i = (1/N) Σ (∂ℓ(x, y)/∂θ_i)²`, one backward pass per example
+/// ([`crate::prune::fish::empirical_fisher`], which FISH masks rank by); PyTorch names and
+/// layout, one tensor per layer weight and bias, 0 for frozen layers.
 pub fn label_fisher(net: &Net, data: &Dataset, idx: &[usize]) -> Result<Vec<NamedTensor>, TrainError> {
-    if idx.is_empty() {
-        return Err(TrainError::Config("the Fisher needs at least one reference example".into()));
+    let infos = net.layers();
+    let trainable: Vec<usize> = (0..infos.len()).filter(|&i| net.layer_trainable(i)).collect();
+    let fisher = crate::prune::fish::empirical_fisher(net, data, idx, &trainable, true).map_err(TrainError::Config)?;
+    let mut by_layer: Vec<Option<crate::prune::fish::LayerFisher>> = vec![None; infos.len()];
+    for (f, &i) in fisher.into_iter().zip(&trainable) {
+        by_layer[i] = Some(f);
     }
-    let device = net.devices().into_iter().next().ok_or_else(|| TrainError::Other("the model has no device".into()))?;
-    let len = data.example_len();
-    let mut acc: Vec<Vec<f64>> = crate::sharpness::shapes(net).iter().map(|s| vec![0.0; s.iter().product()]).collect();
-    for &i in idx {
-        if i >= data.len() {
-            return Err(TrainError::Config(format!("reference example {i} is outside {} ({} examples)", data.name, data.len())));
-        }
-        let x = Tensor::<2>::from_data(TensorData::new(data.example(i).to_vec(), [1, len]), &device);
-        let y = data.labels[i] as usize;
-        let loss = burn::tensor::activation::log_softmax(net.forward(x), 1).slice([0..1, y..y + 1]).sum().neg();
-        let grads = GradientsParams::from_grads(loss.backward(), net);
-        let g = crate::sharpness::grads(net, &grads).map_err(TrainError::Other)?;
-        for (a, gk) in acc.iter_mut().zip(&g) {
-            for (ai, &gi) in a.iter_mut().zip(gk) {
-                *ai += (gi as f64) * (gi as f64);
-            }
+    let f32s = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
+    let mut out = Vec::new();
+    for (l, f) in infos.iter().zip(by_layer) {
+        let n: usize = l.shape.iter().product();
+        let (w, b) = match f {
+            Some(f) => (f32s(f.weight), f.bias.map(f32s)),
+            None => (vec![0.0; n], None),
+        };
+        out.push(NamedTensor::new(l.weight_name(), l.shape.clone(), w));
+        if l.has_bias {
+            out.push(NamedTensor::new(l.bias_name(), vec![l.shape[0]], b.unwrap_or_else(|| vec![0.0; l.shape[0]])));
         }
     }
-    let n = idx.len() as f64;
-    let flat: Vec<Vec<f32>> = acc.iter().map(|a| a.iter().map(|&v| (v / n) as f32).collect()).collect();
-    Ok(crate::sharpness::to_pytorch(net, &flat))
+    Ok(out)
 }
 
 #[cfg(test)]
