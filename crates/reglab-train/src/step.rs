@@ -19,13 +19,16 @@ pub struct Regularization {
     b: Binding,
 }
 
+/// One layer's weight and optional bias, burn layout.
+type LayerSnapshot = (Vec<f32>, Option<Vec<f32>>);
+
 /// What the regularizers need to know of the model, apart from the regularizers themselves.
 struct Binding {
     layers: Vec<LayerInfo>,
     names: Vec<(String, String)>,
     bias_shapes: Vec<[usize; 1]>,
     /// Snapshot (burn layout) per layer: weight, bias.
-    init: Vec<(Vec<f32>, Option<Vec<f32>>)>,
+    init: Vec<LayerSnapshot>,
     /// Per layer: does any term act on the weight / the bias target?
     active: Vec<(bool, bool)>,
     prox_active: Vec<(bool, bool)>,
@@ -46,26 +49,7 @@ impl Regularization {
         let layers = net.layers();
         let names: Vec<(String, String)> = layers.iter().map(|l| (l.weight_name(), l.bias_name())).collect();
         let bias_shapes: Vec<[usize; 1]> = layers.iter().map(|l| [l.shape[0]]).collect();
-        let init = match anchor {
-            None => (0..layers.len())
-                .map(|i| {
-                    let (w, b) = net.layer_data(i);
-                    (slice(&w).to_vec(), b.as_ref().map(|b| slice(b).to_vec()))
-                })
-                .collect(),
-            Some(tensors) => {
-                // Load the anchor into a copy of the model, so shapes are checked and the
-                // layout conversion is the model's own.
-                let mut copy = net.clone();
-                copy.load_pytorch(tensors).map_err(|e| format!("anchor checkpoint: {e}"))?;
-                (0..layers.len())
-                    .map(|i| {
-                        let (w, b) = copy.layer_data(i);
-                        (slice(&w).to_vec(), b.as_ref().map(|b| slice(b).to_vec()))
-                    })
-                    .collect()
-            }
-        };
+        let init = snapshot(net, anchor)?;
         let mut b = Binding { layers, names, bias_shapes, init, active: vec![], prox_active: vec![] };
         // Decide once which layers any term acts on (by name, role and shape only).
         let mut active = Vec::new();
@@ -109,19 +93,7 @@ impl Regularization {
     /// Move the anchor to `net`'s current weights, or to `anchor` (PyTorch layout) when given
     /// (a continual stream's consolidation, or its restore from a checkpoint).
     pub fn set_anchor(&mut self, net: &Net, anchor: Option<&[NamedTensor]>) -> Result<(), String> {
-        let mut copy;
-        let src = match anchor {
-            None => net,
-            Some(tensors) => {
-                copy = net.clone();
-                copy.load_pytorch(tensors).map_err(|e| format!("anchor: {e}"))?;
-                &copy
-            }
-        };
-        for (i, init) in self.b.init.iter_mut().enumerate() {
-            let (w, b) = src.layer_data(i);
-            *init = (slice(&w).to_vec(), b.as_ref().map(|b| slice(b).to_vec()));
-        }
+        self.b.init = snapshot(net, anchor)?;
         Ok(())
     }
 
@@ -311,6 +283,28 @@ impl Binding {
         };
         (tw, tb)
     }
+}
+
+/// Every layer's weight and bias (burn layout) of `net`, or of `anchor` (PyTorch-layout tensors
+/// named like the model's) when given: loaded into a copy of the model, so shapes are checked
+/// and the layout conversion is the model's own.
+fn snapshot(net: &Net, anchor: Option<&[NamedTensor]>) -> Result<Vec<LayerSnapshot>, String> {
+    let copy;
+    let src = match anchor {
+        None => net,
+        Some(tensors) => {
+            let mut c = net.clone();
+            c.load_pytorch(tensors).map_err(|e| format!("anchor checkpoint: {e}"))?;
+            copy = c;
+            &copy
+        }
+    };
+    Ok((0..src.layers().len())
+        .map(|i| {
+            let (w, b) = src.layer_data(i);
+            (slice(&w).to_vec(), b.as_ref().map(|b| slice(b).to_vec()))
+        })
+        .collect())
 }
 
 /// Whether every entry is finite: the largest exponent field is below all-ones (an integer max
