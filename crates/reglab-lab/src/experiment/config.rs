@@ -443,8 +443,9 @@ impl Experiment {
                 _ => return Err(format!("`data.standardize` = {st:?}: expected [mean, std], finite, std > 0")),
             }
             let in_pixel_space = |r: &String| {
-                let name = r.split(['=', ':']).next().unwrap_or("").trim();
-                name == "cutout" || reglab_train::catalog::find(name).is_some_and(|t| t.kind == reglab_train::catalog::Kind::Adversarial)
+                reglab_core::Spec::parse(r).is_ok_and(|s| {
+                    s.name == "cutout" || reglab_train::catalog::find(&s.name).is_some_and(|t| t.kind == reglab_train::catalog::Kind::Adversarial)
+                })
             };
             if self.probe.robust.is_some() || self.arms.iter().flat_map(|a| &a.reg).any(in_pixel_space) {
                 return Err("`data.standardize` with attacks or cutout: those work in [0, 1] pixel space; leave the inputs as they are".into());
@@ -532,10 +533,7 @@ impl Experiment {
                     None => reglab_train::model::activation::Act::Relu,
                     Some(a) => a.parse().map_err(|e| format!("`model.activation`: {e}"))?,
                 };
-                if self.model.hidden.is_empty() && act != reglab_train::model::activation::Act::Relu {
-                    return Err("`model.activation` needs hidden layers (`model.hidden`)".into());
-                }
-                Ok(ModelSpec::Mlp { hidden: self.model.hidden.clone(), act, bias: self.model.bias.unwrap_or(true) })
+                ModelSpec::mlp_with(self.model.hidden.clone(), act, self.model.bias.unwrap_or(true)).map_err(|e| format!("`model.activation`: {e}"))
             }
             "cnn" => {
                 if !self.model.hidden.is_empty() {
@@ -619,11 +617,12 @@ impl Experiment {
         let model = match (model, arm.activation.as_deref()) {
             (m, None) => m,
             (reglab_train::model::ModelSpec::Mlp { hidden, bias, .. }, Some(a)) => {
-                let act = a.parse().map_err(|e| format!("arm `{}`: `activation`: {e}", arm.name))?;
+                // an arm's activation replaces a hidden one: a linear model has none to replace
                 if hidden.is_empty() {
                     return Err(format!("arm `{}`: `activation` needs an MLP with hidden layers", arm.name));
                 }
-                reglab_train::model::ModelSpec::Mlp { hidden, act, bias }
+                let act = a.parse().map_err(|e| format!("arm `{}`: `activation`: {e}", arm.name))?;
+                reglab_train::model::ModelSpec::mlp_with(hidden, act, bias).map_err(|e| format!("arm `{}`: `activation`: {e}", arm.name))?
             }
             (_, Some(_)) => return Err(format!("arm `{}`: `activation` is for [model] kind = \"mlp\"", arm.name)),
         };

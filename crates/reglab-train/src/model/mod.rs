@@ -99,6 +99,14 @@ impl ModelSpec {
     pub fn mlp(hidden: &[usize]) -> Self {
         ModelSpec::Mlp { hidden: hidden.to_vec(), act: activation::Act::Relu, bias: true }
     }
+
+    /// An MLP with activation `act`, which (unless ReLU) needs at least one hidden layer.
+    pub fn mlp_with(hidden: Vec<usize>, act: activation::Act, bias: bool) -> Result<Self, String> {
+        if hidden.is_empty() && act != activation::Act::Relu {
+            return Err(format!("the activation `{act}` needs at least one hidden layer"));
+        }
+        Ok(ModelSpec::Mlp { hidden, act, bias })
+    }
 }
 
 impl FromStr for ModelSpec {
@@ -133,11 +141,7 @@ impl FromStr for ModelSpec {
                         None => widths.push(item),
                     }
                 }
-                let hidden = list(&widths.join(","))?;
-                if hidden.is_empty() && act != activation::Act::Relu {
-                    return Err(format!("bad model `{s}`: `act` needs at least one hidden layer"));
-                }
-                Ok(ModelSpec::Mlp { hidden, act, bias })
+                ModelSpec::mlp_with(list(&widths.join(","))?, act, bias).map_err(|e| format!("bad model `{s}`: {e}"))
             }
             "cnn" => {
                 let c = list(rest)?;
