@@ -120,15 +120,17 @@ struct K8sArgs {
     namespace: Option<String>,
 }
 
-/// The files of a submission, written together.
-struct Files {
-    /// (relative path, contents, executable).
-    files: Vec<(PathBuf, Vec<u8>, bool)>,
+/// One file of a submission: its path relative to the directory, its contents, executable?
+type File = (PathBuf, Vec<u8>, bool);
+
+/// `v` as indented JSON with a final newline.
+fn pretty_json(v: &serde_json::Value) -> Result<Vec<u8>, Failure> {
+    Ok((serde_json::to_string_pretty(v).map_err(Failure::failed)? + "\n").into_bytes())
 }
 
 /// Write `files` into `out` as a whole: into a fresh sibling directory first, renamed to `out`
 /// at the end, so that a failure leaves no half-written submission.
-fn write_all(out: &Path, files: &Files) -> Result<(), Failure> {
+fn write_all(out: &Path, files: &[File]) -> Result<(), Failure> {
     if out.exists() {
         let empty = std::fs::read_dir(out).map_err(|e| Failure::input(format!("{}: {e}", out.display())))?.next().is_none();
         if !empty {
@@ -139,7 +141,7 @@ fn write_all(out: &Path, files: &Files) -> Result<(), Failure> {
     std::fs::create_dir_all(parent).map_err(|e| Failure::failed(format!("{}: {e}", parent.display())))?;
     let tmp =
         tempfile::Builder::new().prefix(".reglab-submit-").tempdir_in(parent).map_err(|e| Failure::failed(format!("{}: {e}", parent.display())))?;
-    for (rel, bytes, exec) in &files.files {
+    for (rel, bytes, exec) in files {
         let p = tmp.path().join(rel);
         if let Some(d) = p.parent() {
             std::fs::create_dir_all(d).map_err(|e| Failure::failed(format!("{}: {e}", d.display())))?;
@@ -198,16 +200,14 @@ fn run_slurm(a: SlurmArgs) -> Result<(), Failure> {
         jobs: a.cpus_per_task.unwrap_or(1).max(1),
     };
     let o = slurm::Options { partition: a.partition, time: a.time, cpus_per_task: a.cpus_per_task, mem: a.mem, gres: a.gres, account: a.account };
-    let files = Files {
-        files: vec![
-            ("experiment.toml".into(), text, false),
-            ("plan.json".into(), (serde_json::to_string_pretty(&plan).map_err(Failure::failed)? + "\n").into_bytes(), false),
-            ("cells.sbatch".into(), slurm::cells_script(&sub, &o).map_err(Failure::input)?.into_bytes(), true),
-            ("merge.sbatch".into(), slurm::merge_script(&sub, &o).map_err(Failure::input)?.into_bytes(), true),
-            ("submit.sh".into(), slurm::submit_script(&sub).map_err(Failure::input)?.into_bytes(), true),
-            ("logs/.keep".into(), Vec::new(), false),
-        ],
-    };
+    let files: [File; 6] = [
+        ("experiment.toml".into(), text, false),
+        ("plan.json".into(), pretty_json(&plan)?, false),
+        ("cells.sbatch".into(), slurm::cells_script(&sub, &o).map_err(Failure::input)?.into_bytes(), true),
+        ("merge.sbatch".into(), slurm::merge_script(&sub, &o).map_err(Failure::input)?.into_bytes(), true),
+        ("submit.sh".into(), slurm::submit_script(&sub).map_err(Failure::input)?.into_bytes(), true),
+        ("logs/.keep".into(), Vec::new(), false),
+    ];
     write_all(&a.common.out, &files)?;
     println!("wrote {}: {} cells in {} array tasks of {} (cells.sbatch, merge.sbatch, submit.sh)", dir.display(), sub.cells, sub.tasks(), sub.chunk);
     let submit = dir.join("submit.sh");
@@ -251,18 +251,14 @@ fn run_k8s(a: K8sArgs) -> Result<(), Failure> {
         retries: a.retries,
         namespace: a.namespace,
     };
-    let json =
-        |v: serde_json::Value| -> Result<Vec<u8>, Failure> { Ok((serde_json::to_string_pretty(&v).map_err(Failure::failed)? + "\n").into_bytes()) };
     let cells_job = k8s::cells_job(&sub, &o).map_err(Failure::input)?;
     let job_name = cells_job["metadata"]["name"].as_str().unwrap_or_default().to_string();
-    let files = Files {
-        files: vec![
-            ("experiment.toml".into(), text, false),
-            ("plan.json".into(), json(plan)?, false),
-            ("k8s/cells-job.json".into(), json(cells_job)?, false),
-            ("k8s/merge-job.json".into(), json(k8s::merge_job(&sub, &o).map_err(Failure::input)?)?, false),
-        ],
-    };
+    let files: [File; 4] = [
+        ("experiment.toml".into(), text, false),
+        ("plan.json".into(), pretty_json(&plan)?, false),
+        ("k8s/cells-job.json".into(), pretty_json(&cells_job)?, false),
+        ("k8s/merge-job.json".into(), pretty_json(&k8s::merge_job(&sub, &o).map_err(Failure::input)?)?, false),
+    ];
     write_all(&a.common.out, &files)?;
     println!("wrote {}: {} cells in {} indexed completions of {}", dir.display(), sub.cells, sub.tasks(), sub.chunk);
     println!("copy it to the volume `{}` (mounted at {} in the pods), then:", o.pvc, o.mount);

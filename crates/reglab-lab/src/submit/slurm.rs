@@ -64,14 +64,20 @@ fn job_name(name: &str, suffix: &str) -> String {
     format!("reglab-{clean}{suffix}")
 }
 
-/// `cells.sbatch`: the job array.
-pub fn cells_script(sub: &Submission, o: &Options) -> Result<String, String> {
-    sub.validate()?;
+/// `DIR/logs`, as `#SBATCH --output` can take it (UTF-8, no spaces: sbatch does not unquote).
+fn logs_dir(sub: &Submission) -> Result<String, String> {
     let logs = sub.dir.join("logs");
     let logs = logs.to_str().ok_or("the submission directory is not UTF-8")?;
     if logs.contains(char::is_whitespace) {
         return Err(format!("{logs}: #SBATCH --output cannot hold spaces; choose a --out without them"));
     }
+    Ok(logs.to_string())
+}
+
+/// `cells.sbatch`: the job array.
+pub fn cells_script(sub: &Submission, o: &Options) -> Result<String, String> {
+    sub.validate()?;
+    let logs = logs_dir(sub)?;
     let mut s = String::from("#!/bin/bash\n");
     s.push_str(&format!(
         "# reglab: the {} cells of `{}`, {} per array task ({} tasks); written by `reglab submit slurm`.\n",
@@ -93,8 +99,7 @@ pub fn cells_script(sub: &Submission, o: &Options) -> Result<String, String> {
 /// `merge.sbatch`: the merge, to run after the array.
 pub fn merge_script(sub: &Submission, o: &Options) -> Result<String, String> {
     sub.validate()?;
-    let logs = sub.dir.join("logs");
-    let logs = logs.to_str().ok_or("the submission directory is not UTF-8")?;
+    let logs = logs_dir(sub)?;
     let mut s = String::from("#!/bin/bash\n");
     s.push_str(&format!("# reglab: merge the shards of `{}` into run/; written by `reglab submit slurm`.\n", sub.name));
     s.push_str(&format!("#SBATCH --job-name={}\n", job_name(&sub.name, "-merge")));
