@@ -547,8 +547,6 @@ fn placeholder() -> Net {
     Net::Mlp(crate::model::Mlp { layers: Vec::new(), act: Default::default() })
 }
 
-/// Mean cross-entropy and accuracy of `net` on `data` (no autodiff), and the predicted classes
-/// when `predictions`.
 /// The cross-entropy of one row of logits against label `y` (max-shifted log-sum-exp, f64).
 fn row_cross_entropy(row: &[f32], y: usize) -> f64 {
     let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
@@ -556,6 +554,8 @@ fn row_cross_entropy(row: &[f32], y: usize) -> f64 {
     lse - row[y] as f64
 }
 
+/// Mean cross-entropy and accuracy of `net` on `data` (no autodiff), and the predicted classes
+/// when `predictions`.
 fn evaluate(net: &Net, data: &Dataset, predictions: bool) -> (f64, f64, Vec<usize>) {
     let (mut loss, mut correct) = (0.0f64, 0usize);
     let mut pred = Vec::with_capacity(if predictions { data.len() } else { 0 });

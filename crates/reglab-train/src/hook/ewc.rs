@@ -81,10 +81,12 @@ impl EwcHook {
 
     /// The Fisher (PyTorch names and layout), once computed or loaded.
     pub fn fisher(&self) -> Vec<NamedTensor> {
-        self.state()
-            .unwrap_or_default()
+        let prefix = format!("{SET_PREFIX}fisher/");
+        self.reg
+            .set()
+            .state()
             .into_iter()
-            .filter_map(|t| t.name.strip_prefix("ewc/fisher/").map(|n| NamedTensor { name: n.to_string(), ..t.clone() }))
+            .filter_map(|t| t.name.strip_prefix(&prefix).map(|n| NamedTensor { name: n.to_string(), ..t.clone() }))
             .collect()
     }
 }
