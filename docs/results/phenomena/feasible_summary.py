@@ -16,20 +16,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from summary_common import arms_of, read_rows, sd, write_rows
 
 run, out = sys.argv[1], sys.argv[2]
-rows = list(csv.DictReader(open(f"{run}/results.csv")))
+rows = read_rows(f"{run}/results.csv")
 keys = ["train_loss", "train_loss_max", "train_loss_q99", "train_loss_q90", "train_loss_cvar10", "train_loss_above_0.511", "train_accuracy", "test_accuracy", "test_loss"]
-arms = []
-for r in rows:
-    if r["arm"] not in arms:
-        arms.append(r["arm"])
-with open(f"{out}/feasible-rows.csv", "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(["arm", "seed", "epoch"] + keys)
-    for r in rows:
-        w.writerow([r["arm"], r["seed"], r["task"]] + [r[k] for k in keys])
-sd = lambda x: st.stdev(x) if len(x) > 1 else 0.0
+arms = arms_of(rows)
+write_rows(f"{out}/feasible-rows.csv", rows, keys, step="epoch")
 with open(f"{out}/feasible-summary.csv", "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(["arm", "seeds"] + [f"{k}_{s}" for k in keys for s in ("mean", "std")])

@@ -10,19 +10,13 @@ import csv
 import statistics as st
 import sys
 
+from summary_common import arms_of, read_rows, sd, write_rows
+
 run, out = sys.argv[1], sys.argv[2]
-rows = list(csv.DictReader(open(f"{run}/results.csv")))
+rows = read_rows(f"{run}/results.csv")
 keys = ["test_accuracy", "test_loss", "train_accuracy", "train_loss", "feature_effective_rank", "reg/neural-collapse"]
-sd = lambda x: st.stdev(x) if len(x) > 1 else 0.0
-arms = []
-for r in rows:
-    if r["arm"] not in arms:
-        arms.append(r["arm"])
-with open(f"{out}/nc-long-tail-rows.csv", "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(["arm", "seed", "epoch"] + keys)
-    for r in rows:
-        w.writerow([r["arm"], r["seed"], r["task"]] + [r.get(k, "") for k in keys])
+arms = arms_of(rows)
+write_rows(f"{out}/nc-long-tail-rows.csv", rows, keys, step="epoch")
 with open(f"{out}/nc-long-tail-summary.csv", "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(["arm", "at", "epoch", "seeds"] + [f"{k}_{s}" for k in keys for s in ("mean", "std")])

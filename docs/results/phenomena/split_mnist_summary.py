@@ -16,24 +16,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from summary_common import arms_of, read_rows, sd, write_rows
 
 runs, out = sys.argv[1], sys.argv[2]
 EXPS = ["split-mnist", "split-mnist-ash", "split-mnist-ash-adam"]
 KEYS = ["test_accuracy", "train_accuracy", "test_loss", "dead_fraction", "feature_effective_rank", "distance_to_init"]
-sd = lambda x: st.stdev(x) if len(x) > 1 else 0.0
 data = {}
 for e in EXPS:
-    rows = list(csv.DictReader(open(f"{runs}/{e}/results.csv")))
+    rows = read_rows(f"{runs}/{e}/results.csv")
     data[e] = rows
-    arms = []
-    for r in rows:
-        if r["arm"] not in arms:
-            arms.append(r["arm"])
-    with open(f"{out}/{e}-rows.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["arm", "seed", "task"] + KEYS)
-        for r in rows:
-            w.writerow([r["arm"], r["seed"], r["task"]] + [r.get(k, "") for k in KEYS])
+    arms = arms_of(rows)
+    write_rows(f"{out}/{e}-rows.csv", rows, KEYS)
     with open(f"{out}/{e}-summary.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["arm", "task", "seeds"] + [f"{k}_{s}" for k in KEYS for s in ("mean", "std")])
@@ -61,11 +54,7 @@ def final(e, arm):
 fig, ax = plt.subplots(figsize=(9, 4.2))
 labels, x = [], 0
 for e, tag in (("split-mnist", "Adam, ReLU net"), ("split-mnist-ash", "Adagrad, ASH net"), ("split-mnist-ash-adam", "Adam, ASH net")):
-    arms = []
-    for r in data[e]:
-        if r["arm"] not in arms:
-            arms.append(r["arm"])
-    for a in arms:
+    for a in arms_of(data[e]):
         v = final(e, a)
         ax.scatter([x] * len(v), v, s=14, color="C0" if "ash" not in a else "C3")
         ax.errorbar([x], [st.mean(v)], yerr=[sd(v)], fmt="_", color="k", markersize=12)
@@ -82,7 +71,7 @@ fig.savefig(f"{out}/split-mnist-final.png", dpi=130)
 # EWC against λ in both networks
 fig, ax = plt.subplots(figsize=(6, 4))
 for e, tag, c in (("split-mnist", "Adam, ReLU net (+bias, [0,1] inputs)", "C0"), ("split-mnist-ash", "Adagrad, ASH net (ReLU)", "C1")):
-    arms = [a for a in dict.fromkeys(r["arm"] for r in data[e]) if a.startswith("ewc-")]
+    arms = [a for a in arms_of(data[e]) if a.startswith("ewc-")]
     lam = [float(a[4:]) for a in arms]
     m = [st.mean(final(e, a)) for a in arms]
     s = [sd(final(e, a)) for a in arms]

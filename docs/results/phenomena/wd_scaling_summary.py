@@ -16,10 +16,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from summary_common import sd
 
 runs, out = sys.argv[1], sys.argv[2]
 WIDTHS, BUDGETS = [64, 256, 1024], [10, 20, 60]
-sd = lambda x: st.stdev(x) if len(x) > 1 else 0.0
 lam = lambda arm: float(arm.split()[1])
 allrows, summary = [], []
 fig, axes = plt.subplots(1, 3, figsize=(14, 4), sharey=True)
