@@ -119,10 +119,10 @@ fn a_second_run_on_the_same_directory_is_refused() {
     assert_same_files(&out, &whole);
 }
 
-/// A checkpoint damaged on disk (one flipped bit, or cut short) stops `--resume` with an error
-/// that names it, instead of resuming from other numbers.
+/// A checkpoint or its rows log damaged on disk (one flipped bit, or cut short) stops
+/// `--resume` with an error that names it, instead of resuming from other numbers.
 #[test]
-fn a_damaged_checkpoint_is_refused_on_resume() {
+fn a_damaged_checkpoint_or_rows_log_is_refused_on_resume() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     ok(run(&out, &["--set", "stream.tasks=2", "--jobs", "2"]));
@@ -140,6 +140,20 @@ fn a_damaged_checkpoint_is_refused_on_resume() {
         assert!(!e.contains("panicked"), "{e}");
     }
     std::fs::write(&ck, &good).unwrap();
+    // the rows log beside it: checked against the checkpoint's checksum
+    let log = out.join("checkpoints/none/seed-0.rows.jsonl");
+    let good_log = std::fs::read(&log).unwrap();
+    let mut flipped = good_log.clone();
+    flipped[good_log.len() / 2] ^= 0x01;
+    for (what, bytes) in [("flipped", flipped), ("truncated", good_log[..good_log.len() - 2].to_vec())] {
+        std::fs::write(&log, &bytes).unwrap();
+        let o = run(&out, &["--set", "stream.tasks=2", "--resume"]);
+        assert!(!o.status.success(), "log {what}: resumed from a damaged rows log");
+        let e = stderr(&o);
+        assert!(e.contains("seed-0.rows.jsonl") && e.contains("damaged"), "log {what}: {e}");
+        assert!(!e.contains("panicked"), "{e}");
+    }
+    std::fs::write(&log, &good_log).unwrap();
     ok(run(&out, &["--set", "stream.tasks=2", "--resume"]));
 }
 

@@ -4,6 +4,7 @@ pub mod config;
 pub mod kind;
 pub mod merge;
 pub mod report;
+mod rowlog;
 pub mod runner;
 pub mod stream;
 

@@ -3,6 +3,7 @@
 //! killed at any moment continues with `--resume` and ends with the same files.
 
 use super::config::{Experiment, ProbeConfig, ProbeEvery};
+use super::rowlog::RowLog;
 use super::stream::Stream;
 use crate::RunError;
 use crate::probes;
@@ -15,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -92,24 +93,22 @@ fn sanitize(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect()
 }
 
-/// One job's checkpoint: the trainer state ([`Checkpoint::save`]) with the tasks done and
-/// their rows in its metadata (`tasks_done`, `rows` as JSON), in ONE file written atomically,
-/// so that it is always consistent.
-fn save_job(path: &Path, c: &Checkpoint, tasks_done: usize, rows: &[Row]) -> Result<(), String> {
-    let meta = BTreeMap::from([
-        ("tasks_done".to_string(), tasks_done.to_string()),
-        ("rows".to_string(), serde_json::to_string(rows).map_err(|e| e.to_string())?),
-    ]);
+/// One job's checkpoint: the trainer state ([`Checkpoint::save`]) with the tasks done and the
+/// extent and checksum of its rows log ([`RowLog`]) in its metadata, in ONE file written
+/// atomically, so that it is always consistent.
+fn save_job(path: &Path, c: &Checkpoint, tasks_done: usize, log: &RowLog) -> Result<(), String> {
+    let mut meta = BTreeMap::from([("tasks_done".to_string(), tasks_done.to_string())]);
+    meta.extend(log.meta());
     c.save(path, &meta)
 }
 
-fn load_job(path: &Path) -> Result<(Checkpoint, usize, Vec<Row>), String> {
+/// A job's checkpoint, its tasks done, its rows and its log ready to append.
+fn load_job(path: &Path) -> Result<(Checkpoint, usize, Vec<Row>, RowLog), String> {
     let (c, meta) = Checkpoint::load(path)?;
-    let bad = |why: String| format!("{}: {why}", path.display());
-    let get = |k: &str| meta.get(k).cloned().ok_or_else(|| bad(format!("no `{k}` in the metadata")));
-    let tasks_done: usize = get("tasks_done")?.parse().map_err(|_| bad("bad tasks_done".into()))?;
-    let rows: Vec<Row> = serde_json::from_str(&get("rows")?).map_err(|e| bad(e.to_string()))?;
-    Ok((c, tasks_done, rows))
+    let tasks_done: usize =
+        meta.get("tasks_done").and_then(|t| t.parse().ok()).ok_or_else(|| format!("{}: no valid `tasks_done` in the metadata", path.display()))?;
+    let (log, rows) = RowLog::resume(&RowLog::path_for(path), &meta)?;
+    Ok((c, tasks_done, rows, log))
 }
 
 /// The probes of one task end, as metrics.
@@ -231,21 +230,62 @@ struct Shared<'a> {
     exp: &'a Experiment,
     out: &'a Path,
     device: reglab_train::device::DeviceKind,
-    rows: Mutex<Vec<Row>>,
+    /// The rows so far, per job.
+    rows: Mutex<Vec<Vec<Row>>>,
     failed: AtomicBool,
     /// Whether rows are published to `out` as they come (a whole run; a cell keeps them).
     publish: bool,
+    /// When the last publication ended and how long it took.
+    last_publish: Mutex<Option<(Instant, Duration)>>,
 }
 
-impl Shared<'_> {
-    /// Rewrite results.json / results.csv with every row so far (sorted), atomically.
-    fn publish(&self, rows: &mut [Row]) -> Result<(), String> {
+impl<'a> Shared<'a> {
+    fn new(exp: &'a Experiment, out: &'a Path, device: reglab_train::device::DeviceKind, publish: bool) -> Self {
+        let jobs = exp.arms.len() * exp.seeds.len();
+        Self { exp, out, device, rows: Mutex::new(vec![Vec::new(); jobs]), failed: AtomicBool::new(false), publish, last_publish: Mutex::new(None) }
+    }
+
+    /// Replace job `job`'s rows (on a resume).
+    fn set_rows(&self, job: usize, rows: Vec<Row>) {
+        self.rows.lock().expect("rows")[job] = rows;
+    }
+
+    /// Add a row of job `job` and, in a whole run, rewrite results.json / results.csv with
+    /// every row so far, atomically — unless the last rewrite ended less than
+    /// [`PUBLISH_PACE`] times its own duration ago: a long run spends at most about
+    /// 1/`PUBLISH_PACE` of its time publishing however many rows it holds (a short one still
+    /// publishes every row). The run publishes once more at its end.
+    fn add_row(&self, job: usize, row: Row) -> Result<(), String> {
+        let mut all = self.rows.lock().expect("rows");
+        all[job].push(row);
         if !self.publish {
             return Ok(());
         }
-        publish(self.exp, self.out, rows)
+        let mut last = self.last_publish.lock().expect("last publish");
+        if let Some((end, took)) = *last
+            && end.elapsed() < took * PUBLISH_PACE
+        {
+            return Ok(());
+        }
+        let t = Instant::now();
+        let mut rows: Vec<Row> = all.iter().flatten().cloned().collect();
+        drop(all);
+        publish(self.exp, self.out, &mut rows)?;
+        *last = Some((Instant::now(), t.elapsed()));
+        Ok(())
+    }
+
+    /// Every row, sorted.
+    fn into_rows(self) -> Vec<Row> {
+        let mut rows: Vec<Row> = self.rows.into_inner().expect("rows").into_iter().flatten().collect();
+        let arms: Vec<String> = self.exp.arms.iter().map(|a| a.name.clone()).collect();
+        sort_rows(&mut rows, &arms);
+        rows
     }
 }
+
+/// See [`Shared::add_row`].
+const PUBLISH_PACE: u32 = 20;
 
 /// Write results.json / results.csv of `rows` (sorted first) into `out`, atomically.
 pub(crate) fn publish(exp: &Experiment, out: &Path, rows: &mut [Row]) -> Result<(), String> {
@@ -275,29 +315,36 @@ fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &
     let mut trainer = Trainer::new(&cfg, &base.train.example_shape, base.train.classes, &device, None, total).map_err(|e| e.to_string())?;
     let init = trainer.reg().anchor_pytorch();
     let path = ckpt_path(sh.out, &arm.name, seed);
-    let (mut done, mut rows) = (0usize, Vec::new());
-    if path.exists() {
-        let (c, d, r) = load_job(&path)?;
+    let (mut done, mut last_acc) = (0usize, 0.0);
+    let mut log = if path.exists() {
+        let (c, d, rows, log) = load_job(&path)?;
         trainer.restore(c).map_err(|e| e.to_string())?;
         done = d;
-        rows = r;
+        if let Some(r) = rows.last() {
+            last_acc = r.metrics.get("train_accuracy").copied().unwrap_or(0.0);
+        }
         // The rows of the tasks done before the resume belong to the results too (a job that
         // had finished all its tasks trains nothing below and would never publish them).
-        let mut all = sh.rows.lock().expect("rows");
-        all.retain(|r| !(r.arm == arm.name && r.seed == seed));
-        all.extend(rows.iter().cloned());
-    }
-    let publish_rows = |rows: &[Row]| -> Result<(), String> {
-        let mut all = sh.rows.lock().expect("rows");
-        all.retain(|r| !(r.arm == arm.name && r.seed == seed));
-        all.extend(rows.iter().cloned());
-        sh.publish(&mut all)
+        sh.set_rows(job, rows);
+        log
+    } else {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        RowLog::create(&RowLog::path_for(&path))?
+    };
+    // one finished task (or part of an epoch): its row on disk, then the checkpoint that
+    // names it, then the results
+    let mut finish = |trainer: &Trainer, done: usize, row: Row| -> Result<(), String> {
+        log.append(&row)?;
+        save_job(&path, &trainer.checkpoint().map_err(|e| e.to_string())?, done, &log)?;
+        sh.add_row(job, row)
     };
     if exp.probe.every == ProbeEvery::Epoch {
         // one task; a row, a checkpoint and a publication after every epoch (`done` counts epochs)
         let (data, clean) = stream.task_noisy(seed, 1);
         events(Event::JobStart { job, arm: arm.name.clone(), seed, first_task: 1, tasks: 1 });
-        let mut acc = rows.last().map(|r: &Row| r.metrics["train_accuracy"]).unwrap_or(0.0);
+        let mut acc = last_acc;
         // `k` rows per epoch: after each part of its steps (`done` counts parts)
         let k = exp.probe.per_epoch;
         let steps = trainer.steps_per_epoch(data.train.len());
@@ -321,9 +368,7 @@ fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &
                 metrics.insert("epoch".into(), p as f64 / k as f64);
             }
             acc = metrics["train_accuracy"];
-            rows.push(Row { arm: arm.name.clone(), seed, task: p, metrics });
-            save_job(&path, &trainer.checkpoint().map_err(|e| e.to_string())?, p, &rows)?;
-            publish_rows(&rows)?;
+            finish(&trainer, p, Row { arm: arm.name.clone(), seed, task: p, metrics })?;
         }
         events(Event::TaskEnd { job, task: 1, train_accuracy: acc });
         events(Event::JobEnd { job });
@@ -352,9 +397,7 @@ fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &
         }
         let metrics = probe_row(&mut trainer, &init, &data, clean.as_deref(), &probe)?;
         let acc = metrics["train_accuracy"];
-        rows.push(Row { arm: arm.name.clone(), seed, task, metrics });
-        save_job(&path, &trainer.checkpoint().map_err(|e| e.to_string())?, task, &rows)?;
-        publish_rows(&rows)?;
+        finish(&trainer, task, Row { arm: arm.name.clone(), seed, task, metrics })?;
         events(Event::TaskEnd { job, task, train_accuracy: acc });
     }
     events(Event::JobEnd { job });
@@ -397,12 +440,9 @@ pub fn run_cell(
     let kind = exp.stream_kind().map_err(RunError::Input)?;
     let stream = Stream::new(kind, base.clone()).with_noise(noise);
     stream.check().map_err(RunError::Input)?;
-    let sh = Shared { exp, out: dir, device, rows: Mutex::new(Vec::new()), failed: AtomicBool::new(false), publish: false };
+    let sh = Shared::new(exp, dir, device, false);
     let (_, train_seconds) = run_job(&sh, &stream, &base, job, events).map_err(RunError::Failed)?;
-    let mut rows = sh.rows.into_inner().expect("rows");
-    let arms: Vec<String> = exp.arms.iter().map(|a| a.name.clone()).collect();
-    sort_rows(&mut rows, &arms);
-    Ok((rows, train_seconds))
+    Ok((sh.into_rows(), train_seconds))
 }
 
 /// Run (or resume) the experiment into `opts.out`. Every input is checked before anything is
@@ -445,7 +485,7 @@ pub fn run_locked<G>(
 
     let stream = Stream::new(kind, base.clone()).with_noise(noise);
     let n_jobs = exp.arms.len() * exp.seeds.len();
-    let sh = Shared { exp, out, device: opts.device, rows: Mutex::new(Vec::new()), failed: AtomicBool::new(false), publish: true };
+    let sh = Shared::new(exp, out, opts.device, true);
     let next = AtomicUsize::new(0);
     let seconds: Mutex<Vec<(usize, (f64, f64))>> = Mutex::new(Vec::new());
     let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -472,9 +512,8 @@ pub fn run_locked<G>(
     if let Some(e) = errors.iter().find(|e| !e.starts_with("stopped:")).or(errors.first()) {
         return Err(RunError::Failed(format!("{e}; finished tasks are checkpointed in {}: rerun with --resume", out.display())));
     }
-    let mut rows = sh.rows.into_inner().expect("rows");
+    let mut rows = sh.into_rows();
     let arms: Vec<String> = exp.arms.iter().map(|a| a.name.clone()).collect();
-    sort_rows(&mut rows, &arms);
     // Publish once more: after a resume, jobs that were already finished published nothing.
     publish(exp, out, &mut rows).map_err(RunError::Failed)?;
     let results = Results { name: exp.name.clone(), arms, seeds: exp.seeds.clone(), tasks: exp.stream.tasks, rows };
