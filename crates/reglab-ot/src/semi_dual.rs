@@ -64,11 +64,19 @@ pub fn smooth_ot_semi_dual(a: &[f64], b: &[f64], cost: &Matrix, reg: f64, regula
     let mut plan = Matrix::zeros(n, m);
     let mut beta = vec![0.0; m];
     let mut scratch = Vec::with_capacity(n);
+    // S(α + c·1) = S(α) (columns sum to b_j, Σb = Σa), so −S is flat along 1 and L-BFGS's
+    // curvature estimate there is zero: on some problems (those without a feasible k-sparse
+    // plan, found by the property tests) its iterates ran off along 1 to |α| ~ 1e15–1e39, where
+    // α − C has no digits of C left and the columns stopped summing to b. The term
+    // (μ/2)·n·mean(α)², μ = 1/γ (the curvature of −S along its active entries), pins that
+    // direction without moving the maximum set otherwise (it is zero at the centred maximizer).
+    let pin = 1.0 / reg;
     let neg_semi_dual = |alpha: &[f64]| {
         let conj = fill_semi_plan(alpha, b, cost, reg, k, &mut plan, &mut beta, &mut scratch);
+        let mean = alpha.iter().sum::<f64>() / n as f64;
         let mut grad = plan.row_sums();
-        grad.iter_mut().zip(a).for_each(|(g, w)| *g -= w);
-        (conj - dot(alpha, a), grad)
+        grad.iter_mut().zip(a).for_each(|(g, w)| *g += pin * mean - w);
+        (conj - dot(alpha, a) + 0.5 * pin * n as f64 * mean * mean, grad)
     };
     let mut r = minimize(neg_semi_dual, &vec![0.0; n], &lbfgs)?;
     let alpha = std::mem::take(&mut r.x);
