@@ -121,8 +121,12 @@ pub struct Row {
 /// the first `keep` rows of a fixed permutation (seed 0), in that order (an error if the file
 /// has fewer).
 pub fn read_rows(path: &Path, keep: Option<usize>) -> Result<Vec<Row>, DataError> {
-    let raw = read_file(path)?;
-    let bytes = maybe_gunzip(&raw, path)?;
+    parse_rows(&read_file(path)?, path, keep)
+}
+
+/// [`read_rows`] of the bytes `raw` of the file `path` (named in errors).
+pub fn parse_rows(raw: &[u8], path: &Path, keep: Option<usize>) -> Result<Vec<Row>, DataError> {
+    let bytes = maybe_gunzip(raw, path)?;
     let text =
         std::str::from_utf8(&bytes).map_err(|e| DataError::Malformed { path: path.into(), problem: Problem::NotText { offset: e.valid_up_to() } })?;
     let bad = |line: usize, what: String| DataError::Malformed { path: path.into(), problem: Problem::BadRow { line, what } };

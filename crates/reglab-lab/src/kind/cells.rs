@@ -184,7 +184,7 @@ pub fn cell_path(shard: &Path, index: usize) -> PathBuf {
 
 /// What a shard's cell file holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct CellRecord {
+pub struct CellRecord {
     format: u32,
     kind: String,
     experiment: String,
@@ -206,7 +206,13 @@ struct ShardPlan {
 
 fn read_record(path: &Path) -> Result<CellRecord, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    ciborium::from_reader(bytes.as_slice()).map_err(|e| format!("{}: not a cell file ({e})", path.display()))
+    parse_record(&bytes, path)
+}
+
+/// A cell file's record from its bytes (`path` is named in errors): what `reglab report --from`
+/// reads from a shard.
+pub fn parse_record(bytes: &[u8], path: &Path) -> Result<CellRecord, String> {
+    ciborium::from_reader(bytes).map_err(|e| format!("{}: not a cell file ({e})", path.display()))
 }
 
 fn write_record(path: &Path, rec: &CellRecord) -> Result<(), RunError> {
