@@ -20,14 +20,29 @@ impl WordPiece {
     /// Load `path` (a `tokenizer.json`), truncating to `max_length` tokens (≥ 2: `[CLS]` and
     /// `[SEP]`). Its padding settings are turned off. Errors name the file.
     pub fn load(path: &Path, max_length: usize) -> Result<Self, String> {
+        if !path.is_file() {
+            return Err(format!("{}: no such file", path.display()));
+        }
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Self::from_bytes(&bytes, path, max_length)
+    }
+
+    /// [`WordPiece::load`] of the bytes of the file `path` (named in errors).
+    pub fn from_bytes(bytes: &[u8], path: &Path, max_length: usize) -> Result<Self, String> {
         if max_length < 2 {
             return Err(format!("max length {max_length}: expected ≥ 2 ([CLS] and [SEP])"));
         }
         let bad = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-        if !path.is_file() {
-            return Err(format!("{}: no such file", path.display()));
+        // Checked here first: the tokenizers crate (0.22) panics instead of returning an error
+        // on some malformed files (a syntax error inside `decoder`, found by fuzzing), and only
+        // WordPiece models are read as BERT's.
+        let doc: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| bad(&format!("not JSON: {e}")))?;
+        match doc.get("model").and_then(|m| m.get("type")).and_then(|t| t.as_str()) {
+            Some("WordPiece") => {}
+            Some(other) => return Err(bad(&format!("a `{other}` model; expected a WordPiece (BERT) tokenizer"))),
+            None => return Err(bad(&"no `model.type`: not a tokenizer.json")),
         }
-        let mut inner = Tokenizer::from_file(path).map_err(|e| bad(&e))?;
+        let mut inner = Tokenizer::from_bytes(bytes).map_err(|e| bad(&e))?;
         inner.with_padding(None);
         inner.with_truncation(Some(TruncationParams { max_length, ..Default::default() })).map_err(|e| bad(&e))?;
         let pad_id = inner.token_to_id("[PAD]").ok_or_else(|| bad(&"no [PAD] token in the vocabulary"))?;
@@ -104,5 +119,20 @@ mod tests {
         let tok = WordPiece::load(&path, 256).unwrap();
         assert!(tok.encode("").unwrap_err().contains("empty"));
         assert!(tok.encode(" \t ").unwrap_err().contains("empty"));
+    }
+
+    /// The fuzzer's input (4 KB, not minimized): a control character in a string inside
+    /// `decoder`, on which `tokenizers::Tokenizer::from_bytes` panics instead of returning an
+    /// error. And the model types that are not BERT's.
+    #[test]
+    fn fuzz_malformed_decoder_is_an_error_not_a_panic() {
+        let bytes = include_bytes!("../../tests/fixtures/fuzz-tokenizer-decoder-panic.json");
+        let e = WordPiece::from_bytes(bytes, Path::new("t/tokenizer.json"), 16).err().unwrap();
+        assert!(e.starts_with("t/tokenizer.json: not JSON: control character"), "{e}");
+        let bpe = br#"{"model": {"type": "BPE", "vocab": {}, "merges": []}}"#;
+        let e = WordPiece::from_bytes(bpe, Path::new("t.json"), 16).err().unwrap();
+        assert!(e.contains("a `BPE` model; expected a WordPiece"), "{e}");
+        let e = WordPiece::from_bytes(b"[1, 2]", Path::new("t.json"), 16).err().unwrap();
+        assert!(e.contains("no `model.type`"), "{e}");
     }
 }
