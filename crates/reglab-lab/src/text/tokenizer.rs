@@ -42,6 +42,9 @@ impl WordPiece {
             Some(other) => return Err(bad(&format!("a `{other}` model; expected a WordPiece (BERT) tokenizer"))),
             None => return Err(bad(&"no `model.type`: not a tokenizer.json")),
         }
+        if let Some(p) = doc.get("post_processor") {
+            check_templates(p).map_err(|e| bad(&format!("`post_processor`: {e}")))?;
+        }
         let mut inner = Tokenizer::from_bytes(bytes).map_err(|e| bad(&e))?;
         inner.with_padding(None);
         inner.with_truncation(Some(TruncationParams { max_length, ..Default::default() })).map_err(|e| bad(&e))?;
@@ -74,6 +77,33 @@ impl WordPiece {
     pub fn max_length(&self) -> usize {
         self.max_length
     }
+}
+
+/// A `TemplateProcessing` post-processor (alone or in a `Sequence`) names only special tokens it
+/// defines: tokenizers 0.22 reads one that does not and then panics on the first encode (a
+/// fuzzing finding).
+fn check_templates(p: &serde_json::Value) -> Result<(), String> {
+    match p.get("type").and_then(|t| t.as_str()) {
+        Some("Sequence") => {
+            for q in p.get("processors").and_then(|q| q.as_array()).map(Vec::as_slice).unwrap_or_default() {
+                check_templates(q)?;
+            }
+        }
+        Some("TemplateProcessing") => {
+            let defined = p.get("special_tokens").and_then(|t| t.as_object());
+            for key in ["single", "pair"] {
+                for piece in p.get(key).and_then(|t| t.as_array()).map(Vec::as_slice).unwrap_or_default() {
+                    if let Some(id) = piece.get("SpecialToken").and_then(|t| t.get("id")).and_then(|t| t.as_str())
+                        && !defined.is_some_and(|d| d.contains_key(id))
+                    {
+                        return Err(format!("the `{key}` template uses the special token {id:?}, which `special_tokens` does not define"));
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -134,5 +164,18 @@ mod tests {
         assert!(e.contains("a `BPE` model; expected a WordPiece"), "{e}");
         let e = WordPiece::from_bytes(b"[1, 2]", Path::new("t.json"), 16).err().unwrap();
         assert!(e.contains("no `model.type`"), "{e}");
+    }
+
+    /// The fuzzer's second input: the template's `[CLS]` renamed `[CLSU`, which `special_tokens`
+    /// does not define; tokenizers 0.22 reads the file and panics on the first encode.
+    #[test]
+    fn fuzz_undefined_template_token_is_an_error_not_a_panic() {
+        let bytes = include_bytes!("../../tests/fixtures/fuzz-tokenizer-template-token.json");
+        let e = WordPiece::from_bytes(bytes, Path::new("t/tokenizer.json"), 16).err().unwrap();
+        assert!(e.contains("`post_processor`: the `single` template uses the special token \"[CLSU\""), "{e}");
+        // the same file with the template fixed loads and encodes
+        let fixed = std::str::from_utf8(bytes).unwrap().replacen("\"[CLSU\"", "\"[CLS]\"", 1);
+        let tok = WordPiece::from_bytes(fixed.as_bytes(), Path::new("t.json"), 16).unwrap();
+        assert_eq!(tok.encode("the").unwrap().first(), Some(&101));
     }
 }
