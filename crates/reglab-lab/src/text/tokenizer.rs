@@ -79,29 +79,23 @@ impl WordPiece {
     }
 }
 
-/// A `TemplateProcessing` post-processor (alone or in a `Sequence`) names only special tokens it
-/// defines: tokenizers 0.22 reads one that does not and then panics on the first encode (a
-/// fuzzing finding).
+/// A template post-processor (alone or in a sequence) names only special tokens it defines:
+/// tokenizers 0.22 reads one that does not and then panics on the first encode (a fuzzing
+/// finding). Checked by shape, not by the `type` key, which the crate does not need to
+/// recognise the object (a second finding: `"typg": "TemplateProcessing"`).
 fn check_templates(p: &serde_json::Value) -> Result<(), String> {
-    match p.get("type").and_then(|t| t.as_str()) {
-        Some("Sequence") => {
-            for q in p.get("processors").and_then(|q| q.as_array()).map(Vec::as_slice).unwrap_or_default() {
-                check_templates(q)?;
+    for q in p.get("processors").and_then(|q| q.as_array()).map(Vec::as_slice).unwrap_or_default() {
+        check_templates(q)?;
+    }
+    let defined = p.get("special_tokens").and_then(|t| t.as_object());
+    for key in ["single", "pair"] {
+        for piece in p.get(key).and_then(|t| t.as_array()).map(Vec::as_slice).unwrap_or_default() {
+            if let Some(id) = piece.get("SpecialToken").and_then(|t| t.get("id")).and_then(|t| t.as_str())
+                && !defined.is_some_and(|d| d.contains_key(id))
+            {
+                return Err(format!("the `{key}` template uses the special token {id:?}, which `special_tokens` does not define"));
             }
         }
-        Some("TemplateProcessing") => {
-            let defined = p.get("special_tokens").and_then(|t| t.as_object());
-            for key in ["single", "pair"] {
-                for piece in p.get(key).and_then(|t| t.as_array()).map(Vec::as_slice).unwrap_or_default() {
-                    if let Some(id) = piece.get("SpecialToken").and_then(|t| t.get("id")).and_then(|t| t.as_str())
-                        && !defined.is_some_and(|d| d.contains_key(id))
-                    {
-                        return Err(format!("the `{key}` template uses the special token {id:?}, which `special_tokens` does not define"));
-                    }
-                }
-            }
-        }
-        _ => {}
     }
     Ok(())
 }
@@ -177,5 +171,9 @@ mod tests {
         let fixed = std::str::from_utf8(bytes).unwrap().replacen("\"[CLSU\"", "\"[CLS]\"", 1);
         let tok = WordPiece::from_bytes(fixed.as_bytes(), Path::new("t.json"), 16).unwrap();
         assert_eq!(tok.encode("the").unwrap().first(), Some(&101));
+        // the third: `"typg"` for `"type"` and the `[CLS]` entry of `special_tokens` renamed `[]`
+        let bytes = include_bytes!("../../tests/fixtures/fuzz-tokenizer-template-untyped.json");
+        let e = WordPiece::from_bytes(bytes, Path::new("t/tokenizer.json"), 16).err().unwrap();
+        assert!(e.contains("the `single` template uses the special token \"[CLS]\""), "{e}");
     }
 }
