@@ -782,36 +782,16 @@ fn check_scaling(name: &str, scale: Scale, l: &Layer, c: f64) -> Result<(), Test
 proptest! {
     #![proptest_config(config())]
 
+    /// Row and column permutations, `W → QW` and `W → WQ` with random orthogonal `Q`: the value
+    /// unchanged and the gradient mapped alike, where the table says so.
     #[test]
-    fn row_permutations_keep_values_and_permute_gradients(
+    fn permutations_and_orthogonal_maps_keep_values_and_map_gradients(
         out in 2usize..13, inp in 2usize..10, ch in 1usize..4, kh in 1usize..4, kw in 1usize..4, seed in 0u64..1_000_000, transposed in any::<bool>()
     ) {
         let (l, k) = (random_layer(&[out, inp], seed, transposed, false), random_layer(&[out, ch, kh, kw], seed + 10, false, false));
-        check_maps(Side::Left, Kind::Permutation, &l, &k, seed + 20)?;
-    }
-
-    #[test]
-    fn column_permutations_keep_values_and_permute_gradients(
-        out in 2usize..13, inp in 2usize..10, ch in 1usize..4, kh in 1usize..4, kw in 1usize..4, seed in 0u64..1_000_000, transposed in any::<bool>()
-    ) {
-        let (l, k) = (random_layer(&[out, inp], seed, transposed, false), random_layer(&[out, ch, kh, kw], seed + 10, false, false));
-        check_maps(Side::Right, Kind::Permutation, &l, &k, seed + 20)?;
-    }
-
-    #[test]
-    fn left_orthogonal_maps_keep_values_and_rotate_gradients(
-        out in 2usize..13, inp in 2usize..10, ch in 1usize..4, kh in 1usize..4, kw in 1usize..4, seed in 0u64..1_000_000, transposed in any::<bool>()
-    ) {
-        let (l, k) = (random_layer(&[out, inp], seed, transposed, false), random_layer(&[out, ch, kh, kw], seed + 10, false, false));
-        check_maps(Side::Left, Kind::Orthogonal, &l, &k, seed + 20)?;
-    }
-
-    #[test]
-    fn right_orthogonal_maps_keep_values_and_rotate_gradients(
-        out in 2usize..13, inp in 2usize..10, ch in 1usize..4, kh in 1usize..4, kw in 1usize..4, seed in 0u64..1_000_000, transposed in any::<bool>()
-    ) {
-        let (l, k) = (random_layer(&[out, inp], seed, transposed, false), random_layer(&[out, ch, kh, kw], seed + 10, false, false));
-        check_maps(Side::Right, Kind::Orthogonal, &l, &k, seed + 20)?;
+        for (side, kind) in [(Side::Left, Kind::Permutation), (Side::Right, Kind::Permutation), (Side::Left, Kind::Orthogonal), (Side::Right, Kind::Orthogonal)] {
+            check_maps(side, kind, &l, &k, seed + 20)?;
+        }
     }
 
     /// `c = k/16` and quantized layers: `cW` is exact in f32, so only the regularizer rounds.
