@@ -469,34 +469,6 @@ mod tests {
         cost.dot(plan) + lambda * class_regularizer(plan, labels).unwrap()
     }
 
-    /// Altschuler, Weed & Rigollet (2017), Algorithm 2: a plan of `U(a, b)` (exactly, up to
-    /// rounding) close to a non-negative `plan`.
-    fn round_to_polytope(plan: &Matrix, a: &[f64], b: &[f64]) -> Matrix {
-        let (n, m) = plan.shape();
-        let mut t = plan.clone();
-        for (i, r) in t.row_sums().iter().enumerate() {
-            let f = if *r > a[i] { a[i] / r } else { 1.0 };
-            t.data[i * m..(i + 1) * m].iter_mut().for_each(|v| *v *= f);
-        }
-        let cs = t.col_sums();
-        for i in 0..n {
-            for j in 0..m {
-                if cs[j] > b[j] {
-                    t.data[i * m + j] *= b[j] / cs[j];
-                }
-            }
-        }
-        let er: Vec<f64> = t.row_sums().iter().zip(a).map(|(r, w)| w - r).collect();
-        let ec: Vec<f64> = t.col_sums().iter().zip(b).map(|(c, w)| w - c).collect();
-        let total: f64 = er.iter().sum();
-        if total > 0.0 {
-            for (row, ei) in t.data.chunks_exact_mut(m).zip(&er) {
-                row.iter_mut().zip(&ec).for_each(|(v, ej)| *v += ei * ej / total);
-            }
-        }
-        t
-    }
-
     /// A random problem: `n` sources in `k` classes (class `i % k`), `m` targets, random weights.
     fn random_problem(rng: &mut Rng, n: usize, m: usize, k: usize) -> (Vec<f64>, Vec<f64>, Matrix, Vec<usize>) {
         let x = rng.cloud(n, 2);
@@ -515,7 +487,7 @@ mod tests {
         assert_rel(r.cost, c.dot(&r.plan), 1e-12, "cost");
         assert_rel(r.regularizer + 1e-300, class_regularizer(&r.plan, labels).unwrap() + 1e-300, 1e-12, "R");
         assert!((r.objective - (r.cost + lambda * r.regularizer)).abs() <= 1e-12 * r.objective.abs().max(1.0));
-        let feasible = round_to_polytope(&r.plan, a, b);
+        let feasible = crate::marginals::round_to_marginals(&r.plan, a, b);
         assert_close(&feasible.row_sums(), a, 1e-12, "rounded rows");
         assert_close(&feasible.col_sums(), b, 1e-12, "rounded cols");
         let upper = objective_of(&feasible, c, labels, lambda);
@@ -571,7 +543,7 @@ mod tests {
             let labels = [0, 0, 1, 1, 2, 2, 0, 1];
             let exact = exact_uniform(&c).unwrap();
             let r = class_ot(&uniform(n), &uniform(n), &c, &labels, lambda, &opts()).unwrap();
-            let feasible = round_to_polytope(&r.plan, &uniform(n), &uniform(n));
+            let feasible = crate::marginals::round_to_marginals(&r.plan, &uniform(n), &uniform(n));
             let f_exact = objective_of(&exact.plan, &c, &labels, lambda);
             assert!(objective_of(&feasible, &c, &labels, lambda) <= f_exact + 1e-9, "λ = {lambda}");
             // … and pays for it in transport cost.

@@ -18,7 +18,8 @@
 //!
 //! - [`matrix`]: a dense row-major [`Matrix`] (point clouds, costs, plans);
 //! - [`cost`]: squared Euclidean and Euclidean [`cost_matrix`] between point clouds;
-//! - [`marginals`]: histogram checks ([`check_marginals`]) and [`uniform`] weights;
+//! - [`marginals`]: histogram checks ([`check_marginals`]), [`uniform`] weights and the rounding of
+//!   an approximate plan onto the marginals ([`round_to_marginals`]);
 //! - [`mod@sinkhorn`]: entropic OT by Sinkhorn–Knopp scaling ([`sinkhorn()`]), its
 //!   [`SinkhornOptions`] and [`SinkhornResult`];
 //! - [`mod@sinkhorn_log`]: the log-domain stabilized solver ([`sinkhorn_log()`]) with optional
@@ -68,7 +69,7 @@ pub use cost::{Metric, cost_matrix, euclidean, sq_euclidean};
 pub use error::{Error, Result};
 pub use exact::{Assignment, ExactOt, emd_1d, exact_uniform, hungarian};
 pub use lbfgs::{LbfgsOptions, LbfgsResult, Termination, minimize};
-pub use marginals::{MASS_RTOL, check_histogram, check_marginals, uniform};
+pub use marginals::{MASS_RTOL, check_histogram, check_marginals, round_to_marginals, uniform};
 pub use matrix::Matrix;
 pub use semi_dual::{plan_from_semi_dual, semi_dual_objective, smooth_ot_l2_semi_dual, smooth_ot_semi_dual, sparse_ot_semi_dual};
 pub use sinkhorn::{SinkhornOptions, SinkhornResult, entropy, sinkhorn};

@@ -7,6 +7,7 @@
 //! zero).
 
 use crate::error::{Error, Result};
+use crate::matrix::Matrix;
 
 /// Relative tolerance on `|Σ a − Σ b| / max(Σ a, Σ b)` for two histograms to count as having
 /// the same mass.
@@ -52,9 +53,62 @@ pub fn check_marginals(a: &[f64], b: &[f64]) -> Result<f64> {
     Ok(sa)
 }
 
+/// A plan of `U(a, b)` close to a non-negative `plan` (Altschuler, Weed & Rigollet, NeurIPS 2017,
+/// Algorithm 2, "round"): scale down every row whose sum exceeds `a_i`, then every column whose
+/// sum exceeds `b_j`, then add `e_r e_cᵀ / ‖e_r‖₁` for the remaining deficits
+/// `e_r = a − T1 ≥ 0`, `e_c = b − Tᵀ1 ≥ 0` (equal masses when `Σa = Σb`). The result meets both
+/// marginals up to rounding and is within `2(‖T1 − a‖₁ + ‖Tᵀ1 − b‖₁)` of `plan` in ℓ1; it may fill
+/// the support (the last step is dense). Used to turn an approximate plan (a Sinkhorn iterate, a
+/// non-converged solver) into a feasible one, e.g. to check weak duality. Panics on lengths that
+/// do not match `plan`.
+pub fn round_to_marginals(plan: &Matrix, a: &[f64], b: &[f64]) -> Matrix {
+    let (n, m) = plan.shape();
+    assert!(a.len() == n && b.len() == m, "lengths {}, {} for a {n}×{m} plan", a.len(), b.len());
+    let mut t = plan.clone();
+    for (i, r) in t.row_sums().iter().enumerate() {
+        let f = if *r > a[i] { a[i] / r } else { 1.0 };
+        t.data[i * m..(i + 1) * m].iter_mut().for_each(|v| *v *= f);
+    }
+    let cs = t.col_sums();
+    for row in t.data.chunks_exact_mut(m) {
+        for (j, v) in row.iter_mut().enumerate() {
+            if cs[j] > b[j] {
+                *v *= b[j] / cs[j];
+            }
+        }
+    }
+    let er: Vec<f64> = t.row_sums().iter().zip(a).map(|(r, w)| w - r).collect();
+    let ec: Vec<f64> = t.col_sums().iter().zip(b).map(|(c, w)| w - c).collect();
+    let total: f64 = er.iter().sum();
+    if total > 0.0 {
+        for (row, ei) in t.data.chunks_exact_mut(m).zip(&er) {
+            row.iter_mut().zip(&ec).for_each(|(v, ej)| *v += ei * ej / total);
+        }
+    }
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounding_meets_both_marginals_and_keeps_a_feasible_plan() {
+        let (a, b) = ([0.25, 0.25, 0.5], [0.625, 0.375]);
+        // the first and last rows too heavy, the second too light; the first column too heavy
+        let plan = Matrix::new(3, 2, vec![0.3, 0.1, 0.1, 0.05, 0.4, 0.3]).unwrap();
+        let t = round_to_marginals(&plan, &a, &b);
+        for (s, w) in t.row_sums().iter().zip(&a) {
+            assert!((s - w).abs() < 1e-15, "{s} {w}");
+        }
+        for (s, w) in t.col_sums().iter().zip(&b) {
+            assert!((s - w).abs() < 1e-15, "{s} {w}");
+        }
+        assert!(t.data.iter().all(|&v| v >= 0.0));
+        // a feasible plan is a fixed point
+        let feasible = Matrix::new(3, 2, vec![0.125, 0.125, 0.125, 0.125, 0.375, 0.125]).unwrap();
+        assert_eq!(round_to_marginals(&feasible, &a, &b).data, feasible.data);
+    }
 
     #[test]
     fn uniform_sums_to_one() {

@@ -139,36 +139,6 @@ fn feasible_on_support(plan: &Matrix, a: &[f64], b: &[f64]) -> Option<Matrix> {
     None
 }
 
-/// A feasible plan close to a non-negative `plan` (Altschuler, Weed & Rigollet 2017, Algorithm 2):
-/// scale down the rows above `a`, then the columns above `b`, then add `err_r err_cᵀ/‖err_c‖₁`
-/// for the remaining deficits. Exactly feasible up to rounding, but it may fill the support: for
-/// the problems without a sparsity constraint.
-fn round_to_polytope(plan: &Matrix, a: &[f64], b: &[f64]) -> Matrix {
-    let (n, m) = plan.shape();
-    let mut x = plan.clone();
-    for (i, r) in x.row_sums().iter().enumerate() {
-        let f = if *r > a[i] { a[i] / r } else { 1.0 };
-        x.data[i * m..(i + 1) * m].iter_mut().for_each(|v| *v *= f);
-    }
-    let cs = x.col_sums();
-    for i in 0..n {
-        for j in 0..m {
-            if cs[j] > b[j] {
-                x.data[i * m + j] *= b[j] / cs[j];
-            }
-        }
-    }
-    let er: Vec<f64> = x.row_sums().iter().zip(a).map(|(s, w)| w - s).collect();
-    let ec: Vec<f64> = x.col_sums().iter().zip(b).map(|(s, w)| w - s).collect();
-    let total: f64 = ec.iter().sum();
-    if total > 0.0 {
-        for (row, ri) in x.data.chunks_exact_mut(m).zip(&er) {
-            row.iter_mut().zip(&ec).for_each(|(v, cj)| *v += ri * cj / total);
-        }
-    }
-    x
-}
-
 /// Entropic primal `⟨C, T⟩ + ε Σ T (log T − 1)` (with `0 log 0 = 0`), and the size of its terms.
 fn entropic_primal(t: &Matrix, cost: &Matrix, eps: f64) -> (f64, f64) {
     let transport: f64 = t.data.iter().zip(&cost.data).map(|(t, c)| t * c).sum();
@@ -274,7 +244,7 @@ fn check_gap(
     let (d, dsize) = dual;
     let size = 1.0 + psize + dsize;
     prop_assert!((p - d).abs() <= rtol * size, "{what}: primal {p} vs dual {d}: gap {:e} > {rtol:e}·{size}", p - d);
-    let x = if sparse { feasible_on_support(plan, a, b) } else { Some(round_to_polytope(plan, a, b)) };
+    let x = if sparse { feasible_on_support(plan, a, b) } else { Some(reglab_ot::round_to_marginals(plan, a, b)) };
     prop_assert!(x.is_some(), "{what}: the plan's support cannot carry the marginals");
     let (px, _) = primal(&x.unwrap());
     prop_assert!(d <= px + 1e-12 * size, "{what}: weak duality fails, dual {d} > primal {px} of a feasible plan (by {:e})", d - px);
@@ -431,7 +401,7 @@ proptest! {
         let indep = Matrix::new(n, m, a.iter().flat_map(|&ai| b.iter().map(move |&bj| ai * bj)).collect()).unwrap();
         prop_assert!(r.dual_bound <= objective(&indep) + 1e-12 * size, "{what}: bound {} above the objective {} of a bᵀ", r.dual_bound, objective(&indep));
         prop_assert!(r.converged, "{what}: not converged after {} iterations", r.iterations);
-        let fx = objective(&round_to_polytope(&r.plan, &a, &b));
+        let fx = objective(&reglab_ot::round_to_marginals(&r.plan, &a, &b));
         prop_assert!(r.dual_bound <= fx + 1e-12 * size, "{what}: bound {} above the objective {fx} of a feasible plan", r.dual_bound);
         // the solver's own stopping rule, in the original units: gap ≤ gap_tol·(Σa·max|C| + |F|)
         let cmax = cost.data.iter().fold(0.0f64, |s, c| s.max(c.abs()));
