@@ -22,7 +22,7 @@
 //! `a > 0` (α/ε, default 0.25), `s ∈ [0, 1)` (default 0.2 for ARoW, 0 for TRADES).
 //!
 //! ## Papers and official code
-//! ARoW: Yang, Kim, Lee, Kim, Kim, "Improving Adversarial Robustness by Putting More
+//! ARoW: Yang, Kong, Kim, "Improving Adversarial Robustness by Putting More
 //! Regularizations on Less Robust Samples", ICML 2023 (catalog #46). Checked against the official
 //! code (dyoony/ARoW: `loss.py` `ARoW_loss`, `attacks/pgd.py` `PGD_Linf`, `main.py`): the
 //! KL-maximising PGD with uniform start clipped to `[0, 1]` and step ε/4, 10 steps; label

@@ -185,7 +185,7 @@ pub const HOOK_ENTRIES: &[HookEntry] = &[
         name: "arow",
         family: "adversarial",
         formula: "CE_s(f(x), y) + λ·(1/n)Σᵢ KL(p(xᵢ)‖p(x̂ᵢ))·(1 − p_y(x̂ᵢ)), x̂ by PGD-K on the KL in the ε-ball, CE_s label-smoothed (s = 0.2); K + 1 more passes per step",
-        paper: "Yang, Kim, Lee, Kim, Kim, Improving Adversarial Robustness by Putting More Regularizations on Less Robust Samples, ICML 2023 (code: dyoony/ARoW)",
+        paper: "Yang, Kong, Kim, Improving Adversarial Robustness by Putting More Regularizations on Less Robust Samples, ICML 2023 (code: dyoony/ARoW)",
         options: "eps (required), steps=10 (K), step=0.25 (α/ε), ls=0.2 (s)",
         build: |s, _| Ok(Box::new(super::arow::ArowHook::new(s)?)),
     },
