@@ -61,7 +61,7 @@ fn checksum(tensors: &[(String, Dtype, Vec<usize>, &[u8])], meta: &BTreeMap<Stri
         field(k.as_bytes());
         field(v.as_bytes());
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    format!("{:x}", h.finalize())
 }
 
 impl Checkpoint {

@@ -31,8 +31,11 @@ impl RowLog {
         ckpt.with_extension("rows.jsonl")
     }
 
-    /// A new, empty log at `path` (whatever was there is dropped).
+    /// A new, empty log at `path` (whatever was there is dropped; its directory is created).
     pub fn create(path: &Path) -> Result<Self, String> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
         let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(Self { path: path.to_path_buf(), file, bytes: 0, hasher: Sha256::new() })
     }
@@ -62,7 +65,7 @@ impl RowLog {
         (&mut file).take(bytes).read_to_end(&mut buf).map_err(|e| bad(e.to_string()))?;
         let mut hasher = Sha256::new();
         hasher.update(&buf);
-        if hex(&hasher.clone().finalize()) != *want {
+        if format!("{:x}", hasher.clone().finalize()) != *want {
             return Err(bad("damaged: its rows do not match the checkpoint's checksum".into()));
         }
         let text = std::str::from_utf8(&buf).map_err(|_| bad("damaged: not UTF-8".into()))?;
@@ -73,8 +76,7 @@ impl RowLog {
             .collect::<Result<Vec<Row>, String>>()?;
         // drop what a killed run appended after the checkpoint; appends go to the end
         file.set_len(bytes).map_err(|e| bad(e.to_string()))?;
-        let mut file = std::fs::OpenOptions::new().append(true).open(path).map_err(|e| bad(e.to_string()))?;
-        file.flush().map_err(|e| bad(e.to_string()))?;
+        let file = std::fs::OpenOptions::new().append(true).open(path).map_err(|e| bad(e.to_string()))?;
         Ok((Self { path: path.to_path_buf(), file, bytes, hasher }, rows))
     }
 
@@ -92,12 +94,8 @@ impl RowLog {
 
     /// The checkpoint metadata that names the rows appended so far.
     pub fn meta(&self) -> [(String, String); 2] {
-        [(BYTES.into(), self.bytes.to_string()), (SHA.into(), hex(&self.hasher.clone().finalize()))]
+        [(BYTES.into(), self.bytes.to_string()), (SHA.into(), format!("{:x}", self.hasher.clone().finalize()))]
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

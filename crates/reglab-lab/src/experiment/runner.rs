@@ -328,9 +328,6 @@ fn run_job(sh: &Shared<'_>, stream: &Stream, base: &Split, job: usize, events: &
         sh.set_rows(job, rows);
         log
     } else {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        }
         RowLog::create(&RowLog::path_for(&path))?
     };
     // one finished task (or part of an epoch): its row on disk, then the checkpoint that

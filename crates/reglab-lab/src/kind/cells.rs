@@ -67,7 +67,7 @@ pub fn content_hash(kind: &str, config: &serde_json::Value) -> String {
     h.update(kind.as_bytes());
     h.update(b"\0");
     h.update(serde_json::to_string(config).expect("JSON values serialize").as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    format!("{:x}", h.finalize())
 }
 
 /// The plan of a prepared experiment of kind `kind`: its cells, numbered, with their hashes.
